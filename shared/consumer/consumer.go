@@ -1,0 +1,128 @@
+// Package consumer runs one transport-free message handler behind both of
+// Sluice's transports: an AWS Lambda SQS event source (with partial batch
+// responses) and a long-polling SQS loop for local use and containers.
+//
+// The handler decides nothing about the transport. It returns nil when the
+// message is done (including work it chose to drop, such as a lost claim),
+// a fault.Permanent error when no retry can help, or any other error to
+// have the message redelivered. This package then, in one place:
+//
+//   - deletes done messages (the poller) or leaves them out of the batch
+//     failures (Lambda);
+//   - parks permanent failures in the queue's dead-letter queue at once,
+//     with the error as message attributes, and deletes the original — so a
+//     malformed message is kept for inspection and redrive, never lost, and
+//     never retried in vain;
+//   - leaves retryable failures for redelivery; the queue's redrive policy
+//     moves them to the DLQ after maxReceiveCount receives;
+//   - recovers a handler panic as a permanent failure of that message only;
+//   - logs exactly one line per message outcome, with the fields the
+//     handler added to the log scope (run id, input, attempt).
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/logging"
+)
+
+// Message is one queue message as a handler sees it.
+type Message struct {
+	ID            string
+	Body          []byte
+	ReceiveCount  int               // 1 on the first delivery
+	Attributes    map[string]string // message attributes of type String
+	ReceiptHandle string            // for the transport; handlers ignore it
+}
+
+// Handler handles one message. See the package comment for what its error
+// means.
+type Handler interface {
+	Handle(ctx context.Context, m Message) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, m Message) error
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, m Message) error { return f(ctx, m) }
+
+// Parker moves a message that failed permanently to a dead-letter queue.
+type Parker interface {
+	Park(ctx context.Context, m Message, cause error) error
+}
+
+// Outcome is what became of one message.
+type Outcome int
+
+const (
+	// Done: the message is finished and must be deleted.
+	Done Outcome = iota
+	// Parked: the message failed permanently and is in the DLQ now; the
+	// original must be deleted.
+	Parked
+	// Retry: the message must stay on the queue to be received again.
+	Retry
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Done:
+		return "done"
+	case Parked:
+		return "parked"
+	default:
+		return "retry"
+	}
+}
+
+// Process runs h on m and returns what the transport must do with m. It
+// never panics and logs one line about the outcome.
+func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Message) Outcome {
+	start := time.Now()
+	ctx, scope := logging.WithScope(ctx, log,
+		zap.String(logging.FieldMessageID, m.ID),
+		zap.Int(logging.FieldReceive, m.ReceiveCount))
+
+	err := safeHandle(ctx, h, m)
+	elapsed := zap.Duration("elapsed", time.Since(start))
+	out := scope.Logger()
+	if err == nil {
+		out.Debug("message done", elapsed)
+		return Done
+	}
+	class := fault.ClassOf(err)
+	if class != fault.Stop {
+		out.Warn("message failed; left for redelivery", elapsed,
+			zap.String("error_class", class.String()), zap.Error(err))
+		return Retry
+	}
+	if perr := p.Park(ctx, m, err); perr != nil {
+		out.Error("message failed permanently but could not be parked in the DLQ; left for redelivery", elapsed,
+			zap.Error(err), zap.NamedError("park_error", perr))
+		return Retry
+	}
+	out.Error("message failed permanently; parked in the DLQ", elapsed,
+		zap.String("error_class", class.String()), zap.Error(err))
+	return Parked
+}
+
+// ErrPanic marks a recovered handler panic.
+var ErrPanic = errors.New("handler panicked")
+
+func safeHandle(ctx context.Context, h Handler, m Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			logging.From(ctx).Error("handler panic", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			err = fault.Permanent(fmt.Errorf("%w: %v", ErrPanic, r))
+		}
+	}()
+	return h.Handle(ctx, m)
+}

@@ -1,0 +1,214 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"go.uber.org/zap"
+)
+
+// PollerConfig configures a Poller.
+type PollerConfig struct {
+	// Workers is how many messages are handled at once (default 5).
+	Workers int
+	// WaitTime is the long-poll wait of each receive (default 20s, max 20s).
+	WaitTime time.Duration
+	// Visibility is the visibility timeout asked for on receive; while a
+	// message is being handled the poller extends it every Visibility/2, so
+	// a slow handler never has its message delivered twice (default 60s).
+	Visibility time.Duration
+	// HandleTimeout bounds one handler call (default 15m, Lambda's maximum).
+	HandleTimeout time.Duration
+	// ShutdownGrace is how long in-flight messages may finish after the
+	// context is cancelled before their handlers are cancelled (default 30s).
+	ShutdownGrace time.Duration
+}
+
+func (c *PollerConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 5
+	}
+	if c.WaitTime <= 0 || c.WaitTime > 20*time.Second {
+		c.WaitTime = 20 * time.Second
+	}
+	if c.Visibility <= 0 {
+		c.Visibility = 60 * time.Second
+	}
+	if c.HandleTimeout <= 0 {
+		c.HandleTimeout = 15 * time.Minute
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+}
+
+// Poller long-polls one SQS queue and runs a handler on each message with a
+// fixed number of workers.
+type Poller struct {
+	q   *Queue
+	cfg PollerConfig
+	log *zap.Logger
+	h   Handler
+}
+
+// NewPoller returns a Poller over q.
+func NewPoller(q *Queue, cfg PollerConfig, log *zap.Logger, h Handler) *Poller {
+	cfg.defaults()
+	return &Poller{q: q, cfg: cfg, log: log, h: h}
+}
+
+// Run polls until ctx is cancelled, then stops receiving, lets in-flight
+// messages finish within the shutdown grace, and returns nil. Messages not
+// finished by then are left on the queue for redelivery.
+func (p *Poller) Run(ctx context.Context) error {
+	handleCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+
+	sem := make(chan struct{}, p.cfg.Workers)
+	var wg sync.WaitGroup
+	backoff := time.Second
+	for ctx.Err() == nil {
+		// Take one worker slot before receiving, so a message is only
+		// received when a worker is free to handle it at once.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		free := 1
+		for free < min(p.cfg.Workers, 10) {
+			select {
+			case sem <- struct{}{}:
+				free++
+				continue
+			default:
+			}
+			break
+		}
+		msgs, err := p.receive(ctx, free)
+		for i := len(msgs); i < free; i++ {
+			<-sem
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			p.log.Warn("receive failed; backing off", zap.Error(err), zap.Duration("backoff", backoff))
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		for _, m := range msgs {
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				p.handle(handleCtx, m)
+			}()
+		}
+	}
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.ShutdownGrace):
+		p.log.Warn("shutdown grace over; cancelling in-flight handlers", zap.Duration("grace", p.cfg.ShutdownGrace))
+		cancelHandlers()
+		<-done
+	}
+	return nil
+}
+
+func (p *Poller) receive(ctx context.Context, n int) ([]Message, error) {
+	out, err := p.q.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(p.q.URL),
+		MaxNumberOfMessages:         int32(n),
+		WaitTimeSeconds:             int32(p.cfg.WaitTime / time.Second),
+		VisibilityTimeout:           int32(p.cfg.Visibility / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		MessageAttributeNames:       []string{"All"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", p.q.URL, err)
+	}
+	msgs := make([]Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		msgs = append(msgs, fromSQS(m))
+	}
+	return msgs, nil
+}
+
+func (p *Poller) handle(ctx context.Context, m Message) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandleTimeout)
+	defer cancel()
+	stopExtend := p.extendWhileHandling(ctx, m)
+	outcome := Process(ctx, p.log, p.h, p.q, m)
+	stopExtend()
+
+	var err error
+	switch outcome {
+	case Done, Parked:
+		err = p.q.Delete(ctx, m)
+	case Retry:
+		err = p.q.Backoff(ctx, m)
+	}
+	if err != nil {
+		p.log.Warn("could not settle message", zap.String("message_id", m.ID), zap.Stringer("outcome", outcome), zap.Error(err))
+	}
+}
+
+// extendWhileHandling keeps m invisible while its handler runs.
+func (p *Poller) extendWhileHandling(ctx context.Context, m Message) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(p.cfg.Visibility / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := p.q.setVisibility(ctx, m, p.cfg.Visibility); err != nil && !errors.Is(err, context.Canceled) {
+					p.log.Warn("could not extend message visibility", zap.String("message_id", m.ID), zap.Error(err))
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func fromSQS(m types.Message) Message {
+	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	attrs := make(map[string]string, len(m.MessageAttributes))
+	for k, v := range m.MessageAttributes {
+		if v.StringValue != nil {
+			attrs[k] = *v.StringValue
+		}
+	}
+	return Message{
+		ID:            aws.ToString(m.MessageId),
+		Body:          []byte(aws.ToString(m.Body)),
+		ReceiptHandle: aws.ToString(m.ReceiptHandle),
+		ReceiveCount:  n,
+		Attributes:    attrs,
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,291 @@
+// Package contracts defines the versioned JSON messages that travel between
+// Sluice's services, and decodes them strictly: an unknown version, an
+// unknown or missing field, or a bad value is a permanent error, because no
+// retry of the same bytes can ever succeed.
+//
+// Queue by queue:
+//
+//	triggers queue → Trigger  (scheduler: expand the pipeline into inputs)
+//	inputs queue   → Input    (dedupe: claim the input)
+//	fetch queue    → Fetch    (fetcher: page through the source)
+//	batches queue  → Batch, Done (writer: store a batch; commit the run)
+//
+// A message names a source and a window only. It never carries a URL, host,
+// header or credential: those come from the pipeline config, so a message
+// injected by hand cannot point the fetcher anywhere else.
+package contracts
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/sluice-data/sluice/shared/fault"
+)
+
+// Version is the only message version this build reads and writes.
+const Version = 1
+
+// Message kinds.
+const (
+	KindTrigger = "trigger"
+	KindInput   = "input"
+	KindFetch   = "fetch"
+	KindBatch   = "batch"
+	KindDone    = "done"
+)
+
+// Trigger origins, recorded on the run.
+const (
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+	TriggerRedrive  = "redrive"
+)
+
+var (
+	sourceName = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	windowKey  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2})?$`)
+)
+
+// Trigger asks the scheduler to expand the pipeline into inputs. With From
+// and To set it covers every window starting in [From, To); without them it
+// covers the latest complete window of each source before At.
+type Trigger struct {
+	V       int       `json:"v"`
+	Kind    string    `json:"kind"`
+	Sources []string  `json:"sources,omitempty"` // empty: every source
+	From    time.Time `json:"from,omitzero"`
+	To      time.Time `json:"to,omitzero"`
+	At      time.Time `json:"at,omitzero"`
+	Trigger string    `json:"trigger"`
+	Force   bool      `json:"force,omitempty"`
+}
+
+// Input is one unit of work: one source over one partition window.
+type Input struct {
+	V       int    `json:"v"`
+	Kind    string `json:"kind"`
+	Source  string `json:"source"`
+	Window  string `json:"window"` // partition key, e.g. 2026-11-01 or 2026-11-01T13
+	Trigger string `json:"trigger"`
+	Force   bool   `json:"force,omitempty"`
+}
+
+// Key identifies the input across services: "<source>/<window>".
+func (in Input) Key() string { return InputKey(in.Source, in.Window) }
+
+// InputKey is the key of the input for source and window.
+func InputKey(source, window string) string { return source + "/" + window }
+
+// Run identifies one attempt at one input. Every message after the claim
+// carries it; Attempt is the fencing token.
+type Run struct {
+	Source  string `json:"source"`
+	Window  string `json:"window"`
+	RunID   string `json:"run_id"`
+	Attempt int    `json:"attempt"`
+}
+
+// Key is the input key of the run.
+func (r Run) Key() string { return InputKey(r.Source, r.Window) }
+
+// Fetch tells the fetcher to page through the run's input.
+type Fetch struct {
+	V    int    `json:"v"`
+	Kind string `json:"kind"`
+	Run
+	Trigger string `json:"trigger"`
+}
+
+// Batch carries consecutive records of one run, as raw JSON values.
+type Batch struct {
+	V    int    `json:"v"`
+	Kind string `json:"kind"`
+	Run
+	Seq     int             `json:"seq"`
+	Count   int             `json:"count"`
+	Records json.RawMessage `json:"records"` // a JSON array of the raw records
+}
+
+// Done tells the writer how many batches the run produced, so that whoever
+// writes the last one commits the run.
+type Done struct {
+	V    int    `json:"v"`
+	Kind string `json:"kind"`
+	Run
+	Batches int   `json:"batches"`
+	Records int64 `json:"records"`
+	Bytes   int64 `json:"bytes"`
+}
+
+// NewTrigger, NewInput, … fill in the version and kind.
+
+// NewInput returns a valid-shaped Input message.
+func NewInput(source, window, trigger string, force bool) Input {
+	return Input{V: Version, Kind: KindInput, Source: source, Window: window, Trigger: trigger, Force: force}
+}
+
+// NewFetch returns the Fetch message for run.
+func NewFetch(run Run, trigger string) Fetch {
+	return Fetch{V: Version, Kind: KindFetch, Run: run, Trigger: trigger}
+}
+
+// NewDone returns the Done message for run.
+func NewDone(run Run, batches int, records, bytes int64) Done {
+	return Done{V: Version, Kind: KindDone, Run: run, Batches: batches, Records: records, Bytes: bytes}
+}
+
+// Kind returns the version and kind of a message body without decoding it,
+// so a consumer can dispatch. A body that is not a versioned Sluice message
+// is a permanent error.
+func Kind(body []byte) (string, error) {
+	if !gjson.ValidBytes(body) {
+		return "", fault.Permanentf("message is not valid JSON")
+	}
+	h := gjson.GetManyBytes(body, "v", "kind")
+	if !h[0].Exists() {
+		return "", fault.Permanentf("message has no version field \"v\"")
+	}
+	if h[0].Type != gjson.Number || h[0].Raw != strconv.Itoa(Version) {
+		return "", fault.Permanentf("unsupported message version %s (this build reads v%d)", h[0].Raw, Version)
+	}
+	if h[1].Type != gjson.String || h[1].Str == "" {
+		return "", fault.Permanentf("message has no kind")
+	}
+	return h[1].Str, nil
+}
+
+// DecodeTrigger decodes and validates a Trigger.
+func DecodeTrigger(body []byte) (Trigger, error) {
+	var t Trigger
+	if err := decode(body, KindTrigger, &t); err != nil {
+		return t, err
+	}
+	var errs []error
+	for i, s := range t.Sources {
+		if !sourceName.MatchString(s) {
+			errs = append(errs, fmt.Errorf("sources[%d]: invalid source name %q", i, s))
+		}
+	}
+	if t.From.IsZero() != t.To.IsZero() {
+		errs = append(errs, errors.New("from and to go together"))
+	}
+	if !t.From.IsZero() && !t.From.Before(t.To) {
+		errs = append(errs, fmt.Errorf("from %s is not before to %s", t.From.Format(time.RFC3339), t.To.Format(time.RFC3339)))
+	}
+	errs = append(errs, checkTrigger(t.Trigger))
+	return t, invalid(KindTrigger, errs)
+}
+
+// DecodeInput decodes and validates an Input.
+func DecodeInput(body []byte) (Input, error) {
+	var in Input
+	if err := decode(body, KindInput, &in); err != nil {
+		return in, err
+	}
+	errs := []error{checkSource(in.Source), checkWindow(in.Window), checkTrigger(in.Trigger)}
+	return in, invalid(KindInput, errs)
+}
+
+// DecodeFetch decodes and validates a Fetch.
+func DecodeFetch(body []byte) (Fetch, error) {
+	var f Fetch
+	if err := decode(body, KindFetch, &f); err != nil {
+		return f, err
+	}
+	errs := append(checkRun(f.Run), checkTrigger(f.Trigger))
+	return f, invalid(KindFetch, errs)
+}
+
+// DecodeBatch decodes and validates a Batch.
+func DecodeBatch(body []byte) (Batch, error) {
+	var b Batch
+	if err := decode(body, KindBatch, &b); err != nil {
+		return b, err
+	}
+	errs := checkRun(b.Run)
+	if b.Seq < 0 {
+		errs = append(errs, fmt.Errorf("seq: %d is negative", b.Seq))
+	}
+	if len(b.Records) == 0 || b.Records[0] != '[' {
+		errs = append(errs, errors.New("records: not a JSON array"))
+	} else if b.Count <= 0 {
+		errs = append(errs, fmt.Errorf("count: %d, want > 0", b.Count))
+	}
+	return b, invalid(KindBatch, errs)
+}
+
+// DecodeDone decodes and validates a Done.
+func DecodeDone(body []byte) (Done, error) {
+	var d Done
+	if err := decode(body, KindDone, &d); err != nil {
+		return d, err
+	}
+	errs := checkRun(d.Run)
+	if d.Batches < 0 || d.Records < 0 || d.Bytes < 0 {
+		errs = append(errs, errors.New("batches, records and bytes must not be negative"))
+	}
+	return d, invalid(KindDone, errs)
+}
+
+func decode(body []byte, kind string, v any) error {
+	got, err := Kind(body)
+	if err != nil {
+		return fmt.Errorf("decode %s: %w", kind, err)
+	}
+	if got != kind {
+		return fault.Permanentf("decode %s: message kind is %q", kind, got)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fault.Permanentf("decode %s: %w", kind, err)
+	}
+	return nil
+}
+
+func invalid(kind string, errs []error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fault.Permanentf("invalid %s message: %w", kind, err)
+	}
+	return nil
+}
+
+func checkSource(s string) error {
+	if !sourceName.MatchString(s) {
+		return fmt.Errorf("source: %q is not a source name ([a-z0-9_-]{1,64})", s)
+	}
+	return nil
+}
+
+func checkWindow(w string) error {
+	if !windowKey.MatchString(w) {
+		return fmt.Errorf("window: %q is not a window key (YYYY-MM-DD or YYYY-MM-DDTHH)", w)
+	}
+	return nil
+}
+
+func checkTrigger(t string) error {
+	switch t {
+	case TriggerSchedule, TriggerManual, TriggerRedrive:
+		return nil
+	}
+	return fmt.Errorf("trigger: %q, want %s, %s or %s", t, TriggerSchedule, TriggerManual, TriggerRedrive)
+}
+
+func checkRun(r Run) []error {
+	errs := []error{checkSource(r.Source), checkWindow(r.Window)}
+	if r.RunID == "" {
+		errs = append(errs, errors.New("run_id: missing"))
+	}
+	if r.Attempt < 1 {
+		errs = append(errs, fmt.Errorf("attempt: %d, want >= 1", r.Attempt))
+	}
+	return errs
+}

@@ -1,0 +1,102 @@
+package queue
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/sluice-data/sluice/shared/fault"
+)
+
+// fakeSQS records batch calls and fails each entry whose body is in
+// failOnce the first time it is sent.
+type fakeSQS struct {
+	calls    [][]string
+	failOnce map[string]bool
+	sent     []string
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.sent = append(f.sent, aws.ToString(in.MessageBody))
+	return &sqs.SendMessageOutput{}, nil
+}
+
+func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	var call []string
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		body := aws.ToString(e.MessageBody)
+		call = append(call, body)
+		if f.failOnce[body] {
+			delete(f.failOnce, body)
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
+			continue
+		}
+		f.sent = append(f.sent, body)
+		out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id})
+	}
+	f.calls = append(f.calls, call)
+	return out, nil
+}
+
+func TestSendBatchChunksAndRetriesFailedEntries(t *testing.T) {
+	tests := []struct {
+		name      string
+		bodies    [][]byte
+		failOnce  []string
+		wantCalls int
+	}{
+		{"25 small in 3 calls", repeat("m", 25, 10), nil, 3},
+		{"size limit splits", repeat("big", 3, 400_000), nil, 2},
+		{"failed entry is resent alone", repeat("m", 4, 10), []string{"m2" + strings.Repeat("x", 8)}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeSQS{failOnce: map[string]bool{}}
+			for _, b := range tt.failOnce {
+				f.failOnce[b] = true
+			}
+			if err := NewPublisher(f).SendBatch(context.Background(), "q", tt.bodies); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.calls) != tt.wantCalls {
+				t.Fatalf("%d calls, want %d", len(f.calls), tt.wantCalls)
+			}
+			if len(f.sent) != len(tt.bodies) {
+				t.Fatalf("sent %d, want %d", len(f.sent), len(tt.bodies))
+			}
+			for _, c := range f.calls {
+				size := 0
+				for _, b := range c {
+					size += len(b)
+				}
+				if len(c) > MaxBatchEntries || size > MaxMessageBytes {
+					t.Fatalf("call over limits: %d entries, %d bytes", len(c), size)
+				}
+			}
+		})
+	}
+}
+
+func TestSendRejectsOversize(t *testing.T) {
+	err := NewPublisher(&fakeSQS{}).Send(context.Background(), "q", make([]byte, MaxMessageBytes+1))
+	if !fault.IsPermanent(err) {
+		t.Fatalf("err = %v, want permanent", err)
+	}
+}
+
+func repeat(prefix string, n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		b := []byte(prefix + string(rune('0'+i%10)))
+		for len(b) < size {
+			b = append(b, 'x')
+		}
+		out[i] = b
+	}
+	return out
+}
