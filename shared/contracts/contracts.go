@@ -103,14 +103,18 @@ type Fetch struct {
 	Trigger string `json:"trigger"`
 }
 
-// Batch carries consecutive records of one run, as raw JSON values.
+// Batch carries consecutive records of one run, packed by Packer: Data is
+// the gzip-compressed JSON Lines of Count records, RawBytes long before
+// compression (see EncodingGzipJSONL).
 type Batch struct {
 	V    int    `json:"v"`
 	Kind string `json:"kind"`
 	Run
-	Seq     int             `json:"seq"`
-	Count   int             `json:"count"`
-	Records json.RawMessage `json:"records"` // a JSON array of the raw records
+	Seq      int    `json:"seq"`
+	Count    int    `json:"count"`
+	RawBytes int64  `json:"raw_bytes"`
+	Encoding string `json:"encoding"`
+	Data     []byte `json:"data"` // base64 in the JSON body
 }
 
 // Done tells the writer how many batches the run produced, so that whoever
@@ -213,10 +217,14 @@ func DecodeBatch(body []byte) (Batch, error) {
 	if b.Seq < 0 {
 		errs = append(errs, fmt.Errorf("seq: %d is negative", b.Seq))
 	}
-	if len(b.Records) == 0 || b.Records[0] != '[' {
-		errs = append(errs, errors.New("records: not a JSON array"))
-	} else if b.Count <= 0 {
-		errs = append(errs, fmt.Errorf("count: %d, want > 0", b.Count))
+	if b.Encoding != EncodingGzipJSONL {
+		errs = append(errs, fmt.Errorf("encoding: %q, want %q", b.Encoding, EncodingGzipJSONL))
+	}
+	if len(b.Data) == 0 {
+		errs = append(errs, errors.New("data: missing"))
+	}
+	if b.Count <= 0 || b.RawBytes < int64(2*b.Count) {
+		errs = append(errs, fmt.Errorf("count %d / raw_bytes %d: want count > 0 and at least 2 bytes per record", b.Count, b.RawBytes))
 	}
 	return b, invalid(KindBatch, errs)
 }

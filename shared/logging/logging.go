@@ -35,6 +35,7 @@ func New(service, level string) (*zap.Logger, error) {
 	cfg.EncoderConfig.TimeKey = "ts"
 	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	cfg.Sampling = nil
+	cfg.DisableStacktrace = true // errors carry their own context; a panic logs its stack
 	log, err := cfg.Build()
 	if err != nil {
 		return nil, fmt.Errorf("build logger: %w", err)

@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/queue"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+// Three sources (page number with total, cursor, page number until an
+// empty page) over three days, triggered twice at once: every partition
+// holds exactly the API's records, once, from a single attempt.
+func TestMultiSourceMultiDayLandsExactlyTheAPIRecords(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{
+		api: demoapi.Options{RecordsPerDay: 1200, PageSize: 100},
+		// Small messages force several batches per input.
+		env: []string{"SLUICE_MAX_MESSAGE_BYTES=65536"},
+	})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.pipe.Ctl(ctx, "schedule", "--from", "2026-11-01", "--to", "2026-11-04"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	var inputs []string
+	for _, s := range []string{"orders", "customers", "events"} {
+		for _, d := range []string{"2026-11-01", "2026-11-02", "2026-11-03"} {
+			inputs = append(inputs, s+"/"+d)
+		}
+	}
+	for _, r := range e.waitRuns(90*time.Second, inputs...) {
+		e.checkPartition(r)
+		if r.Attempt != 1 {
+			t.Errorf("%s: attempt %d, want 1 (the second trigger must lose its claims)", r.Input, r.Attempt)
+		}
+		if r.Objects < 2 {
+			t.Errorf("%s: %d objects; 1200 records over 64 KiB messages must make several batches", r.Input, r.Objects)
+		}
+	}
+	out, err := e.pipe.Ctl(ctx, "runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "SUCCEEDED"); n != 9 {
+		t.Fatalf("sluicectl runs shows %d SUCCEEDED, want 9:\n%s", n, out)
+	}
+}
+
+// The same input triggered 20 times at once produces one run and one copy.
+func TestTwentyConcurrentTriggersMakeOneRun(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{api: demoapi.Options{RecordsPerDay: 500}})
+	pub := queue.NewPublisher(e.stack.SQS)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pub.Send(context.Background(), e.stack.Resources.Inputs.URL, []byte(e.input("orders", "2026-11-05"))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	r := e.waitRuns(60*time.Second, "orders/2026-11-05")[0]
+	e.queueIdle(e.stack.Resources.Inputs.URL, 30*time.Second)
+	e.queueIdle(e.stack.Resources.Batches.URL, 30*time.Second)
+	r, err := e.runs.Get(context.Background(), r.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Attempt != 1 {
+		t.Fatalf("attempt %d, want 1", r.Attempt)
+	}
+	e.checkPartition(r)
+	logs, _ := e.pipe.Logs("dedupe")
+	if n := strings.Count(logs, "claim lost; duplicate dropped"); n != 19 {
+		t.Fatalf("dedupe dropped %d duplicates, want 19", n)
+	}
+	if got := e.api.Requests("orders"); got != 5 {
+		t.Fatalf("the API was asked %d times, want 5 pages (one fetch)", got)
+	}
+}
+
+// Malformed messages are parked in the DLQ with the reason, and do not
+// hold up the good message sent with them.
+func TestMalformedMessagesAreParkedWithTheReason(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{api: demoapi.Options{RecordsPerDay: 50}})
+	res := e.stack.Resources
+	e.send(res.Inputs.URL,
+		`{"v":1,"kind":"input","source":"orders"`, // truncated JSON
+		`{"v":1,"kind":"input","source":"nosuchsource","window":"2026-11-01","trigger":"manual"}`,
+		`{"v":9,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`,
+		`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual","url":"http://169.254.169.254/"}`,
+		e.input("orders", "2026-11-07"),
+	)
+	e.send(res.Batches.URL, `not json at all`)
+
+	e.checkPartition(e.waitRuns(60*time.Second, "orders/2026-11-07")[0])
+
+	parked := e.drain(res.Inputs.DLQURL, 4, 30*time.Second)
+	reasons := map[string]bool{}
+	for _, m := range parked {
+		if cls := aws.ToString(m.MessageAttributes[consumer.AttrErrorClass].StringValue); cls != "permanent" {
+			t.Errorf("parked with class %q", cls)
+		}
+		reasons[aws.ToString(m.MessageAttributes[consumer.AttrError].StringValue)] = true
+	}
+	for _, want := range []string{"not valid JSON", `unknown source "nosuchsource"`, "unsupported message version 9", `unknown field "url"`} {
+		found := false
+		for r := range reasons {
+			found = found || strings.Contains(r, want)
+		}
+		if !found {
+			t.Errorf("no parked message says %q; reasons: %v", want, reasons)
+		}
+	}
+	if len(parked) != 4 {
+		t.Errorf("%d messages parked in the inputs DLQ, want 4", len(parked))
+	}
+	if got := e.drain(res.Batches.DLQURL, 1, 30*time.Second); len(got) != 1 || aws.ToString(got[0].Body) != "not json at all" {
+		t.Errorf("batches DLQ = %v, want the garbage message, unchanged", got)
+	}
+	logs, _ := e.pipe.Logs("dedupe")
+	if !strings.Contains(logs, `"msg":"message failed permanently; parked in the DLQ"`) || !strings.Contains(logs, "nosuchsource") {
+		t.Errorf("dedupe log lacks a clear line for the parked messages:\n%s", tail(logs, 2000))
+	}
+}
+
+// A source that keeps answering 500 sends the fetch to its DLQ after
+// maxReceiveCount receives, and leaves the input free: the next trigger
+// claims it and, once the API recovers, succeeds.
+func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{
+		api:   demoapi.Options{RecordsPerDay: 300},
+		stack: devstack.Options{MaxReceiveCount: 2, VisibilityTimeout: 10 * time.Second},
+	})
+	e.api.SetFailure("orders", 500)
+	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-08"))
+
+	dead := e.drain(e.stack.Resources.Fetch.DLQURL, 1, 60*time.Second)
+	if len(dead) != 1 {
+		t.Fatal("the failing fetch did not reach the fetch DLQ")
+	}
+	r := e.waitRuns(10*time.Second, "orders/2026-11-08")[0]
+	if r.Status != runs.Failed || r.ErrorClass != "retries-exhausted" || !strings.Contains(r.LastError, "500") {
+		t.Fatalf("run = %s %s %q, want FAILED retries-exhausted with the HTTP status", r.Status, r.ErrorClass, r.LastError)
+	}
+	if n := e.api.Requests("orders"); n < 2 {
+		t.Fatalf("the API was asked %d times; each receive must try", n)
+	}
+
+	e.api.SetFailure("orders", 0)
+	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-08"))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r, err := e.runs.Get(context.Background(), "orders/2026-11-08")
+		if err == nil && r.Attempt == 2 && r.Status == runs.Succeeded {
+			e.checkPartition(r)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the input was not claimed and run again: %+v %v", r, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,121 @@
+package localrun
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// WaitRuns polls the runs table until every input is in a status accepted
+// by done, and returns their runs in the order of inputs.
+func WaitRuns(ctx context.Context, store *runs.Store, inputs []string, done func(runs.Run) bool) ([]runs.Run, error) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		out := make([]runs.Run, len(inputs))
+		pending := ""
+		for i, in := range inputs {
+			r, err := store.Get(ctx, in)
+			if err == nil && done(r) {
+				out[i] = r
+				continue
+			}
+			if pending == "" {
+				pending = fmt.Sprintf("%s (status %q, err %v)", in, r.Status, err)
+			}
+		}
+		if pending == "" {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for runs: %w; first pending: %s", ctx.Err(), pending)
+		case <-tick.C:
+		}
+	}
+}
+
+// Partition is what S3 holds for one input.
+type Partition struct {
+	Keys    []string
+	Records [][]byte // in key order, then line order
+	Bytes   int64    // compressed
+}
+
+// Hash is the SHA-256 of the records, one per line, in order.
+func (p Partition) Hash() [32]byte { return HashRecords(p.Records) }
+
+// HashRecords is the SHA-256 of records, one per line, in order.
+func HashRecords(records [][]byte) [32]byte {
+	h := sha256.New()
+	for _, r := range records {
+		h.Write(r)
+		h.Write([]byte{'\n'})
+	}
+	var sum [32]byte
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+// ReadPartition reads back every part object under prefix.
+func ReadPartition(ctx context.Context, api *s3.Client, bucket, prefix string) (Partition, error) {
+	var p Partition
+	var token *string
+	for {
+		out, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), ContinuationToken: token})
+		if err != nil {
+			return p, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, o := range out.Contents {
+			if _, ok := sink.PartSeq(aws.ToString(o.Key)); ok {
+				p.Keys = append(p.Keys, aws.ToString(o.Key))
+				p.Bytes += aws.ToInt64(o.Size)
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		token = out.NextContinuationToken
+	}
+	sort.Strings(p.Keys)
+	for _, key := range p.Keys {
+		obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			return p, fmt.Errorf("get %s: %w", key, err)
+		}
+		recs, err := readLines(obj.Body)
+		obj.Body.Close()
+		if err != nil {
+			return p, fmt.Errorf("read %s: %w", key, err)
+		}
+		p.Records = append(p.Records, recs...)
+	}
+	return p, nil
+}
+
+func readLines(r io.Reader) ([][]byte, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 2<<20)
+	for sc.Scan() {
+		out = append(out, bytes.Clone(sc.Bytes()))
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+// claimer takes inputs; *runs.Store is one.
+type claimer interface {
+	Claim(ctx context.Context, req runs.ClaimRequest) (runs.Run, error)
+}
+
+// sender publishes messages; *queue.Publisher is one.
+type sender interface {
+	SendJSON(ctx context.Context, url string, v any) error
+}
+
+var (
+	_ claimer = (*runs.Store)(nil)
+)
+
+type handler struct {
+	pipeline *pipeline.Config
+	runs     claimer
+	out      sender
+	fetchURL string
+}
+
+// Handle claims the input of one Input message and hands the claim to the
+// fetcher.
+func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
+	in, err := contracts.DecodeInput(m.Body)
+	if err != nil {
+		return err
+	}
+	logging.Annotate(ctx, zap.String(logging.FieldInput, in.Key()))
+	if err := h.validate(in); err != nil {
+		return err
+	}
+	run, err := claim(ctx, h.runs, in, m.ID)
+	if errors.Is(err, runs.ErrClaimLost) {
+		logging.From(ctx).Info("claim lost; duplicate dropped", zap.String("reason", err.Error()))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logging.Annotate(ctx, zap.String(logging.FieldRunID, run.RunID), zap.Int(logging.FieldAttempt, run.Attempt))
+	if err := h.out.SendJSON(ctx, h.fetchURL, contracts.NewFetch(run.Ref(), in.Trigger)); err != nil {
+		// Retried: the redelivered message gets its own claim back.
+		return fmt.Errorf("hand %s to the fetcher: %w", in.Key(), err)
+	}
+	logging.From(ctx).Info("claimed", zap.String("trigger", in.Trigger), zap.Time("lease_until", run.LeaseUntil()))
+	return nil
+}
+
+// validate checks the input against the pipeline config.
+func (h *handler) validate(in contracts.Input) error {
+	src, ok := h.pipeline.Source(in.Source)
+	if !ok {
+		return fault.Permanentf("unknown source %q (not in the pipeline config)", in.Source)
+	}
+	if _, err := src.Partition.ParseKey(in.Window); err != nil {
+		return fault.Permanentf("source %s: %w", in.Source, err)
+	}
+	return nil
+}
+
+// claim is the domain step: take the input for a new attempt.
+func claim(ctx context.Context, c claimer, in contracts.Input, messageID string) (runs.Run, error) {
+	run, err := c.Claim(ctx, runs.ClaimRequest{
+		Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID,
+	})
+	if err != nil {
+		return runs.Run{}, fmt.Errorf("claim %s: %w", in.Key(), err)
+	}
+	return run, nil
+}

@@ -1,0 +1,81 @@
+// Command fetcher pages through a source's HTTP API for one claimed input.
+// It reads Fetch messages from the fetch queue, marks the run RUNNING,
+// passes the records through as raw JSON into batches of up to one SQS
+// message (1 MiB, packed by bytes), sends them to the batches queue with the
+// run id, attempt and sequence number, renews the run's lease while it
+// works, and ends with a Done message that tells the writer how many
+// batches the run produced.
+//
+// A permanent error (HTTP 4xx, bad response shape) marks the run FAILED at
+// once and parks the message in the DLQ; a retryable one is retried by the
+// queue, and the last receive before the DLQ marks the run FAILED too, so
+// the input is free for the next trigger.
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/sluice-data/sluice/shared/awsconf"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/queue"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/service"
+	"github.com/sluice-data/sluice/shared/source"
+)
+
+type config struct {
+	service.Config
+	PipelineFile    string `env:"SLUICE_PIPELINE_FILE,required"`
+	FetchURL        string `env:"SLUICE_FETCH_QUEUE_URL,required"`
+	BatchesURL      string `env:"SLUICE_BATCHES_QUEUE_URL,required"`
+	MaxMessageBytes int    `env:"SLUICE_MAX_MESSAGE_BYTES" envDefault:"1048576"`
+	Runs            runs.Config
+}
+
+func main() { service.Main("fetcher", run) }
+
+func run(ctx context.Context) error {
+	var cfg config
+	if err := service.Parse(&cfg); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log, err := logging.New("fetcher", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	pipe, err := pipeline.Load(cfg.PipelineFile)
+	if err != nil {
+		return err
+	}
+	aws, err := awsconf.Load(ctx, log)
+	if err != nil {
+		return err
+	}
+	store, err := runs.New(aws.DynamoDB, cfg.Runs)
+	if err != nil {
+		return err
+	}
+	httpClient := &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: cfg.Workers,
+		ForceAttemptHTTP2:   true,
+	}}
+	h := &handler{
+		pipeline:   pipe,
+		runs:       store,
+		pages:      source.New(httpClient),
+		out:        queue.NewPublisher(aws.SQS),
+		batchesURL: cfg.BatchesURL,
+		maxMessage: cfg.MaxMessageBytes,
+		maxReceive: cfg.MaxReceive,
+		heartbeat:  store.Lease() / 3,
+	}
+	return service.Serve(ctx, cfg.Config, log, aws.SQS, cfg.FetchURL, h)
+}

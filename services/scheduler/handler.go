@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/queue"
+)
+
+// batchSender publishes many messages; *queue.Publisher is one.
+type batchSender interface {
+	SendBatch(ctx context.Context, url string, bodies [][]byte) error
+}
+
+var _ batchSender = (*queue.Publisher)(nil)
+
+type handler struct {
+	pipeline  *pipeline.Config
+	out       batchSender
+	inputsURL string
+	now       func() time.Time
+}
+
+// Handle expands one Trigger message into inputs and publishes them.
+func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
+	t, err := contracts.DecodeTrigger(m.Body)
+	if err != nil {
+		return err
+	}
+	return h.publish(ctx, t)
+}
+
+func (h *handler) publish(ctx context.Context, t contracts.Trigger) error {
+	if t.At.IsZero() {
+		t.At = h.now()
+	}
+	inputs, err := expand(h.pipeline, t)
+	if err != nil {
+		return err
+	}
+	bodies := make([][]byte, len(inputs))
+	for i, in := range inputs {
+		if bodies[i], err = json.Marshal(in); err != nil {
+			return fault.Permanent(fmt.Errorf("encode input: %w", err))
+		}
+	}
+	// A partial failure is retried whole: inputs sent twice lose their
+	// claim in dedupe, which is what it is for.
+	if err := h.out.SendBatch(ctx, h.inputsURL, bodies); err != nil {
+		return fmt.Errorf("publish %d inputs: %w", len(inputs), err)
+	}
+	logging.From(ctx).Info("inputs published", zap.Int("inputs", len(inputs)), zap.String("trigger", t.Trigger),
+		zap.Strings("sources", t.Sources), zap.Bool("force", t.Force))
+	return nil
+}
+
+// expand is the domain step: the inputs a trigger stands for. With a range
+// it is every window of each named source (all sources when none is named)
+// starting in [From, To); without one, each source's latest window that
+// ended by At.
+func expand(p *pipeline.Config, t contracts.Trigger) ([]contracts.Input, error) {
+	sources := p.Sources
+	if len(t.Sources) > 0 {
+		sources = make([]pipeline.Source, 0, len(t.Sources))
+		var unknown []error
+		for _, name := range t.Sources {
+			src, ok := p.Source(name)
+			if !ok {
+				unknown = append(unknown, fmt.Errorf("unknown source %q (not in the pipeline config)", name))
+				continue
+			}
+			sources = append(sources, *src)
+		}
+		if err := errors.Join(unknown...); err != nil {
+			return nil, fault.Permanent(err)
+		}
+	}
+	var inputs []contracts.Input
+	for _, src := range sources {
+		for _, w := range windows(src.Partition, t) {
+			inputs = append(inputs, contracts.NewInput(src.Name, src.Partition.Key(w), t.Trigger, t.Force))
+		}
+	}
+	if len(inputs) > maxInputsPerTrigger {
+		return nil, fault.Permanentf("trigger expands to %d inputs; the limit is %d (split the range)", len(inputs), maxInputsPerTrigger)
+	}
+	return inputs, nil
+}
+
+// maxInputsPerTrigger guards against a mistyped range flooding the queue.
+const maxInputsPerTrigger = 10000
+
+func windows(p pipeline.Partition, t contracts.Trigger) []pipeline.Window {
+	if !t.From.IsZero() {
+		return p.Windows(t.From, t.To)
+	}
+	// The latest window that is complete at t.At.
+	var latest []pipeline.Window
+	for _, w := range p.Windows(t.At.Add(-48*time.Hour), t.At) {
+		if !w.End.After(t.At) {
+			latest = []pipeline.Window{w}
+		}
+	}
+	return latest
+}
+
+// lambdaHandler serves both event shapes the scheduler Lambda receives: SQS
+// events from the triggers queue, and scheduled events from EventBridge.
+func lambdaHandler(log *zap.Logger, h *handler, sqs func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var probe struct {
+			Records    []json.RawMessage `json:"Records"`
+			DetailType string            `json:"detail-type"`
+			Time       time.Time         `json:"time"`
+		}
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return nil, fmt.Errorf("scheduler: undecodable event: %w", err)
+		}
+		if len(probe.Records) > 0 {
+			var ev events.SQSEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("scheduler: undecodable SQS event: %w", err)
+			}
+			return sqs(ctx, ev)
+		}
+		// A scheduled event: EventBridge rules send detail-type "Scheduled
+		// Event" with its time; EventBridge Scheduler sends what the
+		// schedule's input says, which may be a Trigger message itself.
+		t := contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerSchedule, At: probe.Time}
+		if probe.DetailType == "" {
+			if decoded, err := contracts.DecodeTrigger(raw); err == nil {
+				t = decoded
+			}
+		}
+		ctx, scope := logging.WithScope(ctx, log)
+		if err := h.publish(ctx, t); err != nil {
+			scope.Logger().Error("scheduled trigger failed", zap.Error(err))
+			return nil, err // EventBridge retries and then uses its DLQ
+		}
+		return map[string]any{"ok": true}, nil
+	}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/awsconf"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/queue"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+func env(name string) (string, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return "", fmt.Errorf("%s is not set", name)
+	}
+	return v, nil
+}
+
+func cmdTrigger(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("trigger", flag.ContinueOnError)
+	src := fs.String("source", "", "source name from the pipeline config (required)")
+	window := fs.String("window", "", "partition window key, e.g. 2026-11-01 or 2026-11-01T13 (required)")
+	force := fs.Bool("force", false, "rerun even if the input already SUCCEEDED")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	in := contracts.NewInput(*src, *window, contracts.TriggerManual, *force)
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	if _, err := contracts.DecodeInput(body); err != nil { // the same check dedupe makes
+		return err
+	}
+	url, err := env("SLUICE_INPUTS_QUEUE_URL")
+	if err != nil {
+		return err
+	}
+	clients, err := awsconf.Load(ctx, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	if err := queue.NewPublisher(clients.SQS).Send(ctx, url, body); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "triggered %s\n", in.Key())
+	return nil
+}
+
+func cmdSchedule(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
+	sources := fs.String("sources", "", "comma-separated source names (default: every source)")
+	from := fs.String("from", "", "first day (YYYY-MM-DD) or time (RFC 3339) of the range")
+	to := fs.String("to", "", "end of the range, exclusive (YYYY-MM-DD or RFC 3339)")
+	force := fs.Bool("force", false, "rerun inputs that already SUCCEEDED")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t := contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerManual, Force: *force}
+	if *sources != "" {
+		t.Sources = strings.Split(*sources, ",")
+	}
+	var err error
+	if t.From, err = parseTime(*from); err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	if t.To, err = parseTime(*to); err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	body, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if _, err := contracts.DecodeTrigger(body); err != nil {
+		return err
+	}
+	url, err := env("SLUICE_TRIGGERS_QUEUE_URL")
+	if err != nil {
+		return err
+	}
+	clients, err := awsconf.Load(ctx, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	if err := queue.NewPublisher(clients.SQS).Send(ctx, url, body); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "trigger sent to the scheduler")
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func cmdRuns(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	table, err := env("SLUICE_RUNS_TABLE")
+	if err != nil {
+		return err
+	}
+	clients, err := awsconf.Load(ctx, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	store, err := runs.New(clients.DynamoDB, runs.Config{Table: table})
+	if err != nil {
+		return err
+	}
+	list, err := store.List(ctx)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(list, func(a, b runs.Run) int { return strings.Compare(a.Input, b.Input) })
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	}
+	return PrintRuns(out, list)
+}
+
+// PrintRuns writes runs as an aligned table.
+func PrintRuns(out io.Writer, list []runs.Run) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INPUT\tSTATUS\tATTEMPT\tRECORDS\tOBJECTS\tDURATION\tTRIGGER\tERROR")
+	for _, r := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Input, r.Status, r.Attempt, r.Records, r.Objects, duration(r), r.Trigger, r.LastError)
+	}
+	return tw.Flush()
+}
+
+func duration(r runs.Run) string {
+	start, err1 := time.Parse(time.RFC3339Nano, r.ClaimedAt)
+	end, err2 := time.Parse(time.RFC3339Nano, r.FinishedAt)
+	if err1 != nil || err2 != nil {
+		return "-"
+	}
+	return end.Sub(start).Round(time.Millisecond).String()
+}
+
+func cmdRedrive(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
+	name := fs.String("queue", "", "triggers, inputs, fetch or batches (required)")
+	max := fs.Int("max", 0, "move at most this many messages in client mode (0: all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !slices.Contains([]string{"triggers", "inputs", "fetch", "batches"}, *name) {
+		return fmt.Errorf("--queue: %q, want triggers, inputs, fetch or batches", *name)
+	}
+	url, err := env("SLUICE_" + strings.ToUpper(*name) + "_QUEUE_URL")
+	if err != nil {
+		return err
+	}
+	clients, err := awsconf.Load(ctx, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	return redrive(ctx, clients.SQS, url, url+"-dlq", *max, out)
+}
+
+var errNoMoveTask = errors.New("StartMessageMoveTask is not supported here")
+
+// redrive asks SQS to move the DLQ's messages back (StartMessageMoveTask).
+// Where the queue service lacks that API (fauxqs, the local emulator), it
+// falls back to a client-side move: receive, send to the queue, delete.
+func redrive(ctx context.Context, api *sqs.Client, url, dlqURL string, max int, out io.Writer) error {
+	err := startMoveTask(ctx, api, dlqURL)
+	if err == nil {
+		fmt.Fprintf(out, "move task started: %s → %s (AWS moves the messages in the background)\n", dlqURL, url)
+		return nil
+	}
+	fmt.Fprintf(out, "StartMessageMoveTask failed (%v); falling back to client-side move (receive → send → delete)\n", err)
+	moved := 0
+	for max == 0 || moved < max {
+		res, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60})
+		if err != nil {
+			return fmt.Errorf("receive from DLQ: %w", err)
+		}
+		if len(res.Messages) == 0 {
+			break
+		}
+		for _, m := range res.Messages {
+			if _, err := api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: m.Body}); err != nil {
+				return fmt.Errorf("send to %s after %d moved: %w", url, moved, err)
+			}
+			if _, err := api.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(dlqURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				return fmt.Errorf("delete from DLQ after %d moved (message may now be on both queues; dedupe and the writer's fencing make that safe): %w", moved, err)
+			}
+			moved++
+		}
+	}
+	fmt.Fprintf(out, "moved %d messages: %s → %s\n", moved, dlqURL, url)
+	return nil
+}
+
+func startMoveTask(ctx context.Context, api *sqs.Client, dlqURL string) error {
+	attrs, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(dlqURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("get DLQ arn: %w", err)
+	}
+	arn := attrs.Attributes["QueueArn"]
+	if _, err := api.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: aws.String(arn)}); err != nil {
+		return fmt.Errorf("%w: %w", errNoMoveTask, err)
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+// Command sluicectl is Sluice's operator tool.
+//
+//	sluicectl trigger  --source S --window W [--force]   inject one input, as `aws sqs send-message` would
+//	sluicectl schedule [--sources a,b] [--from D --to D] [--force]   ask the scheduler for inputs
+//	sluicectl runs     [--json]                           list the run records
+//	sluicectl redrive  --queue inputs|fetch|batches|triggers   move a DLQ's messages back
+//
+// It reads the same environment as the services (SLUICE_*_QUEUE_URL,
+// SLUICE_RUNS_TABLE, AWS_ENDPOINT_URL_*).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: sluicectl <command> [flags]
+
+commands:
+  trigger   inject one input message (source + window) into the inputs queue
+  schedule  send a trigger to the scheduler: every source, or --sources, for the latest
+            complete window, or every window in --from/--to
+  runs      list run records (input, status, attempt, records, objects, duration)
+  redrive   move the messages of a queue's DLQ back to the queue
+
+Run 'sluicectl <command> -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sluicectl:", err)
+		}
+		stop()
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return flag.ErrHelp
+	}
+	cmds := map[string]func(context.Context, []string, io.Writer) error{
+		"trigger":  cmdTrigger,
+		"schedule": cmdSchedule,
+		"runs":     cmdRuns,
+		"redrive":  cmdRedrive,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return cmd(ctx, args[1:], out)
+}

@@ -1,0 +1,60 @@
+package pipeline_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/pipeline"
+)
+
+func ExampleParse() {
+	cfg, err := pipeline.Parse("pipeline.yaml", []byte(`
+version: 1
+sources:
+  - name: orders
+    request:
+      base_url: http://127.0.0.1:48003
+      path: /v1/orders
+      query: {day: "{date}"}
+    pagination: {type: page_number, total_pages_path: total_pages}
+    records: {path: data}
+    partition: {every: hour}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	src, _ := cfg.Source("orders")
+	fmt.Println(src.Pagination.PageParam, src.Pagination.StartPage, src.Request.Timeout)
+
+	from := time.Date(2026, 11, 1, 22, 30, 0, 0, time.UTC)
+	for _, w := range src.Partition.Windows(from, from.Add(2*time.Hour)) {
+		fmt.Println(src.Partition.Key(w), src.Partition.HivePath(w), w.Expand(src.Request.Query["day"]))
+	}
+	// Output:
+	// page 1 30s
+	// 2026-11-01T22 dt=2026-11-01/hr=22 2026-11-01
+	// 2026-11-01T23 dt=2026-11-01/hr=23 2026-11-01
+	// 2026-11-02T00 dt=2026-11-02/hr=00 2026-11-02
+}
+
+func ExampleParse_invalid() {
+	_, err := pipeline.Parse("pipeline.yaml", []byte(`
+version: 1
+sources:
+  - name: orders
+    request: {base_url: "http://127.0.0.1:48003", path: /v1/orders}
+    pagination: {type: page_number, total_pages: total_pages}
+    partition: {every: day}
+  - name: orders
+    request: {base_url: "http://127.0.0.1:48003", path: /v1/orders}
+    pagination: {type: pages}
+    partition: {every: week}
+`))
+	fmt.Println(err)
+	// Output:
+	// pipeline.yaml: sources[0].pagination.total_pages: unknown field (known: type, page_param, start_page, total_pages_path, size_param, page_size, cursor_param, cursor_path, max_pages)
+	// pipeline.yaml: sources[1].name: duplicate name "orders" (first at sources[0])
+	// pipeline.yaml: sources[1].pagination.type: unknown type "pages" (want page_number, cursor, none)
+	// pipeline.yaml: sources[1].partition.every: unknown period "week" (want day, hour)
+}

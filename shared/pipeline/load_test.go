@@ -1,0 +1,197 @@
+package pipeline
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadValid(t *testing.T) {
+	c, err := Load("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Version: 1,
+		Sources: []Source{
+			{
+				Name: "orders",
+				Request: Request{
+					BaseURL: "http://127.0.0.1:48003",
+					Path:    "/v1/orders",
+					Query:   map[string]string{"day": "{date}"},
+					Headers: map[string]string{"Accept": "application/json"},
+					Timeout: 10 * time.Second,
+				},
+				Pagination: Pagination{
+					Type: PageNumber, PageParam: "page", StartPage: 1, SizeParam: "per_page", PageSize: 100,
+					TotalPagesPath: "total_pages", MaxPages: 500,
+				},
+				Records:   Records{Path: "data"},
+				Partition: Partition{Every: Day},
+			},
+			{
+				Name: "customers",
+				Request: Request{
+					BaseURL: "https://api.example.com/base/",
+					Path:    "/v1/customers/events",
+					Query:   map[string]string{"from": "{start}", "to": "{end}", "limit_hint": "5"},
+					Timeout: DefaultTimeout,
+				},
+				Pagination: Pagination{
+					Type: Cursor, CursorParam: "cursor", CursorPath: "meta.next_cursor", SizeParam: "limit", PageSize: 50,
+					MaxPages: DefaultMaxPages,
+				},
+				Records:   Records{Path: "items"},
+				Partition: Partition{Every: Hour},
+			},
+			{
+				Name:       "zero_based",
+				Request:    Request{BaseURL: "http://127.0.0.1:48003", Path: "/v1/events/{date}", Timeout: DefaultTimeout},
+				Pagination: Pagination{Type: PageNumber, PageParam: "page", StartPage: 0, MaxPages: DefaultMaxPages},
+				Partition:  Partition{Every: Day},
+			},
+			{
+				Name:       "snapshot",
+				Request:    Request{BaseURL: "http://127.0.0.1:48003", Path: "/v1/snapshot", Timeout: DefaultTimeout},
+				Pagination: Pagination{Type: NoPagination, MaxPages: DefaultMaxPages},
+				Records:    Records{Path: "@this"},
+				Partition:  Partition{Every: Day},
+			},
+		},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load:\n got %+v\nwant %+v", c, want)
+	}
+
+	for _, name := range []string{"orders", "customers", "zero_based", "snapshot"} {
+		s, ok := c.Source(name)
+		if !ok || s.Name != name {
+			t.Errorf("Source(%q) = %v, %v", name, s, ok)
+		}
+	}
+	if s, ok := c.Source("nope"); ok || s != nil {
+		t.Errorf("Source(nope) = %v, %v; want nil, false", s, ok)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(absent) = %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestParseInvalid checks each file under testdata/invalid against the
+// directives in its comments:
+//
+//	# want: <substring>     must appear in the error, after the previous want
+//	# notwant: <substring>  must not appear
+//	# wantcount: <n>        number of problems reported
+func TestParseInvalid(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Parse(filepath.Base(file), data)
+			if err == nil {
+				t.Fatalf("Parse = %+v, want an error", c)
+			}
+			var verr *ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("error %T is not a *ValidationError: %v", err, err)
+			}
+			msg := err.Error()
+			pos := 0
+			for _, line := range strings.Split(string(data), "\n") {
+				directive, arg, ok := strings.Cut(strings.TrimPrefix(line, "# "), ": ")
+				if !ok || !strings.HasPrefix(line, "# ") {
+					continue
+				}
+				switch directive {
+				case "want":
+					i := strings.Index(msg[pos:], arg)
+					if i < 0 {
+						t.Errorf("error lacks %q (in this order):\n%s", arg, msg)
+						continue
+					}
+					pos += i + len(arg)
+				case "notwant":
+					if strings.Contains(msg, arg) {
+						t.Errorf("error has %q:\n%s", arg, msg)
+					}
+				case "wantcount":
+					if n, _ := strconv.Atoi(arg); len(verr.Problems) != n {
+						t.Errorf("%d problems, want %d:\n%s", len(verr.Problems), n, msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	const head = "version: 1\nsources:\n  - name: s\n    request: {base_url: \"http://x\", path: /p}\n    partition: {every: day}\n"
+	tests := []struct {
+		name       string
+		pagination string
+		want       Pagination
+	}{
+		{"page_number defaults", "{type: page_number}",
+			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, MaxPages: DefaultMaxPages}},
+		{"start_page zero kept", "{type: page_number, start_page: 0, page_param: p}",
+			Pagination{Type: PageNumber, PageParam: "p", StartPage: 0, MaxPages: DefaultMaxPages}},
+		{"cursor gets no page defaults", "{type: cursor, cursor_param: c, cursor_path: n, max_pages: 7}",
+			Pagination{Type: Cursor, CursorParam: "c", CursorPath: "n", MaxPages: 7}},
+		{"null is as if left out", "{type: page_number, start_page: null, max_pages: ~}",
+			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, MaxPages: DefaultMaxPages}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("p.yaml", []byte(head+"    pagination: "+tt.pagination+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Sources[0].Pagination; got != tt.want {
+				t.Errorf("pagination = %+v, want %+v", got, tt.want)
+			}
+			if got := c.Sources[0].Request.Timeout; got != DefaultTimeout {
+				t.Errorf("timeout = %v, want %v", got, DefaultTimeout)
+			}
+		})
+	}
+}
+
+func TestParseAnchors(t *testing.T) {
+	const y = `
+version: 1
+sources:
+  - name: a
+    request: &req {base_url: "http://x", path: /a, query: {day: "{date}"}}
+    pagination: &pg {type: none}
+    partition: &day {every: day}
+  - name: b
+    request: *req
+    pagination: *pg
+    partition: *day
+`
+	c, err := Parse("p.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Sources[0].Request, c.Sources[1].Request) {
+		t.Errorf("aliased request differs: %+v vs %+v", c.Sources[0].Request, c.Sources[1].Request)
+	}
+}

@@ -1,0 +1,139 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Period is the length of a partition window.
+type Period string
+
+// The partition periods. Windows are aligned in UTC.
+const (
+	Day  Period = "day"
+	Hour Period = "hour"
+)
+
+// Partition cuts a source's data into windows; each window is fetched, and
+// written, as one unit.
+type Partition struct {
+	Every Period `yaml:"every"`
+}
+
+// Window is a half-open UTC time range [Start, End).
+type Window struct {
+	Start, End time.Time
+}
+
+// String returns the window as an ISO 8601 interval, for logs.
+func (w Window) String() string {
+	return w.Start.Format(time.RFC3339) + "/" + w.End.Format(time.RFC3339)
+}
+
+// Expand replaces the placeholders of the config format in s: {date} by the
+// window's start day (2006-01-02), {start} and {end} by its bounds in RFC 3339
+// UTC.
+func (w Window) Expand(s string) string {
+	if !strings.Contains(s, "{") {
+		return s
+	}
+	return strings.NewReplacer(
+		"{date}", w.Start.UTC().Format(time.DateOnly),
+		"{start}", w.Start.UTC().Format(time.RFC3339),
+		"{end}", w.End.UTC().Format(time.RFC3339),
+	).Replace(s)
+}
+
+// placeholders lists the names Window.Expand replaces, for validation.
+var placeholders = []string{"{date}", "{start}", "{end}"}
+
+const (
+	dayKeyLayout  = "2006-01-02"
+	hourKeyLayout = "2006-01-02T15"
+)
+
+func (p Partition) valid() bool { return p.Every == Day || p.Every == Hour }
+
+// floor returns the start of the window t falls in.
+func (p Partition) floor(t time.Time) time.Time {
+	t = t.UTC()
+	if p.Every == Hour {
+		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), 0, 0, 0, time.UTC)
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// next returns the start of the window after the one starting at start.
+func (p Partition) next(start time.Time) time.Time {
+	if p.Every == Hour {
+		return start.Add(time.Hour)
+	}
+	return start.AddDate(0, 0, 1)
+}
+
+// Window returns the window that starts at start. It fails if start is not
+// the start of a window: midnight UTC for day, the top of an hour for hour.
+func (p Partition) Window(start time.Time) (Window, error) {
+	if !p.valid() {
+		return Window{}, fmt.Errorf("partition: unknown period %q", p.Every)
+	}
+	start = start.UTC()
+	if f := p.floor(start); !f.Equal(start) {
+		return Window{}, fmt.Errorf("partition: %s is not the start of a %s window (that would be %s)",
+			start.Format(time.RFC3339Nano), p.Every, f.Format(time.RFC3339))
+	}
+	return Window{Start: start, End: p.next(start)}, nil
+}
+
+// Windows returns, in order, every window that overlaps [from, to): the
+// windows whose start lies in [from aligned down, to). It returns nil when
+// to is not after from, or when the partition is not valid.
+func (p Partition) Windows(from, to time.Time) []Window {
+	if !p.valid() || !to.After(from) {
+		return nil
+	}
+	var ws []Window
+	for s := p.floor(from); s.Before(to); s = p.next(s) {
+		ws = append(ws, Window{Start: s, End: p.next(s)})
+	}
+	return ws
+}
+
+// Key names the window w in run records and messages: 2026-11-01 for a day,
+// 2026-11-01T13 for an hour. The partition must be valid, as Parse ensures.
+func (p Partition) Key(w Window) string {
+	if p.Every == Hour {
+		return w.Start.UTC().Format(hourKeyLayout)
+	}
+	return w.Start.UTC().Format(dayKeyLayout)
+}
+
+// ParseKey is the inverse of Key.
+func (p Partition) ParseKey(key string) (Window, error) {
+	var layout string
+	switch p.Every {
+	case Day:
+		layout = dayKeyLayout
+	case Hour:
+		layout = hourKeyLayout
+	default:
+		return Window{}, fmt.Errorf("partition: unknown period %q", p.Every)
+	}
+	t, err := time.ParseInLocation(layout, key, time.UTC)
+	if err != nil || t.Format(layout) != key {
+		return Window{}, fmt.Errorf("partition: invalid %s key %q (want %s)", p.Every, key, layout)
+	}
+	return p.Window(t)
+}
+
+// HivePath returns the Hive-style path segment of w, as used in S3 keys:
+// dt=2026-11-01 for a day, dt=2026-11-01/hr=13 for an hour. The partition
+// must be valid, as Parse ensures.
+func (p Partition) HivePath(w Window) string {
+	s := w.Start.UTC()
+	if p.Every == Hour {
+		return "dt=" + s.Format(dayKeyLayout) + "/hr=" + s.Format("15")
+	}
+	return "dt=" + s.Format(dayKeyLayout)
+}

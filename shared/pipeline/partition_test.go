@@ -1,0 +1,147 @@
+package pipeline
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func TestPartitionWindow(t *testing.T) {
+	tests := []struct {
+		name    string
+		every   Period
+		start   time.Time
+		want    Window
+		wantErr bool
+	}{
+		{"day", Day, utc("2026-11-01T00:00:00Z"), Window{utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z")}, false},
+		{"day across month end", Day, utc("2026-11-30T00:00:00Z"), Window{utc("2026-11-30T00:00:00Z"), utc("2026-12-01T00:00:00Z")}, false},
+		{"day given in another zone", Day, utc("2026-11-01T01:00:00+01:00"), Window{utc("2026-11-01T00:00:00Z"), utc("2026-11-02T00:00:00Z")}, false},
+		{"day not at midnight", Day, utc("2026-11-01T13:00:00Z"), Window{}, true},
+		{"hour", Hour, utc("2026-11-01T13:00:00Z"), Window{utc("2026-11-01T13:00:00Z"), utc("2026-11-01T14:00:00Z")}, false},
+		{"hour across midnight", Hour, utc("2026-11-01T23:00:00Z"), Window{utc("2026-11-01T23:00:00Z"), utc("2026-11-02T00:00:00Z")}, false},
+		{"hour with a nanosecond", Hour, utc("2026-11-01T13:00:00.000000001Z"), Window{}, true},
+		{"unknown period", "week", utc("2026-11-01T00:00:00Z"), Window{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Partition{Every: tt.every}.Window(tt.start)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Window(%v) error = %v, wantErr %v", tt.start, err, tt.wantErr)
+			}
+			if got != tt.want || got.Start.Location() != time.UTC && !tt.wantErr {
+				t.Errorf("Window(%v) = %v, want %v", tt.start, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPartitionWindows(t *testing.T) {
+	day := func(s string) Window { w, _ := Partition{Every: Day}.Window(utc(s)); return w }
+	hour := func(s string) Window { w, _ := Partition{Every: Hour}.Window(utc(s)); return w }
+	tests := []struct {
+		name     string
+		every    Period
+		from, to string
+		want     []Window
+	}{
+		{"whole days", Day, "2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z",
+			[]Window{day("2026-11-01T00:00:00Z"), day("2026-11-02T00:00:00Z")}},
+		{"from aligned down, partial last day included", Day, "2026-11-01T12:00:00Z", "2026-11-02T00:00:01Z",
+			[]Window{day("2026-11-01T00:00:00Z"), day("2026-11-02T00:00:00Z")}},
+		{"empty range", Day, "2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", nil},
+		{"reversed range", Day, "2026-11-02T00:00:00Z", "2026-11-01T00:00:00Z", nil},
+		{"hours", Hour, "2026-11-01T22:30:00Z", "2026-11-02T01:00:00Z",
+			[]Window{hour("2026-11-01T22:00:00Z"), hour("2026-11-01T23:00:00Z"), hour("2026-11-02T00:00:00Z")}},
+		{"unknown period", "week", "2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Partition{Every: tt.every}.Windows(utc(tt.from), utc(tt.to))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Windows = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPartitionKeys(t *testing.T) {
+	tests := []struct {
+		every          Period
+		start          string
+		key, hive, str string
+	}{
+		{Day, "2026-11-01T00:00:00Z", "2026-11-01", "dt=2026-11-01", "2026-11-01T00:00:00Z/2026-11-02T00:00:00Z"},
+		{Hour, "2026-11-01T13:00:00Z", "2026-11-01T13", "dt=2026-11-01/hr=13", "2026-11-01T13:00:00Z/2026-11-01T14:00:00Z"},
+		{Hour, "2026-11-01T00:00:00Z", "2026-11-01T00", "dt=2026-11-01/hr=00", "2026-11-01T00:00:00Z/2026-11-01T01:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			p := Partition{Every: tt.every}
+			w, err := p.Window(utc(tt.start))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Key(w); got != tt.key {
+				t.Errorf("Key = %q, want %q", got, tt.key)
+			}
+			if got := p.HivePath(w); got != tt.hive {
+				t.Errorf("HivePath = %q, want %q", got, tt.hive)
+			}
+			if got := w.String(); got != tt.str {
+				t.Errorf("String = %q, want %q", got, tt.str)
+			}
+			back, err := p.ParseKey(tt.key)
+			if err != nil || back != w {
+				t.Errorf("ParseKey(%q) = %v, %v; want %v", tt.key, back, err, w)
+			}
+		})
+	}
+}
+
+func TestPartitionParseKeyInvalid(t *testing.T) {
+	tests := []struct {
+		every Period
+		key   string
+	}{
+		{Day, ""},
+		{Day, "2026-11-01T13"},
+		{Day, "2026-13-01"},
+		{Day, "2026-11-1"},
+		{Day, "dt=2026-11-01"},
+		{Hour, "2026-11-01"},
+		{Hour, "2026-11-01T24"},
+		{Hour, "2026-11-01T13:00"},
+		{"week", "2026-11-01"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.every)+"/"+tt.key, func(t *testing.T) {
+			if w, err := (Partition{Every: tt.every}).ParseKey(tt.key); err == nil {
+				t.Errorf("ParseKey(%q) = %v, want an error", tt.key, w)
+			}
+		})
+	}
+}
+
+func TestWindowExpand(t *testing.T) {
+	w := Window{utc("2026-11-01T13:00:00Z"), utc("2026-11-01T14:00:00Z")}
+	tests := []struct{ in, want string }{
+		{"/v1/orders", "/v1/orders"},
+		{"{date}", "2026-11-01"},
+		{"from={start}&to={end}", "from=2026-11-01T13:00:00Z&to=2026-11-01T14:00:00Z"},
+		{"{unknown} {date}{date}", "{unknown} 2026-11-012026-11-01"},
+	}
+	for _, tt := range tests {
+		if got := w.Expand(tt.in); got != tt.want {
+			t.Errorf("Expand(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

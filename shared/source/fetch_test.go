@@ -1,0 +1,573 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pipeline"
+)
+
+const day = "2026-11-01"
+
+func window(t *testing.T) pipeline.Window {
+	t.Helper()
+	w, err := pipeline.Partition{Every: pipeline.Day}.ParseKey(day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// testClient retries fast.
+func testClient() *Client {
+	c := New(nil)
+	c.Backoff = time.Millisecond
+	return c
+}
+
+// collect fetches src and returns the records of all pages, kept as the
+// callback got them, and the page numbers seen.
+func collect(ctx context.Context, c *Client, src *pipeline.Source, w pipeline.Window) ([][]byte, []int, error) {
+	var recs [][]byte
+	var pages []int
+	err := c.Fetch(ctx, src, w, func(_ context.Context, p Page) error {
+		recs = append(recs, p.Records...)
+		pages = append(pages, p.Number)
+		return nil
+	})
+	return recs, pages, err
+}
+
+func TestFetchDemoAPI(t *testing.T) {
+	tests := []struct {
+		name      string
+		source    string
+		opts      demoapi.Options
+		wantPages int
+	}{
+		{"page_number with total_pages", "orders", demoapi.Options{}, 3},
+		{"page_number until an empty page", "events", demoapi.Options{}, 4},
+		{"cursor", "customers", demoapi.Options{}, 3},
+		{"page_number exact multiple", "orders", demoapi.Options{RecordsPerDay: 300}, 3},
+		{"cursor exact multiple", "customers", demoapi.Options{RecordsPerDay: 300}, 3},
+		{"page_number one record per page", "orders", demoapi.Options{RecordsPerDay: 7, PageSize: 1}, 7},
+		{"cursor big pages", "customers", demoapi.Options{RecordsPerDay: 2500, PageSize: 1000}, 3},
+		{"empty day with total_pages", "orders", demoapi.Options{Sources: map[string]demoapi.SourceOptions{"orders": {RecordsPerDay: -1}}}, 1},
+		{"empty day by cursor", "customers", demoapi.Options{Sources: map[string]demoapi.SourceOptions{"customers": {Style: demoapi.Cursor, RecordsPerDay: -1}}}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := demoapi.New(tt.opts)
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			cfg, err := pipeline.Parse("demo.yaml", []byte(api.PipelineYAML(srv.URL, []string{tt.source})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, _ := cfg.Source(tt.source)
+
+			got, pages, err := collect(context.Background(), testClient(), src, window(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := api.RecordsFor(tt.source, day)
+			if len(got) != len(want) {
+				t.Fatalf("got %d records, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("record %d:\n got %s\nwant %s", i, got[i], want[i])
+				}
+			}
+			if len(pages) != tt.wantPages || api.Requests(tt.source) != tt.wantPages {
+				t.Errorf("pages %v, %d requests; want %d", pages, api.Requests(tt.source), tt.wantPages)
+			}
+			for i, n := range pages {
+				if n != i {
+					t.Errorf("page numbers %v, want 0, 1, 2...", pages)
+					break
+				}
+			}
+		})
+	}
+}
+
+// fakeAPI serves n records numbered from 0, paged by the query parameter
+// "p" counted from start, size records a page, with an optional total.
+func fakeAPI(n, size, start int, withTotal bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var p int
+		fmt.Sscan(r.URL.Query().Get("p"), &p)
+		from := min((p-start)*size, n)
+		to := min(from+size, n)
+		var b strings.Builder
+		b.WriteString(`{"result":{"rows":[`)
+		for i := from; i < to; i++ {
+			if i > from {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"i":%d}`, i)
+		}
+		b.WriteString(`]}`)
+		if withTotal {
+			fmt.Fprintf(&b, `,"meta":{"pages":"%d"}`, (n+size-1)/size)
+		}
+		b.WriteString(`}`)
+		io.WriteString(w, b.String())
+	}
+}
+
+func TestFetchPaginationVariants(t *testing.T) {
+	zeroBased := pipeline.Pagination{Type: pipeline.PageNumber, PageParam: "p", StartPage: 0, TotalPagesPath: "meta.pages"}
+	tests := []struct {
+		name      string
+		handler   http.Handler
+		pg        pipeline.Pagination
+		path      string
+		want      []string
+		wantPages int
+	}{
+		{"zero-based pages, total as a string", fakeAPI(5, 2, 0, true), zeroBased, "result.rows",
+			[]string{`{"i":0}`, `{"i":1}`, `{"i":2}`, `{"i":3}`, `{"i":4}`}, 3},
+		{"total of zero pages", fakeAPI(0, 2, 0, true), zeroBased, "result.rows", nil, 1},
+		{"no pagination, the body is the array", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, " [1, \"two\" ,{\"three\": [3]}]\n")
+		}), pipeline.Pagination{Type: pipeline.NoPagination}, "@this", []string{`1`, `"two"`, `{"three": [3]}`}, 1},
+		{"empty records path means the body", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `[]`)
+		}), pipeline.Pagination{Type: pipeline.NoPagination}, "", nil, 1},
+		{"numeric cursor", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Query().Get("after") {
+			case "":
+				io.WriteString(w, `{"items":["a"],"next":7}`)
+			case "7":
+				io.WriteString(w, `{"items":["b"],"next":null}`)
+			default:
+				http.Error(w, "bad cursor", 400)
+			}
+		}), pipeline.Pagination{Type: pipeline.Cursor, CursorParam: "after", CursorPath: "next"}, "items", []string{`"a"`, `"b"`}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			src := &pipeline.Source{Name: "fake", Request: pipeline.Request{BaseURL: srv.URL, Path: "/x"}, Pagination: tt.pg, Records: pipeline.Records{Path: tt.path}}
+			got, pages, err := collect(context.Background(), testClient(), src, window(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+			for i := range tt.want {
+				if string(got[i]) != tt.want[i] {
+					t.Errorf("record %d = %s, want %s", i, got[i], tt.want[i])
+				}
+			}
+			if len(pages) != tt.wantPages {
+				t.Errorf("%d pages, want %d", len(pages), tt.wantPages)
+			}
+		})
+	}
+}
+
+// TestFetchRawPassThrough checks that records reach the callback byte for
+// byte: no decoding, no re-encoding, and that one record's slice cannot
+// overwrite the next.
+func TestFetchRawPassThrough(t *testing.T) {
+	want := []string{
+		`12345678901234567890.123`,
+		`{"n":12345678901234567890.123,"big":123456789012345678901234567890,"f":1e400}`,
+		`{ "spaced" : [ 1 , 2 ] ,"k":"v" }`,
+		`"caf\u00e9 \ud83d\ude80 \/ \"q\""`,
+		`"Zoë 東京 🚀"`,
+		`{"z":1,"a":2,"z":3}`,
+		`null`,
+	}
+	body := "{\"data\": [\n  " + strings.Join(want, ",\n  ") + "\n]}"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	defer srv.Close()
+	src := &pipeline.Source{Name: "raw", Request: pipeline.Request{BaseURL: srv.URL, Path: "/"},
+		Pagination: pipeline.Pagination{Type: pipeline.NoPagination}, Records: pipeline.Records{Path: "data"}}
+
+	var page Page
+	err := testClient().Fetch(context.Background(), src, window(t), func(_ context.Context, p Page) error { page = p; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Bytes != len(body) {
+		t.Errorf("Bytes = %d, want %d", page.Bytes, len(body))
+	}
+	if len(page.Records) != len(want) {
+		t.Fatalf("got %d records, want %d", len(page.Records), len(want))
+	}
+	for i := range want {
+		if string(page.Records[i]) != want[i] {
+			t.Errorf("record %d = %s, want %s", i, page.Records[i], want[i])
+		}
+	}
+	_ = append(page.Records[0], "XXXX"...)
+	if string(page.Records[1]) != want[1] {
+		t.Errorf("appending to record 0 changed record 1: %s", page.Records[1])
+	}
+}
+
+func TestFetchRequest(t *testing.T) {
+	var mu sync.Mutex
+	var uris []string
+	var hdr http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		uris = append(uris, r.URL.RequestURI())
+		hdr = r.Header.Clone()
+		mu.Unlock()
+		if r.URL.Query().Get("pg") == "2" {
+			io.WriteString(w, `{"d":[]}`)
+			return
+		}
+		io.WriteString(w, `{"d":[1]}`)
+	}))
+	defer srv.Close()
+	w, err := pipeline.Partition{Every: pipeline.Hour}.ParseKey("2026-11-01T13")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &pipeline.Source{
+		Name: "req",
+		Request: pipeline.Request{
+			BaseURL: srv.URL + "/api/",
+			Path:    "/v1/days/{date}",
+			Query:   map[string]string{"from": "{start}", "to": "{end}", "q": "a b&c=d/é"},
+			Headers: map[string]string{"Authorization": "Bearer s3cr3t", "Accept": "application/x-ndjson"},
+		},
+		Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageParam: "pg", StartPage: 1, SizeParam: "n", PageSize: 50},
+		Records:    pipeline.Records{Path: "d"},
+	}
+	if _, _, err := collect(context.Background(), testClient(), src, w); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/api/v1/days/2026-11-01?from=2026-11-01T13%3A00%3A00Z&n=50&pg=1&q=a+b%26c%3Dd%2F%C3%A9&to=2026-11-01T14%3A00%3A00Z",
+		"/api/v1/days/2026-11-01?from=2026-11-01T13%3A00%3A00Z&n=50&pg=2&q=a+b%26c%3Dd%2F%C3%A9&to=2026-11-01T14%3A00%3A00Z",
+	}
+	if strings.Join(uris, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(uris, "\n"), strings.Join(want, "\n"))
+	}
+	if hdr.Get("Authorization") != "Bearer s3cr3t" || hdr.Get("Accept") != "application/x-ndjson" || hdr.Get("User-Agent") != "sluice" {
+		t.Errorf("headers = %v", hdr)
+	}
+}
+
+// reply is one scripted response.
+type reply struct {
+	status int
+	body   string
+	header map[string]string
+	delay  time.Duration
+	short  bool // announce a longer body than sent
+}
+
+// script answers with replies in turn, repeating the last, and counts
+// requests.
+func script(replies ...reply) (http.Handler, *atomic.Int32) {
+	var n atomic.Int32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1)) - 1
+		rp := replies[min(i, len(replies)-1)]
+		if rp.delay > 0 {
+			select {
+			case <-time.After(rp.delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		for k, v := range rp.header {
+			w.Header().Set(k, v)
+		}
+		if rp.short {
+			w.Header().Set("Content-Length", fmt.Sprint(len(rp.body)+100))
+		}
+		w.WriteHeader(orDefault(rp.status, 200))
+		io.WriteString(w, rp.body)
+	}), &n
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+const okBody = `{"data":[{"id":1},{"id":2}]}`
+
+func TestFetchFailures(t *testing.T) {
+	type class int
+	const (
+		ok class = iota
+		retryable
+		permanent
+	)
+	long := strings.Repeat("x", 1000)
+	tests := []struct {
+		name         string
+		replies      []reply
+		pg           *pipeline.Pagination
+		timeout      time.Duration
+		wantClass    class
+		wantRequests int
+		wantErr      []string // substrings of the error
+		wantStatus   int      // of the *StatusError in the chain
+		minElapsed   time.Duration
+	}{
+		{name: "500 then 200", replies: []reply{{status: 500}, {body: okBody}}, wantRequests: 2},
+		{name: "always 500", replies: []reply{{status: 500, body: `{"error":"boom"}`}}, wantClass: retryable, wantRequests: 3,
+			wantErr: []string{"source t page 0: gave up after 3 attempts: status 500 Internal Server Error: {\"error\":\"boom\"}"}, wantStatus: 500},
+		{name: "502, 504 then 200", replies: []reply{{status: 502}, {status: 504}, {body: okBody}}, wantRequests: 3},
+		{name: "408 then 200", replies: []reply{{status: 408}, {body: okBody}}, wantRequests: 2},
+		{name: "429 without Retry-After then 200", replies: []reply{{status: 429}, {body: okBody}}, wantRequests: 2},
+		{name: "429 with Retry-After 1 is waited out", replies: []reply{{status: 429, header: map[string]string{"Retry-After": "1"}}, {body: okBody}},
+			wantRequests: 2, minElapsed: time.Second},
+		{name: "404 at once", replies: []reply{{status: 404, body: `{"error":"no such thing"}`}}, wantClass: permanent, wantRequests: 1,
+			wantErr: []string{"status 404 Not Found: {\"error\":\"no such thing\"}"}, wantStatus: 404},
+		{name: "400 keeps 256 bytes of the body", replies: []reply{{status: 400, body: "\n" + long}}, wantClass: permanent, wantRequests: 1,
+			wantErr: []string{": " + strings.Repeat("x", 255)}, wantStatus: 400},
+		{name: "401", replies: []reply{{status: 401}}, wantClass: permanent, wantRequests: 1, wantStatus: 401},
+		{name: "invalid JSON then 200", replies: []reply{{body: `{"data":[1,`}, {body: okBody}}, wantRequests: 2},
+		{name: "always invalid JSON", replies: []reply{{body: `<html>oops</html>`}}, wantClass: retryable, wantRequests: 3,
+			wantErr: []string{"body is not valid JSON"}},
+		{name: "invalid UTF-8", replies: []reply{{body: "{\"data\":[\"\xff\"]}"}}, wantClass: retryable, wantRequests: 3,
+			wantErr: []string{"not valid UTF-8"}},
+		{name: "truncated body then 200", replies: []reply{{body: okBody, short: true}, {body: okBody}}, wantRequests: 2},
+		{name: "timeout", replies: []reply{{delay: time.Second, body: okBody}}, timeout: 20 * time.Millisecond, wantClass: retryable,
+			wantRequests: 3, wantErr: []string{"timed out after 20ms"}},
+		{name: "records path missing", replies: []reply{{body: `{"rows":[]}`}}, wantClass: permanent, wantRequests: 1,
+			wantErr: []string{`records path "data" not found`}},
+		{name: "records not an array", replies: []reply{{body: `{"data":{"id":1}}`}}, wantClass: permanent, wantRequests: 1,
+			wantErr: []string{`records path "data" is an object, not an array`}},
+		{name: "total_pages missing", replies: []reply{{body: okBody}}, wantClass: permanent, wantRequests: 1,
+			pg:      &pipeline.Pagination{Type: pipeline.PageNumber, StartPage: 1, TotalPagesPath: "total"},
+			wantErr: []string{`total_pages_path "total": not found`}},
+		{name: "max_pages exceeded", replies: []reply{{body: okBody}}, wantClass: permanent, wantRequests: 5,
+			pg:      &pipeline.Pagination{Type: pipeline.PageNumber, StartPage: 1, MaxPages: 5},
+			wantErr: []string{"more than max_pages (5) pages"}},
+		{name: "cursor that does not advance", replies: []reply{{body: `{"data":[1],"next":"c1"}`}}, wantClass: permanent, wantRequests: 2,
+			pg:      &pipeline.Pagination{Type: pipeline.Cursor, CursorParam: "c", CursorPath: "next"},
+			wantErr: []string{"source t page 1: ", "sent back the cursor it was given"}},
+		{name: "cursor of the wrong type", replies: []reply{{body: `{"data":[1],"next":{"a":1}}`}}, wantClass: permanent, wantRequests: 1,
+			pg:      &pipeline.Pagination{Type: pipeline.Cursor, CursorParam: "c", CursorPath: "next"},
+			wantErr: []string{"want a string or a number, got an object"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, n := script(tt.replies...)
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			pg := pipeline.Pagination{Type: pipeline.NoPagination}
+			if tt.pg != nil {
+				pg = *tt.pg
+			}
+			src := &pipeline.Source{Name: "t", Pagination: pg, Records: pipeline.Records{Path: "data"},
+				Request: pipeline.Request{BaseURL: srv.URL, Path: "/t", Query: map[string]string{"api_key": "qs3cr3t"},
+					Headers: map[string]string{"Authorization": "Bearer hs3cr3t"}, Timeout: tt.timeout}}
+
+			start := time.Now()
+			_, _, err := collect(context.Background(), testClient(), src, window(t))
+			elapsed := time.Since(start)
+
+			switch tt.wantClass {
+			case ok:
+				if err != nil {
+					t.Fatalf("Fetch: %v", err)
+				}
+			case retryable:
+				if err == nil || fault.ClassOf(err) != fault.Retry {
+					t.Fatalf("Fetch = %v (%s), want a retryable error", err, fault.ClassOf(err))
+				}
+			case permanent:
+				if !fault.IsPermanent(err) {
+					t.Fatalf("Fetch = %v (%s), want a permanent error", err, fault.ClassOf(err))
+				}
+			}
+			if got := int(n.Load()); got != tt.wantRequests {
+				t.Errorf("%d requests, want %d", got, tt.wantRequests)
+			}
+			for _, s := range tt.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+			if err != nil && (strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), srv.URL)) {
+				t.Errorf("error leaks the request: %v", err)
+			}
+			var se *StatusError
+			if got := errors.As(err, &se); got != (tt.wantStatus != 0) || got && se.StatusCode != tt.wantStatus {
+				t.Errorf("StatusError in %v: %v, want status %d", err, se, tt.wantStatus)
+			}
+			if se != nil && len(se.Body) > maxErrorBody {
+				t.Errorf("StatusError body is %d bytes", len(se.Body))
+			}
+			if elapsed < tt.minElapsed {
+				t.Errorf("took %s, want at least %s", elapsed, tt.minElapsed)
+			}
+		})
+	}
+}
+
+func TestFetchConnectionRefused(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close()
+	src := &pipeline.Source{Name: "gone", Request: pipeline.Request{BaseURL: addr, Path: "/"},
+		Pagination: pipeline.Pagination{Type: pipeline.NoPagination}}
+	_, _, err := collect(context.Background(), testClient(), src, window(t))
+	if err == nil || fault.ClassOf(err) != fault.Retry {
+		t.Fatalf("Fetch = %v, want a retryable error", err)
+	}
+	if strings.Contains(err.Error(), addr) {
+		t.Errorf("error has the URL: %v", err)
+	}
+}
+
+func TestFetchCallbackError(t *testing.T) {
+	api := demoapi.New(demoapi.Options{})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	cfg, err := pipeline.Parse("demo.yaml", []byte(api.PipelineYAML(srv.URL, []string{"orders"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := cfg.Source("orders")
+	stop := errors.New("sink full")
+	err = testClient().Fetch(context.Background(), src, window(t), func(_ context.Context, p Page) error {
+		if p.Number == 1 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop {
+		t.Errorf("Fetch = %v, want the callback's error as is", err)
+	}
+	if n := api.Requests("orders"); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
+}
+
+func TestFetchDemoFailures(t *testing.T) {
+	api := demoapi.New(demoapi.Options{})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	cfg, err := pipeline.Parse("demo.yaml", []byte(api.PipelineYAML(srv.URL, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := cfg.Source("customers")
+
+	api.FailNext("customers", 503, 2)
+	if _, _, err := collect(context.Background(), testClient(), src, window(t)); err != nil {
+		t.Fatalf("two 503s within three attempts: %v", err)
+	}
+	api.SetFailure("customers", 500)
+	before := api.Requests("customers")
+	_, _, err = collect(context.Background(), testClient(), src, window(t))
+	if fault.ClassOf(err) != fault.Retry || api.Requests("customers")-before != 3 {
+		t.Errorf("always 500: %v after %d requests", err, api.Requests("customers")-before)
+	}
+}
+
+func TestFetchContext(t *testing.T) {
+	tests := []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want error
+	}{
+		{"cancelled while waiting to retry", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			return ctx, cancel
+		}, context.Canceled},
+		{"deadline before the retry", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 2*time.Second)
+		}, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, _ := script(reply{status: 500})
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			src := &pipeline.Source{Name: "t", Request: pipeline.Request{BaseURL: srv.URL, Path: "/"},
+				Pagination: pipeline.Pagination{Type: pipeline.NoPagination}}
+			c := New(nil)
+			c.Backoff = 10 * time.Second
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			start := time.Now()
+			_, _, err := collect(ctx, c, src, window(t))
+			if !errors.Is(err, tt.want) || fault.ClassOf(err) != fault.Retry {
+				t.Errorf("Fetch = %v, want retryable %v", err, tt.want)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("took %s; the wait should end with the context", d)
+			}
+		})
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"1", time.Second},
+		{" 7 ", 7 * time.Second},
+		{"0", 0},
+		{"-3", 0},
+		{"3600", maxRetryAfter},
+		{"99999999999999999", maxRetryAfter},
+		{"soon", 0},
+		{now.Add(5 * time.Second).Format(http.TimeFormat), 5 * time.Second},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{now.Add(time.Hour).Format(http.TimeFormat), maxRetryAfter},
+	}
+	for _, tt := range tests {
+		if got := parseRetryAfter(tt.in, now); got != tt.want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDelay(t *testing.T) {
+	c := &Client{Backoff: 100 * time.Millisecond}
+	tests := []struct {
+		attempt  int
+		err      error
+		min, max time.Duration
+	}{
+		{1, errors.New("x"), 50 * time.Millisecond, 100 * time.Millisecond},
+		{2, errors.New("x"), 100 * time.Millisecond, 200 * time.Millisecond},
+		{3, errors.New("x"), 200 * time.Millisecond, 400 * time.Millisecond},
+		{40, errors.New("x"), maxBackoff / 2, maxBackoff},
+		{1, fault.Retryable(&StatusError{StatusCode: 429, RetryAfter: 3 * time.Second}), 3 * time.Second, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		for range 20 {
+			if d := c.delay(tt.attempt, tt.err); d < tt.min || d > tt.max {
+				t.Errorf("delay(%d, %v) = %s, want %s to %s", tt.attempt, tt.err, d, tt.min, tt.max)
+			}
+		}
+	}
+}
