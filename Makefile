@@ -50,8 +50,9 @@ lambda-zips: ## build linux/arm64 Lambda zips (bootstrap + pipeline.yaml) into i
 	mkdir -p infra/build
 	for s in $(LAMBDAS); do \
 	  d=$$(mktemp -d); \
-	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $$d/bootstrap ./services/$$s; \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w' -o $$d/bootstrap ./services/$$s; \
 	  cp "$(PIPELINE)" $$d/pipeline.yaml; \
+	  touch -t 198001010000 $$d/bootstrap $$d/pipeline.yaml; \
 	  (cd $$d && rm -f $(CURDIR)/infra/build/$$s.zip && zip -q -X $(CURDIR)/infra/build/$$s.zip bootstrap pipeline.yaml); \
 	  rm -rf $$d; \
 	done

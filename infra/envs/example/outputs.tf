@@ -1,0 +1,39 @@
+output "queue_urls" {
+  description = "Main queue URLs."
+  value       = module.sluice.queue_urls
+}
+
+output "dlq_urls" {
+  description = "DLQ URLs."
+  value       = module.sluice.dlq_urls
+}
+
+output "dlq_arns" {
+  description = "DLQ ARNs (for aws sqs start-message-move-task --source-arn)."
+  value       = module.sluice.dlq_arns
+}
+
+output "runs_table_name" {
+  description = "DynamoDB runs table."
+  value       = module.sluice.runs_table_name
+}
+
+output "bucket_name" {
+  description = "S3 data bucket."
+  value       = module.sluice.bucket_name
+}
+
+output "function_names" {
+  description = "Lambda function names."
+  value       = module.sluice.function_names
+}
+
+output "schedule_arn" {
+  description = "EventBridge Scheduler schedule."
+  value       = module.sluice.schedule_arn
+}
+
+output "environment" {
+  description = "SLUICE_* variables locating this stack, e.g. for sluicectl."
+  value       = module.sluice.environment
+}

@@ -1,0 +1,182 @@
+# One role per function. Every role may write its own logs, consume its own
+# queue and park messages on that queue's DLQ; the statements below add only
+# what each service's next step needs.
+
+locals {
+  sqs_consume_actions = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+  ]
+
+  bucket_objects_arn = "${aws_s3_bucket.data.arn}/${var.data_key_prefix}*"
+
+  # Service-specific statements. conditions is a list of {test, variable, values}.
+  service_statements = {
+    scheduler = [
+      {
+        sid        = "SendInputs"
+        actions    = ["sqs:SendMessage"]
+        resources  = [aws_sqs_queue.main["inputs"].arn]
+        conditions = []
+      },
+    ]
+
+    dedupe = [
+      {
+        sid        = "ClaimRuns"
+        actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        resources  = [aws_dynamodb_table.runs.arn]
+        conditions = []
+      },
+      {
+        sid        = "SendFetch"
+        actions    = ["sqs:SendMessage"]
+        resources  = [aws_sqs_queue.main["fetch"].arn]
+        conditions = []
+      },
+    ]
+
+    fetcher = [
+      {
+        sid        = "TrackRuns"
+        actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        resources  = [aws_dynamodb_table.runs.arn]
+        conditions = []
+      },
+      {
+        sid        = "SendBatches"
+        actions    = ["sqs:SendMessage"]
+        resources  = [aws_sqs_queue.main["batches"].arn]
+        conditions = []
+      },
+    ]
+
+    writer = [
+      {
+        sid        = "CommitRuns"
+        actions    = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        resources  = [aws_dynamodb_table.runs.arn]
+        conditions = []
+      },
+      {
+        sid        = "WriteObjects"
+        actions    = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        resources  = [local.bucket_objects_arn]
+        conditions = []
+      },
+      {
+        sid       = "ListObjects"
+        actions   = ["s3:ListBucket"]
+        resources = [aws_s3_bucket.data.arn]
+        conditions = var.data_key_prefix == "" ? [] : [
+          {
+            test     = "StringLike"
+            variable = "s3:prefix"
+            values   = ["${var.data_key_prefix}*"]
+          },
+        ]
+      },
+    ]
+  }
+
+  # Customer managed keys, only when configured; both are used through the
+  # owning service only.
+  dynamodb_kms_statements = var.dynamodb_kms_key_arn == null ? [] : [
+    {
+      sid        = "UseRunsTableKey"
+      actions    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+      resources  = [var.dynamodb_kms_key_arn]
+      conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["dynamodb.${data.aws_region.current.region}.amazonaws.com"] }]
+    },
+  ]
+
+  s3_kms_statements = var.s3_kms_key_arn == null ? [] : [
+    {
+      sid        = "UseBucketKey"
+      actions    = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources  = [var.s3_kms_key_arn]
+      conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["s3.${data.aws_region.current.region}.amazonaws.com"] }]
+    },
+  ]
+
+  extra_statements = {
+    scheduler = []
+    dedupe    = local.dynamodb_kms_statements
+    fetcher   = local.dynamodb_kms_statements
+    writer    = concat(local.dynamodb_kms_statements, local.s3_kms_statements)
+  }
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaAssume"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.function_names
+
+  name               = "${each.value}-lambda"
+  description        = "Execution role of the Sluice ${each.key} function."
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.function_names
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  statement {
+    sid       = "ConsumeOwnQueue"
+    actions   = local.sqs_consume_actions
+    resources = [aws_sqs_queue.main[local.consumed_queue[each.key]].arn]
+  }
+
+  statement {
+    sid       = "ParkOnOwnDLQ"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dlq[local.consumed_queue[each.key]].arn]
+  }
+
+  dynamic "statement" {
+    for_each = concat(local.service_statements[each.key], local.extra_statements[each.key])
+
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.conditions
+
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.function_names
+
+  name   = "${each.value}-access"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}

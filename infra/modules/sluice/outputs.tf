@@ -1,0 +1,69 @@
+output "queue_urls" {
+  description = "URL of each main queue, by short name (triggers, inputs, fetch, batches)."
+  value       = { for name, queue in aws_sqs_queue.main : name => queue.url }
+}
+
+output "queue_arns" {
+  description = "ARN of each main queue, by short name."
+  value       = { for name, queue in aws_sqs_queue.main : name => queue.arn }
+}
+
+output "dlq_urls" {
+  description = "URL of each DLQ, by the short name of its main queue."
+  value       = { for name, queue in aws_sqs_queue.dlq : name => queue.url }
+}
+
+output "dlq_arns" {
+  description = "ARN of each DLQ, by the short name of its main queue (the --source-arn of a redrive)."
+  value       = { for name, queue in aws_sqs_queue.dlq : name => queue.arn }
+}
+
+output "runs_table_name" {
+  description = "Name of the DynamoDB runs table."
+  value       = aws_dynamodb_table.runs.name
+}
+
+output "runs_table_arn" {
+  description = "ARN of the DynamoDB runs table."
+  value       = aws_dynamodb_table.runs.arn
+}
+
+output "bucket_name" {
+  description = "Name of the S3 data bucket."
+  value       = aws_s3_bucket.data.bucket
+}
+
+output "bucket_arn" {
+  description = "ARN of the S3 data bucket."
+  value       = aws_s3_bucket.data.arn
+}
+
+output "function_names" {
+  description = "Lambda function name of each service."
+  value       = { for service, function in aws_lambda_function.service : service => function.function_name }
+}
+
+output "function_arns" {
+  description = "Lambda function ARN of each service."
+  value       = { for service, function in aws_lambda_function.service : service => function.arn }
+}
+
+output "function_role_arns" {
+  description = "Execution role ARN of each service."
+  value       = { for service, role in aws_iam_role.function : service => role.arn }
+}
+
+output "log_group_names" {
+  description = "CloudWatch log group of each service."
+  value       = { for service, group in aws_cloudwatch_log_group.function : service => group.name }
+}
+
+output "schedule_arn" {
+  description = "ARN of the EventBridge Scheduler schedule (null when schedule_enabled is false)."
+  value       = one(aws_scheduler_schedule.run[*].arn)
+}
+
+output "environment" {
+  description = "SLUICE_* variables locating this stack (table, bucket, queue URLs, max receive), e.g. for sluicectl."
+  value       = local.stack_environment
+}

@@ -1,0 +1,435 @@
+# ---------------------------------------------------------------------------
+# Naming and tagging
+# ---------------------------------------------------------------------------
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (queues <prefix>-triggers..., table <prefix>-runs, functions <prefix>-scheduler...)."
+  type        = string
+  default     = "sluice"
+
+  validation {
+    # Lower case keeps it valid inside an S3 bucket name; 32 characters keep
+    # "<prefix>-data-<account id>" under S3's 63 and role names under IAM's 64.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-32 characters of a-z, 0-9 and '-', start with a letter and not end with '-'."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that supports them (on top of the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------
+# Lambda code and runtime settings
+# ---------------------------------------------------------------------------
+
+variable "artifacts_dir" {
+  description = "Directory holding <service>.zip for scheduler, dedupe, fetcher and writer (built by `make lambda-zips` into infra/build). Each zip holds the arm64 `bootstrap` binary and pipeline.yaml."
+  type        = string
+}
+
+variable "pipeline_file" {
+  description = "Path of the pipeline config inside the Lambda package (SLUICE_PIPELINE_FILE). Zips are unpacked under /var/task."
+  type        = string
+  default     = "/var/task/pipeline.yaml"
+}
+
+variable "functions" {
+  description = <<-EOT
+    Per-function settings. Any attribute left out keeps its default:
+      memory_size (MB), timeout (s, at most 900), reserved_concurrency (null = unreserved),
+      batch_size, maximum_batching_window_in_seconds and maximum_concurrency (>= 2) of the SQS event source mapping.
+    The consuming queue's visibility timeout is derived from timeout (see visibility_timeout_multiplier).
+  EOT
+  type = object({
+    scheduler = optional(object({
+      memory_size                        = optional(number, 256)
+      timeout                            = optional(number, 60)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 2)
+    }), {})
+    dedupe = optional(object({
+      memory_size                        = optional(number, 256)
+      timeout                            = optional(number, 60)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 5)
+    }), {})
+    fetcher = optional(object({
+      memory_size                        = optional(number, 512)
+      timeout                            = optional(number, 900)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 5)
+    }), {})
+    writer = optional(object({
+      memory_size                        = optional(number, 1024)
+      timeout                            = optional(number, 300)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number, 10)
+      maximum_batching_window_in_seconds = optional(number, 0)
+      maximum_concurrency                = optional(number, 5)
+    }), {})
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for name, f in var.functions : f.timeout >= 1 && f.timeout <= 900])
+    error_message = "Each function timeout must be between 1 and 900 seconds."
+  }
+
+  validation {
+    condition     = alltrue([for name, f in var.functions : f.memory_size >= 128 && f.memory_size <= 10240])
+    error_message = "Each function memory_size must be between 128 and 10240 MB."
+  }
+
+  validation {
+    condition     = alltrue([for name, f in var.functions : f.batch_size >= 1 && f.batch_size <= 10000])
+    error_message = "Each batch_size must be between 1 and 10000."
+  }
+
+  validation {
+    condition     = alltrue([for name, f in var.functions : f.maximum_batching_window_in_seconds >= 0 && f.maximum_batching_window_in_seconds <= 300])
+    error_message = "Each maximum_batching_window_in_seconds must be between 0 and 300."
+  }
+
+  validation {
+    condition     = alltrue([for name, f in var.functions : f.batch_size <= 10 || f.maximum_batching_window_in_seconds >= 1])
+    error_message = "A batch_size above 10 needs maximum_batching_window_in_seconds of at least 1 (an SQS event source mapping rule)."
+  }
+
+  validation {
+    condition     = alltrue([for name, f in var.functions : f.maximum_concurrency >= 2 && f.maximum_concurrency <= 1000])
+    error_message = "Each maximum_concurrency must be between 2 and 1000."
+  }
+
+  validation {
+    condition     = alltrue([for name, f in var.functions : f.reserved_concurrency == null ? true : f.reserved_concurrency >= 0])
+    error_message = "reserved_concurrency must be null (unreserved) or >= 0."
+  }
+}
+
+variable "workers" {
+  description = "SLUICE_WORKERS: messages of one batch processed concurrently inside a function."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.workers >= 1
+    error_message = "workers must be at least 1."
+  }
+}
+
+variable "lease" {
+  description = "SLUICE_LEASE: how long dedupe's claim on an input lasts (Go duration). Keep it at least the fetcher timeout."
+  type        = string
+  default     = "15m"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.lease))
+    error_message = "lease must be a Go duration such as 15m or 1h30m."
+  }
+}
+
+variable "log_level" {
+  description = "SLUICE_LOG_LEVEL of the services; also the Lambda application log level filter."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be one of debug, info, warn, error."
+  }
+}
+
+variable "lambda_system_log_level" {
+  description = "Lambda system log level (platform START/END/REPORT lines are INFO)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.lambda_system_log_level)
+    error_message = "lambda_system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
+variable "extra_environment" {
+  description = "Additional environment variables for every function. The SLUICE_* variables this module sets always win."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the functions' CloudWatch log groups."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (0 means never expire)."
+  }
+}
+
+variable "logs_kms_key_arn" {
+  description = "Optional KMS key ARN for the log groups (its key policy must allow the CloudWatch Logs service)."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------
+# Queues
+# ---------------------------------------------------------------------------
+
+variable "max_receive_count" {
+  description = "Receives before SQS moves a message to its DLQ; also passed to the services as SLUICE_MAX_RECEIVE."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be between 1 and 1000."
+  }
+}
+
+variable "visibility_timeout_multiplier" {
+  description = "Queue visibility timeout = multiplier x consuming function timeout + its batching window. AWS recommends at least 6."
+  type        = number
+  default     = 6
+
+  validation {
+    condition     = var.visibility_timeout_multiplier >= 6
+    error_message = "visibility_timeout_multiplier must be at least 6 (AWS guidance for SQS event sources)."
+  }
+}
+
+variable "message_retention_seconds" {
+  description = "Retention of the four main queues (default 4 days)."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.message_retention_seconds >= 60 && var.message_retention_seconds <= 1209600
+    error_message = "message_retention_seconds must be between 60 and 1209600."
+  }
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "Retention of the DLQs (default 14 days, the maximum). Must exceed the main queues' retention because a message keeps its original enqueue time when it is moved."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "dlq_message_retention_seconds must be between 60 and 1209600."
+  }
+}
+
+variable "max_message_size" {
+  description = "Maximum message size in bytes of every queue (SQS allows up to 1 MiB)."
+  type        = number
+  default     = 1048576
+
+  validation {
+    condition     = var.max_message_size >= 1024 && var.max_message_size <= 1048576
+    error_message = "max_message_size must be between 1024 and 1048576."
+  }
+}
+
+variable "receive_wait_time_seconds" {
+  description = "Long-polling wait of every queue (used by the poll transport and sluicectl; Lambda pollers long-poll anyway)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.receive_wait_time_seconds >= 0 && var.receive_wait_time_seconds <= 20
+    error_message = "receive_wait_time_seconds must be between 0 and 20."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# DynamoDB
+# ---------------------------------------------------------------------------
+
+variable "dynamodb_deletion_protection" {
+  description = "Enable deletion protection on the runs table."
+  type        = bool
+  default     = true
+}
+
+variable "dynamodb_point_in_time_recovery" {
+  description = "Enable point-in-time recovery on the runs table."
+  type        = bool
+  default     = true
+}
+
+variable "dynamodb_kms_key_arn" {
+  description = "Customer managed KMS key for the runs table. null uses the AWS managed key (aws/dynamodb)."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------
+# S3
+# ---------------------------------------------------------------------------
+
+variable "bucket_name" {
+  description = "Name of the data bucket. null means \"<name_prefix>-data-<account id>\"."
+  type        = string
+  default     = null
+}
+
+variable "data_key_prefix" {
+  description = "Key prefix the writer may read, write, list and delete under (\"\" = whole bucket). Include the trailing slash, e.g. \"raw/\"."
+  type        = string
+  default     = ""
+  nullable    = false
+}
+
+variable "s3_versioning_enabled" {
+  description = "Enable versioning on the data bucket. Turning it off later suspends versioning."
+  type        = bool
+  default     = false
+}
+
+variable "s3_noncurrent_version_expiration_days" {
+  description = "With versioning on, expire noncurrent object versions after this many days (null keeps them)."
+  type        = number
+  default     = 30
+}
+
+variable "s3_kms_key_arn" {
+  description = "KMS key for SSE-KMS on the data bucket (with an S3 bucket key). null uses SSE-S3 (AES256)."
+  type        = string
+  default     = null
+}
+
+variable "s3_force_destroy" {
+  description = "Allow `terraform destroy` to delete a non-empty data bucket. Keep false outside throwaway stacks."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------
+# Schedule
+# ---------------------------------------------------------------------------
+
+variable "schedule_enabled" {
+  description = "Create the EventBridge Scheduler schedule that starts the daily run."
+  type        = bool
+  default     = true
+}
+
+variable "schedule_expression" {
+  description = "EventBridge Scheduler expression (cron(...), rate(...) or at(...))."
+  type        = string
+  default     = "cron(15 0 * * ? *)"
+}
+
+variable "schedule_timezone" {
+  description = "IANA time zone the schedule expression is evaluated in."
+  type        = string
+  default     = "UTC"
+}
+
+variable "schedule_target" {
+  description = <<-EOT
+    What the schedule invokes:
+      "queue"  - sends the trigger message to the <prefix>-triggers queue (the path design.md describes; the scheduler
+                 then receives it as an ordinary SQS record, with the queue's retries and DLQ),
+      "lambda" - invokes the scheduler function directly and asynchronously with the same payload (the function must then
+                 accept a non-SQS event).
+  EOT
+  type        = string
+  default     = "queue"
+
+  validation {
+    condition     = contains(["queue", "lambda"], var.schedule_target)
+    error_message = "schedule_target must be \"queue\" or \"lambda\"."
+  }
+}
+
+variable "schedule_input" {
+  description = "JSON payload the schedule delivers. null sends the scheduler's Trigger message {\"v\":1,\"kind\":\"trigger\",\"trigger\":\"schedule\",\"at\":\"<aws.scheduler.scheduled-time>\"} (each source's latest complete window at the scheduled time); add \"sources\" to narrow it. Write it as a literal string: jsonencode escapes < and >, which stops Scheduler from substituting its <aws.scheduler.*> placeholders."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schedule_input == null ? true : can(jsondecode(var.schedule_input))
+    error_message = "schedule_input must be valid JSON."
+  }
+}
+
+variable "schedule_retry" {
+  description = "Retry policy of the schedule's target invocation; after it is exhausted the event goes to the triggers DLQ."
+  type = object({
+    maximum_event_age_in_seconds = optional(number, 3600)
+    maximum_retry_attempts       = optional(number, 5)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.schedule_retry.maximum_event_age_in_seconds >= 60 && var.schedule_retry.maximum_event_age_in_seconds <= 86400
+    error_message = "schedule_retry.maximum_event_age_in_seconds must be between 60 and 86400."
+  }
+
+  validation {
+    condition     = var.schedule_retry.maximum_retry_attempts >= 0 && var.schedule_retry.maximum_retry_attempts <= 185
+    error_message = "schedule_retry.maximum_retry_attempts must be between 0 and 185."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Alarms
+# ---------------------------------------------------------------------------
+
+variable "create_alarms" {
+  description = "Create the CloudWatch alarms (DLQ not empty, oldest message too old)."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires (e.g. SNS topics)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "ok_actions" {
+  description = "ARNs notified when an alarm returns to OK."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "oldest_message_age_alarm_seconds" {
+  description = "Alarm when a main queue's ApproximateAgeOfOldestMessage stays above this many seconds."
+  type = object({
+    triggers = optional(number, 900)
+    inputs   = optional(number, 900)
+    fetch    = optional(number, 3600)
+    batches  = optional(number, 1800)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "alarm_evaluation_periods" {
+  description = "Consecutive 1-minute periods the oldest-message age must breach before alarming."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alarm_evaluation_periods >= 1
+    error_message = "alarm_evaluation_periods must be at least 1."
+  }
+}
