@@ -5,6 +5,7 @@ SHELL := bash
 
 MODULES := shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts
 LAMBDAS := scheduler dedupe fetcher writer
+LAMBDA_GO_VERSION := v1.55.1
 GOTEST_FLAGS ?= -race -count=1 -timeout 12m
 
 .PHONY: help
@@ -52,8 +53,7 @@ lambda-zips: ## build linux/arm64 Lambda zips (bootstrap + pipeline.yaml) into i
 	  d=$$(mktemp -d); \
 	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w' -o $$d/bootstrap ./services/$$s; \
 	  cp "$(PIPELINE)" $$d/pipeline.yaml; \
-	  touch -t 198001010000 $$d/bootstrap $$d/pipeline.yaml; \
-	  (cd $$d && rm -f $(CURDIR)/infra/build/$$s.zip && zip -q -X $(CURDIR)/infra/build/$$s.zip bootstrap pipeline.yaml); \
+	  (cd $$d && go run github.com/aws/aws-lambda-go/cmd/build-lambda-zip@$(LAMBDA_GO_VERSION) -o $(CURDIR)/infra/build/$$s.zip bootstrap pipeline.yaml); \
 	  rm -rf $$d; \
 	done
 
