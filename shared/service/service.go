@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
+	"reflect"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,10 +48,47 @@ type Config struct {
 // Parse reads v (a struct with env tags, such as one embedding Config) from
 // the environment. Validation is the caller's.
 func Parse(v any) error {
-	if err := env.Parse(v); err != nil {
-		return fmt.Errorf("config: %w", err)
+	err := env.Parse(v)
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		return nil
 	}
-	return nil
+	// Name the variable, not the Go field, in each problem.
+	vars := envNames(reflect.TypeOf(v))
+	errs := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && vars[pe.Name] != "" {
+			errs = append(errs, fmt.Errorf("%s: %w", vars[pe.Name], pe.Err))
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return fmt.Errorf("config: %w", errors.Join(errs...))
+}
+
+// envNames maps struct field names to their env variable names, through
+// nested structs.
+func envNames(t reflect.Type) map[string]string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	out := map[string]string{}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if tag, ok := f.Tag.Lookup("env"); ok {
+			out[f.Name] = strings.Split(tag, ",")[0]
+		} else if f.Type.Kind() == reflect.Struct {
+			maps.Copy(out, envNames(f.Type))
+		}
+	}
+	return out
 }
 
 // Validate reports every problem with c at once.
