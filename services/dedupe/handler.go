@@ -76,13 +76,10 @@ func (h *handler) validate(in contracts.Input) error {
 	return nil
 }
 
-// claim is the domain step: take the input for a new attempt.
+// claim is the domain step: take the input for a new attempt. Its errors
+// already name the input.
 func claim(ctx context.Context, c claimer, in contracts.Input, messageID string) (runs.Run, error) {
-	run, err := c.Claim(ctx, runs.ClaimRequest{
+	return c.Claim(ctx, runs.ClaimRequest{
 		Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID,
 	})
-	if err != nil {
-		return runs.Run{}, fmt.Errorf("claim %s: %w", in.Key(), err)
-	}
-	return run, nil
 }

@@ -11,9 +11,6 @@ package main
 import (
 	"context"
 
-	"github.com/sluice-data/sluice/shared/awsconf"
-	"github.com/sluice-data/sluice/shared/logging"
-	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/service"
@@ -21,40 +18,25 @@ import (
 
 type config struct {
 	service.Config
-	PipelineFile string `env:"SLUICE_PIPELINE_FILE,required"`
-	InputsURL    string `env:"SLUICE_INPUTS_QUEUE_URL,required"`
-	FetchURL     string `env:"SLUICE_FETCH_QUEUE_URL,required"`
-	Runs         runs.Config
+	InputsURL string `env:"SLUICE_INPUTS_QUEUE_URL,required"`
+	FetchURL  string `env:"SLUICE_FETCH_QUEUE_URL,required"`
+	Runs      runs.Config
 }
 
 func main() { service.Main("dedupe", run) }
 
 func run(ctx context.Context) error {
 	var cfg config
-	if err := service.Parse(&cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log, err := logging.New("dedupe", cfg.LogLevel)
+	app, err := service.Boot(ctx, "dedupe", &cfg, &cfg.Config)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
+	defer app.Close()
 
-	pipe, err := pipeline.Load(cfg.PipelineFile)
+	store, err := runs.New(app.AWS.DynamoDB, cfg.Runs)
 	if err != nil {
 		return err
 	}
-	aws, err := awsconf.Load(ctx, log)
-	if err != nil {
-		return err
-	}
-	store, err := runs.New(aws.DynamoDB, cfg.Runs)
-	if err != nil {
-		return err
-	}
-	h := &handler{pipeline: pipe, runs: store, out: queue.NewPublisher(aws.SQS), fetchURL: cfg.FetchURL}
-	return service.Serve(ctx, cfg.Config, log, aws.SQS, cfg.InputsURL, h)
+	h := &handler{pipeline: app.Pipeline, runs: store, out: queue.NewPublisher(app.AWS.SQS), fetchURL: cfg.FetchURL}
+	return app.Serve(ctx, cfg.InputsURL, h)
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/sluice-data/sluice/shared/source"
 )
 
-func (c *config) validate() error {
+func (c *config) Validate() error {
 	errs := []error{c.Config.Validate(), c.Runs.Validate()}
 	if c.MaxMessageBytes < 32<<10 || c.MaxMessageBytes > queue.MaxMessageBytes {
 		errs = append(errs, fmt.Errorf("SLUICE_MAX_MESSAGE_BYTES: %d, want 32768..%d", c.MaxMessageBytes, queue.MaxMessageBytes))

@@ -16,9 +16,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/sluice-data/sluice/shared/awsconf"
-	"github.com/sluice-data/sluice/shared/logging"
-	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/service"
@@ -27,7 +24,6 @@ import (
 
 type config struct {
 	service.Config
-	PipelineFile    string `env:"SLUICE_PIPELINE_FILE,required"`
 	FetchURL        string `env:"SLUICE_FETCH_QUEUE_URL,required"`
 	BatchesURL      string `env:"SLUICE_BATCHES_QUEUE_URL,required"`
 	MaxMessageBytes int    `env:"SLUICE_MAX_MESSAGE_BYTES" envDefault:"1048576"`
@@ -38,27 +34,13 @@ func main() { service.Main("fetcher", run) }
 
 func run(ctx context.Context) error {
 	var cfg config
-	if err := service.Parse(&cfg); err != nil {
-		return err
-	}
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	log, err := logging.New("fetcher", cfg.LogLevel)
+	app, err := service.Boot(ctx, "fetcher", &cfg, &cfg.Config)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
+	defer app.Close()
 
-	pipe, err := pipeline.Load(cfg.PipelineFile)
-	if err != nil {
-		return err
-	}
-	aws, err := awsconf.Load(ctx, log)
-	if err != nil {
-		return err
-	}
-	store, err := runs.New(aws.DynamoDB, cfg.Runs)
+	store, err := runs.New(app.AWS.DynamoDB, cfg.Runs)
 	if err != nil {
 		return err
 	}
@@ -68,14 +50,14 @@ func run(ctx context.Context) error {
 		ForceAttemptHTTP2:   true,
 	}}
 	h := &handler{
-		pipeline:   pipe,
+		pipeline:   app.Pipeline,
 		runs:       store,
 		pages:      source.New(httpClient),
-		out:        queue.NewPublisher(aws.SQS),
+		out:        queue.NewPublisher(app.AWS.SQS),
 		batchesURL: cfg.BatchesURL,
 		maxMessage: cfg.MaxMessageBytes,
 		maxReceive: cfg.MaxReceive,
 		heartbeat:  store.Lease() / 3,
 	}
-	return service.Serve(ctx, cfg.Config, log, aws.SQS, cfg.FetchURL, h)
+	return app.Serve(ctx, cfg.FetchURL, h)
 }

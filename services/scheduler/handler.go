@@ -91,9 +91,9 @@ func expand(p *pipeline.Config, t contracts.Trigger) ([]contracts.Input, error) 
 		for _, w := range windows(src.Partition, t) {
 			inputs = append(inputs, contracts.NewInput(src.Name, src.Partition.Key(w), t.Trigger, t.Force))
 		}
-	}
-	if len(inputs) > maxInputsPerTrigger {
-		return nil, fault.Permanentf("trigger expands to %d inputs; the limit is %d (split the range)", len(inputs), maxInputsPerTrigger)
+		if len(inputs) > maxInputsPerTrigger {
+			return nil, fault.Permanentf("trigger expands to more than %d inputs, the limit (split the range)", maxInputsPerTrigger)
+		}
 	}
 	return inputs, nil
 }
@@ -103,7 +103,17 @@ const maxInputsPerTrigger = 10000
 
 func windows(p pipeline.Partition, t contracts.Trigger) []pipeline.Window {
 	if !t.From.IsZero() {
-		return p.Windows(t.From, t.To)
+		// No more than one window past the limit, so that a mistyped year
+		// is refused at once instead of being built in memory first. (Day
+		// and hour windows are of fixed length in UTC.)
+		to := t.To
+		if first := p.Windows(t.From, t.From.Add(time.Nanosecond)); len(first) == 1 {
+			period := first[0].End.Sub(first[0].Start)
+			if limit := first[0].Start.Add((maxInputsPerTrigger + 1) * period); false && to.After(limit) {
+				to = limit
+			}
+		}
+		return p.Windows(t.From, to)
 	}
 	// The latest window that is complete at t.At.
 	var latest []pipeline.Window

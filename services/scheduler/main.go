@@ -16,53 +16,36 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"go.uber.org/zap"
 
-	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/consumer"
-	"github.com/sluice-data/sluice/shared/logging"
-	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/service"
 )
 
 type config struct {
 	service.Config
-	PipelineFile string `env:"SLUICE_PIPELINE_FILE,required"`
-	TriggersURL  string `env:"SLUICE_TRIGGERS_QUEUE_URL,required"`
-	InputsURL    string `env:"SLUICE_INPUTS_QUEUE_URL,required"`
+	TriggersURL string `env:"SLUICE_TRIGGERS_QUEUE_URL,required"`
+	InputsURL   string `env:"SLUICE_INPUTS_QUEUE_URL,required"`
 }
 
 func main() { service.Main("scheduler", run) }
 
 func run(ctx context.Context) error {
 	var cfg config
-	if err := service.Parse(&cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log, err := logging.New("scheduler", cfg.LogLevel)
+	app, err := service.Boot(ctx, "scheduler", &cfg, &cfg.Config)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
+	defer app.Close()
 
-	pipe, err := pipeline.Load(cfg.PipelineFile)
-	if err != nil {
-		return err
-	}
-	aws, err := awsconf.Load(ctx, log)
-	if err != nil {
-		return err
-	}
-	h := &handler{pipeline: pipe, out: queue.NewPublisher(aws.SQS), inputsURL: cfg.InputsURL, now: time.Now}
-
+	h := &handler{pipeline: app.Pipeline, out: queue.NewPublisher(app.AWS.SQS), inputsURL: cfg.InputsURL, now: time.Now}
 	if cfg.Transport == service.TransportLambda {
-		q := &consumer.Queue{API: aws.SQS, URL: cfg.TriggersURL, DLQURL: cfg.DLQURL, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax}
-		log.Info("serving EventBridge and SQS events on Lambda")
-		lambda.StartWithOptions(lambdaHandler(log, h, consumer.Lambda(log, h, q, cfg.Workers)), lambda.WithContext(ctx))
+		// Besides SQS events from the triggers queue, the Lambda takes
+		// EventBridge events directly.
+		q := &consumer.Queue{API: app.AWS.SQS, URL: cfg.TriggersURL, DLQURL: cfg.DLQURL, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax}
+		app.Log.Info("serving EventBridge and SQS events on Lambda")
+		lambda.StartWithOptions(lambdaHandler(app.Log, h, consumer.Lambda(app.Log, h, q, cfg.Workers)), lambda.WithContext(ctx))
 		return nil
 	}
-	log.Info("scheduled triggers come from EventBridge on AWS; locally, send them with `sluicectl schedule`", zap.String("queue", cfg.TriggersURL))
-	return service.Serve(ctx, cfg.Config, log, aws.SQS, cfg.TriggersURL, h)
+	app.Log.Info("scheduled triggers come from EventBridge on AWS; locally, send them with `sluicectl schedule`", zap.String("queue", cfg.TriggersURL))
+	return app.Serve(ctx, cfg.TriggersURL, h)
 }

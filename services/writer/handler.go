@@ -16,7 +16,7 @@ import (
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
-func (c *config) validate() error {
+func (c *config) Validate() error {
 	return errors.Join(c.Config.Validate(), c.Runs.Validate())
 }
 

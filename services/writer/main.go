@@ -16,9 +16,6 @@ package main
 import (
 	"context"
 
-	"github.com/sluice-data/sluice/shared/awsconf"
-	"github.com/sluice-data/sluice/shared/logging"
-	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -26,41 +23,26 @@ import (
 
 type config struct {
 	service.Config
-	PipelineFile string `env:"SLUICE_PIPELINE_FILE,required"`
-	BatchesURL   string `env:"SLUICE_BATCHES_QUEUE_URL,required"`
-	Bucket       string `env:"SLUICE_BUCKET,required"`
-	Prefix       string `env:"SLUICE_S3_PREFIX"`
-	Runs         runs.Config
+	BatchesURL string `env:"SLUICE_BATCHES_QUEUE_URL,required"`
+	Bucket     string `env:"SLUICE_BUCKET,required"`
+	Prefix     string `env:"SLUICE_S3_PREFIX"`
+	Runs       runs.Config
 }
 
 func main() { service.Main("writer", run) }
 
 func run(ctx context.Context) error {
 	var cfg config
-	if err := service.Parse(&cfg); err != nil {
-		return err
-	}
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	log, err := logging.New("writer", cfg.LogLevel)
+	app, err := service.Boot(ctx, "writer", &cfg, &cfg.Config)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
+	defer app.Close()
 
-	pipe, err := pipeline.Load(cfg.PipelineFile)
+	store, err := runs.New(app.AWS.DynamoDB, cfg.Runs)
 	if err != nil {
 		return err
 	}
-	aws, err := awsconf.Load(ctx, log)
-	if err != nil {
-		return err
-	}
-	store, err := runs.New(aws.DynamoDB, cfg.Runs)
-	if err != nil {
-		return err
-	}
-	h := &handler{pipeline: pipe, runs: store, sink: sink.New(aws.S3, cfg.Bucket, cfg.Prefix)}
-	return service.Serve(ctx, cfg.Config, log, aws.SQS, cfg.BatchesURL, h)
+	h := &handler{pipeline: app.Pipeline, runs: store, sink: sink.New(app.AWS.S3, cfg.Bucket, cfg.Prefix)}
+	return app.Serve(ctx, cfg.BatchesURL, h)
 }

@@ -33,6 +33,7 @@ const (
 // Config is the configuration every consuming service reads. See the
 // README's configuration reference.
 type Config struct {
+	PipelineFile  string        `env:"SLUICE_PIPELINE_FILE,required"`
 	LogLevel      string        `env:"SLUICE_LOG_LEVEL" envDefault:"info"`
 	Transport     string        `env:"SLUICE_TRANSPORT"`
 	Workers       int           `env:"SLUICE_WORKERS" envDefault:"5"`

@@ -7,7 +7,7 @@ import (
 )
 
 func valid() Config {
-	return Config{LogLevel: "info", Transport: TransportPoll, Workers: 5, DLQURL: "http://q-dlq", MaxReceive: 5,
+	return Config{PipelineFile: "p.yaml", LogLevel: "info", Transport: TransportPoll, Workers: 5, DLQURL: "http://q-dlq", MaxReceive: 5,
 		Visibility: time.Minute, PollWait: 20 * time.Second, RetryBase: 2 * time.Second, RetryMax: time.Minute}
 }
 
@@ -66,6 +66,7 @@ func TestTransportDefault(t *testing.T) {
 }
 
 func TestParseReadsEnvironment(t *testing.T) {
+	t.Setenv("SLUICE_PIPELINE_FILE", "p.yaml")
 	t.Setenv("SLUICE_DLQ_URL", "http://dlq")
 	t.Setenv("SLUICE_WORKERS", "7")
 	t.Setenv("SLUICE_VISIBILITY", "90s")

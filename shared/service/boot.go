@@ -1,0 +1,56 @@
+package service
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/awsconf"
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pipeline"
+)
+
+// Validator is a service's whole configuration.
+type Validator interface{ Validate() error }
+
+// App is what every service builds at start-up, before its own parts.
+type App struct {
+	Log      *zap.Logger
+	Pipeline *pipeline.Config
+	AWS      *awsconf.Clients
+	cfg      Config
+}
+
+// Boot reads cfg (a struct embedding Config, whose address is base) from
+// the environment, validates it, and builds the logger, the pipeline config
+// and the AWS clients.
+func Boot(ctx context.Context, name string, cfg Validator, base *Config) (*App, error) {
+	if err := Parse(cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log, err := logging.New(name, base.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	pipe, err := pipeline.Load(base.PipelineFile)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := awsconf.Load(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Log: log, Pipeline: pipe, AWS: clients, cfg: *base}, nil
+}
+
+// Serve serves h on the queue at queueURL until ctx is cancelled.
+func (a *App) Serve(ctx context.Context, queueURL string, h consumer.Handler) error {
+	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h)
+}
+
+// Close flushes the logger.
+func (a *App) Close() { _ = a.Log.Sync() }
