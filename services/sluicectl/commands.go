@@ -42,14 +42,25 @@ func cmdTrigger(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	in := contracts.NewInput(*src, *window, contracts.TriggerManual, *force)
-	body, err := json.Marshal(in)
+	if err := send(ctx, "SLUICE_INPUTS_QUEUE_URL", in, func(b []byte) error { _, err := contracts.DecodeInput(b); return err }); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "triggered %s\n", in.Key())
+	return nil
+}
+
+// send encodes msg, checks it as its consumer will (so a bad message is
+// refused here, not parked there), and sends it to the queue named by the
+// environment variable queueVar.
+func send(ctx context.Context, queueVar string, msg any, check func([]byte) error) error {
+	body, err := json.Marshal(msg)
 	if err != nil {
 		return err
 	}
-	if _, err := contracts.DecodeInput(body); err != nil { // the same check dedupe makes
+	if err := check(body); err != nil {
 		return err
 	}
-	url, err := env("SLUICE_INPUTS_QUEUE_URL")
+	url, err := env(queueVar)
 	if err != nil {
 		return err
 	}
@@ -57,11 +68,7 @@ func cmdTrigger(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := queue.NewPublisher(clients.SQS).Send(ctx, url, body); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "triggered %s\n", in.Key())
-	return nil
+	return queue.NewPublisher(clients.SQS).Send(ctx, url, body)
 }
 
 func cmdSchedule(ctx context.Context, args []string, out io.Writer) error {
@@ -84,22 +91,7 @@ func cmdSchedule(ctx context.Context, args []string, out io.Writer) error {
 	if t.To, err = parseTime(*to); err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
-	body, err := json.Marshal(t)
-	if err != nil {
-		return err
-	}
-	if _, err := contracts.DecodeTrigger(body); err != nil {
-		return err
-	}
-	url, err := env("SLUICE_TRIGGERS_QUEUE_URL")
-	if err != nil {
-		return err
-	}
-	clients, err := awsconf.Load(ctx, zap.NewNop())
-	if err != nil {
-		return err
-	}
-	if err := queue.NewPublisher(clients.SQS).Send(ctx, url, body); err != nil {
+	if err := send(ctx, "SLUICE_TRIGGERS_QUEUE_URL", t, func(b []byte) error { _, err := contracts.DecodeTrigger(b); return err }); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "trigger sent to the scheduler")
