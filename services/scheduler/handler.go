@@ -109,7 +109,7 @@ func windows(p pipeline.Partition, t contracts.Trigger) []pipeline.Window {
 		to := t.To
 		if first := p.Windows(t.From, t.From.Add(time.Nanosecond)); len(first) == 1 {
 			period := first[0].End.Sub(first[0].Start)
-			if limit := first[0].Start.Add((maxInputsPerTrigger + 1) * period); false && to.After(limit) {
+			if limit := first[0].Start.Add((maxInputsPerTrigger + 1) * period); to.After(limit) {
 				to = limit
 			}
 		}

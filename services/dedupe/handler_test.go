@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+const fetchURL = "https://sqs.test/sluice-fetch"
+
+// fakeClaimer records every claim and answers with run or err.
+type fakeClaimer struct {
+	mu   sync.Mutex
+	reqs []runs.ClaimRequest
+	run  runs.Run
+	err  error
+}
+
+var _ claimer = (*fakeClaimer)(nil)
+
+func (f *fakeClaimer) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, req)
+	if f.err != nil {
+		return runs.Run{}, f.err
+	}
+	return f.run, nil
+}
+
+type sent struct {
+	url string
+	v   any
+}
+
+// fakeSender records every message it is asked to send, failing with err.
+type fakeSender struct {
+	mu   sync.Mutex
+	sent []sent
+	err  error
+}
+
+var _ sender = (*fakeSender)(nil)
+
+func (f *fakeSender) SendJSON(_ context.Context, url string, v any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, sent{url, v})
+	return f.err
+}
+
+func testPipeline(t *testing.T) *pipeline.Config {
+	t.Helper()
+	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func golden(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// claimedRun is what the store answers to a won claim of orders/2026-11-01.
+var claimedRun = runs.Run{
+	Input: "orders/2026-11-01", Source: "orders", Window: "2026-11-01",
+	Status: runs.Claimed, Attempt: 3, RunID: "r-42", Trigger: contracts.TriggerManual,
+	ClaimMessage: "m-1", ExpiresAt: time.Date(2026, 11, 2, 0, 15, 0, 0, time.UTC).Unix(),
+}
+
+type outcome int
+
+const (
+	ok        outcome = iota // nil: acknowledged
+	retry                    // an error that is not permanent: redelivered
+	permanent                // a permanent error: parked
+)
+
+func (o outcome) check(t *testing.T, err error) {
+	t.Helper()
+	switch {
+	case o == ok && err != nil:
+		t.Fatalf("Handle = %v, want nil", err)
+	case o == retry && (err == nil || fault.IsPermanent(err)):
+		t.Fatalf("Handle = %v (permanent %v), want a retryable error", err, fault.IsPermanent(err))
+	case o == permanent && !fault.IsPermanent(err):
+		t.Fatalf("Handle = %v, want a permanent error", err)
+	}
+}
+
+func TestHandle(t *testing.T) {
+	storeDown := errors.New("dynamodb: throttled")
+	sendDown := fault.Retryable(errors.New("sqs: connection reset"))
+	lost := &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Running, Attempt: 2, Until: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
+
+	tests := []struct {
+		name      string
+		body      []byte
+		claimErr  error
+		sendErr   error
+		want      outcome
+		wantCause error // errors.Is target, when set
+		wantClaim *runs.ClaimRequest
+		wantFetch *contracts.Fetch
+	}{
+		{
+			name:      "valid input is claimed and handed to the fetcher",
+			body:      golden(t, "input.json"),
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "manual"},
+		},
+		{
+			name:      "unforced schedule trigger",
+			body:      []byte(`{"v":1,"kind":"input","source":"customers","window":"2026-11-23","trigger":"schedule"}`),
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "customers", Window: "2026-11-23", Trigger: "schedule", MessageID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "schedule"},
+		},
+		{
+			name:      "lost claim drops the duplicate",
+			body:      golden(t, "input.json"),
+			claimErr:  lost,
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+		},
+		{
+			name:      "lost claim wrapped by the store is still dropped",
+			body:      golden(t, "input.json"),
+			claimErr:  fmt.Errorf("conditional update: %w", lost),
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+		},
+		{
+			name: "unknown source is permanent",
+			body: []byte(`{"v":1,"kind":"input","source":"ghost","window":"2026-11-01","trigger":"manual"}`),
+			want: permanent,
+		},
+		{
+			name: "hour window for a daily partition is permanent",
+			body: []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01T13","trigger":"manual"}`),
+			want: permanent,
+		},
+		{
+			name: "impossible date is permanent",
+			body: []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-02-30","trigger":"manual"}`),
+			want: permanent,
+		},
+		{
+			name: "malformed JSON is permanent",
+			body: []byte(`{"v":1,"kind":"input","source":"orders"`),
+			want: permanent,
+		},
+		{
+			name: "unknown version is permanent",
+			body: []byte(`{"v":2,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`),
+			want: permanent,
+		},
+		{
+			name: "another kind of message is permanent",
+			body: []byte(`{"v":1,"kind":"fetch","source":"orders","window":"2026-11-01","run_id":"r","attempt":1,"trigger":"manual"}`),
+			want: permanent,
+		},
+		{
+			name:      "claim store error is retried",
+			body:      golden(t, "input.json"),
+			claimErr:  storeDown,
+			want:      retry,
+			wantCause: storeDown,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+		},
+		{
+			name:      "send failure is retried after the claim",
+			body:      golden(t, "input.json"),
+			sendErr:   sendDown,
+			want:      retry,
+			wantCause: sendDown,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "manual"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &fakeClaimer{run: claimedRun, err: tt.claimErr}
+			s := &fakeSender{err: tt.sendErr}
+			h := &handler{pipeline: testPipeline(t), runs: c, out: s, fetchURL: fetchURL}
+
+			err := h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: 1})
+			tt.want.check(t, err)
+			if tt.wantCause != nil && !errors.Is(err, tt.wantCause) {
+				t.Fatalf("Handle = %v, want it to wrap %v", err, tt.wantCause)
+			}
+
+			switch {
+			case tt.wantClaim == nil && len(c.reqs) > 0:
+				t.Fatalf("claimed %+v, want no claim", c.reqs)
+			case tt.wantClaim != nil && (len(c.reqs) != 1 || c.reqs[0] != *tt.wantClaim):
+				t.Fatalf("claims = %+v, want exactly %+v", c.reqs, *tt.wantClaim)
+			}
+
+			if tt.wantFetch == nil {
+				if len(s.sent) > 0 {
+					t.Fatalf("sent %+v, want nothing", s.sent)
+				}
+				return
+			}
+			if len(s.sent) != 1 {
+				t.Fatalf("sent %d messages, want 1 Fetch", len(s.sent))
+			}
+			if s.sent[0].url != fetchURL {
+				t.Fatalf("sent to %q, want %q", s.sent[0].url, fetchURL)
+			}
+			// What goes on the wire must be a Fetch the fetcher accepts.
+			body, err := json.Marshal(s.sent[0].v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := contracts.DecodeFetch(body)
+			if err != nil {
+				t.Fatalf("sent body %s does not decode as a Fetch: %v", body, err)
+			}
+			if got != *tt.wantFetch {
+				t.Fatalf("sent %+v, want %+v", got, *tt.wantFetch)
+			}
+		})
+	}
+}
+
+func TestHandleLogs(t *testing.T) {
+	tests := []struct {
+		name       string
+		claimErr   error
+		wantMsg    string
+		want       map[string]any
+		wantReason string // substring of the "reason" field, when set
+	}{
+		{
+			name:    "claimed carries the input and the run",
+			wantMsg: "claimed",
+			want: map[string]any{
+				logging.FieldInput: "orders/2026-11-01", logging.FieldRunID: "r-42", logging.FieldAttempt: int64(3),
+				"trigger": "manual", "lease_until": claimedRun.LeaseUntil(),
+			},
+		},
+		{
+			name:       "lost claim says who holds the input",
+			claimErr:   &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Succeeded, Attempt: 2},
+			wantMsg:    "claim lost; duplicate dropped",
+			want:       map[string]any{logging.FieldInput: "orders/2026-11-01"},
+			wantReason: "already SUCCEEDED by attempt 2",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zapcore.DebugLevel)
+			ctx, _ := logging.WithScope(context.Background(), zap.New(core))
+			h := &handler{pipeline: testPipeline(t), runs: &fakeClaimer{run: claimedRun, err: tt.claimErr}, out: &fakeSender{}, fetchURL: fetchURL}
+
+			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: golden(t, "input.json"), ReceiveCount: 1}); err != nil {
+				t.Fatal(err)
+			}
+			lines := logs.FilterMessage(tt.wantMsg).All()
+			if len(lines) != 1 {
+				t.Fatalf("%d %q lines in %v, want 1", len(lines), tt.wantMsg, logs.All())
+			}
+			fields := lines[0].ContextMap()
+			for k, want := range tt.want {
+				if got := fields[k]; got != want {
+					t.Errorf("field %s = %#v, want %#v", k, got, want)
+				}
+			}
+			if reason, _ := fields["reason"].(string); !strings.Contains(reason, tt.wantReason) {
+				t.Errorf("reason = %q, want it to contain %q", reason, tt.wantReason)
+			}
+			if tt.claimErr != nil {
+				if _, ok := fields[logging.FieldRunID]; ok {
+					t.Errorf("a lost claim logged run_id %v of a run it does not own", fields[logging.FieldRunID])
+				}
+			}
+		})
+	}
+}

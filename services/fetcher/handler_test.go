@@ -1,0 +1,574 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/source"
+)
+
+const (
+	batchesURL = "https://sqs.test/sluice-batches"
+	maxMessage = 32 << 10 // the smallest the config allows, so a few hundred records need several batches
+	maxReceive = 5
+)
+
+// theRun is the run of testdata/fetch.json.
+var theRun = contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-7", Attempt: 2}
+
+// trace records the calls made to all fakes, in order.
+type trace struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (t *trace) add(call string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls = append(t.calls, call)
+}
+
+func (t *trace) count(call string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, c := range t.calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
+}
+
+type failCall struct {
+	run        contracts.Run
+	class, msg string
+}
+
+// fakeRuns is a runStore whose calls fail with the configured errors.
+type fakeRuns struct {
+	tr                              *trace
+	startErr, heartbeatErr, failErr error
+	mu                              sync.Mutex
+	started, heartbeats             []contracts.Run
+	fails                           []failCall
+}
+
+var _ runStore = (*fakeRuns)(nil)
+
+func (f *fakeRuns) Start(_ context.Context, r contracts.Run) (runs.Run, error) {
+	f.tr.add("start")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, r)
+	if f.startErr != nil {
+		return runs.Run{}, f.startErr
+	}
+	return runs.Run{Input: r.Key(), Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: r.Attempt, Status: runs.Running}, nil
+}
+
+func (f *fakeRuns) Heartbeat(_ context.Context, r contracts.Run) error {
+	f.tr.add("heartbeat")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.heartbeats = append(f.heartbeats, r)
+	return f.heartbeatErr
+}
+
+func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) error {
+	f.tr.add("fail")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails = append(f.fails, failCall{r, class, msg})
+	return f.failErr
+}
+
+// fakePager serves pages of records, then returns err.
+type fakePager struct {
+	tr     *trace
+	pages  [][][]byte
+	err    error
+	src    string
+	window pipeline.Window
+	served int // pages whose callback returned nil
+}
+
+var _ pager = (*fakePager)(nil)
+
+func (f *fakePager) Fetch(ctx context.Context, src *pipeline.Source, w pipeline.Window, page func(context.Context, source.Page) error) error {
+	f.tr.add("fetch")
+	f.src, f.window = src.Name, w
+	for i, recs := range f.pages {
+		if err := page(ctx, source.Page{Number: i, Records: recs, Bytes: pageBytes(recs)}); err != nil {
+			return err // as source.Client does: the callback's error, as is
+		}
+		f.served++
+	}
+	return f.err
+}
+
+// pageBytes is the size of a response body holding recs.
+func pageBytes(recs [][]byte) int {
+	return len(`{"data":[]}`) + len(bytes.Join(recs, []byte(",")))
+}
+
+// fakeSender keeps what it is sent; Send fails with sendErr.
+type fakeSender struct {
+	tr      *trace
+	sendErr error
+	mu      sync.Mutex
+	urls    []string
+	batches [][]byte
+	json    []any
+}
+
+var _ sender = (*fakeSender)(nil)
+
+func (f *fakeSender) Send(_ context.Context, url string, body []byte) error {
+	f.tr.add("send")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.urls = append(f.urls, url)
+	if f.sendErr != nil {
+		return f.sendErr
+	}
+	f.batches = append(f.batches, bytes.Clone(body))
+	return nil
+}
+
+func (f *fakeSender) SendJSON(_ context.Context, url string, v any) error {
+	f.tr.add("send json")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.urls = append(f.urls, url)
+	f.json = append(f.json, v)
+	return nil
+}
+
+type fixture struct {
+	h     *handler
+	tr    *trace
+	runs  *fakeRuns
+	pager *fakePager
+	out   *fakeSender
+}
+
+func newFixture(t *testing.T, pages [][][]byte) *fixture {
+	t.Helper()
+	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &trace{}
+	fx := &fixture{tr: tr, runs: &fakeRuns{tr: tr}, pager: &fakePager{tr: tr, pages: pages}, out: &fakeSender{tr: tr}}
+	fx.h = &handler{
+		pipeline: p, runs: fx.runs, pages: fx.pager, out: fx.out,
+		batchesURL: batchesURL, maxMessage: maxMessage, maxReceive: maxReceive, heartbeat: time.Hour,
+	}
+	return fx
+}
+
+func (fx *fixture) handle(t *testing.T, body []byte, receive int) error {
+	t.Helper()
+	return fx.h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: body, ReceiveCount: receive})
+}
+
+func golden(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// records returns n compact JSON records of about 150 bytes that compress
+// only about 2:1, as real ids and hashes do.
+func records(seed uint64, n int) [][]byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, `{"id":%d,"customer":"c-%05d","total_cents":%d,"hash":"%016x%016x%016x%016x"}`,
+			seed*100000+uint64(i), r.IntN(100000), r.IntN(1000000), r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64())
+	}
+	return out
+}
+
+// paged cuts recs into pages of size records.
+func paged(recs [][]byte, size int) [][][]byte {
+	var pages [][][]byte
+	for recs := range slices.Chunk(recs, size) {
+		pages = append(pages, recs)
+	}
+	return pages
+}
+
+// sentBatches decodes and checks every batch the sender got.
+func sentBatches(t *testing.T, bodies [][]byte) []contracts.Batch {
+	t.Helper()
+	out := make([]contracts.Batch, len(bodies))
+	for i, body := range bodies {
+		if len(body) > maxMessage {
+			t.Errorf("batch %d is %d bytes, over the %d-byte limit", i, len(body), maxMessage)
+		}
+		b, err := contracts.DecodeBatch(body)
+		if err != nil {
+			t.Fatalf("batch %d does not decode: %v", i, err)
+		}
+		if err := b.Verify(); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		if b.Seq != i || b.Run != theRun {
+			t.Fatalf("batch %d is seq %d of %+v, want seq %d of %+v", i, b.Seq, b.Run, i, theRun)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+func TestHandlePacksEveryRecordOnce(t *testing.T) {
+	pretty := []byte("{\n  \"id\": 7,\n  \"tags\": [\n    \"a\",\n    \"b\"\n  ],\n  \"note\": \"two\\nlines\"\n}")
+	crlf := []byte("{\"id\": 8,\r\n \"ok\": true}")
+	many := records(1, 1200)
+	many = slices.Insert(many, 333, pretty)
+	many = slices.Insert(many, 700, crlf)
+
+	tests := []struct {
+		name        string
+		pages       [][][]byte
+		minBatches  int
+		wantRecords [][]byte // as the batches must carry them
+	}{
+		{
+			name:       "many pages into several batches, multi-line records compacted",
+			pages:      paged(many, 100),
+			minBatches: 4,
+			wantRecords: func() [][]byte {
+				want := slices.Clone(many)
+				want[333] = []byte(`{"id":7,"tags":["a","b"],"note":"two\nlines"}`)
+				want[700] = []byte(`{"id":8,"ok":true}`)
+				return want
+			}(),
+		},
+		{
+			name:        "one page into one batch",
+			pages:       [][][]byte{records(2, 5)},
+			minBatches:  1,
+			wantRecords: records(2, 5),
+		},
+		{
+			name:        "empty pages are skipped",
+			pages:       [][][]byte{records(3, 3), {}, records(4, 2), {}},
+			minBatches:  1,
+			wantRecords: slices.Concat(records(3, 3), records(4, 2)),
+		},
+		{
+			name:  "no records: no batch, a Done of zero",
+			pages: [][][]byte{{}},
+		},
+		{
+			name: "one page whose records just fill batches",
+			// Each ~10 KiB record fits twice in one 32 KiB message: three batches.
+			pages: [][][]byte{{
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("x", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("y", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("z", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("w", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("v", 10<<10)),
+			}},
+			minBatches: 3,
+			wantRecords: [][]byte{
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("x", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("y", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("z", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("w", 10<<10)),
+				fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("v", 10<<10)),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, tt.pages)
+			if err := fx.handle(t, golden(t, "fetch.json"), 1); err != nil {
+				t.Fatalf("Handle = %v", err)
+			}
+
+			// The run is started before the first page is asked for, and
+			// the Done comes after every batch.
+			calls := fx.tr.calls
+			if len(calls) < 3 || calls[0] != "start" || calls[1] != "fetch" || calls[len(calls)-1] != "send json" {
+				t.Fatalf("calls = %v, want start, fetch, sends, then the Done", calls)
+			}
+			if fx.runs.started[0] != theRun {
+				t.Fatalf("started %+v, want %+v", fx.runs.started[0], theRun)
+			}
+			if fx.pager.src != "orders" || !fx.pager.window.Start.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) ||
+				!fx.pager.window.End.Equal(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)) {
+				t.Fatalf("fetched %s %v, want orders over 2026-11-01", fx.pager.src, fx.pager.window)
+			}
+			for i, u := range fx.out.urls {
+				if u != batchesURL {
+					t.Fatalf("message %d sent to %q, want %q", i, u, batchesURL)
+				}
+			}
+
+			batches := sentBatches(t, fx.out.batches)
+			t.Logf("%d batches", len(batches))
+			if len(batches) < tt.minBatches {
+				t.Fatalf("%d batches, want at least %d", len(batches), tt.minBatches)
+			}
+			var got [][]byte
+			for _, b := range batches {
+				lines, err := b.Lines()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, lines...)
+			}
+			if len(got) != len(tt.wantRecords) {
+				t.Fatalf("batches hold %d records, want %d", len(got), len(tt.wantRecords))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], tt.wantRecords[i]) {
+					t.Fatalf("record %d = %.80s, want %.80s", i, got[i], tt.wantRecords[i])
+				}
+			}
+
+			var wantBytes int64
+			for _, p := range tt.pages {
+				wantBytes += int64(pageBytes(p))
+			}
+			want := contracts.NewDone(theRun, len(batches), int64(len(tt.wantRecords)), wantBytes)
+			if len(fx.out.json) != 1 || fx.out.json[0] != want {
+				t.Fatalf("JSON messages = %+v, want one %+v", fx.out.json, want)
+			}
+			if len(fx.runs.fails) > 0 || len(fx.runs.heartbeats) > 0 {
+				t.Fatalf("fails %v, heartbeats %v: want none", fx.runs.fails, fx.runs.heartbeats)
+			}
+		})
+	}
+}
+
+func TestHandleFailures(t *testing.T) {
+	notFound := &source.StatusError{StatusCode: 404, Body: `{"error":"no such source"}`}
+	unavailable := &source.StatusError{StatusCode: 503}
+	huge := fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("x", maxMessage))
+	type want struct {
+		result    string // "nil", "retry" or "permanent"
+		cause     error  // errors.Is or errors.As target, when set
+		failClass string // "" for no Fail
+		fetched   bool   // the pager was called
+		done      bool   // a Done was sent
+	}
+	tests := []struct {
+		name    string
+		body    []byte
+		pages   [][][]byte
+		receive int
+		setup   func(*fixture)
+		want    want
+	}{
+		{
+			name:    "record larger than one message can carry",
+			pages:   [][][]byte{{records(1, 1)[0], huge}},
+			receive: 1,
+			want:    want{result: "permanent", failClass: "permanent", fetched: true},
+		},
+		{
+			name:    "multi-line record that is not JSON",
+			pages:   [][][]byte{{[]byte("{\n\"id\": }")}},
+			receive: 1,
+			want:    want{result: "permanent", failClass: "permanent", fetched: true},
+		},
+		{
+			name:    "permanent API error fails the run at once",
+			receive: 1,
+			setup:   func(fx *fixture) { fx.pager.err = fault.Permanent(fmt.Errorf("source orders page 0: %w", notFound)) },
+			want:    want{result: "permanent", cause: notFound, failClass: "permanent", fetched: true},
+		},
+		{
+			name:    "retryable API error before the last receive is retried",
+			receive: maxReceive - 1,
+			setup:   func(fx *fixture) { fx.pager.err = fault.Retryable(fmt.Errorf("source orders page 3: %w", unavailable)) },
+			want:    want{result: "retry", cause: unavailable, fetched: true},
+		},
+		{
+			name:    "retryable API error on the last receive fails the run",
+			receive: maxReceive,
+			setup:   func(fx *fixture) { fx.pager.err = fault.Retryable(fmt.Errorf("source orders page 3: %w", unavailable)) },
+			want:    want{result: "retry", cause: unavailable, failClass: "retries-exhausted", fetched: true},
+		},
+		{
+			name:    "unclassified error past the last receive fails the run",
+			receive: maxReceive + 1,
+			setup:   func(fx *fixture) { fx.pager.err = errors.New("connection reset") },
+			want:    want{result: "retry", failClass: "retries-exhausted", fetched: true},
+		},
+		{
+			name:    "a failing Fail does not hide the error",
+			receive: 1,
+			setup: func(fx *fixture) {
+				fx.pager.err = fault.Permanent(notFound)
+				fx.runs.failErr = errors.New("dynamodb down")
+			},
+			want: want{result: "permanent", cause: notFound, failClass: "permanent", fetched: true},
+		},
+		{
+			name:    "fenced at start: dropped, nothing fetched",
+			receive: 1,
+			setup: func(fx *fixture) {
+				fx.runs.startErr = fmt.Errorf("start orders/2026-11-01 attempt 2: %w", runs.ErrFenced)
+			},
+			want: want{result: "nil"},
+		},
+		{
+			name:    "fenced at start on the last receive: still dropped, no Fail",
+			receive: maxReceive,
+			setup: func(fx *fixture) {
+				fx.runs.startErr = fmt.Errorf("start orders/2026-11-01 attempt 2: %w", runs.ErrFenced)
+			},
+			want: want{result: "nil"},
+		},
+		{
+			name:    "runs table unavailable at start",
+			receive: 1,
+			setup:   func(fx *fixture) { fx.runs.startErr = fault.Retryable(errors.New("throttled")) },
+			want:    want{result: "retry"},
+		},
+		{
+			name:    "batch send failure is retried, no Done",
+			receive: 1,
+			setup:   func(fx *fixture) { fx.out.sendErr = fault.Retryable(errors.New("sqs unavailable")) },
+			want:    want{result: "retry", fetched: true},
+		},
+		{
+			name:    "unknown source in the message",
+			body:    []byte(`{"v":1,"kind":"fetch","source":"ghost","window":"2026-11-01","run_id":"r-7","attempt":2,"trigger":"schedule"}`),
+			receive: 1,
+			want:    want{result: "permanent", failClass: "permanent"},
+		},
+		{
+			name:    "malformed message",
+			body:    []byte(`{"v":1,"kind":"fetch","source":"orders"}`),
+			receive: 1,
+			want:    want{result: "permanent"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pages := tt.pages
+			if pages == nil {
+				pages = [][][]byte{records(9, 10)}
+			}
+			body := tt.body
+			if body == nil {
+				body = golden(t, "fetch.json")
+			}
+			fx := newFixture(t, pages)
+			if tt.setup != nil {
+				tt.setup(fx)
+			}
+			err := fx.handle(t, body, tt.receive)
+
+			switch tt.want.result {
+			case "nil":
+				if err != nil {
+					t.Fatalf("Handle = %v, want nil", err)
+				}
+			case "retry":
+				if err == nil || fault.IsPermanent(err) {
+					t.Fatalf("Handle = %v, want a retryable error", err)
+				}
+			case "permanent":
+				if !fault.IsPermanent(err) {
+					t.Fatalf("Handle = %v, want a permanent error", err)
+				}
+			}
+			if tt.want.cause != nil && !errors.Is(err, tt.want.cause) {
+				t.Fatalf("Handle = %v, want it to wrap %v", err, tt.want.cause)
+			}
+
+			switch {
+			case tt.want.failClass == "" && len(fx.runs.fails) > 0:
+				t.Fatalf("Fail called %+v, want no Fail", fx.runs.fails)
+			case tt.want.failClass != "":
+				if len(fx.runs.fails) != 1 {
+					t.Fatalf("Fail called %d times, want once", len(fx.runs.fails))
+				}
+				msg, derr := contracts.DecodeFetch(body)
+				if derr != nil {
+					t.Fatal(derr)
+				}
+				f := fx.runs.fails[0]
+				if f.run != msg.Run || f.class != tt.want.failClass || f.msg != err.Error() {
+					t.Fatalf("Fail(%+v, %q, %q), want Fail(%+v, %q, %q)", f.run, f.class, f.msg, msg.Run, tt.want.failClass, err.Error())
+				}
+			}
+			if fetched := fx.tr.count("fetch") > 0; fetched != tt.want.fetched {
+				t.Fatalf("pager called: %v, want %v (calls %v)", fetched, tt.want.fetched, fx.tr.calls)
+			}
+			if done := len(fx.out.json) > 0; done != tt.want.done {
+				t.Fatalf("Done sent: %v, want %v", done, tt.want.done)
+			}
+		})
+	}
+}
+
+func TestHandleHeartbeat(t *testing.T) {
+	fenced := fmt.Errorf("heartbeat orders/2026-11-01 attempt 2: %w", runs.ErrFenced)
+	tests := []struct {
+		name           string
+		every          time.Duration
+		heartbeatErr   error
+		wantHeartbeats int
+		wantServed     int // pages processed
+		wantDone       bool
+	}{
+		{name: "due after every page", every: time.Nanosecond, wantHeartbeats: 4, wantServed: 4, wantDone: true},
+		{name: "not due yet", every: time.Hour, wantHeartbeats: 0, wantServed: 4, wantDone: true},
+		{name: "fenced heartbeat stops the fetch", every: time.Nanosecond, heartbeatErr: fenced, wantHeartbeats: 1, wantServed: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, paged(records(5, 40), 10))
+			fx.h.heartbeat = tt.every
+			fx.runs.heartbeatErr = tt.heartbeatErr
+
+			if err := fx.handle(t, golden(t, "fetch.json"), 1); err != nil {
+				t.Fatalf("Handle = %v, want nil", err)
+			}
+			if len(fx.runs.heartbeats) != tt.wantHeartbeats {
+				t.Fatalf("%d heartbeats, want %d", len(fx.runs.heartbeats), tt.wantHeartbeats)
+			}
+			for _, r := range fx.runs.heartbeats {
+				if r != theRun {
+					t.Fatalf("heartbeat for %+v, want %+v", r, theRun)
+				}
+			}
+			if fx.pager.served != tt.wantServed {
+				t.Fatalf("%d pages processed, want %d", fx.pager.served, tt.wantServed)
+			}
+			if done := len(fx.out.json) > 0; done != tt.wantDone {
+				t.Fatalf("Done sent: %v, want %v", done, tt.wantDone)
+			}
+			if len(fx.runs.fails) > 0 {
+				t.Fatalf("Fail called %+v, want none", fx.runs.fails)
+			}
+		})
+	}
+}

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// theRun is attempt 2 of orders/2026-11-01.
+var theRun = contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-7", Attempt: 2}
+
+const partition = "source=orders/dt=2026-11-01/"
+
+// stored returns the run record as the store would hold it for theRun.
+func stored(status runs.Status, expected *int, written ...int) runs.Run {
+	return runs.Run{
+		Input: theRun.Key(), Source: theRun.Source, Window: theRun.Window, RunID: theRun.RunID, Attempt: theRun.Attempt,
+		Status: status, BatchesExpected: expected, Written: written, Records: 6, Bytes: 900,
+	}
+}
+
+func ptr(n int) *int { return &n }
+
+// answers are what fakeRuns returns.
+type answers struct {
+	get        runs.Run
+	getErr     error
+	written    runs.Run // BatchWritten's answer
+	writtenErr error
+	totals     runs.Run // SetTotals' answer
+	totalsErr  error
+	won        bool
+	commitErr  error
+}
+
+// fakeRuns answers each call as told, and records the call.
+type fakeRuns struct {
+	answers
+	mu        sync.Mutex
+	calls     []string
+	committed []contracts.Run
+}
+
+var _ runStore = (*fakeRuns)(nil)
+
+func (f *fakeRuns) record(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeRuns) Get(_ context.Context, input string) (runs.Run, error) {
+	f.record("get %s", input)
+	return f.get, f.getErr
+}
+
+func (f *fakeRuns) BatchWritten(_ context.Context, r contracts.Run, seq int) (runs.Run, error) {
+	f.record("batch written %s#%d %d", r.RunID, r.Attempt, seq)
+	return f.written, f.writtenErr
+}
+
+func (f *fakeRuns) SetTotals(_ context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error) {
+	f.record("set totals %s#%d %d %d %d", r.RunID, r.Attempt, batches, records, bytes)
+	return f.totals, f.totalsErr
+}
+
+func (f *fakeRuns) Commit(_ context.Context, r contracts.Run, objects int) (bool, error) {
+	f.record("commit %s#%d %d", r.RunID, r.Attempt, objects)
+	f.mu.Lock()
+	f.committed = append(f.committed, r)
+	f.mu.Unlock()
+	return f.won, f.commitErr
+}
+
+// fakeSink keeps the objects written. Keys come from a real sink.Sink, so
+// the test checks the real layout.
+type fakeSink struct {
+	*sink.Sink
+	mu       sync.Mutex
+	calls    []string
+	objects  map[string][]byte
+	writeErr error
+	pruneErr error
+}
+
+var _ objectStore = (*fakeSink)(nil)
+
+func (f *fakeSink) WriteBatch(_ context.Context, key string, gz []byte, records int) (sink.Written, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("write %s %d", key, records))
+	if f.writeErr != nil {
+		return sink.Written{}, f.writeErr
+	}
+	f.objects[key] = bytes.Clone(gz)
+	return sink.Written{Key: key, Records: records, Bytes: len(gz)}, nil
+}
+
+func (f *fakeSink) PruneParts(_ context.Context, prefix string, keep int) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("prune %s %d", prefix, keep))
+	return 0, f.pruneErr
+}
+
+// batchBodies packs n batches of three records each for run, as the
+// fetcher does.
+func batchBodies(t *testing.T, run contracts.Run, n int) [][]byte {
+	t.Helper()
+	p := contracts.NewPacker(run, 32<<10)
+	var bodies [][]byte
+	for i := range n {
+		for j := range 3 {
+			if err := p.Add(fmt.Appendf(nil, `{"batch":%d,"id":%d}`, i, j)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		body, err := p.Flush()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, body)
+	}
+	return bodies
+}
+
+func gzipOf(t *testing.T, body []byte) []byte {
+	t.Helper()
+	b, err := contracts.DecodeBatch(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Data
+}
+
+func doneBody(run contracts.Run, batches int) []byte {
+	return fmt.Appendf(nil, `{"v":1,"kind":"done","source":%q,"window":%q,"run_id":%q,"attempt":%d,"batches":%d,"records":6,"bytes":900}`,
+		run.Source, run.Window, run.RunID, run.Attempt, batches)
+}
+
+func TestHandle(t *testing.T) {
+	batches := batchBodies(t, theRun, 2)
+	stale := batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-6", Attempt: 1}, 1)[0]
+	// The header says two records where the payload holds three.
+	corrupt := bytes.Replace(batches[0], []byte(`"count":3,`), []byte(`"count":2,`), 1)
+	if bytes.Equal(corrupt, batches[0]) {
+		t.Fatal("could not corrupt the batch")
+	}
+	fenced := fmt.Errorf("mark batch written: %w", runs.ErrFenced)
+	s3Down := fault.Retryable(errors.New("s3: slow down"))
+
+	tests := []struct {
+		name      string
+		body      []byte
+		runs      answers
+		writeErr  error
+		pruneErr  error
+		want      string // "nil", "retry" or "permanent"
+		cause     error
+		wantRuns  []string
+		wantSink  []string
+		wantBytes map[string][]byte // objects stored
+	}{
+		{
+			name:     "batch of the current attempt is written and counted",
+			body:     batches[0],
+			runs:     answers{get: stored(runs.Running, nil), written: stored(runs.Running, nil, 0)},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 0"},
+			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+			wantBytes: map[string][]byte{
+				partition + "part-000000.jsonl.gz": gzipOf(t, batches[0]),
+			},
+		},
+		{
+			name:     "batch that is not the last leaves the run open",
+			body:     batches[0],
+			runs:     answers{get: stored(runs.Running, ptr(2)), written: stored(runs.Running, ptr(2), 0)},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 0"},
+			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+		},
+		{
+			name:     "batch that completes the run commits it",
+			body:     batches[1],
+			runs:     answers{get: stored(runs.Running, ptr(2), 0), written: stored(runs.Running, ptr(2), 0, 1), won: true},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 1", "commit r-7#2 2"},
+			wantSink: []string{"write " + partition + "part-000001.jsonl.gz 3", "prune " + partition + " 2"},
+			wantBytes: map[string][]byte{
+				partition + "part-000001.jsonl.gz": gzipOf(t, batches[1]),
+			},
+		},
+		{
+			name:     "commit lost to a concurrent writer is fine",
+			body:     batches[1],
+			runs:     answers{get: stored(runs.Running, ptr(2), 0), written: stored(runs.Running, ptr(2), 0, 1), won: false},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 1", "commit r-7#2 2"},
+			wantSink: []string{"write " + partition + "part-000001.jsonl.gz 3", "prune " + partition + " 2"},
+		},
+		{
+			name:     "batch of a stale attempt is dropped unwritten",
+			body:     stale,
+			runs:     answers{get: stored(runs.Running, nil)},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01"},
+		},
+		{
+			name:     "batch of an attempt that already failed is dropped unwritten",
+			body:     batches[0],
+			runs:     answers{get: stored(runs.Failed, nil)},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01"},
+		},
+		{
+			name:     "batch of a committed run is dropped unwritten",
+			body:     batches[0],
+			runs:     answers{get: stored(runs.Succeeded, ptr(2), 0, 1)},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01"},
+		},
+		{
+			name:     "fenced while counting: dropped",
+			body:     batches[0],
+			runs:     answers{get: stored(runs.Running, nil), writtenErr: fenced},
+			want:     "nil",
+			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 0"},
+			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+		},
+		{
+			name:     "corrupt batch is permanent and not written",
+			body:     corrupt,
+			runs:     answers{get: stored(runs.Running, nil)},
+			want:     "permanent",
+			cause:    contracts.ErrCorruptBatch,
+			wantRuns: []string{"get orders/2026-11-01"},
+		},
+		{
+			name:     "batch of a run that does not exist is permanent",
+			body:     batches[0],
+			runs:     answers{getErr: fmt.Errorf("get run orders/2026-11-01: %w", runs.ErrNotFound)},
+			want:     "permanent",
+			cause:    runs.ErrNotFound,
+			wantRuns: []string{"get orders/2026-11-01"},
+		},
+		{
+			name:     "runs table unavailable is retried",
+			body:     batches[0],
+			runs:     answers{getErr: fault.Retryable(errors.New("dynamodb: throttled"))},
+			want:     "retry",
+			wantRuns: []string{"get orders/2026-11-01"},
+		},
+		{
+			name:     "S3 failure is retried and the batch not counted",
+			body:     batches[0],
+			runs:     answers{get: stored(runs.Running, nil)},
+			writeErr: s3Down,
+			want:     "retry",
+			cause:    s3Down,
+			wantRuns: []string{"get orders/2026-11-01"},
+			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+		},
+		{
+			name:     "Done before the last batch does not commit",
+			body:     doneBody(theRun, 2),
+			runs:     answers{totals: stored(runs.Running, ptr(2), 0)},
+			want:     "nil",
+			wantRuns: []string{"set totals r-7#2 2 6 900"},
+		},
+		{
+			name:     "Done after every batch commits",
+			body:     doneBody(theRun, 2),
+			runs:     answers{totals: stored(runs.Running, ptr(2), 1, 0), won: true},
+			want:     "nil",
+			wantRuns: []string{"set totals r-7#2 2 6 900", "commit r-7#2 2"},
+			wantSink: []string{"prune " + partition + " 2"},
+		},
+		{
+			name:     "Done of a run with no batches commits and removes every stale part",
+			body:     doneBody(theRun, 0),
+			runs:     answers{totals: stored(runs.Running, ptr(0)), won: true},
+			want:     "nil",
+			wantRuns: []string{"set totals r-7#2 0 6 900", "commit r-7#2 0"},
+			wantSink: []string{"prune " + partition + " 0"},
+		},
+		{
+			name:     "Done of a stale attempt is dropped",
+			body:     doneBody(theRun, 2),
+			runs:     answers{totalsErr: fmt.Errorf("set totals: %w", runs.ErrFenced)},
+			want:     "nil",
+			wantRuns: []string{"set totals r-7#2 2 6 900"},
+		},
+		{
+			name:     "commit fenced by a newer attempt is dropped",
+			body:     doneBody(theRun, 2),
+			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: fmt.Errorf("commit: %w", runs.ErrFenced)},
+			want:     "nil",
+			wantRuns: []string{"set totals r-7#2 2 6 900", "commit r-7#2 2"},
+			wantSink: []string{"prune " + partition + " 2"},
+		},
+		{
+			name:     "commit failure is retried",
+			body:     doneBody(theRun, 2),
+			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: fault.Retryable(errors.New("dynamodb: throttled"))},
+			want:     "retry",
+			wantRuns: []string{"set totals r-7#2 2 6 900", "commit r-7#2 2"},
+			wantSink: []string{"prune " + partition + " 2"},
+		},
+		{
+			name:     "prune failure is retried before any commit",
+			body:     doneBody(theRun, 2),
+			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), won: true},
+			pruneErr: s3Down,
+			want:     "retry",
+			cause:    s3Down,
+			wantRuns: []string{"set totals r-7#2 2 6 900"},
+			wantSink: []string{"prune " + partition + " 2"},
+		},
+		{name: "garbage body is permanent", body: []byte("not json at all"), want: "permanent"},
+		{name: "another kind of message is permanent", body: []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`), want: "permanent"},
+		{name: "batch without data is permanent", body: []byte(`{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","run_id":"r-7","attempt":2,"seq":0,"count":1,"raw_bytes":3,"encoding":"gzip-jsonl","data":""}`), want: "permanent"},
+		{name: "batch of an unknown source is permanent", body: batchBodies(t, contracts.Run{Source: "ghost", Window: "2026-11-01", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent"},
+		{name: "batch with an hour window for a daily source is permanent", body: batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01T05", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs := &fakeRuns{answers: tt.runs}
+			sk := &fakeSink{Sink: sink.New(nil, "sluice-data", ""), objects: map[string][]byte{}, writeErr: tt.writeErr, pruneErr: tt.pruneErr}
+			h := &handler{pipeline: p, runs: rs, sink: sk}
+
+			err = h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: 1})
+			switch tt.want {
+			case "nil":
+				if err != nil {
+					t.Fatalf("Handle = %v, want nil", err)
+				}
+			case "retry":
+				if err == nil || fault.IsPermanent(err) {
+					t.Fatalf("Handle = %v, want a retryable error", err)
+				}
+			case "permanent":
+				if !fault.IsPermanent(err) {
+					t.Fatalf("Handle = %v, want a permanent error", err)
+				}
+			}
+			if tt.cause != nil && !errors.Is(err, tt.cause) {
+				t.Fatalf("Handle = %v, want it to wrap %v", err, tt.cause)
+			}
+			if !slices.Equal(rs.calls, tt.wantRuns) {
+				t.Fatalf("runs calls:\n got %q\nwant %q", rs.calls, tt.wantRuns)
+			}
+			if !slices.Equal(sk.calls, tt.wantSink) {
+				t.Fatalf("sink calls:\n got %q\nwant %q", sk.calls, tt.wantSink)
+			}
+			for key, want := range tt.wantBytes {
+				if !bytes.Equal(sk.objects[key], want) {
+					t.Fatalf("object %s is not the batch's gzip stream byte for byte", key)
+				}
+			}
+			for _, r := range rs.committed {
+				if r != theRun {
+					t.Fatalf("committed %+v, want %+v", r, theRun)
+				}
+			}
+		})
+	}
+}
