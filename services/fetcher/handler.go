@@ -72,25 +72,17 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	logging.Annotate(ctx, zap.String(logging.FieldInput, f.Key()), zap.String(logging.FieldRunID, f.RunID), zap.Int(logging.FieldAttempt, f.Attempt))
 
 	err = h.fetch(ctx, f)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, runs.ErrFenced):
+	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("run fenced: a newer attempt owns the input or the run is over; stopping", zap.Error(err))
 		return nil
-	case fault.IsPermanent(err) || m.ReceiveCount >= h.maxReceive:
-		class := fault.ClassOf(err).String()
-		if !fault.IsPermanent(err) {
-			class = "retries-exhausted"
-		}
+	}
+	if class, ok := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); ok {
 		if ferr := h.runs.Fail(ctx, f.Run, class, err.Error()); ferr != nil && !errors.Is(ferr, runs.ErrFenced) {
 			// The lease still frees the input when it expires.
 			logging.From(ctx).Warn("could not mark the run FAILED", zap.NamedError("fail_error", ferr))
 		}
-		return err
-	default:
-		return err
 	}
+	return err
 }
 
 // fetch is the domain step: page through the source and pass the records

@@ -26,6 +26,7 @@ type runStore interface {
 	BatchWritten(ctx context.Context, r contracts.Run, seq int) (runs.Run, error)
 	SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error)
 	Commit(ctx context.Context, r contracts.Run, objects int) (bool, error)
+	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
 // objectStore stores batches; *sink.Sink is one.
@@ -42,9 +43,10 @@ var (
 )
 
 type handler struct {
-	pipeline *pipeline.Config
-	runs     runStore
-	sink     objectStore
+	pipeline   *pipeline.Config
+	runs       runStore
+	sink       objectStore
+	maxReceive int
 }
 
 // Handle stores one Batch, or records one Done, and commits the run when
@@ -54,47 +56,49 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	if err != nil {
 		return err
 	}
-	var run runs.Run
+	var (
+		ref  contracts.Run
+		step func() (runs.Run, error)
+	)
 	switch kind {
 	case contracts.KindBatch:
 		b, err := contracts.DecodeBatch(m.Body)
 		if err != nil {
 			return err
 		}
-		annotate(ctx, b.Run)
-		run, err = h.write(ctx, b)
-		if err != nil {
-			return h.settle(ctx, err)
-		}
+		ref, step = b.Run, func() (runs.Run, error) { return h.write(ctx, b) }
 	case contracts.KindDone:
 		d, err := contracts.DecodeDone(m.Body)
 		if err != nil {
 			return err
 		}
-		annotate(ctx, d.Run)
-		run, err = h.runs.SetTotals(ctx, d.Run, d.Batches, d.Records, d.Bytes)
-		if err != nil {
-			return h.settle(ctx, err)
-		}
+		ref, step = d.Run, func() (runs.Run, error) { return h.runs.SetTotals(ctx, d.Run, d.Batches, d.Records, d.Bytes) }
 	default:
 		return fault.Permanentf("writer reads batch and done messages, not %q", kind)
 	}
-	if !run.Complete() {
-		return nil
+	logging.Annotate(ctx, zap.String(logging.FieldInput, ref.Key()), zap.String(logging.FieldRunID, ref.RunID), zap.Int(logging.FieldAttempt, ref.Attempt))
+
+	run, err := step()
+	if err == nil && run.Complete() {
+		err = h.commit(ctx, run)
 	}
-	return h.settle(ctx, h.commit(ctx, run))
+	return h.settle(ctx, m, ref, err)
 }
 
-func annotate(ctx context.Context, r contracts.Run) {
-	logging.Annotate(ctx, zap.String(logging.FieldInput, r.Key()), zap.String(logging.FieldRunID, r.RunID), zap.Int(logging.FieldAttempt, r.Attempt))
-}
-
-// settle turns a fenced run into a dropped message: the attempt it belongs
-// to is no longer current, so its data must not be written or counted.
-func (h *handler) settle(ctx context.Context, err error) error {
+// settle decides what an error means for the run. A fenced run drops the
+// message: its attempt is no longer current, so its data must not be
+// written or counted. An error that ends the attempt (permanent, or the
+// last delivery) marks the run FAILED, so the input is free at once
+// instead of when the lease expires.
+func (h *handler) settle(ctx context.Context, m consumer.Message, ref contracts.Run, err error) error {
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("stale attempt: message dropped", zap.Error(err))
 		return nil
+	}
+	if class, ok := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); ok {
+		if ferr := h.runs.Fail(ctx, ref, class, err.Error()); ferr != nil && !errors.Is(ferr, runs.ErrFenced) {
+			logging.From(ctx).Warn("could not mark the run FAILED", zap.NamedError("fail_error", ferr))
+		}
 	}
 	return err
 }

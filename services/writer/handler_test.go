@@ -84,6 +84,11 @@ func (f *fakeRuns) Commit(_ context.Context, r contracts.Run, objects int) (bool
 	return f.won, f.commitErr
 }
 
+func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) error {
+	f.record("fail %s#%d %s", r.RunID, r.Attempt, class)
+	return nil
+}
+
 // fakeSink keeps the objects written. Keys come from a real sink.Sink, so
 // the test checks the real layout.
 type fakeSink struct {
@@ -172,6 +177,7 @@ func TestHandle(t *testing.T) {
 		wantRuns  []string
 		wantSink  []string
 		wantBytes map[string][]byte // objects stored
+		receive   int               // the delivery; 1 when 0
 	}{
 		{
 			name:     "batch of the current attempt is written and counted",
@@ -246,7 +252,7 @@ func TestHandle(t *testing.T) {
 			runs:     answers{get: stored(runs.Running, nil)},
 			want:     "permanent",
 			cause:    contracts.ErrCorruptBatch,
-			wantRuns: []string{"get orders/2026-11-01"},
+			wantRuns: []string{"get orders/2026-11-01", "fail r-7#2 permanent"},
 		},
 		{
 			name:     "batch of a run that does not exist is permanent",
@@ -254,7 +260,7 @@ func TestHandle(t *testing.T) {
 			runs:     answers{getErr: fmt.Errorf("get run orders/2026-11-01: %w", runs.ErrNotFound)},
 			want:     "permanent",
 			cause:    runs.ErrNotFound,
-			wantRuns: []string{"get orders/2026-11-01"},
+			wantRuns: []string{"get orders/2026-11-01", "fail r-7#2 permanent"},
 		},
 		{
 			name:     "runs table unavailable is retried",
@@ -271,6 +277,17 @@ func TestHandle(t *testing.T) {
 			want:     "retry",
 			cause:    s3Down,
 			wantRuns: []string{"get orders/2026-11-01"},
+			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+		},
+		{
+			name:     "S3 failure on the last delivery marks the run FAILED before the DLQ",
+			body:     batches[0],
+			runs:     answers{get: stored(runs.Running, nil)},
+			writeErr: s3Down,
+			receive:  5,
+			want:     "retry",
+			cause:    s3Down,
+			wantRuns: []string{"get orders/2026-11-01", "fail r-7#2 retries-exhausted"},
 			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
 		},
 		{
@@ -332,8 +349,8 @@ func TestHandle(t *testing.T) {
 		{name: "garbage body is permanent", body: []byte("not json at all"), want: "permanent"},
 		{name: "another kind of message is permanent", body: []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`), want: "permanent"},
 		{name: "batch without data is permanent", body: []byte(`{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","run_id":"r-7","attempt":2,"seq":0,"count":1,"raw_bytes":3,"encoding":"gzip-jsonl","data":""}`), want: "permanent"},
-		{name: "batch of an unknown source is permanent", body: batchBodies(t, contracts.Run{Source: "ghost", Window: "2026-11-01", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent"},
-		{name: "batch with an hour window for a daily source is permanent", body: batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01T05", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent"},
+		{name: "batch of an unknown source is permanent", body: batchBodies(t, contracts.Run{Source: "ghost", Window: "2026-11-01", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
+		{name: "batch with an hour window for a daily source is permanent", body: batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01T05", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,9 +360,13 @@ func TestHandle(t *testing.T) {
 			}
 			rs := &fakeRuns{answers: tt.runs}
 			sk := &fakeSink{Sink: sink.New(nil, "sluice-data", ""), objects: map[string][]byte{}, writeErr: tt.writeErr, pruneErr: tt.pruneErr}
-			h := &handler{pipeline: p, runs: rs, sink: sk}
+			h := &handler{pipeline: p, runs: rs, sink: sk, maxReceive: 5}
 
-			err = h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: 1})
+			receive := tt.receive
+			if receive == 0 {
+				receive = 1
+			}
+			err = h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: receive})
 			switch tt.want {
 			case "nil":
 				if err != nil {

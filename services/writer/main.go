@@ -43,6 +43,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := &handler{pipeline: app.Pipeline, runs: store, sink: sink.New(app.AWS.S3, cfg.Bucket, cfg.Prefix)}
+	h := &handler{pipeline: app.Pipeline, runs: store, sink: sink.New(app.AWS.S3, cfg.Bucket, cfg.Prefix), maxReceive: cfg.MaxReceive}
 	return app.Serve(ctx, cfg.BatchesURL, h)
 }

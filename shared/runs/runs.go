@@ -426,3 +426,25 @@ func newRunID() string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
+
+// Error classes recorded on a FAILED run.
+const (
+	ClassPermanent        = "permanent"
+	ClassRetriesExhausted = "retries-exhausted"
+)
+
+// GiveUp says whether err, met on the receiveCount-th delivery of a
+// message whose queue allows maxReceive, ends the run's attempt — it is
+// permanent, or it is the last delivery before the DLQ — and with which
+// error class to mark it FAILED.
+func GiveUp(err error, receiveCount, maxReceive int) (class string, ok bool) {
+	switch {
+	case err == nil || errors.Is(err, ErrFenced):
+		return "", false
+	case fault.IsPermanent(err):
+		return ClassPermanent, true
+	case receiveCount >= maxReceive:
+		return ClassRetriesExhausted, true
+	}
+	return "", false
+}
