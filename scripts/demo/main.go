@@ -48,7 +48,7 @@ import (
 func main() {
 	perDay := flag.Int("records-per-day", 20000, "records the demo API serves per source and day")
 	timeout := flag.Duration("timeout", 100*time.Second, "give up when the runs are not done by then")
-	keep := flag.Bool("keep", false, "leave the emulators running when the demo started them")
+	keep := flag.Bool("keep", false, "leave the emulators running and print the environment for this demo's resources")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -220,6 +220,15 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	}
 	fmt.Printf("\n%d records (%d inputs, %.1f MiB gzip) in %v: %.0f records/s end to end, duplicates dropped by dedupe, every partition identical to the API\n",
 		total, len(finished), float64(bytes)/(1<<20), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
+	if keep {
+		fmt.Println("\nThe emulators and this demo's resources stay up. To use them (sluicectl, the services, aws sqs …):")
+		for _, kv := range append(devstack.Env(endpoints), res.Env()...) {
+			k, v, _ := strings.Cut(kv, "=")
+			fmt.Printf("export %s=%q\n", k, v)
+		}
+		fmt.Printf("export SLUICE_PIPELINE_FILE=%q\n", pipelineFile)
+		fmt.Println("(the demo API stops with the demo; point the pipeline config at your own API to fetch more)")
+	}
 	return nil
 }
 
