@@ -60,7 +60,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		// Retried: the redelivered message gets its own claim back.
 		return fmt.Errorf("hand %s to the fetcher: %w", in.Key(), err)
 	}
-	logging.From(ctx).Info("claimed", zap.String("trigger", in.Trigger), zap.Time("lease_until", run.LeaseUntil()))
+	logging.From(ctx).Info("claimed", zap.String("trigger", in.Trigger), zap.Time("lease_until", run.LeaseExpiry()))
 	return nil
 }
 
@@ -76,10 +76,16 @@ func (h *handler) validate(in contracts.Input) error {
 	return nil
 }
 
-// claim is the domain step: take the input for a new attempt. Its errors
-// already name the input.
+// claim is the domain step: take the input for a new attempt. A forced
+// input without a force id is its own rerun request. Its errors already
+// name the input.
 func claim(ctx context.Context, c claimer, in contracts.Input, messageID string) (runs.Run, error) {
-	return c.Claim(ctx, runs.ClaimRequest{
-		Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID,
-	})
+	req := runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID}
+	if in.Force {
+		req.ForceID = in.ForceID
+		if req.ForceID == "" {
+			req.ForceID = messageID
+		}
+	}
+	return c.Claim(ctx, req)
 }

@@ -89,7 +89,7 @@ func golden(t *testing.T, name string) []byte {
 var claimedRun = runs.Run{
 	Input: "orders/2026-11-01", Source: "orders", Window: "2026-11-01",
 	Status: runs.Claimed, Attempt: 3, RunID: "r-42", Trigger: contracts.TriggerManual,
-	ClaimMessage: "m-1", ExpiresAt: time.Date(2026, 11, 2, 0, 15, 0, 0, time.UTC).Unix(),
+	ClaimMessage: "m-1", LeaseUntil: time.Date(2026, 11, 2, 0, 15, 0, 0, time.UTC).Unix(),
 }
 
 type outcome int
@@ -131,8 +131,15 @@ func TestHandle(t *testing.T) {
 			name:      "valid input is claimed and handed to the fetcher",
 			body:      golden(t, "input.json"),
 			want:      ok,
-			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
 			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "manual"},
+		},
+		{
+			name:      "forced input keeps the force id it carries",
+			body:      []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"schedule","force":true,"force_id":"trigger-9"}`),
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", Force: true, MessageID: "m-1", ForceID: "trigger-9"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "schedule"},
 		},
 		{
 			name:      "unforced schedule trigger",
@@ -146,14 +153,14 @@ func TestHandle(t *testing.T) {
 			body:      golden(t, "input.json"),
 			claimErr:  lost,
 			want:      ok,
-			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
 		},
 		{
 			name:      "lost claim wrapped by the store is still dropped",
 			body:      golden(t, "input.json"),
 			claimErr:  fmt.Errorf("conditional update: %w", lost),
 			want:      ok,
-			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
 		},
 		{
 			name: "unknown source is permanent",
@@ -191,7 +198,7 @@ func TestHandle(t *testing.T) {
 			claimErr:  storeDown,
 			want:      retry,
 			wantCause: storeDown,
-			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
 		},
 		{
 			name:      "send failure is retried after the claim",
@@ -199,7 +206,7 @@ func TestHandle(t *testing.T) {
 			sendErr:   sendDown,
 			want:      retry,
 			wantCause: sendDown,
-			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1"},
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
 			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "manual"},
 		},
 	}
@@ -263,7 +270,7 @@ func TestHandleLogs(t *testing.T) {
 			wantMsg: "claimed",
 			want: map[string]any{
 				logging.FieldInput: "orders/2026-11-01", logging.FieldRunID: "r-42", logging.FieldAttempt: int64(3),
-				"trigger": "manual", "lease_until": claimedRun.LeaseUntil(),
+				"trigger": "manual", "lease_until": claimedRun.LeaseExpiry(),
 			},
 		},
 		{

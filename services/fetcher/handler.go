@@ -30,7 +30,7 @@ func (c *config) Validate() error {
 
 // runStore tracks the run; *runs.Store is one.
 type runStore interface {
-	Start(ctx context.Context, r contracts.Run) (runs.Run, error)
+	Start(ctx context.Context, r contracts.Run, fetchMsg string) (runs.Run, error)
 	Heartbeat(ctx context.Context, r contracts.Run) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 }
@@ -71,13 +71,13 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	}
 	logging.Annotate(ctx, zap.String(logging.FieldInput, f.Key()), zap.String(logging.FieldRunID, f.RunID), zap.Int(logging.FieldAttempt, f.Attempt))
 
-	err = h.fetch(ctx, f)
+	run, err := h.fetch(ctx, f, m.ID)
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("run fenced: a newer attempt owns the input or the run is over; stopping", zap.Error(err))
 		return nil
 	}
 	if class, ok := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); ok {
-		if ferr := h.runs.Fail(ctx, f.Run, class, err.Error()); ferr != nil && !errors.Is(ferr, runs.ErrFenced) {
+		if ferr := h.runs.Fail(ctx, run, class, err.Error()); ferr != nil && !errors.Is(ferr, runs.ErrFenced) {
 			// The lease still frees the input when it expires.
 			logging.From(ctx).Warn("could not mark the run FAILED", zap.NamedError("fail_error", ferr))
 		}
@@ -85,37 +85,44 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	return err
 }
 
-// fetch is the domain step: page through the source and pass the records
-// on in batches.
-func (h *handler) fetch(ctx context.Context, f contracts.Fetch) error {
+// fetch is the domain step: start the run, page through the source and
+// pass the records on in batches. It returns the run it worked as: the
+// message's, or the next attempt when the message is a redelivery.
+func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (contracts.Run, error) {
+	run := f.Run
 	src, ok := h.pipeline.Source(f.Source)
 	if !ok {
-		return fault.Permanentf("unknown source %q (not in the pipeline config)", f.Source)
+		return run, fault.Permanentf("unknown source %q (not in the pipeline config)", f.Source)
 	}
 	w, err := src.Partition.ParseKey(f.Window)
 	if err != nil {
-		return fault.Permanentf("source %s: %w", f.Source, err)
+		return run, fault.Permanentf("source %s: %w", f.Source, err)
 	}
-	if _, err := h.runs.Start(ctx, f.Run); err != nil {
-		return err
+	started, err := h.runs.Start(ctx, f.Run, msgID)
+	if err != nil {
+		return run, err
+	}
+	if run = started.Ref(); run.Attempt != f.Attempt {
+		logging.Annotate(ctx, zap.Int(logging.FieldAttempt, run.Attempt))
+		logging.From(ctx).Info("fetch message delivered again: restarting as a new attempt", zap.Int("previous_attempt", f.Attempt))
 	}
 
-	started := time.Now()
-	b := &batcher{h: h, run: f.Run, packer: contracts.NewPacker(f.Run, h.maxMessage), lastBeat: started}
+	begin := time.Now()
+	b := &batcher{h: h, run: run, packer: contracts.NewPacker(run, h.maxMessage), lastBeat: begin}
 	if err := h.pages.Fetch(ctx, src, w, b.page); err != nil {
-		return fmt.Errorf("fetch %s: %w", f.Key(), err)
+		return run, fmt.Errorf("fetch %s: %w", f.Key(), err)
 	}
 	if err := b.flush(ctx); err != nil {
-		return err
+		return run, err
 	}
-	done := contracts.NewDone(f.Run, b.packer.Batches(), b.records, b.bytes)
+	done := contracts.NewDone(run, b.packer.Batches(), b.records, b.bytes)
 	if err := h.out.SendJSON(ctx, h.batchesURL, done); err != nil {
-		return fmt.Errorf("send done of %s: %w", f.Key(), err)
+		return run, fmt.Errorf("send done of %s: %w", f.Key(), err)
 	}
 	logging.From(ctx).Info("fetched",
 		zap.Int("batches", done.Batches), zap.Int64("records", done.Records), zap.Int64("bytes", done.Bytes),
-		zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(started)))
-	return nil
+		zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(begin)))
+	return run, nil
 }
 
 // batcher packs the records of one run into batch messages as pages arrive.

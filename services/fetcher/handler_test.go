@@ -64,22 +64,29 @@ type failCall struct {
 type fakeRuns struct {
 	tr                              *trace
 	startErr, heartbeatErr, failErr error
+	restartAs                       int // Start answers this attempt (a restart) when set
 	mu                              sync.Mutex
 	started, heartbeats             []contracts.Run
+	startMsgs                       []string
 	fails                           []failCall
 }
 
 var _ runStore = (*fakeRuns)(nil)
 
-func (f *fakeRuns) Start(_ context.Context, r contracts.Run) (runs.Run, error) {
+func (f *fakeRuns) Start(_ context.Context, r contracts.Run, fetchMsg string) (runs.Run, error) {
 	f.tr.add("start")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.started = append(f.started, r)
+	f.startMsgs = append(f.startMsgs, fetchMsg)
 	if f.startErr != nil {
 		return runs.Run{}, f.startErr
 	}
-	return runs.Run{Input: r.Key(), Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: r.Attempt, Status: runs.Running}, nil
+	attempt := r.Attempt
+	if f.restartAs != 0 {
+		attempt = f.restartAs
+	}
+	return runs.Run{Input: r.Key(), Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: attempt, Status: runs.Running}, nil
 }
 
 func (f *fakeRuns) Heartbeat(_ context.Context, r contracts.Run) error {
@@ -314,8 +321,8 @@ func TestHandlePacksEveryRecordOnce(t *testing.T) {
 			if len(calls) < 3 || calls[0] != "start" || calls[1] != "fetch" || calls[len(calls)-1] != "send json" {
 				t.Fatalf("calls = %v, want start, fetch, sends, then the Done", calls)
 			}
-			if fx.runs.started[0] != theRun {
-				t.Fatalf("started %+v, want %+v", fx.runs.started[0], theRun)
+			if fx.runs.started[0] != theRun || fx.runs.startMsgs[0] != "m-1" {
+				t.Fatalf("started %+v by %q, want %+v by the fetch message m-1", fx.runs.started[0], fx.runs.startMsgs[0], theRun)
 			}
 			if fx.pager.src != "orders" || !fx.pager.window.Start.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) ||
 				!fx.pager.window.End.Equal(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)) {
@@ -570,5 +577,42 @@ func TestHandleHeartbeat(t *testing.T) {
 				t.Fatalf("Fail called %+v, want none", fx.runs.fails)
 			}
 		})
+	}
+}
+
+// A redelivered fetch message restarts as the attempt Start hands back:
+// every batch, the Done and a failure carry that attempt, never the
+// message's.
+func TestRestartWorksAsTheNewAttempt(t *testing.T) {
+	fx := newFixture(t, paged(records(7, 600), 100))
+	fx.runs.restartAs = theRun.Attempt + 1
+	if err := fx.handle(t, golden(t, "fetch.json"), 2); err != nil {
+		t.Fatal(err)
+	}
+	if len(fx.out.batches) == 0 {
+		t.Fatal("no batches sent")
+	}
+	for _, body := range fx.out.batches {
+		b, err := contracts.DecodeBatch(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Attempt != theRun.Attempt+1 {
+			t.Fatalf("batch %d carries attempt %d, want %d", b.Seq, b.Attempt, theRun.Attempt+1)
+		}
+	}
+	done, ok := fx.out.json[len(fx.out.json)-1].(contracts.Done)
+	if !ok || done.Attempt != theRun.Attempt+1 {
+		t.Fatalf("done = %+v, want attempt %d", fx.out.json[len(fx.out.json)-1], theRun.Attempt+1)
+	}
+
+	fx = newFixture(t, nil)
+	fx.runs.restartAs = theRun.Attempt + 1
+	fx.pager.err = fault.Permanentf("HTTP 401")
+	if err := fx.handle(t, golden(t, "fetch.json"), 2); !fault.IsPermanent(err) {
+		t.Fatalf("Handle = %v", err)
+	}
+	if len(fx.runs.fails) != 1 || fx.runs.fails[0].run.Attempt != theRun.Attempt+1 {
+		t.Fatalf("fails = %+v, want one for attempt %d", fx.runs.fails, theRun.Attempt+1)
 	}
 }

@@ -24,8 +24,9 @@ const EncodingGzipJSONL = "gzip-jsonl"
 
 const (
 	// batchEnvelopeMax bounds the bytes a Batch message adds around its
-	// base64 payload.
-	batchEnvelopeMax = 1024
+	// base64 payload, with room to spare for the attributes a consumer adds
+	// when it parks the message in a DLQ (which counts them in the 1 MiB).
+	batchEnvelopeMax = 4096
 	// flushEvery is how much input the packer lets the compressor hold
 	// before a sync flush, so that the compressed size so far is known to
 	// within that much: the next Close adds at most flushEvery bytes.

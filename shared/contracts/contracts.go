@@ -75,6 +75,10 @@ type Input struct {
 	Window  string `json:"window"` // partition key, e.g. 2026-11-01 or 2026-11-01T13
 	Trigger string `json:"trigger"`
 	Force   bool   `json:"force,omitempty"`
+	// ForceID names a forced rerun request, so that copies of one request
+	// rerun a SUCCEEDED input once. Without it, each message is its own
+	// request.
+	ForceID string `json:"force_id,omitempty"`
 }
 
 // Key identifies the input across services: "<source>/<window>".
@@ -130,7 +134,8 @@ type Done struct {
 
 // NewTrigger, NewInput, … fill in the version and kind.
 
-// NewInput returns a valid-shaped Input message.
+// NewInput returns a valid-shaped Input message. A forced input may also
+// carry a ForceID.
 func NewInput(source, window, trigger string, force bool) Input {
 	return Input{V: Version, Kind: KindInput, Source: source, Window: window, Trigger: trigger, Force: force}
 }
@@ -157,7 +162,7 @@ func Kind(body []byte) (string, error) {
 		return "", fault.Permanentf("message has no version field \"v\"")
 	}
 	if h[0].Type != gjson.Number || h[0].Raw != strconv.Itoa(Version) {
-		return "", fault.Permanentf("unsupported message version %s (this build reads v%d)", h[0].Raw, Version)
+		return "", fault.Permanentf("unsupported message version %.16s (this build reads v%d)", h[0].Raw, Version)
 	}
 	if h[1].Type != gjson.String || h[1].Str == "" {
 		return "", fault.Permanentf("message has no kind")
@@ -174,7 +179,7 @@ func DecodeTrigger(body []byte) (Trigger, error) {
 	var errs []error
 	for i, s := range t.Sources {
 		if !sourceName.MatchString(s) {
-			errs = append(errs, fmt.Errorf("sources[%d]: invalid source name %q", i, s))
+			errs = append(errs, fmt.Errorf("sources[%d]: invalid source name %s", i, quote(s)))
 		}
 	}
 	if t.From.IsZero() != t.To.IsZero() {
@@ -194,6 +199,9 @@ func DecodeInput(body []byte) (Input, error) {
 		return in, err
 	}
 	errs := []error{checkSource(in.Source), checkWindow(in.Window), checkTrigger(in.Trigger)}
+	if len(in.ForceID) > 128 {
+		errs = append(errs, fmt.Errorf("force_id: %d bytes, want at most 128", len(in.ForceID)))
+	}
 	return in, invalid(KindInput, errs)
 }
 
@@ -242,13 +250,66 @@ func DecodeDone(body []byte) (Done, error) {
 	return d, invalid(KindDone, errs)
 }
 
+// fields lists, per kind, the required and then the optional top-level
+// keys. Keys are matched exactly: encoding/json alone would accept "SOURCE"
+// for "source", take the last of two "kind" keys where Kind took the first,
+// and read a missing number as 0 — a Done with no "batches" would commit an
+// empty run.
+var fields = map[string][2][]string{
+	KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
+	KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id"}},
+	KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, nil},
+	KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
+	KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},
+}
+
+// checkKeys reports unknown, duplicate and missing top-level keys.
+func checkKeys(body []byte, kind string) error {
+	f := fields[kind]
+	known := make(map[string]bool, len(f[0])+len(f[1]))
+	for _, k := range append(append([]string(nil), f[0]...), f[1]...) {
+		known[k] = true
+	}
+	seen := map[string]bool{}
+	var errs []error
+	gjson.ParseBytes(body).ForEach(func(key, _ gjson.Result) bool {
+		k := key.String()
+		switch {
+		case !known[k]:
+			errs = append(errs, fmt.Errorf("unknown field %s", quote(k)))
+		case seen[k]:
+			errs = append(errs, fmt.Errorf("duplicate field %s", quote(k)))
+		}
+		seen[k] = true
+		return len(errs) < 5
+	})
+	for _, k := range f[0] {
+		if !seen[k] {
+			errs = append(errs, fmt.Errorf("missing field %q", k))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// quote quotes a value from a message for an error, cut to 64 bytes: errors
+// are logged, and message content must not reach the logs whole.
+func quote(s string) string {
+	if len(s) > 64 {
+		return fmt.Sprintf("%q…(%d bytes)", s[:64], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
 func decode(body []byte, kind string, v any) error {
 	got, err := Kind(body)
 	if err != nil {
 		return fmt.Errorf("decode %s: %w", kind, err)
 	}
 	if got != kind {
-		return fault.Permanentf("decode %s: message kind is %q", kind, got)
+		return fault.Permanentf("decode %s: message kind is %s", kind, quote(got))
+	}
+	if err := checkKeys(body, kind); err != nil {
+		return fault.Permanentf("decode %s: %w", kind, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -267,14 +328,14 @@ func invalid(kind string, errs []error) error {
 
 func checkSource(s string) error {
 	if !sourceName.MatchString(s) {
-		return fmt.Errorf("source: %q is not a source name ([a-z0-9_-]{1,64})", s)
+		return fmt.Errorf("source: %s is not a source name ([a-z0-9_-]{1,64})", quote(s))
 	}
 	return nil
 }
 
 func checkWindow(w string) error {
 	if !windowKey.MatchString(w) {
-		return fmt.Errorf("window: %q is not a window key (YYYY-MM-DD or YYYY-MM-DDTHH)", w)
+		return fmt.Errorf("window: %s is not a window key (YYYY-MM-DD or YYYY-MM-DDTHH)", quote(w))
 	}
 	return nil
 }
@@ -284,7 +345,7 @@ func checkTrigger(t string) error {
 	case TriggerSchedule, TriggerManual, TriggerRedrive:
 		return nil
 	}
-	return fmt.Errorf("trigger: %q, want %s, %s or %s", t, TriggerSchedule, TriggerManual, TriggerRedrive)
+	return fmt.Errorf("trigger: %s, want %s, %s or %s", quote(t), TriggerSchedule, TriggerManual, TriggerRedrive)
 }
 
 func checkRun(r Run) []error {

@@ -47,10 +47,13 @@ func TestDecodeInputRejects(t *testing.T) {
 		{"unknown version", `{"v":2,"kind":"input","source":"a","window":"2026-11-01","trigger":"manual"}`, "unsupported message version 2"},
 		{"version as string", `{"v":"1","kind":"input"}`, "unsupported message version"},
 		{"wrong kind", `{"v":1,"kind":"fetch","source":"a","window":"2026-11-01","trigger":"manual"}`, `message kind is "fetch"`},
-		{"missing source", `{"v":1,"kind":"input","window":"2026-11-01","trigger":"manual"}`, "source: \"\" is not a source name"},
+		{"missing source", `{"v":1,"kind":"input","window":"2026-11-01","trigger":"manual"}`, `missing field "source"`},
 		{"bad window", `{"v":1,"kind":"input","source":"a","window":"yesterday","trigger":"manual"}`, "window: \"yesterday\""},
 		{"bad trigger", `{"v":1,"kind":"input","source":"a","window":"2026-11-01","trigger":"cron"}`, "trigger: \"cron\""},
 		{"injected url", `{"v":1,"kind":"input","source":"a","window":"2026-11-01","trigger":"manual","url":"http://evil"}`, `unknown field "url"`},
+		{"key in another case", `{"v":1,"kind":"input","SOURCE":"a","window":"2026-11-01","trigger":"manual"}`, `unknown field "SOURCE"`},
+		{"duplicate key", `{"v":1,"kind":"input","source":"a","source":"b","window":"2026-11-01","trigger":"manual"}`, `duplicate field "source"`},
+		{"huge value is cut in the error", `{"v":1,"kind":"input","source":"` + strings.Repeat("x", 100000) + `","window":"2026-11-01","trigger":"manual"}`, "…(100000 bytes)"},
 		{"injected header", `{"v":1,"kind":"input","source":"a","window":"2026-11-01","trigger":"manual","headers":{"X":"y"}}`, `unknown field "headers"`},
 	}
 	for _, tt := range tests {
@@ -66,6 +69,26 @@ func TestDecodeInputRejects(t *testing.T) {
 				t.Fatalf("error %q does not say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDecodeDoneNeedsEveryCount(t *testing.T) {
+	base := `"v":1,"kind":"done","source":"a","window":"2026-11-01","run_id":"r","attempt":1`
+	for _, missing := range []string{"batches", "records", "bytes"} {
+		body := "{" + base
+		for _, k := range []string{"batches", "records", "bytes"} {
+			if k != missing {
+				body += `,"` + k + `":3`
+			}
+		}
+		body += "}"
+		_, err := DecodeDone([]byte(body))
+		if !fault.IsPermanent(err) || !strings.Contains(err.Error(), `missing field "`+missing+`"`) {
+			t.Errorf("done without %s: %v", missing, err)
+		}
+	}
+	if _, err := DecodeDone([]byte("{" + base + `,"batches":0,"records":0,"bytes":0}`)); err != nil {
+		t.Fatalf("an explicit zero total is valid: %v", err)
 	}
 }
 
@@ -236,8 +259,8 @@ func TestDecodeBatchRejects(t *testing.T) {
 	tests := []struct{ name, body, want string }{
 		{"unknown encoding", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"zstd","data":"AAAA"}`, `encoding: "zstd"`},
 		{"data not base64", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"!!"}`, "illegal base64"},
-		{"no attempt", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, "attempt: 0"},
-		{"no run id", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, "run_id: missing"},
+		{"no attempt", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, `missing field "attempt"`},
+		{"no run id", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, `missing field "run_id"`},
 		{"zero count", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":0,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, "count 0"},
 	}
 	for _, tt := range tests {

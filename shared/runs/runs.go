@@ -5,21 +5,26 @@
 //
 // One item per input (pk = "<source>/<window>", sk = "RUN") holds the
 // current run: its status, its attempt number (the fencing token every later
-// write is conditioned on), and a lease expiry in epoch seconds in
-// expires_at, the table's TTL attribute.
+// write is conditioned on), and its lease expiry in epoch seconds
+// (lease_until).
 //
 // A claim succeeds when there is no run, when the current run's lease has
-// expired (CLAIMED or RUNNING with expires_at in the past — an expired lease
-// is free whether or not TTL has deleted the item yet; DynamoDB Local never
-// deletes and AWS can take up to 48 hours), when the last run FAILED, or
-// when a forced trigger reruns a SUCCEEDED input. A plain trigger never
-// reruns a SUCCEEDED input. A finished run's expires_at is pushed out by the
-// retention period, so TTL removes old run records, never live ones.
+// expired (CLAIMED or RUNNING with lease_until in the past), when the last
+// run FAILED, or when a forced trigger reruns a SUCCEEDED input (once per
+// force id, so a duplicated forced trigger still runs once). A plain trigger
+// never reruns a SUCCEEDED input.
 //
-// Lifecycle: Claim (CLAIMED) → Start (RUNNING; the lease is extended by
-// Start and Heartbeat) → BatchWritten / SetTotals → Commit (SUCCEEDED, by
-// exactly one party: whoever sees the last batch written with the total
-// known) or Fail (FAILED).
+// The table's TTL attribute, expires_at, is set only when a run finishes
+// (now + retention) and removed while a run is live. TTL therefore removes
+// old finished runs and never a live one — an expired lease is made free by
+// the claim condition, not by deletion (DynamoDB Local never deletes
+// expired items and AWS can take up to 48 hours).
+//
+// Lifecycle: Claim (CLAIMED) → Start (RUNNING, by exactly one fetch
+// message; a redelivery of that message restarts the fetch as a new
+// attempt, so the two tries can never mix) → BatchWritten / SetTotals (each
+// renews the lease) → Commit (SUCCEEDED, by exactly one party: whoever sees
+// every batch written with the total known) or Fail (FAILED).
 package runs
 
 import (
@@ -29,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -78,7 +84,10 @@ type Run struct {
 	RunID           string `dynamodbav:"run_id"`
 	Trigger         string `dynamodbav:"trigger"`
 	ClaimMessage    string `dynamodbav:"claim_msg"`
-	ExpiresAt       int64  `dynamodbav:"expires_at"`
+	LeaseUntil      int64  `dynamodbav:"lease_until,omitempty"`
+	ExpiresAt       int64  `dynamodbav:"expires_at,omitempty"` // TTL: set when the run finishes
+	FetchMessage    string `dynamodbav:"fetch_msg,omitempty"`
+	ForceID         string `dynamodbav:"force_id,omitempty"`
 	ClaimedAt       string `dynamodbav:"claimed_at"`
 	StartedAt       string `dynamodbav:"started_at,omitempty"`
 	FinishedAt      string `dynamodbav:"finished_at,omitempty"`
@@ -96,12 +105,21 @@ func (r Run) Ref() contracts.Run {
 	return contracts.Run{Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: r.Attempt}
 }
 
-// LeaseUntil is when the run's lease expires.
-func (r Run) LeaseUntil() time.Time { return time.Unix(r.ExpiresAt, 0).UTC() }
+// LeaseExpiry is when the run's lease expires.
+func (r Run) LeaseExpiry() time.Time { return time.Unix(r.LeaseUntil, 0).UTC() }
 
-// Complete reports whether every expected batch has been written.
+// Complete reports whether exactly the expected batches 0…n-1 have been
+// written.
 func (r Run) Complete() bool {
-	return r.BatchesExpected != nil && len(r.Written) >= *r.BatchesExpected
+	if r.BatchesExpected == nil || len(r.Written) != *r.BatchesExpected {
+		return false
+	}
+	for _, seq := range r.Written {
+		if seq < 0 || seq >= *r.BatchesExpected {
+			return false
+		}
+	}
+	return true
 }
 
 // DynamoDB is the part of the DynamoDB client the store uses.
@@ -168,8 +186,11 @@ type ClaimRequest struct {
 	Force          bool
 	// MessageID is the id of the queue message asking. The same message
 	// claiming again (a redelivery after a crash between claim and hand-off)
-	// gets its own claim back instead of losing to itself.
+	// gets its own claim back, as long as no fetch has started on it.
 	MessageID string
+	// ForceID identifies a forced rerun request: a SUCCEEDED input is rerun
+	// once per ForceID, so a duplicated forced trigger does not run twice.
+	ForceID string
 }
 
 // ClaimLostError says who holds the input.
@@ -194,9 +215,14 @@ func (e *ClaimLostError) Unwrap() error { return ErrClaimLost }
 func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 	key := contracts.InputKey(req.Source, req.Window)
 	now := s.now().UTC()
-	cond := "attribute_not_exists(pk) OR (#st IN (:claimed, :running) AND expires_at < :now) OR #st = :failed"
+	cond := "attribute_not_exists(pk) OR (#st IN (:claimed, :running) AND lease_until < :now) OR #st = :failed"
+	setForce := ""
 	if req.Force {
-		cond += " OR #st = :succeeded"
+		if req.ForceID == "" {
+			return Run{}, fault.Permanentf("claim %s: a forced claim needs a force id", key)
+		}
+		cond += " OR (#st = :succeeded AND (attribute_not_exists(force_id) OR force_id <> :fid))"
+		setForce = ", force_id = :fid"
 	}
 	values := map[string]types.AttributeValue{
 		":claimed":   str(string(Claimed)),
@@ -212,10 +238,10 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		":trig":      str(req.Trigger),
 		":source":    str(req.Source),
 		":window":    str(req.Window),
-		":succeeded": str(string(Succeeded)),
 	}
-	if !req.Force {
-		delete(values, ":succeeded")
+	if req.Force {
+		values[":succeeded"] = str(string(Succeeded))
+		values[":fid"] = str(req.ForceID)
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -223,9 +249,9 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		TableName: aws.String(s.cfg.Table),
 		Key:       itemKey(key),
 		UpdateExpression: aws.String("SET #st = :claimed, attempt = if_not_exists(attempt, :zero) + :one, run_id = :rid, " +
-			"claim_msg = :msg, expires_at = :lease, claimed_at = :at, #trig = :trig, #source = :source, #window = :window, " +
-			"#records = :zero, #bytes = :zero, objects = :zero " +
-			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error"),
+			"claim_msg = :msg, lease_until = :lease, claimed_at = :at, #trig = :trig, #source = :source, #window = :window, " +
+			"#records = :zero, #bytes = :zero, objects = :zero" + setForce + " " +
+			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error, expires_at, fetch_msg"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#st": "status", "#trig": "trigger", "#source": "source", "#window": "window", "#records": "records", "#bytes": "bytes"},
 		ExpressionAttributeValues:           values,
@@ -238,10 +264,10 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		if derr != nil {
 			return Run{}, derr
 		}
-		if old.ClaimMessage == req.MessageID && req.MessageID != "" && (old.Status == Claimed || old.Status == Running) {
+		if old.ClaimMessage == req.MessageID && req.MessageID != "" && old.Status == Claimed {
 			return old, nil // our own claim, from an earlier delivery of this message
 		}
-		return Run{}, &ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseUntil()}
+		return Run{}, &ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
 	}
 	if err != nil {
 		return Run{}, fault.Retryable(fmt.Errorf("claim %s: %w", key, err))
@@ -249,21 +275,39 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 	return decodeRun(out.Attributes)
 }
 
-// Start moves the run to RUNNING and renews its lease.
-func (s *Store) Start(ctx context.Context, r contracts.Run) (Run, error) {
+// Start moves the claimed run to RUNNING for the fetch message fetchMsg
+// and renews its lease. Only one fetch message can start a run. When that
+// same message is delivered again while the run is RUNNING (its first try
+// crashed or timed out), Start restarts the fetch as the next attempt: the
+// batches written so far are forgotten, and every write of the earlier try
+// is fenced from then on. The returned run carries the attempt to use.
+func (s *Store) Start(ctx context.Context, r contracts.Run, fetchMsg string) (Run, error) {
 	now := s.now().UTC()
-	return s.update(ctx, "start", r,
-		"SET #st = :running, started_at = if_not_exists(started_at, :at), expires_at = :lease",
-		"attempt = :attempt AND #st IN (:claimed, :running)",
-		map[string]types.AttributeValue{
-			":running": str(string(Running)), ":claimed": str(string(Claimed)),
+	values := func() map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{
+			":running": str(string(Running)), ":claimed": str(string(Claimed)), ":mid": str(fetchMsg),
 			":at": str(now.Format(time.RFC3339Nano)), ":lease": num(now.Add(s.cfg.Lease).Unix()),
-		})
+		}
+	}
+	run, err := s.update(ctx, "start", r,
+		"SET #st = :running, started_at = :at, lease_until = :lease, fetch_msg = :mid",
+		"attempt = :attempt AND #st = :claimed", values())
+	if !errors.Is(err, ErrFenced) {
+		return run, err
+	}
+	restart := values()
+	delete(restart, ":claimed")
+	delete(restart, ":at")
+	restart[":rid"] = str(r.RunID)
+	restart[":one"] = num(1)
+	return s.update(ctx, "restart", r,
+		"SET attempt = attempt + :one, lease_until = :lease REMOVE written, batches_expected",
+		"run_id = :rid AND fetch_msg = :mid AND #st = :running", restart)
 }
 
 // Heartbeat renews the run's lease.
 func (s *Store) Heartbeat(ctx context.Context, r contracts.Run) error {
-	_, err := s.update(ctx, "heartbeat", r, "SET expires_at = :lease", "attempt = :attempt AND #st IN (:claimed, :running)",
+	_, err := s.update(ctx, "heartbeat", r, "SET lease_until = :lease", "attempt = :attempt AND #st IN (:claimed, :running)",
 		map[string]types.AttributeValue{
 			":running": str(string(Running)), ":claimed": str(string(Claimed)),
 			":lease": num(s.now().Add(s.cfg.Lease).Unix()),
@@ -274,18 +318,20 @@ func (s *Store) Heartbeat(ctx context.Context, r contracts.Run) error {
 // BatchWritten records that batch seq of the run is stored. It is
 // idempotent: the batch numbers are a set.
 func (s *Store) BatchWritten(ctx context.Context, r contracts.Run, seq int) (Run, error) {
-	return s.update(ctx, "mark batch written", r, "ADD written :seq", "attempt = :attempt AND #st = :running",
+	return s.update(ctx, "mark batch written", r, "ADD written :seq SET lease_until = :lease", "attempt = :attempt AND #st = :running",
 		map[string]types.AttributeValue{
 			":running": str(string(Running)),
 			":seq":     &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(seq)}},
+			":lease":   num(s.now().Add(s.cfg.Lease).Unix()),
 		})
 }
 
 // SetTotals records how many batches, records and bytes the run produced.
 func (s *Store) SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (Run, error) {
-	return s.update(ctx, "set totals", r, "SET batches_expected = :n, #records = :records, #bytes = :bytes", "attempt = :attempt AND #st = :running",
+	return s.update(ctx, "set totals", r, "SET batches_expected = :n, #records = :records, #bytes = :bytes, lease_until = :lease", "attempt = :attempt AND #st = :running",
 		map[string]types.AttributeValue{
 			":running": str(string(Running)), ":n": num(int64(batches)), ":records": num(records), ":bytes": num(bytes),
+			":lease": num(s.now().Add(s.cfg.Lease).Unix()),
 		}, "records", "bytes")
 }
 
@@ -296,7 +342,7 @@ func (s *Store) SetTotals(ctx context.Context, r contracts.Run, batches int, rec
 func (s *Store) Commit(ctx context.Context, r contracts.Run, objects int) (bool, error) {
 	now := s.now().UTC()
 	_, err := s.update(ctx, "commit", r,
-		"SET #st = :succeeded, finished_at = :at, objects = :objects, expires_at = :keep",
+		"SET #st = :succeeded, finished_at = :at, objects = :objects, expires_at = :keep REMOVE lease_until",
 		"attempt = :attempt AND #st = :running AND (batches_expected = :zero OR size(written) = batches_expected)",
 		map[string]types.AttributeValue{
 			":running": str(string(Running)), ":succeeded": str(string(Succeeded)), ":zero": num(0),
@@ -317,7 +363,7 @@ func (s *Store) Commit(ctx context.Context, r contracts.Run, objects int) (bool,
 func (s *Store) Fail(ctx context.Context, r contracts.Run, class, msg string) error {
 	now := s.now().UTC()
 	_, err := s.update(ctx, "fail", r,
-		"SET #st = :failed, finished_at = :at, error_class = :class, last_error = :msg, expires_at = :keep",
+		"SET #st = :failed, finished_at = :at, error_class = :class, last_error = :msg, expires_at = :keep REMOVE lease_until",
 		"attempt = :attempt AND #st IN (:claimed, :running)",
 		map[string]types.AttributeValue{
 			":failed": str(string(Failed)), ":claimed": str(string(Claimed)), ":running": str(string(Running)),
@@ -377,7 +423,9 @@ func (s *Store) List(ctx context.Context) ([]Run, error) {
 // update applies a change conditioned on the run's attempt; a failed
 // condition is ErrFenced.
 func (s *Store) update(ctx context.Context, op string, r contracts.Run, update, cond string, values map[string]types.AttributeValue, names ...string) (Run, error) {
-	values[":attempt"] = num(int64(r.Attempt))
+	if strings.Contains(cond, ":attempt") {
+		values[":attempt"] = num(int64(r.Attempt))
+	}
 	exprNames := map[string]string{"#st": "status"} // every condition checks the status
 	for _, n := range names {
 		exprNames["#"+n] = n

@@ -86,11 +86,16 @@ func TestClaimRules(t *testing.T) {
 	}{
 		{"live lease blocks", func(*testing.T, *runs.Store, *clock, runs.Run) {}, req("m-2"), 0},
 		{"same message gets its own claim back", func(*testing.T, *runs.Store, *clock, runs.Run) {}, req("m-1"), 1},
+		{"same message after the fetch started loses", func(t *testing.T, s *runs.Store, _ *clock, first runs.Run) {
+			if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
+				t.Fatal(err)
+			}
+		}, req("m-1"), 0},
 		{"expired lease is free though the item was never deleted", func(_ *testing.T, _ *runs.Store, c *clock, _ runs.Run) {
 			c.Add(time.Minute + 2*time.Second)
 		}, req("m-2"), 2},
 		{"expired RUNNING lease is free", func(t *testing.T, s *runs.Store, c *clock, first runs.Run) {
-			if _, err := s.Start(ctx, first.Ref()); err != nil {
+			if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
 				t.Fatal(err)
 			}
 			c.Add(time.Minute + 2*time.Second)
@@ -113,7 +118,23 @@ func TestClaimRules(t *testing.T) {
 		}, req("m-2"), 0},
 		{"succeeded run is rerun when forced", func(t *testing.T, s *runs.Store, _ *clock, first runs.Run) {
 			succeed(t, s, first)
-		}, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "m-2", Force: true}, 2},
+		}, forced("m-2", "force-a"), 2},
+		{"the same forced rerun runs once", func(t *testing.T, s *runs.Store, _ *clock, first runs.Run) {
+			succeed(t, s, first)
+			again, err := s.Claim(ctx, forced("m-2", "force-a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			succeed(t, s, again)
+		}, forced("m-3", "force-a"), 0},
+		{"another forced rerun runs again", func(t *testing.T, s *runs.Store, _ *clock, first runs.Run) {
+			succeed(t, s, first)
+			again, err := s.Claim(ctx, forced("m-2", "force-a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			succeed(t, s, again)
+		}, forced("m-3", "force-b"), 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,10 +165,16 @@ func TestClaimRules(t *testing.T) {
 	}
 }
 
+func forced(msg, id string) runs.ClaimRequest {
+	r := req(msg)
+	r.Force, r.ForceID = true, id
+	return r
+}
+
 func succeed(t *testing.T, s *runs.Store, r runs.Run) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.Start(ctx, r.Ref()); err != nil {
+	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
@@ -165,7 +192,7 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Start(ctx, old.Ref()); err != nil {
+	if _, err := s.Start(ctx, old.Ref(), "f-1"); err != nil {
 		t.Fatal(err)
 	}
 	c.Add(2 * time.Minute) // the old worker paused past its lease
@@ -174,7 +201,7 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 	}
 	for name, call := range map[string]func() error{
 		"heartbeat": func() error { return s.Heartbeat(ctx, old.Ref()) },
-		"start":     func() error { _, err := s.Start(ctx, old.Ref()); return err },
+		"start":     func() error { _, err := s.Start(ctx, old.Ref(), "f-1"); return err },
 		"batch":     func() error { _, err := s.BatchWritten(ctx, old.Ref(), 0); return err },
 		"totals":    func() error { _, err := s.SetTotals(ctx, old.Ref(), 1, 1, 1); return err },
 		"commit":    func() error { _, err := s.Commit(ctx, old.Ref(), 1); return err },
@@ -194,7 +221,7 @@ func TestCommitOnlyWhenCompleteAndExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := r.Ref()
-	if _, err := s.Start(ctx, ref); err != nil {
+	if _, err := s.Start(ctx, ref, "f-1"); err != nil {
 		t.Fatal(err)
 	}
 	// Batches out of order and twice; the total arrives in the middle.
@@ -237,7 +264,83 @@ func TestCommitOnlyWhenCompleteAndExactlyOnce(t *testing.T) {
 	if err != nil || final.Status != runs.Succeeded || final.Records != 30 || final.Objects != 3 || final.FinishedAt == "" {
 		t.Fatalf("final = %+v, %v", final, err)
 	}
-	if final.LeaseUntil().Before(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("a finished run must be kept for the retention period, expires %v", final.LeaseUntil())
+	if time.Unix(final.ExpiresAt, 0).Before(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || final.LeaseUntil != 0 {
+		t.Fatalf("a finished run must carry its retention as TTL and no lease: expires_at %d, lease_until %d", final.ExpiresAt, final.LeaseUntil)
+	}
+}
+
+func TestStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	claimed, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed.ExpiresAt != 0 {
+		t.Fatalf("a live run must carry no TTL, expires_at = %d", claimed.ExpiresAt)
+	}
+	first, err := s.Start(ctx, claimed.Ref(), "f-1")
+	if err != nil || first.Attempt != 1 || first.Status != runs.Running {
+		t.Fatalf("start = %+v, %v", first, err)
+	}
+	// A second fetch message for the same claim (a duplicate hand-off) is fenced.
+	if _, err := s.Start(ctx, claimed.Ref(), "f-2"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("second fetch message started: %v", err)
+	}
+	if _, err := s.BatchWritten(ctx, first.Ref(), 0); err != nil {
+		t.Fatal(err)
+	}
+	// The same fetch message again (its first try died): a new attempt, clean.
+	second, err := s.Start(ctx, claimed.Ref(), "f-1")
+	if err != nil || second.Attempt != 2 || second.Written != nil || second.RunID != first.RunID {
+		t.Fatalf("restart = %+v, %v", second, err)
+	}
+	for name, call := range map[string]func() error{
+		"batch":     func() error { _, err := s.BatchWritten(ctx, first.Ref(), 1); return err },
+		"heartbeat": func() error { return s.Heartbeat(ctx, first.Ref()) },
+		"totals":    func() error { _, err := s.SetTotals(ctx, first.Ref(), 2, 2, 2); return err },
+	} {
+		if err := call(); !errors.Is(err, runs.ErrFenced) {
+			t.Errorf("%s of the earlier try: %v, want ErrFenced", name, err)
+		}
+	}
+	if _, err := s.BatchWritten(ctx, second.Ref(), 0); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.SetTotals(ctx, second.Ref(), 1, 5, 50)
+	if err != nil || !cur.Complete() {
+		t.Fatalf("totals = %+v, %v", cur, err)
+	}
+	if ok, err := s.Commit(ctx, second.Ref(), 1); !ok || err != nil {
+		t.Fatalf("commit = %v, %v", ok, err)
+	}
+}
+
+func TestForcedClaimNeedsAnID(t *testing.T) {
+	s, _ := newStore(t)
+	r := req("m-1")
+	r.Force = true
+	if _, err := s.Claim(context.Background(), r); err == nil {
+		t.Fatal("a forced claim without a force id must be refused")
+	}
+}
+
+func TestComplete(t *testing.T) {
+	n := func(v int) *int { return &v }
+	tests := []struct {
+		name string
+		run  runs.Run
+		want bool
+	}{
+		{"total unknown", runs.Run{Written: []int{0}}, false},
+		{"missing batch", runs.Run{BatchesExpected: n(3), Written: []int{0, 2}}, false},
+		{"stray batch number", runs.Run{BatchesExpected: n(2), Written: []int{0, 5}}, false},
+		{"all written", runs.Run{BatchesExpected: n(3), Written: []int{2, 0, 1}}, true},
+		{"empty window", runs.Run{BatchesExpected: n(0)}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.run.Complete(); got != tt.want {
+			t.Errorf("%s: Complete = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
