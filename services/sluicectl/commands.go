@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,10 +11,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"go.uber.org/zap"
 
@@ -156,72 +151,4 @@ func duration(r runs.Run) string {
 		return "-"
 	}
 	return end.Sub(start).Round(time.Millisecond).String()
-}
-
-func cmdRedrive(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
-	name := fs.String("queue", "", "triggers, inputs, fetch or batches (required)")
-	max := fs.Int("max", 0, "move at most this many messages in client mode (0: all)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if !slices.Contains([]string{"triggers", "inputs", "fetch", "batches"}, *name) {
-		return fmt.Errorf("--queue: %q, want triggers, inputs, fetch or batches", *name)
-	}
-	url, err := env("SLUICE_" + strings.ToUpper(*name) + "_QUEUE_URL")
-	if err != nil {
-		return err
-	}
-	clients, err := awsconf.Load(ctx, zap.NewNop())
-	if err != nil {
-		return err
-	}
-	return redrive(ctx, clients.SQS, url, url+"-dlq", *max, out)
-}
-
-var errNoMoveTask = errors.New("StartMessageMoveTask is not supported here")
-
-// redrive asks SQS to move the DLQ's messages back (StartMessageMoveTask).
-// Where the queue service lacks that API (fauxqs, the local emulator), it
-// falls back to a client-side move: receive, send to the queue, delete.
-func redrive(ctx context.Context, api *sqs.Client, url, dlqURL string, max int, out io.Writer) error {
-	err := startMoveTask(ctx, api, dlqURL)
-	if err == nil {
-		fmt.Fprintf(out, "move task started: %s → %s (AWS moves the messages in the background)\n", dlqURL, url)
-		return nil
-	}
-	fmt.Fprintf(out, "StartMessageMoveTask failed (%v); falling back to client-side move (receive → send → delete)\n", err)
-	moved := 0
-	for max == 0 || moved < max {
-		res, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlqURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60})
-		if err != nil {
-			return fmt.Errorf("receive from DLQ: %w", err)
-		}
-		if len(res.Messages) == 0 {
-			break
-		}
-		for _, m := range res.Messages {
-			if _, err := api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: m.Body}); err != nil {
-				return fmt.Errorf("send to %s after %d moved: %w", url, moved, err)
-			}
-			if _, err := api.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(dlqURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return fmt.Errorf("delete from DLQ after %d moved (message may now be on both queues; dedupe and the writer's fencing make that safe): %w", moved, err)
-			}
-			moved++
-		}
-	}
-	fmt.Fprintf(out, "moved %d messages: %s → %s\n", moved, dlqURL, url)
-	return nil
-}
-
-func startMoveTask(ctx context.Context, api *sqs.Client, dlqURL string) error {
-	attrs, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(dlqURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		return fmt.Errorf("get DLQ arn: %w", err)
-	}
-	arn := attrs.Attributes["QueueArn"]
-	if _, err := api.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: aws.String(arn)}); err != nil {
-		return fmt.Errorf("%w: %w", errNoMoveTask, err)
-	}
-	return nil
 }

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,28 +100,195 @@ func TestTriggerAndSchedule(t *testing.T) {
 	}
 }
 
+func sendAll(t *testing.T, st *devstacktest.Stack, url string, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		if _, err := st.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// moved returns N from the "moved N messages" line of redrive's output.
+func moved(t *testing.T, out string) int {
+	t.Helper()
+	m := regexp.MustCompile(`moved (\d+) messages?`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no \"moved N messages\" in output %q", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
 // fauxqs lacks StartMessageMoveTask: redrive must say so and move the
 // messages itself.
 func TestRedriveFallsBackToClientMove(t *testing.T) {
 	st := setup(t)
-	ctx := context.Background()
-	for _, b := range []string{"one", "two", "three"} {
-		if _, err := st.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(st.Resources.Fetch.DLQURL), MessageBody: aws.String(b)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendAll(t, st, st.Resources.Inputs.DLQURL, "one", "two", "three")
 	var out bytes.Buffer
-	if err := run(ctx, []string{"redrive", "--queue", "fetch"}, &out); err != nil {
+	if err := run(context.Background(), []string{"redrive", "--queue", "inputs"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "falling back to client-side move") || !strings.Contains(out.String(), "moved 3 messages") {
+	if !strings.Contains(out.String(), "falling back to client-side move") || moved(t, out.String()) != 3 {
 		t.Fatalf("output = %q", out.String())
 	}
-	if got := receive(t, st, st.Resources.Fetch.URL, 3, 10*time.Second); len(got) != 3 {
+	if got := receive(t, st, st.Resources.Inputs.URL, 3, 10*time.Second); len(got) != 3 {
 		t.Fatalf("%d messages back on the queue, want 3", len(got))
 	}
-	if left := receive(t, st, st.Resources.Fetch.DLQURL, 1, 2*time.Second); len(left) != 0 {
+	if left := receive(t, st, st.Resources.Inputs.DLQURL, 1, time.Second); len(left) != 0 {
 		t.Fatalf("DLQ still holds %v", left)
+	}
+}
+
+func TestRedriveMaxMovesAtMostMax(t *testing.T) {
+	st := setup(t)
+	sendAll(t, st, st.Resources.Inputs.DLQURL, "1", "2", "3", "4", "5")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"redrive", "--queue", "inputs", "--max", "2"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if n := moved(t, out.String()); n != 2 {
+		t.Fatalf("moved %d, want 2; output %q", n, out.String())
+	}
+	if got := receive(t, st, st.Resources.Inputs.URL, 3, time.Second); len(got) != 2 {
+		t.Fatalf("%d messages on the queue, want 2", len(got))
+	}
+	if left := receive(t, st, st.Resources.Inputs.DLQURL, 4, time.Second); len(left) != 3 {
+		t.Fatalf("%d messages left in the DLQ, want 3", len(left))
+	}
+}
+
+// With services running, a message that fails again is parked straight
+// back into the DLQ as a new message. The client-side move must still end,
+// after at most the messages the DLQ held when it started.
+func TestRedriveMoveEndsWhileMessagesAreParkedAgain(t *testing.T) {
+	st := setup(t)
+	const initial = 4
+	sendAll(t, st, st.Resources.Inputs.DLQURL, "a", "b", "c", "d")
+
+	parkCtx, stopParking := context.WithCancel(context.Background())
+	parked := make(chan int)
+	go func() { // a service that fails every message permanently
+		n := 0
+		defer func() { parked <- n }()
+		for parkCtx.Err() == nil {
+			res, err := st.SQS.ReceiveMessage(parkCtx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(st.Resources.Inputs.URL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+			if err != nil {
+				continue
+			}
+			for _, m := range res.Messages {
+				if _, err := st.SQS.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(st.Resources.Inputs.DLQURL), MessageBody: m.Body}); err != nil {
+					t.Error(err)
+				}
+				if _, err := st.SQS.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(st.Resources.Inputs.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+					t.Error(err)
+				}
+				n++
+			}
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, []string{"redrive", "--queue", "inputs"}, &out)
+	stopParking()
+	n := <-parked
+	if err != nil {
+		t.Fatalf("redrive did not end: %v; output %q", err, out.String())
+	}
+	if got := moved(t, out.String()); got < 1 || got > initial {
+		t.Fatalf("moved %d, want 1…%d; output %q", got, initial, out.String())
+	}
+	t.Logf("%s(the parking service re-parked %d)", out.String(), n)
+}
+
+// A Fetch, Batch or Done in the DLQ carries a stale attempt: redrive sends
+// one new Input per run instead of moving the messages back.
+func TestRedriveFetchRetriggersInputs(t *testing.T) {
+	st := setup(t)
+	fetch := func(window string, attempt int) string {
+		b, err := json.Marshal(contracts.NewFetch(contracts.Run{Source: "orders", Window: window, RunID: "r" + window, Attempt: attempt}, contracts.TriggerSchedule))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// A damaged batch (no payload) still names its run.
+	batch := `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","run_id":"r1","attempt":1,"seq":3}`
+	garbage := "not a sluice message"
+	sendAll(t, st, st.Resources.Fetch.DLQURL, fetch("2026-11-01", 1), fetch("2026-11-02", 2), batch, garbage)
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"redrive", "--queue", "fetch"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"redrive fetch: 4 DLQ messages → 2 inputs re-triggered (orders/2026-11-01, orders/2026-11-02); 1 left",
+		"1 message left in the DLQ: not a Sluice run message",
+		"SUCCEEDED is not re-run",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	var keys []string
+	for _, body := range receive(t, st, st.Resources.Inputs.URL, 3, time.Second) {
+		in, err := contracts.DecodeInput([]byte(body))
+		if err != nil || in.Trigger != contracts.TriggerRedrive || in.Force {
+			t.Fatalf("input %s: %+v, %v", body, in, err)
+		}
+		keys = append(keys, in.Key())
+	}
+	slices.Sort(keys)
+	if want := []string{"orders/2026-11-01", "orders/2026-11-02"}; !slices.Equal(keys, want) {
+		t.Fatalf("inputs re-triggered = %v, want %v", keys, want)
+	}
+	if got := receive(t, st, st.Resources.Fetch.URL, 1, time.Second); len(got) != 0 {
+		t.Fatalf("messages moved back to the fetch queue: %v", got)
+	}
+	if left := receive(t, st, st.Resources.Fetch.DLQURL, 2, time.Second); !slices.Equal(left, []string{garbage}) {
+		t.Fatalf("DLQ holds %q, want only the garbage", left)
+	}
+}
+
+func TestInputFor(t *testing.T) {
+	run := contracts.Run{Source: "orders", Window: "2026-11-01T13", RunID: "r", Attempt: 2}
+	encode := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name, body string
+		want       string // input key; "" for none
+	}{
+		{"fetch", encode(contracts.NewFetch(run, contracts.TriggerManual)), "orders/2026-11-01T13"},
+		{"done", encode(contracts.NewDone(run, 2, 10, 100)), "orders/2026-11-01T13"},
+		{"batch without payload", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","seq":0}`, "orders/2026-11-01"},
+		{"unknown version", `{"v":2,"kind":"fetch","source":"events","window":"2026-11-02"}`, "events/2026-11-02"},
+		{"not JSON", `orders/2026-11-01`, ""},
+		{"no window", `{"v":1,"kind":"fetch","source":"orders"}`, ""},
+		{"window not a string", `{"source":"orders","window":20261101}`, ""},
+		{"bad source name", `{"source":"Orders!","window":"2026-11-01"}`, ""},
+		{"bad window", `{"source":"orders","window":"yesterday"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := inputFor([]byte(tt.body))
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("input %+v, want none", in)
+				}
+				return
+			}
+			if err != nil || in.Key() != tt.want || in.Trigger != contracts.TriggerRedrive || in.Force {
+				t.Fatalf("input = %+v, %v; want %s, trigger redrive", in, err, tt.want)
+			}
+		})
 	}
 }
 

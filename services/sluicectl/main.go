@@ -3,7 +3,8 @@
 //	sluicectl trigger  --source S --window W [--force]   inject one input, as `aws sqs send-message` would
 //	sluicectl schedule [--sources a,b] [--from D --to D] [--force]   ask the scheduler for inputs
 //	sluicectl runs     [--json]                           list the run records
-//	sluicectl redrive  --queue inputs|fetch|batches|triggers   move a DLQ's messages back
+//	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N]   empty a DLQ: move triggers and
+//	                   inputs back; re-trigger the runs of fetch and batches messages as new inputs
 //
 // It reads the same environment as the services (SLUICE_*_QUEUE_URL,
 // SLUICE_RUNS_TABLE, AWS_ENDPOINT_URL_*).
@@ -27,7 +28,8 @@ commands:
   schedule  send a trigger to the scheduler: every source, or --sources, for the latest
             complete window, or every window in --from/--to
   runs      list run records (input, status, attempt, records, objects, duration)
-  redrive   move the messages of a queue's DLQ back to the queue
+  redrive   empty a queue's DLQ: triggers and inputs move back to their queue; for fetch
+            and batches, each run (source + window) is re-triggered as one new input
 
 Run 'sluicectl <command> -h' for a command's flags.
 `
