@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Runs every test of every module in the workspace against the local
 # emulators. Starts the emulators when they are not running and stops them
-# afterwards (only if this script started them). Arguments go to `go test`.
+# afterwards (only if this script started them, even if starting failed
+# half-way). Arguments go to `go test`.
+#
+# SLUICE_DEVSTACK=external: the emulators are someone else's; this script
+# never starts or stops them (and neither do the tests), it runs the tests.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 started=0
-if ! scripts/stack.sh status >/dev/null 2>&1; then
-	scripts/stack.sh up
-	started=1
-fi
 cleanup() { if ((started)); then scripts/stack.sh down || true; fi; }
+# Installed before `up`, so that a start that fails half-way (one emulator
+# up, the next one not) stops what it did start.
 trap cleanup EXIT
+if [[ "${SLUICE_DEVSTACK:-}" != external ]] && ! scripts/stack.sh status >/dev/null 2>&1; then
+	started=1
+	scripts/stack.sh up
+fi
 
 modules=(shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts)
 pkgs=()

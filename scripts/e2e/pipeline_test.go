@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/source"
 )
 
 // Three sources (page number with total, cursor, page number until an
@@ -151,9 +151,10 @@ func TestMalformedMessagesAreParkedWithTheReason(t *testing.T) {
 // claims it and, once the API recovers, succeeds.
 func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	t.Parallel()
+	const maxReceive = 2
 	e := start(t, setup{
 		api:   demoapi.Options{RecordsPerDay: 300},
-		stack: devstack.Options{MaxReceiveCount: 2, VisibilityTimeout: 10 * time.Second},
+		stack: devstack.Options{MaxReceiveCount: maxReceive, VisibilityTimeout: 10 * time.Second},
 	})
 	e.api.SetFailure("orders", 500)
 	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-08"))
@@ -166,8 +167,14 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	if r.Status != runs.Failed || r.ErrorClass != "retries-exhausted" || !strings.Contains(r.LastError, "500") {
 		t.Fatalf("run = %s %s %q, want FAILED retries-exhausted with the HTTP status", r.Status, r.ErrorClass, r.LastError)
 	}
-	if n := e.api.Requests("orders"); n < 2 {
-		t.Fatalf("the API was asked %d times; each receive must try", n)
+	// Each redelivery of the fetch restarted the run as the next attempt.
+	if r.Attempt != maxReceive {
+		t.Fatalf("failed run at attempt %d, want %d: one per receive", r.Attempt, maxReceive)
+	}
+	// Each receive tries the first page source.DefaultMaxAttempts times;
+	// after maxReceive receives the fetch is over, and nothing asks again.
+	if n, want := e.api.Requests("orders"), maxReceive*source.DefaultMaxAttempts; n != want {
+		t.Fatalf("the API was asked %d times, want %d: %d tries on each of %d receives", n, want, source.DefaultMaxAttempts, maxReceive)
 	}
 
 	e.api.SetFailure("orders", 0)
@@ -175,7 +182,7 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		r, err := e.runs.Get(context.Background(), "orders/2026-11-08")
-		if err == nil && r.Attempt == 2 && r.Status == runs.Succeeded {
+		if err == nil && r.Attempt == maxReceive+1 && r.Status == runs.Succeeded {
 			e.checkPartition(r)
 			return
 		}
@@ -185,5 +192,3 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
-var _ = fmt.Sprintf

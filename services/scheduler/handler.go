@@ -125,8 +125,20 @@ func windows(p pipeline.Partition, t contracts.Trigger) []pipeline.Window {
 	return latest
 }
 
-// lambdaHandler serves both event shapes the scheduler Lambda receives: SQS
-// events from the triggers queue, and scheduled events from EventBridge.
+// scheduledEvent is the detail-type of the events an EventBridge rule with a
+// schedule expression sends.
+const scheduledEvent = "Scheduled Event"
+
+// maxLoggedError bounds the error text of a log line: a decode error may
+// quote the event.
+const maxLoggedError = 2048
+
+// lambdaHandler serves the event shapes the scheduler Lambda receives: SQS
+// events from the triggers queue, scheduled events from an EventBridge rule,
+// and Trigger messages from EventBridge Scheduler (the schedule's input).
+// Anything else is refused with an error, logged once: a schedule whose
+// input is wrong must show up, not quietly become "every source, latest
+// window".
 func lambdaHandler(log *zap.Logger, h *handler, sqs func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) func(context.Context, json.RawMessage) (any, error) {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var probe struct {
@@ -134,28 +146,34 @@ func lambdaHandler(log *zap.Logger, h *handler, sqs func(context.Context, events
 			DetailType string            `json:"detail-type"`
 			Time       time.Time         `json:"time"`
 		}
-		if err := json.Unmarshal(raw, &probe); err != nil {
-			return nil, fmt.Errorf("scheduler: undecodable event: %w", err)
-		}
-		if len(probe.Records) > 0 {
+		err := json.Unmarshal(raw, &probe)
+		if err == nil && len(probe.Records) > 0 {
 			var ev events.SQSEvent
-			if err := json.Unmarshal(raw, &ev); err != nil {
-				return nil, fmt.Errorf("scheduler: undecodable SQS event: %w", err)
-			}
-			return sqs(ctx, ev)
-		}
-		// A scheduled event: EventBridge rules send detail-type "Scheduled
-		// Event" with its time; EventBridge Scheduler sends what the
-		// schedule's input says, which may be a Trigger message itself.
-		t := contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerSchedule, At: probe.Time}
-		if probe.DetailType == "" {
-			if decoded, err := contracts.DecodeTrigger(raw); err == nil {
-				t = decoded
+			if err = json.Unmarshal(raw, &ev); err == nil {
+				return sqs(ctx, ev)
 			}
 		}
 		ctx, scope := logging.WithScope(ctx, log)
+		var t contracts.Trigger
+		switch {
+		case err != nil:
+			err = fault.Permanentf("scheduler: undecodable event: %w", err)
+		case probe.DetailType == scheduledEvent:
+			t = contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerSchedule, At: probe.Time}
+		case probe.DetailType != "":
+			err = fault.Permanentf("scheduler: EventBridge event of detail-type %q, want %q", probe.DetailType, scheduledEvent)
+		default:
+			if t, err = contracts.DecodeTrigger(raw); err != nil {
+				err = fmt.Errorf("scheduler: event is neither an SQS event, a scheduled event nor a Trigger: %w", err)
+			}
+		}
+		if err != nil {
+			scope.Logger().Error("event refused; nothing published", zap.String("detail_type", probe.DetailType),
+				zap.String("error", logging.Truncate(err.Error(), maxLoggedError)))
+			return nil, err
+		}
 		if err := h.publish(ctx, t); err != nil {
-			scope.Logger().Error("scheduled trigger failed", zap.Error(err))
+			scope.Logger().Error("scheduled trigger failed", zap.String("error", logging.Truncate(err.Error(), maxLoggedError)))
 			return nil, err // EventBridge retries and then uses its DLQ
 		}
 		return map[string]any{"ok": true}, nil

@@ -377,6 +377,7 @@ func TestLambdaHandler(t *testing.T) {
 		event        []byte
 		sendErr      error
 		wantErr      bool
+		wantLog      string // with wantErr: the one error line expected
 		wantInputs   []string
 		wantTrigger  string
 		wantFailures []string // SQS events only
@@ -401,6 +402,27 @@ func TestLambdaHandler(t *testing.T) {
 			event:   golden(t, "scheduled-event.json"),
 			sendErr: fault.Retryable(errors.New("sqs: throttled")),
 			wantErr: true,
+			wantLog: "scheduled trigger failed",
+		},
+		{
+			// Not "all sources, latest window": a schedule whose input is
+			// wrong must be seen, not quietly widened.
+			name:    "EventBridge Scheduler event carrying an invalid Trigger",
+			event:   []byte(`{"v":1,"kind":"trigger","sources":["NOPE!"]}`),
+			wantErr: true,
+			wantLog: "event refused; nothing published",
+		},
+		{
+			name:    "EventBridge Scheduler event carrying something else",
+			event:   []byte(`{"hello":"world"}`),
+			wantErr: true,
+			wantLog: "event refused; nothing published",
+		},
+		{
+			name:    "EventBridge event that is not a scheduled event",
+			event:   []byte(`{"version":"0","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","time":"2026-11-24T00:15:00Z","detail":{}}`),
+			wantErr: true,
+			wantLog: "event refused; nothing published",
 		},
 		{
 			name:        "SQS event: the good trigger is published, the malformed one parked",
@@ -423,6 +445,7 @@ func TestLambdaHandler(t *testing.T) {
 			name:    "undecodable event",
 			event:   []byte(`["not", "an", "event"]`),
 			wantErr: true,
+			wantLog: "event refused; nothing published",
 		},
 	}
 	for _, tt := range tests {
@@ -446,8 +469,11 @@ func TestLambdaHandler(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Invoke = %s, want an error", resp)
 				}
-				if tt.sendErr != nil && logs.FilterMessage("scheduled trigger failed").Len() != 1 {
-					t.Fatalf("the failure was not logged: %v", logs.All())
+				if tt.wantLog != "" && (logs.FilterMessage(tt.wantLog).Len() != 1 || logs.FilterLevelExact(zapcore.ErrorLevel).Len() != 1) {
+					t.Fatalf("the failure was not logged once as %q: %v", tt.wantLog, logs.All())
+				}
+				if tt.sendErr == nil && out.calls != 0 {
+					t.Fatalf("published %d inputs for an event that was refused", len(out.sent))
 				}
 				return
 			}

@@ -83,6 +83,10 @@ func (o Outcome) String() string {
 	}
 }
 
+// maxLoggedError bounds the error text of a log line: an error may quote a
+// whole payload, and a log line is no place for one.
+const maxLoggedError = 2048
+
 // Process runs h on m and returns what the transport must do with m. It
 // never panics and logs one line about the outcome.
 func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Message) Outcome {
@@ -101,17 +105,22 @@ func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Messag
 	class := fault.ClassOf(err)
 	if class != fault.Stop {
 		out.Warn("message failed; left for redelivery", elapsed,
-			zap.String("error_class", class.String()), zap.Error(err))
+			zap.String("error_class", class.String()), errorField("error", err))
 		return Retry
 	}
 	if perr := p.Park(ctx, m, err); perr != nil {
 		out.Error("message failed permanently but could not be parked in the DLQ; left for redelivery", elapsed,
-			zap.Error(err), zap.NamedError("park_error", perr))
+			errorField("error", err), errorField("park_error", perr))
 		return Retry
 	}
 	out.Error("message failed permanently; parked in the DLQ", elapsed,
-		zap.String("error_class", class.String()), zap.Error(err))
+		zap.String("error_class", class.String()), errorField("error", err))
 	return Parked
+}
+
+// errorField logs err's text under key, cut to maxLoggedError bytes.
+func errorField(key string, err error) zap.Field {
+	return zap.String(key, logging.Truncate(err.Error(), maxLoggedError))
 }
 
 // ErrPanic marks a recovered handler panic.
@@ -120,7 +129,8 @@ var ErrPanic = errors.New("handler panicked")
 func safeHandle(ctx context.Context, h Handler, m Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			logging.From(ctx).Error("handler panic", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			logging.From(ctx).Error("handler panic", zap.String("panic", logging.Truncate(fmt.Sprint(r), maxLoggedError)),
+				zap.ByteString("stack", debug.Stack()))
 			err = fault.Permanent(fmt.Errorf("%w: %v", ErrPanic, r))
 		}
 	}()

@@ -122,21 +122,141 @@ func TestProcessOutcomes(t *testing.T) {
 }
 
 func TestRetryDelay(t *testing.T) {
+	const base, max = 2 * time.Second, time.Minute
 	tests := []struct {
 		receives int
 		min, max time.Duration
 	}{
-		{1, 2 * time.Second, 3 * time.Second},
-		{2, 4 * time.Second, 5 * time.Second},
-		{3, 8 * time.Second, 10 * time.Second},
-		{10, 60 * time.Second, 72 * time.Second},
+		{0, 2 * time.Second, 2 * time.Second}, // as the first receive
+		{1, 2 * time.Second, 2 * time.Second}, // up to 20% jitter, in whole seconds
+		{2, 4 * time.Second, 4 * time.Second},
+		{3, 8 * time.Second, 9 * time.Second},
+		{5, 32 * time.Second, 38 * time.Second},
+		{6, 60 * time.Second, 60 * time.Second}, // 64s is over the cap, with or without jitter
+		{10, 60 * time.Second, 60 * time.Second},
+		{1000, 60 * time.Second, 60 * time.Second},
 	}
 	for _, tt := range tests {
-		for range 20 {
-			d := RetryDelay(2*time.Second, time.Minute, tt.receives)
+		for range 50 {
+			d := RetryDelay(base, max, tt.receives)
 			if d < tt.min || d > tt.max || d%time.Second != 0 {
 				t.Fatalf("RetryDelay(receives=%d) = %v, want whole seconds in [%v, %v]", tt.receives, d, tt.min, tt.max)
 			}
+		}
+	}
+	// Jitter never takes a delay over the cap, near it or at it.
+	for receives := 1; receives <= 20; receives++ {
+		for range 50 {
+			if d := RetryDelay(base, 9*time.Second, receives); d > 9*time.Second {
+				t.Fatalf("RetryDelay(receives=%d, max=9s) = %v, over the cap", receives, d)
+			}
+		}
+	}
+}
+
+// A handler error can quote a whole payload (a decode error citing a
+// bogus 900 KB field); the outcome line must carry only its start.
+func TestProcessTruncatesLoggedErrors(t *testing.T) {
+	huge := strings.Repeat("x", 900<<10)
+	tests := []struct {
+		name    string
+		err     error
+		parkErr error
+		msg     string
+		fields  []string
+	}{
+		{"retried", errors.New("decode: bogus value " + huge), nil, "message failed; left for redelivery", []string{"error"}},
+		{"parked", fault.Permanentf("decode: bogus value %s", huge), nil, "message failed permanently; parked in the DLQ", []string{"error"}},
+		{"not parked", fault.Permanentf("decode: bogus value %s", huge), errors.New("sqs: message too long: " + huge),
+			"message failed permanently but could not be parked in the DLQ; left for redelivery", []string{"error", "park_error"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			core, logs := observer.New(zap.DebugLevel)
+			h := HandlerFunc(func(context.Context, Message) error { return tt.err })
+			Process(context.Background(), zap.New(core), h, &fakeSettler{parkErr: tt.parkErr}, Message{ID: "m", Body: []byte("{}")})
+			lines := logs.FilterMessage(tt.msg).All()
+			if len(lines) != 1 {
+				t.Fatalf("%d lines %q, want 1; logged: %v", len(lines), tt.msg, logs.All())
+			}
+			m := lines[0].ContextMap()
+			for _, f := range tt.fields {
+				s, ok := m[f].(string)
+				if !ok || !strings.HasPrefix(s, "decode: bogus value xxx") && !strings.HasPrefix(s, "sqs: message too long: xxx") {
+					t.Fatalf("field %q = %.80v, want the start of the error as a string", f, m[f])
+				}
+				if len(s) > maxLoggedError+32 {
+					t.Fatalf("field %q is %d bytes, want at most about %d", f, len(s), maxLoggedError)
+				}
+			}
+		})
+	}
+}
+
+// Lambda kills an invocation at its deadline, and with it the partial batch
+// response: every message of the batch would be redelivered, finished ones
+// included. Handlers must be stopped early enough for the answer to leave.
+func TestLambdaAnswersBeforeTheDeadline(t *testing.T) {
+	tests := []struct {
+		name string
+		slow HandlerFunc
+	}{
+		{"handler that stops when its context ends", func(ctx context.Context, _ Message) error {
+			<-ctx.Done()
+			return ctx.Err()
+		}},
+		{"handler that ignores its context", func(context.Context, Message) error {
+			time.Sleep(10 * time.Second)
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := HandlerFunc(func(ctx context.Context, m Message) error {
+				if string(m.Body) == "slow" {
+					return tt.slow(ctx, m)
+				}
+				return nil
+			})
+			settler := &fakeSettler{}
+			// One worker: "late" can only start once "slow" is over.
+			fn := Lambda(zap.NewNop(), h, settler, 1)
+			ev := events.SQSEvent{Records: []events.SQSMessage{
+				{MessageId: "ok", Body: "ok"}, {MessageId: "slow", Body: "slow"}, {MessageId: "late", Body: "ok"},
+			}}
+			deadline := time.Now().Add(3 * time.Second)
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+
+			resp, err := fn(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if left := time.Until(deadline); left <= 0 {
+				t.Fatalf("answered %v after the invocation deadline", -left)
+			}
+			var failed []string
+			for _, f := range resp.BatchItemFailures {
+				failed = append(failed, f.ItemIdentifier)
+			}
+			if !slices.Equal(failed, []string{"slow", "late"}) {
+				t.Fatalf("batch item failures = %v, want the unfinished and the unstarted message, not the done one", failed)
+			}
+		})
+	}
+}
+
+func TestReplyMargin(t *testing.T) {
+	tests := []struct {
+		remaining, want time.Duration // want: how much earlier than the invocation deadline
+	}{
+		{3 * time.Second, time.Second},
+		{30 * time.Second, 3 * time.Second},
+		{15 * time.Minute, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := replyMargin(tt.remaining); got != tt.want {
+			t.Errorf("replyMargin(%v) = %v, want %v", tt.remaining, got, tt.want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
@@ -25,35 +26,100 @@ var _ Settler = (*Queue)(nil)
 //
 // Parked and done messages are deleted by Lambda when the invocation
 // returns; failed ones become visible again after the visibility timeout.
+//
+// Lambda kills an invocation at its deadline, response and all, and then
+// redelivers the whole batch, finished messages included. So handlers get
+// a context that ends replyMargin before the invocation's deadline, records
+// not started by then are not started at all, and the response leaves half
+// a margin before the deadline whatever is still running: every message not
+// finished by then is reported as failed. (A handler that ignores its
+// context may so finish a message that is redelivered anyway; handlers are
+// idempotent for that reason among others.)
 func Lambda(log *zap.Logger, h Handler, q Settler, workers int) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	if workers < 1 {
 		workers = 1
 	}
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		hctx, cancel := ctx, context.CancelFunc(func() {})
+		replyBy := (<-chan time.Time)(nil) // never, without a deadline
+		if deadline, ok := ctx.Deadline(); ok {
+			margin := replyMargin(time.Until(deadline))
+			hctx, cancel = context.WithDeadline(ctx, deadline.Add(-margin))
+			t := time.NewTimer(time.Until(deadline.Add(-margin / 2)))
+			defer t.Stop()
+			replyBy = t.C
+		}
+		defer cancel()
+
 		var (
-			mu   sync.Mutex
-			resp events.SQSEventResponse
-			wg   sync.WaitGroup
-			sem  = make(chan struct{}, workers)
+			mu       sync.Mutex
+			finished = make([]bool, len(ev.Records)) // done or parked: not to be redelivered
+			wg       sync.WaitGroup
+			sem      = make(chan struct{}, workers)
+			started  int
 		)
-		for _, rec := range ev.Records {
-			sem <- struct{}{}
+		for i, rec := range ev.Records {
+			if !acquire(hctx, sem) {
+				break // too close to the deadline: the rest is left for redelivery
+			}
+			started++
 			wg.Add(1)
-			go func(rec events.SQSMessage) {
+			go func() {
 				defer func() { <-sem; wg.Done() }()
 				m := fromLambda(rec)
-				if Process(ctx, log, h, q, m) == Retry {
-					if err := q.Backoff(ctx, m); err != nil {
-						log.Warn("could not shorten the retry delay", zap.String("message_id", m.ID), zap.Error(err))
-					}
+				if Process(hctx, log, h, q, m) != Retry {
 					mu.Lock()
-					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+					finished[i] = true
 					mu.Unlock()
+					return
 				}
-			}(rec)
+				if err := q.Backoff(hctx, m); err != nil {
+					log.Warn("could not shorten the retry delay", zap.String("message_id", m.ID), zap.Error(err))
+				}
+			}()
 		}
-		wg.Wait()
+		if started < len(ev.Records) {
+			log.Warn("invocation deadline near; messages not started are left for redelivery",
+				zap.Int("not_started", len(ev.Records)-started), zap.Int("records", len(ev.Records)))
+		}
+
+		allDone := make(chan struct{})
+		go func() { wg.Wait(); close(allDone) }()
+		select {
+		case <-allDone:
+		case <-replyBy:
+			log.Warn("invocation deadline near; answering while handlers still run, their messages are left for redelivery")
+		}
+
+		mu.Lock()
+		defer mu.Unlock()
+		var resp events.SQSEventResponse
+		for i, rec := range ev.Records {
+			if !finished[i] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			}
+		}
 		return resp, nil
+	}
+}
+
+// replyMargin is how long before the invocation deadline handlers are
+// stopped: a tenth of the time left, at most 10s, at least 1s.
+func replyMargin(remaining time.Duration) time.Duration {
+	return max(min(remaining/10, 10*time.Second), time.Second)
+}
+
+// acquire takes a slot of sem, unless ctx ends first (checked first, so
+// that a free slot never wins over an ended context).
+func acquire(ctx context.Context, sem chan struct{}) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

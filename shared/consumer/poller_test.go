@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -21,53 +22,63 @@ import (
 // The poller against real SQS (fauxqs): done messages are deleted,
 // permanent failures parked in the DLQ with their reason, retryable ones
 // received again until the redrive policy moves them to the DLQ, and a
-// message in flight at shutdown finishes and is deleted.
+// message still in flight when the poller is told to stop finishes and is
+// deleted.
 func TestPollerSettlesEveryOutcome(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{MaxReceiveCount: 2, VisibilityTimeout: 5 * time.Second})
 	q := st.Resources.Inputs
 	ctx := context.Background()
-	for _, body := range []string{"ok", "bad", "flaky", "slow"} {
-		if _, err := st.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.URL), MessageBody: aws.String(body)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send(t, st.SQS, q.URL, "ok", "bad", "flaky", "slow")
 
 	var (
-		mu       sync.Mutex
-		seen     = map[string]int{}
-		slowDone = make(chan struct{})
-		slowSeen = make(chan struct{}, 1)
+		c           counter
+		slowStarted = make(chan struct{})
+		release     = make(chan struct{}) // closed by the test once stop() was called
+		slowDone    = make(chan struct{})
+		startOnce   sync.Once
+		doneOnce    sync.Once
 	)
 	h := consumer.HandlerFunc(func(ctx context.Context, m consumer.Message) error {
-		mu.Lock()
-		seen[string(m.Body)]++
-		mu.Unlock()
+		c.add(string(m.Body))
 		switch string(m.Body) {
 		case "bad":
 			return fault.Permanentf("malformed")
 		case "flaky":
 			return errors.New("try later")
 		case "slow":
-			slowSeen <- struct{}{}
-			time.Sleep(1500 * time.Millisecond) // still running when shutdown starts
-			close(slowDone)
+			startOnce.Do(func() { close(slowStarted) })
+			<-release // in flight until after shutdown has begun
+			doneOnce.Do(func() { close(slowDone) })
 		}
 		return nil
 	})
 	p := consumer.NewPoller(
 		&consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL, RetryBase: time.Second, RetryMax: time.Second},
-		consumer.PollerConfig{Workers: 3, WaitTime: time.Second, Visibility: 5 * time.Second, ShutdownGrace: 10 * time.Second},
+		consumer.PollerConfig{Workers: 3, WaitTime: time.Second, Visibility: 5 * time.Second, ShutdownGrace: 20 * time.Second},
 		zap.NewNop(), h)
 
 	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	ran := make(chan error, 1)
 	go func() { ran <- p.Run(runCtx) }()
 
-	<-slowSeen
+	select {
+	case <-slowStarted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow message was never handled")
+	}
 	// The flaky message must reach the DLQ through the redrive policy: two
 	// receives, each failing; the third receive moves it.
 	dlq := receiveAll(t, st.SQS, q.DLQURL, 2, 30*time.Second)
+
 	stop()
+	// The slow handler is still blocked: Run must wait for it.
+	select {
+	case err := <-ran:
+		t.Fatalf("Run returned (%v) while a message was in flight", err)
+	case <-time.After(time.Second):
+	}
+	close(release)
 	select {
 	case err := <-ran:
 		if err != nil {
@@ -96,16 +107,120 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 	if _, ok := bodies["flaky"]; !ok {
 		t.Fatalf("flaky message not in the DLQ: %v", bodies)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if seen["ok"] != 1 || seen["bad"] != 1 || seen["slow"] != 1 || seen["flaky"] != 2 {
+	if seen := c.snapshot(); seen["ok"] != 1 || seen["bad"] != 1 || seen["slow"] != 1 || seen["flaky"] != 2 {
 		t.Fatalf("handled %v; want ok, bad, slow once and flaky twice (maxReceiveCount)", seen)
 	}
-	// Nothing is left on the main queue: done and parked messages were deleted.
-	left := receiveAll(t, st.SQS, q.URL, 1, 2*time.Second)
-	if len(left) != 0 {
-		t.Fatalf("%d messages left on the queue", len(left))
+	// Nothing is left on the main queue, visible or not: done and parked
+	// messages were deleted, the slow one too (it finished after the stop).
+	if visible, inflight := queueDepth(t, st.SQS, q.URL); visible+inflight != 0 {
+		t.Fatalf("%d visible and %d in-flight messages left on the queue", visible, inflight)
 	}
+}
+
+// A handler that outlasts the visibility timeout keeps its message: the
+// poller extends the visibility while it runs, so no other worker receives
+// the message a second time.
+func TestPollerExtendsVisibilityOfASlowMessage(t *testing.T) {
+	const visibility = 2 * time.Second
+	st := devstacktest.Start(t, devstack.Options{MaxReceiveCount: 5, VisibilityTimeout: visibility})
+	q := st.Resources.Inputs
+	send(t, st.SQS, q.URL, "long")
+
+	var c counter
+	finished := make(chan struct{})
+	h := consumer.HandlerFunc(func(ctx context.Context, m consumer.Message) error {
+		if c.add(string(m.Body)) == 1 {
+			defer close(finished)
+		}
+		time.Sleep(5 * time.Second) // 2.5 visibility timeouts
+		return nil
+	})
+	p := consumer.NewPoller(
+		&consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL},
+		// Other workers are idle and polling all along: a message that
+		// became visible again would be received at once.
+		consumer.PollerConfig{Workers: 3, WaitTime: time.Second, Visibility: visibility, ShutdownGrace: 20 * time.Second},
+		zap.NewNop(), h)
+
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- p.Run(runCtx) }()
+
+	select {
+	case <-finished:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the long message was never handled")
+	}
+	// Keep polling past one more visibility timeout, in case the delete failed.
+	time.Sleep(visibility + time.Second)
+	stop()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("poller did not stop")
+	}
+	if n := c.snapshot()["long"]; n != 1 {
+		t.Fatalf("the long message was handled %d times, want once: its visibility was not extended", n)
+	}
+	if visible, inflight := queueDepth(t, st.SQS, q.URL); visible+inflight != 0 {
+		t.Fatalf("%d visible and %d in-flight messages left on the queue", visible, inflight)
+	}
+}
+
+// counter counts handler calls by message body.
+type counter struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (c *counter) add(body string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]int{}
+	}
+	c.seen[body]++
+	return c.seen[body]
+}
+
+func (c *counter) snapshot() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.seen))
+	for k, v := range c.seen {
+		out[k] = v
+	}
+	return out
+}
+
+func send(t *testing.T, api *sqs.Client, url string, bodies ...string) {
+	t.Helper()
+	for _, body := range bodies {
+		if _, err := api.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// queueDepth returns the visible and in-flight message counts of url.
+func queueDepth(t *testing.T, api *sqs.Client, url string) (visible, inflight int) {
+	t.Helper()
+	out, err := api.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{
+			sqstypes.QueueAttributeNameApproximateNumberOfMessages, sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	visible, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	inflight, _ = strconv.Atoi(out.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
+	return visible, inflight
 }
 
 func receiveAll(t *testing.T, api *sqs.Client, url string, want int, timeout time.Duration) []sqstypes.Message {

@@ -42,7 +42,7 @@ type Queue struct {
 	URL    string
 	DLQURL string
 	// RetryBase and RetryMax bound the exponential backoff before a failed
-	// message is received again (base · 2^(receives-1), capped, with jitter).
+	// message is received again (base · 2^(receives-1) with jitter, capped at RetryMax).
 	RetryBase, RetryMax time.Duration
 }
 
@@ -107,8 +107,9 @@ func (q *Queue) setVisibility(ctx context.Context, m Message, d time.Duration) e
 	return nil
 }
 
-// RetryDelay is base·2^(receives-1), capped at max, with up to 20% jitter,
-// in whole seconds (SQS's unit).
+// RetryDelay is base·2^(receives-1) plus up to 20% jitter, capped at max
+// (jitter included: max is a promise to whoever sets it), in whole seconds
+// (SQS's unit).
 func RetryDelay(base, max time.Duration, receives int) time.Duration {
 	if receives < 1 {
 		receives = 1
@@ -117,10 +118,10 @@ func RetryDelay(base, max time.Duration, receives int) time.Duration {
 	for i := 1; i < receives && d < max; i++ {
 		d *= 2
 	}
+	d += time.Duration(rand.Int64N(int64(d)/5 + 1))
 	if max > 0 && d > max {
 		d = max
 	}
-	d += time.Duration(rand.Int64N(int64(d)/5 + 1))
 	if d < time.Second {
 		d = time.Second
 	}

@@ -73,14 +73,19 @@ func (p *Publisher) SendJSON(ctx context.Context, url string, v any) error {
 // SendBatch sends all bodies to the queue at url, as few SendMessageBatch
 // calls as the limits allow. Entries that SQS reports as failed are sent
 // again, up to a few times; what still fails is returned as one error
-// naming how many messages were not sent.
+// naming how many messages were not sent. That error is permanent if SQS
+// blamed the sender for any entry (no retry can send it), and retryable
+// otherwise. Chunks are sent even after one of them failed.
 func (p *Publisher) SendBatch(ctx context.Context, url string, bodies [][]byte) error {
 	for i, b := range bodies {
 		if len(b) > MaxMessageBytes {
 			return fault.Permanentf("send batch to %s: message %d of %d bytes is over the %d-byte limit", url, i, len(b), MaxMessageBytes)
 		}
 	}
-	var errs []error
+	var (
+		errs      []error
+		permanent bool
+	)
 	for start := 0; start < len(bodies); {
 		end, size := start, 0
 		for end < len(bodies) && end-start < MaxBatchEntries && size+len(bodies[end]) <= MaxMessageBytes {
@@ -89,13 +94,21 @@ func (p *Publisher) SendBatch(ctx context.Context, url string, bodies [][]byte) 
 		}
 		if err := p.sendChunk(ctx, url, bodies[start:end]); err != nil {
 			errs = append(errs, err)
+			permanent = permanent || fault.IsPermanent(err)
 		}
 		start = end
 	}
-	if err := errors.Join(errs...); err != nil {
+	err := errors.Join(errs...)
+	switch {
+	case err == nil:
+		return nil
+	case permanent:
+		// An entry SQS refused as the sender's fault fails the same way on
+		// every try, so the whole call is permanent, whatever the others.
+		return fault.Permanent(fmt.Errorf("send batch to %s: %w", url, err))
+	default:
 		return fault.Retryable(fmt.Errorf("send batch to %s: %w", url, err))
 	}
-	return nil
 }
 
 func (p *Publisher) sendChunk(ctx context.Context, url string, bodies [][]byte) error {

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,11 +13,13 @@ import (
 	"github.com/sluice-data/sluice/shared/fault"
 )
 
-// fakeSQS records batch calls and fails each entry whose body is in
-// failOnce the first time it is sent.
+// fakeSQS records batch calls, fails each entry whose body is in failOnce
+// the first time it is sent, and rejects each entry whose body is in
+// reject as the sender's fault (as SQS does for an invalid body).
 type fakeSQS struct {
 	calls    [][]string
 	failOnce map[string]bool
+	reject   map[string]bool
 	sent     []string
 }
 
@@ -31,6 +34,10 @@ func (f *fakeSQS) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchIn
 	for _, e := range in.Entries {
 		body := aws.ToString(e.MessageBody)
 		call = append(call, body)
+		if f.reject[body] {
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InvalidMessageContents"), Message: aws.String("invalid character"), SenderFault: true})
+			continue
+		}
 		if f.failOnce[body] {
 			delete(f.failOnce, body)
 			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
@@ -80,6 +87,57 @@ func TestSendBatchChunksAndRetriesFailedEntries(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSendBatchClassifiesWhatIsLeft(t *testing.T) {
+	bodies := make([][]byte, 25) // three chunks: 10, 10, 5
+	for i := range bodies {
+		bodies[i] = []byte(strconv.Itoa(i))
+	}
+	tests := []struct {
+		name          string
+		reject        []string // rejected as the sender's fault, every time
+		failAlways    bool     // every entry fails with a server error, every time
+		wantPermanent bool
+	}{
+		{"an entry the sender got wrong is permanent", []string{string(bodies[12])}, false, true},
+		{"a server failure that outlasts the retries is retryable", nil, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeSQS{failOnce: map[string]bool{}, reject: map[string]bool{}}
+			for _, b := range tt.reject {
+				f.reject[b] = true
+			}
+			api := API(f)
+			if tt.failAlways {
+				api = alwaysFailing{f}
+			}
+			err := NewPublisher(api).SendBatch(context.Background(), "q", bodies)
+			if err == nil {
+				t.Fatal("SendBatch = nil, want an error")
+			}
+			if got := fault.IsPermanent(err); got != tt.wantPermanent {
+				t.Fatalf("SendBatch = %v (class %v), want permanent %v", err, fault.ClassOf(err), tt.wantPermanent)
+			}
+			if !tt.wantPermanent && fault.ClassOf(err) != fault.Retry {
+				t.Fatalf("SendBatch = %v (class %v), want retryable", err, fault.ClassOf(err))
+			}
+			if tt.wantPermanent && len(f.sent) != len(bodies)-len(tt.reject) {
+				t.Fatalf("sent %d of %d; the other chunks must still be sent", len(f.sent), len(bodies))
+			}
+		})
+	}
+}
+
+// alwaysFailing fails every entry of every batch call with a server error.
+type alwaysFailing struct{ *fakeSQS }
+
+func (a alwaysFailing) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	for _, e := range in.Entries {
+		a.failOnce[aws.ToString(e.MessageBody)] = true
+	}
+	return a.fakeSQS.SendMessageBatch(ctx, in, opts...)
 }
 
 func TestSendRejectsOversize(t *testing.T) {

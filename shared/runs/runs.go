@@ -225,19 +225,19 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		setForce = ", force_id = :fid"
 	}
 	values := map[string]types.AttributeValue{
-		":claimed":   str(string(Claimed)),
-		":running":   str(string(Running)),
-		":failed":    str(string(Failed)),
-		":now":       num(now.Unix()),
-		":zero":      num(0),
-		":one":       num(1),
-		":rid":       str(newRunID()),
-		":msg":       str(req.MessageID),
-		":lease":     num(now.Add(s.cfg.Lease).Unix()),
-		":at":        str(now.Format(time.RFC3339Nano)),
-		":trig":      str(req.Trigger),
-		":source":    str(req.Source),
-		":window":    str(req.Window),
+		":claimed": str(string(Claimed)),
+		":running": str(string(Running)),
+		":failed":  str(string(Failed)),
+		":now":     num(now.Unix()),
+		":zero":    num(0),
+		":one":     num(1),
+		":rid":     str(newRunID()),
+		":msg":     str(req.MessageID),
+		":lease":   num(now.Add(s.cfg.Lease).Unix()),
+		":at":      str(now.Format(time.RFC3339Nano)),
+		":trig":    str(req.Trigger),
+		":source":  str(req.Source),
+		":window":  str(req.Window),
 	}
 	if req.Force {
 		values[":succeeded"] = str(string(Succeeded))

@@ -60,11 +60,13 @@ variable "functions" {
       maximum_batching_window_in_seconds = optional(number, 0)
       maximum_concurrency                = optional(number, 5)
     }), {})
+    # One fetch per invocation: a fetch can take minutes, and a batch of
+    # them risks the 900 s timeout, which would redeliver the finished ones.
     fetcher = optional(object({
       memory_size                        = optional(number, 512)
       timeout                            = optional(number, 900)
       reserved_concurrency               = optional(number)
-      batch_size                         = optional(number, 10)
+      batch_size                         = optional(number, 1)
       maximum_batching_window_in_seconds = optional(number, 0)
       maximum_concurrency                = optional(number, 5)
     }), {})
