@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.uber.org/zap"
 
 	"github.com/sluice-data/sluice/shared/consumer"
@@ -38,16 +39,25 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	if err != nil {
 		return err
 	}
-	return h.publish(ctx, t)
+	return h.publish(ctx, t, m.ID)
 }
 
-func (h *handler) publish(ctx context.Context, t contracts.Trigger) error {
+// publish sends the inputs of t. requestID names the trigger across its
+// redeliveries (the message id, the EventBridge event id): a forced
+// trigger gives it to every input as force id, so that copies of the same
+// forced trigger rerun each input once.
+func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID string) error {
 	if t.At.IsZero() {
 		t.At = h.now()
 	}
 	inputs, err := expand(h.pipeline, t)
 	if err != nil {
 		return err
+	}
+	if t.Force {
+		for i := range inputs {
+			inputs[i].ForceID = requestID
+		}
 	}
 	bodies := make([][]byte, len(inputs))
 	for i, in := range inputs {
@@ -145,6 +155,7 @@ func lambdaHandler(log *zap.Logger, h *handler, sqs func(context.Context, events
 			Records    []json.RawMessage `json:"Records"`
 			DetailType string            `json:"detail-type"`
 			Time       time.Time         `json:"time"`
+			ID         string            `json:"id"`
 		}
 		err := json.Unmarshal(raw, &probe)
 		if err == nil && len(probe.Records) > 0 {
@@ -172,7 +183,11 @@ func lambdaHandler(log *zap.Logger, h *handler, sqs func(context.Context, events
 				zap.String("error", logging.Truncate(err.Error(), maxLoggedError)))
 			return nil, err
 		}
-		if err := h.publish(ctx, t); err != nil {
+		requestID := probe.ID // EventBridge keeps the event id across retries
+		if lc, ok := lambdacontext.FromContext(ctx); ok && requestID == "" {
+			requestID = lc.AwsRequestID // kept across Lambda's async retries
+		}
+		if err := h.publish(ctx, t, requestID); err != nil {
 			scope.Logger().Error("scheduled trigger failed", zap.String("error", logging.Truncate(err.Error(), maxLoggedError)))
 			return nil, err // EventBridge retries and then uses its DLQ
 		}

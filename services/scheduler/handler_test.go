@@ -338,6 +338,11 @@ func TestHandle(t *testing.T) {
 				if in.Force != tt.wantForce {
 					t.Fatalf("input %+v: force %v, want %v", in, in.Force, tt.wantForce)
 				}
+				// A forced trigger names itself by its message id, so that a
+				// copy of it reruns nothing twice; a plain one needs no id.
+				if wantID := map[bool]string{true: "m-1", false: ""}[tt.wantForce]; in.ForceID != wantID {
+					t.Fatalf("input %+v: force id %q, want %q", in, in.ForceID, wantID)
+				}
 			}
 		})
 	}
