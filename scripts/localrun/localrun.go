@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,11 +94,12 @@ func (p *Pipeline) ServiceEnv(name string) []string {
 
 // Proc is one running service.
 type Proc struct {
-	Name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-	log  *os.File
+	Name   string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	log    *os.File
+	killed atomic.Bool
 }
 
 // Start starts the named service with extra environment on top of its own.
@@ -158,6 +160,14 @@ func (p *Pipeline) StopAll() error {
 // Signal sends sig to the service.
 func (proc *Proc) Signal(sig syscall.Signal) error { return proc.cmd.Process.Signal(sig) }
 
+// Kill ends the service at once (SIGKILL), as a crash or a Lambda freeze
+// would, and waits until it is gone.
+func (proc *Proc) Kill() {
+	proc.killed.Store(true)
+	_ = proc.cmd.Process.Kill()
+	<-proc.done
+}
+
 // Exited reports whether the service has exited.
 func (proc *Proc) Exited() bool {
 	select {
@@ -169,9 +179,9 @@ func (proc *Proc) Exited() bool {
 }
 
 // Stop sends SIGTERM and waits up to timeout for a clean exit, then kills.
-// A service that was killed on purpose (SIGKILL) before is not an error.
+// A service that was killed on purpose (Kill) before is not an error.
 func (proc *Proc) Stop(timeout time.Duration) error {
-	if proc.Exited() {
+	if proc.killed.Load() {
 		return nil
 	}
 	_ = proc.cmd.Process.Signal(syscall.SIGTERM)

@@ -45,6 +45,9 @@ type SourceOptions struct {
 	// FailStatus, if not 0, is the status of every response for the source
 	// until SetFailure changes it.
 	FailStatus int
+	// Delay is added to every response for the source, to stand for a slow
+	// API (and to give tests time to crash a worker mid-fetch).
+	Delay time.Duration
 }
 
 // DefaultSources returns the demo's sources: orders (page_number with
@@ -178,6 +181,13 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, style Style) (str
 		}
 	}
 	s.mu.Unlock()
+	if so.Delay > 0 {
+		select {
+		case <-time.After(so.Delay):
+		case <-r.Context().Done():
+			return "", so, false
+		}
+	}
 	if failing {
 		writeError(w, f.status, "injected failure")
 		return "", so, false

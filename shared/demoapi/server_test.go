@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 )
 
 func get(t *testing.T, srv *httptest.Server, path string) (int, []byte) {
@@ -247,5 +248,20 @@ func TestFailureInjection(t *testing.T) {
 	var counts map[string]int
 	if err := json.Unmarshal(body, &counts); status != 200 || err != nil || counts["orders"] != 13 || counts["broken"] != 2 {
 		t.Errorf("/admin/requests = %d %s (%v)", status, body, err)
+	}
+}
+
+func TestDelay(t *testing.T) {
+	s := New(Options{Sources: map[string]SourceOptions{"slow": {Delay: 150 * time.Millisecond}}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	start := time.Now()
+	resp, err := http.Get(srv.URL + "/v1/slow?day=2026-11-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if d := time.Since(start); d < 150*time.Millisecond || resp.StatusCode != http.StatusOK {
+		t.Fatalf("answered %d after %v, want 200 after the 150ms delay", resp.StatusCode, d)
 	}
 }
