@@ -37,9 +37,10 @@ bench: ## run the Go benchmarks (throughput and allocations of the hot paths)
 	go test -run '^$$' -bench . -benchmem $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 .PHONY: vet
-vet: ## go vet and gofmt check over every module
+vet: ## go vet, gofmt and go.mod tidiness over every module
 	go vet $(addprefix ./,$(addsuffix /...,$(MODULES)))
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); echo "gofmt needed"; exit 1; }
+	@for m in $(MODULES); do (cd $$m && go mod tidy -diff >/dev/null) || { echo "go mod tidy needed in $$m"; exit 1; }; done
 
 .PHONY: build
 build: ## build the service binaries and sluicectl into .local/bin
