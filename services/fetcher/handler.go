@@ -76,13 +76,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		logging.From(ctx).Warn("run fenced: a newer attempt owns the input or the run is over; stopping", zap.Error(err))
 		return nil
 	}
-	if class, ok := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); ok {
-		if ferr := h.runs.Fail(ctx, run, class, err.Error()); ferr != nil && !errors.Is(ferr, runs.ErrFenced) {
-			// The lease still frees the input when it expires.
-			logging.From(ctx).Warn("could not mark the run FAILED", zap.NamedError("fail_error", ferr))
-		}
-	}
-	return err
+	return runs.FailOnGiveUp(ctx, h.runs.Fail, run, err, m.ReceiveCount, h.maxReceive)
 }
 
 // fetch is the domain step: start the run, page through the source and

@@ -95,12 +95,7 @@ func (h *handler) settle(ctx context.Context, m consumer.Message, ref contracts.
 		logging.From(ctx).Warn("stale attempt: message dropped", zap.Error(err))
 		return nil
 	}
-	if class, ok := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); ok {
-		if ferr := h.runs.Fail(ctx, ref, class, err.Error()); ferr != nil && !errors.Is(ferr, runs.ErrFenced) {
-			logging.From(ctx).Warn("could not mark the run FAILED", zap.NamedError("fail_error", ferr))
-		}
-	}
-	return err
+	return runs.FailOnGiveUp(ctx, h.runs.Fail, ref, err, m.ReceiveCount, h.maxReceive)
 }
 
 // write is the domain step for a batch: check the attempt is current,

@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"go.uber.org/zap"
 
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
@@ -495,4 +496,19 @@ func GiveUp(err error, receiveCount, maxReceive int) (class string, ok bool) {
 		return ClassRetriesExhausted, true
 	}
 	return "", false
+}
+
+// FailOnGiveUp marks run FAILED through fail when err ends its attempt (see
+// GiveUp), and returns err unchanged for the transport to act on. A run
+// that cannot be marked is only logged: its lease still frees the input
+// when it expires.
+func FailOnGiveUp(ctx context.Context, fail func(ctx context.Context, r contracts.Run, class, msg string) error, run contracts.Run, err error, receiveCount, maxReceive int) error {
+	class, ok := GiveUp(err, receiveCount, maxReceive)
+	if !ok {
+		return err
+	}
+	if ferr := fail(ctx, run, class, err.Error()); ferr != nil && !errors.Is(ferr, ErrFenced) {
+		logging.From(ctx).Warn("could not mark the run FAILED", zap.NamedError("fail_error", ferr))
+	}
+	return err
 }
