@@ -189,7 +189,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	s3c := s3.NewFromConfig(awsCfg)
 	sk := sink.New(s3c, res.Bucket, "")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PREFIX\tOBJECTS\tRECORDS\tGZIP BYTES\tMATCHES API")
+	fmt.Fprintln(tw, "PARTITION (POINTER)\tOBJECTS\tRECORDS\tGZIP BYTES\tMATCHES API")
 	var total, bytes int64
 	var problems []string
 	for _, r := range finished {
@@ -200,13 +200,14 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 		if r.Attempt != 1 {
 			problems = append(problems, fmt.Sprintf("%s took %d attempts; the duplicate triggers must not start new ones", r.Input, r.Attempt))
 		}
-		prefix := sk.PartitionPrefix(r.Source, "dt="+r.Window)
-		part, err := localrun.ReadPartition(ctx, s3c, res.Bucket, prefix)
+		sp := sink.Partition{Source: r.Source, Hive: "dt=" + r.Window}
+		prefix := sk.PointerKey(sp)
+		part, err := localrun.ReadPartition(ctx, s3c, sk, sp)
 		if err != nil {
 			return err
 		}
 		want := api.RecordsFor(r.Source, r.Window)
-		ok := len(part.Records) == len(want) && part.Hash() == localrun.HashRecords(want) && int64(len(want)) == r.Records
+		ok := len(part.Records) == len(want) && part.Hash() == localrun.HashRecords(want) && int64(len(want)) == r.Records && part.Attempt == r.Attempt
 		if !ok {
 			problems = append(problems, fmt.Sprintf("%s: S3 holds %d records, the API %d, the run says %d (or the content differs)", r.Input, len(part.Records), len(want), r.Records))
 		}

@@ -145,10 +145,12 @@ func (e *env) checkPartition(r runs.Run) {
 	if r.Status != runs.Succeeded {
 		e.t.Fatalf("%s: status %s (%s: %s)", r.Input, r.Status, r.ErrorClass, r.LastError)
 	}
-	prefix := e.sink.PartitionPrefix(r.Source, "dt="+r.Window)
-	part, err := localrun.ReadPartition(context.Background(), e.stack.S3, e.stack.Resources.Bucket, prefix)
+	part, err := localrun.ReadPartition(context.Background(), e.stack.S3, e.sink, sink.Partition{Source: r.Source, Hive: "dt=" + r.Window})
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if part.Attempt != r.Attempt {
+		e.t.Fatalf("%s: the partition shows attempt %d, the run succeeded as attempt %d", r.Input, part.Attempt, r.Attempt)
 	}
 	want := e.api.RecordsFor(r.Source, r.Window)
 	if len(part.Records) != len(want) {

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,8 +46,10 @@ func WaitRuns(ctx context.Context, store *runs.Store, inputs []string, done func
 	}
 }
 
-// Partition is what S3 holds for one input.
+// Partition is what S3 shows readers for one input: the objects its
+// pointer names.
 type Partition struct {
+	Attempt int // the published attempt
 	Keys    []string
 	Records [][]byte // in key order, then line order
 	Bytes   int64    // compressed
@@ -69,29 +70,21 @@ func HashRecords(records [][]byte) [32]byte {
 	return sum
 }
 
-// ReadPartition reads back every part object under prefix.
-func ReadPartition(ctx context.Context, api *s3.Client, bucket, prefix string) (Partition, error) {
+// ReadPartition reads the partition as a reader does: its pointer, then
+// every object the pointer names.
+func ReadPartition(ctx context.Context, api *s3.Client, sk *sink.Sink, part sink.Partition) (Partition, error) {
 	var p Partition
-	var token *string
-	for {
-		out, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), ContinuationToken: token})
-		if err != nil {
-			return p, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		for _, o := range out.Contents {
-			if _, ok := sink.PartSeq(aws.ToString(o.Key)); ok {
-				p.Keys = append(p.Keys, aws.ToString(o.Key))
-				p.Bytes += aws.ToInt64(o.Size)
-			}
-		}
-		if !aws.ToBool(out.IsTruncated) {
-			break
-		}
-		token = out.NextContinuationToken
+	ptr, err := sk.Current(ctx, part)
+	if err != nil {
+		return p, err
 	}
-	sort.Strings(p.Keys)
-	for _, key := range p.Keys {
-		obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	p.Attempt = ptr.Attempt
+	for _, uri := range ptr.URIs {
+		key, ok := sk.KeyOf(uri)
+		if !ok {
+			return p, fmt.Errorf("pointer names %s, outside the bucket", uri)
+		}
+		obj, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(sk.Bucket()), Key: aws.String(key)})
 		if err != nil {
 			return p, fmt.Errorf("get %s: %w", key, err)
 		}
@@ -100,6 +93,8 @@ func ReadPartition(ctx context.Context, api *s3.Client, bucket, prefix string) (
 		if err != nil {
 			return p, fmt.Errorf("read %s: %w", key, err)
 		}
+		p.Keys = append(p.Keys, key)
+		p.Bytes += aws.ToInt64(obj.ContentLength)
 		p.Records = append(p.Records, recs...)
 	}
 	return p, nil

@@ -31,7 +31,8 @@ func (c *config) Validate() error {
 // runStore tracks the run; *runs.Store is one.
 type runStore interface {
 	Start(ctx context.Context, r contracts.Run, fetchMsg string) (runs.Run, error)
-	Heartbeat(ctx context.Context, r contracts.Run) error
+	heartbeater
+	Yield(ctx context.Context, r contracts.Run) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
@@ -71,10 +72,17 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	}
 	logging.Annotate(ctx, zap.String(logging.FieldInput, f.Key()), zap.String(logging.FieldRunID, f.RunID), zap.Int(logging.FieldAttempt, f.Attempt))
 
-	run, err := h.fetch(ctx, f, m.ID)
+	run, started, err := h.fetch(ctx, f, m.ID)
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("run fenced: a newer attempt owns the input or the run is over; stopping", zap.Error(err))
 		return nil
+	}
+	if _, giveUp := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); err != nil && !giveUp && started {
+		// The try is over and its message will come back: let the
+		// redelivery restart at once instead of waiting out the lease.
+		if yerr := h.runs.Yield(ctx, run); yerr != nil && !errors.Is(yerr, runs.ErrFenced) {
+			logging.From(ctx).Warn("could not yield the run; its redelivery waits for the lease", zap.NamedError("yield_error", yerr))
+		}
 	}
 	return runs.FailOnGiveUp(ctx, h.runs.Fail, run, err, m.ReceiveCount, h.maxReceive)
 }
@@ -82,52 +90,58 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // fetch is the domain step: start the run, page through the source and
 // pass the records on in batches. It returns the run it worked as: the
 // message's, or the next attempt when the message is a redelivery.
-func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (contracts.Run, error) {
-	run := f.Run
+func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (run contracts.Run, started bool, err error) {
+	run = f.Run
 	src, ok := h.pipeline.Source(f.Source)
 	if !ok {
-		return run, fault.Permanentf("unknown source %q (not in the pipeline config)", f.Source)
+		return run, false, fault.Permanentf("unknown source %q (not in the pipeline config)", f.Source)
 	}
 	w, err := src.Partition.ParseKey(f.Window)
 	if err != nil {
-		return run, fault.Permanentf("source %s: %w", f.Source, err)
+		return run, false, fault.Permanentf("source %s: %w", f.Source, err)
 	}
-	started, err := h.runs.Start(ctx, f.Run, msgID)
+	cur, err := h.runs.Start(ctx, f.Run, msgID)
 	if err != nil {
-		return run, err
+		return run, false, err
 	}
-	if run = started.Ref(); run.Attempt != f.Attempt {
+	if run = cur.Ref(); run.Attempt != f.Attempt {
 		logging.Annotate(ctx, zap.Int(logging.FieldAttempt, run.Attempt))
 		logging.From(ctx).Info("fetch message delivered again: restarting as a new attempt", zap.Int("previous_attempt", f.Attempt))
 	}
 
 	begin := time.Now()
-	b := &batcher{h: h, run: run, packer: contracts.NewPacker(run, h.maxMessage), lastBeat: begin}
-	if err := h.pages.Fetch(ctx, src, w, b.page); err != nil {
-		return run, fmt.Errorf("fetch %s: %w", f.Key(), err)
+	ctx, lease := keepLease(ctx, h.runs, run, cur.LeaseExpiry(), h.heartbeat)
+	defer lease.stop()
+	b := &batcher{h: h, run: run, packer: contracts.NewPacker(run, h.maxMessage), lease: lease}
+	err = h.pages.Fetch(ctx, src, w, b.page)
+	if err == nil {
+		err = b.flush(ctx)
 	}
-	if err := b.flush(ctx); err != nil {
-		return run, err
+	if cause := lease.cause(ctx); cause != nil {
+		return run, true, fmt.Errorf("fetch %s stopped: %w", f.Key(), cause)
+	}
+	if err != nil {
+		return run, true, fmt.Errorf("fetch %s: %w", f.Key(), err)
 	}
 	done := contracts.NewDone(run, b.packer.Batches(), b.records, b.bytes)
 	if err := h.out.SendJSON(ctx, h.batchesURL, done); err != nil {
-		return run, fmt.Errorf("send done of %s: %w", f.Key(), err)
+		return run, true, fmt.Errorf("send done of %s: %w", f.Key(), err)
 	}
 	logging.From(ctx).Info("fetched",
 		zap.Int("batches", done.Batches), zap.Int64("records", done.Records), zap.Int64("bytes", done.Bytes),
 		zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(begin)))
-	return run, nil
+	return run, true, nil
 }
 
 // batcher packs the records of one run into batch messages as pages arrive.
 type batcher struct {
-	h        *handler
-	run      contracts.Run
-	packer   *contracts.Packer
-	records  int64
-	bytes    int64
-	pages    int
-	lastBeat time.Time
+	h       *handler
+	run     contracts.Run
+	packer  *contracts.Packer
+	records int64
+	bytes   int64
+	pages   int
+	lease   *lease
 }
 
 func (b *batcher) page(ctx context.Context, p source.Page) error {
@@ -151,16 +165,13 @@ func (b *batcher) page(ctx context.Context, p source.Page) error {
 	}
 	b.bytes += int64(p.Bytes)
 	b.pages++
-	if time.Since(b.lastBeat) >= b.h.heartbeat {
-		if err := b.h.runs.Heartbeat(ctx, b.run); err != nil {
-			return fmt.Errorf("heartbeat: %w", err)
-		}
-		b.lastBeat = time.Now()
-	}
 	return nil
 }
 
 func (b *batcher) flush(ctx context.Context) error {
+	if err := b.lease.check(); err != nil {
+		return err
+	}
 	body, err := b.packer.Flush()
 	if err != nil {
 		return fault.Permanent(err)

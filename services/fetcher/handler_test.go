@@ -64,11 +64,13 @@ type failCall struct {
 type fakeRuns struct {
 	tr                              *trace
 	startErr, heartbeatErr, failErr error
-	restartAs                       int // Start answers this attempt (a restart) when set
+	restartAs                       int           // Start answers this attempt (a restart) when set
+	leaseFor                        time.Duration // the lease Start and Heartbeat hand out; 1h when 0
 	mu                              sync.Mutex
 	started, heartbeats             []contracts.Run
 	startMsgs                       []string
 	fails                           []failCall
+	yields                          []contracts.Run
 }
 
 var _ runStore = (*fakeRuns)(nil)
@@ -86,15 +88,37 @@ func (f *fakeRuns) Start(_ context.Context, r contracts.Run, fetchMsg string) (r
 	if f.restartAs != 0 {
 		attempt = f.restartAs
 	}
-	return runs.Run{Input: r.Key(), Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: attempt, Status: runs.Running}, nil
+	return runs.Run{Input: r.Key(), Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: attempt, Status: runs.Running,
+		LeaseUntil: f.leaseEnd().Unix()}, nil
 }
 
-func (f *fakeRuns) Heartbeat(_ context.Context, r contracts.Run) error {
+func (f *fakeRuns) leaseEnd() time.Time {
+	if f.leaseFor == 0 {
+		return time.Now().Add(time.Hour)
+	}
+	return time.Now().Add(f.leaseFor)
+}
+
+func (f *fakeRuns) Heartbeat(_ context.Context, r contracts.Run) (time.Time, error) {
 	f.tr.add("heartbeat")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.heartbeats = append(f.heartbeats, r)
-	return f.heartbeatErr
+	return f.leaseEnd(), f.heartbeatErr
+}
+
+func (f *fakeRuns) heartbeatCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.heartbeats)
+}
+
+func (f *fakeRuns) Yield(_ context.Context, r contracts.Run) error {
+	f.tr.add("yield")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.yields = append(f.yields, r)
+	return nil
 }
 
 func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) error {
@@ -112,7 +136,8 @@ type fakePager struct {
 	err    error
 	src    string
 	window pipeline.Window
-	served int // pages whose callback returned nil
+	served int           // pages whose callback returned nil
+	delay  time.Duration // each page takes this long to arrive
 }
 
 var _ pager = (*fakePager)(nil)
@@ -121,6 +146,11 @@ func (f *fakePager) Fetch(ctx context.Context, src *pipeline.Source, w pipeline.
 	f.tr.add("fetch")
 	f.src, f.window = src.Name, w
 	for i, recs := range f.pages {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if err := page(ctx, source.Page{Number: i, Records: recs, Bytes: pageBytes(recs)}); err != nil {
 			return err // as source.Client does: the callback's error, as is
 		}
@@ -381,6 +411,7 @@ func TestHandleFailures(t *testing.T) {
 		failClass string // "" for no Fail
 		fetched   bool   // the pager was called
 		done      bool   // a Done was sent
+		yield     bool   // the run was yielded for the redelivery
 	}
 	tests := []struct {
 		name    string
@@ -412,7 +443,7 @@ func TestHandleFailures(t *testing.T) {
 			name:    "retryable API error before the last receive is retried",
 			receive: maxReceive - 1,
 			setup:   func(fx *fixture) { fx.pager.err = fault.Retryable(fmt.Errorf("source orders page 3: %w", unavailable)) },
-			want:    want{result: "retry", cause: unavailable, fetched: true},
+			want:    want{result: "retry", cause: unavailable, fetched: true, yield: true},
 		},
 		{
 			name:    "retryable API error on the last receive fails the run",
@@ -458,10 +489,18 @@ func TestHandleFailures(t *testing.T) {
 			want:    want{result: "retry"},
 		},
 		{
+			name:    "lease of a live try: come back when it ends, and don't yield the live try",
+			receive: 2,
+			setup: func(fx *fixture) {
+				fx.runs.startErr = fault.RetryAfter(errors.New("attempt 2 of this fetch still holds the lease"), 40*time.Second)
+			},
+			want: want{result: "retry"},
+		},
+		{
 			name:    "batch send failure is retried, no Done",
 			receive: 1,
 			setup:   func(fx *fixture) { fx.out.sendErr = fault.Retryable(errors.New("sqs unavailable")) },
-			want:    want{result: "retry", fetched: true},
+			want:    want{result: "retry", fetched: true, yield: true},
 		},
 		{
 			name:    "unknown source in the message",
@@ -532,35 +571,52 @@ func TestHandleFailures(t *testing.T) {
 			if done := len(fx.out.json) > 0; done != tt.want.done {
 				t.Fatalf("Done sent: %v, want %v", done, tt.want.done)
 			}
+			if yielded := len(fx.runs.yields) > 0; yielded != tt.want.yield {
+				t.Fatalf("yielded: %v, want %v", yielded, tt.want.yield)
+			}
+			if d, ok := fault.Delay(fx.runs.startErr); ok {
+				if got, _ := fault.Delay(err); got != d {
+					t.Fatalf("retry after %v, want the lease's %v", got, d)
+				}
+			}
 		})
 	}
 }
 
-func TestHandleHeartbeat(t *testing.T) {
-	fenced := fmt.Errorf("heartbeat orders/2026-11-01 attempt 2: %w", runs.ErrFenced)
+func TestHandleKeepsTheLease(t *testing.T) {
+	fenced := &runs.FencedError{Op: "heartbeat", Ref: theRun, Current: &runs.Run{Attempt: theRun.Attempt + 1, Status: runs.Running}}
 	tests := []struct {
-		name           string
-		every          time.Duration
-		heartbeatErr   error
-		wantHeartbeats int
-		wantServed     int // pages processed
-		wantDone       bool
+		name         string
+		heartbeatErr error
+		leaseFor     time.Duration
+		wantMin      int // heartbeats at least
+		wantErr      string
+		wantServed   int // pages processed
+		wantDone     bool
 	}{
-		{name: "due after every page", every: time.Nanosecond, wantHeartbeats: 4, wantServed: 4, wantDone: true},
-		{name: "not due yet", every: time.Hour, wantHeartbeats: 0, wantServed: 4, wantDone: true},
-		{name: "fenced heartbeat stops the fetch", every: time.Nanosecond, heartbeatErr: fenced, wantHeartbeats: 1, wantServed: 0},
+		// 4 pages of 60ms, a heartbeat every 20ms: slow pages don't starve it.
+		{name: "heartbeats while pages are slow", wantMin: 6, wantServed: 4, wantDone: true},
+		{name: "fenced heartbeat stops the fetch and drops the message", heartbeatErr: fenced, wantMin: 1, wantServed: 0},
+		{name: "lease running out unrenewed stops the fetch for a retry", heartbeatErr: fault.Retryablef("dynamodb: unreachable"),
+			leaseFor: 50 * time.Millisecond, wantMin: 0, wantErr: "lease expired without a successful heartbeat", wantServed: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t, paged(records(5, 40), 10))
-			fx.h.heartbeat = tt.every
+			fx.h.heartbeat = 20 * time.Millisecond
+			fx.pager.delay = 60 * time.Millisecond
 			fx.runs.heartbeatErr = tt.heartbeatErr
+			fx.runs.leaseFor = tt.leaseFor
 
-			if err := fx.handle(t, golden(t, "fetch.json"), 1); err != nil {
+			err := fx.handle(t, golden(t, "fetch.json"), 1)
+			switch {
+			case tt.wantErr == "" && err != nil:
 				t.Fatalf("Handle = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || fault.IsPermanent(err)):
+				t.Fatalf("Handle = %v, want a retryable error saying %q", err, tt.wantErr)
 			}
-			if len(fx.runs.heartbeats) != tt.wantHeartbeats {
-				t.Fatalf("%d heartbeats, want %d", len(fx.runs.heartbeats), tt.wantHeartbeats)
+			if n := fx.runs.heartbeatCount(); n < tt.wantMin {
+				t.Fatalf("%d heartbeats, want at least %d", n, tt.wantMin)
 			}
 			for _, r := range fx.runs.heartbeats {
 				if r != theRun {
@@ -572,6 +628,9 @@ func TestHandleHeartbeat(t *testing.T) {
 			}
 			if done := len(fx.out.json) > 0; done != tt.wantDone {
 				t.Fatalf("Done sent: %v, want %v", done, tt.wantDone)
+			}
+			if !tt.wantDone && len(fx.out.batches) > 0 {
+				t.Fatalf("%d batches sent after the lease was lost", len(fx.out.batches))
 			}
 			if len(fx.runs.fails) > 0 {
 				t.Fatalf("Fail called %+v, want none", fx.runs.fails)

@@ -57,7 +57,7 @@ func run(ctx context.Context) error {
 		batchesURL: cfg.BatchesURL,
 		maxMessage: cfg.MaxMessageBytes,
 		maxReceive: cfg.MaxReceive,
-		heartbeat:  store.Lease() / 3,
+		heartbeat:  store.HeartbeatEvery(),
 	}
 	return app.Serve(ctx, cfg.FetchURL, h)
 }

@@ -367,7 +367,7 @@ func (f *fakeSettler) Park(_ context.Context, m consumer.Message, cause error) e
 	return nil
 }
 
-func (f *fakeSettler) Backoff(_ context.Context, m consumer.Message) error {
+func (f *fakeSettler) Backoff(_ context.Context, m consumer.Message, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.backoffs = append(f.backoffs, m.ID)

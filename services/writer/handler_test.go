@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sluice-data/sluice/shared/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/demoapi"
@@ -33,10 +34,10 @@ func stored(status runs.Status, expected *int, written ...int) runs.Run {
 
 func ptr(n int) *int { return &n }
 
-// answers are what fakeRuns returns.
+func ptrRun(r runs.Run) *runs.Run { return &r }
+
+// answers are what the fakes return.
 type answers struct {
-	get        runs.Run
-	getErr     error
 	written    runs.Run // BatchWritten's answer
 	writtenErr error
 	totals     runs.Run // SetTotals' answer
@@ -45,7 +46,8 @@ type answers struct {
 	commitErr  error
 }
 
-// fakeRuns answers each call as told, and records the call.
+// fakeRuns answers each call as told, and records the call; it also plays
+// the committer, so that the order of calls across both is checked.
 type fakeRuns struct {
 	answers
 	mu        sync.Mutex
@@ -53,17 +55,15 @@ type fakeRuns struct {
 	committed []contracts.Run
 }
 
-var _ runStore = (*fakeRuns)(nil)
+var (
+	_ runStore  = (*fakeRuns)(nil)
+	_ committer = (*fakeRuns)(nil)
+)
 
 func (f *fakeRuns) record(format string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
-
-func (f *fakeRuns) Get(_ context.Context, input string) (runs.Run, error) {
-	f.record("get %s", input)
-	return f.get, f.getErr
 }
 
 func (f *fakeRuns) BatchWritten(_ context.Context, r contracts.Run, seq int) (runs.Run, error) {
@@ -76,12 +76,12 @@ func (f *fakeRuns) SetTotals(_ context.Context, r contracts.Run, batches int, re
 	return f.totals, f.totalsErr
 }
 
-func (f *fakeRuns) Commit(_ context.Context, r contracts.Run, objects int) (bool, error) {
-	f.record("commit %s#%d %d", r.RunID, r.Attempt, objects)
+func (f *fakeRuns) Commit(_ context.Context, run runs.Run, p sink.Partition) (commit.Result, error) {
+	f.record("commit %s#%d %s/%s %s", run.RunID, run.Attempt, p.Source, p.Hive, run.Status)
 	f.mu.Lock()
-	f.committed = append(f.committed, r)
+	f.committed = append(f.committed, run.Ref())
 	f.mu.Unlock()
-	return f.won, f.commitErr
+	return commit.Result{Won: f.won, Published: f.won, Objects: 2}, f.commitErr
 }
 
 func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) error {
@@ -97,12 +97,11 @@ type fakeSink struct {
 	calls    []string
 	objects  map[string][]byte
 	writeErr error
-	pruneErr error
 }
 
 var _ objectStore = (*fakeSink)(nil)
 
-func (f *fakeSink) WriteBatch(_ context.Context, key string, gz []byte, records int) (sink.Written, error) {
+func (f *fakeSink) WritePart(_ context.Context, key string, gz []byte, records int) (sink.Written, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, fmt.Sprintf("write %s %d", key, records))
@@ -111,13 +110,6 @@ func (f *fakeSink) WriteBatch(_ context.Context, key string, gz []byte, records 
 	}
 	f.objects[key] = bytes.Clone(gz)
 	return sink.Written{Key: key, Records: records, Bytes: len(gz)}, nil
-}
-
-func (f *fakeSink) PruneParts(_ context.Context, prefix string, keep int) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf("prune %s %d", prefix, keep))
-	return 0, f.pruneErr
 }
 
 // batchBodies packs n batches of three records each for run, as the
@@ -163,15 +155,19 @@ func TestHandle(t *testing.T) {
 	if bytes.Equal(corrupt, batches[0]) {
 		t.Fatal("could not corrupt the batch")
 	}
-	fenced := fmt.Errorf("mark batch written: %w", runs.ErrFenced)
+	fenced := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(stored(runs.Running, nil))}
+	fencedByNewer := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(runs.Run{Attempt: 3, Status: runs.Running})}
+	committing := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(stored(runs.Committing, ptr(2), 0, 1))}
 	s3Down := fault.Retryable(errors.New("s3: slow down"))
+	part0 := "data/" + partition + "attempt=2/part-000000.jsonl.gz"
+	part1 := "data/" + partition + "attempt=2/part-000001.jsonl.gz"
+	commitRunning := "commit r-7#2 orders/dt=2026-11-01 RUNNING"
 
 	tests := []struct {
 		name      string
 		body      []byte
 		runs      answers
 		writeErr  error
-		pruneErr  error
 		want      string // "nil", "retry" or "permanent"
 		cause     error
 		wantRuns  []string
@@ -180,115 +176,104 @@ func TestHandle(t *testing.T) {
 		receive   int               // the delivery; 1 when 0
 	}{
 		{
-			name:     "batch of the current attempt is written and counted",
-			body:     batches[0],
-			runs:     answers{get: stored(runs.Running, nil), written: stored(runs.Running, nil, 0)},
-			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 0"},
-			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
-			wantBytes: map[string][]byte{
-				partition + "part-000000.jsonl.gz": gzipOf(t, batches[0]),
-			},
+			name:      "batch is written under its attempt's keys and counted",
+			body:      batches[0],
+			runs:      answers{written: stored(runs.Running, nil, 0)},
+			want:      "nil",
+			wantRuns:  []string{"batch written r-7#2 0"},
+			wantSink:  []string{"write " + part0 + " 3"},
+			wantBytes: map[string][]byte{part0: gzipOf(t, batches[0])},
 		},
 		{
 			name:     "batch that is not the last leaves the run open",
 			body:     batches[0],
-			runs:     answers{get: stored(runs.Running, ptr(2)), written: stored(runs.Running, ptr(2), 0)},
+			runs:     answers{written: stored(runs.Running, ptr(2), 0)},
 			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 0"},
-			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+			wantRuns: []string{"batch written r-7#2 0"},
+			wantSink: []string{"write " + part0 + " 3"},
 		},
 		{
-			name:     "batch that completes the run commits it",
+			name:      "batch that completes the run commits it",
+			body:      batches[1],
+			runs:      answers{written: stored(runs.Running, ptr(2), 0, 1), won: true},
+			want:      "nil",
+			wantRuns:  []string{"batch written r-7#2 1", commitRunning},
+			wantSink:  []string{"write " + part1 + " 3"},
+			wantBytes: map[string][]byte{part1: gzipOf(t, batches[1])},
+		},
+		{
+			name:     "commit joined with a concurrent writer is fine",
 			body:     batches[1],
-			runs:     answers{get: stored(runs.Running, ptr(2), 0), written: stored(runs.Running, ptr(2), 0, 1), won: true},
+			runs:     answers{written: stored(runs.Running, ptr(2), 0, 1), won: false},
 			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 1", "commit r-7#2 2"},
-			wantSink: []string{"write " + partition + "part-000001.jsonl.gz 3", "prune " + partition + " 2"},
-			wantBytes: map[string][]byte{
-				partition + "part-000001.jsonl.gz": gzipOf(t, batches[1]),
-			},
+			wantRuns: []string{"batch written r-7#2 1", commitRunning},
+			wantSink: []string{"write " + part1 + " 3"},
 		},
 		{
-			name:     "commit lost to a concurrent writer is fine",
-			body:     batches[1],
-			runs:     answers{get: stored(runs.Running, ptr(2), 0), written: stored(runs.Running, ptr(2), 0, 1), won: false},
-			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 1", "commit r-7#2 2"},
-			wantSink: []string{"write " + partition + "part-000001.jsonl.gz 3", "prune " + partition + " 2"},
-		},
-		{
-			name:     "batch of a stale attempt is dropped unwritten",
+			name:     "batch of a stale attempt: written under its own keys, never counted, dropped",
 			body:     stale,
-			runs:     answers{get: stored(runs.Running, nil)},
+			runs:     answers{writtenErr: fencedByNewer},
 			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01"},
-		},
-		{
-			name:     "batch of an attempt that already failed is dropped unwritten",
-			body:     batches[0],
-			runs:     answers{get: stored(runs.Failed, nil)},
-			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01"},
-		},
-		{
-			name:     "batch of a committed run is dropped unwritten",
-			body:     batches[0],
-			runs:     answers{get: stored(runs.Succeeded, ptr(2), 0, 1)},
-			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01"},
+			wantRuns: []string{"batch written r-6#1 0"},
+			wantSink: []string{"write data/" + partition + "attempt=1/part-000000.jsonl.gz 3"},
 		},
 		{
 			name:     "fenced while counting: dropped",
 			body:     batches[0],
-			runs:     answers{get: stored(runs.Running, nil), writtenErr: fenced},
+			runs:     answers{writtenErr: fenced},
 			want:     "nil",
-			wantRuns: []string{"get orders/2026-11-01", "batch written r-7#2 0"},
-			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+			wantRuns: []string{"batch written r-7#2 0"},
+			wantSink: []string{"write " + part0 + " 3"},
+		},
+		{
+			name:     "redelivered batch of an interrupted commit finishes the commit",
+			body:     batches[1],
+			runs:     answers{writtenErr: committing},
+			want:     "nil",
+			wantRuns: []string{"batch written r-7#2 1", "commit r-7#2 orders/dt=2026-11-01 COMMITTING"},
+			wantSink: []string{"write " + part1 + " 3"},
 		},
 		{
 			name:     "corrupt batch is permanent and not written",
 			body:     corrupt,
-			runs:     answers{get: stored(runs.Running, nil)},
 			want:     "permanent",
 			cause:    contracts.ErrCorruptBatch,
-			wantRuns: []string{"get orders/2026-11-01", "fail r-7#2 permanent"},
+			wantRuns: []string{"fail r-7#2 permanent"},
 		},
 		{
-			name:     "batch of a run that does not exist is permanent",
+			name:     "a batch that conflicts with the stored one is permanent",
 			body:     batches[0],
-			runs:     answers{getErr: fmt.Errorf("get run orders/2026-11-01: %w", runs.ErrNotFound)},
+			writeErr: fault.Permanent(sink.ErrConflict),
 			want:     "permanent",
-			cause:    runs.ErrNotFound,
-			wantRuns: []string{"get orders/2026-11-01", "fail r-7#2 permanent"},
+			cause:    sink.ErrConflict,
+			wantRuns: []string{"fail r-7#2 permanent"},
+			wantSink: []string{"write " + part0 + " 3"},
 		},
 		{
 			name:     "runs table unavailable is retried",
 			body:     batches[0],
-			runs:     answers{getErr: fault.Retryable(errors.New("dynamodb: throttled"))},
+			runs:     answers{writtenErr: fault.Retryable(errors.New("dynamodb: throttled"))},
 			want:     "retry",
-			wantRuns: []string{"get orders/2026-11-01"},
+			wantRuns: []string{"batch written r-7#2 0"},
+			wantSink: []string{"write " + part0 + " 3"},
 		},
 		{
 			name:     "S3 failure is retried and the batch not counted",
 			body:     batches[0],
-			runs:     answers{get: stored(runs.Running, nil)},
 			writeErr: s3Down,
 			want:     "retry",
 			cause:    s3Down,
-			wantRuns: []string{"get orders/2026-11-01"},
-			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+			wantSink: []string{"write " + part0 + " 3"},
 		},
 		{
 			name:     "S3 failure on the last delivery marks the run FAILED before the DLQ",
 			body:     batches[0],
-			runs:     answers{get: stored(runs.Running, nil)},
 			writeErr: s3Down,
 			receive:  5,
 			want:     "retry",
 			cause:    s3Down,
-			wantRuns: []string{"get orders/2026-11-01", "fail r-7#2 retries-exhausted"},
-			wantSink: []string{"write " + partition + "part-000000.jsonl.gz 3"},
+			wantRuns: []string{"fail r-7#2 retries-exhausted"},
+			wantSink: []string{"write " + part0 + " 3"},
 		},
 		{
 			name:     "Done before the last batch does not commit",
@@ -302,49 +287,44 @@ func TestHandle(t *testing.T) {
 			body:     doneBody(theRun, 2),
 			runs:     answers{totals: stored(runs.Running, ptr(2), 1, 0), won: true},
 			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 2 6 900", "commit r-7#2 2"},
-			wantSink: []string{"prune " + partition + " 2"},
+			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning},
 		},
 		{
-			name:     "Done of a run with no batches commits and removes every stale part",
+			name:     "Done of a run with no batches commits",
 			body:     doneBody(theRun, 0),
 			runs:     answers{totals: stored(runs.Running, ptr(0)), won: true},
 			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 0 6 900", "commit r-7#2 0"},
-			wantSink: []string{"prune " + partition + " 0"},
+			wantRuns: []string{"set totals r-7#2 0 6 900", commitRunning},
 		},
 		{
 			name:     "Done of a stale attempt is dropped",
 			body:     doneBody(theRun, 2),
-			runs:     answers{totalsErr: fmt.Errorf("set totals: %w", runs.ErrFenced)},
+			runs:     answers{totalsErr: fencedByNewer},
 			want:     "nil",
 			wantRuns: []string{"set totals r-7#2 2 6 900"},
 		},
 		{
 			name:     "commit fenced by a newer attempt is dropped",
 			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: fmt.Errorf("commit: %w", runs.ErrFenced)},
+			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: fencedByNewer},
 			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 2 6 900", "commit r-7#2 2"},
-			wantSink: []string{"prune " + partition + " 2"},
+			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning},
 		},
 		{
 			name:     "commit failure is retried",
 			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: fault.Retryable(errors.New("dynamodb: throttled"))},
-			want:     "retry",
-			wantRuns: []string{"set totals r-7#2 2 6 900", "commit r-7#2 2"},
-			wantSink: []string{"prune " + partition + " 2"},
-		},
-		{
-			name:     "prune failure is retried before any commit",
-			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), won: true},
-			pruneErr: s3Down,
+			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: s3Down},
 			want:     "retry",
 			cause:    s3Down,
-			wantRuns: []string{"set totals r-7#2 2 6 900"},
-			wantSink: []string{"prune " + partition + " 2"},
+			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning},
+		},
+		{
+			name:     "commit failure on the last delivery marks the run FAILED",
+			body:     doneBody(theRun, 2),
+			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: s3Down},
+			receive:  5,
+			want:     "retry",
+			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning, "fail r-7#2 retries-exhausted"},
 		},
 		{name: "garbage body is permanent", body: []byte("not json at all"), want: "permanent"},
 		{name: "another kind of message is permanent", body: []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`), want: "permanent"},
@@ -359,8 +339,8 @@ func TestHandle(t *testing.T) {
 				t.Fatal(err)
 			}
 			rs := &fakeRuns{answers: tt.runs}
-			sk := &fakeSink{Sink: sink.New(nil, "sluice-data", ""), objects: map[string][]byte{}, writeErr: tt.writeErr, pruneErr: tt.pruneErr}
-			h := &handler{pipeline: p, runs: rs, sink: sk, maxReceive: 5}
+			sk := &fakeSink{Sink: sink.New(nil, "sluice-data", ""), objects: map[string][]byte{}, writeErr: tt.writeErr}
+			h := &handler{pipeline: p, runs: rs, sink: sk, commits: rs, maxReceive: 5}
 
 			receive := tt.receive
 			if receive == 0 {

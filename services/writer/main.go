@@ -1,21 +1,23 @@
 // Command writer stores batches in S3 and commits runs. It reads the
 // batches queue, where two kinds of message arrive in any order:
 //
-//   - Batch: written as one gzip JSON Lines object under a deterministic key
-//     (source=<s>/dt=<day>/part-<seq>.jsonl.gz), so a redelivered batch
-//     overwrites itself; then the batch number is added to the run's set of
-//     written batches.
+//   - Batch: written once as one gzip JSON Lines object under its
+//     attempt's own keys (data/source=<s>/dt=<day>/attempt=<n>/part-<seq>.jsonl.gz),
+//     then its number is added to the run's set of written batches — a
+//     conditional write that fails for an attempt that is no longer
+//     current, whose message is then dropped.
 //   - Done: the run's total of batches, records and bytes.
 //
 // Whichever message completes the run (all batches written and the total
-// known) commits it: stale parts of an earlier try are removed and the run
-// is marked SUCCEEDED by a conditional write that only one caller can win.
-// Batches of an attempt that is no longer current are dropped unwritten.
+// known) commits it (package commit): one conditional write decides, then
+// the attempt's manifest is written and the partition's pointer
+// (current/source=<s>/dt=<day>/symlink.txt) moves to it in one atomic PUT.
 package main
 
 import (
 	"context"
 
+	"github.com/sluice-data/sluice/shared/commit"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -43,6 +45,13 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := &handler{pipeline: app.Pipeline, runs: store, sink: sink.New(app.AWS.S3, cfg.Bucket, cfg.Prefix), maxReceive: cfg.MaxReceive}
+	objects := sink.New(app.AWS.S3, cfg.Bucket, cfg.Prefix)
+	h := &handler{
+		pipeline:   app.Pipeline,
+		runs:       store,
+		sink:       objects,
+		commits:    &commit.Committer{Runs: store, Objects: objects},
+		maxReceive: cfg.MaxReceive,
+	}
 	return app.Serve(ctx, cfg.BatchesURL, h)
 }

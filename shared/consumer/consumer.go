@@ -87,9 +87,11 @@ func (o Outcome) String() string {
 // whole payload, and a log line is no place for one.
 const maxLoggedError = 2048
 
-// Process runs h on m and returns what the transport must do with m. It
-// never panics and logs one line about the outcome.
-func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Message) Outcome {
+// Process runs h on m and returns what the transport must do with m and,
+// for a retry, the wait the handler asked for (fault.RetryAfter; 0 for the
+// transport's default). It never panics and logs one line about the
+// outcome.
+func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Message) (Outcome, time.Duration) {
 	start := time.Now()
 	ctx, scope := logging.WithScope(ctx, log,
 		zap.String(logging.FieldMessageID, m.ID),
@@ -100,22 +102,23 @@ func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Messag
 	out := scope.Logger()
 	if err == nil {
 		out.Debug("message done", elapsed)
-		return Done
+		return Done, 0
 	}
 	class := fault.ClassOf(err)
 	if class != fault.Stop {
+		after, _ := fault.Delay(err)
 		out.Warn("message failed; left for redelivery", elapsed,
-			zap.String("error_class", class.String()), errorField("error", err))
-		return Retry
+			zap.String("error_class", class.String()), errorField("error", err), zap.Duration("retry_after", after))
+		return Retry, after
 	}
 	if perr := p.Park(ctx, m, err); perr != nil {
 		out.Error("message failed permanently but could not be parked in the DLQ; left for redelivery", elapsed,
 			errorField("error", err), errorField("park_error", perr))
-		return Retry
+		return Retry, 0
 	}
 	out.Error("message failed permanently; parked in the DLQ", elapsed,
 		zap.String("error_class", class.String()), errorField("error", err))
-	return Parked
+	return Parked, 0
 }
 
 // errorField logs err's text under key, cut to maxLoggedError bytes.

@@ -34,7 +34,7 @@ func (f *fakeSettler) Park(_ context.Context, m Message, cause error) error {
 	return nil
 }
 
-func (f *fakeSettler) Backoff(_ context.Context, m Message) error {
+func (f *fakeSettler) Backoff(_ context.Context, m Message, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.backoffs = append(f.backoffs, m.ID)
@@ -113,7 +113,7 @@ func TestProcessOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Process(context.Background(), zap.NewNop(), byBody, &fakeSettler{parkErr: tt.parkErr}, Message{ID: "m", Body: []byte(tt.body)})
+			got, _ := Process(context.Background(), zap.NewNop(), byBody, &fakeSettler{parkErr: tt.parkErr}, Message{ID: "m", Body: []byte(tt.body)})
 			if got != tt.want {
 				t.Fatalf("outcome = %v, want %v", got, tt.want)
 			}

@@ -14,7 +14,7 @@ import (
 // permanent failures and shortening the wait before a retry.
 type Settler interface {
 	Parker
-	Backoff(ctx context.Context, m Message) error
+	Backoff(ctx context.Context, m Message, after time.Duration) error
 }
 
 var _ Settler = (*Queue)(nil)
@@ -67,13 +67,14 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers int) func(context.Con
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				m := fromLambda(rec)
-				if Process(hctx, log, h, q, m) != Retry {
+				outcome, after := Process(hctx, log, h, q, m)
+				if outcome != Retry {
 					mu.Lock()
 					finished[i] = true
 					mu.Unlock()
 					return
 				}
-				if err := q.Backoff(hctx, m); err != nil {
+				if err := q.Backoff(hctx, m, after); err != nil {
 					log.Warn("could not shorten the retry delay", zap.String("message_id", m.ID), zap.Error(err))
 				}
 			}()

@@ -150,7 +150,7 @@ func (p *Poller) handle(ctx context.Context, m Message) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandleTimeout)
 	defer cancel()
 	stopExtend := p.extendWhileHandling(ctx, m)
-	outcome := Process(ctx, p.log, p.h, p.q, m)
+	outcome, after := Process(ctx, p.log, p.h, p.q, m)
 	stopExtend()
 
 	var err error
@@ -158,7 +158,7 @@ func (p *Poller) handle(ctx context.Context, m Message) {
 	case Done, Parked:
 		err = p.q.Delete(ctx, m)
 	case Retry:
-		err = p.q.Backoff(ctx, m)
+		err = p.q.Backoff(ctx, m, after)
 	}
 	if err != nil {
 		p.log.Warn("could not settle message", zap.String("message_id", m.ID), zap.Stringer("outcome", outcome), zap.Error(err))

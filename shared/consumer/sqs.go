@@ -85,8 +85,13 @@ func (q *Queue) Delete(ctx context.Context, m Message) error {
 }
 
 // Backoff makes m visible again after the retry backoff for its receive
-// count, instead of after the queue's full visibility timeout.
-func (q *Queue) Backoff(ctx context.Context, m Message) error {
+// count, instead of after the queue's full visibility timeout — or after
+// the wait the handler asked for (after > 0), rounded up to whole seconds
+// and capped at SQS's 12 hours.
+func (q *Queue) Backoff(ctx context.Context, m Message, after time.Duration) error {
+	if after > 0 {
+		return q.setVisibility(ctx, m, min(after+time.Second-1, 12*time.Hour).Truncate(time.Second))
+	}
 	if q.RetryBase <= 0 {
 		return nil
 	}

@@ -11,6 +11,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Class is the closed set of error kinds Sluice acts on.
@@ -83,3 +84,30 @@ func ClassOf(err error) Class {
 
 // IsPermanent reports whether err was classified as permanent.
 func IsPermanent(err error) bool { return ClassOf(err) == Stop }
+
+type delayed struct {
+	after time.Duration
+	err   error
+}
+
+func (e *delayed) Error() string { return e.err.Error() }
+func (e *delayed) Unwrap() error { return e.err }
+
+// RetryAfter marks err as retryable no sooner than after: the work is
+// blocked until a known time (another worker's lease, a rate limit), so
+// retrying earlier would only spend a delivery. A nil err stays nil.
+func RetryAfter(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &delayed{after: after, err: Retryable(err)}
+}
+
+// Delay returns the wait RetryAfter attached to err, if any.
+func Delay(err error) (time.Duration, bool) {
+	var d *delayed
+	if errors.As(err, &d) {
+		return d.after, true
+	}
+	return 0, false
+}

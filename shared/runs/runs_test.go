@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/runs"
 )
 
@@ -102,7 +104,7 @@ func TestClaimRules(t *testing.T) {
 		}, req("m-2"), 2},
 		{"heartbeat keeps the lease", func(t *testing.T, s *runs.Store, c *clock, first runs.Run) {
 			c.Add(50 * time.Second)
-			if err := s.Heartbeat(ctx, first.Ref()); err != nil {
+			if _, err := s.Heartbeat(ctx, first.Ref()); err != nil {
 				t.Fatal(err)
 			}
 			c.Add(50 * time.Second)
@@ -180,8 +182,18 @@ func succeed(t *testing.T, s *runs.Store, r runs.Run) {
 	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.Commit(ctx, r.Ref(), 0); err != nil || !ok {
-		t.Fatalf("commit = %v, %v", ok, err)
+	commit(t, s, r.Ref(), 0)
+}
+
+// commit runs both commit steps, as the writer does around publishing.
+func commit(t *testing.T, s *runs.Store, ref contracts.Run, objects int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, won, err := s.BeginCommit(ctx, ref); err != nil || !won {
+		t.Fatalf("begin commit = %v, %v", won, err)
+	}
+	if err := s.FinishCommit(ctx, ref, objects); err != nil {
+		t.Fatalf("finish commit: %v", err)
 	}
 }
 
@@ -200,12 +212,14 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, call := range map[string]func() error{
-		"heartbeat": func() error { return s.Heartbeat(ctx, old.Ref()) },
-		"start":     func() error { _, err := s.Start(ctx, old.Ref(), "f-1"); return err },
-		"batch":     func() error { _, err := s.BatchWritten(ctx, old.Ref(), 0); return err },
-		"totals":    func() error { _, err := s.SetTotals(ctx, old.Ref(), 1, 1, 1); return err },
-		"commit":    func() error { _, err := s.Commit(ctx, old.Ref(), 1); return err },
-		"fail":      func() error { return s.Fail(ctx, old.Ref(), "x", "y") },
+		"heartbeat":  func() error { _, err := s.Heartbeat(ctx, old.Ref()); return err },
+		"start":      func() error { _, err := s.Start(ctx, old.Ref(), "f-1"); return err },
+		"batch":      func() error { _, err := s.BatchWritten(ctx, old.Ref(), 0); return err },
+		"totals":     func() error { _, err := s.SetTotals(ctx, old.Ref(), 1, 1, 1); return err },
+		"checkpoint": func() error { return s.Checkpoint(ctx, old.Ref(), 0, "{}") },
+		"commit":     func() error { _, _, err := s.BeginCommit(ctx, old.Ref()); return err },
+		"finish":     func() error { return s.FinishCommit(ctx, old.Ref(), 1) },
+		"fail":       func() error { return s.Fail(ctx, old.Ref(), "x", "y") },
 	} {
 		if err := call(); !errors.Is(err, runs.ErrFenced) {
 			t.Errorf("%s by the stale attempt: %v, want ErrFenced", name, err)
@@ -234,8 +248,8 @@ func TestCommitOnlyWhenCompleteAndExactlyOnce(t *testing.T) {
 	if err != nil || cur.Complete() {
 		t.Fatalf("after totals: complete=%v err=%v written=%v", cur.Complete(), err, cur.Written)
 	}
-	if ok, err := s.Commit(ctx, ref, 3); ok || !errors.Is(err, runs.ErrFenced) {
-		t.Fatalf("commit of an incomplete run = %v, %v; want refused", ok, err)
+	if _, won, err := s.BeginCommit(ctx, ref); won || !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("commit of an incomplete run = %v, %v; want refused", won, err)
 	}
 	cur, err = s.BatchWritten(ctx, ref, 1)
 	if err != nil || !cur.Complete() {
@@ -247,11 +261,11 @@ func TestCommitOnlyWhenCompleteAndExactlyOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := s.Commit(ctx, ref, 3)
-			if err != nil {
-				t.Errorf("commit: %v", err)
+			run, won, err := s.BeginCommit(ctx, ref)
+			if err != nil || run.Status != runs.Committing {
+				t.Errorf("commit: %+v, %v", run, err)
 			}
-			if ok {
+			if won {
 				wins.Add(1)
 			}
 		}()
@@ -260,24 +274,23 @@ func TestCommitOnlyWhenCompleteAndExactlyOnce(t *testing.T) {
 	if wins.Load() != 1 {
 		t.Fatalf("%d commits won, want 1", wins.Load())
 	}
-	final, err := s.Get(ctx, "orders/2026-11-01")
-	if err != nil || final.Status != runs.Succeeded || final.Records != 30 || final.Objects != 3 || final.FinishedAt == "" {
-		t.Fatalf("final = %+v, %v", final, err)
+	for range 2 { // finishing twice is harmless
+		if err := s.FinishCommit(ctx, ref, 3); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if time.Unix(final.ExpiresAt, 0).Before(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || final.LeaseUntil != 0 {
-		t.Fatalf("a finished run must carry its retention as TTL and no lease: expires_at %d, lease_until %d", final.ExpiresAt, final.LeaseUntil)
+	final, err := s.Get(ctx, "orders/2026-11-01")
+	if err != nil || final.Status != runs.Succeeded || final.Records != 30 || final.Objects != 3 || final.FinishedAt == "" || final.LeaseUntil != 0 {
+		t.Fatalf("final = %+v, %v", final, err)
 	}
 }
 
 func TestStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T) {
-	s, _ := newStore(t)
+	s, c := newStore(t)
 	ctx := context.Background()
 	claimed, err := s.Claim(ctx, req("m-1"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if claimed.ExpiresAt != 0 {
-		t.Fatalf("a live run must carry no TTL, expires_at = %d", claimed.ExpiresAt)
 	}
 	first, err := s.Start(ctx, claimed.Ref(), "f-1")
 	if err != nil || first.Attempt != 1 || first.Status != runs.Running {
@@ -290,14 +303,36 @@ func TestStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T) {
 	if _, err := s.BatchWritten(ctx, first.Ref(), 0); err != nil {
 		t.Fatal(err)
 	}
-	// The same fetch message again (its first try died): a new attempt, clean.
+	// The same fetch message again while the first try's lease is live:
+	// come back when it expires.
+	_, err = s.Start(ctx, claimed.Ref(), "f-1")
+	if wait, ok := fault.Delay(err); !ok || wait < 50*time.Second || wait > 62*time.Second {
+		t.Fatalf("restart under a live lease = %v (retry after %v), want a retry after the lease", err, wait)
+	}
+	// Once it expired (the first try died): a new attempt, clean.
+	c.Add(time.Minute + time.Second)
 	second, err := s.Start(ctx, claimed.Ref(), "f-1")
-	if err != nil || second.Attempt != 2 || second.Written != nil || second.RunID != first.RunID {
-		t.Fatalf("restart = %+v, %v", second, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A try that ended with a retryable error yields: its redelivery
+	// restarts at once, while the lease still keeps other triggers away.
+	if err := s.Yield(ctx, second.Ref()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, req("m-9")); !errors.Is(err, runs.ErrClaimLost) {
+		t.Fatalf("claim of a yielded run under its lease: %v, want lost", err)
+	}
+	second, err = s.Start(ctx, claimed.Ref(), "f-1")
+	if err != nil || second.Attempt != 3 || second.Yielded {
+		t.Fatalf("restart after a yield = %+v, %v", second, err)
+	}
+	if second.Attempt != 3 || second.Written != nil || second.RunID != first.RunID {
+		t.Fatalf("restart = %+v", second)
 	}
 	for name, call := range map[string]func() error{
 		"batch":     func() error { _, err := s.BatchWritten(ctx, first.Ref(), 1); return err },
-		"heartbeat": func() error { return s.Heartbeat(ctx, first.Ref()) },
+		"heartbeat": func() error { _, err := s.Heartbeat(ctx, first.Ref()); return err },
 		"totals":    func() error { _, err := s.SetTotals(ctx, first.Ref(), 2, 2, 2); return err },
 	} {
 		if err := call(); !errors.Is(err, runs.ErrFenced) {
@@ -311,8 +346,13 @@ func TestStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T) {
 	if err != nil || !cur.Complete() {
 		t.Fatalf("totals = %+v, %v", cur, err)
 	}
-	if ok, err := s.Commit(ctx, second.Ref(), 1); !ok || err != nil {
-		t.Fatalf("commit = %v, %v", ok, err)
+	commit(t, s, second.Ref(), 1)
+	history, err := s.History(ctx, "orders/2026-11-01")
+	if err != nil || len(history) != 3 {
+		t.Fatalf("history = %+v, %v", history, err)
+	}
+	if history[0].Status != runs.Abandoned || history[1].Status != runs.Abandoned || history[2].Attempt != 3 || history[2].Status != runs.Succeeded || history[2].Records != 5 {
+		t.Fatalf("history = %+v", history)
 	}
 }
 
@@ -341,6 +381,168 @@ func TestComplete(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.run.Complete(); got != tt.want {
 			t.Errorf("%s: Complete = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestHistoryKeepsEveryAttemptAndOnlyIt(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	first, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(2 * time.Minute) // crashed: the lease expires, a new trigger takes over
+	second, err := s.Claim(ctx, req("m-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fail(ctx, second.Ref(), runs.ClassPermanent, "HTTP 401 from the API"); err != nil {
+		t.Fatal(err)
+	}
+	third, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "redrive", MessageID: "m-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	succeed(t, s, third)
+
+	history, err := s.History(ctx, "orders/2026-11-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		attempt int
+		status  runs.Status
+		trigger string
+		class   string
+	}
+	var got []row
+	for _, h := range history {
+		got = append(got, row{h.Attempt, h.Status, h.Trigger, h.ErrorClass})
+		if h.Owner == "" || h.ClaimedAt == "" || h.RunID == "" {
+			t.Errorf("attempt %d lacks owner, claim time or run id: %+v", h.Attempt, h)
+		}
+	}
+	want := []row{
+		{1, runs.Abandoned, "manual", "lease-expired"},
+		{2, runs.Failed, "manual", runs.ClassPermanent},
+		{3, runs.Succeeded, "redrive", ""},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("history = %v, want %v", got, want)
+	}
+	runsNow, err := s.List(ctx)
+	if err != nil || len(runsNow) != 1 || runsNow[0].Attempt != 3 {
+		t.Fatalf("List must return the run item only: %+v, %v", runsNow, err)
+	}
+}
+
+func TestRelease(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s *runs.Store, c *clock, r runs.Run)
+		force   bool
+		wantErr error // nil: released
+	}{
+		{"live lease refused", func(*testing.T, *runs.Store, *clock, runs.Run) {}, false, runs.ErrLeaseLive},
+		{"live lease forced", func(*testing.T, *runs.Store, *clock, runs.Run) {}, true, nil},
+		{"expired lease", func(_ *testing.T, _ *runs.Store, c *clock, _ runs.Run) { c.Add(2 * time.Minute) }, false, nil},
+		{"finished run", func(t *testing.T, s *runs.Store, _ *clock, r runs.Run) {
+			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			commit(t, s, r.Ref(), 0)
+		}, true, runs.ErrNotLive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := newStore(t)
+			r, err := s.Claim(ctx, req("m-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(t, s, c, r)
+			got, err := s.Release(ctx, "orders/2026-11-01", "stuck since Monday", tt.force)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("release = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Status != runs.Failed || got.ErrorClass != runs.ClassReleased || got.LastError != "stuck since Monday" {
+				t.Fatalf("release = %+v, %v", got, err)
+			}
+			// The released worker is fenced, and the input is free.
+			if _, err := s.Heartbeat(ctx, r.Ref()); !errors.Is(err, runs.ErrFenced) {
+				t.Fatalf("heartbeat after release: %v", err)
+			}
+			if next, err := s.Claim(ctx, req("m-2")); err != nil || next.Attempt != 2 {
+				t.Fatalf("claim after release = %+v, %v", next, err)
+			}
+		})
+	}
+}
+
+func TestCommittingRunIsResumedNotRedecided(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	r, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, won, err := s.BeginCommit(ctx, r.Ref()); !won || err != nil {
+		t.Fatalf("begin = %v, %v", won, err)
+	}
+	// The committer crashed; the batch message comes back and finds the run
+	// COMMITTING by its attempt: BatchWritten is fenced but says so.
+	_, err = s.BatchWritten(ctx, r.Ref(), 0)
+	cur, ok := runs.CurrentOf(err)
+	if !errors.Is(err, runs.ErrFenced) || !ok || cur.Status != runs.Committing || cur.Attempt != r.Attempt {
+		t.Fatalf("batch on a committing run = %v (%+v)", err, cur)
+	}
+	if _, won, err := s.BeginCommit(ctx, r.Ref()); won || err != nil {
+		t.Fatalf("second begin = %v, %v; want joined, not won", won, err)
+	}
+	// A COMMITTING run whose committer never comes back is claimable once
+	// its lease expires, like any live run.
+	c.Add(2 * time.Minute)
+	if next, err := s.Claim(ctx, req("m-2")); err != nil || next.Attempt != 2 {
+		t.Fatalf("claim of an expired commit = %+v, %v", next, err)
+	}
+	if err := s.FinishCommit(ctx, r.Ref(), 0); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("finishing a taken-over commit: %v, want fenced", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  runs.Config
+		ok   bool
+	}{
+		{"defaults", runs.Config{Table: "t"}, true},
+		{"heartbeat a third of the lease", runs.Config{Table: "t", Lease: 30 * time.Second, Heartbeat: 10 * time.Second}, true},
+		{"heartbeat half the lease", runs.Config{Table: "t", Lease: 30 * time.Second, Heartbeat: 15 * time.Second}, false},
+		{"heartbeat over the default lease", runs.Config{Table: "t", Heartbeat: 10 * time.Minute}, false},
+		{"lease too short", runs.Config{Table: "t", Lease: time.Second}, false},
+		{"no table", runs.Config{}, false},
+	}
+	for _, tt := range tests {
+		if err := tt.cfg.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate = %v, want ok=%v", tt.name, err, tt.ok)
 		}
 	}
 }

@@ -1,0 +1,129 @@
+// Package commit makes a complete attempt the output of its input, exactly
+// once, in an order that keeps every failure safe:
+//
+//  1. BeginCommit (DynamoDB, conditional): RUNNING → COMMITTING, only for
+//     the current attempt with every batch 0…n-1 written. This is the one
+//     decision; a stale or incomplete attempt stops here.
+//  2. Check that S3 holds exactly the parts 0…n-1 of the attempt.
+//  3. Write the attempt's manifest, _SUCCESS, once (If-None-Match).
+//  4. Publish: point the partition at the attempt (one atomic PUT, only
+//     over a lower attempt).
+//  5. Remove the objects of other attempts, except the one just replaced
+//     (queries that started before the swap may still be reading it).
+//  6. FinishCommit (DynamoDB, conditional): COMMITTING → SUCCEEDED.
+//
+// A crash anywhere leaves the run COMMITTING; the redelivered message
+// finds it so (runs.CurrentOf) and runs the same steps again, all of which
+// are idempotent. Readers never see a partial attempt: before step 4 they
+// see the previous attempt, after it the new one.
+package commit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// RunStore moves runs through the commit; *runs.Store is one.
+type RunStore interface {
+	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
+	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+}
+
+// ObjectStore holds the attempts' objects; *sink.Sink is one.
+type ObjectStore interface {
+	Parts(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, error)
+	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) error
+	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (previous int, published bool, err error)
+	RemoveAttempts(ctx context.Context, p sink.Partition, keep ...int) (int, error)
+}
+
+var (
+	_ RunStore    = (*runs.Store)(nil)
+	_ ObjectStore = (*sink.Sink)(nil)
+)
+
+// Committer commits runs.
+type Committer struct {
+	Runs    RunStore
+	Objects ObjectStore
+	Now     func() time.Time // nil: time.Now
+}
+
+// Result says what a Commit did.
+type Result struct {
+	// Won is true for the one caller that decided the commit (step 1);
+	// others that found it decided helped finish it.
+	Won bool
+	// Published is true when this call moved the partition's pointer.
+	Published bool
+	// Replaced is the attempt the partition showed before (0: none).
+	Replaced int
+	// Removed counts the objects of other attempts deleted.
+	Removed int
+	Objects int
+	Records int64
+}
+
+// Commit commits run — a complete RUNNING run, or a COMMITTING one of the
+// caller's attempt — whose output belongs at partition p. An error
+// wrapping runs.ErrFenced means the attempt is no longer current: the
+// caller drops its message.
+func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) (Result, error) {
+	ref := run.Ref()
+	cur, won, err := c.Runs.BeginCommit(ctx, ref)
+	if err != nil {
+		return Result{}, err
+	}
+	if cur.BatchesExpected == nil {
+		return Result{}, fault.Permanentf("commit %s attempt %d: the run has no batch count", ref.Key(), ref.Attempt)
+	}
+	n := *cur.BatchesExpected
+	parts, err := c.Objects.Parts(ctx, p, ref.Attempt)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := exactly(parts, n); err != nil {
+		return Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	m := sink.Manifest{
+		V: 1, Source: ref.Source, Window: ref.Window, RunID: ref.RunID, Attempt: ref.Attempt,
+		Records: cur.Records, RawBytes: cur.Bytes, CommittedAt: now().UTC(), Parts: parts,
+	}
+	if err := c.Objects.WriteManifest(ctx, p, m); err != nil {
+		return Result{}, err
+	}
+	prev, published, err := c.Objects.Publish(ctx, p, m)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Won: won, Published: published, Replaced: prev, Objects: n, Records: cur.Records}
+	if published {
+		if res.Removed, err = c.Objects.RemoveAttempts(ctx, p, ref.Attempt, prev); err != nil {
+			return res, err
+		}
+	}
+	return res, c.Runs.FinishCommit(ctx, ref, n)
+}
+
+// exactly checks that parts, sorted by batch number, are 0…n-1.
+func exactly(parts []sink.Part, n int) error {
+	if len(parts) != n {
+		return fmt.Errorf("S3 holds %d parts of the attempt, the run counts %d", len(parts), n)
+	}
+	for i, p := range parts {
+		if p.Seq != i {
+			return fmt.Errorf("part %d is missing from S3 (found part %d in its place)", i, p.Seq)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,413 @@
+package commit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// The model test drives the real run store (DynamoDB Local) and the real
+// sink (versitygw) through random interleavings of three workers that
+// claim, start, heartbeat, write batches, report totals, commit, crash
+// (forget everything), stall (keep acting on an attempt they lost), get a
+// forced rerun, while the clock jumps past leases — and checks after every
+// step what a reader could see:
+//
+//   - the partition shows nothing, or exactly the parts 0…n-1 of one
+//     attempt, each holding that attempt's records for that batch (no mix,
+//     no duplicate, nothing partial);
+//   - the published attempt never goes back;
+//   - when the run is SUCCEEDED, the partition shows exactly its attempt;
+//   - each attempt's commit is decided at most once;
+//   - attempt numbers only grow.
+//
+// At the end the chaos stops, and one worker must bring the input to
+// SUCCEEDED within one lease: nothing stays stuck.
+
+const (
+	modelLease   = 30 * time.Second
+	modelWorkers = 3
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// worker is what one fetcher+writer pair knows about the attempt it works
+// on; it may be stale.
+type worker struct {
+	run      *runs.Run // the attempt it believes it holds
+	fetchMsg string
+	batches  int // how many batches its fetch produces
+	written  int // how many it has written so far
+}
+
+type model struct {
+	t         *testing.T
+	ctx       context.Context
+	rng       *rand.Rand
+	clock     *clock
+	store     *runs.Store
+	sink      *sink.Sink
+	s3        *s3.Client
+	committer *commit.Committer
+	part      sink.Partition
+	ref       contracts.Run // source + window
+	workers   [modelWorkers]worker
+	msgs      int
+	published int             // highest published attempt seen
+	wins      map[int]int     // commit decisions per attempt
+	batchesOf map[int]int     // batch count per attempt, as its fetch decided
+	log       []string        // the steps, for the failure message
+	publishes int             // publishes begun
+	resumed   int             // stalled publishes resumed
+	stalled   []sink.Manifest // publishes of committers that stalled before their PUT
+}
+
+// stallingObjects is the real sink, except that some publishes stall: the
+// committer freezes just before its PUT (the model resumes it later, when
+// the world may have moved on) — the worst moment for a pause.
+type stallingObjects struct {
+	*sink.Sink
+	m *model
+}
+
+var errStalled = errors.New("committer stalled before publishing")
+
+func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink.Manifest) (int, bool, error) {
+	o.m.publishes++
+	if o.m.rng.IntN(3) == 0 {
+		o.m.stalled = append(o.m.stalled, man)
+		return 0, false, errStalled
+	}
+	return o.Sink.Publish(ctx, p, man)
+}
+
+func TestModelOfRunsAndCommits(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	seeds := 8
+	steps := 150
+	if testing.Short() {
+		seeds, steps = 2, 60
+	}
+	var totalPublishes, totalResumed int
+	for seed := range seeds {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+			store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: modelLease})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+			store.SetClock(c.Now)
+			sk := sink.New(st.S3, st.Resources.Bucket, fmt.Sprintf("model-%d", seed))
+			window := fmt.Sprintf("2026-10-%02d", seed+1)
+			m := &model{
+				t: t, ctx: context.Background(), rng: rand.New(rand.NewPCG(uint64(seed), 42)), clock: c,
+				store: store, sink: sk, s3: st.S3,
+				committer: &commit.Committer{Runs: store, Now: c.Now},
+				part:      sink.Partition{Source: "orders", Hive: "dt=" + window},
+				ref:       contracts.Run{Source: "orders", Window: window},
+				wins:      map[int]int{}, batchesOf: map[int]int{},
+			}
+			m.committer.Objects = stallingObjects{Sink: sk, m: m}
+			for i := range steps {
+				m.step(i)
+				m.check(i%15 == 14)
+			}
+			published := m.published
+			m.finish()
+			m.check(true)
+			t.Logf("%d publishes (%d stalled) during the chaos; the partition reached attempt %d before the final run", m.publishes, len(m.stalled), published)
+			totalPublishes += m.publishes
+			totalResumed += m.resumed
+		})
+	}
+	// The model is only worth something if the chaos reaches the commit,
+	// and stalled committers come back late.
+	if totalPublishes < 3*seeds || totalResumed == 0 {
+		t.Fatalf("%d publishes, %d late resumes over %d seeds: the model exercises too little", totalPublishes, totalResumed, seeds)
+	}
+}
+
+func (m *model) logf(format string, args ...any) {
+	m.log = append(m.log, fmt.Sprintf(format, args...))
+}
+
+func (m *model) fatalf(format string, args ...any) {
+	m.t.Helper()
+	tail := m.log[max(0, len(m.log)-25):]
+	m.t.Fatalf(format+"\nlast steps:\n  %s", append(args, strings.Join(tail, "\n  "))...)
+}
+
+func (m *model) nextMsg() string {
+	m.msgs++
+	return fmt.Sprintf("msg-%d", m.msgs)
+}
+
+// step does one random action of one random worker.
+func (m *model) step(i int) {
+	w := &m.workers[m.rng.IntN(modelWorkers)]
+	wi := indexOf(m, w)
+	switch op := m.rng.IntN(100); {
+	case op < 6:
+		d := time.Duration(m.rng.IntN(int(modelLease/time.Second)+10)) * time.Second
+		m.clock.Add(d)
+		m.logf("%d: clock +%v", i, d)
+	case op < 9 && len(m.stalled) > 0:
+		k := m.rng.IntN(len(m.stalled))
+		man := m.stalled[k]
+		m.stalled = append(m.stalled[:k], m.stalled[k+1:]...)
+		m.resumed++
+		prev, published, err := m.sink.Publish(m.ctx, m.part, man)
+		m.logf("%d: a stalled committer of attempt %d resumes: replaced %d, published %v, %v", i, man.Attempt, prev, published, err)
+		if err != nil {
+			m.fatalf("resumed publish: %v", err)
+		}
+	case op < 12:
+		*w = worker{}
+		m.logf("%d: w%d crashes", i, wi)
+	case w.run == nil || op < 15:
+		force := op%3 == 0
+		req := runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: m.nextMsg()}
+		if force {
+			req.Force, req.ForceID = true, req.MessageID
+		}
+		r, err := m.store.Claim(m.ctx, req)
+		m.logf("%d: w%d claims (force %v): %v %v", i, wi, force, attemptOf(r), err)
+		if err == nil {
+			*w = worker{run: &r, fetchMsg: m.nextMsg()}
+		} else if !errors.Is(err, runs.ErrClaimLost) {
+			m.fatalf("claim: %v", err)
+		}
+	case w.run.Status == runs.Claimed || op < 20:
+		// Start, or — for a worker that already started — a redelivery of
+		// its fetch message, which may restart the fetch as a new attempt.
+		r, err := m.store.Start(m.ctx, w.run.Ref(), w.fetchMsg)
+		m.logf("%d: w%d starts %d: %v %v", i, wi, w.run.Attempt, attemptOf(r), err)
+		if err == nil {
+			n := 1 + m.rng.IntN(4)
+			w.run, w.batches, w.written = &r, n, 0
+			m.batchesOf[r.Attempt] = n
+		}
+	case op < 28:
+		_, err := m.store.Heartbeat(m.ctx, w.run.Ref())
+		m.logf("%d: w%d heartbeats %d: %v", i, wi, w.run.Attempt, err)
+	case op < 80 && w.written < w.batches:
+		seq := w.written
+		if m.rng.IntN(4) == 0 && seq > 0 {
+			seq = m.rng.IntN(seq) // a redelivered batch
+		} else {
+			w.written++
+		}
+		key := m.sink.PartKey(m.part, w.run.Attempt, seq)
+		if _, err := m.sink.WritePart(m.ctx, key, batchData(m.t, w.run.Attempt, seq), 2); err != nil {
+			m.fatalf("write part: %v", err)
+		}
+		r, err := m.store.BatchWritten(m.ctx, w.run.Ref(), seq)
+		m.logf("%d: w%d writes batch %d of attempt %d: %v", i, wi, seq, w.run.Attempt, err)
+		m.maybeCommit(i, wi, r, err)
+	default:
+		if w.batches == 0 {
+			return
+		}
+		r, err := m.store.SetTotals(m.ctx, w.run.Ref(), w.batches, int64(2*w.batches), 0)
+		m.logf("%d: w%d totals %d for attempt %d: %v", i, wi, w.batches, w.run.Attempt, err)
+		m.maybeCommit(i, wi, r, err)
+	}
+}
+
+// maybeCommit does what the writer does after counting a batch or a total.
+func (m *model) maybeCommit(i, wi int, r runs.Run, err error) {
+	if cur, ok := runs.CurrentOf(err); ok && cur.Status == runs.Committing && cur.Attempt == m.workers[wi].run.Attempt {
+		r, err = cur, nil
+	}
+	if err != nil || !(r.Complete() || r.Status == runs.Committing) {
+		return
+	}
+	res, err := m.committer.Commit(m.ctx, r, m.part)
+	m.logf("%d: w%d commits attempt %d: %+v %v", i, wi, r.Attempt, res, err)
+	if err != nil && !errors.Is(err, runs.ErrFenced) && !errors.Is(err, errStalled) {
+		m.fatalf("commit: %v", err)
+	}
+	if res.Won {
+		m.wins[r.Attempt]++
+	}
+}
+
+// check verifies the invariants; full reads every object the pointer names.
+func (m *model) check(full bool) {
+	m.t.Helper()
+	for a, n := range m.wins {
+		if n > 1 {
+			m.fatalf("attempt %d's commit was decided %d times", a, n)
+		}
+	}
+	ptr, err := m.sink.Current(m.ctx, m.part)
+	if errors.Is(err, sink.ErrNoPointer) {
+		if m.published > 0 {
+			m.fatalf("the partition was published (attempt %d) and is gone", m.published)
+		}
+		return
+	}
+	if err != nil {
+		m.fatalf("read pointer: %v", err)
+	}
+	if ptr.Attempt < m.published {
+		m.fatalf("the partition went back from attempt %d to %d", m.published, ptr.Attempt)
+	}
+	m.published = ptr.Attempt
+	if n, ok := m.batchesOf[ptr.Attempt]; !ok || len(ptr.URIs) != n {
+		m.fatalf("the partition shows %d parts of attempt %d, whose fetch produced %d", len(ptr.URIs), ptr.Attempt, n)
+	}
+	for seq, uri := range ptr.URIs {
+		if key, _ := m.sink.KeyOf(uri); key != m.sink.PartKey(m.part, ptr.Attempt, seq) {
+			m.fatalf("the partition's part %d is %s, not attempt %d's", seq, uri, ptr.Attempt)
+		}
+		if full {
+			got := m.read(uri)
+			if want := batchData(m.t, ptr.Attempt, seq); !bytes.Equal(gunzip(m.t, got), gunzip(m.t, want)) {
+				m.fatalf("part %d of the published attempt %d holds %q", seq, ptr.Attempt, gunzip(m.t, got))
+			}
+		}
+	}
+	r, err := m.store.Get(m.ctx, m.ref.Key())
+	if err != nil {
+		m.fatalf("get run: %v", err)
+	}
+	if r.Status == runs.Succeeded && ptr.Attempt != r.Attempt {
+		m.fatalf("the run SUCCEEDED as attempt %d, the partition shows attempt %d", r.Attempt, ptr.Attempt)
+	}
+}
+
+// finish stops the chaos: whatever state the input is in, one worker must
+// bring it to SUCCEEDED after at most one lease.
+func (m *model) finish() {
+	m.clock.Add(modelLease + time.Second)
+	r, err := m.store.Get(m.ctx, m.ref.Key())
+	if errors.Is(err, runs.ErrNotFound) {
+		r = runs.Run{}
+	} else if err != nil {
+		m.fatalf("get: %v", err)
+	}
+	msg := m.nextMsg()
+	req := runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: msg}
+	if r.Status == runs.Succeeded {
+		req.Force, req.ForceID = true, msg
+	}
+	claimed, err := m.store.Claim(m.ctx, req)
+	if err != nil {
+		m.fatalf("the input is stuck: claim after a lease = %v (run %s attempt %d)", err, r.Status, r.Attempt)
+	}
+	started, err := m.store.Start(m.ctx, claimed.Ref(), m.nextMsg())
+	if err != nil {
+		m.fatalf("start: %v", err)
+	}
+	a := started.Attempt
+	m.batchesOf[a] = 2
+	for seq := range 2 {
+		if _, err := m.sink.WritePart(m.ctx, m.sink.PartKey(m.part, a, seq), batchData(m.t, a, seq), 2); err != nil {
+			m.fatalf("write: %v", err)
+		}
+		if _, err := m.store.BatchWritten(m.ctx, started.Ref(), seq); err != nil {
+			m.fatalf("batch written: %v", err)
+		}
+	}
+	done, err := m.store.SetTotals(m.ctx, started.Ref(), 2, 4, 0)
+	if err != nil || !done.Complete() {
+		m.fatalf("totals: %+v %v", done, err)
+	}
+	final := &commit.Committer{Runs: m.store, Objects: m.sink, Now: m.clock.Now}
+	if _, err := final.Commit(m.ctx, done, m.part); err != nil {
+		m.fatalf("final commit: %v", err)
+	}
+	r, err = m.store.Get(m.ctx, m.ref.Key())
+	if err != nil || r.Status != runs.Succeeded || r.Attempt != a {
+		m.fatalf("final run = %+v, %v", r, err)
+	}
+	m.logf("final: attempt %d SUCCEEDED", a)
+}
+
+func (m *model) read(uri string) []byte {
+	key, ok := m.sink.KeyOf(uri)
+	if !ok {
+		m.fatalf("pointer names %s, outside the bucket", uri)
+	}
+	out, err := m.s3.GetObject(m.ctx, &s3.GetObjectInput{Bucket: aws.String(m.sink.Bucket()), Key: aws.String(key)})
+	if err != nil {
+		m.fatalf("the partition names %s, which cannot be read: %v", uri, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		m.fatalf("read %s: %v", uri, err)
+	}
+	return b
+}
+
+// batchData is batch seq of attempt a: two records naming both, so that a
+// mix of attempts or batches shows in the content.
+func batchData(t *testing.T, a, seq int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	fmt.Fprintf(zw, "{\"attempt\":%d,\"seq\":%d,\"i\":0}\n{\"attempt\":%d,\"seq\":%d,\"i\":1}\n", a, seq, a, seq)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func attemptOf(r runs.Run) string {
+	if r.Attempt == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("attempt %d %s", r.Attempt, r.Status)
+}
+
+func indexOf(m *model, w *worker) int {
+	for i := range m.workers {
+		if &m.workers[i] == w {
+			return i
+		}
+	}
+	return -1
+}
