@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,7 +43,32 @@ func cmdTrigger(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "triggered %s\n", in.Key())
+	// Say what dedupe will do with it, when the runs table is at hand.
+	if store, err := openStore(ctx); err == nil {
+		if r, err := store.Get(ctx, in.Key()); err == nil {
+			switch {
+			case r.Status == runs.Succeeded && !*force:
+				fmt.Fprintf(out, "note: %s already SUCCEEDED (attempt %d); a plain trigger does not run it again, and dedupe will drop this one. Use --force to rerun it.\n", in.Key(), r.Attempt)
+			case r.Status.Live() && time.Now().Unix() <= r.LeaseUntil:
+				fmt.Fprintf(out, "note: %s is %s as attempt %d until %s; dedupe will drop this trigger unless that lease runs out first.\n",
+					in.Key(), r.Status, r.Attempt, r.LeaseExpiry().Format(time.RFC3339))
+			}
+		}
+	}
 	return nil
+}
+
+// openStore opens the runs table named by SLUICE_RUNS_TABLE.
+func openStore(ctx context.Context) (*runs.Store, error) {
+	table, err := env("SLUICE_RUNS_TABLE")
+	if err != nil {
+		return nil, err
+	}
+	clients, err := awsconf.Load(ctx, zap.NewNop())
+	if err != nil {
+		return nil, err
+	}
+	return runs.New(clients.DynamoDB, runs.Config{Table: table})
 }
 
 // send encodes msg, checks it as its consumer will (so a bad message is
@@ -106,32 +133,50 @@ func parseTime(s string) (time.Time, error) {
 func cmdRuns(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: sluicectl runs [--json] [<source>/<window>]\n\nWithout an input: the current run of every input. With one: its run and every attempt.")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	table, err := env("SLUICE_RUNS_TABLE")
+	store, err := openStore(ctx)
 	if err != nil {
 		return err
 	}
-	clients, err := awsconf.Load(ctx, zap.NewNop())
-	if err != nil {
-		return err
+	var list []runs.Run
+	if input := fs.Arg(0); input != "" {
+		cur, err := store.Get(ctx, input)
+		if err != nil {
+			return err
+		}
+		if list, err = store.History(ctx, input); err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(out, map[string]any{"run": cur, "attempts": list})
+		}
+		fmt.Fprintf(out, "%s: %s, attempt %d", cur.Input, cur.Status, cur.Attempt)
+		if cur.Status.Live() {
+			fmt.Fprintf(out, ", owner %s, lease until %s", cur.Owner, cur.LeaseExpiry().Format(time.RFC3339))
+		}
+		fmt.Fprintln(out)
+		return PrintAttempts(out, list)
 	}
-	store, err := runs.New(clients.DynamoDB, runs.Config{Table: table})
-	if err != nil {
-		return err
-	}
-	list, err := store.List(ctx)
-	if err != nil {
+	if list, err = store.List(ctx); err != nil {
 		return err
 	}
 	slices.SortFunc(list, func(a, b runs.Run) int { return strings.Compare(a.Input, b.Input) })
 	if *asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return writeJSON(out, list)
 	}
 	return PrintRuns(out, list)
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // PrintRuns writes runs as an aligned table.
@@ -142,6 +187,73 @@ func PrintRuns(out io.Writer, list []runs.Run) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Input, r.Status, r.Attempt, r.Records, r.Objects, duration(r), r.Trigger, r.LastError)
 	}
 	return tw.Flush()
+}
+
+// PrintAttempts writes an input's attempts as an aligned table.
+func PrintAttempts(out io.Writer, list []runs.Run) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ATTEMPT\tSTATUS\tTRIGGER\tOWNER\tCLAIMED\tFINISHED\tBATCHES\tRECORDS\tERROR")
+	for _, r := range list {
+		batches := "-"
+		if r.BatchesExpected != nil {
+			batches = fmt.Sprintf("%d/%d", len(r.Written), *r.BatchesExpected)
+		}
+		errText := r.LastError
+		if r.ErrorClass != "" {
+			errText = r.ErrorClass + ": " + errText
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Attempt, r.Status, r.Trigger, r.Owner, orDash(r.ClaimedAt), orDash(r.FinishedAt), batches, r.Records, errText)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// cmdRelease ends a stuck run: the operator's way out, made safe.
+func cmdRelease(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("release", flag.ContinueOnError)
+	force := fs.Bool("force", false, "end the run even though its lease is live (its worker is fenced: its later writes fail)")
+	reason := fs.String("reason", "", "why, recorded as the run's error (default: released by <user>)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: sluicectl release [--force] [--reason TEXT] <source>/<window>\n\nMarks a live run FAILED (class released) so the input can be claimed again.")
+		fs.PrintDefaults()
+	}
+	// Flags may follow the input, as operators type them.
+	var input string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if input != "" {
+			return fmt.Errorf("release takes one input, got %q and %q", input, fs.Arg(0))
+		}
+		input, args = fs.Arg(0), fs.Args()[1:]
+	}
+	if input == "" {
+		fs.Usage()
+		return errors.New("release: which input? (<source>/<window>, as `sluicectl runs` shows it)")
+	}
+	if *reason == "" {
+		*reason = "released by " + cmp.Or(os.Getenv("USER"), "an operator")
+	}
+	store, err := openStore(ctx)
+	if err != nil {
+		return err
+	}
+	r, err := store.Release(ctx, input, *reason, *force)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "released %s: attempt %d is %s (%s); the next trigger claims it as attempt %d\n", r.Input, r.Attempt, r.Status, r.LastError, r.Attempt+1)
+	return nil
 }
 
 func duration(r runs.Run) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"slices"
 	"strconv"
@@ -309,5 +310,101 @@ func TestRunsTable(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "INPUT") || !strings.Contains(lines[1], "orders/2026-11-01") || !strings.Contains(lines[1], "CLAIMED") {
 		t.Fatalf("runs output:\n%s", out.String())
+	}
+}
+
+func TestRunsHistoryAndRelease(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Start(ctx, r.Ref(), "f"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr error
+		want    []string // substrings of the output
+	}{
+		{"release refuses a live lease", []string{"release", "orders/2026-11-01"}, runs.ErrLeaseLive, nil},
+		{"release needs an input", []string{"release", "--force"}, nil, nil},
+		{"release --force after the input", []string{"release", "orders/2026-11-01", "--force", "--reason", "API maintenance"}, nil,
+			[]string{"released orders/2026-11-01: attempt 1 is FAILED (API maintenance)", "as attempt 2"}},
+		{"release of a finished run", []string{"release", "--force", "orders/2026-11-01"}, runs.ErrNotLive, nil},
+		{"runs shows the attempts", []string{"runs", "orders/2026-11-01"}, nil,
+			[]string{"orders/2026-11-01: FAILED, attempt 1", "ATTEMPT", "released: API maintenance"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(ctx, tt.args, &out)
+			switch {
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+			case tt.want == nil:
+				if err == nil {
+					t.Fatal("want an error")
+				}
+			case err != nil:
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Fatalf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+	if next, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "m2"}); err != nil || next.Attempt != 2 {
+		t.Fatalf("claim after release = %+v, %v", next, err)
+	}
+}
+
+func TestTriggerSaysWhatDedupeWillDo(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-02", Trigger: "manual", MessageID: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Start(ctx, r.Ref(), "f"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.BeginCommit(ctx, r.Ref()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.FinishCommit(ctx, r.Ref(), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		note bool
+	}{
+		{[]string{"trigger", "--source", "orders", "--window", "2026-11-02"}, true},
+		{[]string{"trigger", "--source", "orders", "--window", "2026-11-02", "--force"}, false},
+	} {
+		var out bytes.Buffer
+		if err := run(ctx, tt.args, &out); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out.String(), "already SUCCEEDED"); got != tt.note {
+			t.Fatalf("%v: output %q, want the SUCCEEDED note: %v", tt.args, out.String(), tt.note)
+		}
 	}
 }

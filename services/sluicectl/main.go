@@ -2,7 +2,8 @@
 //
 //	sluicectl trigger  --source S --window W [--force]   inject one input, as `aws sqs send-message` would
 //	sluicectl schedule [--sources a,b] [--from D --to D] [--force]   ask the scheduler for inputs
-//	sluicectl runs     [--json]                           list the run records
+//	sluicectl runs     [--json] [<input>]                 list the run records, or one input's attempts
+//	sluicectl release  [--force] [--reason R] <input>     end a stuck run (refused while its lease is live)
 //	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N]   empty a DLQ: move triggers and
 //	                   inputs back; re-trigger the runs of fetch and batches messages as new inputs
 //
@@ -27,7 +28,10 @@ commands:
   trigger   inject one input message (source + window) into the inputs queue
   schedule  send a trigger to the scheduler: every source, or --sources, for the latest
             complete window, or every window in --from/--to
-  runs      list run records (input, status, attempt, records, objects, duration)
+  runs      list run records (input, status, attempt, records, objects, duration);
+            with an input (source/window), its every attempt: owner, times, batches, error
+  release   end a stuck run so its input can be claimed again (refused while the lease
+            is live unless --force)
   redrive   empty a queue's DLQ: triggers and inputs move back to their queue; for fetch
             and batches, each run (source + window) is re-triggered as one new input
 
@@ -55,6 +59,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"trigger":  cmdTrigger,
 		"schedule": cmdSchedule,
 		"runs":     cmdRuns,
+		"release":  cmdRelease,
 		"redrive":  cmdRedrive,
 	}
 	cmd, ok := cmds[args[0]]
