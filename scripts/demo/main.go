@@ -23,12 +23,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -219,6 +221,16 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	if len(problems) > 0 {
 		return fmt.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
+
+	step("AWS requests, counted by the services themselves (retries included)")
+	if err := p.StopAll(); err != nil {
+		return err
+	}
+	requests, err := p.AWSRequests()
+	if err != nil {
+		return err
+	}
+	printRequests(requests, finished)
 	fmt.Printf("\n%d records (%d inputs, %.1f MiB gzip) in %v: %.0f records/s end to end, duplicates dropped by dedupe, every partition identical to the API\n",
 		total, len(finished), float64(bytes)/(1<<20), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 	if keep {
@@ -234,3 +246,29 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 }
 
 func step(s string) { fmt.Printf("==> %s\n", s) }
+
+// printRequests shows the AWS requests of the whole demo, by operation, and
+// per run and per batch.
+func printRequests(requests map[string]int64, finished []runs.Run) {
+	batches := 0
+	for _, r := range finished {
+		if r.BatchesExpected != nil {
+			batches += *r.BatchesExpected
+		}
+	}
+	by := map[string]int64{}
+	keys := slices.Sorted(maps.Keys(requests))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OPERATION\tREQUESTS")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%d\n", k, requests[k])
+		service, _, _ := strings.Cut(k, ".")
+		by[service] += requests[k]
+	}
+	tw.Flush()
+	fmt.Printf("%d runs, %d batches (duplicate triggers included in the counts):\n", len(finished), batches)
+	for _, service := range []string{"DynamoDB", "S3", "SQS"} {
+		fmt.Printf("  %-8s %6d requests: %.1f per run, %.2f per batch\n", service, by[service],
+			float64(by[service])/float64(len(finished)), float64(by[service])/float64(max(batches, 1)))
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -64,39 +65,50 @@ func TestMultiSourceMultiDayLandsExactlyTheAPIRecords(t *testing.T) {
 	}
 }
 
-// The same input triggered 20 times at once produces one run and one copy.
-func TestTwentyConcurrentTriggersMakeOneRun(t *testing.T) {
+// 50 triggers at once, five copies of each of ten inputs: ten runs, each
+// exactly once, each partition one copy of the API's records.
+func TestFiftyConcurrentDuplicateTriggersMakeTenRuns(t *testing.T) {
 	t.Parallel()
 	e := start(t, setup{api: demoapi.Options{RecordsPerDay: 500}})
 	pub := queue.NewPublisher(e.stack.SQS)
+	var inputs []string
+	for day := 1; day <= 10; day++ {
+		inputs = append(inputs, fmt.Sprintf("orders/2026-10-%02d", day))
+	}
 	var wg sync.WaitGroup
-	for range 20 {
+	for i := range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := pub.Send(context.Background(), e.stack.Resources.Inputs.URL, []byte(e.input("orders", "2026-11-05"))); err != nil {
+			source, window, _ := strings.Cut(inputs[i%10], "/")
+			if err := pub.Send(context.Background(), e.stack.Resources.Inputs.URL, []byte(e.input(source, window))); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	r := e.waitRuns(60*time.Second, "orders/2026-11-05")[0]
+	e.waitRuns(60*time.Second, inputs...)
 	e.queueIdle(e.stack.Resources.Inputs.URL, 30*time.Second)
 	e.queueIdle(e.stack.Resources.Batches.URL, 30*time.Second)
-	r, err := e.runs.Get(context.Background(), r.Input)
-	if err != nil {
-		t.Fatal(err)
+	for _, in := range inputs {
+		r, err := e.runs.Get(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Attempt != 1 {
+			t.Fatalf("%s: attempt %d, want 1", in, r.Attempt)
+		}
+		e.checkPartition(r)
+		if h, err := e.runs.History(context.Background(), in); err != nil || len(h) != 1 {
+			t.Fatalf("%s: history %+v, %v; want one attempt", in, h, err)
+		}
 	}
-	if r.Attempt != 1 {
-		t.Fatalf("attempt %d, want 1", r.Attempt)
-	}
-	e.checkPartition(r)
 	logs, _ := e.pipe.Logs("dedupe")
-	if n := strings.Count(logs, "claim lost; duplicate dropped"); n != 19 {
-		t.Fatalf("dedupe dropped %d duplicates, want 19", n)
+	if n := strings.Count(logs, "claim lost; duplicate dropped"); n != 40 {
+		t.Fatalf("dedupe dropped %d duplicates, want 40", n)
 	}
-	if got := e.api.Requests("orders"); got != 5 {
-		t.Fatalf("the API was asked %d times, want 5 pages (one fetch)", got)
+	if got := e.api.Requests("orders"); got != 10*5 {
+		t.Fatalf("the API was asked %d times, want 50 (5 pages × 10 inputs, one fetch each)", got)
 	}
 }
 

@@ -8,11 +8,13 @@ package localrun
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -215,4 +217,30 @@ func (p *Pipeline) Ctl(ctx context.Context, args ...string) (string, error) {
 func (p *Pipeline) Logs(name string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(p.LogDir, name+".log"))
 	return string(b), err
+}
+
+// AWSRequests sums the "aws requests" lines the services log when they
+// stop (see service.App.Close): requests by "Service.Operation", over
+// every service whose log has one.
+func (p *Pipeline) AWSRequests() (map[string]int64, error) {
+	total := map[string]int64{}
+	for _, svc := range Services {
+		logs, err := p.Logs(svc.Name)
+		if err != nil {
+			return nil, err
+		}
+		for line := range strings.Lines(logs) {
+			var entry struct {
+				Msg      string           `json:"msg"`
+				Requests map[string]int64 `json:"requests"`
+			}
+			if json.Unmarshal([]byte(line), &entry) != nil || entry.Msg != "aws requests" {
+				continue
+			}
+			for k, n := range entry.Requests {
+				total[k] += n
+			}
+		}
+	}
+	return total, nil
 }

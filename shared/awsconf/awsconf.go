@@ -33,6 +33,8 @@ type Clients struct {
 	SQS      *sqs.Client
 	DynamoDB *dynamodb.Client
 	S3       *s3.Client
+	// Requests counts every request the clients send.
+	Requests *Requests
 }
 
 // Load reads the AWS configuration and builds the clients. The SDK's own
@@ -48,7 +50,10 @@ func Load(ctx context.Context, log *zap.Logger) (*Clients, error) {
 			return nil, fmt.Errorf("SLUICE_S3_FORCE_PATH_STYLE=%q: %w", v, err)
 		}
 	}
+	requests := &Requests{}
+	cfg.APIOptions = append(cfg.APIOptions, requests.middleware)
 	return &Clients{
+		Requests: requests,
 		Config:   cfg,
 		SQS:      sqs.NewFromConfig(cfg),
 		DynamoDB: dynamodb.NewFromConfig(cfg),

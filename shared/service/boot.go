@@ -52,5 +52,14 @@ func (a *App) Serve(ctx context.Context, queueURL string, h consumer.Handler) er
 	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h)
 }
 
-// Close flushes the logger.
-func (a *App) Close() { _ = a.Log.Sync() }
+// Close logs the AWS requests the process sent, by operation, and
+// flushes the logger.
+func (a *App) Close() {
+	counts := a.AWS.Requests.Counts()
+	fields := make([]zap.Field, 0, len(counts))
+	for _, k := range a.AWS.Requests.Keys() {
+		fields = append(fields, zap.Int64(k, counts[k]))
+	}
+	a.Log.Info("aws requests", zap.Dict("requests", fields...))
+	_ = a.Log.Sync()
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// countingCommitter counts the commits decided.
+type countingCommitter struct {
+	*commit.Committer
+	won atomic.Int32
+}
+
+func (c *countingCommitter) Commit(ctx context.Context, run runs.Run, p sink.Partition) (commit.Result, error) {
+	res, err := c.Committer.Commit(ctx, run, p)
+	if res.Won {
+		c.won.Add(1)
+	}
+	return res, err
+}
+
+// Against DynamoDB Local and versitygw: a run's batches delivered out of
+// order, each twice and concurrently, with the Done message last, commit
+// exactly once, with the right counts, and the partition shows exactly
+// the batches.
+func TestBatchesOutOfOrderTwiceWithTheTotalLastCommitOnce(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	ctx := context.Background()
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := sink.New(st.S3, st.Resources.Bucket, "")
+	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits := &countingCommitter{Committer: &commit.Committer{Runs: store, Objects: objects}}
+	h := &handler{pipeline: p, runs: store, sink: objects, commits: commits, maxReceive: 5}
+
+	claimed, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "in-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, err := store.Start(ctx, claimed.Ref(), "fetch-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := started.Ref()
+	const n = 8
+	bodies := batchBodies(t, run, n)
+	order := append(rand.Perm(n), rand.Perm(n)...) // every batch twice, shuffled
+	var wg sync.WaitGroup
+	errs := make(chan error, len(order))
+	for i, seq := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- h.Handle(ctx, consumer.Message{ID: fmt.Sprintf("b-%d", i), Body: bodies[seq], ReceiveCount: 1})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := store.Get(ctx, run.Key()); r.Status != runs.Running || len(r.Written) != n {
+		t.Fatalf("before the total: %s with %d batches written, want RUNNING with %d", r.Status, len(r.Written), n)
+	}
+	done := contracts.NewDone(run, n, 3*n, 900)
+	body := fmt.Appendf(nil, `{"v":1,"kind":"done","source":%q,"window":%q,"run_id":%q,"attempt":%d,"batches":%d,"records":%d,"bytes":%d}`,
+		done.Source, done.Window, done.RunID, done.Attempt, done.Batches, done.Records, done.Bytes)
+	for i := range 2 { // the total, twice
+		if err := h.Handle(ctx, consumer.Message{ID: fmt.Sprintf("d-%d", i), Body: body, ReceiveCount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := commits.won.Load(); got != 1 {
+		t.Fatalf("%d commits decided, want 1", got)
+	}
+	r, err := store.Get(ctx, run.Key())
+	if err != nil || r.Status != runs.Succeeded || r.Records != 3*n || r.Objects != n || len(r.Written) != n {
+		t.Fatalf("run = %+v, %v", r, err)
+	}
+	ptr, err := objects.Current(ctx, sink.Partition{Source: "orders", Hive: "dt=2026-11-01"})
+	if err != nil || ptr.Attempt != run.Attempt || len(ptr.URIs) != n || ptr.Records != 3*n {
+		t.Fatalf("pointer = %+v, %v", ptr, err)
+	}
+}
