@@ -56,7 +56,7 @@ locals {
     writer = [
       {
         sid        = "CommitRuns"
-        actions    = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+        actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources  = [aws_dynamodb_table.runs.arn]
         conditions = []
       },
@@ -101,10 +101,39 @@ locals {
     },
   ]
 
+  # Source credentials: the secrets and parameters the pipeline config
+  # references (auth: ... secretsmanager:/ssm:), read by the fetcher only.
+  source_secret_statements = concat(
+    length(var.source_secret_arns) == 0 ? [] : [
+      {
+        sid        = "ReadSourceSecrets"
+        actions    = ["secretsmanager:GetSecretValue"]
+        resources  = var.source_secret_arns
+        conditions = []
+      },
+    ],
+    length(var.source_parameter_arns) == 0 ? [] : [
+      {
+        sid        = "ReadSourceParameters"
+        actions    = ["ssm:GetParameter"]
+        resources  = var.source_parameter_arns
+        conditions = []
+      },
+    ],
+    length(var.source_secret_kms_key_arns) == 0 ? [] : [
+      {
+        sid        = "DecryptSourceSecrets"
+        actions    = ["kms:Decrypt"]
+        resources  = var.source_secret_kms_key_arns
+        conditions = []
+      },
+    ],
+  )
+
   extra_statements = {
     scheduler = []
     dedupe    = local.dynamodb_kms_statements
-    fetcher   = local.dynamodb_kms_statements
+    fetcher   = concat(local.dynamodb_kms_statements, local.source_secret_statements)
     writer    = concat(local.dynamodb_kms_statements, local.s3_kms_statements)
   }
 }

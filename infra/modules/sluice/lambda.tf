@@ -23,7 +23,7 @@ locals {
     SLUICE_LEASE         = var.lease
     SLUICE_LOG_LEVEL     = var.log_level
     SLUICE_TRANSPORT     = "lambda"
-  })
+  }, var.heartbeat == "" ? {} : { SLUICE_HEARTBEAT = var.heartbeat })
 
   function_environment = {
     for service, queue in local.consumed_queue : service => merge(

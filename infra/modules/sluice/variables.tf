@@ -130,7 +130,7 @@ variable "workers" {
 }
 
 variable "lease" {
-  description = "SLUICE_LEASE: how long dedupe's claim on an input lasts (Go duration). Keep it at least the fetcher timeout."
+  description = "SLUICE_LEASE: how long a claim or heartbeat keeps an input (Go duration). A crashed worker's input is free again at most one lease after its last heartbeat."
   type        = string
   default     = "15m"
 
@@ -138,6 +138,35 @@ variable "lease" {
     condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.lease))
     error_message = "lease must be a Go duration such as 15m or 1h30m."
   }
+}
+
+variable "heartbeat" {
+  description = "SLUICE_HEARTBEAT: how often a working fetcher renews its lease (Go duration); must be under half the lease. Empty: a third of the lease."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.heartbeat == "" || can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.heartbeat))
+    error_message = "heartbeat must be empty or a Go duration such as 5m."
+  }
+}
+
+variable "source_secret_arns" {
+  description = "Secrets Manager secret ARNs the pipeline config's auth sections reference (secretsmanager:...); the fetcher may read these only."
+  type        = list(string)
+  default     = []
+}
+
+variable "source_parameter_arns" {
+  description = "SSM parameter ARNs the pipeline config's auth sections reference (ssm:...); the fetcher may read these only."
+  type        = list(string)
+  default     = []
+}
+
+variable "source_secret_kms_key_arns" {
+  description = "Customer managed KMS keys that encrypt those secrets or SecureString parameters (none for AWS managed keys)."
+  type        = list(string)
+  default     = []
 }
 
 variable "log_level" {
