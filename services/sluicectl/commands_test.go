@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/demoapi"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -406,5 +409,59 @@ func TestTriggerSaysWhatDedupeWillDo(t *testing.T) {
 		if got := strings.Contains(out.String(), "already SUCCEEDED"); got != tt.note {
 			t.Fatalf("%v: output %q, want the SUCCEEDED note: %v", tt.args, out.String(), tt.note)
 		}
+	}
+}
+
+func TestBackfill(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "pipeline.yaml")
+	if err := os.WriteFile(file, []byte(demoapi.PipelineYAML("http://api.test", nil)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_PIPELINE_FILE", file)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		want    []string // input keys on the queue
+	}{
+		{"one input per day", []string{"--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04"}, "",
+			[]string{"orders/2026-11-01", "orders/2026-11-02", "orders/2026-11-03"}},
+		{"dry run sends nothing", []string{"--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04", "--dry-run"}, "", nil},
+		{"unknown source", []string{"--source", "ghost", "--from", "2026-11-01", "--to", "2026-11-04"}, "unknown source", nil},
+		{"reversed range", []string{"--source", "orders", "--from", "2026-11-04", "--to", "2026-11-01"}, "not after", nil},
+		{"too many windows", []string{"--source", "orders", "--from", "1990-01-01", "--to", "2026-11-01"}, "split it", nil},
+		{"missing flags", []string{"--source", "orders"}, "required", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(ctx, append([]string{"backfill"}, tt.args...), &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, body := range receive(t, st, st.Resources.Inputs.URL, len(tt.want), 5*time.Second) {
+				in, err := contracts.DecodeInput([]byte(body))
+				if err != nil || in.Trigger != contracts.TriggerBackfill {
+					t.Fatalf("input %s: %v", body, err)
+				}
+				got = append(got, in.Key())
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("inputs sent = %v, want %v (output %q)", got, tt.want, out.String())
+			}
+		})
+	}
+	if extra := receive(t, st, st.Resources.Inputs.URL, 1, 2*time.Second); len(extra) != 0 {
+		t.Fatalf("unexpected messages %v", extra)
 	}
 }

@@ -4,6 +4,7 @@
 //	sluicectl schedule [--sources a,b] [--from D --to D] [--force]   ask the scheduler for inputs
 //	sluicectl runs     [--json] [<input>]                 list the run records, or one input's attempts
 //	sluicectl release  [--force] [--reason R] <input>     end a stuck run (refused while its lease is live)
+//	sluicectl backfill --source S --from D --to D [--force] [--dry-run]   enqueue one input per window
 //	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N]   empty a DLQ: move triggers and
 //	                   inputs back; re-trigger the runs of fetch and batches messages as new inputs
 //
@@ -30,6 +31,8 @@ commands:
             complete window, or every window in --from/--to
   runs      list run records (input, status, attempt, records, objects, duration);
             with an input (source/window), its every attempt: owner, times, batches, error
+  backfill  enqueue one input per window of a source in --from/--to (end exclusive),
+            the windows of the source's partition (day or hour)
   release   end a stuck run so its input can be claimed again (refused while the lease
             is live unless --force)
   redrive   empty a queue's DLQ: triggers and inputs move back to their queue; for fetch
@@ -60,6 +63,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"schedule": cmdSchedule,
 		"runs":     cmdRuns,
 		"release":  cmdRelease,
+		"backfill": cmdBackfill,
 		"redrive":  cmdRedrive,
 	}
 	cmd, ok := cmds[args[0]]

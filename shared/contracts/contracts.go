@@ -46,6 +46,7 @@ const (
 	TriggerSchedule = "schedule"
 	TriggerManual   = "manual"
 	TriggerRedrive  = "redrive"
+	TriggerBackfill = "backfill"
 )
 
 var (
@@ -342,10 +343,10 @@ func checkWindow(w string) error {
 
 func checkTrigger(t string) error {
 	switch t {
-	case TriggerSchedule, TriggerManual, TriggerRedrive:
+	case TriggerSchedule, TriggerManual, TriggerRedrive, TriggerBackfill:
 		return nil
 	}
-	return fmt.Errorf("trigger: %s, want %s, %s or %s", quote(t), TriggerSchedule, TriggerManual, TriggerRedrive)
+	return fmt.Errorf("trigger: %s, want %s, %s, %s or %s", quote(t), TriggerSchedule, TriggerManual, TriggerRedrive, TriggerBackfill)
 }
 
 func checkRun(r Run) []error {
