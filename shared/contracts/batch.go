@@ -119,8 +119,13 @@ var newline = []byte{'\n'}
 // Len is the number of records waiting in the current batch.
 func (p *Packer) Len() int { return p.count }
 
-// Batches is the number of batches flushed so far.
+// Batches is the number of batches flushed so far (counting those of
+// earlier invocations, see ContinueAt).
 func (p *Packer) Batches() int { return p.seq }
+
+// ContinueAt makes the next batch number seq: a fetch that continues in a
+// new invocation numbers its batches after those already sent.
+func (p *Packer) ContinueAt(seq int) { p.seq = seq }
 
 // Flush returns the message body of the current batch (a new slice the
 // caller owns) and starts the next. With no records waiting it returns nil.

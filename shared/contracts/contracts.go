@@ -106,6 +106,11 @@ type Fetch struct {
 	Kind string `json:"kind"`
 	Run
 	Trigger string `json:"trigger"`
+	// Hop numbers the invocations of one fetch: 0 for the first, n for the
+	// n-th continuation of a fetch that handed over before its deadline.
+	// The page state to continue from is in the run record, written by the
+	// attempt that handed over, never in the message.
+	Hop int `json:"hop,omitempty"`
 }
 
 // Batch carries consecutive records of one run, packed by Packer: Data is
@@ -144,6 +149,12 @@ func NewInput(source, window, trigger string, force bool) Input {
 // NewFetch returns the Fetch message for run.
 func NewFetch(run Run, trigger string) Fetch {
 	return Fetch{V: Version, Kind: KindFetch, Run: run, Trigger: trigger}
+}
+
+// NewContinuation returns the Fetch message that continues run's fetch as
+// hop hop.
+func NewContinuation(run Run, trigger string, hop int) Fetch {
+	return Fetch{V: Version, Kind: KindFetch, Run: run, Trigger: trigger, Hop: hop}
 }
 
 // NewDone returns the Done message for run.
@@ -213,6 +224,9 @@ func DecodeFetch(body []byte) (Fetch, error) {
 		return f, err
 	}
 	errs := append(checkRun(f.Run), checkTrigger(f.Trigger))
+	if f.Hop < 0 {
+		errs = append(errs, fmt.Errorf("hop: %d is negative", f.Hop))
+	}
 	return f, invalid(KindFetch, errs)
 }
 
@@ -259,7 +273,7 @@ func DecodeDone(body []byte) (Done, error) {
 var fields = map[string][2][]string{
 	KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
 	KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id"}},
-	KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, nil},
+	KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, {"hop"}},
 	KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
 	KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},
 }

@@ -3,6 +3,7 @@ package contracts
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -285,4 +286,38 @@ func FuzzDecodeInput(f *testing.F) {
 			t.Fatalf("accepted an input without source or window: %q", body)
 		}
 	})
+}
+
+func TestFetchHop(t *testing.T) {
+	run := Run{Source: "orders", Window: "2026-11-01", RunID: "r-1", Attempt: 3}
+	tests := []struct {
+		name    string
+		body    string
+		wantHop int
+		wantErr string
+	}{
+		{"first invocation has no hop", `{"v":1,"kind":"fetch","source":"orders","window":"2026-11-01","run_id":"r-1","attempt":3,"trigger":"manual"}`, 0, ""},
+		{"continuation", `{"v":1,"kind":"fetch","source":"orders","window":"2026-11-01","run_id":"r-1","attempt":3,"trigger":"manual","hop":2}`, 2, ""},
+		{"negative hop", `{"v":1,"kind":"fetch","source":"orders","window":"2026-11-01","run_id":"r-1","attempt":3,"trigger":"manual","hop":-1}`, 0, "hop"},
+		{"page state is never taken from a message", `{"v":1,"kind":"fetch","source":"orders","window":"2026-11-01","run_id":"r-1","attempt":3,"trigger":"manual","hop":1,"next_url":"http://evil.test/"}`, 0, "next_url"},
+	}
+	for _, tt := range tests {
+		f, err := DecodeFetch([]byte(tt.body))
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !fault.IsPermanent(err) {
+				t.Errorf("%s: err = %v, want a permanent error about %q", tt.name, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || f.Hop != tt.wantHop || f.Run != run {
+			t.Errorf("%s: %+v, %v", tt.name, f, err)
+		}
+	}
+	b, err := json.Marshal(NewContinuation(run, "manual", 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := DecodeFetch(b); err != nil || f.Hop != 4 {
+		t.Fatalf("round trip = %+v, %v", f, err)
+	}
 }

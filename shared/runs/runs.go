@@ -354,7 +354,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		UpdateExpression: aws.String("SET #st = :claimed, attempt = if_not_exists(attempt, :zero) + :one, run_id = :rid, " +
 			"claim_msg = :msg, lease_until = :lease, claimed_at = :at, #trig = :trig, #source = :source, #window = :window, " +
 			"#owner = :owner, #records = :zero, #bytes = :zero, objects = :zero, rev = if_not_exists(rev, :zero) + :one" + setForce + " " +
-			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error, expires_at, fetch_msg, checkpoint, hops"),
+			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error, expires_at, fetch_msg, checkpoint, hops, taken, yielded"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#st": "status", "#trig": "trigger", "#source": "source", "#window": "window", "#records": "records", "#bytes": "bytes", "#owner": "owner"},
 		ExpressionAttributeValues:           values,
@@ -394,17 +394,47 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 // forgets the batches written so far, and every write of the earlier try
 // is fenced from then on. The returned run carries the attempt to use.
 func (s *Store) Start(ctx context.Context, r contracts.Run, fetchMsg string) (Run, error) {
+	return s.StartHop(ctx, r, fetchMsg, 0)
+}
+
+// StartHop is Start for invocation hop of a fetch: hop 0 starts the run;
+// hop n > 0 continues it from the checkpoint hop n-1 wrote (see
+// Checkpoint) — only while the run is RUNNING as the same attempt, has
+// handed over exactly n times, and no invocation has taken this
+// continuation yet. A continuation message delivered again (its invocation
+// died) restarts the fetch from scratch as the next attempt, like any
+// fetch message delivered again: batches sent after the checkpoint cannot
+// be trusted to come out the same.
+func (s *Store) StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (Run, error) {
 	now := s.now().UTC()
 	values := map[string]types.AttributeValue{
 		":running": str(string(Running)), ":claimed": str(string(Claimed)), ":mid": str(fetchMsg),
 		":at": str(now.Format(time.RFC3339Nano)), ":lease": num(now.Add(s.cfg.Lease).Unix()), ":owner": str(s.cfg.Owner),
 		":zero": num(0), ":one": num(1),
 	}
-	run, err := s.update(ctx, "start", r,
-		"SET #st = :running, started_at = :at, lease_until = :lease, fetch_msg = :mid, #owner = :owner, rev = if_not_exists(rev, :zero) + :one",
-		"attempt = :attempt AND #st = :claimed", values, "owner")
-	if err == nil {
-		return run, s.logAttempt(ctx, run, now)
+	var (
+		run Run
+		err error
+	)
+	if hop == 0 {
+		run, err = s.update(ctx, "start", r,
+			"SET #st = :running, started_at = :at, lease_until = :lease, fetch_msg = :mid, #owner = :owner, rev = if_not_exists(rev, :zero) + :one",
+			"attempt = :attempt AND #st = :claimed", values, "owner")
+		if err == nil {
+			return run, s.logAttempt(ctx, run, now)
+		}
+	} else {
+		delete(values, ":claimed")
+		delete(values, ":at")
+		delete(values, ":zero")
+		delete(values, ":one")
+		values[":hop"] = num(int64(hop))
+		run, err = s.update(ctx, "continue", r,
+			"SET lease_until = :lease, fetch_msg = :mid, #owner = :owner, taken = :hop",
+			"attempt = :attempt AND #st = :running AND hops = :hop AND (attribute_not_exists(taken) OR taken < :hop)", values, "owner")
+		if err == nil {
+			return run, nil
+		}
 	}
 	cur, ok := CurrentOf(err)
 	if !ok || cur.RunID != r.RunID || cur.FetchMessage != fetchMsg || cur.Status != Running {
@@ -422,7 +452,7 @@ func (s *Store) Start(ctx context.Context, r contracts.Run, fetchMsg string) (Ru
 	}
 	restart[":true"] = &types.AttributeValueMemberBOOL{Value: true}
 	run, err = s.update(ctx, "restart", r,
-		"SET attempt = attempt + :one, lease_until = :lease, #owner = :owner, started_at = :at, rev = if_not_exists(rev, :zero) + :one REMOVE written, batches_expected, checkpoint, hops, yielded",
+		"SET attempt = attempt + :one, lease_until = :lease, #owner = :owner, started_at = :at, rev = if_not_exists(rev, :zero) + :one REMOVE written, batches_expected, checkpoint, hops, taken, yielded",
 		"run_id = :rid AND fetch_msg = :mid AND #st = :running AND (lease_until < :now OR yielded = :true)", restart, "owner")
 	if err != nil {
 		return Run{}, err

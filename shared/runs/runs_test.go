@@ -546,3 +546,47 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestContinuationHops(t *testing.T) {
+	s, c := newStore(t)
+	ctx := context.Background()
+	claimed, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Start(ctx, claimed.Ref(), "f-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := first.Ref()
+	// A continuation before any checkpoint is refused.
+	if _, err := s.StartHop(ctx, ref, "f-1", 1); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("hop 1 before a checkpoint: %v", err)
+	}
+	if err := s.Checkpoint(ctx, ref, 0, `{"page":{"page":7}}`); err != nil {
+		t.Fatal(err)
+	}
+	// The same hop cannot be checkpointed twice.
+	if err := s.Checkpoint(ctx, ref, 0, `{}`); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("second checkpoint of hop 0: %v", err)
+	}
+	hop1, err := s.StartHop(ctx, ref, "f-1", 1)
+	if err != nil || hop1.Attempt != ref.Attempt || hop1.Checkpoint != `{"page":{"page":7}}` || hop1.Hops != 1 {
+		t.Fatalf("hop 1 = %+v, %v", hop1, err)
+	}
+	// A second message for the same hop is a duplicate: fenced.
+	if _, err := s.StartHop(ctx, ref, "f-1b", 1); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("duplicate hop 1: %v", err)
+	}
+	// The first invocation's message coming back late is fenced too.
+	if _, err := s.Start(ctx, claimed.Ref(), "f-0"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("late hop 0: %v", err)
+	}
+	// Hop 1's message delivered again after its invocation died: the fetch
+	// restarts from scratch as the next attempt, checkpoint forgotten.
+	c.Add(2 * time.Minute)
+	again, err := s.StartHop(ctx, ref, "f-1", 1)
+	if err != nil || again.Attempt != ref.Attempt+1 || again.Checkpoint != "" || again.Hops != 0 {
+		t.Fatalf("redelivered hop 1 = %+v, %v", again, err)
+	}
+}
