@@ -9,16 +9,35 @@
 // re-encodes them: integers beyond 2^53 and 2^64, long decimals, escaped and
 // non-ASCII text, nulls and nested objects.
 //
-// Two pagination styles are served, as real APIs do:
+// Every pagination style of package pipeline is served, as real APIs do
+// (SourceOptions.Style; the day may also be given as since=<unix seconds>):
 //
 //	page_number: GET /v1/{source}?day=2026-11-01&page=1&per_page=100
 //	             {"data":[...],"page":1,"per_page":100,"total_pages":3}
+//	offset:      GET /v1/{source}?day=2026-11-01&offset=0&limit=100
+//	             {"results":[...],"offset":0,"limit":100,"total":250}
 //	cursor:      GET /v1/{source}/events?day=2026-11-01&cursor=C&limit=100
 //	             {"items":[...],"next_cursor":"C2"}   (no next_cursor on the last page)
+//	next_url:    GET /v1/{source}?day=2026-11-01&limit=100[&page_token=T]
+//	             {"data":[...],"links":{"next":"http://…/v1/{source}?…&page_token=T2"}}   (null on the last page)
+//	link_header: GET /v1/{source}?day=2026-11-01&page=1&per_page=100
+//	             [...]   with Link: <…page=2…>; rel="next", <…page=3…>; rel=last
+//	none:        GET /v1/{source}?day=2026-11-01
+//	             [...]   every record of the day
 //
-// Failures are injected per source, at start (SourceOptions.FailStatus), from
-// a test (SetFailure, FailNext) or from another process:
+// A source may want POST instead, with its parameters in a JSON object body
+// (SourceOptions.Method), and credentials (SourceOptions.Auth): an api key in
+// a header or the query, a bearer token, basic auth, or OAuth2 client
+// credentials from POST /oauth/token, whose tokens expire (SetTokenTTL) and
+// can be made to be refused after a number of uses (SourceOptions.TokenUses).
+// The accepted credentials are the constants of this package; PipelineYAML
+// writes a config for every source, its secrets naming the variables of Env.
 //
-//	POST /admin/fail?source=orders&status=503[&count=2]   status=0 clears
-//	GET  /admin/requests                                   {"orders":12,...}
+// Failures are injected per source, at start (SourceOptions.FailStatus,
+// SourceOptions.Fail), from a test (Inject, SetFailure, FailNext) or from
+// another process: an error status with an optional Retry-After (seconds or
+// an HTTP date), a truncated body or a body that is not JSON.
+//
+//	POST /admin/fail?source=orders&status=503[&count=2][&retry_after=1][&body=truncated|not_json]   status=0 clears
+//	GET  /admin/requests                                                                              {"orders":12,...}
 package demoapi

@@ -1,12 +1,11 @@
 package demoapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -14,10 +13,14 @@ import (
 // Style is how a source pages its records.
 type Style string
 
-// The pagination styles served.
+// The pagination styles served, named as pipeline's pagination types.
 const (
-	PageNumber Style = "page_number"
-	Cursor     Style = "cursor"
+	PageNumber   Style = "page_number"
+	Offset       Style = "offset"
+	Cursor       Style = "cursor"
+	NextURL      Style = "next_url"
+	LinkHeader   Style = "link_header"
+	NoPagination Style = "none"
 )
 
 // Defaults for Options.
@@ -26,6 +29,8 @@ const (
 	DefaultPageSize      = 100
 	// MaxPageSize is the largest page a client may ask for.
 	MaxPageSize = 10000
+	// DefaultTokenTTL is the lifetime of an OAuth2 token.
+	DefaultTokenTTL = time.Hour
 )
 
 // Options configures a Server. The zero value serves DefaultSources.
@@ -39,12 +44,31 @@ type Options struct {
 type SourceOptions struct {
 	Style         Style // default PageNumber
 	RecordsPerDay int   // 0: Options.RecordsPerDay; negative: none, an empty day
-	// OmitTotal drops total_pages from page_number responses, as many APIs
-	// do: clients then page until they get an empty page.
+	// OmitTotal drops total_pages (page_number) or total (offset) from the
+	// responses, as many APIs do: clients then page until an empty page.
 	OmitTotal bool
+	// Method is the method data requests must use: GET (default) or POST,
+	// in which case the parameters may come in a JSON object body as well
+	// as in the query (the body wins).
+	Method string
+	// Auth is the credentials the source requires; AuthNone by default.
+	Auth AuthKind
+	// TokenUses, with AuthOAuth2, makes the source refuse a token with 401
+	// once it has been used this many times, as if it had been revoked, so
+	// that a client must fetch a new one mid-walk. 0: no limit.
+	TokenUses int
+	// RelativeNext makes next_url links relative ("/v1/…") rather than
+	// absolute.
+	RelativeNext bool
+	// NextHost, if set, is the host:port next_url and link_header links
+	// point to instead of the server's own: a hostile or misconfigured API
+	// sending the client elsewhere.
+	NextHost string
 	// FailStatus, if not 0, is the status of every response for the source
 	// until SetFailure changes it.
 	FailStatus int
+	// Fail, if set, is injected at start, as Inject would.
+	Fail *Failure
 	// Delay is added to every response for the source, to stand for a slow
 	// API (and to give tests time to crash a worker mid-fetch).
 	Delay time.Duration
@@ -64,17 +88,15 @@ func DefaultSources() map[string]SourceOptions {
 // Server is the demo API. It is an http.Handler, safe for concurrent use.
 type Server struct {
 	pageSize int
-	sources  map[string]SourceOptions // resolved: Style and RecordsPerDay set
+	sources  map[string]SourceOptions // resolved: Style, Method and RecordsPerDay set
+	tokenTTL time.Duration
 	mux      *http.ServeMux
 
-	mu       sync.Mutex
-	failures map[string]failure
-	requests map[string]int
-}
-
-type failure struct {
-	status    int
-	remaining int // requests left to fail; -1 until cleared
+	mu            sync.Mutex
+	failures      map[string]failure
+	requests      map[string]int
+	tokens        map[string]*token
+	tokenRequests int
 }
 
 // New returns a Server for opts.
@@ -91,13 +113,18 @@ func New(opts Options) *Server {
 	s := &Server{
 		pageSize: min(opts.PageSize, MaxPageSize),
 		sources:  make(map[string]SourceOptions, len(opts.Sources)),
+		tokenTTL: DefaultTokenTTL,
 		mux:      http.NewServeMux(),
 		failures: map[string]failure{},
 		requests: map[string]int{},
+		tokens:   map[string]*token{},
 	}
 	for name, so := range opts.Sources {
 		if so.Style == "" {
 			so.Style = PageNumber
+		}
+		if so.Method == "" {
+			so.Method = http.MethodGet
 		}
 		switch {
 		case so.RecordsPerDay == 0:
@@ -105,13 +132,19 @@ func New(opts Options) *Server {
 		case so.RecordsPerDay < 0:
 			so.RecordsPerDay = 0
 		}
-		if so.FailStatus != 0 {
-			s.failures[name] = failure{status: so.FailStatus, remaining: -1}
+		switch {
+		case so.Fail != nil:
+			s.failures[name] = newFailure(*so.Fail)
+		case so.FailStatus != 0:
+			s.failures[name] = newFailure(Failure{Status: so.FailStatus})
 		}
 		s.sources[name] = so
 	}
-	s.mux.HandleFunc("GET /v1/{source}", s.servePageNumber)
-	s.mux.HandleFunc("GET /v1/{source}/events", s.serveCursor)
+	for _, m := range []string{"GET", "POST"} {
+		s.mux.HandleFunc(m+" /v1/{source}", s.serveData)
+		s.mux.HandleFunc(m+" /v1/{source}/events", s.serveCursor)
+	}
+	s.mux.HandleFunc("POST /oauth/token", s.serveToken)
 	s.mux.HandleFunc("POST /admin/fail", s.serveFail)
 	s.mux.HandleFunc("GET /admin/requests", s.serveRequests)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -123,26 +156,15 @@ func New(opts Options) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// SetFailure makes every request for source answer status until it is
-// called again; status 0 clears the failure.
-func (s *Server) SetFailure(source string, status int) {
-	s.FailNext(source, status, -1)
-}
-
-// FailNext makes the next n requests for source answer status, after which
-// the source serves normally again; n < 0 means until cleared, and status 0
-// clears the failure.
-func (s *Server) FailNext(source string, status, n int) {
+// SetTokenTTL sets the lifetime of the OAuth2 tokens issued from now on
+// (their expires_in); default an hour.
+func (s *Server) SetTokenTTL(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if status == 0 || n == 0 {
-		delete(s.failures, source)
-		return
-	}
-	s.failures[source] = failure{status: status, remaining: n}
+	s.tokenTTL = d
 }
 
-// Requests returns how many requests the server received for source,
+// Requests returns how many data requests the server received for source,
 // failed ones included.
 func (s *Server) Requests(source string) int {
 	s.mu.Lock()
@@ -160,15 +182,24 @@ func (s *Server) RecordsFor(source, day string) [][]byte {
 	return Records(source, day, so.RecordsPerDay)
 }
 
-// begin resolves the source of a data request in the given style, counts the
-// request and applies any injected failure. It reports whether the handler
-// should go on.
-func (s *Server) begin(w http.ResponseWriter, r *http.Request, style Style) (string, SourceOptions, bool) {
+// request is a data request under way.
+type request struct {
+	name   string
+	so     SourceOptions
+	params url.Values // query, overlaid with a POST's JSON body
+	day    string
+	fail   *Failure // a body failure to apply to the response
+}
+
+// begin resolves the source of a data request in one of the given styles,
+// counts the request, applies any injected status failure and checks the
+// credentials. It reports whether the handler should go on.
+func (s *Server) begin(w http.ResponseWriter, r *http.Request, styles ...Style) (*request, bool) {
 	name := r.PathValue("source")
 	so, ok := s.sources[name]
-	if !ok || so.Style != style {
+	if !ok || !hasStyle(styles, so.Style) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown source %q", name))
-		return "", so, false
+		return nil, false
 	}
 	s.mu.Lock()
 	s.requests[name]++
@@ -185,114 +216,89 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, style Style) (str
 		select {
 		case <-time.After(so.Delay):
 		case <-r.Context().Done():
-			return "", so, false
+			return nil, false
 		}
 	}
-	if failing {
-		writeError(w, f.status, "injected failure")
-		return "", so, false
-	}
-	return name, so, true
-}
-
-func (s *Server) servePageNumber(w http.ResponseWriter, r *http.Request) {
-	name, so, ok := s.begin(w, r, PageNumber)
-	if !ok {
-		return
-	}
-	q := r.URL.Query()
-	day, ok := dayParam(w, q.Get("day"))
-	if !ok {
-		return
-	}
-	page, ok := intParam(w, q, "page", 1, 1, 1<<30)
-	if !ok {
-		return
-	}
-	size, ok := intParam(w, q, "per_page", s.pageSize, 1, MaxPageSize)
-	if !ok {
-		return
-	}
-	n := so.RecordsPerDay
-	total := (n + size - 1) / size
-	from := min((page-1)*size, n)
-	body := make([]byte, 0, 64+(min(from+size, n)-from)*400)
-	body = append(body, `{"data":`...)
-	body = appendRecords(body, name, day, from, min(from+size, n))
-	body = fmt.Appendf(body, `,"page":%d,"per_page":%d`, page, size)
-	if !so.OmitTotal {
-		body = fmt.Appendf(body, `,"total_pages":%d`, total)
-	}
-	body = append(body, '}')
-	writeJSON(w, http.StatusOK, body)
-}
-
-func (s *Server) serveCursor(w http.ResponseWriter, r *http.Request) {
-	name, so, ok := s.begin(w, r, Cursor)
-	if !ok {
-		return
-	}
-	q := r.URL.Query()
-	day, ok := dayParam(w, q.Get("day"))
-	if !ok {
-		return
-	}
-	size, ok := intParam(w, q, "limit", s.pageSize, 1, MaxPageSize)
-	if !ok {
-		return
-	}
-	n := so.RecordsPerDay
-	from := 0
-	if c := q.Get("cursor"); c != "" {
-		if from, ok = decodeCursor(c, name, day); !ok || from > n {
-			writeError(w, http.StatusBadRequest, "invalid cursor")
-			return
+	if failing && f.Status != 0 && f.Body == "" {
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
 		}
+		writeError(w, f.Status, "injected failure")
+		return nil, false
 	}
-	to := min(from+size, n)
-	body := make([]byte, 0, 64+(to-from)*400)
-	body = append(body, `{"items":`...)
-	body = appendRecords(body, name, day, from, to)
-	if to < n {
-		body = fmt.Appendf(body, `,"next_cursor":%q`, encodeCursor(name, day, to))
+	if r.Method != so.Method {
+		w.Header().Set("Allow", so.Method)
+		writeError(w, http.StatusMethodNotAllowed, "use "+so.Method)
+		return nil, false
 	}
-	body = append(body, '}')
-	writeJSON(w, http.StatusOK, body)
-}
-
-// appendRecords appends the JSON array of records [from, to) of source and
-// day: the raw records joined, never re-marshalled.
-func appendRecords(b []byte, source, day string, from, to int) []byte {
-	b = append(b, '[')
-	for i := from; i < to; i++ {
-		if i > from {
-			b = append(b, ',')
-		}
-		b = append(b, record(source, day, i)...)
+	if !s.authorized(w, r, so) {
+		return nil, false
 	}
-	return append(b, ']')
-}
-
-// Cursors are opaque to clients; they carry the next offset and the source
-// and day they belong to, so that a cursor used elsewhere is rejected.
-func encodeCursor(source, day string, offset int) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s|%s|%d", source, day, offset))
-}
-
-func decodeCursor(c, source, day string) (int, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(c)
+	params, err := requestParams(r)
 	if err != nil {
-		return 0, false
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
 	}
-	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 || parts[0] != source || parts[1] != day {
-		return 0, false
+	day, ok := dayParam(w, params)
+	if !ok {
+		return nil, false
 	}
-	off, err := strconv.Atoi(parts[2])
-	return off, err == nil && off >= 0
+	req := &request{name: name, so: so, params: params, day: day}
+	if failing && f.Body != "" {
+		req.fail = &f.Failure
+	}
+	return req, true
 }
 
-func dayParam(w http.ResponseWriter, day string) (string, bool) {
+func hasStyle(styles []Style, s Style) bool {
+	for _, st := range styles {
+		if st == s {
+			return true
+		}
+	}
+	return false
+}
+
+// requestParams returns the query of r overlaid with the members of its
+// JSON object body, if any: strings as they are, other values as their
+// JSON text; null as absent.
+func requestParams(r *http.Request) (url.Values, error) {
+	q := r.URL.Query()
+	if r.Method != http.MethodPost || r.ContentLength == 0 {
+		return q, nil
+	}
+	var body map[string]json.RawMessage
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&body); err != nil {
+		return nil, fmt.Errorf("body: want a JSON object: %v", err)
+	}
+	for k, raw := range body {
+		var s string
+		switch {
+		case string(raw) == "null":
+			q.Del(k)
+			continue
+		case json.Unmarshal(raw, &s) == nil:
+		default:
+			s = string(raw)
+		}
+		q.Set(k, s)
+	}
+	return q, nil
+}
+
+// dayParam reads the day of a request: day=2026-11-01, or since=<unix
+// seconds> at midnight UTC.
+func dayParam(w http.ResponseWriter, q url.Values) (string, bool) {
+	day := q.Get("day")
+	if since := q.Get("since"); day == "" && since != "" {
+		secs, err := strconv.ParseInt(since, 10, 64)
+		t := time.Unix(secs, 0).UTC()
+		if err != nil || !t.Equal(t.Truncate(24*time.Hour)) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid since %q (want unix seconds at midnight UTC)", since))
+			return "", false
+		}
+		day = t.Format(time.DateOnly)
+	}
 	if day == "" {
 		writeError(w, http.StatusBadRequest, "missing day (want YYYY-MM-DD)")
 		return "", false
@@ -304,7 +310,7 @@ func dayParam(w http.ResponseWriter, day string) (string, bool) {
 	return day, true
 }
 
-func intParam(w http.ResponseWriter, q map[string][]string, name string, def, lo, hi int) (int, bool) {
+func intParam(w http.ResponseWriter, q url.Values, name string, def, lo, hi int) (int, bool) {
 	vs := q[name]
 	if len(vs) == 0 || vs[0] == "" {
 		return def, true
@@ -317,29 +323,6 @@ func intParam(w http.ResponseWriter, q map[string][]string, name string, def, lo
 	return v, true
 }
 
-func (s *Server) serveFail(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	source := q.Get("source")
-	if _, ok := s.sources[source]; !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown source %q", source))
-		return
-	}
-	status, err := strconv.Atoi(q.Get("status"))
-	if err != nil || status != 0 && (status < 400 || status > 599) {
-		writeError(w, http.StatusBadRequest, "status must be 0 (clear) or 400 to 599")
-		return
-	}
-	count := -1
-	if c := q.Get("count"); c != "" {
-		if count, err = strconv.Atoi(c); err != nil || count < 1 {
-			writeError(w, http.StatusBadRequest, "count must be at least 1")
-			return
-		}
-	}
-	s.FailNext(source, status, count)
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (s *Server) serveRequests(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	counts := make(map[string]int, len(s.sources))
@@ -349,6 +332,33 @@ func (s *Server) serveRequests(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Unlock()
 	body, _ := json.Marshal(counts) // a map[string]int always marshals
 	writeJSON(w, http.StatusOK, body)
+}
+
+// respond writes a data response, spoilt as req.fail asks.
+func respond(w http.ResponseWriter, req *request, body []byte) {
+	if req.fail == nil {
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	status := req.fail.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	switch req.fail.Body {
+	case Truncated:
+		// Announce the whole body, send half: the client reads an
+		// unexpected EOF when the server closes the connection.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+		_, _ = w.Write(body[:len(body)/2])
+	case NotJSON:
+		page := []byte("<html><body><h1>502 Bad Gateway</h1>upstream hiccup</body></html>")
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		w.WriteHeader(status)
+		_, _ = w.Write(page)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

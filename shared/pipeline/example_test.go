@@ -53,8 +53,18 @@ sources:
 `))
 	fmt.Println(err)
 	// Output:
-	// pipeline.yaml: sources[0].pagination.total_pages: unknown field (known: type, page_param, start_page, total_pages_path, size_param, page_size, cursor_param, cursor_path, max_pages)
+	// pipeline.yaml: sources[0].pagination.total_pages: unknown field (known: type, page_param, start_page, total_pages_path, offset_param, total_path, size_param, page_size, cursor_param, cursor_path, next_url_path, max_pages)
 	// pipeline.yaml: sources[1].name: duplicate name "orders" (first at sources[0])
-	// pipeline.yaml: sources[1].pagination.type: unknown type "pages" (want page_number, cursor, none)
+	// pipeline.yaml: sources[1].pagination.type: unknown type "pages" (want page_number, offset, cursor, next_url, link_header, none)
 	// pipeline.yaml: sources[1].partition.every: unknown period "week" (want day, hour)
+}
+
+func ExampleVars() {
+	w, _ := pipeline.Partition{Every: pipeline.Day}.ParseKey("2026-11-01")
+	v := pipeline.Vars{Window: w, Page: 2, Limit: 100}
+	fmt.Println(v.Expand("/v1/orders/{date:20060102}?from={start:unix}&to={end}&page={page}"))
+	fmt.Println(v.ExpandJSON(`{"since": {start:unix_ms}, "day": {date}, "page": {page}, "cursor": {cursor}, "note": "day {date}"}`))
+	// Output:
+	// /v1/orders/20261101?from=1793491200&to=2026-11-02T00:00:00Z&page=2
+	// {"since": 1793491200000, "day": "2026-11-01", "page": 2, "cursor": null, "note": "day 2026-11-01"}
 }

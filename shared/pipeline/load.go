@@ -45,6 +45,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if len(d.problems) > 0 {
 		return nil, d.result(name)
 	}
+	c.File = name
 	return &c, nil
 }
 
@@ -179,6 +180,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(i))
+	case v.Kind() == reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil {
+			d.mistyped(n, path, "a number")
+			return
+		}
+		v.SetFloat(f)
 	default:
 		panic(fmt.Sprintf("pipeline: no YAML decoding for %s", v.Type())) // a field added to the config structs
 	}
@@ -194,6 +202,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	known := make([]string, 0, t.NumField())
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue // not part of the format
+		}
 		fields[name] = i
 		known = append(known, name)
 	}

@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+var defaultRetry = Retry{MaxAttempts: DefaultMaxAttempts, BaseDelay: DefaultBaseDelay, MaxDelay: DefaultMaxDelay,
+	MaxRetryAfter: DefaultMaxRetryAfter, MaxWait: DefaultMaxWait}
+
 func TestLoadValid(t *testing.T) {
 	c, err := Load("testdata/valid.yaml")
 	if err != nil {
@@ -23,6 +26,7 @@ func TestLoadValid(t *testing.T) {
 			{
 				Name: "orders",
 				Request: Request{
+					Method:  "GET",
 					BaseURL: "http://127.0.0.1:48003",
 					Path:    "/v1/orders",
 					Query:   map[string]string{"day": "{date}"},
@@ -35,10 +39,12 @@ func TestLoadValid(t *testing.T) {
 				},
 				Records:   Records{Path: "data"},
 				Partition: Partition{Every: Day},
+				Retry:     defaultRetry,
 			},
 			{
 				Name: "customers",
 				Request: Request{
+					Method:  "GET",
 					BaseURL: "https://api.example.com/base/",
 					Path:    "/v1/customers/events",
 					Query:   map[string]string{"from": "{start}", "to": "{end}", "limit_hint": "5"},
@@ -50,21 +56,25 @@ func TestLoadValid(t *testing.T) {
 				},
 				Records:   Records{Path: "items"},
 				Partition: Partition{Every: Hour},
+				Retry:     defaultRetry,
 			},
 			{
 				Name:       "zero_based",
-				Request:    Request{BaseURL: "http://127.0.0.1:48003", Path: "/v1/events/{date}", Timeout: DefaultTimeout},
+				Request:    Request{Method: "GET", BaseURL: "http://127.0.0.1:48003", Path: "/v1/events/{date}", Timeout: DefaultTimeout},
 				Pagination: Pagination{Type: PageNumber, PageParam: "page", StartPage: 0, MaxPages: DefaultMaxPages},
 				Partition:  Partition{Every: Day},
+				Retry:      defaultRetry,
 			},
 			{
 				Name:       "snapshot",
-				Request:    Request{BaseURL: "http://127.0.0.1:48003", Path: "/v1/snapshot", Timeout: DefaultTimeout},
+				Request:    Request{Method: "GET", BaseURL: "http://127.0.0.1:48003", Path: "/v1/snapshot", Timeout: DefaultTimeout},
 				Pagination: Pagination{Type: NoPagination, MaxPages: DefaultMaxPages},
 				Records:    Records{Path: "@this"},
 				Partition:  Partition{Every: Day},
+				Retry:      defaultRetry,
 			},
 		},
+		File: "testdata/valid.yaml",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", c, want)
@@ -193,5 +203,90 @@ sources:
 	}
 	if !reflect.DeepEqual(c.Sources[0].Request, c.Sources[1].Request) {
 		t.Errorf("aliased request differs: %+v vs %+v", c.Sources[0].Request, c.Sources[1].Request)
+	}
+}
+
+// TestLoadSources checks the parts of the format beyond valid.yaml: every
+// pagination style, auth kind, templating, rate limits and retries, and the
+// defaults they get.
+func TestLoadSources(t *testing.T) {
+	c, err := Load("testdata/sources.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) *Source {
+		s, ok := c.Source(name)
+		if !ok {
+			t.Fatalf("no source %s", name)
+		}
+		return s
+	}
+	s := get("pages_post")
+	if s.Request.Method != "POST" || s.Request.Body == "" {
+		t.Errorf("request = %+v", s.Request)
+	}
+	// {page} and {limit} are in the body: no page or size parameter.
+	if want := (Pagination{Type: PageNumber, StartPage: 1, PageSize: 50, TotalPath: "meta.total", MaxPages: DefaultMaxPages}); s.Pagination != want {
+		t.Errorf("pages_post pagination = %+v, want %+v", s.Pagination, want)
+	}
+	if want := (Auth{Type: APIKey, In: "header", Name: "X-API-Key", Key: "env:EXAMPLE_KEY"}); !reflect.DeepEqual(s.Auth, want) {
+		t.Errorf("pages_post auth = %+v, want %+v", s.Auth, want)
+	}
+	if want := (RateLimit{RequestsPerSecond: 0.5, Burst: 1}); s.RateLimit != want {
+		t.Errorf("pages_post rate_limit = %+v, want %+v", s.RateLimit, want)
+	}
+	if want := (Retry{MaxAttempts: 5, BaseDelay: 2 * time.Second, MaxDelay: DefaultMaxDelay, MaxRetryAfter: DefaultMaxRetryAfter, MaxWait: DefaultMaxWait}); s.Retry != want {
+		t.Errorf("pages_post retry = %+v, want %+v", s.Retry, want)
+	}
+
+	s = get("offsets")
+	if want := (Pagination{Type: Offset, OffsetParam: "offset", SizeParam: "limit", PageSize: 200, TotalPath: "total", MaxPages: DefaultMaxPages}); s.Pagination != want {
+		t.Errorf("offsets pagination = %+v, want %+v", s.Pagination, want)
+	}
+	if s.Auth.In != "query" || s.RateLimit != (RateLimit{RequestsPerSecond: 10, Burst: 5}) || s.Request.Method != "GET" {
+		t.Errorf("offsets = %+v", s)
+	}
+	if scheme, name, key, err := s.Auth.Key.Parse(); scheme != "secretsmanager" || key != "api_key" || err != nil || name == "" {
+		t.Errorf("offsets key = %q %q %q %v", scheme, name, key, err)
+	}
+
+	s = get("cursors")
+	if s.Pagination.CursorParam != "" || !s.Request.Uses("cursor") || s.Pagination.SizeParam != "count" {
+		t.Errorf("cursors pagination = %+v", s.Pagination)
+	}
+	s = get("links")
+	if s.Pagination.NextURLPath != "links.next" || s.Auth.Type != Basic || s.RateLimit != (RateLimit{}) {
+		t.Errorf("links = %+v", s)
+	}
+	s = get("headers")
+	if s.Pagination.Type != LinkHeader || s.Pagination.MaxPages != 50 || !reflect.DeepEqual(s.Auth.Scopes, []string{"read", "reports:read"}) ||
+		s.Retry.MaxRetryAfter != 10*time.Minute || s.Retry.MaxWait != 10*time.Minute {
+		t.Errorf("headers = %+v", s)
+	}
+}
+
+// TestReferenceExamples parses the complete configs of REFERENCE.md, so
+// that the documentation stays true.
+func TestReferenceExamples(t *testing.T) {
+	doc, err := os.ReadFile("REFERENCE.md")
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("no REFERENCE.md")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, block := range strings.Split(string(doc), "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if !strings.HasPrefix(block, "version: 1") || strings.Contains(block, "{...}") { // an outline
+			continue
+		}
+		n++
+		if _, err := Parse("REFERENCE.md", []byte(block)); err != nil {
+			t.Errorf("example %d: %v", n, err)
+		}
+	}
+	if n == 0 {
+		t.Error("no complete config in REFERENCE.md")
 	}
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -30,23 +29,6 @@ type Window struct {
 func (w Window) String() string {
 	return w.Start.Format(time.RFC3339) + "/" + w.End.Format(time.RFC3339)
 }
-
-// Expand replaces the placeholders of the config format in s: {date} by the
-// window's start day (2006-01-02), {start} and {end} by its bounds in RFC 3339
-// UTC.
-func (w Window) Expand(s string) string {
-	if !strings.Contains(s, "{") {
-		return s
-	}
-	return strings.NewReplacer(
-		"{date}", w.Start.UTC().Format(time.DateOnly),
-		"{start}", w.Start.UTC().Format(time.RFC3339),
-		"{end}", w.End.UTC().Format(time.RFC3339),
-	).Replace(s)
-}
-
-// placeholders lists the names Window.Expand replaces, for validation.
-var placeholders = []string{"{date}", "{start}", "{end}"}
 
 const (
 	dayKeyLayout  = "2006-01-02"

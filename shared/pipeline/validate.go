@@ -1,51 +1,17 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 )
 
-var (
-	nameRE        = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-	placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
-)
-
-// pagingFields lists, per pagination type, the pagination fields it uses.
-var pagingFields = map[PaginationType][]string{
-	PageNumber:   {"page_param", "start_page", "total_pages_path", "size_param", "page_size", "max_pages"},
-	Cursor:       {"cursor_param", "cursor_path", "size_param", "page_size", "max_pages"},
-	NoPagination: {},
-}
-
-var allPagingFields = []string{"page_param", "start_page", "total_pages_path", "size_param", "page_size", "cursor_param", "cursor_path", "max_pages"}
-
-// applyDefaults fills in the fields the config left out. Presence, not the
-// zero value, decides: start_page: 0 is a valid choice.
-func (d *decoder) applyDefaults(c *Config) {
-	for i := range c.Sources {
-		s := &c.Sources[i]
-		p := fmt.Sprintf("sources[%d]", i)
-		if !d.has(p + ".request.timeout") {
-			s.Request.Timeout = DefaultTimeout
-		}
-		g := &s.Pagination
-		if g.Type == PageNumber {
-			if !d.has(p + ".pagination.page_param") {
-				g.PageParam = DefaultPageParam
-			}
-			if !d.has(p + ".pagination.start_page") {
-				g.StartPage = DefaultStartPage
-			}
-		}
-		if !d.has(p + ".pagination.max_pages") {
-			g.MaxPages = DefaultMaxPages
-		}
-	}
-}
+var nameRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 func (d *decoder) validate(c *Config) {
 	switch {
@@ -84,10 +50,22 @@ func (d *decoder) validateSource(p string, s *Source) {
 		}
 	}
 	if d.has(p + ".request") {
-		d.validateRequest(p+".request", &s.Request)
+		d.validateRequest(p+".request", &s.Request, pagePlaceholders(&s.Pagination))
 	}
 	if d.has(p + ".pagination") {
 		d.validatePagination(p, s)
+	}
+	if d.has(p + ".records.path") {
+		d.checkJSONPath(p+".records.path", s.Records.Path, true)
+	}
+	if d.has(p + ".auth") {
+		d.validateAuth(p, s)
+	}
+	if d.has(p + ".rate_limit") {
+		d.validateRateLimit(p+".rate_limit", &s.RateLimit)
+	}
+	if d.has(p + ".retry") {
+		d.validateRetry(p+".retry", &s.Retry)
 	}
 	if !d.has(p + ".partition") {
 		return
@@ -101,7 +79,14 @@ func (d *decoder) validateSource(p string, s *Source) {
 	}
 }
 
-func (d *decoder) validateRequest(p string, r *Request) {
+// validateRequest checks a request; page lists the page placeholders its
+// templates may use.
+func (d *decoder) validateRequest(p string, r *Request, page []string) {
+	switch r.Method {
+	case "GET", "POST":
+	default:
+		d.invalid(p+".method", "unsupported method %q (want GET, POST)", r.Method)
+	}
 	if r.BaseURL == "" {
 		d.invalid(p+".base_url", "required")
 	} else if u, err := url.Parse(r.BaseURL); err != nil {
@@ -112,6 +97,8 @@ func (d *decoder) validateRequest(p string, r *Request) {
 			d.invalid(p+".base_url", "scheme %q not supported (want an absolute http or https URL)", u.Scheme)
 		case u.Host == "":
 			d.invalid(p+".base_url", "missing host")
+		case u.User != nil:
+			d.invalid(p+".base_url", "must not carry credentials (use auth)")
 		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 			d.invalid(p+".base_url", "must not have a query or fragment (use request.query)")
 		}
@@ -124,14 +111,14 @@ func (d *decoder) validateRequest(p string, r *Request) {
 	case strings.ContainsAny(r.Path, "?#"):
 		d.invalid(p+".path", "must not contain \"?\" or \"#\" (use request.query)")
 	default:
-		d.checkPlaceholders(p+".path", r.Path)
+		d.checkPlaceholders(p+".path", r.Path, page)
 	}
 	for _, k := range sortedKeys(r.Query) {
 		if k == "" {
 			d.invalid(p+".query", "empty parameter name")
 			continue
 		}
-		d.checkPlaceholders(join(p+".query", k), r.Query[k])
+		d.checkPlaceholders(join(p+".query", k), r.Query[k], page)
 	}
 	for _, k := range sortedKeys(r.Headers) {
 		switch {
@@ -139,84 +126,64 @@ func (d *decoder) validateRequest(p string, r *Request) {
 			d.invalid(join(p+".headers", k), "invalid header name")
 		case strings.ContainsAny(r.Headers[k], "\r\n\x00"):
 			d.invalid(join(p+".headers", k), "header value must not contain CR, LF or NUL")
+		default:
+			d.checkPlaceholders(join(p+".headers", k), r.Headers[k], page)
 		}
+	}
+	if d.has(p + ".body") {
+		d.validateBody(p, r, page)
 	}
 	if d.has(p+".timeout") && r.Timeout <= 0 {
 		d.invalid(p+".timeout", "must be positive")
 	}
 }
 
-func (d *decoder) checkPlaceholders(path, s string) {
+// validateBody checks a POST body template: known placeholders, and JSON
+// once they are replaced.
+func (d *decoder) validateBody(p string, r *Request, page []string) {
+	if r.Method != "POST" {
+		d.invalid(p+".body", "only sent with method POST")
+		return
+	}
+	ok := true
+	for i := 0; i < len(r.Body); i++ {
+		if ph := jsonPlaceholderRE.FindString(r.Body[i:]); ph != "" {
+			if reason := checkPlaceholder(ph, page); reason != "" {
+				d.invalid(p+".body", "%s", reason)
+				ok = false
+			}
+			i += len(ph) - 1
+		}
+	}
+	if !ok {
+		return
+	}
+	var v any
+	sample := Vars{Cursor: "c", Limit: 1}.ExpandJSON(r.Body)
+	if err := json.Unmarshal([]byte(sample), &v); err != nil {
+		d.invalid(p+".body", "not JSON once its placeholders are replaced: %v", err)
+	}
+}
+
+func (d *decoder) checkPlaceholders(path, s string, page []string) {
 	for _, ph := range placeholderRE.FindAllString(s, -1) {
-		if !slices.Contains(placeholders, ph) {
-			d.invalid(path, "unknown placeholder %q (want %s)", ph, strings.Join(placeholders, ", "))
+		if reason := checkPlaceholder(ph, page); reason != "" {
+			d.invalid(path, "%s", reason)
 		}
 	}
 }
 
-func (d *decoder) validatePagination(sp string, s *Source) {
-	p := sp + ".pagination"
-	g := &s.Pagination
-	uses, known := pagingFields[g.Type]
+// checkJSONPath checks a gjson path; the empty path and "@this", the whole
+// body, only where whole allows them.
+func (d *decoder) checkJSONPath(path, value string, whole bool) {
 	switch {
-	case g.Type == "":
-		d.invalid(p+".type", "required (want page_number, cursor, none)")
-		return
-	case !known:
-		d.invalid(p+".type", "unknown type %q (want page_number, cursor, none)", g.Type)
-		return
-	}
-	for _, f := range allPagingFields {
-		if d.has(p+"."+f) && !slices.Contains(uses, f) {
-			d.invalid(p+"."+f, "not used with type %s", g.Type)
+	case value == "" || value == "@this":
+		if !whole {
+			d.invalid(path, "must not be empty")
 		}
-	}
-	switch g.Type {
-	case PageNumber:
-		if g.PageParam == "" {
-			d.invalid(p+".page_param", "must not be empty")
-		}
-		if g.StartPage < 0 {
-			d.invalid(p+".start_page", "must not be negative")
-		}
-	case Cursor:
-		if g.CursorParam == "" {
-			d.invalid(p+".cursor_param", "required for type cursor")
-		}
-		if g.CursorPath == "" {
-			d.invalid(p+".cursor_path", "required for type cursor")
-		}
-	}
-	if g.Type != NoPagination {
-		hasSize := d.has(p + ".page_size")
-		switch {
-		case g.SizeParam != "" && !hasSize:
-			d.invalid(p+".page_size", "required with size_param")
-		case g.SizeParam == "" && hasSize:
-			d.invalid(p+".size_param", "required with page_size")
-		case hasSize && g.PageSize < 1:
-			d.invalid(p+".page_size", "must be at least 1")
-		}
-		if d.has(p+".max_pages") && g.MaxPages < 1 {
-			d.invalid(p+".max_pages", "must be at least 1")
-		}
-	}
-	// The paging parameters belong to the pager: the same name in
-	// request.query, or twice among them, would send conflicting values.
-	owner := map[string]string{}
-	for _, f := range []struct{ field, param string }{
-		{"page_param", g.PageParam}, {"size_param", g.SizeParam}, {"cursor_param", g.CursorParam},
-	} {
-		if f.param == "" {
-			continue
-		}
-		if other, dup := owner[f.param]; dup {
-			d.invalid(p+"."+f.field, "same parameter %q as %s", f.param, other)
-			continue
-		}
-		owner[f.param] = f.field
-		if _, clash := s.Request.Query[f.param]; clash {
-			d.invalid(join(sp+".request.query", f.param), "parameter is set by pagination.%s", f.field)
+	default:
+		if err := checkJSONPath(value); err != nil {
+			d.invalid(path, "invalid JSON path %q: %v", value, err)
 		}
 	}
 }
@@ -236,6 +203,16 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// hasHeader reports whether the headers set h, in any case.
+func hasHeader(headers map[string]string, h string) (string, bool) {
+	for k := range headers {
+		if http.CanonicalHeaderKey(k) == http.CanonicalHeaderKey(h) {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

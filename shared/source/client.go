@@ -4,37 +4,50 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/pipeline"
 )
 
-// Defaults for Client.
+// Defaults for Client, used for a source whose retry section is zero (a
+// source built in code; Parse fills in the config's own defaults).
 const (
-	DefaultMaxAttempts  = 3
+	DefaultMaxAttempts  = pipeline.DefaultMaxAttempts
 	DefaultBackoff      = 200 * time.Millisecond
 	DefaultMaxBodyBytes = 64 << 20
-	// maxRetryAfter caps the wait a server may ask for with Retry-After.
-	maxRetryAfter = 30 * time.Second
-	// maxBackoff caps the exponential backoff.
-	maxBackoff = 30 * time.Second
 )
 
-// Client fetches the pages of a source. Its zero value is usable; fields
-// left zero take their defaults. A Client is safe for concurrent use.
+// Client fetches the pages of sources. Its zero value is usable; fields
+// left zero take their defaults. A Client is safe for concurrent use, and
+// its rate limits hold across every goroutine using it: share one Client
+// per process.
 type Client struct {
 	HTTP *http.Client // nil: http.DefaultClient
-	// MaxAttempts is the number of requests made for one page before giving
-	// up with a retryable error. Default 3.
+	// MaxAttempts and Backoff are the retry policy of sources whose retry
+	// section is zero (pipeline.Retry); Parse gives every configured source
+	// its own. Defaults 3 and 200ms.
 	MaxAttempts int
-	// Backoff is the base of the exponential backoff, with jitter, between
-	// attempts: about Backoff, 2×Backoff, 4×Backoff... Default 200ms. A
-	// Retry-After header on a 429 or 503 is honoured instead (up to 30s).
-	Backoff time.Duration
+	Backoff     time.Duration
 	// MaxBodyBytes bounds a page body; a larger page is a permanent error
 	// (ask for smaller pages with pagination.page_size). Default 64 MiB.
 	MaxBodyBytes int64
+	// Auth holds the Authorizer of each source that has an auth section,
+	// by source name. Fetching such a source without one is a permanent
+	// error: its requests could only be refused.
+	Auth map[string]Authorizer
+	// Sleep waits d or until ctx is done, for backoff, Retry-After and
+	// rate limits. nil: a timer, which gives up at once when ctx's deadline
+	// would pass first. Tests inject one that does not really wait.
+	Sleep func(ctx context.Context, d time.Duration) error
+
+	once     sync.Once
+	client   *http.Client // HTTP with redirects kept on their host
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter // by source name
 }
 
 // New returns a Client using h, with the default retry policy.
@@ -45,7 +58,8 @@ func New(h *http.Client) *Client {
 // Page is one page of records.
 type Page struct {
 	// Number is the 0-based position of the page in the window's walk
-	// (the first request is page 0, whatever the API numbers it).
+	// (the first request is page 0, whatever the API numbers it). A walk
+	// resumed from a State goes on with the numbers of the walk it resumes.
 	Number int
 	// Records are the elements of the page's records array, each the raw
 	// JSON value exactly as the API sent it. They are allocated per page:
@@ -53,58 +67,150 @@ type Page struct {
 	Records [][]byte
 	// Bytes is the size of the response body.
 	Bytes int
+	// Next is the state that resumes the walk right after this page (see
+	// Client.FetchFrom); nil when this page is the last. The callback may
+	// keep it.
+	Next *State
 }
 
-// Fetch walks the pages of src for window w and calls page once per page,
-// in order, empty pages included. It returns nil when the API has no more
-// pages. An error returned by page stops the walk and is returned as is.
-// Every other error is classified with package fault and says which source
-// and page failed; API errors carry a *StatusError.
+// Fetch walks the pages of src for window w from the first and calls page
+// once per page, in order, empty pages included. It returns nil when the
+// API has no more pages. An error returned by page stops the walk and is
+// returned as is. Every other error is classified with package fault and
+// says which source and page failed; API errors carry a *StatusError.
 func (c *Client) Fetch(ctx context.Context, src *pipeline.Source, w pipeline.Window, page func(ctx context.Context, p Page) error) error {
+	return c.FetchFrom(ctx, src, w, nil, page)
+}
+
+// FetchFrom is Fetch starting from a checkpoint: from is the Next of the
+// last page handled (nil starts from the first page). It requests exactly
+// the pages an uninterrupted walk would have requested after that page.
+// A state that does not fit src (another pagination type, a next URL on
+// another host) is a permanent error.
+func (c *Client) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline.Window, from *State, page func(ctx context.Context, p Page) error) error {
 	pg, err := newPager(src, w)
 	if err != nil {
 		return fault.Permanent(fmt.Errorf("source %s: %w", src.Name, err))
+	}
+	auth, err := c.authorizer(src)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("source %s: %w", src.Name, err))
+	}
+	st := pg.start()
+	if from != nil {
+		if err := pg.check(*from); err != nil {
+			return fault.Permanent(fmt.Errorf("source %s: resume: %w", src.Name, err))
+		}
+		st = *from
 	}
 	maxPages := src.Pagination.MaxPages
 	if maxPages <= 0 {
 		maxPages = pipeline.DefaultMaxPages
 	}
-	for n := 0; ; n++ {
-		if n >= maxPages {
+	for {
+		if st.Pages >= maxPages {
 			return fault.Permanentf("source %s: more than max_pages (%d) pages", src.Name, maxPages)
 		}
-		p, err := c.fetchPage(ctx, src, pg, n)
+		f, err := c.fetchPage(ctx, src, pg, auth, st)
 		if err != nil {
 			return err
 		}
-		if err := page(ctx, Page{Number: n, Records: p.records, Bytes: p.bytes}); err != nil {
+		p := Page{Number: st.Pages, Records: f.records, Bytes: f.bytes}
+		if f.next != nil {
+			next := *f.next
+			p.Next = &next
+		}
+		if err := page(ctx, p); err != nil {
 			return err
 		}
-		if !p.more {
+		if f.next == nil {
 			return nil
 		}
+		st = *f.next
 	}
 }
 
+// authorizer returns the Authorizer of src; nil if src has no auth.
+func (c *Client) authorizer(src *pipeline.Source) (Authorizer, error) {
+	a, ok := c.Auth[src.Name]
+	switch {
+	case ok && a != nil:
+		return a, nil
+	case src.Auth.Type != pipeline.NoAuth:
+		return nil, fmt.Errorf("auth type %s is configured but the client has no authorizer for the source", src.Auth.Type)
+	}
+	return nil, nil
+}
+
+// httpClient returns HTTP, or http.DefaultClient, made to refuse redirects
+// to another scheme, host or port than the request's.
 func (c *Client) httpClient() *http.Client {
-	if c.HTTP == nil {
-		return http.DefaultClient
-	}
-	return c.HTTP
+	c.once.Do(func() {
+		h := http.DefaultClient
+		if c.HTTP != nil {
+			h = c.HTTP
+		}
+		cp := *h
+		next := h.CheckRedirect
+		cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if !sameOrigin(req.URL, via[0].URL) {
+				return fault.Permanentf("redirect to %s refused: not the host of request.base_url", origin(req.URL))
+			}
+			if next != nil {
+				return next(req, via)
+			}
+			if len(via) >= 10 {
+				return fault.Permanentf("stopped after 10 redirects")
+			}
+			return nil
+		}
+		c.client = &cp
+	})
+	return c.client
 }
 
-func (c *Client) maxAttempts() int {
-	if c.MaxAttempts <= 0 {
-		return DefaultMaxAttempts
+// limiter returns the rate limiter of src, created on first use; nil if
+// src is not rate limited.
+func (c *Client) limiter(src *pipeline.Source) *rate.Limiter {
+	rl := src.RateLimit
+	if rl.RequestsPerSecond <= 0 {
+		return nil
 	}
-	return c.MaxAttempts
+	limit, burst := rate.Limit(rl.RequestsPerSecond), max(rl.Burst, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.limiters[src.Name]
+	if l == nil || l.Limit() != limit || l.Burst() != burst {
+		if c.limiters == nil {
+			c.limiters = map[string]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(limit, burst)
+		c.limiters[src.Name] = l
+	}
+	return l
 }
 
-func (c *Client) backoffBase() time.Duration {
-	if c.Backoff <= 0 {
-		return DefaultBackoff
+// throttle waits for src's rate limit to allow one request.
+func (c *Client) throttle(ctx context.Context, src *pipeline.Source) error {
+	l := c.limiter(src)
+	if l == nil {
+		return nil
 	}
-	return c.Backoff
+	r := l.Reserve()
+	if d := r.Delay(); d > 0 {
+		if err := c.sleep(ctx, d); err != nil {
+			r.Cancel()
+			return fmt.Errorf("rate limit: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	if c.Sleep != nil {
+		return c.Sleep(ctx, d)
+	}
+	return sleep(ctx, d)
 }
 
 func (c *Client) maxBodyBytes() int64 {

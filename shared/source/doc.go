@@ -4,11 +4,29 @@
 // reach storage unchanged.
 //
 // Client.Fetch walks the pages of one partition window in order, holding one
-// page body at a time, and retries each page a few times itself for the
-// failures of a moment (5xx, 429, 408, timeouts, broken connections,
-// truncated or invalid JSON). Errors come back classified with package fault:
-// a page that still fails is fault.Retryable — the message that asked for
-// the window can be redelivered later — while a failure that no retry can
-// fix (another 4xx, a records path that is not there, a runaway pager) is
-// fault.Permanent at once.
+// page body at a time, by page number, offset, cursor, next URL in the body,
+// Link header, or in a single request. Each page comes with the State that
+// resumes the walk right after it, so that a long fetch can checkpoint and go
+// on in another invocation with Client.FetchFrom.
+//
+// Each page is retried in process for the failures of a moment (5xx, 408,
+// timeouts, broken connections, truncated or invalid JSON) with exponential
+// backoff and full jitter, within the source's retry policy; a 429 or 503
+// with Retry-After is waited out without counting as a failure, up to a cap.
+// Requests to a source share a token bucket (rate_limit) across every
+// goroutine using the Client. A source's Authorizer adds its credentials to
+// every request and is asked to refresh them once per page on a 401.
+//
+// Errors come back classified with package fault: a page that still fails is
+// fault.Retryable — the message that asked for the window can be redelivered
+// later, and fault.RetryAfter says when if the API said so — while a failure
+// that no retry can fix (another 4xx, credentials refused, a records path
+// that is not there, a runaway pager) is fault.Permanent at once.
+//
+// Two promises hold whatever the API answers: the client never calls another
+// host than request.base_url's (next URLs, Link headers and redirects to
+// another scheme, host or port are refused), and credentials never reach an
+// error — URLs in errors have their query values redacted, request headers
+// are never included, and error bodies are scrubbed of the values the
+// Authorizer added.
 package source

@@ -3,8 +3,6 @@ package source
 import (
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -12,13 +10,14 @@ import (
 const maxErrorBody = 256
 
 // StatusError is an HTTP response with a status other than 2xx. It never
-// holds the request's headers, which may carry credentials.
+// holds the request's URL or headers, which may carry credentials.
 type StatusError struct {
 	StatusCode int
 	// Body is the start of the response body (up to 256 bytes), made
-	// printable: the API's own word on what went wrong.
+	// printable, with the request's credentials redacted: the API's own
+	// word on what went wrong.
 	Body string
-	// RetryAfter is the wait a 429 or 503 asked for, capped at 30s; 0 if
+	// RetryAfter is the wait a 429 or 503 asked for with Retry-After; 0 if
 	// none.
 	RetryAfter time.Duration
 }
@@ -32,37 +31,4 @@ func (e *StatusError) Error() string {
 		msg += ": " + e.Body
 	}
 	return msg
-}
-
-// retryableStatus reports whether a request that got code may succeed if
-// made again.
-func retryableStatus(code int) bool {
-	return code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
-}
-
-// parseRetryAfter reads a Retry-After header, in seconds or as an HTTP date,
-// capped at maxRetryAfter; 0 if absent or invalid.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return max(0, min(d, maxRetryAfter))
-}
-
-// printable makes the start of a body fit for one log line.
-func printable(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s))
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"time"
 	"unicode/utf8"
 
@@ -22,104 +20,179 @@ import (
 type fetched struct {
 	records [][]byte
 	bytes   int
-	more    bool
+	next    *State
 }
 
-// fetchPage fetches page n, retrying within MaxAttempts, and moves the pager
-// past it.
-func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager, n int) (fetched, error) {
-	u := pg.url()
-	attempts := c.maxAttempts()
-	for attempt := 1; ; attempt++ {
-		f, cursor, err := c.try(ctx, src, pg, u)
+// fetchPage fetches the page at st, trying again within src's retry policy:
+//
+//   - a failure of the moment (5xx, 408, a 429 or 503 without Retry-After,
+//     a timeout, a broken connection, a truncated or non-JSON body) counts
+//     against max_attempts and is retried after a backoff;
+//   - a 429 or 503 with Retry-After is waited out without counting, up to
+//     max_retry_after per wait and max_wait in all; beyond, the fetch stops
+//     with an error that asks the queue to wait (fault.RetryAfter);
+//   - a 401 makes the source's Authorizer refresh its credentials, once per
+//     page, and is final if that brings nothing new;
+//   - anything else permanent ends the fetch at once.
+func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager, auth Authorizer, st State) (fetched, error) {
+	pol := c.policy(src)
+	n := st.Pages
+	var failures int
+	var waited time.Duration
+	refreshed := false
+	for {
+		if err := c.throttle(ctx, src); err != nil {
+			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: %w", src.Name, n, err))
+		}
+		f, err := c.try(ctx, src, pg, auth, st)
 		if err == nil {
-			pg.advance(cursor)
 			return f, nil
 		}
 		if ctx.Err() != nil {
 			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: %w (last attempt: %v)", src.Name, n, ctx.Err(), err))
 		}
-		if fault.IsPermanent(err) {
+		var se *StatusError
+		errors.As(err, &se)
+		var wait time.Duration
+		switch {
+		case se != nil && se.StatusCode == http.StatusUnauthorized && auth != nil:
+			if refreshed {
+				return fetched{}, fault.Permanent(fmt.Errorf("source %s page %d: credentials refused again after a refresh: %w", src.Name, n, se))
+			}
+			ok, rerr := auth.Refresh(ctx)
+			if rerr != nil {
+				return fetched{}, fmt.Errorf("source %s page %d: refresh credentials after a 401: %w", src.Name, n, rerr)
+			}
+			if !ok {
+				return fetched{}, fault.Permanent(fmt.Errorf("source %s page %d: credentials refused, and auth has no new ones: %w", src.Name, n, se))
+			}
+			refreshed = true
+			continue
+		case fault.IsPermanent(err):
 			return fetched{}, fmt.Errorf("source %s page %d: %w", src.Name, n, err)
+		case se != nil && se.RetryAfter > 0:
+			wait = se.RetryAfter
+			if wait > pol.maxRetryAfter {
+				return fetched{}, fault.RetryAfter(fmt.Errorf("source %s page %d: the API asks to wait %s, more than retry.max_retry_after (%s): %w",
+					src.Name, n, wait, pol.maxRetryAfter, err), wait)
+			}
+			if waited+wait > pol.maxWait {
+				return fetched{}, fault.RetryAfter(fmt.Errorf("source %s page %d: waited %s for Retry-After already; %s more would pass retry.max_wait (%s): %w",
+					src.Name, n, waited, wait, pol.maxWait, err), wait)
+			}
+			waited += wait
+		default:
+			failures++
+			if failures >= pol.maxAttempts {
+				return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: gave up after %d attempts: %w", src.Name, n, failures, err))
+			}
+			wait = pol.backoff(failures)
 		}
-		if attempt >= attempts {
-			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: gave up after %d attempts: %w", src.Name, n, attempt, err))
-		}
-		if werr := sleep(ctx, c.delay(attempt, err)); werr != nil {
+		if werr := c.sleep(ctx, wait); werr != nil {
 			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: %w (last attempt: %v)", src.Name, n, werr, err))
 		}
 	}
 }
 
-// try makes one attempt at the page at u. Errors are classified.
-func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, u string) (fetched, string, error) {
-	body, err := c.get(ctx, src, u)
+// try makes one attempt at the page at st. Errors are classified.
+func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth Authorizer, st State) (fetched, error) {
+	out, err := pg.request(st)
 	if err != nil {
-		return fetched{}, "", err
+		return fetched{}, err
+	}
+	body, header, err := c.send(ctx, src, auth, out)
+	if err != nil {
+		return fetched{}, err
 	}
 	// A body cut short or garbled in transit is likely whole next time.
 	if !utf8.Valid(body) {
-		return fetched{}, "", fault.Retryablef("body is not valid UTF-8 (%d bytes)", len(body))
+		return fetched{}, fault.Retryablef("body is not valid UTF-8 (%d bytes)", len(body))
 	}
 	if !gjson.ValidBytes(body) {
-		return fetched{}, "", fault.Retryablef("body is not valid JSON (%d bytes)", len(body))
+		return fetched{}, fault.Retryablef("body is not valid JSON (%d bytes)", len(body))
 	}
-	recs, err := records(body, src.Records.Path)
+	recs, found, err := records(body, src.Records.Path)
 	if err != nil {
-		return fetched{}, "", err
+		return fetched{}, err
 	}
-	more, cursor, err := pg.next(body, len(recs))
+	next, err := pg.next(st, response{body: body, header: header, url: out.url, records: len(recs)})
 	if err != nil {
-		return fetched{}, "", err
+		return fetched{}, err
 	}
-	return fetched{records: recs, bytes: len(body), more: more}, cursor, nil
+	// No records array is an empty page only where the body says nothing
+	// else or the walk ends here on its own: a records path that matches
+	// nothing on a page that goes on is a wrong path, not an empty page.
+	if !found && !bytes.Equal(bytes.TrimSpace(body), []byte("{}")) && (st.Pages == 0 || next != nil) {
+		return fetched{}, fault.Permanentf("records path %q not found in response", src.Records.Path)
+	}
+	return fetched{records: recs, bytes: len(body), next: next}, nil
 }
 
-// get sends one GET and returns the body of a 2xx response.
-func (c *Client) get(ctx context.Context, src *pipeline.Source, u string) ([]byte, error) {
+// send makes one request and returns the body and header of a 2xx
+// response.
+func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer, out outgoing) ([]byte, http.Header, error) {
 	timeout := src.Request.Timeout
 	if timeout <= 0 {
 		timeout = pipeline.DefaultTimeout
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	var body io.Reader
+	if out.body != nil {
+		body = bytes.NewReader(out.body)
+	}
+	req, err := http.NewRequestWithContext(rctx, out.method, out.url.String(), body)
 	if err != nil {
-		return nil, fault.Permanentf("build request: %v", unwrapURLError(err))
+		return nil, nil, fault.Permanent(fmt.Errorf("build request: %w", redactURLError(err)))
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "sluice")
-	for k, v := range src.Request.Headers {
-		req.Header.Set(k, v)
+	if out.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range out.headers {
+		req.Header[k] = vs
+	}
+	before, beforeQuery := req.Header.Clone(), req.URL.RawQuery
+	if auth != nil {
+		if err := auth.Authorize(ctx, req); err != nil {
+			return nil, nil, fmt.Errorf("authorize: %w", err)
+		}
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return nil, fault.Retryable(requestError(ctx, "request", timeout, err))
+		err = requestError(ctx, "request", timeout, err)
+		if fault.IsPermanent(err) { // a redirect refused
+			return nil, nil, err
+		}
+		return nil, nil, fault.Retryable(err)
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		// Read more than is kept, so that a credential the API echoes is
+		// redacted whole before the cut.
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, 16*maxErrorBody))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection can be reused
-		se := &StatusError{StatusCode: resp.StatusCode, Body: printable(head)}
+		se := &StatusError{StatusCode: resp.StatusCode, Body: errorBody(head, credentials(before, beforeQuery, req))}
 		if !retryableStatus(resp.StatusCode) {
-			return nil, fault.Permanent(se)
+			return nil, nil, fault.Permanent(se)
 		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
-		return nil, fault.Retryable(se)
+		return nil, nil, fault.Retryable(se)
 	}
 
 	limit := c.maxBodyBytes()
 	buf := bytes.NewBuffer(make([]byte, 0, bodyCap(resp.ContentLength, limit)))
 	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
-		return nil, fault.Retryable(requestError(ctx, "read body", timeout, err))
+		return nil, nil, fault.Retryable(requestError(ctx, "read body", timeout, err))
 	}
 	if int64(buf.Len()) > limit {
-		return nil, fault.Permanentf("body larger than %d bytes; ask for smaller pages (pagination.page_size)", limit)
+		return nil, nil, fault.Permanentf("body larger than %d bytes; ask for smaller pages (pagination.page_size)", limit)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), resp.Header, nil
 }
 
 // bodyCap is the buffer to allocate up front for a body of the given
@@ -132,28 +205,21 @@ func bodyCap(contentLength, limit int64) int {
 	return int(contentLength) + 1
 }
 
-// requestError describes a failed request without its URL, whose query may
-// hold credentials, and says so when the per-request timeout struck.
+// requestError describes a failed request with its URL redacted, and says
+// so when the per-request timeout struck.
 func requestError(ctx context.Context, op string, timeout time.Duration, err error) error {
-	err = unwrapURLError(err)
+	err = redactURLError(err)
 	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: timed out after %s: %w", op, timeout, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
 
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
 // records returns the elements of the records array at path in body, each
-// the raw bytes the API sent. They share one buffer per page, each capped so
-// that appending to one cannot overwrite the next.
-func records(body []byte, path string) ([][]byte, error) {
+// the raw bytes the API sent, and whether the path matched: null is an
+// empty page, nothing at all is found false. They share one buffer per page,
+// each capped so that appending to one cannot overwrite the next.
+func records(body []byte, path string) (recs [][]byte, found bool, err error) {
 	var arr gjson.Result
 	if path == "" || path == "@this" {
 		arr = gjson.ParseBytes(body)
@@ -162,48 +228,18 @@ func records(body []byte, path string) ([][]byte, error) {
 	}
 	switch {
 	case !arr.Exists():
-		return nil, fault.Permanentf("records path %q not found in body", path)
+		return nil, false, nil
+	case arr.Type == gjson.Null:
+		return nil, true, nil
 	case !arr.IsArray():
-		return nil, fault.Permanentf("records path %q is %s, not an array", path, kind(arr))
+		return nil, false, fault.Permanentf("records path %q is %s, not an array", path, kind(arr))
 	}
 	buf := make([]byte, 0, len(arr.Raw))
-	var recs [][]byte
 	arr.ForEach(func(_, v gjson.Result) bool {
 		start := len(buf)
 		buf = append(buf, v.Raw...)
 		recs = append(recs, buf[start:len(buf):len(buf)])
 		return true
 	})
-	return recs, nil
-}
-
-// delay returns how long to wait before attempt+1: what the server asked for
-// with Retry-After, or exponential backoff with jitter.
-func (c *Client) delay(attempt int, err error) time.Duration {
-	var se *StatusError
-	if errors.As(err, &se) && se.RetryAfter > 0 {
-		return se.RetryAfter
-	}
-	d := c.backoffBase()
-	for i := 1; i < attempt && d < maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, maxBackoff)
-	return d/2 + rand.N(d/2+1) // "equal jitter": spreads retries, keeps a floor
-}
-
-// sleep waits d or until ctx is done. It gives up at once if ctx's deadline
-// comes before d is over: the wait would be wasted.
-func sleep(ctx context.Context, d time.Duration) error {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return fmt.Errorf("retry in %s would pass the deadline: %w", d.Round(time.Millisecond), context.DeadlineExceeded)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return recs, true, nil
 }
