@@ -25,20 +25,25 @@ func (c *config) Validate() error {
 	if c.MaxMessageBytes < 32<<10 || c.MaxMessageBytes > queue.MaxMessageBytes {
 		errs = append(errs, fmt.Errorf("SLUICE_MAX_MESSAGE_BYTES: %d, want 32768..%d", c.MaxMessageBytes, queue.MaxMessageBytes))
 	}
+	if c.HandoffMargin < 0 || c.HandoffAfter < 0 {
+		errs = append(errs, fmt.Errorf("SLUICE_HANDOFF_MARGIN %v / SLUICE_HANDOFF_AFTER %v: must not be negative", c.HandoffMargin, c.HandoffAfter))
+	}
 	return errors.Join(errs...)
 }
 
 // runStore tracks the run; *runs.Store is one.
 type runStore interface {
-	Start(ctx context.Context, r contracts.Run, fetchMsg string) (runs.Run, error)
+	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
+	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
 	heartbeater
 	Yield(ctx context.Context, r contracts.Run) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
-// pager walks a source's pages; *source.Client is one.
+// pager walks a source's pages, from the first or from a checkpoint;
+// *source.Client is one.
 type pager interface {
-	Fetch(ctx context.Context, src *pipeline.Source, w pipeline.Window, page func(context.Context, source.Page) error) error
+	FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline.Window, from *source.State, page func(context.Context, source.Page) error) error
 }
 
 // sender publishes messages; *queue.Publisher is one.
@@ -58,11 +63,42 @@ type handler struct {
 	runs       runStore
 	pages      pager
 	out        sender
+	fetchURL   string // where continuations go
 	batchesURL string
 	maxMessage int
 	maxReceive int
 	heartbeat  time.Duration
+	handoff    handoff
 }
+
+// handoff says when a fetch hands over to a new invocation: when less
+// than Margin is left before the invocation's deadline (Lambda's timeout,
+// the poller's handle timeout), or after After (0: never), whichever
+// comes first — always after at least one page, so every hop progresses.
+type handoff struct {
+	Margin time.Duration
+	After  time.Duration
+}
+
+func (o handoff) due(ctx context.Context, began time.Time) bool {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < o.Margin {
+		return true
+	}
+	return o.After > 0 && time.Since(began) >= o.After
+}
+
+// checkpoint is what a fetch that hands over leaves in the run record for
+// the next invocation: where the walk goes on, and the totals so far.
+type checkpoint struct {
+	Page    source.State `json:"page"`
+	Batches int          `json:"batches"`
+	Records int64        `json:"records"`
+	Bytes   int64        `json:"bytes"`
+	Pages   int          `json:"pages"`
+}
+
+// errHandOff stops a walk that is to continue in a new invocation.
+var errHandOff = errors.New("handing over to a new invocation")
 
 // Handle fetches the input of one Fetch message.
 func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
@@ -100,11 +136,13 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	if err != nil {
 		return run, false, fault.Permanentf("source %s: %w", f.Source, err)
 	}
-	cur, err := h.runs.Start(ctx, f.Run, msgID)
+	cur, err := h.runs.StartHop(ctx, f.Run, msgID, f.Hop)
 	if err != nil {
 		return run, false, err
 	}
+	hop := f.Hop
 	if run = cur.Ref(); run.Attempt != f.Attempt {
+		hop = 0 // a restart begins again from the first page
 		logging.Annotate(ctx, zap.Int(logging.FieldAttempt, run.Attempt))
 		logging.From(ctx).Info("fetch message delivered again: restarting as a new attempt", zap.Int("previous_attempt", f.Attempt))
 	}
@@ -112,9 +150,21 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	begin := time.Now()
 	ctx, lease := keepLease(ctx, h.runs, run, cur.LeaseExpiry(), h.heartbeat)
 	defer lease.stop()
-	b := &batcher{h: h, run: run, packer: contracts.NewPacker(run, h.maxMessage), lease: lease}
-	err = h.pages.Fetch(ctx, src, w, b.page)
-	if err == nil {
+	b := &batcher{h: h, run: run, packer: contracts.NewPacker(run, h.maxMessage), lease: lease, began: begin}
+	var from *source.State
+	if hop > 0 {
+		var cp checkpoint
+		if err := json.Unmarshal([]byte(cur.Checkpoint), &cp); err != nil {
+			return run, true, fault.Permanent(fmt.Errorf("hop %d of %s: unreadable checkpoint: %w", hop, f.Key(), err))
+		}
+		from = &cp.Page
+		b.packer.ContinueAt(cp.Batches)
+		b.records, b.bytes, b.pages = cp.Records, cp.Bytes, cp.Pages
+		logging.From(ctx).Info("continuing a fetch", zap.Int("hop", hop), zap.Int("batches_before", cp.Batches), zap.Int("pages_before", cp.Pages))
+	}
+	err = h.pages.FetchFrom(ctx, src, w, from, b.page)
+	handOff := errors.Is(err, errHandOff)
+	if err == nil || handOff {
 		err = b.flush(ctx)
 	}
 	if cause := lease.cause(ctx); cause != nil {
@@ -123,14 +173,36 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	if err != nil {
 		return run, true, fmt.Errorf("fetch %s: %w", f.Key(), err)
 	}
+	if handOff {
+		return run, true, h.handOver(ctx, f, run, hop, b)
+	}
 	done := contracts.NewDone(run, b.packer.Batches(), b.records, b.bytes)
 	if err := h.out.SendJSON(ctx, h.batchesURL, done); err != nil {
 		return run, true, fmt.Errorf("send done of %s: %w", f.Key(), err)
 	}
 	logging.From(ctx).Info("fetched",
 		zap.Int("batches", done.Batches), zap.Int64("records", done.Records), zap.Int64("bytes", done.Bytes),
-		zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(begin)))
+		zap.Int("pages", b.pages), zap.Int("hops", hop), zap.Duration("elapsed", time.Since(begin)))
 	return run, true, nil
+}
+
+// handOver checkpoints the walk in the run record, then sends the message
+// that continues it. The checkpoint is conditioned on the attempt and the
+// hop, so a fenced or duplicated invocation cannot write one.
+func (h *handler) handOver(ctx context.Context, f contracts.Fetch, run contracts.Run, hop int, b *batcher) error {
+	state, err := json.Marshal(checkpoint{Page: *b.resume, Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages})
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("encode checkpoint: %w", err))
+	}
+	if err := h.runs.Checkpoint(ctx, run, hop, string(state)); err != nil {
+		return fmt.Errorf("checkpoint hop %d of %s: %w", hop, f.Key(), err)
+	}
+	if err := h.out.SendJSON(ctx, h.fetchURL, contracts.NewContinuation(run, f.Trigger, hop+1)); err != nil {
+		return fmt.Errorf("send continuation %d of %s: %w", hop+1, f.Key(), err)
+	}
+	logging.From(ctx).Info("handed over to a new invocation", zap.Int("next_hop", hop+1), zap.Int("batches", b.packer.Batches()),
+		zap.Int64("records", b.records), zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(b.began)))
+	return nil
 }
 
 // batcher packs the records of one run into batch messages as pages arrive.
@@ -142,6 +214,8 @@ type batcher struct {
 	bytes   int64
 	pages   int
 	lease   *lease
+	began   time.Time
+	resume  *source.State // where the next invocation goes on, after a hand-over
 }
 
 func (b *batcher) page(ctx context.Context, p source.Page) error {
@@ -165,6 +239,10 @@ func (b *batcher) page(ctx context.Context, p source.Page) error {
 	}
 	b.bytes += int64(p.Bytes)
 	b.pages++
+	if p.Next != nil && b.h.handoff.due(ctx, b.began) {
+		b.resume = p.Next
+		return errHandOff
+	}
 	return nil
 }
 

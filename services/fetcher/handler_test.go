@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -23,6 +24,7 @@ import (
 )
 
 const (
+	fetchURL   = "https://sqs.test/sluice-fetch"
 	batchesURL = "https://sqs.test/sluice-batches"
 	maxMessage = 32 << 10 // the smallest the config allows, so a few hundred records need several batches
 	maxReceive = 5
@@ -71,11 +73,13 @@ type fakeRuns struct {
 	startMsgs                       []string
 	fails                           []failCall
 	yields                          []contracts.Run
+	checkpoint                      string // the last checkpoint written
+	hops                            int
 }
 
 var _ runStore = (*fakeRuns)(nil)
 
-func (f *fakeRuns) Start(_ context.Context, r contracts.Run, fetchMsg string) (runs.Run, error) {
+func (f *fakeRuns) StartHop(_ context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error) {
 	f.tr.add("start")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -88,8 +92,22 @@ func (f *fakeRuns) Start(_ context.Context, r contracts.Run, fetchMsg string) (r
 	if f.restartAs != 0 {
 		attempt = f.restartAs
 	}
+	if hop != f.hops {
+		return runs.Run{}, &runs.FencedError{Op: "continue", Ref: r}
+	}
 	return runs.Run{Input: r.Key(), Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: attempt, Status: runs.Running,
-		LeaseUntil: f.leaseEnd().Unix()}, nil
+		LeaseUntil: f.leaseEnd().Unix(), Checkpoint: f.checkpoint, Hops: f.hops}, nil
+}
+
+func (f *fakeRuns) Checkpoint(_ context.Context, r contracts.Run, hop int, state string) error {
+	f.tr.add("checkpoint")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if hop != f.hops {
+		return &runs.FencedError{Op: "checkpoint", Ref: r}
+	}
+	f.checkpoint, f.hops = state, hop+1
+	return nil
 }
 
 func (f *fakeRuns) leaseEnd() time.Time {
@@ -142,16 +160,25 @@ type fakePager struct {
 
 var _ pager = (*fakePager)(nil)
 
-func (f *fakePager) Fetch(ctx context.Context, src *pipeline.Source, w pipeline.Window, page func(context.Context, source.Page) error) error {
+func (f *fakePager) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline.Window, from *source.State, page func(context.Context, source.Page) error) error {
 	f.tr.add("fetch")
 	f.src, f.window = src.Name, w
-	for i, recs := range f.pages {
+	first := 0
+	if from != nil {
+		first = from.Pages
+	}
+	for i := first; i < len(f.pages); i++ {
+		recs := f.pages[i]
 		select {
 		case <-time.After(f.delay):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if err := page(ctx, source.Page{Number: i, Records: recs, Bytes: pageBytes(recs)}); err != nil {
+		var next *source.State
+		if i+1 < len(f.pages) {
+			next = &source.State{Pages: i + 1}
+		}
+		if err := page(ctx, source.Page{Number: i, Records: recs, Bytes: pageBytes(recs), Next: next}); err != nil {
 			return err // as source.Client does: the callback's error, as is
 		}
 		f.served++
@@ -215,7 +242,7 @@ func newFixture(t *testing.T, pages [][][]byte) *fixture {
 	fx := &fixture{tr: tr, runs: &fakeRuns{tr: tr}, pager: &fakePager{tr: tr, pages: pages}, out: &fakeSender{tr: tr}}
 	fx.h = &handler{
 		pipeline: p, runs: fx.runs, pages: fx.pager, out: fx.out,
-		batchesURL: batchesURL, maxMessage: maxMessage, maxReceive: maxReceive, heartbeat: time.Hour,
+		fetchURL: fetchURL, batchesURL: batchesURL, maxMessage: maxMessage, maxReceive: maxReceive, heartbeat: time.Hour,
 	}
 	return fx
 }
@@ -674,4 +701,98 @@ func TestRestartWorksAsTheNewAttempt(t *testing.T) {
 	if len(fx.runs.fails) != 1 || fx.runs.fails[0].run.Attempt != theRun.Attempt+1 {
 		t.Fatalf("fails = %+v, want one for attempt %d", fx.runs.fails, theRun.Attempt+1)
 	}
+}
+
+// A fetch handed over after every page, across as many invocations as it
+// has pages, sends what one uninterrupted fetch sends: the same records in
+// the same order, batch numbers 0…n-1 once each, a Done with the same
+// totals.
+func TestContinuationMatchesOneUninterruptedFetch(t *testing.T) {
+	pages := paged(records(40, 900), 100) // several batches' worth
+	whole := newFixture(t, pages)
+	if err := whole.handle(t, golden(t, "fetch.json"), 1); err != nil {
+		t.Fatal(err)
+	}
+	wantDone := whole.out.json[len(whole.out.json)-1].(contracts.Done)
+
+	fx := newFixture(t, pages)
+	fx.h.handoff = handoff{After: time.Nanosecond}
+	body := golden(t, "fetch.json")
+	invocations := 0
+	for {
+		invocations++
+		if invocations > len(pages)+1 {
+			t.Fatal("the fetch never finished")
+		}
+		sent := len(fx.out.json)
+		if err := fx.handle(t, body, 1); err != nil {
+			t.Fatalf("invocation %d: %v", invocations, err)
+		}
+		if len(fx.out.json) != sent+1 {
+			t.Fatalf("invocation %d sent %d messages, want one continuation or Done", invocations, len(fx.out.json)-sent)
+		}
+		next, ok := fx.out.json[sent].(contracts.Fetch)
+		if !ok {
+			break
+		}
+		if fx.out.urls[len(fx.out.urls)-1] != fetchURL || next.Hop != invocations || next.Run != theRun {
+			t.Fatalf("continuation %+v to %s", next, fx.out.urls[len(fx.out.urls)-1])
+		}
+		if body, ok = mustJSON(t, next), true; !ok {
+			t.Fatal("unreachable")
+		}
+	}
+	if invocations != len(pages) {
+		t.Fatalf("%d invocations for %d pages, want one per page", invocations, len(pages))
+	}
+	gotDone := fx.out.json[len(fx.out.json)-1].(contracts.Done)
+	// Each hand-over flushes its last, partial batch: more batches, the
+	// same records and bytes.
+	if gotDone.Run != wantDone.Run || gotDone.Records != wantDone.Records || gotDone.Bytes != wantDone.Bytes || gotDone.Batches < wantDone.Batches {
+		t.Fatalf("Done = %+v, want the records and bytes of one fetch %+v", gotDone, wantDone)
+	}
+	got, want := sentBatches(t, fx.out.batches), sentBatches(t, whole.out.batches)
+	if len(got) < len(want) || len(got) != gotDone.Batches {
+		t.Fatalf("%d batches sent, Done says %d (one fetch: %d)", len(got), gotDone.Batches, len(want))
+	}
+	var gotRecs, wantRecs [][]byte
+	for i, b := range got {
+		if b.Seq != i {
+			t.Fatalf("batch %d has seq %d", i, b.Seq)
+		}
+		lines, err := b.Lines()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotRecs = append(gotRecs, lines...)
+	}
+	for _, b := range want {
+		lines, _ := b.Lines()
+		wantRecs = append(wantRecs, lines...)
+	}
+	if len(gotRecs) != len(wantRecs) {
+		t.Fatalf("%d records over the hops, %d in one fetch", len(gotRecs), len(wantRecs))
+	}
+	for i := range gotRecs {
+		if !bytes.Equal(gotRecs[i], wantRecs[i]) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	// A continuation message taken twice is fenced: dropped, nothing sent.
+	before := len(fx.out.batches) + len(fx.out.json)
+	if err := fx.handle(t, mustJSON(t, contracts.NewContinuation(theRun, "schedule", 1)), 1); err != nil {
+		t.Fatal(err)
+	}
+	if after := len(fx.out.batches) + len(fx.out.json); after != before {
+		t.Fatalf("a stale continuation sent %d messages", after-before)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

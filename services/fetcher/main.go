@@ -6,6 +6,12 @@
 // works, and ends with a Done message that tells the writer how many
 // batches the run produced.
 //
+// A fetch that would outlive its invocation (Lambda's 15 minutes) hands
+// over: it checkpoints its page state in the run record and sends itself a
+// continuation message (the same run, the next hop), which a new
+// invocation picks up where it stopped. The message never carries the
+// page state, so no message can make the fetcher call another URL.
+//
 // A permanent error (HTTP 4xx, bad response shape) marks the run FAILED at
 // once and parks the message in the DLQ; a retryable one is retried by the
 // queue, and the last receive before the DLQ marks the run FAILED too, so
@@ -15,9 +21,12 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
+	"github.com/sluice-data/sluice/shared/auth"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/secrets"
 	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/source"
 )
@@ -27,7 +36,13 @@ type config struct {
 	FetchURL        string `env:"SLUICE_FETCH_QUEUE_URL,required"`
 	BatchesURL      string `env:"SLUICE_BATCHES_QUEUE_URL,required"`
 	MaxMessageBytes int    `env:"SLUICE_MAX_MESSAGE_BYTES" envDefault:"1048576"`
-	Runs            runs.Config
+	// HandoffMargin: hand a fetch over to a new invocation when less than
+	// this is left before the invocation's deadline.
+	HandoffMargin time.Duration `env:"SLUICE_HANDOFF_MARGIN" envDefault:"2m"`
+	// HandoffAfter: hand over after this long in one invocation (0: only
+	// near the deadline).
+	HandoffAfter time.Duration `env:"SLUICE_HANDOFF_AFTER" envDefault:"0s"`
+	Runs         runs.Config
 }
 
 func main() { service.Main("fetcher", run) }
@@ -49,12 +64,22 @@ func run(ctx context.Context) error {
 		MaxIdleConnsPerHost: cfg.Workers,
 		ForceAttemptHTTP2:   true,
 	}}
+	// Every secret the sources' auth needs is read now: a missing one stops
+	// the fetcher at start-up, naming the config file and field.
+	authorizers, err := auth.ForSources(ctx, app.Pipeline, secrets.New(app.AWS.Config), httpClient)
+	if err != nil {
+		return err
+	}
+	pages := source.New(httpClient)
+	pages.Auth = authorizers
 	h := &handler{
 		pipeline:   app.Pipeline,
 		runs:       store,
-		pages:      source.New(httpClient),
+		pages:      pages,
 		out:        queue.NewPublisher(app.AWS.SQS),
+		fetchURL:   cfg.FetchURL,
 		batchesURL: cfg.BatchesURL,
+		handoff:    handoff{Margin: cfg.HandoffMargin, After: cfg.HandoffAfter},
 		maxMessage: cfg.MaxMessageBytes,
 		maxReceive: cfg.MaxReceive,
 		heartbeat:  store.HeartbeatEvery(),

@@ -75,17 +75,28 @@ func (c *clientCredentials) Authorize(ctx context.Context, req *http.Request) er
 	return nil
 }
 
-// Refresh drops the cached token and fetches a new one, then returns true.
-// If the current token was fetched less than a second ago — typically by a
-// concurrent Refresh after many requests failed with the same token — it
-// is kept rather than fetched again, and Refresh still returns true: each
-// request is retried once only, so a rejected fresh token cannot loop.
-func (c *clientCredentials) Refresh(ctx context.Context) (bool, error) {
+// Refresh makes sure the token in use is not the one rejected was sent
+// with: if it still is, it is dropped and a new one fetched; if a
+// concurrent Refresh (or an expiry) already replaced it, the newer token is
+// kept. Either way Refresh returns true, and the caller retries once: a
+// rejected fresh token cannot loop. Without the rejected request, the
+// token is dropped unless it was fetched less than a second ago.
+func (c *clientCredentials) Refresh(ctx context.Context, rejected *http.Request) (bool, error) {
 	c.mu.Lock()
-	if now := c.now(); now.Sub(c.renewed) >= minRenewInterval {
+	// No current token: a concurrent Refresh dropped it and token fetches
+	// the next one, shared by every caller.
+	stale := false
+	switch {
+	case c.cur == nil:
+	case rejected != nil:
+		stale = rejected.Header.Get("Authorization") == c.cur.Type()+" "+c.cur.AccessToken
+	default:
+		stale = c.now().Sub(c.renewed) >= minRenewInterval
+	}
+	if stale {
 		c.ts = c.conf.TokenSource(c.fetchCtx)
 		c.cur = nil
-		c.renewed = now
+		c.renewed = c.now()
 	}
 	c.mu.Unlock()
 	if _, err := c.token(ctx); err != nil {

@@ -167,29 +167,38 @@ func TestOAuth2RefreshAfter401(t *testing.T) {
 		t.Fatalf("sent %q, want Bearer tok-1", h)
 	}
 
-	// A 401 on a token fetched just now: retry once with it, no new fetch.
-	if ok, err := a.Refresh(ctx); !ok || err != nil {
-		t.Fatalf("Refresh on a fresh token = %v, %v; want true, nil", ok, err)
-	}
-	if h, n := bearer(t, a), ts.hits.Load(); h != "Bearer tok-1" || n != 1 {
-		t.Fatalf("after Refresh on a fresh token: sent %q after %d fetches; want tok-1 after 1", h, n)
+	sent := func() *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/", nil)
+		if err := a.Authorize(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		return req
 	}
 
-	// A 401 on an older token: drop it, fetch another.
-	clk.Advance(2 * time.Second)
-	if ok, err := a.Refresh(ctx); !ok || err != nil {
+	// A 401 on the token in use, though it was fetched just now (an API
+	// that revoked it): drop it, fetch another.
+	first := sent()
+	if ok, err := a.Refresh(ctx, first); !ok || err != nil {
 		t.Fatalf("Refresh = %v, %v; want true, nil", ok, err)
 	}
 	if h, n := bearer(t, a), ts.hits.Load(); h != "Bearer tok-2" || n != 2 {
 		t.Fatalf("after Refresh: sent %q after %d fetches; want tok-2 after 2", h, n)
 	}
 
-	// Many requests rejected at once: one fetch between them.
-	clk.Advance(2 * time.Second)
+	// A late 401 for the old token: the newer one is kept, no fetch.
+	if ok, err := a.Refresh(ctx, first); !ok || err != nil {
+		t.Fatalf("Refresh of a replaced token = %v, %v; want true, nil", ok, err)
+	}
+	if h, n := bearer(t, a), ts.hits.Load(); h != "Bearer tok-2" || n != 2 {
+		t.Fatalf("after a late Refresh: sent %q after %d fetches; want tok-2 after 2", h, n)
+	}
+
+	// Many requests rejected at once with the same token: one fetch.
+	second := sent()
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if ok, err := a.Refresh(ctx); !ok || err != nil {
+			if ok, err := a.Refresh(ctx, second); !ok || err != nil {
 				t.Errorf("concurrent Refresh = %v, %v; want true, nil", ok, err)
 			}
 		})
@@ -197,6 +206,18 @@ func TestOAuth2RefreshAfter401(t *testing.T) {
 	wg.Wait()
 	if h, n := bearer(t, a), ts.hits.Load(); h != "Bearer tok-3" || n != 3 {
 		t.Fatalf("after concurrent Refresh: sent %q after %d fetches; want tok-3 after 3", h, n)
+	}
+
+	// Without the rejected request, a token younger than a second is kept.
+	if ok, err := a.Refresh(ctx, nil); !ok || err != nil {
+		t.Fatalf("Refresh(nil) = %v, %v", ok, err)
+	}
+	if n := ts.hits.Load(); n != 3 {
+		t.Fatalf("Refresh(nil) on a fresh token fetched again (%d fetches)", n)
+	}
+	clk.Advance(2 * time.Second)
+	if ok, err := a.Refresh(ctx, nil); !ok || err != nil || ts.hits.Load() != 4 {
+		t.Fatalf("Refresh(nil) on an older token = %v, %v after %d fetches; want a fetch", ok, err, ts.hits.Load())
 	}
 }
 
@@ -218,7 +239,7 @@ func TestOAuth2TokenEndpointErrors(t *testing.T) {
 			a := clientCredentialsFor(t, ts.URL)
 			req := httptest.NewRequest(http.MethodGet, "https://api.example.com/", nil)
 			authErr := a.Authorize(context.Background(), req)
-			ok, refreshErr := a.Refresh(context.Background())
+			ok, refreshErr := a.Refresh(context.Background(), req)
 			if ok {
 				t.Error("Refresh returned true without a token")
 			}

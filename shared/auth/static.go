@@ -30,7 +30,7 @@ func (h *header) Authorize(_ context.Context, req *http.Request) error {
 }
 
 // Refresh returns false: a fixed credential cannot change.
-func (*header) Refresh(context.Context) (bool, error) { return false, nil }
+func (*header) Refresh(context.Context, *http.Request) (bool, error) { return false, nil }
 
 func (h *header) String() string   { return fmt.Sprintf("%s in header %s", h.kind, h.name) }
 func (h *header) GoString() string { return "auth." + h.String() }
@@ -63,7 +63,7 @@ func (q *queryParam) Authorize(_ context.Context, req *http.Request) error {
 }
 
 // Refresh returns false: a fixed credential cannot change.
-func (*queryParam) Refresh(context.Context) (bool, error) { return false, nil }
+func (*queryParam) Refresh(context.Context, *http.Request) (bool, error) { return false, nil }
 
 func (q *queryParam) String() string   { return "api_key in query parameter " + q.name }
 func (q *queryParam) GoString() string { return "auth." + q.String() }

@@ -129,7 +129,7 @@ func TestStaticKinds(t *testing.T) {
 			if q, _ := url.ParseQuery(s.query); tt.auth.In == "query" && q.Get(tt.auth.Name) != "k3y s3cr3t&=" {
 				t.Errorf("query parameter %s decodes to %q", tt.auth.Name, q.Get(tt.auth.Name))
 			}
-			if ok, err := a.Refresh(context.Background()); ok || err != nil {
+			if ok, err := a.Refresh(context.Background(), nil); ok || err != nil {
 				t.Errorf("Refresh = %v, %v; want false, nil for a fixed credential", ok, err)
 			}
 			for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {

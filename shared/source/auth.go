@@ -10,9 +10,11 @@ import (
 type Authorizer interface {
 	// Authorize adds the credentials to req (a header, a query parameter).
 	Authorize(ctx context.Context, req *http.Request) error
-	// Refresh is called when the API answered 401 to a request authorized
-	// with the current credentials. It returns true when it obtained new
-	// ones (an OAuth2 token), so that the request is worth one more try;
-	// false when nothing can change (a static key), and the 401 is final.
-	Refresh(ctx context.Context) (bool, error)
+	// Refresh is called when the API answered 401 to rejected, a request
+	// as Authorize prepared it. It returns true when newer credentials than
+	// the rejected ones are at hand — obtained now (an OAuth2 token), or
+	// already by a concurrent Refresh — so that the request is worth one
+	// more try; false when nothing can change (a static key), and the 401
+	// is final.
+	Refresh(ctx context.Context, rejected *http.Request) (bool, error)
 }

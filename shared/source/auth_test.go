@@ -64,7 +64,7 @@ type staticAuth struct {
 }
 
 func (a *staticAuth) Authorize(_ context.Context, r *http.Request) error { a.apply(r); return nil }
-func (a *staticAuth) Refresh(context.Context) (bool, error) {
+func (a *staticAuth) Refresh(context.Context, *http.Request) (bool, error) {
 	a.refreshes.Add(1)
 	return false, nil
 }
@@ -91,7 +91,7 @@ func (a *oauth2Auth) Authorize(ctx context.Context, r *http.Request) error {
 	return nil
 }
 
-func (a *oauth2Auth) Refresh(ctx context.Context) (bool, error) {
+func (a *oauth2Auth) Refresh(ctx context.Context, _ *http.Request) (bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return true, a.fetch(ctx)

@@ -20,6 +20,10 @@ type StatusError struct {
 	// RetryAfter is the wait a 429 or 503 asked for with Retry-After; 0 if
 	// none.
 	RetryAfter time.Duration
+
+	// request is the request as sent (credentials included), for
+	// Authorizer.Refresh after a 401; never printed.
+	request *http.Request
 }
 
 func (e *StatusError) Error() string {

@@ -59,7 +59,7 @@ func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager,
 			if refreshed {
 				return fetched{}, fault.Permanent(fmt.Errorf("source %s page %d: credentials refused again after a refresh: %w", src.Name, n, se))
 			}
-			ok, rerr := auth.Refresh(ctx)
+			ok, rerr := auth.Refresh(ctx, se.request)
 			if rerr != nil {
 				return fetched{}, fmt.Errorf("source %s page %d: refresh credentials after a 401: %w", src.Name, n, rerr)
 			}
@@ -174,7 +174,7 @@ func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer
 		// redacted whole before the cut.
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 16*maxErrorBody))
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so the connection can be reused
-		se := &StatusError{StatusCode: resp.StatusCode, Body: errorBody(head, credentials(before, beforeQuery, req))}
+		se := &StatusError{StatusCode: resp.StatusCode, Body: errorBody(head, credentials(before, beforeQuery, req)), request: req}
 		if !retryableStatus(resp.StatusCode) {
 			return nil, nil, fault.Permanent(se)
 		}
