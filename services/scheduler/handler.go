@@ -77,8 +77,8 @@ func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID st
 
 // expand is the domain step: the inputs a trigger stands for. With a range
 // it is every window of each named source (all sources when none is named)
-// starting in [From, To); without one, each source's latest window that
-// ended by At.
+// starting in [From, To); without one, the windows due at At — each
+// source's partition.lookback latest windows that ended partition.lag ago.
 func expand(p *pipeline.Config, t contracts.Trigger) ([]contracts.Input, error) {
 	sources := p.Sources
 	if len(t.Sources) > 0 {
@@ -125,14 +125,9 @@ func windows(p pipeline.Partition, t contracts.Trigger) []pipeline.Window {
 		}
 		return p.Windows(t.From, to)
 	}
-	// The latest window that is complete at t.At.
-	var latest []pipeline.Window
-	for _, w := range p.Windows(t.At.Add(-48*time.Hour), t.At) {
-		if !w.End.After(t.At) {
-			latest = []pipeline.Window{w}
-		}
-	}
-	return latest
+	// The windows due at t.At: the source's lookback latest windows that
+	// ended at least its lag ago.
+	return p.Due(t.At)
 }
 
 // scheduledEvent is the detail-type of the events an EventBridge rule with a

@@ -520,3 +520,27 @@ func TestLambdaHandler(t *testing.T) {
 		})
 	}
 }
+
+// A scheduled trigger asks for the windows due at its time: each source's
+// lookback latest windows that ended at least its lag ago.
+func TestExpandHonoursLagAndLookback(t *testing.T) {
+	yaml := strings.Replace(demoapi.PipelineYAML("http://api.test", []string{"orders"}), "every: day", "every: day\n      lag: 6h\n      lookback: 3", 1)
+	p, err := pipeline.Parse("lag.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		at   time.Time
+		want []string
+	}{
+		// At 05:00 yesterday is not due yet (it ended 5h ago, the lag is 6h).
+		{day(2026, 11, 24).Add(5 * time.Hour), []string{"orders/2026-11-20", "orders/2026-11-21", "orders/2026-11-22"}},
+		{day(2026, 11, 24).Add(6 * time.Hour), []string{"orders/2026-11-21", "orders/2026-11-22", "orders/2026-11-23"}},
+	}
+	for _, tt := range tests {
+		got, err := expand(p, contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerSchedule, At: tt.at})
+		if err != nil || !slices.Equal(keys(got), tt.want) {
+			t.Errorf("at %s: expand = %q, %v; want %q", tt.at.Format(time.RFC3339), keys(got), err, tt.want)
+		}
+	}
+}

@@ -11,6 +11,9 @@ func (d *decoder) applyDefaults(c *Config) {
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		p := fmt.Sprintf("sources[%d]", i)
+		if !d.has(p + ".partition.lookback") {
+			s.Partition.Lookback = 1
+		}
 		r := &s.Request
 		if !d.has(p + ".request.timeout") {
 			r.Timeout = DefaultTimeout

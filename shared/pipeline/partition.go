@@ -18,6 +18,44 @@ const (
 // written, as one unit.
 type Partition struct {
 	Every Period `yaml:"every"`
+	// Lag is how long after a window ends it is due: a scheduled trigger
+	// asks for windows that ended at least Lag ago, so that late data has
+	// reached the API (default 0).
+	Lag time.Duration `yaml:"lag"`
+	// Lookback is how many of the latest due windows a scheduled trigger
+	// asks for (default 1). More than one re-asks recent windows: those
+	// that SUCCEEDED are dropped by dedupe at the cost of one conditional
+	// write each, and those a missed or failed run left behind are caught
+	// up without anyone noticing.
+	Lookback int `yaml:"lookback"`
+}
+
+// MaxLookback bounds Partition.Lookback.
+const MaxLookback = 1000
+
+// Due returns, oldest first, the windows a trigger at time at asks for:
+// the Lookback latest windows that ended at or before at − Lag.
+func (p Partition) Due(at time.Time) []Window {
+	if !p.valid() {
+		return nil
+	}
+	n := max(p.Lookback, 1)
+	end := p.floor(at.Add(-p.Lag)) // the latest due window ends here
+	ws := make([]Window, n)
+	for i := n - 1; i >= 0; i-- {
+		start := p.prev(end)
+		ws[i] = Window{Start: start, End: end}
+		end = start
+	}
+	return ws
+}
+
+// prev returns the start of the window before the one starting at start.
+func (p Partition) prev(start time.Time) time.Time {
+	if p.Every == Hour {
+		return start.Add(-time.Hour)
+	}
+	return start.AddDate(0, 0, -1)
 }
 
 // Window is a half-open UTC time range [Start, End).

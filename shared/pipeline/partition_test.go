@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -142,6 +144,59 @@ func TestWindowExpand(t *testing.T) {
 	for _, tt := range tests {
 		if got := w.Expand(tt.in); got != tt.want {
 			t.Errorf("Expand(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestDue(t *testing.T) {
+	at := time.Date(2026, 11, 24, 3, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		p    Partition
+		want []string // window keys, oldest first
+	}{
+		{"day: yesterday", Partition{Every: Day}, []string{"2026-11-23"}},
+		{"day with a lag shorter than the time since midnight", Partition{Every: Day, Lag: 3 * time.Hour}, []string{"2026-11-23"}},
+		{"day with a lag past midnight: the day before", Partition{Every: Day, Lag: 4 * time.Hour}, []string{"2026-11-22"}},
+		{"day, lookback 3", Partition{Every: Day, Lag: time.Hour, Lookback: 3}, []string{"2026-11-21", "2026-11-22", "2026-11-23"}},
+		{"hour: the last complete hour", Partition{Every: Hour}, []string{"2026-11-24T02"}},
+		{"hour, lag 90m, lookback 2: 01:00-02:00 is due at 03:30 exactly", Partition{Every: Hour, Lag: 90 * time.Minute, Lookback: 2}, []string{"2026-11-24T00", "2026-11-24T01"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, w := range tt.p.Due(at) {
+			got = append(got, tt.p.Key(w))
+			if w.End.Add(tt.p.Lag).After(at) {
+				t.Errorf("%s: window %s is not due yet", tt.name, w)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: Due = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPartitionLagAndLookbackAreChecked(t *testing.T) {
+	base := "version: 1\nsources:\n  - name: a\n    request: {base_url: \"http://x.test\", path: /v1}\n    pagination: {type: none}\n    partition: {every: day, %s}\n"
+	tests := []struct {
+		extra, want string
+	}{
+		{"lag: 6h, lookback: 3", ""},
+		{"lag: -1h", "sources[0].partition.lag"},
+		{"lag: 2400h", "sources[0].partition.lag"},
+		{"lookback: 0", "sources[0].partition.lookback"},
+		{"lookback: 5000", "sources[0].partition.lookback"},
+	}
+	for _, tt := range tests {
+		c, err := Parse("p.yaml", []byte(fmt.Sprintf(base, tt.extra)))
+		if tt.want == "" {
+			if err != nil || c.Sources[0].Partition.Lag != 6*time.Hour || c.Sources[0].Partition.Lookback != 3 {
+				t.Errorf("%s: %+v, %v", tt.extra, c, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "p.yaml: "+tt.want) {
+			t.Errorf("%s: err = %v, want one about %s", tt.extra, err, tt.want)
 		}
 	}
 }

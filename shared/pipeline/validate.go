@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
@@ -76,6 +77,12 @@ func (d *decoder) validateSource(p string, s *Source) {
 		d.invalid(p+".partition.every", "required (want day, hour)")
 	default:
 		d.invalid(p+".partition.every", "unknown period %q (want day, hour)", s.Partition.Every)
+	}
+	if s.Partition.Lag < 0 || s.Partition.Lag > 90*24*time.Hour {
+		d.invalid(p+".partition.lag", "%v: want 0 to 90 days (2160h)", s.Partition.Lag)
+	}
+	if d.has(p+".partition.lookback") && (s.Partition.Lookback < 1 || s.Partition.Lookback > MaxLookback) {
+		d.invalid(p+".partition.lookback", "%d: want 1 to %d windows", s.Partition.Lookback, MaxLookback)
 	}
 }
 
