@@ -20,5 +20,5 @@
 // itself. Credentials are never in the config, only references to where they
 // are kept (Secret); resolving them is left to the services.
 //
-// REFERENCE.md describes every option of a source.
+// The README's config reference describes every option of a source.
 package pipeline

@@ -265,13 +265,10 @@ func TestLoadSources(t *testing.T) {
 	}
 }
 
-// TestReferenceExamples parses the complete configs of REFERENCE.md, so
-// that the documentation stays true.
+// TestReferenceExamples parses the complete configs of the README's
+// config reference, so that the documentation stays true.
 func TestReferenceExamples(t *testing.T) {
-	doc, err := os.ReadFile("REFERENCE.md")
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip("no REFERENCE.md")
-	}
+	doc, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,11 +279,11 @@ func TestReferenceExamples(t *testing.T) {
 			continue
 		}
 		n++
-		if _, err := Parse("REFERENCE.md", []byte(block)); err != nil {
+		if _, err := Parse("README.md", []byte(block)); err != nil {
 			t.Errorf("example %d: %v", n, err)
 		}
 	}
 	if n == 0 {
-		t.Error("no complete config in REFERENCE.md")
+		t.Error("no complete config in README.md")
 	}
 }
