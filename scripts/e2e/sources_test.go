@@ -57,3 +57,35 @@ func TestAuthenticatedSourcesWithContinuations(t *testing.T) {
 		}
 	}
 }
+
+// A source whose secret is missing stops the fetcher at start-up, with the
+// config file, the field and the reference — never a value.
+func TestMissingSecretStopsTheFetcherAtStartUp(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{
+		api:     demoapi.Options{Sources: map[string]demoapi.SourceOptions{"orders": {Auth: demoapi.AuthOAuth2}}},
+		noStart: true,
+	})
+	// The demo's credentials are not in the environment.
+	fetcher, err := e.pipe.Start("fetcher", demoapi.EnvClientSecret+"=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !fetcher.Exited() {
+		if time.Now().After(deadline) {
+			t.Fatal("the fetcher started without its secrets")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fetcher.Kill() // already gone: only marks it as expected to be
+	logs, _ := e.pipe.Logs("fetcher")
+	for _, want := range []string{"pipeline.yaml: sources[0].auth.client_id", "env:" + demoapi.EnvClientID, "pipeline.yaml: sources[0].auth.client_secret"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("the fetcher's error lacks %q:\n%s", want, tail(logs, 2000))
+		}
+	}
+	if strings.Contains(logs, demoapi.ClientSecret) {
+		t.Fatal("the error holds the secret")
+	}
+}
