@@ -623,70 +623,60 @@ func (s *Store) Get(ctx context.Context, input string) (Run, error) {
 
 // History returns the attempts of input, oldest first.
 func (s *Store) History(ctx context.Context, input string) ([]Run, error) {
-	var (
-		attempts []Run
-		start    map[string]types.AttributeValue
-	)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		out, err := s.db.Query(cctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.cfg.Table),
-			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": str(input), ":prefix": str(skAttempt),
-			},
-			ExclusiveStartKey: start,
-			ConsistentRead:    aws.Bool(true),
-		})
-		cancel()
+	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:              aws.String(s.cfg.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(input), ":prefix": str(skAttempt),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	return collect(ctx, "history of "+input, pages.HasMorePages, func(ctx context.Context) ([]map[string]types.AttributeValue, error) {
+		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fault.Retryable(fmt.Errorf("history of %s: %w", input, err))
+			return nil, err
 		}
-		for _, item := range out.Items {
-			r, err := decodeRun(item)
-			if err != nil {
-				return nil, err
-			}
-			attempts = append(attempts, r)
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return attempts, nil
-		}
-		start = out.LastEvaluatedKey
-	}
+		return out.Items, nil
+	})
 }
 
 // List returns every current run (a scan: for operators, not hot paths).
 func (s *Store) List(ctx context.Context) ([]Run, error) {
-	var (
-		runs  []Run
-		start map[string]types.AttributeValue
-	)
-	for {
+	pages := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
+		TableName:                 aws.String(s.cfg.Table),
+		FilterExpression:          aws.String("sk = :run"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":run": str(skRun)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	return collect(ctx, "list runs", pages.HasMorePages, func(ctx context.Context) ([]map[string]types.AttributeValue, error) {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return out.Items, nil
+	})
+}
+
+// collect decodes the runs of every page, each page read under its own
+// deadline.
+func collect(ctx context.Context, op string, more func() bool, next func(context.Context) ([]map[string]types.AttributeValue, error)) ([]Run, error) {
+	var out []Run
+	for more() {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		out, err := s.db.Scan(cctx, &dynamodb.ScanInput{
-			TableName:                 aws.String(s.cfg.Table),
-			FilterExpression:          aws.String("sk = :run"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":run": str(skRun)},
-			ExclusiveStartKey:         start,
-			ConsistentRead:            aws.Bool(true),
-		})
+		items, err := next(cctx)
 		cancel()
 		if err != nil {
-			return nil, fault.Retryable(fmt.Errorf("list runs: %w", err))
+			return nil, fault.Retryable(fmt.Errorf("%s: %w", op, err))
 		}
-		for _, item := range out.Items {
+		for _, item := range items {
 			r, err := decodeRun(item)
 			if err != nil {
 				return nil, err
 			}
-			runs = append(runs, r)
+			out = append(out, r)
 		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return runs, nil
-		}
-		start = out.LastEvaluatedKey
 	}
+	return out, nil
 }
 
 // logTakeover logs run's new attempt in the history and, when it took the
