@@ -36,7 +36,7 @@ type runStore interface {
 	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
 	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
 	heartbeater
-	Yield(ctx context.Context, r contracts.Run) error
+	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
@@ -116,7 +116,8 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	if _, giveUp := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); err != nil && !giveUp && started {
 		// The try is over and its message will come back: let the
 		// redelivery restart at once instead of waiting out the lease.
-		if yerr := h.runs.Yield(ctx, run); yerr != nil && !errors.Is(yerr, runs.ErrFenced) {
+		// The message's context may be over (a deadline, a shutdown).
+		if yerr := h.runs.Yield(context.WithoutCancel(ctx), run, m.ID); yerr != nil && !errors.Is(yerr, runs.ErrFenced) {
 			logging.From(ctx).Warn("could not yield the run; its redelivery waits for the lease", zap.NamedError("yield_error", yerr))
 		}
 	}

@@ -131,7 +131,7 @@ func (f *fakeRuns) heartbeatCount() int {
 	return len(f.heartbeats)
 }
 
-func (f *fakeRuns) Yield(_ context.Context, r contracts.Run) error {
+func (f *fakeRuns) Yield(_ context.Context, r contracts.Run, _ string) error {
 	f.tr.add("yield")
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -148,6 +148,14 @@ func (c *clientCredentials) classify(err error) error {
 	redact := []string{c.conf.ClientSecret}
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
+		// A 2xx answer without a token is the endpoint's doing, and the same
+		// next time (the library reports it as a plain error).
+		if strings.Contains(err.Error(), "missing access_token") {
+			return fault.Permanent(&redacted{
+				err:    fmt.Errorf("source %s: get OAuth2 token from %s: %w", c.source, c.conf.TokenURL, err),
+				values: redact,
+			})
+		}
 		return fault.Retryable(&redacted{
 			err:    fmt.Errorf("source %s: get OAuth2 token from %s: %w", c.source, c.conf.TokenURL, err),
 			values: redact,

@@ -303,3 +303,18 @@ func TestOAuth2DoesNotPrintSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A 2xx token response without a token is the endpoint's fault and will be
+// the same next time: permanent.
+func TestOAuth2AnswerWithoutATokenIsPermanent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"token_type":"bearer","expires_in":3600}`))
+	}))
+	defer srv.Close()
+	a := clientCredentialsFor(t, srv.URL)
+	err := a.Authorize(context.Background(), httptest.NewRequest(http.MethodGet, "https://api.example.com/", nil))
+	if err == nil || !fault.IsPermanent(err) || strings.Contains(err.Error(), testClientSecret) {
+		t.Fatalf("Authorize = %v, want a permanent error without the secret", err)
+	}
+}

@@ -8,8 +8,9 @@
 //  3. Write the attempt's manifest, _SUCCESS, once (If-None-Match).
 //  4. Publish: point the partition at the attempt (one atomic PUT, only
 //     over a lower attempt).
-//  5. Remove the objects of other attempts, except the one just replaced
-//     (queries that started before the swap may still be reading it).
+//  5. Remove the objects of lower attempts, except the one just replaced
+//     (queries that started before the swap may still be reading it);
+//     higher attempts are never touched.
 //  6. FinishCommit (DynamoDB, conditional): COMMITTING → SUCCEEDED.
 //
 // A crash anywhere leaves the run COMMITTING; the redelivered message
@@ -39,8 +40,8 @@ type RunStore interface {
 type ObjectStore interface {
 	Parts(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, error)
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) error
-	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (previous int, published bool, err error)
-	RemoveAttempts(ctx context.Context, p sink.Partition, keep ...int) (int, error)
+	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
+	RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error)
 }
 
 var (
@@ -102,13 +103,15 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	if err := c.Objects.WriteManifest(ctx, p, m); err != nil {
 		return Result{}, err
 	}
-	prev, published, err := c.Objects.Publish(ctx, p, m)
+	pub, err := c.Objects.Publish(ctx, p, m)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Won: won, Published: published, Replaced: prev, Objects: n, Records: cur.Records}
-	if published {
-		if res.Removed, err = c.Objects.RemoveAttempts(ctx, p, ref.Attempt, prev); err != nil {
+	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: n, Records: cur.Records}
+	if pub.Attempt == ref.Attempt {
+		// Published now or by an earlier try of this commit: clean up below
+		// it, keeping what it replaced for the readers still on it.
+		if res.Removed, err = c.Objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
 			return res, err
 		}
 	}

@@ -100,11 +100,11 @@ type stallingObjects struct {
 
 var errStalled = errors.New("committer stalled before publishing")
 
-func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink.Manifest) (int, bool, error) {
+func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink.Manifest) (sink.Publication, error) {
 	o.m.publishes++
 	if o.m.rng.IntN(3) == 0 {
 		o.m.stalled = append(o.m.stalled, man)
-		return 0, false, errStalled
+		return sink.Publication{}, errStalled
 	}
 	return o.Sink.Publish(ctx, p, man)
 }
@@ -184,10 +184,16 @@ func (m *model) step(i int) {
 		man := m.stalled[k]
 		m.stalled = append(m.stalled[:k], m.stalled[k+1:]...)
 		m.resumed++
-		prev, published, err := m.sink.Publish(m.ctx, m.part, man)
-		m.logf("%d: a stalled committer of attempt %d resumes: replaced %d, published %v, %v", i, man.Attempt, prev, published, err)
+		// It goes on as Commit would: publish, then clean up below itself.
+		pub, err := m.sink.Publish(m.ctx, m.part, man)
+		m.logf("%d: a stalled committer of attempt %d resumes: %+v, %v", i, man.Attempt, pub, err)
 		if err != nil {
 			m.fatalf("resumed publish: %v", err)
+		}
+		if pub.Attempt == man.Attempt {
+			if _, err := m.sink.RemoveAttemptsBelow(m.ctx, m.part, man.Attempt, pub.Replaced); err != nil {
+				m.fatalf("resumed clean-up: %v", err)
+			}
 		}
 	case op < 12:
 		*w = worker{}

@@ -124,6 +124,7 @@ type Run struct {
 	// number of hand-overs so far.
 	Checkpoint string `dynamodbav:"checkpoint,omitempty"`
 	Hops       int    `dynamodbav:"hops,omitempty"`
+	Taken      int    `dynamodbav:"taken,omitempty"` // the last hop an invocation took up
 	// Yielded says the attempt's fetch try ended without finishing (see
 	// Yield): its message's redelivery may restart it at once.
 	Yielded bool `dynamodbav:"yielded,omitempty"`
@@ -420,8 +421,13 @@ func (s *Store) StartHop(ctx context.Context, r contracts.Run, fetchMsg string, 
 		run, err = s.update(ctx, "start", r,
 			"SET #st = :running, started_at = :at, lease_until = :lease, fetch_msg = :mid, #owner = :owner, rev = if_not_exists(rev, :zero) + :one",
 			"attempt = :attempt AND #st = :claimed", values, "owner")
+		if cur, ok := CurrentOf(err); ok && cur.Attempt == r.Attempt && cur.FetchMessage == fetchMsg &&
+			cur.StartedAt == now.Format(time.RFC3339Nano) && cur.Owner == s.cfg.Owner {
+			run, err = cur, nil // our own update, applied by a request the SDK retried
+		}
 		if err == nil {
-			return run, s.logAttempt(ctx, run, now)
+			s.bestEffort(ctx, s.logAttempt(ctx, run, now))
+			return run, nil
 		}
 	} else {
 		delete(values, ":claimed")
@@ -430,8 +436,12 @@ func (s *Store) StartHop(ctx context.Context, r contracts.Run, fetchMsg string, 
 		delete(values, ":one")
 		values[":hop"] = num(int64(hop))
 		run, err = s.update(ctx, "continue", r,
-			"SET lease_until = :lease, fetch_msg = :mid, #owner = :owner, taken = :hop",
+			"SET lease_until = :lease, fetch_msg = :mid, #owner = :owner, taken = :hop REMOVE yielded",
 			"attempt = :attempt AND #st = :running AND hops = :hop AND (attribute_not_exists(taken) OR taken < :hop)", values, "owner")
+		if cur, ok := CurrentOf(err); ok && cur.Attempt == r.Attempt && cur.FetchMessage == fetchMsg && cur.Taken == hop &&
+			cur.LeaseUntil == now.Add(s.cfg.Lease).Unix() && cur.Owner == s.cfg.Owner {
+			run, err = cur, nil // our own update, applied by a request the SDK retried
+		}
 		if err == nil {
 			return run, nil
 		}
@@ -445,28 +455,45 @@ func (s *Store) StartHop(ctx context.Context, r contracts.Run, fetchMsg string, 
 		return Run{}, fault.RetryAfter(fmt.Errorf("start %s: attempt %d of this fetch still holds the lease until %s (owner %s)",
 			r.Key(), cur.Attempt, cur.LeaseExpiry().Format(time.RFC3339), cur.Owner), wait)
 	}
+	at := now.Format(time.RFC3339Nano)
 	restart := map[string]types.AttributeValue{
 		":running": str(string(Running)), ":mid": str(fetchMsg), ":rid": str(r.RunID), ":one": num(1),
 		":lease": num(now.Add(s.cfg.Lease).Unix()), ":now": num(now.Unix()), ":owner": str(s.cfg.Owner),
-		":at": str(now.Format(time.RFC3339Nano)), ":zero": num(0),
+		":at": str(at), ":zero": num(0), ":true": &types.AttributeValueMemberBOOL{Value: true},
 	}
-	restart[":true"] = &types.AttributeValueMemberBOOL{Value: true}
 	run, err = s.update(ctx, "restart", r,
 		"SET attempt = attempt + :one, lease_until = :lease, #owner = :owner, started_at = :at, rev = if_not_exists(rev, :zero) + :one REMOVE written, batches_expected, checkpoint, hops, taken, yielded",
 		"run_id = :rid AND fetch_msg = :mid AND #st = :running AND (lease_until < :now OR yielded = :true)", restart, "owner")
+	if cur, ok := CurrentOf(err); ok && cur.RunID == r.RunID && cur.FetchMessage == fetchMsg && cur.StartedAt == at && cur.Owner == s.cfg.Owner {
+		run, err = cur, nil // our own restart, applied by a request the SDK retried
+	}
 	if err != nil {
 		return Run{}, err
 	}
-	return run, s.logTakeover(ctx, run, now, "lease expired; the fetch restarted as a new attempt")
+	s.bestEffort(ctx, s.logTakeover(ctx, run, now, "lease expired; the fetch restarted as a new attempt"))
+	return run, nil
+}
+
+// bestEffort logs a history write that failed after the transition it
+// records succeeded: the run record is the truth, and failing the caller
+// over its history would cost a lease.
+func (s *Store) bestEffort(ctx context.Context, err error) {
+	if err != nil {
+		logging.From(ctx).Warn("could not write the attempt history", zap.Error(err))
+	}
 }
 
 // Yield records that the attempt's fetch try ended with a retryable error:
 // nothing works on it until its message comes back, and then the restart
 // need not wait for the lease to run out. The lease itself stays, so no
 // other trigger takes the input while the message is retried.
-func (s *Store) Yield(ctx context.Context, r contracts.Run) error {
-	_, err := s.update(ctx, "yield", r, "SET yielded = :true", "attempt = :attempt AND #st = :running",
-		map[string]types.AttributeValue{":running": str(string(Running)), ":true": &types.AttributeValueMemberBOOL{Value: true}})
+// Only the invocation of fetch message fetchMsg can yield: a try that
+// lost its message to a newer hop or a restart changes nothing.
+func (s *Store) Yield(ctx context.Context, r contracts.Run, fetchMsg string) error {
+	_, err := s.update(ctx, "yield", r, "SET yielded = :true", "attempt = :attempt AND #st = :running AND fetch_msg = :mid",
+		map[string]types.AttributeValue{
+			":running": str(string(Running)), ":true": &types.AttributeValueMemberBOOL{Value: true}, ":mid": str(fetchMsg),
+		})
 	return err
 }
 
@@ -483,7 +510,7 @@ func (s *Store) Heartbeat(ctx context.Context, r contracts.Run) (time.Time, erro
 
 // Checkpoint records where a fetch stopped to hand over to a new
 // invocation (hop hops so far, state the page state to resume from) and
-// renews the lease. The next invocation calls Resume with the same hop.
+// renews the lease. The next invocation calls StartHop with hop+1.
 func (s *Store) Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error {
 	_, err := s.update(ctx, "checkpoint", r, "SET checkpoint = :cp, hops = :next, lease_until = :lease",
 		"attempt = :attempt AND #st = :running AND (attribute_not_exists(hops) OR hops = :hop)",
@@ -491,6 +518,9 @@ func (s *Store) Checkpoint(ctx context.Context, r contracts.Run, hop int, state 
 			":running": str(string(Running)), ":cp": str(state), ":hop": num(int64(hop)), ":next": num(int64(hop + 1)),
 			":lease": num(s.now().Add(s.cfg.Lease).Unix()),
 		})
+	if cur, ok := CurrentOf(err); ok && cur.Attempt == r.Attempt && cur.Status == Running && cur.Hops == hop+1 && cur.Checkpoint == state {
+		return nil // our own checkpoint, applied by a request the SDK retried
+	}
 	return err
 }
 
@@ -556,7 +586,8 @@ func (s *Store) FinishCommit(ctx context.Context, r contracts.Run, objects int) 
 	if err != nil {
 		return err
 	}
-	return s.logAttempt(ctx, run, now)
+	s.bestEffort(ctx, s.logAttempt(ctx, run, now))
+	return nil
 }
 
 // Fail marks the run FAILED with the error, which frees the input for the
@@ -574,7 +605,8 @@ func (s *Store) Fail(ctx context.Context, r contracts.Run, class, msg string) er
 	if err != nil {
 		return err
 	}
-	return s.logAttempt(ctx, run, now)
+	s.bestEffort(ctx, s.logAttempt(ctx, run, now))
+	return nil
 }
 
 // ClassReleased is the error class of a run ended by Release.
@@ -834,7 +866,9 @@ func FailOnGiveUp(ctx context.Context, fail func(ctx context.Context, r contract
 	if !ok {
 		return err
 	}
-	if ferr := fail(ctx, run, class, err.Error()); ferr != nil && !errors.Is(ferr, ErrFenced) {
+	// The message's context may be over (a deadline, a shutdown): the run
+	// must still be marked, within the store's own call timeout.
+	if ferr := fail(context.WithoutCancel(ctx), run, class, err.Error()); ferr != nil && !errors.Is(ferr, ErrFenced) {
 		logging.From(ctx).Warn("could not mark the run FAILED", zap.NamedError("fail_error", ferr))
 	}
 	return err

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
@@ -303,10 +306,11 @@ func TestStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T) {
 	if _, err := s.BatchWritten(ctx, first.Ref(), 0); err != nil {
 		t.Fatal(err)
 	}
-	// The same fetch message again while the first try's lease is live:
-	// come back when it expires.
+	// The same fetch message again while the first try's lease is live
+	// (a visibility timeout later): come back when it expires.
+	c.Add(5 * time.Second)
 	_, err = s.Start(ctx, claimed.Ref(), "f-1")
-	if wait, ok := fault.Delay(err); !ok || wait < 50*time.Second || wait > 62*time.Second {
+	if wait, ok := fault.Delay(err); !ok || wait < 45*time.Second || wait > 57*time.Second {
 		t.Fatalf("restart under a live lease = %v (retry after %v), want a retry after the lease", err, wait)
 	}
 	// Once it expired (the first try died): a new attempt, clean.
@@ -317,7 +321,10 @@ func TestStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T) {
 	}
 	// A try that ended with a retryable error yields: its redelivery
 	// restarts at once, while the lease still keeps other triggers away.
-	if err := s.Yield(ctx, second.Ref()); err != nil {
+	if err := s.Yield(ctx, second.Ref(), "f-other"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("yield by another message: %v, want fenced", err)
+	}
+	if err := s.Yield(ctx, second.Ref(), "f-1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Claim(ctx, req("m-9")); !errors.Is(err, runs.ErrClaimLost) {
@@ -588,5 +595,67 @@ func TestContinuationHops(t *testing.T) {
 	again, err := s.StartHop(ctx, ref, "f-1", 1)
 	if err != nil || again.Attempt != ref.Attempt+1 || again.Checkpoint != "" || again.Hops != 0 {
 		t.Fatalf("redelivered hop 1 = %+v, %v", again, err)
+	}
+}
+
+// flakyDB applies an update, then reports it failed, once: a response lost
+// in transit, which the SDK retries.
+type flakyDB struct {
+	runs.DynamoDB
+	failOnce string // the update expression to hit
+	hit      bool
+}
+
+func (f *flakyDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	out, err := f.DynamoDB.UpdateItem(ctx, in, opts...)
+	if err == nil && !f.hit && strings.Contains(*in.UpdateExpression, f.failOnce) {
+		f.hit = true
+		// The retry of the same request, as the SDK would send it.
+		return f.DynamoDB.UpdateItem(ctx, in, opts...)
+	}
+	return out, err
+}
+
+// An update the SDK retried after the first request took effect is
+// recognised as ours, not taken for a fence.
+func TestRetriedUpdatesAreRecognisedAsOurOwn(t *testing.T) {
+	for _, expr := range []string{"started_at = :at, lease_until", "checkpoint = :cp", "taken = :hop", "attempt = attempt + :one"} {
+		t.Run(expr, func(t *testing.T) {
+			st := devstacktest.Start(t, devstackOptions)
+			db := &flakyDB{DynamoDB: st.DynamoDB, failOnce: expr}
+			s, err := runs.New(db, runs.Config{Table: st.Resources.Table, Lease: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+			s.SetClock(c.Now)
+			ctx := context.Background()
+			claimed, err := s.Claim(ctx, req("m-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Start(ctx, claimed.Ref(), "f-0")
+			if err != nil || r.Status != runs.Running {
+				t.Fatalf("start = %+v, %v", r, err)
+			}
+			if err := s.Checkpoint(ctx, r.Ref(), 0, `{"page":{"pages":3}}`); err != nil {
+				t.Fatalf("checkpoint: %v", err)
+			}
+			hop, err := s.StartHop(ctx, r.Ref(), "f-1", 1)
+			if err != nil || hop.Taken != 1 {
+				t.Fatalf("continue = %+v, %v", hop, err)
+			}
+			if err := s.Yield(ctx, hop.Ref(), "f-1"); err != nil {
+				t.Fatal(err)
+			}
+			c.Add(5 * time.Second)                           // a visibility timeout later
+			again, err := s.StartHop(ctx, r.Ref(), "f-1", 1) // its redelivery: a restart
+			if err != nil || again.Attempt != r.Attempt+1 {
+				t.Fatalf("restart = %+v, %v", again, err)
+			}
+			if !db.hit {
+				t.Fatalf("the update %q was never retried", expr)
+			}
+		})
 	}
 }

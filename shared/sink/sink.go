@@ -28,7 +28,7 @@ package sink
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -55,9 +55,11 @@ const (
 	pointerName = "symlink.txt"
 	callTimeout = 60 * time.Second
 
-	metaAttempt = "sluice-attempt"
-	metaRunID   = "sluice-run-id"
-	metaRecords = "records"
+	metaAttempt  = "sluice-attempt"
+	metaRunID    = "sluice-run-id"
+	metaReplaced = "sluice-replaced"
+	metaRecords  = "records"
+	metaSHA256   = "sha256"
 )
 
 // S3API is the part of the S3 client the sink uses.
@@ -141,7 +143,12 @@ var ErrConflict = errors.New("object exists with different content")
 // is a redelivery and not an error; with other bytes it is ErrConflict.
 func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int) (Written, error) {
 	w := Written{Key: key, Records: records, Bytes: len(gz)}
-	err := s.putOnce(ctx, key, gz, "application/x-ndjson", map[string]string{metaRecords: strconv.Itoa(records)})
+	// The SHA-256 goes in the object's metadata: an ETag is an MD5 of the
+	// bytes only without SSE-KMS, so it cannot tell a redelivery from a
+	// conflict.
+	sum := sha256.Sum256(gz)
+	digest := hex.EncodeToString(sum[:])
+	err := s.putOnce(ctx, key, gz, "application/x-ndjson", map[string]string{metaRecords: strconv.Itoa(records), metaSHA256: digest})
 	if !errors.Is(err, errExists) {
 		return w, err
 	}
@@ -151,8 +158,7 @@ func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int
 	if err != nil {
 		return w, fault.Retryable(fmt.Errorf("head s3://%s/%s: %w", s.bucket, key, err))
 	}
-	sum := md5.Sum(gz)
-	if aws.ToInt64(head.ContentLength) != int64(len(gz)) || strings.Trim(aws.ToString(head.ETag), `"`) != hex.EncodeToString(sum[:]) {
+	if aws.ToInt64(head.ContentLength) != int64(len(gz)) || head.Metadata[metaSHA256] != digest {
 		return w, fault.Permanent(fmt.Errorf("s3://%s/%s: %w", s.bucket, key, ErrConflict))
 	}
 	w.Existed = true
@@ -238,6 +244,8 @@ type Pointer struct {
 	Attempt int
 	RunID   string
 	Records int64
+	// Replaced is the attempt the pointer named before this one (0: none).
+	Replaced int
 	// URIs are the s3:// URIs of the published parts, in batch order.
 	URIs []string
 	etag string
@@ -246,10 +254,20 @@ type Pointer struct {
 // ErrNoPointer means the partition has never been published.
 var ErrNoPointer = errors.New("partition not published")
 
+// Publication is what Publish found or did.
+type Publication struct {
+	// Attempt is the attempt the pointer names after the call: m's, or a
+	// later one that was there already.
+	Attempt int
+	// Replaced is the attempt the pointer named before Attempt (0: none).
+	Replaced int
+	// Moved is true when this call moved the pointer.
+	Moved bool
+}
+
 // Publish makes attempt m the partition's output, unless the pointer
-// already names attempt m or a later one. It returns the attempt the
-// pointer named before (0 if none) and whether this call replaced it.
-func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (previous int, published bool, err error) {
+// already names attempt m or a later one.
+func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (Publication, error) {
 	var body strings.Builder
 	for _, part := range m.Parts {
 		body.WriteString("s3://" + s.bucket + "/" + part.Key + "\n")
@@ -258,10 +276,10 @@ func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (previous i
 	for range 8 {
 		cur, err := s.pointerHead(ctx, key)
 		if err != nil && !errors.Is(err, ErrNoPointer) {
-			return 0, false, err
+			return Publication{}, err
 		}
 		if cur.Attempt >= m.Attempt {
-			return cur.Attempt, false, nil
+			return Publication{Attempt: cur.Attempt, Replaced: cur.Replaced}, nil
 		}
 		in := &s3.PutObjectInput{
 			Bucket:        aws.String(s.bucket),
@@ -271,6 +289,7 @@ func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (previous i
 			ContentType:   aws.String("text/plain"),
 			Metadata: map[string]string{
 				metaAttempt: strconv.Itoa(m.Attempt), metaRunID: m.RunID, metaRecords: strconv.FormatInt(m.Records, 10),
+				metaReplaced: strconv.Itoa(cur.Attempt),
 			},
 		}
 		if cur.etag == "" {
@@ -283,14 +302,14 @@ func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (previous i
 		cancel()
 		switch code := status(err); {
 		case err == nil:
-			return cur.Attempt, true, nil
+			return Publication{Attempt: m.Attempt, Replaced: cur.Attempt, Moved: true}, nil
 		case code == 412 || code == 409: // someone else published meanwhile: look again
 			continue
 		default:
-			return 0, false, fault.Retryable(fmt.Errorf("publish s3://%s/%s: %w", s.bucket, key, err))
+			return Publication{}, fault.Retryable(fmt.Errorf("publish s3://%s/%s: %w", s.bucket, key, err))
 		}
 	}
-	return 0, false, fault.Retryablef("publish s3://%s/%s: the pointer kept changing", s.bucket, key)
+	return Publication{}, fault.Retryablef("publish s3://%s/%s: the pointer kept changing", s.bucket, key)
 }
 
 func (s *Sink) pointerHead(ctx context.Context, key string) (Pointer, error) {
@@ -312,7 +331,8 @@ func pointerFrom(meta map[string]string, etag string) (Pointer, error) {
 		return Pointer{}, fault.Permanentf("partition pointer has no valid %s metadata (%q)", metaAttempt, meta[metaAttempt])
 	}
 	records, _ := strconv.ParseInt(meta[metaRecords], 10, 64)
-	return Pointer{Attempt: attempt, RunID: meta[metaRunID], Records: records, etag: etag}, nil
+	replaced, _ := strconv.Atoi(meta[metaReplaced])
+	return Pointer{Attempt: attempt, RunID: meta[metaRunID], Records: records, Replaced: replaced, etag: etag}, nil
 }
 
 // Current reads the partition's pointer: which attempt is published and
@@ -350,16 +370,18 @@ func (s *Sink) KeyOf(uri string) (string, bool) {
 	return strings.CutPrefix(uri, "s3://"+s.bucket+"/")
 }
 
-// RemoveAttempts deletes the objects of every attempt of the partition
-// except those in keep, and returns how many it deleted: the leftovers of
-// failed, abandoned and superseded attempts.
-func (s *Sink) RemoveAttempts(ctx context.Context, p Partition, keep ...int) (int, error) {
+// RemoveAttemptsBelow deletes the objects of the partition's attempts
+// numbered below below, except those in keep, and returns how many it
+// deleted: the leftovers of failed, abandoned and superseded attempts.
+// Higher attempts are never touched: a committer that was paused must not
+// delete the work of the attempt that took over from it.
+func (s *Sink) RemoveAttemptsBelow(ctx context.Context, p Partition, below int, keep ...int) (int, error) {
 	var stale []types.ObjectIdentifier
 	prefix := s.DataPrefix(p)
 	err := s.list(ctx, prefix, func(o types.Object) {
 		dir, _, _ := strings.Cut(strings.TrimPrefix(aws.ToString(o.Key), prefix), "/")
 		n, err := strconv.Atoi(strings.TrimPrefix(dir, "attempt="))
-		if !strings.HasPrefix(dir, "attempt=") || err != nil || !slices.Contains(keep, n) {
+		if strings.HasPrefix(dir, "attempt=") && err == nil && n < below && !slices.Contains(keep, n) {
 			stale = append(stale, types.ObjectIdentifier{Key: o.Key})
 		}
 	})

@@ -121,19 +121,18 @@ func TestPublishMovesForwardOnly(t *testing.T) {
 	}
 	steps := []struct {
 		attempt, parts int
-		wantPrev       int
-		wantPublished  bool
+		want           sink.Publication
 		wantCurrent    int
 	}{
-		{2, 3, 0, true, 2},
-		{1, 1, 2, false, 2}, // a late commit of an older attempt
-		{2, 3, 2, false, 2}, // the same commit again
-		{4, 2, 2, true, 4},
+		{2, 3, sink.Publication{Attempt: 2, Replaced: 0, Moved: true}, 2},
+		{1, 1, sink.Publication{Attempt: 2, Replaced: 0}, 2}, // a late commit of an older attempt
+		{2, 3, sink.Publication{Attempt: 2, Replaced: 0}, 2}, // the same commit again
+		{4, 2, sink.Publication{Attempt: 4, Replaced: 2, Moved: true}, 4},
 	}
 	for _, st := range steps {
-		prev, published, err := s.Publish(ctx, p, manifest(st.attempt, st.parts))
-		if err != nil || prev != st.wantPrev || published != st.wantPublished {
-			t.Fatalf("publish attempt %d = %d, %v, %v; want %d, %v", st.attempt, prev, published, err, st.wantPrev, st.wantPublished)
+		pub, err := s.Publish(ctx, p, manifest(st.attempt, st.parts))
+		if err != nil || pub != st.want {
+			t.Fatalf("publish attempt %d = %+v, %v; want %+v", st.attempt, pub, err, st.want)
 		}
 		cur, err := s.Current(ctx, p)
 		if err != nil || cur.Attempt != st.wantCurrent {
@@ -152,24 +151,26 @@ func TestPublishMovesForwardOnly(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, _, err := s.Publish(ctx, p, m); err != nil {
+			if _, err := s.Publish(ctx, p, m); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	if cur, err := s.Current(ctx, p); err != nil || cur.Attempt != 9 {
-		t.Fatalf("after concurrent publishes: %+v, %v; want attempt 9", cur, err)
+	cur, err := s.Current(ctx, p)
+	if err != nil || cur.Attempt != 9 || cur.Replaced == 0 {
+		t.Fatalf("after concurrent publishes: %+v, %v; want attempt 9, replacing another", cur, err)
 	}
-	n, err := s.RemoveAttempts(ctx, p, 9, 8)
+	// A late committer of attempt 8 cleans up: it must not touch attempt 9.
+	n, err := s.RemoveAttemptsBelow(ctx, p, 8, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Attempts 1, 2, 4, 5, 6, 7: 1+3+2+1+1+1 parts, each with its manifest.
-	if n != 9+6 {
-		t.Fatalf("removed %d objects, want 15", n)
+	// Attempts 1, 2, 4, 5, 6: 1+3+2+1+1 parts, each with its manifest.
+	if n != 8+5 {
+		t.Fatalf("removed %d objects, want 13", n)
 	}
-	for _, a := range []int{8, 9} {
+	for _, a := range []int{7, 8, 9} {
 		if parts, err := s.Parts(ctx, p, a); err != nil || len(parts) != 1 {
 			t.Fatalf("kept attempt %d has parts %v, %v", a, parts, err)
 		}

@@ -1,0 +1,104 @@
+package commit_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// A committer that decided its commit, then stalled past its lease before
+// publishing, resumes while a newer attempt has written its parts: it may
+// publish its own complete attempt, but it must leave the newer attempt's
+// objects alone, and the newer attempt then commits and is what readers
+// see.
+func TestStaleCommitterLeavesTheNewerAttemptAlone(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	ctx := context.Background()
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	store.SetClock(c.Now)
+	sk := sink.New(st.S3, st.Resources.Bucket, "")
+	part := sink.Partition{Source: "orders", Hive: "dt=2026-11-01"}
+
+	// run drives one attempt to a complete, counted set of parts.
+	run := func(msg string) runs.Run {
+		claimed, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: msg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := store.Start(ctx, claimed.Ref(), "f-"+msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seq := range 2 {
+			if _, err := sk.WritePart(ctx, sk.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq), 2); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.BatchWritten(ctx, r.Ref(), seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done, err := store.SetTotals(ctx, r.Ref(), 2, 4, 0)
+		if err != nil || !done.Complete() {
+			t.Fatalf("totals: %+v %v", done, err)
+		}
+		return done
+	}
+
+	first := run("m-1")
+	stalled := &stallOnce{Sink: sk}
+	if _, err := (&commit.Committer{Runs: store, Objects: stalled}).Commit(ctx, first, part); !errors.Is(err, errStalled) {
+		t.Fatalf("first commit = %v, want it stalled before publishing", err)
+	}
+	c.Add(time.Minute) // its lease runs out; a new trigger takes over
+	second := run("m-2")
+
+	// The stalled committer resumes: it publishes attempt 1 (complete) and
+	// cleans up below it — not attempt 2.
+	pub, err := sk.Publish(ctx, part, stalled.manifest)
+	if err != nil || pub.Attempt != first.Attempt {
+		t.Fatalf("late publish = %+v, %v", pub, err)
+	}
+	if _, err := sk.RemoveAttemptsBelow(ctx, part, first.Attempt, pub.Replaced); err != nil {
+		t.Fatal(err)
+	}
+	if parts, err := sk.Parts(ctx, part, second.Attempt); err != nil || len(parts) != 2 {
+		t.Fatalf("the newer attempt's parts after the late clean-up: %v, %v", parts, err)
+	}
+	if err := store.FinishCommit(ctx, first.Ref(), 2); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("the late committer finished its run: %v", err)
+	}
+
+	res, err := (&commit.Committer{Runs: store, Objects: sk}).Commit(ctx, second, part)
+	if err != nil || !res.Won || !res.Published || res.Replaced != first.Attempt {
+		t.Fatalf("second commit = %+v, %v", res, err)
+	}
+	ptr, err := sk.Current(ctx, part)
+	if err != nil || ptr.Attempt != second.Attempt || len(ptr.URIs) != 2 {
+		t.Fatalf("pointer = %+v, %v", ptr, err)
+	}
+	if r, err := store.Get(ctx, "orders/2026-11-01"); err != nil || r.Status != runs.Succeeded || r.Attempt != second.Attempt {
+		t.Fatalf("run = %+v, %v", r, err)
+	}
+}
+
+// stallOnce stalls the first publish, keeping its manifest.
+type stallOnce struct {
+	*sink.Sink
+	manifest sink.Manifest
+}
+
+func (s *stallOnce) Publish(_ context.Context, _ sink.Partition, m sink.Manifest) (sink.Publication, error) {
+	s.manifest = m
+	return sink.Publication{}, errStalled
+}
