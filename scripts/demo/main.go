@@ -4,12 +4,15 @@
 //  1. starts the emulators (scripts/stack.sh up) unless they already run,
 //     and creates a fresh set of queues, DLQs, runs table and bucket;
 //  2. serves the demo API on 127.0.0.1 and writes a pipeline config for
-//     its three sources (page-number, cursor, and page-number without a
-//     total);
+//     its four sources: page-number, cursor, page-number without a total,
+//     and an OAuth2-protected one paged by Link headers whose tokens the API
+//     revokes every few pages (its credentials reach the fetcher as env:
+//     secrets);
 //  3. builds and starts scheduler, dedupe, fetcher and writer as local
 //     pollers;
-//  4. triggers 3 sources × 3 days twice at once (the second trigger must
-//     lose every claim), plus one input injected by hand;
+//  4. triggers 4 sources × 3 days twice at once (the second trigger must
+//     lose every claim), plus one input injected by hand; every fetch hands
+//     over to a new invocation every 300ms, as one outliving a Lambda does;
 //  5. waits until every input SUCCEEDED, prints the runs and the S3 keys,
 //     and compares every partition with the API's records (count and
 //     SHA-256);
@@ -105,7 +108,9 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	fmt.Printf("   resources: queues %s-{triggers,inputs,fetch,batches}[-dlq], table %s, bucket %s\n", names.Prefix, res.Table, res.Bucket)
 
 	// 2. Demo API and pipeline config.
-	api := demoapi.New(demoapi.Options{RecordsPerDay: perDay, PageSize: 1000})
+	sources := demoapi.DefaultSources()
+	sources["tickets"] = demoapi.SourceOptions{Style: demoapi.LinkHeader, Auth: demoapi.AuthOAuth2, TokenUses: 5}
+	api := demoapi.New(demoapi.Options{RecordsPerDay: perDay, PageSize: 1000, Sources: sources})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -125,6 +130,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	p := &localrun.Pipeline{
 		Bin: filepath.Join(root, ".local", "bin"), LogDir: filepath.Join(work, "logs", names.Prefix),
 		Endpoints: endpoints, Resources: res, PipelineFile: pipelineFile,
+		Env: demoEnv(),
 	}
 	if err := localrun.Build(ctx, root, p.Bin); err != nil {
 		return err
@@ -140,7 +146,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	fmt.Printf("   logs (zap JSON) in %s\n", p.LogDir)
 
 	// 4. Triggers: the whole range twice at once, and one input by hand.
-	step("triggering 3 sources × 3 days, twice at once, plus one input by hand")
+	step("triggering 4 sources × 3 days, twice at once, plus one input by hand")
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -167,8 +173,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 		return err
 	}
 	var inputs []string
-	sources := []string{"customers", "events", "orders"}
-	for _, s := range sources {
+	for _, s := range slices.Sorted(maps.Keys(sources)) {
 		for _, d := range days {
 			inputs = append(inputs, s+"/"+d)
 		}
@@ -231,6 +236,12 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 		return err
 	}
 	printRequests(requests, finished)
+	fetcherLog, err := p.Logs("fetcher")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("fetches handed over to a new invocation %d times; %d OAuth2 tokens issued to tickets (the API revokes each after 5 uses)\n",
+		strings.Count(fetcherLog, "handed over to a new invocation"), api.TokenRequests())
 	fmt.Printf("\n%d records (%d inputs, %.1f MiB gzip) in %v: %.0f records/s end to end, duplicates dropped by dedupe, every partition identical to the API\n",
 		total, len(finished), float64(bytes)/(1<<20), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 	if keep {
@@ -246,6 +257,17 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 }
 
 func step(s string) { fmt.Printf("==> %s\n", s) }
+
+// demoEnv is the services' extra environment: the demo API's credentials,
+// which the pipeline config names as env: secrets, and a hand-over of
+// every fetch after 300ms.
+func demoEnv() []string {
+	env := []string{"SLUICE_HANDOFF_AFTER=300ms"}
+	for _, k := range slices.Sorted(maps.Keys(demoapi.Env())) {
+		env = append(env, k+"="+demoapi.Env()[k])
+	}
+	return env
+}
 
 // printRequests shows the AWS requests of the whole demo, by operation, and
 // per run and per batch.
