@@ -51,6 +51,14 @@ locals {
         resources  = [aws_sqs_queue.main["batches"].arn]
         conditions = []
       },
+      {
+        # A fetch that would outlive its invocation hands over by sending
+        # itself a continuation message.
+        sid        = "SendContinuations"
+        actions    = ["sqs:SendMessage"]
+        resources  = [aws_sqs_queue.main["fetch"].arn]
+        conditions = []
+      },
     ]
 
     writer = [
