@@ -146,3 +146,70 @@ func TestSchedulerOnLambdaTakesAScheduledEvent(t *testing.T) {
 		t.Fatalf("inputs %v, want %v", keys, want)
 	}
 }
+
+// The fetcher binary on Lambda with a 6-second invocation limit, fetching
+// an input that takes longer: each invocation hands over before its
+// deadline (checkpoint in the run record, continuation message), the next
+// invocation goes on from there, and the partition ends exactly the API's.
+func TestFetcherOnLambdaHandsOverBeforeItsDeadline(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{api: slowOrders, env: []string{"SLUICE_HANDOFF_MARGIN=4500ms", "SLUICE_MAX_MESSAGE_BYTES=32768"}, noStart: true})
+	res := e.stack.Resources
+	for _, name := range []string{"dedupe", "writer"} {
+		if _, err := e.pipe.Start(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt := e.startLambda("fetcher")
+	e.send(res.Inputs.URL, e.input("orders", "2026-11-13"))
+
+	invocations := 0
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if r, err := e.runs.Get(context.Background(), "orders/2026-11-13"); err == nil && r.BatchesExpected != nil {
+			break // the last invocation sent the Done, and the writer has it
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Done after %d invocations", invocations)
+		}
+		got, err := e.stack.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(res.Fetch.URL), MaxNumberOfMessages: 1, WaitTimeSeconds: 1, VisibilityTimeout: 120,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Messages) == 0 {
+			continue
+		}
+		m := got.Messages[0]
+		ev := events.SQSEvent{Records: []events.SQSMessage{{
+			MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
+			Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs",
+		}}}
+		body, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		invocations++
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := rt.Invoke(ctx, body, 6*time.Second)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply events.SQSEventResponse
+		if out.IsError || json.Unmarshal(out.Body, &reply) != nil || len(reply.BatchItemFailures) != 0 {
+			t.Fatalf("invocation %d: %s", invocations, out.Body)
+		}
+		// Lambda deletes what the reply does not report as failed.
+		if _, err := e.stack.SQS.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(res.Fetch.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.waitRuns(30*time.Second, "orders/2026-11-13")[0]
+	if invocations < 2 || r.Attempt != 1 {
+		t.Fatalf("%d invocations, attempt %d: want a hand-over within one attempt", invocations, r.Attempt)
+	}
+	e.checkPartition(r)
+	t.Logf("%d invocations of at most 6s for a fetch of about 2s of pages", invocations)
+}
