@@ -1,0 +1,97 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/shared/pipeline"
+)
+
+// The client's walk of a day against its floor: the same pages fetched by
+// a bare loop of GETs that reads each body and splits its records with
+// gjson, and nothing else (no retries, templates, rate limiter, auth,
+// checks). Compare the two MB/s figures of one `make bench` run.
+
+const benchRecords, benchPageSize = 20000, 1000
+
+func benchAPI(b *testing.B) (*httptest.Server, *pipeline.Source, pipeline.Window) {
+	b.Helper()
+	api := demoapi.New(demoapi.Options{RecordsPerDay: benchRecords, PageSize: benchPageSize,
+		Sources: map[string]demoapi.SourceOptions{"orders": {Style: demoapi.PageNumber}}})
+	srv := httptest.NewServer(api)
+	b.Cleanup(srv.Close)
+	cfg, err := pipeline.Parse("bench.yaml", []byte(api.PipelineYAML(srv.URL, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, _ := cfg.Source("orders")
+	w, err := src.Partition.ParseKey("2026-11-01")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, src, w
+}
+
+func BenchmarkClientWalk(b *testing.B) {
+	srv, src, w := benchAPI(b)
+	c := New(srv.Client())
+	var size int64
+	b.ReportAllocs()
+	for b.Loop() {
+		size = 0
+		records := 0
+		err := c.Fetch(context.Background(), src, w, func(_ context.Context, p Page) error {
+			size += int64(p.Bytes)
+			records += len(p.Records)
+			return nil
+		})
+		if err != nil || records != benchRecords {
+			b.Fatalf("walk: %d records, %v", records, err)
+		}
+	}
+	b.SetBytes(size)
+}
+
+func BenchmarkBaselineBareGets(b *testing.B) {
+	srv, _, _ := benchAPI(b)
+	h := srv.Client()
+	var size int64
+	b.ReportAllocs()
+	for b.Loop() {
+		size = 0
+		records := 0
+		for page := 1; ; page++ {
+			resp, err := h.Get(fmt.Sprintf("%s/v1/orders?day=2026-11-01&page=%d&per_page=%d", srv.URL, page, benchPageSize))
+			if err != nil {
+				b.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Fatalf("page %d: %d %v", page, resp.StatusCode, err)
+			}
+			size += int64(len(body))
+			n := 0
+			gjson.GetBytes(body, "data").ForEach(func(_, v gjson.Result) bool {
+				_ = []byte(v.Raw)
+				n++
+				return true
+			})
+			records += n
+			if n == 0 || records >= benchRecords {
+				break
+			}
+		}
+		if records != benchRecords {
+			b.Fatalf("%d records", records)
+		}
+	}
+	b.SetBytes(size)
+}
