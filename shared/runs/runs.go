@@ -246,9 +246,6 @@ func defaultOwner() string {
 // SetClock replaces the store's clock, for tests of lease expiry.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
-// Lease is the configured lease length.
-func (s *Store) Lease() time.Duration { return s.cfg.Lease }
-
 // HeartbeatEvery is the configured heartbeat interval.
 func (s *Store) HeartbeatEvery() time.Duration { return s.cfg.Heartbeat }
 
