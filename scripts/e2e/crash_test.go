@@ -50,7 +50,7 @@ func (e *env) waitFor(input string, timeout time.Duration, ok func(runs.Run) boo
 			return r
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%s: waited %v; run is %+v (%v)", input, timeout, r, err)
+			e.t.Fatalf("%s: waited %v; run is %+v (%v)\n%s", input, timeout, r, err, e.where())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -67,16 +67,16 @@ func TestFetcherKilledMidRunRestartsAsTheNextAttempt(t *testing.T) {
 	fetcher := startWithoutFetcher(t, e)
 	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-10"))
 
-	e.waitFor("orders/2026-11-10", 30*time.Second, func(r runs.Run) bool { return r.Status == runs.Running && len(r.Written) >= 2 })
+	e.waitFor("orders/2026-11-10", e.timing.within(5*time.Second), func(r runs.Run) bool { return r.Status == runs.Running && len(r.Written) >= 2 })
 	fetcher.Kill()
 	killed := time.Now()
 	if _, err := e.pipe.Start("fetcher"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("orders/2026-11-10", 60*time.Second, func(r runs.Run) bool { return r.Attempt == 2 })
+	e.waitFor("orders/2026-11-10", e.timing.afterCrash(5*time.Second), func(r runs.Run) bool { return r.Attempt == 2 })
 	t.Logf("crash to restart: %v (lease 6s, heartbeat 2s, visibility 4s)", time.Since(killed).Round(10*time.Millisecond))
 
-	r := e.waitRuns(60*time.Second, "orders/2026-11-10")[0]
+	r := e.waitRuns(e.timing.within(10*time.Second), "orders/2026-11-10")[0]
 	if r.Attempt != 2 {
 		t.Fatalf("attempt %d, want 2: the redelivered fetch restarts as the next attempt", r.Attempt)
 	}
@@ -101,7 +101,7 @@ func TestPausedFetcherIsFencedWhenItResumes(t *testing.T) {
 	paused := startWithoutFetcher(t, e)
 	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-11"))
 
-	e.waitFor("orders/2026-11-11", 30*time.Second, func(r runs.Run) bool { return r.Status == runs.Running && len(r.Written) >= 2 })
+	e.waitFor("orders/2026-11-11", e.timing.within(5*time.Second), func(r runs.Run) bool { return r.Status == runs.Running && len(r.Written) >= 2 })
 	if err := paused.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -109,18 +109,19 @@ func TestPausedFetcherIsFencedWhenItResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The second fetcher takes over once the paused one's lease has run out.
-	e.waitFor("orders/2026-11-11", 60*time.Second, func(r runs.Run) bool { return r.Attempt == 2 && r.Status == runs.Running })
+	e.waitFor("orders/2026-11-11", e.timing.afterCrash(5*time.Second), func(r runs.Run) bool { return r.Attempt == 2 && r.Status == runs.Running })
 	if err := paused.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 
-	r := e.waitRuns(60*time.Second, "orders/2026-11-11")[0]
+	r := e.waitRuns(e.timing.within(10*time.Second), "orders/2026-11-11")[0]
 	if r.Attempt != 2 {
 		t.Fatalf("attempt %d, want 2", r.Attempt)
 	}
 	e.checkPartition(r)
-	// The resumed fetcher noticed it had lost the input and stopped.
-	deadline := time.Now().Add(15 * time.Second)
+	// The resumed fetcher noticed it had lost the input and stopped: at its
+	// next heartbeat (SLUICE_HEARTBEAT=2s), or at once if its lease ran out.
+	deadline := time.Now().Add(2*time.Second + margin)
 	for {
 		logs, _ := e.pipe.Logs("fetcher")
 		if strings.Contains(logs, "lease expired without a successful heartbeat") || strings.Contains(logs, "run fenced") {
@@ -148,7 +149,7 @@ func TestForcedRerunReplacesTheOutputAtomically(t *testing.T) {
 	if _, err := e.pipe.Ctl(ctx, "trigger", "--source", "orders", "--window", "2026-11-12"); err != nil {
 		t.Fatal(err)
 	}
-	first := e.waitRuns(60*time.Second, "orders/2026-11-12")[0]
+	first := e.waitRuns(e.timing.within(10*time.Second), "orders/2026-11-12")[0]
 	e.checkPartition(first)
 
 	part := sink.Partition{Source: "orders", Hive: "dt=2026-11-12"}
@@ -190,7 +191,7 @@ func TestForcedRerunReplacesTheOutputAtomically(t *testing.T) {
 	if _, err := e.pipe.Ctl(ctx, "trigger", "--source", "orders", "--window", "2026-11-12", "--force"); err != nil {
 		t.Fatal(err)
 	}
-	second := e.waitFor("orders/2026-11-12", 60*time.Second, func(r runs.Run) bool { return r.Attempt == 2 && r.Status == runs.Succeeded })
+	second := e.waitFor("orders/2026-11-12", e.timing.within(10*time.Second), func(r runs.Run) bool { return r.Attempt == 2 && r.Status == runs.Succeeded })
 	time.Sleep(300 * time.Millisecond) // a few reads of the new attempt
 	close(stop)
 	wg.Wait()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,12 +58,74 @@ func TestMain(m *testing.M) {
 // env is one test's pipeline: its own queues, table and bucket, its own
 // demo API, and the four services running.
 type env struct {
-	t     *testing.T
-	stack *devstacktest.Stack
-	api   *demoapi.Server
-	pipe  *localrun.Pipeline
-	runs  *runs.Store
-	sink  *sink.Sink
+	t      *testing.T
+	stack  *devstacktest.Stack
+	api    *demoapi.Server
+	pipe   *localrun.Pipeline
+	runs   *runs.Store
+	sink   *sink.Sink
+	timing timing
+}
+
+// serviceDefaults is the services' timing in every test unless its setup
+// says otherwise: a 5s poller visibility timeout (the most a lost receive
+// response or a crashed poller can hide a message), a 30s lease and a
+// retry backoff capped at 10s.
+var serviceDefaults = []string{"SLUICE_VISIBILITY=5s", "SLUICE_LEASE=30s", "SLUICE_RETRY_MAX=10s"}
+
+// timing is what a test configured the services with. Every wait of a test
+// is derived from it: the work waited for, plus what each configured
+// timeout can add to it, plus a margin — never equal to one of them.
+type timing struct {
+	visibility time.Duration // SLUICE_VISIBILITY: a message hidden by a lost receive, or held by a dead poller, is back after this
+	lease      time.Duration // SLUICE_LEASE: a crashed worker's input is free after this
+	retryMax   time.Duration // SLUICE_RETRY_MAX: the longest wait before a failed message is received again
+}
+
+// margin absorbs a loaded 2-core CI machine.
+const margin = 15 * time.Second
+
+// timingOf reads the timing from service environment entries (the last
+// entry of a variable wins, as it does for the processes).
+func timingOf(t *testing.T, env []string) timing {
+	t.Helper()
+	var tm timing
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		var d *time.Duration
+		switch name {
+		case "SLUICE_VISIBILITY":
+			d = &tm.visibility
+		case "SLUICE_LEASE":
+			d = &tm.lease
+		case "SLUICE_RETRY_MAX":
+			d = &tm.retryMax
+		default:
+			continue
+		}
+		v, err := time.ParseDuration(value)
+		if err != nil {
+			t.Fatalf("%s: %v", kv, err)
+		}
+		*d = v
+	}
+	if tm.visibility == 0 || tm.lease == 0 || tm.retryMax == 0 {
+		t.Fatalf("timing %+v: every field must be configured", tm)
+	}
+	return tm
+}
+
+// within is how long to wait for work that takes about work: one lost
+// receive (a visibility timeout) and one retry backoff may come on top.
+func (tm timing) within(work time.Duration) time.Duration {
+	return work + tm.visibility + tm.retryMax + margin
+}
+
+// afterCrash is how long to wait for work that a crashed or paused worker
+// must first give up: its lease runs out, then its message comes back
+// (a visibility timeout), then the work is done.
+func (tm timing) afterCrash(work time.Duration) time.Duration {
+	return tm.lease + tm.within(work)
 }
 
 type setup struct {
@@ -89,15 +152,16 @@ func start(t *testing.T, s setup) *env {
 	if err := os.WriteFile(pipelineFile, []byte(api.PipelineYAML("http://"+ln.Addr().String(), nil)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	serviceEnv := append(append([]string{}, serviceDefaults...), s.env...)
 	p := &localrun.Pipeline{
 		Bin: binDir, LogDir: filepath.Join(dir, "logs"), Endpoints: st.Endpoints, Resources: st.Resources,
-		PipelineFile: pipelineFile, Env: append([]string{"SLUICE_LEASE=30s"}, s.env...),
+		PipelineFile: pipelineFile, Env: serviceEnv,
 	}
 	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, stack: st, api: api, pipe: p, runs: store, sink: sink.New(st.S3, st.Resources.Bucket, "")}
+	e := &env{t: t, stack: st, api: api, pipe: p, runs: store, sink: sink.New(st.S3, st.Resources.Bucket, ""), timing: timingOf(t, serviceEnv)}
 	if !s.noStart {
 		if err := p.StartAll(); err != nil {
 			t.Fatal(err)
@@ -133,9 +197,15 @@ func (e *env) waitRuns(timeout time.Duration, inputs ...string) []runs.Run {
 		return r.Status == runs.Succeeded || r.Status == runs.Failed
 	})
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Fatalf("%v (waited %v)\n%s", err, timeout, e.where())
 	}
 	return out
+}
+
+// where tells where every message of the test's queues is, for a test
+// that waited in vain.
+func (e *env) where() string {
+	return "where the messages are:\n" + localrun.Where(context.Background(), e.stack.Endpoints.SQS, e.stack.Resources)
 }
 
 // checkPartition asserts S3 holds exactly the API's records for the run,
@@ -221,7 +291,7 @@ func (e *env) queueIdle(url string, timeout time.Duration) {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("queue %s not idle after %v: %d visible, %d in flight", url, timeout, visible, inflight)
+			e.t.Fatalf("queue %s not idle after %v: %d visible, %d in flight\n%s", url, timeout, visible, inflight, e.where())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

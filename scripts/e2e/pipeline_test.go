@@ -47,7 +47,7 @@ func TestMultiSourceMultiDayLandsExactlyTheAPIRecords(t *testing.T) {
 			inputs = append(inputs, s+"/"+d)
 		}
 	}
-	for _, r := range e.waitRuns(90*time.Second, inputs...) {
+	for _, r := range e.waitRuns(e.timing.within(60*time.Second), inputs...) {
 		e.checkPartition(r)
 		if r.Attempt != 1 {
 			t.Errorf("%s: attempt %d, want 1 (the second trigger must lose its claims)", r.Input, r.Attempt)
@@ -87,9 +87,9 @@ func TestFiftyConcurrentDuplicateTriggersMakeTenRuns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	e.waitRuns(60*time.Second, inputs...)
-	e.queueIdle(e.stack.Resources.Inputs.URL, 30*time.Second)
-	e.queueIdle(e.stack.Resources.Batches.URL, 30*time.Second)
+	e.waitRuns(e.timing.within(30*time.Second), inputs...)
+	e.queueIdle(e.stack.Resources.Inputs.URL, e.timing.within(5*time.Second))
+	e.queueIdle(e.stack.Resources.Batches.URL, e.timing.within(5*time.Second))
 	for _, in := range inputs {
 		r, err := e.runs.Get(context.Background(), in)
 		if err != nil {
@@ -127,9 +127,9 @@ func TestMalformedMessagesAreParkedWithTheReason(t *testing.T) {
 	)
 	e.send(res.Batches.URL, `not json at all`)
 
-	e.checkPartition(e.waitRuns(60*time.Second, "orders/2026-11-07")[0])
+	e.checkPartition(e.waitRuns(e.timing.within(10*time.Second), "orders/2026-11-07")[0])
 
-	parked := e.drain(res.Inputs.DLQURL, 4, 30*time.Second)
+	parked := e.drain(res.Inputs.DLQURL, 4, e.timing.within(5*time.Second))
 	reasons := map[string]bool{}
 	for _, m := range parked {
 		if cls := aws.ToString(m.MessageAttributes[consumer.AttrErrorClass].StringValue); cls != "permanent" {
@@ -149,7 +149,7 @@ func TestMalformedMessagesAreParkedWithTheReason(t *testing.T) {
 	if len(parked) != 4 {
 		t.Errorf("%d messages parked in the inputs DLQ, want 4", len(parked))
 	}
-	if got := e.drain(res.Batches.DLQURL, 1, 30*time.Second); len(got) != 1 || aws.ToString(got[0].Body) != "not json at all" {
+	if got := e.drain(res.Batches.DLQURL, 1, e.timing.within(5*time.Second)); len(got) != 1 || aws.ToString(got[0].Body) != "not json at all" {
 		t.Errorf("batches DLQ = %v, want the garbage message, unchanged", got)
 	}
 	logs, _ := e.pipe.Logs("dedupe")
@@ -171,11 +171,13 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	e.api.SetFailure("orders", 500)
 	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-08"))
 
-	dead := e.drain(e.stack.Resources.Fetch.DLQURL, 1, 60*time.Second)
+	// Each receive fails after the source client's own retries, then waits
+	// out one queue backoff (at most SLUICE_RETRY_MAX) before the next.
+	dead := e.drain(e.stack.Resources.Fetch.DLQURL, 1, e.timing.within(maxReceive*(e.timing.retryMax+5*time.Second)))
 	if len(dead) != 1 {
-		t.Fatal("the failing fetch did not reach the fetch DLQ")
+		t.Fatalf("the failing fetch did not reach the fetch DLQ\n%s", e.where())
 	}
-	r := e.waitRuns(10*time.Second, "orders/2026-11-08")[0]
+	r := e.waitRuns(e.timing.within(time.Second), "orders/2026-11-08")[0]
 	if r.Status != runs.Failed || r.ErrorClass != "retries-exhausted" || !strings.Contains(r.LastError, "500") {
 		t.Fatalf("run = %s %s %q, want FAILED retries-exhausted with the HTTP status", r.Status, r.ErrorClass, r.LastError)
 	}
@@ -191,7 +193,7 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 
 	e.api.SetFailure("orders", 0)
 	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-08"))
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(e.timing.within(10 * time.Second))
 	for {
 		r, err := e.runs.Get(context.Background(), "orders/2026-11-08")
 		if err == nil && r.Attempt == maxReceive+1 && r.Status == runs.Succeeded {
@@ -199,7 +201,7 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the input was not claimed and run again: %+v %v", r, err)
+			t.Fatalf("the input was not claimed and run again: %+v %v\n%s", r, err, e.where())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

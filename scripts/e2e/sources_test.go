@@ -35,7 +35,7 @@ func TestAuthenticatedSourcesWithContinuations(t *testing.T) {
 	if _, err := e.pipe.Ctl(ctx, "schedule", "--from", "2026-11-20", "--to", "2026-11-21"); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range e.waitRuns(90*time.Second, "orders/2026-11-20", "customers/2026-11-20", "events/2026-11-20") {
+	for _, r := range e.waitRuns(e.timing.within(60*time.Second), "orders/2026-11-20", "customers/2026-11-20", "events/2026-11-20") {
 		e.checkPartition(r)
 		if r.Attempt != 1 {
 			t.Errorf("%s: attempt %d, want 1: hand-overs continue the same attempt", r.Input, r.Attempt)
