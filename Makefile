@@ -32,6 +32,10 @@ demo: ## run the whole pipeline end to end on the local stack and check the outp
 test: ## run all unit and integration tests (emulators started if needed, stopped after)
 	scripts/test.sh $(GOTEST_FLAGS)
 
+.PHONY: test-soak
+test-soak: ## on one long-lived stack: make demo, a 1M-record input, then make test 3 times (SOAK_ROUNDS)
+	scripts/soak.sh $(GOTEST_FLAGS)
+
 .PHONY: bench
 bench: ## run the Go benchmarks (throughput and allocations of the hot paths)
 	go test -run '^$$' -bench . -benchmem $(addprefix ./,$(addsuffix /...,$(MODULES)))

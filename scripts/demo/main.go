@@ -10,7 +10,7 @@
 //     secrets);
 //  3. builds and starts scheduler, dedupe, fetcher and writer as local
 //     pollers;
-//  4. triggers 4 sources × 3 days twice at once (the second trigger must
+//  4. triggers 4 sources × 3 days (or those -sources and -days ask for) twice at once (the second trigger must
 //     lose every claim), plus one input injected by hand; every fetch hands
 //     over to a new invocation every 300ms, as one outliving a Lambda does;
 //  5. waits until every input SUCCEEDED, prints the runs and the S3 keys,
@@ -54,24 +54,29 @@ func main() {
 	perDay := flag.Int("records-per-day", 20000, "records the demo API serves per source and day")
 	timeout := flag.Duration("timeout", 100*time.Second, "give up when the runs are not done by then")
 	keep := flag.Bool("keep", false, "leave the emulators running and print the environment for this demo's resources")
+	only := flag.String("sources", "", "comma-separated sources to trigger (default: all four)")
+	nDays := flag.Int("days", len(days), fmt.Sprintf("days to trigger, from %s (1..%d)", firstDay, len(days)))
 	flag.Parse()
+	if *nDays < 1 || *nDays > len(days) {
+		fmt.Fprintf(os.Stderr, "demo: -days %d, want 1..%d\n", *nDays, len(days))
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *perDay, *timeout, *keep); err != nil {
+	if err := run(ctx, *perDay, *timeout, *keep, *only, days[:*nDays]); err != nil {
 		fmt.Fprintln(os.Stderr, "demo FAILED:", err)
 		stop()
 		os.Exit(1)
 	}
 }
 
-const (
-	firstDay = "2026-11-01"
-	lastDay  = "2026-11-04" // exclusive
-)
+const firstDay = "2026-11-01"
 
 var days = []string{"2026-11-01", "2026-11-02", "2026-11-03"}
 
-func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err error) {
+// run runs the demo for the sources named in only (all when empty) over
+// days.
+func run(ctx context.Context, perDay int, timeout time.Duration, keep bool, only string, days []string) (err error) {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return err
@@ -110,6 +115,16 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	// 2. Demo API and pipeline config.
 	sources := demoapi.DefaultSources()
 	sources["tickets"] = demoapi.SourceOptions{Style: demoapi.LinkHeader, Auth: demoapi.AuthOAuth2, TokenUses: 5}
+	triggered := slices.Sorted(maps.Keys(sources))
+	if only != "" {
+		triggered = strings.Split(only, ",")
+		for _, s := range triggered {
+			if _, ok := sources[s]; !ok {
+				return fmt.Errorf("-sources: no demo source %q (have %v)", s, slices.Sorted(maps.Keys(sources)))
+			}
+		}
+	}
+	lastDay := nextDay(days[len(days)-1])
 	api := demoapi.New(demoapi.Options{RecordsPerDay: perDay, PageSize: 1000, Sources: sources})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -146,7 +161,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 	fmt.Printf("   logs (zap JSON) in %s\n", p.LogDir)
 
 	// 4. Triggers: the whole range twice at once, and one input by hand.
-	step("triggering 4 sources × 3 days, twice at once, plus one input by hand")
+	step(fmt.Sprintf("triggering %d sources × %d days, twice at once, plus one input by hand", len(triggered), len(days)))
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -154,13 +169,13 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = p.Ctl(ctx, "schedule", "--from", firstDay, "--to", lastDay)
+			_, errs[i] = p.Ctl(ctx, "schedule", "--sources", strings.Join(triggered, ","), "--from", firstDay, "--to", lastDay)
 		}()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, errs[2] = p.Ctl(ctx, "trigger", "--source", "orders", "--window", days[0])
+		_, errs[2] = p.Ctl(ctx, "trigger", "--source", triggered[0], "--window", days[0])
 	}()
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -173,7 +188,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 		return err
 	}
 	var inputs []string
-	for _, s := range slices.Sorted(maps.Keys(sources)) {
+	for _, s := range triggered {
 		for _, d := range days {
 			inputs = append(inputs, s+"/"+d)
 		}
@@ -257,6 +272,15 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool) (err
 }
 
 func step(s string) { fmt.Printf("==> %s\n", s) }
+
+// nextDay is the day after day (YYYY-MM-DD): the exclusive end of a range.
+func nextDay(day string) string {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		panic(err) // days are constants
+	}
+	return t.AddDate(0, 0, 1).Format(time.DateOnly)
+}
 
 // demoEnv is the services' extra environment: the demo API's credentials,
 // which the pipeline config names as env: secrets, and a hand-over of
