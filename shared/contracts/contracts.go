@@ -20,8 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -266,16 +268,50 @@ func DecodeDone(body []byte) (Done, error) {
 }
 
 // fields lists, per kind, the required and then the optional top-level
-// keys. Keys are matched exactly: encoding/json alone would accept "SOURCE"
-// for "source", take the last of two "kind" keys where Kind took the first,
-// and read a missing number as 0 — a Done with no "batches" would commit an
-// empty run.
+// keys, read from the json tags of the message structs so that the wire
+// format is written down once. Keys are matched exactly: encoding/json
+// alone would accept "SOURCE" for "source", take the last of two "kind"
+// keys where Kind took the first, and read a missing number as 0 — a Done
+// with no "batches" would commit an empty run.
 var fields = map[string][2][]string{
-	KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
-	KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id"}},
-	KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, {"hop"}},
-	KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
-	KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},
+	KindTrigger: keysOf(reflect.TypeFor[Trigger]()),
+	KindInput:   keysOf(reflect.TypeFor[Input]()),
+	KindFetch:   keysOf(reflect.TypeFor[Fetch]()),
+	KindBatch:   keysOf(reflect.TypeFor[Batch]()),
+	KindDone:    keysOf(reflect.TypeFor[Done]()),
+}
+
+// keysOf returns the required and the optional JSON keys of struct type t,
+// in field order. A key is optional when its tag says omitempty or
+// omitzero, since then an encoder may leave it out; an untagged embedded
+// struct (Run) contributes its own keys.
+func keysOf(t reflect.Type) [2][]string {
+	var keys [2][]string
+	for f := range t.Fields() {
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			sub := keysOf(f.Type)
+			keys[0], keys[1] = append(keys[0], sub[0]...), append(keys[1], sub[1]...)
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		optional := false
+		for opt := range strings.SplitSeq(opts, ",") {
+			optional = optional || opt == "omitempty" || opt == "omitzero"
+		}
+		if optional {
+			keys[1] = append(keys[1], name)
+		} else {
+			keys[0] = append(keys[0], name)
+		}
+	}
+	return keys
 }
 
 // checkKeys reports unknown, duplicate and missing top-level keys.

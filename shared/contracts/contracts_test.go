@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -319,5 +320,20 @@ func TestFetchHop(t *testing.T) {
 	}
 	if f, err := DecodeFetch(b); err != nil || f.Hop != 4 {
 		t.Fatalf("round trip = %+v, %v", f, err)
+	}
+}
+
+// The key table checkKeys uses is read from the struct tags; this is what
+// it must read: the message formats as they are on the wire.
+func TestFields(t *testing.T) {
+	want := map[string][2][]string{
+		KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
+		KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id"}},
+		KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, {"hop"}},
+		KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
+		KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},
+	}
+	if !reflect.DeepEqual(fields, want) {
+		t.Fatalf("fields = %v\nwant     %v", fields, want)
 	}
 }
