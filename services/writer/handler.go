@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -119,7 +120,7 @@ func (h *handler) settle(ctx context.Context, m consumer.Message, ref contracts.
 // its own attempt's keys, which nothing reads, until a later commit
 // removes it).
 func (h *handler) write(ctx context.Context, p sink.Partition, b contracts.Batch) (runs.Run, error) {
-	if err := b.Verify(); err != nil {
+	if err := pack.Verify(b); err != nil {
 		return runs.Run{}, fault.Permanent(err)
 	}
 	w, err := h.sink.WritePart(ctx, h.sink.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)

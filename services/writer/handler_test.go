@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/demoapi"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -116,7 +117,7 @@ func (f *fakeSink) WritePart(_ context.Context, key string, gz []byte, records i
 // fetcher does.
 func batchBodies(t *testing.T, run contracts.Run, n int) [][]byte {
 	t.Helper()
-	p := contracts.NewPacker(run, 32<<10)
+	p := pack.New(run, 32<<10)
 	var bodies [][]byte
 	for i := range n {
 		for j := range 3 {
@@ -237,7 +238,7 @@ func TestHandle(t *testing.T) {
 			name:     "corrupt batch is permanent and not written",
 			body:     corrupt,
 			want:     "permanent",
-			cause:    contracts.ErrCorruptBatch,
+			cause:    pack.ErrCorruptBatch,
 			wantRuns: []string{"fail r-7#2 permanent"},
 		},
 		{
