@@ -31,7 +31,6 @@ type runStore interface {
 
 // objectStore stores batches; *sink.Sink is one.
 type objectStore interface {
-	PartKey(p sink.Partition, attempt, seq int) string
 	WritePart(ctx context.Context, key string, gz []byte, records int) (sink.Written, error)
 }
 
@@ -50,6 +49,7 @@ type handler struct {
 	pipeline   *pipeline.Config
 	runs       runStore
 	sink       objectStore
+	layout     sink.Layout // the keys sink's objects go to
 	commits    committer
 	maxReceive int
 }
@@ -123,7 +123,7 @@ func (h *handler) write(ctx context.Context, p sink.Partition, b contracts.Batch
 	if err := pack.Verify(b); err != nil {
 		return runs.Run{}, fault.Permanent(err)
 	}
-	w, err := h.sink.WritePart(ctx, h.sink.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+	w, err := h.sink.WritePart(ctx, h.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
 	if err != nil {
 		return runs.Run{}, fmt.Errorf("batch %d: %w", b.Seq, err)
 	}

@@ -90,10 +90,9 @@ func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) e
 	return nil
 }
 
-// fakeSink keeps the objects written. Keys come from a real sink.Sink, so
-// the test checks the real layout.
+// fakeSink keeps the objects written, under the keys the handler names
+// with the real sink.Layout.
 type fakeSink struct {
-	*sink.Sink
 	mu       sync.Mutex
 	calls    []string
 	objects  map[string][]byte
@@ -340,8 +339,8 @@ func TestHandle(t *testing.T) {
 				t.Fatal(err)
 			}
 			rs := &fakeRuns{answers: tt.runs}
-			sk := &fakeSink{Sink: sink.New(nil, "sluice-data", ""), objects: map[string][]byte{}, writeErr: tt.writeErr}
-			h := &handler{pipeline: p, runs: rs, sink: sk, commits: rs, maxReceive: 5}
+			sk := &fakeSink{objects: map[string][]byte{}, writeErr: tt.writeErr}
+			h := &handler{pipeline: p, runs: rs, sink: sk, layout: sink.NewLayout(""), commits: rs, maxReceive: 5}
 
 			receive := tt.receive
 			if receive == 0 {
