@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -151,7 +152,7 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	begin := time.Now()
 	ctx, lease := keepLease(ctx, h.runs, run, cur.LeaseExpiry(), h.heartbeat)
 	defer lease.stop()
-	b := &batcher{h: h, run: run, packer: contracts.NewPacker(run, h.maxMessage), lease: lease, began: begin}
+	b := &batcher{h: h, run: run, packer: pack.New(run, h.maxMessage), lease: lease, began: begin}
 	var from *source.State
 	if hop > 0 {
 		var cp checkpoint
@@ -210,7 +211,7 @@ func (h *handler) handOver(ctx context.Context, f contracts.Fetch, run contracts
 type batcher struct {
 	h       *handler
 	run     contracts.Run
-	packer  *contracts.Packer
+	packer  *pack.Packer
 	records int64
 	bytes   int64
 	pages   int

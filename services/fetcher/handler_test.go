@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/demoapi"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/source"
@@ -294,7 +295,7 @@ func sentBatches(t *testing.T, bodies [][]byte) []contracts.Batch {
 		if err != nil {
 			t.Fatalf("batch %d does not decode: %v", i, err)
 		}
-		if err := b.Verify(); err != nil {
+		if err := pack.Verify(b); err != nil {
 			t.Fatalf("batch %d: %v", i, err)
 		}
 		if b.Seq != i || b.Run != theRun {
@@ -398,7 +399,7 @@ func TestHandlePacksEveryRecordOnce(t *testing.T) {
 			}
 			var got [][]byte
 			for _, b := range batches {
-				lines, err := b.Lines()
+				lines, err := pack.Lines(b)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -760,14 +761,14 @@ func TestContinuationMatchesOneUninterruptedFetch(t *testing.T) {
 		if b.Seq != i {
 			t.Fatalf("batch %d has seq %d", i, b.Seq)
 		}
-		lines, err := b.Lines()
+		lines, err := pack.Lines(b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		gotRecs = append(gotRecs, lines...)
 	}
 	for _, b := range want {
-		lines, _ := b.Lines()
+		lines, _ := pack.Lines(b)
 		wantRecs = append(wantRecs, lines...)
 	}
 	if len(gotRecs) != len(wantRecs) {

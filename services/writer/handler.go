@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -30,7 +31,6 @@ type runStore interface {
 
 // objectStore stores batches; *sink.Sink is one.
 type objectStore interface {
-	PartKey(p sink.Partition, attempt, seq int) string
 	WritePart(ctx context.Context, key string, gz []byte, records int) (sink.Written, error)
 }
 
@@ -49,6 +49,7 @@ type handler struct {
 	pipeline   *pipeline.Config
 	runs       runStore
 	sink       objectStore
+	layout     sink.Layout // the keys sink's objects go to
 	commits    committer
 	maxReceive int
 }
@@ -119,10 +120,10 @@ func (h *handler) settle(ctx context.Context, m consumer.Message, ref contracts.
 // its own attempt's keys, which nothing reads, until a later commit
 // removes it).
 func (h *handler) write(ctx context.Context, p sink.Partition, b contracts.Batch) (runs.Run, error) {
-	if err := b.Verify(); err != nil {
+	if err := pack.Verify(b); err != nil {
 		return runs.Run{}, fault.Permanent(err)
 	}
-	w, err := h.sink.WritePart(ctx, h.sink.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+	w, err := h.sink.WritePart(ctx, h.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
 	if err != nil {
 		return runs.Run{}, fmt.Errorf("batch %d: %w", b.Seq, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/demoapi"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -89,10 +90,9 @@ func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) e
 	return nil
 }
 
-// fakeSink keeps the objects written. Keys come from a real sink.Sink, so
-// the test checks the real layout.
+// fakeSink keeps the objects written, under the keys the handler names
+// with the real sink.Layout.
 type fakeSink struct {
-	*sink.Sink
 	mu       sync.Mutex
 	calls    []string
 	objects  map[string][]byte
@@ -116,7 +116,7 @@ func (f *fakeSink) WritePart(_ context.Context, key string, gz []byte, records i
 // fetcher does.
 func batchBodies(t *testing.T, run contracts.Run, n int) [][]byte {
 	t.Helper()
-	p := contracts.NewPacker(run, 32<<10)
+	p := pack.New(run, 32<<10)
 	var bodies [][]byte
 	for i := range n {
 		for j := range 3 {
@@ -237,7 +237,7 @@ func TestHandle(t *testing.T) {
 			name:     "corrupt batch is permanent and not written",
 			body:     corrupt,
 			want:     "permanent",
-			cause:    contracts.ErrCorruptBatch,
+			cause:    pack.ErrCorruptBatch,
 			wantRuns: []string{"fail r-7#2 permanent"},
 		},
 		{
@@ -339,8 +339,8 @@ func TestHandle(t *testing.T) {
 				t.Fatal(err)
 			}
 			rs := &fakeRuns{answers: tt.runs}
-			sk := &fakeSink{Sink: sink.New(nil, "sluice-data", ""), objects: map[string][]byte{}, writeErr: tt.writeErr}
-			h := &handler{pipeline: p, runs: rs, sink: sk, commits: rs, maxReceive: 5}
+			sk := &fakeSink{objects: map[string][]byte{}, writeErr: tt.writeErr}
+			h := &handler{pipeline: p, runs: rs, sink: sk, layout: sink.NewLayout(""), commits: rs, maxReceive: 5}
 
 			receive := tt.receive
 			if receive == 0 {

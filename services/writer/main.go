@@ -50,6 +50,7 @@ func run(ctx context.Context) error {
 		pipeline:   app.Pipeline,
 		runs:       store,
 		sink:       objects,
+		layout:     objects.Layout,
 		commits:    &commit.Committer{Runs: store, Objects: objects},
 		maxReceive: cfg.MaxReceive,
 	}

@@ -20,8 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -113,9 +115,20 @@ type Fetch struct {
 	Hop int `json:"hop,omitempty"`
 }
 
-// Batch carries consecutive records of one run, packed by Packer: Data is
-// the gzip-compressed JSON Lines of Count records, RawBytes long before
-// compression (see EncodingGzipJSONL).
+// EncodingGzipJSONL is the only Batch payload encoding: the records as JSON
+// Lines (one raw record per line, each line ending in "\n"), compressed as
+// one gzip member, carried base64-encoded in the message body.
+//
+// Compressing in the fetcher puts 4–8 times more records in each 1 MiB
+// message, lets the writer store the bytes as they are (the object in S3 is
+// this gzip stream), and base64 keeps any byte an API sends — including
+// characters SQS refuses in a message body — out of SQS's way.
+const EncodingGzipJSONL = "gzip-jsonl"
+
+// Batch carries consecutive records of one run: Data is the
+// gzip-compressed JSON Lines of Count records, RawBytes long before
+// compression (see EncodingGzipJSONL). Its body is this struct encoded
+// with encoding/json; package pack builds the payload and checks it.
 type Batch struct {
 	V    int    `json:"v"`
 	Kind string `json:"kind"`
@@ -155,6 +168,12 @@ func NewFetch(run Run, trigger string) Fetch {
 // hop hop.
 func NewContinuation(run Run, trigger string, hop int) Fetch {
 	return Fetch{V: Version, Kind: KindFetch, Run: run, Trigger: trigger, Hop: hop}
+}
+
+// NewBatch returns batch seq of run, holding count records of rawBytes
+// bytes as the gzip JSON Lines data.
+func NewBatch(run Run, seq, count int, rawBytes int64, data []byte) Batch {
+	return Batch{V: Version, Kind: KindBatch, Run: run, Seq: seq, Count: count, RawBytes: rawBytes, Encoding: EncodingGzipJSONL, Data: data}
 }
 
 // NewDone returns the Done message for run.
@@ -266,16 +285,50 @@ func DecodeDone(body []byte) (Done, error) {
 }
 
 // fields lists, per kind, the required and then the optional top-level
-// keys. Keys are matched exactly: encoding/json alone would accept "SOURCE"
-// for "source", take the last of two "kind" keys where Kind took the first,
-// and read a missing number as 0 — a Done with no "batches" would commit an
-// empty run.
+// keys, read from the json tags of the message structs so that the wire
+// format is written down once. Keys are matched exactly: encoding/json
+// alone would accept "SOURCE" for "source", take the last of two "kind"
+// keys where Kind took the first, and read a missing number as 0 — a Done
+// with no "batches" would commit an empty run.
 var fields = map[string][2][]string{
-	KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
-	KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id"}},
-	KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, {"hop"}},
-	KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
-	KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},
+	KindTrigger: keysOf(reflect.TypeFor[Trigger]()),
+	KindInput:   keysOf(reflect.TypeFor[Input]()),
+	KindFetch:   keysOf(reflect.TypeFor[Fetch]()),
+	KindBatch:   keysOf(reflect.TypeFor[Batch]()),
+	KindDone:    keysOf(reflect.TypeFor[Done]()),
+}
+
+// keysOf returns the required and the optional JSON keys of struct type t,
+// in field order. A key is optional when its tag says omitempty or
+// omitzero, since then an encoder may leave it out; an untagged embedded
+// struct (Run) contributes its own keys.
+func keysOf(t reflect.Type) [2][]string {
+	var keys [2][]string
+	for f := range t.Fields() {
+		tag := f.Tag.Get("json")
+		if f.Anonymous && tag == "" {
+			sub := keysOf(f.Type)
+			keys[0], keys[1] = append(keys[0], sub[0]...), append(keys[1], sub[1]...)
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		optional := false
+		for opt := range strings.SplitSeq(opts, ",") {
+			optional = optional || opt == "omitempty" || opt == "omitzero"
+		}
+		if optional {
+			keys[1] = append(keys[1], name)
+		} else {
+			keys[0] = append(keys[0], name)
+		}
+	}
+	return keys
 }
 
 // checkKeys reports unknown, duplicate and missing top-level keys.

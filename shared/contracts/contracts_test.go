@@ -2,15 +2,11 @@ package contracts
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/sluice-data/sluice/shared/fault"
 )
@@ -109,153 +105,6 @@ func TestDecodeTriggerRejects(t *testing.T) {
 	}
 }
 
-func TestPackerRoundTrip(t *testing.T) {
-	run := Run{Source: "orders", Window: "2026-11-01", RunID: "r\"1", Attempt: 3}
-	// Varied records, including bytes SQS refuses in a message body
-	// (U+FFFE, raw supplementary characters), which base64 carries safely.
-	recs := [][]byte{
-		[]byte(`{"id":1,"big":12345678901234567890.123}`),
-		[]byte(`{"id":2,"s":"é\u00e9 \ufffe 🚀"}`),
-		[]byte(`[1,2,3]`),
-		[]byte(`"plain"`),
-		[]byte("{\"x\":\"\uffff\"}"),
-	}
-	limit := 256 << 10
-	p := NewPacker(run, limit)
-	var bodies [][]byte
-	flush := func() {
-		body, err := p.Flush()
-		if err != nil {
-			t.Fatal(err)
-		}
-		bodies = append(bodies, body)
-	}
-	const n = 20000
-	all := make([][]byte, n)
-	for i := range all {
-		all[i] = fmt.Appendf(nil, `{"i":%d,"h":"%x","r":%s}`, i, sha256.Sum256([]byte{byte(i), byte(i >> 8)}), recs[i%len(recs)])
-	}
-	for i := 0; i < n; i++ {
-		rec := all[i]
-		if !p.Fits(rec) {
-			flush()
-		}
-		if err := p.Add(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	flush()
-	if body, err := p.Flush(); body != nil || err != nil {
-		t.Fatal("empty flush must return nil")
-	}
-	if len(bodies) < 2 || p.Batches() != len(bodies) {
-		t.Fatalf("want several batches, got %d (Batches()=%d)", len(bodies), p.Batches())
-	}
-	total := 0
-	for i, body := range bodies {
-		if len(body) > limit {
-			t.Fatalf("batch %d is %d bytes, limit %d", i, len(body), limit)
-		}
-		if !utf8.Valid(body) || strings.ContainsAny(string(body), "\ufffe\uffff🚀") {
-			t.Fatalf("batch %d body carries characters SQS refuses", i)
-		}
-		b, err := DecodeBatch(body)
-		if err != nil {
-			t.Fatalf("batch %d: %v", i, err)
-		}
-		if b.Seq != i || b.Run != run {
-			t.Fatalf("batch %d header = %+v", i, b.Run)
-		}
-		if err := b.Verify(); err != nil {
-			t.Fatal(err)
-		}
-		lines, err := b.Lines()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, r := range lines {
-			if want := all[total+j]; string(r) != string(want) {
-				t.Fatalf("record changed: %s != %s", r, want)
-			}
-		}
-		total += len(lines)
-	}
-	if total != n {
-		t.Fatalf("packed %d records, want %d", total, n)
-	}
-}
-
-func TestPackerBadlyCompressibleRecordsStayUnderLimit(t *testing.T) {
-	limit := 128 << 10
-	p := NewPacker(Run{Source: "a", Window: "2026-11-01", RunID: "r", Attempt: 1}, limit)
-	rnd := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 200; i++ {
-		rec := make([]byte, 3000+rnd.IntN(20000))
-		for j := range rec {
-			rec[j] = 'a' + byte(rnd.IntN(26)) // ~4.7 bits of entropy a byte
-		}
-		rec[0], rec[len(rec)-1] = '"', '"'
-		if !p.Fits(rec) {
-			body, err := p.Flush()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(body) > limit {
-				t.Fatalf("body of %d bytes over the %d limit", len(body), limit)
-			}
-		}
-		if err := p.Add(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func TestPackerRejectsOversizeRecord(t *testing.T) {
-	p := NewPacker(Run{Source: "a", Window: "2026-11-01", RunID: "r", Attempt: 1}, 1<<20)
-	if p.Fits(make([]byte, p.MaxRecord()+1)) {
-		t.Fatal("a record over MaxRecord must not fit")
-	}
-	if !p.Fits(make([]byte, p.MaxRecord())) {
-		t.Fatal("a record of MaxRecord bytes must fit an empty batch")
-	}
-	if p.MaxRecord() < 600<<10 {
-		t.Fatalf("MaxRecord %d: a 1 MiB message should carry records of 600 KiB", p.MaxRecord())
-	}
-}
-
-func TestVerifyRefusesCorruptBatches(t *testing.T) {
-	p := NewPacker(Run{Source: "a", Window: "2026-11-01", RunID: "r", Attempt: 1}, 1<<20)
-	for _, r := range []string{`{"a":1}`, `{"a":2}`} {
-		if err := p.Add([]byte(r)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	body, _ := p.Flush()
-	good, err := DecodeBatch(body)
-	if err != nil || good.Verify() != nil {
-		t.Fatalf("good batch: %v / %v", err, good.Verify())
-	}
-	tests := []struct {
-		name   string
-		mutate func(b *Batch)
-	}{
-		{"count off", func(b *Batch) { b.Count = 3 }},
-		{"raw bytes off", func(b *Batch) { b.RawBytes++ }},
-		{"truncated payload", func(b *Batch) { b.Data = b.Data[:len(b.Data)-9] }},
-		{"not gzip", func(b *Batch) { b.Data = []byte("plain text") }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := good
-			b.Data = bytes.Clone(good.Data)
-			tt.mutate(&b)
-			if err := b.Verify(); !errors.Is(err, ErrCorruptBatch) {
-				t.Fatalf("Verify = %v, want ErrCorruptBatch", err)
-			}
-		})
-	}
-}
-
 func TestDecodeBatchRejects(t *testing.T) {
 	tests := []struct{ name, body, want string }{
 		{"unknown encoding", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"zstd","data":"AAAA"}`, `encoding: "zstd"`},
@@ -319,5 +168,43 @@ func TestFetchHop(t *testing.T) {
 	}
 	if f, err := DecodeFetch(b); err != nil || f.Hop != 4 {
 		t.Fatalf("round trip = %+v, %v", f, err)
+	}
+}
+
+// The key table checkKeys uses is read from the struct tags; this is what
+// it must read: the message formats as they are on the wire.
+func TestFields(t *testing.T) {
+	want := map[string][2][]string{
+		KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
+		KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id"}},
+		KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, {"hop"}},
+		KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
+		KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},
+	}
+	if !reflect.DeepEqual(fields, want) {
+		t.Fatalf("fields = %v\nwant     %v", fields, want)
+	}
+}
+
+// testdata/batch.json is a batch body as the fetcher's packer (package
+// pack) writes it: the Batch struct alone must decode it and encode it
+// again to the same bytes, since that struct is the one definition of the
+// format.
+func TestBatchGolden(t *testing.T) {
+	want := golden(t, "batch.json")
+	b, err := DecodeBatch(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := Run{Source: "orders", Window: "2026-11-01T13", RunID: "r\"<&>\u2028é", Attempt: 3}
+	if b.Run != run || b.Seq != 7 || b.Count != 4 || b.RawBytes != 92 || b.Encoding != EncodingGzipJSONL || len(b.Data) == 0 {
+		t.Fatalf("decoded header = %+v", b)
+	}
+	again, err := json.Marshal(NewBatch(b.Run, b.Seq, b.Count, b.RawBytes, b.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, want) {
+		t.Fatalf("re-encoded batch differs from testdata/batch.json:\n got %s\nwant %s", again, want)
 	}
 }

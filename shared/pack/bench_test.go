@@ -1,4 +1,4 @@
-package contracts
+package pack
 
 import (
 	"io"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/demoapi"
 )
 
@@ -24,11 +25,11 @@ func benchRecords(b *testing.B) ([][]byte, int64) {
 
 func BenchmarkPackerGzipJSONL(b *testing.B) {
 	recs, size := benchRecords(b)
-	run := Run{Source: "orders", Window: "2026-11-01", RunID: "r", Attempt: 1}
+	run := contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r", Attempt: 1}
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		p := NewPacker(run, 1<<20)
+		p := New(run, 1<<20)
 		for _, r := range recs {
 			if !p.Fits(r) {
 				if _, err := p.Flush(); err != nil {
@@ -62,21 +63,21 @@ func BenchmarkBaselinePlainGzip1(b *testing.B) {
 
 func BenchmarkBatchVerify(b *testing.B) {
 	recs, size := benchRecords(b)
-	p := NewPacker(Run{Source: "orders", Window: "2026-11-01", RunID: "r", Attempt: 1}, 1<<20)
+	p := New(contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r", Attempt: 1}, 1<<20)
 	for _, r := range recs[:5000] {
 		if err := p.Add(r); err != nil {
 			b.Fatal(err)
 		}
 	}
 	body, _ := p.Flush()
-	batch, err := DecodeBatch(body)
+	batch, err := contracts.DecodeBatch(body)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(size / 4)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := batch.Verify(); err != nil {
+		if err := Verify(batch); err != nil {
 			b.Fatal(err)
 		}
 	}

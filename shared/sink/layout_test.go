@@ -1,0 +1,49 @@
+package sink_test
+
+import (
+	"testing"
+
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+func TestKeys(t *testing.T) {
+	tests := []struct {
+		prefix, source, hive   string
+		attempt, seq           int
+		part, success, pointer string
+	}{
+		{"", "orders", "dt=2026-11-01", 1, 0,
+			"data/source=orders/dt=2026-11-01/attempt=1/part-000000.jsonl.gz", "data/source=orders/dt=2026-11-01/attempt=1/_SUCCESS",
+			"current/source=orders/dt=2026-11-01/symlink.txt"},
+		{"raw", "orders", "dt=2026-11-01/hr=13", 12, 12,
+			"raw/data/source=orders/dt=2026-11-01/hr=13/attempt=12/part-000012.jsonl.gz", "raw/data/source=orders/dt=2026-11-01/hr=13/attempt=12/_SUCCESS",
+			"raw/current/source=orders/dt=2026-11-01/hr=13/symlink.txt"},
+		{"raw/", "a", "dt=2026-11-01", 3, 123456,
+			"raw/data/source=a/dt=2026-11-01/attempt=3/part-123456.jsonl.gz", "raw/data/source=a/dt=2026-11-01/attempt=3/_SUCCESS",
+			"raw/current/source=a/dt=2026-11-01/symlink.txt"},
+	}
+	for _, tt := range tests {
+		l := sink.NewLayout(tt.prefix)
+		p := sink.Partition{Source: tt.source, Hive: tt.hive}
+		if got := l.PartKey(p, tt.attempt, tt.seq); got != tt.part {
+			t.Errorf("PartKey = %q, want %q", got, tt.part)
+		}
+		if got := l.SuccessKey(p, tt.attempt); got != tt.success {
+			t.Errorf("SuccessKey = %q, want %q", got, tt.success)
+		}
+		if got := l.PointerKey(p); got != tt.pointer {
+			t.Errorf("PointerKey = %q, want %q", got, tt.pointer)
+		}
+		if s := sink.New(nil, "b", tt.prefix); s.Layout != l {
+			t.Errorf("sink.New(%q) lays out as %+v, NewLayout as %+v", tt.prefix, s.Layout, l)
+		}
+		if seq, ok := sink.PartSeq(tt.part); !ok || seq != tt.seq {
+			t.Errorf("PartSeq(%q) = %d, %v", tt.part, seq, ok)
+		}
+	}
+	for _, bad := range []string{"x/part-.jsonl.gz", "x/part-1.json", "x/_SUCCESS", "x/part--1.jsonl.gz"} {
+		if _, ok := sink.PartSeq(bad); ok {
+			t.Errorf("PartSeq(%q) accepted", bad)
+		}
+	}
+}

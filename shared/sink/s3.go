@@ -1,0 +1,109 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/sluice-data/sluice/shared/fault"
+)
+
+const callTimeout = 60 * time.Second
+
+// Object metadata keys.
+const (
+	metaAttempt  = "sluice-attempt"
+	metaRunID    = "sluice-run-id"
+	metaReplaced = "sluice-replaced"
+	metaRecords  = "records"
+	metaSHA256   = "sha256"
+)
+
+// S3API is the part of the S3 client the sink uses.
+type S3API interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, opts ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+}
+
+var _ S3API = (*s3.Client)(nil)
+
+// Sink writes batches to one bucket under one key prefix, at the keys its
+// Layout names. Code that only needs keys can hold the Layout alone.
+type Sink struct {
+	Layout
+	api    S3API
+	bucket string
+}
+
+// New returns a Sink. prefix may be empty or end in "/".
+func New(api S3API, bucket, prefix string) *Sink {
+	return &Sink{Layout: NewLayout(prefix), api: api, bucket: bucket}
+}
+
+// Bucket is the sink's bucket.
+func (s *Sink) Bucket() string { return s.bucket }
+
+var errExists = errors.New("object exists")
+
+// putOnce puts body at key with If-None-Match: *; errExists if the key is
+// taken.
+func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := s.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   aws.String(contentType),
+		Metadata:      meta,
+		IfNoneMatch:   aws.String("*"),
+	})
+	switch {
+	case err == nil:
+		return nil
+	case status(err) == 412:
+		return errExists
+	default:
+		return fault.Retryable(fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, err))
+	}
+}
+
+// list calls each for every object under prefix, a page at a time.
+func (s *Sink) list(ctx context.Context, prefix string, each func(types.Object)) error {
+	var token *string
+	for {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		out, err := s.api.ListObjectsV2(cctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix), ContinuationToken: token})
+		cancel()
+		if err != nil {
+			return fault.Retryable(fmt.Errorf("list s3://%s/%s: %w", s.bucket, prefix, err))
+		}
+		for _, o := range out.Contents {
+			each(o)
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		token = out.NextContinuationToken
+	}
+}
+
+// status is the HTTP status of an AWS error, 0 if it has none.
+func status(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
