@@ -82,12 +82,12 @@ func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID st
 // The expansion, and its bound, are the pipeline config's (Config.Expand),
 // shared with `sluicectl backfill --dry-run`.
 func expand(p *pipeline.Config, t contracts.Trigger) ([]contracts.Input, error) {
-	units, err := p.Expand(t.Sources, t.From, t.To, t.At)
+	planned, err := p.Expand(t.Sources, t.From, t.To, t.At)
 	if err != nil {
 		return nil, err
 	}
 	var inputs []contracts.Input
-	for _, u := range units {
+	for _, u := range planned {
 		inputs = append(inputs, contracts.NewInput(u.Source, u.Window, t.Trigger, t.Force))
 	}
 	return inputs, nil
