@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-MODULES := shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts
+MODULES := shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts scripts/demoapi
 LAMBDAS := scheduler dedupe fetcher writer
 LAMBDA_GO_VERSION := v1.55.1
 GOTEST_FLAGS ?= -race -count=1 -timeout 12m

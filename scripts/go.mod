@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.9
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.52.11
 	github.com/klauspost/compress v1.20.3
+	github.com/sluice-data/sluice/scripts/demoapi v0.0.0
 	github.com/sluice-data/sluice/shared v0.0.0
 )
 
@@ -37,3 +38,5 @@ require (
 )
 
 replace github.com/sluice-data/sluice/shared => ../shared
+
+replace github.com/sluice-data/sluice/scripts/demoapi => ./demoapi

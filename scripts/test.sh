@@ -20,7 +20,7 @@ if [[ "${SLUICE_DEVSTACK:-}" != external ]] && ! scripts/stack.sh status >/dev/n
 	scripts/stack.sh up
 fi
 
-modules=(shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts)
+modules=(shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts scripts/demoapi)
 pkgs=()
 for m in "${modules[@]}"; do pkgs+=("./$m/..."); done
 

@@ -16,6 +16,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/klauspost/compress v1.20.3
+	github.com/sluice-data/sluice/scripts/demoapi v0.0.0
 	github.com/tidwall/gjson v1.20.1
 	go.uber.org/zap v1.28.0
 	go.yaml.in/yaml/v3 v3.0.6
@@ -44,3 +45,5 @@ require (
 	github.com/tidwall/pretty v1.2.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 )
+
+replace github.com/sluice-data/sluice/scripts/demoapi => ../scripts/demoapi

@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/shared/consumer"
-	"github.com/sluice-data/sluice/shared/demoapi"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -62,6 +62,26 @@ func TestMultiSourceMultiDayLandsExactlyTheAPIRecords(t *testing.T) {
 	}
 	if n := strings.Count(out, "SUCCEEDED"); n != 9 {
 		t.Fatalf("sluicectl runs shows %d SUCCEEDED, want 9:\n%s", n, out)
+	}
+}
+
+// sluicectl backfill sends the scheduler one Trigger; the scheduler turns
+// it into the source's windows, and each runs as a backfill.
+func TestBackfillRunsEveryWindowThroughTheScheduler(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{api: demoapi.Options{RecordsPerDay: 150}})
+	out, err := e.pipe.Ctl(context.Background(), "backfill", "--source", "orders", "--from", "2026-10-30", "--to", "2026-11-02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "3 inputs (2026-10-30 … 2026-11-01)") {
+		t.Fatalf("sluicectl backfill said %q", out)
+	}
+	for _, r := range e.waitRuns(60*time.Second, "orders/2026-10-30", "orders/2026-10-31", "orders/2026-11-01") {
+		e.checkPartition(r)
+		if r.Trigger != "backfill" || r.Attempt != 1 {
+			t.Errorf("%s: trigger %q, attempt %d; want a first backfill attempt", r.Input, r.Trigger, r.Attempt)
+		}
 	}
 }
 

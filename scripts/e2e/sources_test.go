@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/scripts/localrun"
-	"github.com/sluice-data/sluice/shared/demoapi"
 )
 
 // Three authenticated sources with three more pagination styles, through

@@ -200,10 +200,11 @@ func (proc *Proc) Stop(timeout time.Duration) error {
 	}
 }
 
-// Ctl runs sluicectl with args and returns its output.
+// Ctl runs sluicectl with args and returns its output. sluicectl also
+// gets the pipeline file, which backfill reads.
 func (p *Pipeline) Ctl(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(p.Bin, "sluicectl"), args...)
-	cmd.Env = p.BaseEnv()
+	cmd.Env = append(p.BaseEnv(), "SLUICE_PIPELINE_FILE="+p.PipelineFile)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

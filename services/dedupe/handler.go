@@ -9,7 +9,6 @@ import (
 
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
-	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -66,14 +65,8 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 
 // validate checks the input against the pipeline config.
 func (h *handler) validate(in contracts.Input) error {
-	src, ok := h.pipeline.Source(in.Source)
-	if !ok {
-		return fault.Permanentf("unknown source %q (not in the pipeline config)", in.Source)
-	}
-	if _, err := src.Partition.ParseKey(in.Window); err != nil {
-		return fault.Permanentf("source %s: %w", in.Source, err)
-	}
-	return nil
+	_, _, err := h.pipeline.Lookup(in.Source, in.Window)
+	return err
 }
 
 // claim is the domain step: take the input for a new attempt. A forced

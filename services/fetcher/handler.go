@@ -130,13 +130,9 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // message's, or the next attempt when the message is a redelivery.
 func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (run contracts.Run, started bool, err error) {
 	run = f.Run
-	src, ok := h.pipeline.Source(f.Source)
-	if !ok {
-		return run, false, fault.Permanentf("unknown source %q (not in the pipeline config)", f.Source)
-	}
-	w, err := src.Partition.ParseKey(f.Window)
+	src, w, err := h.pipeline.Lookup(f.Source, f.Window)
 	if err != nil {
-		return run, false, fault.Permanentf("source %s: %w", f.Source, err)
+		return run, false, err
 	}
 	cur, err := h.runs.StartHop(ctx, f.Run, msgID, f.Hop)
 	if err != nil {

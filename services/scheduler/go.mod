@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/aws/aws-lambda-go v1.55.1
+	github.com/sluice-data/sluice/scripts/demoapi v0.0.0
 	github.com/sluice-data/sluice/shared v0.0.0
 	go.uber.org/zap v1.28.0
 )
@@ -39,3 +40,5 @@ require (
 )
 
 replace github.com/sluice-data/sluice/shared => ../../shared
+
+replace github.com/sluice-data/sluice/scripts/demoapi => ../../scripts/demoapi

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -79,56 +78,23 @@ func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID st
 // it is every window of each named source (all sources when none is named)
 // starting in [From, To); without one, the windows due at At — each
 // source's partition.lookback latest windows that ended partition.lag ago.
+//
+// The expansion, and its bound, are the pipeline config's (Config.Expand),
+// shared with `sluicectl backfill --dry-run`.
 func expand(p *pipeline.Config, t contracts.Trigger) ([]contracts.Input, error) {
-	sources := p.Sources
-	if len(t.Sources) > 0 {
-		sources = make([]pipeline.Source, 0, len(t.Sources))
-		var unknown []error
-		for _, name := range t.Sources {
-			src, ok := p.Source(name)
-			if !ok {
-				unknown = append(unknown, fmt.Errorf("unknown source %q (not in the pipeline config)", name))
-				continue
-			}
-			sources = append(sources, *src)
-		}
-		if err := errors.Join(unknown...); err != nil {
-			return nil, fault.Permanent(err)
-		}
+	planned, err := p.Expand(t.Sources, t.From, t.To, t.At)
+	if err != nil {
+		return nil, err
 	}
 	var inputs []contracts.Input
-	for _, src := range sources {
-		for _, w := range windows(src.Partition, t) {
-			inputs = append(inputs, contracts.NewInput(src.Name, src.Partition.Key(w), t.Trigger, t.Force))
-		}
-		if len(inputs) > maxInputsPerTrigger {
-			return nil, fault.Permanentf("trigger expands to more than %d inputs, the limit (split the range)", maxInputsPerTrigger)
-		}
+	for _, u := range planned {
+		inputs = append(inputs, contracts.NewInput(u.Source, u.Window, t.Trigger, t.Force))
 	}
 	return inputs, nil
 }
 
 // maxInputsPerTrigger guards against a mistyped range flooding the queue.
-const maxInputsPerTrigger = 10000
-
-func windows(p pipeline.Partition, t contracts.Trigger) []pipeline.Window {
-	if !t.From.IsZero() {
-		// No more than one window past the limit, so that a mistyped year
-		// is refused at once instead of being built in memory first. (Day
-		// and hour windows are of fixed length in UTC.)
-		to := t.To
-		if first := p.Windows(t.From, t.From.Add(time.Nanosecond)); len(first) == 1 {
-			period := first[0].End.Sub(first[0].Start)
-			if limit := first[0].Start.Add((maxInputsPerTrigger + 1) * period); to.After(limit) {
-				to = limit
-			}
-		}
-		return p.Windows(t.From, to)
-	}
-	// The windows due at t.At: the source's lookback latest windows that
-	// ended at least its lag ago.
-	return p.Due(t.At)
-}
+const maxInputsPerTrigger = pipeline.MaxInputs
 
 // scheduledEvent is the detail-type of the events an EventBridge rule with a
 // schedule expression sends.

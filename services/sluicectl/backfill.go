@@ -2,28 +2,23 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 
-	"go.uber.org/zap"
-
-	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/pipeline"
-	"github.com/sluice-data/sluice/shared/queue"
 )
 
-// maxBackfill bounds one backfill, as the scheduler bounds one trigger: a
-// typo in a year should not enqueue a century of hours.
-const maxBackfill = 10000
-
-// cmdBackfill enqueues one input per window of a source in a range: the
-// windows are the source's own (day or hour), taken from the pipeline
-// config, so every input is one the pipeline would have scheduled.
-func cmdBackfill(ctx context.Context, args []string, out io.Writer) error {
+// cmdBackfill asks the scheduler for one input per window of a source in a
+// range: it sends a backfill Trigger with that range, which the scheduler
+// expands into the source's own windows (day or hour), as it would have
+// scheduled them. The inputs are first worked out here by the same
+// expansion (pipeline.Config.Expand), under the same bound, so that a range
+// the scheduler would refuse is refused before anything is sent, and so
+// that --dry-run can print them.
+func cmdBackfill(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	src := fs.String("source", "", "source name from the pipeline config (required)")
 	from := fs.String("from", "", "first day (YYYY-MM-DD) or time (RFC 3339) (required)")
@@ -55,45 +50,23 @@ func cmdBackfill(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	source, ok := cfg.Source(*src)
-	if !ok {
-		return fmt.Errorf("backfill: unknown source %q (not in %s)", *src, file)
-	}
-	windows := source.Partition.Windows(start, end)
-	if len(windows) > maxBackfill {
-		return fmt.Errorf("backfill: %d windows of %s in that range, more than %d; split it", len(windows), source.Partition.Every, maxBackfill)
-	}
-	bodies := make([][]byte, 0, len(windows))
-	for _, w := range windows {
-		in := contracts.NewInput(*src, source.Partition.Key(w), contracts.TriggerBackfill, *force)
-		body, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		if _, err := contracts.DecodeInput(body); err != nil {
-			return err
-		}
-		bodies = append(bodies, body)
-		if *dryRun {
-			fmt.Fprintln(out, in.Key())
-		}
+	t := contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Sources: []string{*src},
+		From: start, To: end, Trigger: contracts.TriggerBackfill, Force: *force}
+	inputs, err := cfg.Expand(t.Sources, t.From, t.To, t.At)
+	if err != nil {
+		return fmt.Errorf("backfill (%s): %w", file, err)
 	}
 	if *dryRun {
-		fmt.Fprintf(out, "%d windows; nothing sent (--dry-run)\n", len(windows))
+		for _, in := range inputs {
+			fmt.Fprintln(out, contracts.InputKey(in.Source, in.Window))
+		}
+		fmt.Fprintf(out, "%d windows; nothing sent (--dry-run)\n", len(inputs))
 		return nil
 	}
-	url, err := env("SLUICE_INPUTS_QUEUE_URL")
-	if err != nil {
+	if err := send(ctx, aws, "SLUICE_TRIGGERS_QUEUE_URL", t, func(b []byte) error { _, err := contracts.DecodeTrigger(b); return err }); err != nil {
 		return err
 	}
-	clients, err := awsconf.Load(ctx, zap.NewNop())
-	if err != nil {
-		return err
-	}
-	if err := queue.NewPublisher(clients.SQS).SendBatch(ctx, url, bodies); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "backfill of %s: %d inputs sent (%s … %s)\n", *src, len(windows),
-		source.Partition.Key(windows[0]), source.Partition.Key(windows[len(windows)-1]))
+	fmt.Fprintf(out, "backfill of %s: trigger sent to the scheduler for %d inputs (%s … %s)\n", *src, len(inputs),
+		inputs[0].Window, inputs[len(inputs)-1].Window)
 	return nil
 }

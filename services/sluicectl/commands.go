@@ -14,9 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -30,7 +27,7 @@ func env(name string) (string, error) {
 	return v, nil
 }
 
-func cmdTrigger(ctx context.Context, args []string, out io.Writer) error {
+func cmdTrigger(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("trigger", flag.ContinueOnError)
 	src := fs.String("source", "", "source name from the pipeline config (required)")
 	window := fs.String("window", "", "partition window key, e.g. 2026-11-01 or 2026-11-01T13 (required)")
@@ -39,12 +36,12 @@ func cmdTrigger(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	in := contracts.NewInput(*src, *window, contracts.TriggerManual, *force)
-	if err := send(ctx, "SLUICE_INPUTS_QUEUE_URL", in, func(b []byte) error { _, err := contracts.DecodeInput(b); return err }); err != nil {
+	if err := send(ctx, aws, "SLUICE_INPUTS_QUEUE_URL", in, func(b []byte) error { _, err := contracts.DecodeInput(b); return err }); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "triggered %s\n", in.Key())
 	// Say what dedupe will do with it, when the runs table is at hand.
-	if store, err := openStore(ctx); err == nil {
+	if store, err := openStore(aws); err == nil {
 		if r, err := store.Get(ctx, in.Key()); err == nil {
 			switch {
 			case r.Status == runs.Succeeded && !*force:
@@ -59,12 +56,12 @@ func cmdTrigger(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // openStore opens the runs table named by SLUICE_RUNS_TABLE.
-func openStore(ctx context.Context) (*runs.Store, error) {
+func openStore(aws awsClients) (*runs.Store, error) {
 	table, err := env("SLUICE_RUNS_TABLE")
 	if err != nil {
 		return nil, err
 	}
-	clients, err := awsconf.Load(ctx, zap.NewNop())
+	clients, err := aws()
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +71,7 @@ func openStore(ctx context.Context) (*runs.Store, error) {
 // send encodes msg, checks it as its consumer will (so a bad message is
 // refused here, not parked there), and sends it to the queue named by the
 // environment variable queueVar.
-func send(ctx context.Context, queueVar string, msg any, check func([]byte) error) error {
+func send(ctx context.Context, aws awsClients, queueVar string, msg any, check func([]byte) error) error {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return err
@@ -86,14 +83,14 @@ func send(ctx context.Context, queueVar string, msg any, check func([]byte) erro
 	if err != nil {
 		return err
 	}
-	clients, err := awsconf.Load(ctx, zap.NewNop())
+	clients, err := aws()
 	if err != nil {
 		return err
 	}
 	return queue.NewPublisher(clients.SQS).Send(ctx, url, body)
 }
 
-func cmdSchedule(ctx context.Context, args []string, out io.Writer) error {
+func cmdSchedule(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
 	sources := fs.String("sources", "", "comma-separated source names (default: every source)")
 	from := fs.String("from", "", "first day (YYYY-MM-DD) or time (RFC 3339) of the range")
@@ -113,7 +110,7 @@ func cmdSchedule(ctx context.Context, args []string, out io.Writer) error {
 	if t.To, err = parseTime(*to); err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
-	if err := send(ctx, "SLUICE_TRIGGERS_QUEUE_URL", t, func(b []byte) error { _, err := contracts.DecodeTrigger(b); return err }); err != nil {
+	if err := send(ctx, aws, "SLUICE_TRIGGERS_QUEUE_URL", t, func(b []byte) error { _, err := contracts.DecodeTrigger(b); return err }); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "trigger sent to the scheduler")
@@ -130,7 +127,7 @@ func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339, s)
 }
 
-func cmdRuns(ctx context.Context, args []string, out io.Writer) error {
+func cmdRuns(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("runs", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.Usage = func() {
@@ -140,7 +137,7 @@ func cmdRuns(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	store, err := openStore(ctx)
+	store, err := openStore(aws)
 	if err != nil {
 		return err
 	}
@@ -215,7 +212,7 @@ func orDash(s string) string {
 }
 
 // cmdRelease ends a stuck run: the operator's way out, made safe.
-func cmdRelease(ctx context.Context, args []string, out io.Writer) error {
+func cmdRelease(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	force := fs.Bool("force", false, "end the run even though its lease is live (its worker is fenced: its later writes fail)")
 	reason := fs.String("reason", "", "why, recorded as the run's error (default: released by <user>)")
@@ -244,7 +241,7 @@ func cmdRelease(ctx context.Context, args []string, out io.Writer) error {
 	if *reason == "" {
 		*reason = "released by " + cmp.Or(os.Getenv("USER"), "an operator")
 	}
-	store, err := openStore(ctx)
+	store, err := openStore(aws)
 	if err != nil {
 		return err
 	}

@@ -17,10 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/shared/contracts"
-	"github.com/sluice-data/sluice/shared/demoapi"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 )
 
@@ -420,19 +421,30 @@ func TestBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SLUICE_PIPELINE_FILE", file)
+	cfg, err := pipeline.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := []string{"orders/2026-11-01", "orders/2026-11-02", "orders/2026-11-03"}
 	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
-		want    []string // input keys on the queue
+		name      string
+		args      []string
+		wantErr   string
+		want      []string // the input keys of the trigger sent
+		wantForce bool
+		wantOut   string
 	}{
-		{"one input per day", []string{"--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04"}, "",
-			[]string{"orders/2026-11-01", "orders/2026-11-02", "orders/2026-11-03"}},
-		{"dry run sends nothing", []string{"--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04", "--dry-run"}, "", nil},
-		{"unknown source", []string{"--source", "ghost", "--from", "2026-11-01", "--to", "2026-11-04"}, "unknown source", nil},
-		{"reversed range", []string{"--source", "orders", "--from", "2026-11-04", "--to", "2026-11-01"}, "not after", nil},
-		{"too many windows", []string{"--source", "orders", "--from", "1990-01-01", "--to", "2026-11-01"}, "split it", nil},
-		{"missing flags", []string{"--source", "orders"}, "required", nil},
+		{name: "one input per day", args: []string{"--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04"},
+			want: days, wantOut: "backfill of orders: trigger sent to the scheduler for 3 inputs (2026-11-01 … 2026-11-03)\n"},
+		{name: "forced", args: []string{"--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04", "--force"},
+			want: days, wantForce: true},
+		{name: "dry run prints the inputs, sends nothing", args: []string{"--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04", "--dry-run"},
+			wantOut: strings.Join(days, "\n") + "\n3 windows; nothing sent (--dry-run)\n"},
+		{name: "unknown source", args: []string{"--source", "ghost", "--from", "2026-11-01", "--to", "2026-11-04"}, wantErr: `unknown source "ghost"`},
+		{name: "reversed range", args: []string{"--source", "orders", "--from", "2026-11-04", "--to", "2026-11-01"}, wantErr: "not after"},
+		// The scheduler's bound, refused here before anything is sent.
+		{name: "too many windows", args: []string{"--source", "orders", "--from", "1990-01-01", "--to", "2026-11-01"}, wantErr: "more than 10000 inputs, the limit (split the range)"},
+		{name: "missing flags", args: []string{"--source", "orders"}, wantErr: "required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -447,21 +459,37 @@ func TestBackfill(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
-			for _, body := range receive(t, st, st.Resources.Inputs.URL, len(tt.want), 5*time.Second) {
-				in, err := contracts.DecodeInput([]byte(body))
-				if err != nil || in.Trigger != contracts.TriggerBackfill {
-					t.Fatalf("input %s: %v", body, err)
-				}
-				got = append(got, in.Key())
+			if tt.wantOut != "" && out.String() != tt.wantOut {
+				t.Fatalf("output %q, want %q", out.String(), tt.wantOut)
 			}
-			slices.Sort(got)
+			if tt.want == nil {
+				return
+			}
+			bodies := receive(t, st, st.Resources.Triggers.URL, 1, 5*time.Second)
+			if len(bodies) != 1 {
+				t.Fatalf("%d messages on the triggers queue, want 1", len(bodies))
+			}
+			tr, err := contracts.DecodeTrigger([]byte(bodies[0]))
+			if err != nil || tr.Trigger != contracts.TriggerBackfill || tr.Force != tt.wantForce || !slices.Equal(tr.Sources, []string{"orders"}) {
+				t.Fatalf("trigger %s: %+v, %v; want a backfill of orders, force %v", bodies[0], tr, err, tt.wantForce)
+			}
+			// The inputs the scheduler expands it into.
+			inputs, err := cfg.Expand(tr.Sources, tr.From, tr.To, tr.At)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, in := range inputs {
+				got = append(got, contracts.InputKey(in.Source, in.Window))
+			}
 			if !slices.Equal(got, tt.want) {
-				t.Fatalf("inputs sent = %v, want %v (output %q)", got, tt.want, out.String())
+				t.Fatalf("the trigger sent asks for %v, want %v (output %q)", got, tt.want, out.String())
 			}
 		})
 	}
-	if extra := receive(t, st, st.Resources.Inputs.URL, 1, 2*time.Second); len(extra) != 0 {
-		t.Fatalf("unexpected messages %v", extra)
+	for _, url := range []string{st.Resources.Triggers.URL, st.Resources.Inputs.URL} {
+		if extra := receive(t, st, url, 1, 2*time.Second); len(extra) != 0 {
+			t.Fatalf("unexpected messages %v", extra)
+		}
 	}
 }

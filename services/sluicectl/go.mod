@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/service/sqs v1.52.11
+	github.com/sluice-data/sluice/scripts/demoapi v0.0.0
 	github.com/sluice-data/sluice/shared v0.0.0
 	github.com/tidwall/gjson v1.20.1
 	go.uber.org/zap v1.28.0
@@ -40,3 +41,5 @@ require (
 )
 
 replace github.com/sluice-data/sluice/shared => ../../shared
+
+replace github.com/sluice-data/sluice/scripts/demoapi => ../../scripts/demoapi

@@ -4,12 +4,13 @@
 //	sluicectl schedule [--sources a,b] [--from D --to D] [--force]   ask the scheduler for inputs
 //	sluicectl runs     [--json] [<input>]                 list the run records, or one input's attempts
 //	sluicectl release  [--force] [--reason R] <input>     end a stuck run (refused while its lease is live)
-//	sluicectl backfill --source S --from D --to D [--force] [--dry-run]   enqueue one input per window
+//	sluicectl backfill --source S --from D --to D [--force] [--dry-run]   ask the scheduler for one input per window
 //	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N]   empty a DLQ: move triggers and
 //	                   inputs back; re-trigger the runs of fetch and batches messages as new inputs
 //
 // It reads the same environment as the services (SLUICE_*_QUEUE_URL,
-// SLUICE_RUNS_TABLE, AWS_ENDPOINT_URL_*).
+// SLUICE_RUNS_TABLE, SLUICE_PIPELINE_FILE, AWS_ENDPOINT_URL_*), and loads
+// the AWS config once per run, when a command first needs it.
 package main
 
 import (
@@ -20,7 +21,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/awsconf"
 )
 
 const usage = `usage: sluicectl <command> [flags]
@@ -31,8 +37,9 @@ commands:
             complete window, or every window in --from/--to
   runs      list run records (input, status, attempt, records, objects, duration);
             with an input (source/window), its every attempt: owner, times, batches, error
-  backfill  enqueue one input per window of a source in --from/--to (end exclusive),
-            the windows of the source's partition (day or hour)
+  backfill  ask the scheduler for one input per window of a source in --from/--to (end
+            exclusive), the windows of the source's partition (day or hour); --dry-run
+            prints them
   release   end a stuck run so its input can be claimed again (refused while the lease
             is live unless --force)
   redrive   empty a queue's DLQ: triggers and inputs move back to their queue; for fetch
@@ -58,18 +65,28 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprint(os.Stderr, usage)
 		return flag.ErrHelp
 	}
-	cmds := map[string]func(context.Context, []string, io.Writer) error{
+	cmds := map[string]command{
 		"trigger":  cmdTrigger,
 		"schedule": cmdSchedule,
 		"runs":     cmdRuns,
 		"release":  cmdRelease,
 		"backfill": cmdBackfill,
-		"redrive":  cmdRedrive,
+		"redrive": func(ctx context.Context, _ awsClients, args []string, out io.Writer) error {
+			return cmdRedrive(ctx, args, out)
+		},
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		fmt.Fprint(os.Stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
-	return cmd(ctx, args[1:], out)
+	clients := sync.OnceValues(func() (*awsconf.Clients, error) { return awsconf.Load(ctx, zap.NewNop()) })
+	return cmd(ctx, clients, args[1:], out)
 }
+
+// A command runs one sluicectl command with its arguments.
+type command func(ctx context.Context, aws awsClients, args []string, out io.Writer) error
+
+// awsClients returns the AWS clients of one sluicectl run: the config is
+// loaded on the first call, when a command first needs AWS, and only then.
+type awsClients func() (*awsconf.Clients, error)

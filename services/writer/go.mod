@@ -3,6 +3,7 @@ module github.com/sluice-data/sluice/services/writer
 go 1.26.8
 
 require (
+	github.com/sluice-data/sluice/scripts/demoapi v0.0.0
 	github.com/sluice-data/sluice/shared v0.0.0
 	go.uber.org/zap v1.28.0
 )
@@ -43,3 +44,5 @@ require (
 )
 
 replace github.com/sluice-data/sluice/shared => ../../shared
+
+replace github.com/sluice-data/sluice/scripts/demoapi => ../../scripts/demoapi

@@ -146,13 +146,9 @@ func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) er
 }
 
 func (h *handler) partition(r contracts.Run) (sink.Partition, error) {
-	src, ok := h.pipeline.Source(r.Source)
-	if !ok {
-		return sink.Partition{}, fault.Permanentf("unknown source %q (not in the pipeline config)", r.Source)
-	}
-	w, err := src.Partition.ParseKey(r.Window)
+	src, w, err := h.pipeline.Lookup(r.Source, r.Window)
 	if err != nil {
-		return sink.Partition{}, fault.Permanentf("source %s: %w", r.Source, err)
+		return sink.Partition{}, err
 	}
 	return sink.Partition{Source: r.Source, Hive: src.Partition.HivePath(w)}, nil
 }

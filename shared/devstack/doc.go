@@ -13,7 +13,7 @@
 //     reach the emulators without further options (S3 also gets path-style
 //     addressing). Env gives the same settings as environment variables for
 //     child processes.
-//   - Provision creates, idempotently, the resources of one prefix (design.md):
+//   - Provision creates, idempotently, the resources of one prefix (Names):
 //     four queues each with its dead-letter queue, the runs table and the
 //     data bucket.
 //

@@ -31,8 +31,9 @@ const maxPrefixLen = 40
 // DynamoDB table names and S3 bucket names alike.
 var prefixRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 
-// Names derives every resource name from one prefix (design.md, "Resource
-// names"). The zero value uses DefaultPrefix.
+// Names derives every resource name from one prefix, as the Terraform
+// module does from its name_prefix (infra/modules/sluice; there the bucket
+// name also ends in the account id). The zero value uses DefaultPrefix.
 type Names struct {
 	Prefix string
 }

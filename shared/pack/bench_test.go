@@ -6,8 +6,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/shared/contracts"
-	"github.com/sluice-data/sluice/shared/demoapi"
 )
 
 // The packer against its floor: plain gzip level 1 of the same JSON Lines

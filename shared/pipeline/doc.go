@@ -4,6 +4,10 @@
 // and how their data is cut into partition windows — and provides the
 // window arithmetic (alignment, keys, Hive paths) and request templates
 // (Vars) that every service uses to name the same unit of work the same way.
+// Config.Lookup finds the source and window a message names, refusing an
+// unknown one with the same permanent error in every service; Config.Expand
+// gives the inputs a trigger asks for, under the one bound (MaxInputs) that
+// the scheduler and `sluicectl backfill` share.
 //
 // A config is only ever obtained through Load or Parse, which fill in the
 // defaults and report every problem in the file at once, each with its field

@@ -8,7 +8,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/sluice-data/sluice/shared/demoapi"
+	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/shared/pipeline"
 )
 

@@ -15,8 +15,9 @@ locals {
     SLUICE_MAX_RECEIVE        = tostring(var.max_receive_count)
   }
 
-  # Configuration every function reads (see design.md). SLUICE_DLQ_URL, the
-  # DLQ of the queue the service consumes, is added per function below.
+  # Configuration every function reads (README, "Service configuration
+  # reference"). SLUICE_DLQ_URL, the DLQ of the queue the service consumes,
+  # is added per function below.
   shared_environment = merge(local.stack_environment, {
     SLUICE_PIPELINE_FILE = var.pipeline_file
     SLUICE_WORKERS       = tostring(var.workers)

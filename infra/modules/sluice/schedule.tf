@@ -1,9 +1,9 @@
 # EventBridge Scheduler starts the daily run. By default it sends a trigger
-# message to the triggers queue (EventBridge -> triggers queue -> scheduler, as
-# in design.md); with schedule_target = "lambda" it invokes the scheduler
-# function directly. Scheduler authorises through its execution role, so no
-# Lambda resource policy is needed. Events it cannot deliver after the retry
-# policy go to the triggers DLQ.
+# message to the triggers queue (EventBridge -> triggers queue -> scheduler);
+# with schedule_target = "lambda" it invokes the scheduler function directly.
+# Scheduler authorises through its execution role, so no Lambda resource
+# policy is needed. Events it cannot deliver after the retry policy go to the
+# triggers DLQ.
 
 locals {
   schedule_target_arn = (

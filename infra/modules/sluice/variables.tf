@@ -373,7 +373,7 @@ variable "schedule_timezone" {
 variable "schedule_target" {
   description = <<-EOT
     What the schedule invokes:
-      "queue"  - sends the trigger message to the <prefix>-triggers queue (the path design.md describes; the scheduler
+      "queue"  - sends the trigger message to the <prefix>-triggers queue (the scheduler
                  then receives it as an ordinary SQS record, with the queue's retries and DLQ),
       "lambda" - invokes the scheduler function directly and asynchronously with the same payload (the function must then
                  accept a non-SQS event).

@@ -40,4 +40,12 @@
 //
 //	POST /admin/fail?source=orders&status=503[&count=2][&retry_after=1][&body=truncated|not_json]   status=0 clears
 //	GET  /admin/requests                                                                              {"orders":12,...}
+//
+// The package is a module of its own, beside the scripts and outside the
+// shared module, because it is test support, not production code: the
+// services import it from their tests only, so their binaries never link
+// it. It requires no other Sluice module, so the shared module's tests, the
+// services' tests and the scripts can all require it without a module
+// cycle (which is also why the check that pipeline.Parse accepts its
+// configs lives in package pipeline's tests).
 package demoapi
