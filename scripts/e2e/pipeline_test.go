@@ -77,7 +77,7 @@ func TestBackfillRunsEveryWindowThroughTheScheduler(t *testing.T) {
 	if !strings.Contains(out, "3 inputs (2026-10-30 … 2026-11-01)") {
 		t.Fatalf("sluicectl backfill said %q", out)
 	}
-	for _, r := range e.waitRuns(60*time.Second, "orders/2026-10-30", "orders/2026-10-31", "orders/2026-11-01") {
+	for _, r := range e.waitRuns(e.timing.within(30*time.Second), "orders/2026-10-30", "orders/2026-10-31", "orders/2026-11-01") {
 		e.checkPartition(r)
 		if r.Trigger != "backfill" || r.Attempt != 1 {
 			t.Errorf("%s: trigger %q, attempt %d; want a first backfill attempt", r.Input, r.Trigger, r.Attempt)
