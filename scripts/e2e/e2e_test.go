@@ -29,7 +29,10 @@ import (
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
-var binDir string
+var (
+	repoRoot string
+	binDir   string
+)
 
 func TestMain(m *testing.M) {
 	root, err := devstack.RepoRoot()
@@ -49,7 +52,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binDir = dir
+	repoRoot, binDir = root, dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -1,156 +1,238 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/scripts/localrun"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/runs"
 )
 
-// startLambda runs the named service binary on its Lambda transport
-// against a stand-in Runtime API.
-func (e *env) startLambda(name string) *localrun.LambdaRuntime {
-	e.t.Helper()
-	rt, err := localrun.StartLambdaRuntime()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	proc, err := e.pipe.Start(name, "SLUICE_TRANSPORT=lambda", "AWS_LAMBDA_RUNTIME_API="+rt.Addr())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		proc.Kill() // Lambda freezes and kills its runtimes; so do we
-		rt.Close()
+// The Lambda tests run each service's real bootstrap (built as `make
+// lambda-zips` builds it, for this machine) under AWS's Lambda Runtime
+// Interface Emulator, aws-lambda-rie, and invoke it as Lambda would: with
+// golden events from testdata/, and with SQS events made of the messages
+// on the test's queues, as the event source mapping makes them. (They used
+// to run against a stand-in Runtime API written here; nothing they check
+// needs a behaviour the emulator lacks, so the stand-in is gone.)
+
+// lambdaBuild is the bootstraps and the emulator, built and installed once
+// per test run, on first use.
+var lambdaBuild struct {
+	once     sync.Once
+	dir, rie string
+	err      error
+}
+
+func bootstraps(t *testing.T) (dir, rie string) {
+	t.Helper()
+	lambdaBuild.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if lambdaBuild.err = localrun.InstallRIE(ctx, repoRoot); lambdaBuild.err != nil {
+			return
+		}
+		lambdaBuild.dir, lambdaBuild.rie = filepath.Join(binDir, "lambda"), localrun.RIEPath(repoRoot)
+		lambdaBuild.err = localrun.BuildBootstraps(ctx, repoRoot, lambdaBuild.dir)
 	})
-	return rt
+	if lambdaBuild.err != nil {
+		t.Fatal(lambdaBuild.err)
+	}
+	return lambdaBuild.dir, lambdaBuild.rie
 }
 
-// sqsEvent receives n messages from url and wraps them as Lambda's event
-// source mapping would.
-func (e *env) sqsEvent(url string, n int) events.SQSEvent {
+// startFunction runs the named service's bootstrap under the emulator
+// with the given function timeout and extra environment.
+func (e *env) startFunction(name string, timeout time.Duration, extra ...string) *localrun.Function {
 	e.t.Helper()
-	var ev events.SQSEvent
-	deadline := time.Now().Add(10 * time.Second)
-	for len(ev.Records) < n && time.Now().Before(deadline) {
-		out, err := e.stack.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(url), MaxNumberOfMessages: int32(n - len(ev.Records)), WaitTimeSeconds: 1, VisibilityTimeout: 120,
-			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
-		})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		for _, m := range out.Messages {
-			ev.Records = append(ev.Records, events.SQSMessage{
-				MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
-				Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: "arn:aws:sqs:us-east-1:000000000000:local", AWSRegion: "us-east-1",
-			})
-		}
-	}
-	if len(ev.Records) != n {
-		e.t.Fatalf("received %d messages, want %d", len(ev.Records), n)
-	}
-	return ev
-}
-
-func (e *env) invoke(rt *localrun.LambdaRuntime, payload any) localrun.Result {
-	e.t.Helper()
-	body, err := json.Marshal(payload)
+	dir, rie := bootstraps(e.t)
+	fn, err := e.pipe.StartFunction(context.Background(), name, localrun.FunctionSetup{
+		RIE: rie, Bootstrap: filepath.Join(dir, name), Timeout: timeout, Env: extra,
+	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := rt.Invoke(ctx, body, 20*time.Second)
+	e.t.Cleanup(fn.Stop)
+	return fn
+}
+
+func (e *env) invoke(fn *localrun.Function, payload []byte) localrun.Invocation {
+	e.t.Helper()
+	inv, err := fn.Invoke(context.Background(), payload)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return res
+	return inv
 }
 
-// The dedupe binary on its Lambda transport: one good input, a duplicate
-// of it and a malformed message in one SQS event. The reply reports no
-// batch item failure (the duplicate is dropped, the malformed message
-// parked), one Fetch is handed on, and the malformed message is in the DLQ.
-func TestDedupeOnLambdaAnswersTheBatchPartially(t *testing.T) {
+// golden reads testdata/name.
+func golden(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Partial batch responses, on dedupe and then the fetcher, each under the
+// emulator. Dedupe gets the golden batch of testdata/sqs-inputs.json —
+// two good inputs, a duplicate, a malformed message and an unknown source
+// — and reports no failure: the duplicate loses its claim and is dropped,
+// the other two are parked with their reasons. The fetcher then gets the
+// two Fetch messages dedupe handed on, as the event source mapping
+// delivers them, plus the golden malformed record, while the customers API
+// answers 503: its reply lists exactly the customers fetch, the malformed
+// record is parked, and orders lands whole.
+func TestLambdaBatchesAnswerPartially(t *testing.T) {
 	t.Parallel()
 	e := start(t, setup{noStart: true})
 	res := e.stack.Resources
-	e.send(res.Inputs.URL, e.input("orders", "2026-11-09"), e.input("orders", "2026-11-09"), `{"v":1,"kind":"input"`)
-	rt := e.startLambda("dedupe")
+	if _, err := e.pipe.Start("writer"); err != nil {
+		t.Fatal(err)
+	}
+	dedupe := e.startFunction("dedupe", 20*time.Second)
+	fetcher := e.startFunction("fetcher", 20*time.Second, "SLUICE_HANDOFF_MARGIN=2s")
+	e.api.Inject("customers", demoapi.Failure{Status: 503, RetryAfter: "3600"})
 
-	out := e.invoke(rt, e.sqsEvent(res.Inputs.URL, 3))
-	if out.IsError {
-		t.Fatalf("function error: %s", out.Body)
+	inputs := golden(t, "sqs-inputs.json")
+	var goldenEvent events.SQSEvent
+	if err := json.Unmarshal(inputs, &goldenEvent); err != nil {
+		t.Fatal(err)
 	}
-	var reply events.SQSEventResponse
-	if err := json.Unmarshal(out.Body, &reply); err != nil {
-		t.Fatalf("reply %s: %v", out.Body, err)
+	if got := failedIDs(batchReply(t, e.invoke(dedupe, inputs))); len(got) != 0 {
+		t.Fatalf("dedupe: batch item failures %v, want none", got)
 	}
-	if len(reply.BatchItemFailures) != 0 {
-		t.Fatalf("batch item failures %v, want none", reply.BatchItemFailures)
+	parked := e.drain(res.Inputs.DLQURL, 2, 10*time.Second)
+	reasons := map[string]string{}
+	for _, m := range parked {
+		reasons[aws.ToString(m.Body)] = aws.ToString(m.MessageAttributes[consumer.AttrError].StringValue)
 	}
-	fetches := e.drain(res.Fetch.URL, 2, 3*time.Second)
-	if len(fetches) != 1 {
-		t.Fatalf("%d fetch messages, want 1 (the duplicate loses its claim)", len(fetches))
+	for i, want := range map[int]string{3: "not valid JSON", 4: `unknown source "invoices"`} {
+		if got := reasons[goldenEvent.Records[i].Body]; !strings.Contains(got, want) {
+			t.Errorf("inputs DLQ: record %d parked with reason %q, want %q (DLQ: %v)", i, got, want, reasons)
+		}
 	}
-	f, err := contracts.DecodeFetch([]byte(aws.ToString(fetches[0].Body)))
-	if err != nil || f.Key() != "orders/2026-11-09" || f.Attempt != 1 {
-		t.Fatalf("fetch = %+v, %v", f, err)
+	if len(parked) != 2 {
+		t.Errorf("inputs DLQ holds %d messages, want 2", len(parked))
 	}
-	parked := e.drain(res.Inputs.DLQURL, 1, 10*time.Second)
-	if len(parked) != 1 || !strings.Contains(aws.ToString(parked[0].MessageAttributes[consumer.AttrError].StringValue), "not valid JSON") {
-		t.Fatalf("DLQ = %v, want the malformed message with its reason", parked)
+
+	msgs := e.receive(res.Fetch.URL, 10, 10*time.Second)
+	if more := e.receive(res.Fetch.URL, 10, 2*time.Second); len(more) > 0 {
+		msgs = append(msgs, more...)
+	}
+	fetchIDs := map[string]string{} // source → message id
+	for _, m := range msgs {
+		f, err := contracts.DecodeFetch([]byte(aws.ToString(m.Body)))
+		if err != nil || f.Attempt != 1 || f.Window != "2026-11-09" {
+			t.Fatalf("fetch = %+v, %v", f, err)
+		}
+		fetchIDs[f.Source] = aws.ToString(m.MessageId)
+	}
+	if len(msgs) != 2 || fetchIDs["orders"] == "" || fetchIDs["customers"] == "" {
+		t.Fatalf("%d fetch messages %v, want one for orders and one for customers (the duplicate loses its claim)", len(msgs), fetchIDs)
 	}
 	logs, _ := e.pipe.Logs("dedupe")
-	if !strings.Contains(logs, `"msg":"claimed"`) || !strings.Contains(logs, `"run_id":"`+f.RunID+`"`) {
-		t.Fatalf("dedupe log lacks the claim with its run id:\n%s", tail(logs, 2000))
+	if strings.Count(logs, `"msg":"claimed"`) != 2 || !strings.Contains(logs, `"msg":"claim lost; duplicate dropped"`) {
+		t.Errorf("dedupe log lacks the two claims and the lost one:\n%s", tail(logs, 3000))
+	}
+
+	ev := sqsEvent(msgs)
+	ev.Records = append(ev.Records, goldenEvent.Records[3]) // malformed
+	if got, want := failedIDs(batchReply(t, e.invoke(fetcher, mustJSON(t, ev)))), []string{fetchIDs["customers"]}; !slices.Equal(got, want) {
+		t.Fatalf("fetcher: batch item failures %v, want exactly the customers fetch %v", got, want)
+	}
+	if parked := e.drain(res.Fetch.DLQURL, 1, 10*time.Second); len(parked) != 1 || aws.ToString(parked[0].Body) != goldenEvent.Records[3].Body {
+		t.Fatalf("fetch DLQ = %v, want the malformed record", parked)
+	}
+	r := e.waitRuns(30*time.Second, "orders/2026-11-09")[0]
+	e.checkPartition(r)
+	if c, err := e.runs.Get(context.Background(), "customers/2026-11-09"); err != nil || c.Status == runs.Succeeded || c.Status == runs.Failed {
+		t.Fatalf("customers run = %+v, %v: want it neither done nor failed, its message to be retried", c, err)
 	}
 }
 
-// The scheduler binary on Lambda, invoked by an EventBridge scheduled
-// event, publishes the latest complete day of every source.
-func TestSchedulerOnLambdaTakesAScheduledEvent(t *testing.T) {
+// The scheduler's bootstrap under the emulator takes an EventBridge
+// scheduled event (the latest complete day of every source) and an
+// EventBridge Scheduler payload (a Trigger naming sources), and refuses
+// an EventBridge event of another kind with an error, publishing nothing.
+func TestSchedulerOnLambdaTakesScheduledEvents(t *testing.T) {
 	t.Parallel()
 	e := start(t, setup{noStart: true})
-	rt := e.startLambda("scheduler")
-	out := e.invoke(rt, map[string]any{
-		"version": "0", "id": "evt-1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "000000000000",
-		"time": "2026-11-24T00:15:00Z", "region": "us-east-1", "resources": []string{"arn:aws:events:us-east-1:000000000000:rule/sluice"}, "detail": map[string]any{},
-	})
-	if out.IsError {
-		t.Fatalf("function error: %s", out.Body)
-	}
-	msgs := e.drain(e.stack.Resources.Inputs.URL, 3, 10*time.Second)
-	var keys []string
-	for _, m := range msgs {
-		in, err := contracts.DecodeInput([]byte(aws.ToString(m.Body)))
-		if err != nil || in.Trigger != contracts.TriggerSchedule {
-			t.Fatalf("input %s: %v", aws.ToString(m.Body), err)
-		}
-		keys = append(keys, in.Key())
-	}
-	slices.Sort(keys)
-	if want := []string{"customers/2026-11-23", "events/2026-11-23", "orders/2026-11-23"}; !slices.Equal(keys, want) {
-		t.Fatalf("inputs %v, want %v", keys, want)
+	fn := e.startFunction("scheduler", 10*time.Second)
+	for _, tc := range []struct {
+		event   string
+		inputs  []string // sorted; nil: the event is refused
+		refusal string
+	}{
+		{"eventbridge-scheduled-event.json", []string{"customers/2026-11-23", "events/2026-11-23", "orders/2026-11-23"}, ""},
+		{"scheduler-trigger.json", []string{"events/2026-11-23", "orders/2026-11-23"}, ""},
+		{"eventbridge-other-event.json", nil, `detail-type \"EC2 Instance State-change Notification\"`},
+	} {
+		t.Run(tc.event, func(t *testing.T) {
+			out := e.invoke(fn, golden(t, tc.event))
+			if tc.inputs == nil {
+				if !out.Failed || !bytes.Contains(out.Body, []byte(tc.refusal)) {
+					t.Fatalf("answer %d %s, want an error naming %s", out.Status, out.Body, tc.refusal)
+				}
+				if msgs := e.drain(e.stack.Resources.Inputs.URL, 1, 2*time.Second); len(msgs) != 0 {
+					t.Fatalf("%d inputs published for a refused event", len(msgs))
+				}
+				return
+			}
+			if out.Failed || out.TimedOut {
+				t.Fatalf("function error: %s", out.Body)
+			}
+			var keys []string
+			for _, m := range e.drain(e.stack.Resources.Inputs.URL, len(tc.inputs), 10*time.Second) {
+				in, err := contracts.DecodeInput([]byte(aws.ToString(m.Body)))
+				if err != nil || in.Trigger != contracts.TriggerSchedule {
+					t.Fatalf("input %s: %v", aws.ToString(m.Body), err)
+				}
+				keys = append(keys, in.Key())
+				if _, err := e.stack.SQS.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(e.stack.Resources.Inputs.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, tc.inputs) {
+				t.Fatalf("inputs %v, want %v", keys, tc.inputs)
+			}
+		})
 	}
 }
 
-// The fetcher binary on Lambda with a 6-second invocation limit, fetching
-// an input that takes longer: each invocation hands over before its
-// deadline (checkpoint in the run record, continuation message), the next
-// invocation goes on from there, and the partition ends exactly the API's.
+// The fetcher under the emulator with a 6-second function timeout,
+// fetching an input that takes longer: each invocation hands over before
+// its deadline (checkpoint in the run record, continuation message), the
+// next invocation goes on from there, and the partition ends exactly the
+// API's, all within the first attempt.
 func TestFetcherOnLambdaHandsOverBeforeItsDeadline(t *testing.T) {
 	t.Parallel()
 	e := start(t, setup{api: slowOrders, env: []string{"SLUICE_HANDOFF_MARGIN=4500ms", "SLUICE_MAX_MESSAGE_BYTES=32768"}, noStart: true})
@@ -160,7 +242,7 @@ func TestFetcherOnLambdaHandsOverBeforeItsDeadline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rt := e.startLambda("fetcher")
+	fn := e.startFunction("fetcher", 6*time.Second)
 	e.send(res.Inputs.URL, e.input("orders", "2026-11-13"))
 
 	invocations := 0
@@ -172,38 +254,13 @@ func TestFetcherOnLambdaHandsOverBeforeItsDeadline(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no Done after %d invocations", invocations)
 		}
-		got, err := e.stack.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(res.Fetch.URL), MaxNumberOfMessages: 1, WaitTimeSeconds: 1, VisibilityTimeout: 120,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got.Messages) == 0 {
+		d, ok := e.deliver(fn, res.Fetch.URL, 1, time.Second)
+		if !ok {
 			continue
 		}
-		m := got.Messages[0]
-		ev := events.SQSEvent{Records: []events.SQSMessage{{
-			MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
-			Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs",
-		}}}
-		body, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
 		invocations++
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		out, err := rt.Invoke(ctx, body, 6*time.Second)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var reply events.SQSEventResponse
-		if out.IsError || json.Unmarshal(out.Body, &reply) != nil || len(reply.BatchItemFailures) != 0 {
-			t.Fatalf("invocation %d: %s", invocations, out.Body)
-		}
-		// Lambda deletes what the reply does not report as failed.
-		if _, err := e.stack.SQS.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(res.Fetch.URL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-			t.Fatal(err)
+		if reply := batchReply(t, d.inv); len(reply.BatchItemFailures) != 0 {
+			t.Fatalf("invocation %d: %s", invocations, d.inv.Body)
 		}
 	}
 	r := e.waitRuns(30*time.Second, "orders/2026-11-13")[0]
@@ -212,4 +269,117 @@ func TestFetcherOnLambdaHandsOverBeforeItsDeadline(t *testing.T) {
 	}
 	e.checkPartition(r)
 	t.Logf("%d invocations of at most 6s for a fetch of about 2s of pages", invocations)
+}
+
+// A fetcher that overruns its function timeout is stopped by the emulator:
+// the invocation answers "Task timed out", its fetch message is not
+// deleted and comes back after the visibility timeout, a new bootstrap
+// takes it, and the run goes on as the next attempt to exactly the API's
+// records. Our functions answer before their deadline whatever their
+// handlers do (consumer.Lambda), so the test makes one overrun the way a
+// stuck process would: it stops the bootstrap (SIGSTOP) mid-fetch.
+func TestFetcherOnLambdaOverrunningItsTimeoutIsRetried(t *testing.T) {
+	t.Parallel()
+	const timeout, visibility = 5 * time.Second, 8 * time.Second
+	e := start(t, setup{api: slowOrders, stack: devstack.Options{VisibilityTimeout: visibility},
+		env: []string{"SLUICE_MAX_MESSAGE_BYTES=32768", "SLUICE_LEASE=6s", "SLUICE_HEARTBEAT=2s", "SLUICE_HANDOFF_MARGIN=1s"}, noStart: true})
+	res := e.stack.Resources
+	for _, name := range []string{"dedupe", "writer"} {
+		if _, err := e.pipe.Start(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fn := e.startFunction("fetcher", timeout)
+	e.send(res.Inputs.URL, e.input("orders", "2026-11-14"))
+
+	stalled := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			// RUNNING: the bootstrap has started the fetch, which takes
+			// about 2s from here.
+			if r, err := e.runs.Get(context.Background(), "orders/2026-11-14"); err == nil && r.Status == runs.Running {
+				stalled <- fn.Stall()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stalled <- context.DeadlineExceeded
+	}()
+	first, ok := e.deliver(fn, res.Fetch.URL, 1, 20*time.Second)
+	if !ok {
+		t.Fatal("no fetch message")
+	}
+	if err := <-stalled; err != nil {
+		t.Fatalf("stall the bootstrap: %v", err)
+	}
+	if !first.inv.TimedOut || string(first.inv.Body) != "Task timed out after 5.00 seconds" {
+		t.Fatalf("first invocation: status %d %q, want the emulator's timeout", first.inv.Status, first.inv.Body)
+	}
+	stopped := time.Now()
+
+	var again *delivery
+	deadline := time.Now().Add(visibility + 40*time.Second)
+	for {
+		if r, err := e.runs.Get(context.Background(), "orders/2026-11-14"); err == nil && r.Status == runs.Succeeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			r, err := e.runs.Get(context.Background(), "orders/2026-11-14")
+			t.Fatalf("run not done %v after the timeout: %+v (%v)", visibility+40*time.Second, r, err)
+		}
+		if d, ok := e.deliver(fn, res.Fetch.URL, 1, time.Second); ok && again == nil {
+			again = &d
+		}
+	}
+	if again == nil || again.event.Records[0].MessageId != first.event.Records[0].MessageId || again.event.Records[0].Attributes["ApproximateReceiveCount"] != "2" {
+		t.Fatalf("the timed-out fetch message did not come back as its second receive: %+v", again)
+	}
+	r := e.waitRuns(10*time.Second, "orders/2026-11-14")[0]
+	if r.Attempt != 2 {
+		t.Fatalf("attempt %d, want 2 (the timed-out try was the first)", r.Attempt)
+	}
+	e.checkPartition(r)
+	t.Logf("timeout to success: %v (function timeout %v, visibility %v, lease 6s)", time.Since(stopped).Round(10*time.Millisecond), timeout, visibility)
+}
+
+// Init failures — a bad setting, a missing secret — fail the invocation
+// (the emulator answers 502, as Lambda reports an init error), and the
+// emulator's log says "Init failed" with the service's own reason before
+// it. The services exit on such an error rather than posting it to the
+// Runtime API's /init/error, so the reason is in the log, not the answer.
+func TestLambdaInitFailuresAreReported(t *testing.T) {
+	// The emulator logs with logrus, whose fields come in any order.
+	initFailed := regexp.MustCompile(`\[ERROR\] \(rapid\) Init failed .*error=Runtime exited with error: exit status 1`)
+	t.Parallel()
+	e := start(t, setup{api: demoapi.Options{Sources: map[string]demoapi.SourceOptions{"orders": {Auth: demoapi.AuthOAuth2}}}, noStart: true})
+	for _, tc := range []struct {
+		name, service string
+		env           []string
+		reasons       []string
+	}{
+		{"bad setting", "dedupe", []string{"SLUICE_WORKERS=0"}, []string{"SLUICE_WORKERS: 0, want 1..100"}},
+		{"missing secret", "fetcher", []string{demoapi.EnvClientSecret + "="}, []string{"pipeline.yaml: sources[0].auth.client_id", "env:" + demoapi.EnvClientID, "pipeline.yaml: sources[0].auth.client_secret"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := e.startFunction(tc.service, 5*time.Second, tc.env...)
+			out := e.invoke(fn, golden(t, "sqs-inputs.json"))
+			if !out.Failed || out.TimedOut {
+				t.Fatalf("answer %d %q, want an init error", out.Status, out.Body)
+			}
+			fn.Stop()
+			logs, _ := e.pipe.Logs(tc.service)
+			if !initFailed.MatchString(logs) {
+				t.Fatalf("the emulator's log lacks the init failure:\n%s", tail(logs, 3000))
+			}
+			for _, want := range tc.reasons {
+				if !strings.Contains(logs, want) {
+					t.Fatalf("the log lacks the reason %q:\n%s", want, tail(logs, 3000))
+				}
+			}
+			if strings.Contains(logs, demoapi.ClientSecret) {
+				t.Fatal("the log holds the secret")
+			}
+		})
+	}
 }
