@@ -129,7 +129,7 @@ func TestLambdaBatchesAnswerPartially(t *testing.T) {
 	if got := failedIDs(batchReply(t, e.invoke(dedupe, inputs))); len(got) != 0 {
 		t.Fatalf("dedupe: batch item failures %v, want none", got)
 	}
-	parked := e.drain(res.Inputs.DLQURL, 2, 10*time.Second)
+	parked := e.drain(res.Inputs.DLQURL, 2, e.timing.within(time.Second))
 	reasons := map[string]string{}
 	for _, m := range parked {
 		reasons[aws.ToString(m.Body)] = aws.ToString(m.MessageAttributes[consumer.AttrError].StringValue)
@@ -143,7 +143,7 @@ func TestLambdaBatchesAnswerPartially(t *testing.T) {
 		t.Errorf("inputs DLQ holds %d messages, want 2", len(parked))
 	}
 
-	msgs := e.receive(res.Fetch.URL, 10, 10*time.Second)
+	msgs := e.receive(res.Fetch.URL, 10, e.timing.within(time.Second))
 	if more := e.receive(res.Fetch.URL, 10, 2*time.Second); len(more) > 0 {
 		msgs = append(msgs, more...)
 	}
@@ -168,10 +168,10 @@ func TestLambdaBatchesAnswerPartially(t *testing.T) {
 	if got, want := failedIDs(batchReply(t, e.invoke(fetcher, mustJSON(t, ev)))), []string{fetchIDs["customers"]}; !slices.Equal(got, want) {
 		t.Fatalf("fetcher: batch item failures %v, want exactly the customers fetch %v", got, want)
 	}
-	if parked := e.drain(res.Fetch.DLQURL, 1, 10*time.Second); len(parked) != 1 || aws.ToString(parked[0].Body) != goldenEvent.Records[3].Body {
+	if parked := e.drain(res.Fetch.DLQURL, 1, e.timing.within(time.Second)); len(parked) != 1 || aws.ToString(parked[0].Body) != goldenEvent.Records[3].Body {
 		t.Fatalf("fetch DLQ = %v, want the malformed record", parked)
 	}
-	r := e.waitRuns(30*time.Second, "orders/2026-11-09")[0]
+	r := e.waitRuns(e.timing.within(10*time.Second), "orders/2026-11-09")[0]
 	e.checkPartition(r)
 	if c, err := e.runs.Get(context.Background(), "customers/2026-11-09"); err != nil || c.Status == runs.Succeeded || c.Status == runs.Failed {
 		t.Fatalf("customers run = %+v, %v: want it neither done nor failed, its message to be retried", c, err)
@@ -210,7 +210,7 @@ func TestSchedulerOnLambdaTakesScheduledEvents(t *testing.T) {
 				t.Fatalf("function error: %s", out.Body)
 			}
 			var keys []string
-			for _, m := range e.drain(e.stack.Resources.Inputs.URL, len(tc.inputs), 10*time.Second) {
+			for _, m := range e.drain(e.stack.Resources.Inputs.URL, len(tc.inputs), e.timing.within(time.Second)) {
 				in, err := contracts.DecodeInput([]byte(aws.ToString(m.Body)))
 				if err != nil || in.Trigger != contracts.TriggerSchedule {
 					t.Fatalf("input %s: %v", aws.ToString(m.Body), err)
@@ -246,7 +246,7 @@ func TestFetcherOnLambdaHandsOverBeforeItsDeadline(t *testing.T) {
 	e.send(res.Inputs.URL, e.input("orders", "2026-11-13"))
 
 	invocations := 0
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(e.timing.within(30 * time.Second))
 	for {
 		if r, err := e.runs.Get(context.Background(), "orders/2026-11-13"); err == nil && r.BatchesExpected != nil {
 			break // the last invocation sent the Done, and the writer has it
@@ -263,7 +263,7 @@ func TestFetcherOnLambdaHandsOverBeforeItsDeadline(t *testing.T) {
 			t.Fatalf("invocation %d: %s", invocations, d.inv.Body)
 		}
 	}
-	r := e.waitRuns(30*time.Second, "orders/2026-11-13")[0]
+	r := e.waitRuns(e.timing.within(10*time.Second), "orders/2026-11-13")[0]
 	if invocations < 2 || r.Attempt != 1 {
 		t.Fatalf("%d invocations, attempt %d: want a hand-over within one attempt", invocations, r.Attempt)
 	}
@@ -294,7 +294,7 @@ func TestFetcherOnLambdaOverrunningItsTimeoutIsRetried(t *testing.T) {
 
 	stalled := make(chan error, 1)
 	go func() {
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.Now().Add(e.timing.within(5 * time.Second))
 		for time.Now().Before(deadline) {
 			// RUNNING: the bootstrap has started the fetch, which takes
 			// about 2s from here.
@@ -319,14 +319,17 @@ func TestFetcherOnLambdaOverrunningItsTimeoutIsRetried(t *testing.T) {
 	stopped := time.Now()
 
 	var again *delivery
-	deadline := time.Now().Add(visibility + 40*time.Second)
+	// The timed-out message is back after the queue's visibility; the
+	// frozen try's lease must run out before the next try takes over.
+	patience := visibility + e.timing.afterCrash(10*time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		if r, err := e.runs.Get(context.Background(), "orders/2026-11-14"); err == nil && r.Status == runs.Succeeded {
 			break
 		}
 		if time.Now().After(deadline) {
 			r, err := e.runs.Get(context.Background(), "orders/2026-11-14")
-			t.Fatalf("run not done %v after the timeout: %+v (%v)", visibility+40*time.Second, r, err)
+			t.Fatalf("run not done %v after the timeout: %+v (%v)\n%s", patience, r, err, e.where())
 		}
 		if d, ok := e.deliver(fn, res.Fetch.URL, 1, time.Second); ok && again == nil {
 			again = &d
@@ -335,7 +338,7 @@ func TestFetcherOnLambdaOverrunningItsTimeoutIsRetried(t *testing.T) {
 	if again == nil || again.event.Records[0].MessageId != first.event.Records[0].MessageId || again.event.Records[0].Attributes["ApproximateReceiveCount"] != "2" {
 		t.Fatalf("the timed-out fetch message did not come back as its second receive: %+v", again)
 	}
-	r := e.waitRuns(10*time.Second, "orders/2026-11-14")[0]
+	r := e.waitRuns(e.timing.within(time.Second), "orders/2026-11-14")[0]
 	if r.Attempt != 2 {
 		t.Fatalf("attempt %d, want 2 (the timed-out try was the first)", r.Attempt)
 	}
