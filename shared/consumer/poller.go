@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/backoff"
 )
 
 // PollerConfig configures a Poller.
@@ -73,7 +75,7 @@ func (p *Poller) Run(ctx context.Context) error {
 
 	sem := make(chan struct{}, p.cfg.Workers)
 	var wg sync.WaitGroup
-	backoff := time.Second
+	failures := 0 // receives failed in a row
 	for ctx.Err() == nil {
 		// Take one worker slot before receiving, so a message is only
 		// received when a worker is free to handle it at once.
@@ -100,12 +102,13 @@ func (p *Poller) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			p.log.Warn("receive failed; backing off", zap.Error(err), zap.Duration("backoff", backoff))
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 30*time.Second)
+			failures++
+			wait := backoff.Exponential(time.Second, 30*time.Second, failures)
+			p.log.Warn("receive failed; backing off", zap.Error(err), zap.Duration("backoff", wait))
+			sleep(ctx, wait)
 			continue
 		}
-		backoff = time.Second
+		failures = 0
 		for _, m := range msgs {
 			wg.Add(1)
 			go func() {

@@ -3,7 +3,6 @@ package consumer
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sluice-data/sluice/shared/backoff"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
 )
@@ -116,14 +116,7 @@ func (q *Queue) setVisibility(ctx context.Context, m Message, d time.Duration) e
 // (jitter included: max is a promise to whoever sets it), in whole seconds
 // (SQS's unit).
 func RetryDelay(base, max time.Duration, receives int) time.Duration {
-	if receives < 1 {
-		receives = 1
-	}
-	d := base
-	for i := 1; i < receives && d < max; i++ {
-		d *= 2
-	}
-	d += time.Duration(rand.Int64N(int64(d)/5 + 1))
+	d := backoff.Spread(backoff.Exponential(base, max, receives))
 	if max > 0 && d > max {
 		d = max
 	}
