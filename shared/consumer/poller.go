@@ -16,53 +16,26 @@ import (
 	"github.com/sluice-data/sluice/shared/backoff"
 )
 
-// PollerConfig configures a Poller.
-type PollerConfig struct {
-	// Workers is how many messages are handled at once (default 5).
-	Workers int
-	// WaitTime is the long-poll wait of each receive (default 20s, max 20s).
-	WaitTime time.Duration
-	// Visibility is the visibility timeout asked for on receive; while a
-	// message is being handled the poller extends it every Visibility/2, so
-	// a slow handler never has its message delivered twice (default 60s).
-	Visibility time.Duration
-	// HandleTimeout bounds one handler call (default 15m, Lambda's maximum).
-	HandleTimeout time.Duration
-	// ShutdownGrace is how long in-flight messages may finish after the
-	// context is cancelled before their handlers are cancelled (default 30s).
-	ShutdownGrace time.Duration
-}
-
-func (c *PollerConfig) defaults() {
-	if c.Workers <= 0 {
-		c.Workers = 5
-	}
-	if c.WaitTime <= 0 || c.WaitTime > 20*time.Second {
-		c.WaitTime = 20 * time.Second
-	}
-	if c.Visibility <= 0 {
-		c.Visibility = 60 * time.Second
-	}
-	if c.HandleTimeout <= 0 {
-		c.HandleTimeout = 15 * time.Minute
-	}
-	if c.ShutdownGrace <= 0 {
-		c.ShutdownGrace = 30 * time.Second
-	}
-}
-
-// Poller long-polls one SQS queue and runs a handler on each message with a
-// fixed number of workers.
+// Poller long-polls one SQS queue and runs a handler on each message with
+// cfg.Workers workers, cfg.PollWait long polls and cfg.Visibility (see
+// Config). A PollWait or ShutdownGrace of zero (or less) means the
+// default, as it always has.
 type Poller struct {
 	q   *Queue
-	cfg PollerConfig
+	cfg Config
 	log *zap.Logger
 	h   Handler
 }
 
-// NewPoller returns a Poller over q.
-func NewPoller(q *Queue, cfg PollerConfig, log *zap.Logger, h Handler) *Poller {
-	cfg.defaults()
+// NewPoller returns a Poller over q. The caller has validated cfg
+// (Config.Validate).
+func NewPoller(q *Queue, cfg Config, log *zap.Logger, h Handler) *Poller {
+	if cfg.PollWait <= 0 || cfg.PollWait > 20*time.Second {
+		cfg.PollWait = DefaultPollWait
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
 	return &Poller{q: q, cfg: cfg, log: log, h: h}
 }
 
@@ -134,7 +107,7 @@ func (p *Poller) receive(ctx context.Context, n int) ([]Message, error) {
 	out, err := p.q.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.q.URL),
 		MaxNumberOfMessages:         int32(n),
-		WaitTimeSeconds:             int32(p.cfg.WaitTime / time.Second),
+		WaitTimeSeconds:             int32(p.cfg.PollWait / time.Second),
 		VisibilityTimeout:           int32(p.cfg.Visibility / time.Second),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
 		MessageAttributeNames:       []string{"All"},
@@ -144,7 +117,7 @@ func (p *Poller) receive(ctx context.Context, n int) ([]Message, error) {
 	}
 	msgs := make([]Message, 0, len(out.Messages))
 	for _, m := range out.Messages {
-		msgs = append(msgs, fromSQS(m))
+		msgs = append(msgs, fromSQS(m, p.q.MaxReceive))
 	}
 	return msgs, nil
 }
@@ -190,7 +163,7 @@ func (p *Poller) extendWhileHandling(ctx context.Context, m Message) (stop func(
 	return func() { cancel(); <-done }
 }
 
-func fromSQS(m types.Message) Message {
+func fromSQS(m types.Message, maxReceive int) Message {
 	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
 	attrs := make(map[string]string, len(m.MessageAttributes))
 	for k, v := range m.MessageAttributes {
@@ -203,6 +176,7 @@ func fromSQS(m types.Message) Message {
 		Body:          []byte(aws.ToString(m.Body)),
 		ReceiptHandle: aws.ToString(m.ReceiptHandle),
 		ReceiveCount:  n,
+		Last:          last(n, maxReceive),
 		Attributes:    attrs,
 	}
 }
