@@ -3,14 +3,9 @@ package consumer
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/zap"
 
 	"github.com/sluice-data/sluice/shared/backoff"
@@ -104,22 +99,7 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 func (p *Poller) receive(ctx context.Context, n int) ([]Message, error) {
-	out, err := p.q.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(p.q.URL),
-		MaxNumberOfMessages:         int32(n),
-		WaitTimeSeconds:             int32(p.cfg.PollWait / time.Second),
-		VisibilityTimeout:           int32(p.cfg.Visibility / time.Second),
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
-		MessageAttributeNames:       []string{"All"},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("receive from %s: %w", p.q.URL, err)
-	}
-	msgs := make([]Message, 0, len(out.Messages))
-	for _, m := range out.Messages {
-		msgs = append(msgs, fromSQS(m, p.q.MaxReceive))
-	}
-	return msgs, nil
+	return p.q.Receive(ctx, n, p.cfg.PollWait, p.cfg.Visibility)
 }
 
 func (p *Poller) handle(ctx context.Context, m Message) {
@@ -161,24 +141,6 @@ func (p *Poller) extendWhileHandling(ctx context.Context, m Message) (stop func(
 		}
 	}()
 	return func() { cancel(); <-done }
-}
-
-func fromSQS(m types.Message, maxReceive int) Message {
-	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	attrs := make(map[string]string, len(m.MessageAttributes))
-	for k, v := range m.MessageAttributes {
-		if v.StringValue != nil {
-			attrs[k] = *v.StringValue
-		}
-	}
-	return Message{
-		ID:            aws.ToString(m.MessageId),
-		Body:          []byte(aws.ToString(m.Body)),
-		ReceiptHandle: aws.ToString(m.ReceiptHandle),
-		ReceiveCount:  n,
-		Last:          last(n, maxReceive),
-		Attributes:    attrs,
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -145,6 +145,52 @@ func (q *Queue) Park(ctx context.Context, m Message, cause error) error {
 	return nil
 }
 
+// Receive waits up to wait (a long poll; at most 20s) for up to n
+// messages (at most 10) and hides them for visibility. Messages come with
+// their receive count, Last, and their String message attributes. The
+// wait bounds the call; ctx may end it sooner.
+func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]Message, error) {
+	out, err := q.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(q.URL),
+		MaxNumberOfMessages:         int32(min(n, 10)),
+		WaitTimeSeconds:             int32(wait / time.Second),
+		VisibilityTimeout:           int32(visibility / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		MessageAttributeNames:       []string{"All"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.URL, err)
+	}
+	msgs := make([]Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		msgs = append(msgs, fromSQS(m, q.MaxReceive))
+	}
+	return msgs, nil
+}
+
+func fromSQS(m types.Message, maxReceive int) Message {
+	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	attrs := make(map[string]string, len(m.MessageAttributes))
+	for k, v := range m.MessageAttributes {
+		if v.StringValue != nil {
+			attrs[k] = *v.StringValue
+		}
+	}
+	return Message{
+		ID:            aws.ToString(m.MessageId),
+		Body:          []byte(aws.ToString(m.Body)),
+		ReceiptHandle: aws.ToString(m.ReceiptHandle),
+		ReceiveCount:  n,
+		Last:          last(n, maxReceive),
+		Attributes:    attrs,
+	}
+}
+
+// Release makes m visible again at once, for another consumer to take.
+func (q *Queue) Release(ctx context.Context, m Message) error {
+	return q.setVisibility(ctx, m, 0)
+}
+
 // Delete removes m from the queue.
 func (q *Queue) Delete(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
