@@ -1,4 +1,5 @@
 // Package shared is the root of Sluice's shared module. It holds no code:
 // each sub-package provides one thing the services share (contracts, fault,
-// logging, consumer, queue, runs, pipeline, source, sink, awsconf, devstack).
+// logging, consumer, backoff, queue, runs, pipeline, source, sink, awsconf,
+// devstack).
 package shared
