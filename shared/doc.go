@@ -4,7 +4,9 @@
 //	contracts   the versioned messages between the services, decoded strictly
 //	fault       permanent or retryable: each error classified once
 //	logging     zap JSON loggers and the per-message log scope
-//	consumer    one transport-free handler behind Lambda SQS events and the local poller
+//	consumer    one transport-free handler behind Lambda SQS events and the local poller,
+//	            with the delivery policy (give up on the last receive, park) as middleware
+//	backoff     the one exponential backoff with jitter (message retries, receives, HTTP retries)
 //	service     the bootstrap every service shares: env config, logger, SIGTERM, transport
 //	queue       publishing to SQS, one message or batches within SQS's limits
 //	runs        the DynamoDB run record: claim, lease, fencing, hand-over, history
@@ -13,6 +15,7 @@
 //	source      paging through an HTTP API, raw records, rate limits, retries
 //	auth        per-source credentials added to every request
 //	secrets     resolving a config's secret references (env, Secrets Manager, SSM)
+//	pack        the batch compressor: records into gzip JSON Lines batches, and their check
 //	sink        S3: write-once parts per attempt, manifests, the partition pointer
 //	awsconf     the one AWS config and the clients built from it
 //	devstack    the local emulators: ensure running, provision resources

@@ -67,7 +67,6 @@ type handler struct {
 	fetchURL   string // where continuations go
 	batchesURL string
 	maxMessage int
-	maxReceive int
 	heartbeat  time.Duration
 	handoff    handoff
 }
@@ -114,7 +113,8 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		logging.From(ctx).Warn("run fenced: a newer attempt owns the input or the run is over; stopping", zap.Error(err))
 		return nil
 	}
-	if _, giveUp := runs.GiveUp(err, m.ReceiveCount, h.maxReceive); err != nil && !giveUp && started {
+	consumer.OnGiveUp(ctx, failRun(h.runs, run))
+	if err != nil && !fault.IsPermanent(err) && !m.Last && started {
 		// The try is over and its message will come back: let the
 		// redelivery restart at once instead of waiting out the lease.
 		// The message's context may be over (a deadline, a shutdown).
@@ -122,7 +122,24 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 			logging.From(ctx).Warn("could not yield the run; its redelivery waits for the lease", zap.NamedError("yield_error", yerr))
 		}
 	}
-	return runs.FailOnGiveUp(ctx, h.runs.Fail, run, err, m.ReceiveCount, h.maxReceive)
+	return err
+}
+
+// runFailer marks runs FAILED; *runs.Store is one.
+type runFailer interface {
+	Fail(ctx context.Context, r contracts.Run, class, msg string) error
+}
+
+// failRun is what giving up on a message means for its run: FAILED, so
+// that its input is free at once. A run fenced meanwhile is no longer
+// this message's to fail.
+func failRun(s runFailer, run contracts.Run) consumer.GiveUpFunc {
+	return func(ctx context.Context, class string, cause error) error {
+		if err := s.Fail(ctx, run, class, cause.Error()); err != nil && !errors.Is(err, runs.ErrFenced) {
+			return fmt.Errorf("mark run %s FAILED: %w", run.Key(), err)
+		}
+		return nil
+	}
 }
 
 // fetch is the domain step: start the run, page through the source and

@@ -243,14 +243,16 @@ func newFixture(t *testing.T, pages [][][]byte) *fixture {
 	fx := &fixture{tr: tr, runs: &fakeRuns{tr: tr}, pager: &fakePager{tr: tr, pages: pages}, out: &fakeSender{tr: tr}}
 	fx.h = &handler{
 		pipeline: p, runs: fx.runs, pages: fx.pager, out: fx.out,
-		fetchURL: fetchURL, batchesURL: batchesURL, maxMessage: maxMessage, maxReceive: maxReceive, heartbeat: time.Hour,
+		fetchURL: fetchURL, batchesURL: batchesURL, maxMessage: maxMessage, heartbeat: time.Hour,
 	}
 	return fx
 }
 
 func (fx *fixture) handle(t *testing.T, body []byte, receive int) error {
 	t.Helper()
-	return fx.h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: body, ReceiveCount: receive})
+	// Through the delivery policy that gives up on the run, as served.
+	return consumer.GiveUp(fx.h).Handle(context.Background(),
+		consumer.Message{ID: "m-1", Body: body, ReceiveCount: receive, Last: receive >= maxReceive})
 }
 
 func golden(t *testing.T, name string) []byte {

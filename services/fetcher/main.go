@@ -81,7 +81,6 @@ func run(ctx context.Context) error {
 		batchesURL: cfg.BatchesURL,
 		handoff:    handoff{Margin: cfg.HandoffMargin, After: cfg.HandoffAfter},
 		maxMessage: cfg.MaxMessageBytes,
-		maxReceive: cfg.MaxReceive,
 		heartbeat:  store.HeartbeatEvery(),
 	}
 	return app.Serve(ctx, cfg.FetchURL, h)

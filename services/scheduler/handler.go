@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"go.uber.org/zap"
 
@@ -100,58 +99,42 @@ const maxInputsPerTrigger = pipeline.MaxInputs
 // schedule expression sends.
 const scheduledEvent = "Scheduled Event"
 
-// maxLoggedError bounds the error text of a log line: a decode error may
-// quote the event.
-const maxLoggedError = 2048
-
-// lambdaHandler serves the event shapes the scheduler Lambda receives: SQS
-// events from the triggers queue, scheduled events from an EventBridge rule,
-// and Trigger messages from EventBridge Scheduler (the schedule's input).
-// Anything else is refused with an error, logged once: a schedule whose
-// input is wrong must show up, not quietly become "every source, latest
-// window".
-func lambdaHandler(log *zap.Logger, h *handler, sqs func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)) func(context.Context, json.RawMessage) (any, error) {
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var probe struct {
-			Records    []json.RawMessage `json:"Records"`
-			DetailType string            `json:"detail-type"`
-			Time       time.Time         `json:"time"`
-			ID         string            `json:"id"`
-		}
-		err := json.Unmarshal(raw, &probe)
-		if err == nil && len(probe.Records) > 0 {
-			var ev events.SQSEvent
-			if err = json.Unmarshal(raw, &ev); err == nil {
-				return sqs(ctx, ev)
-			}
-		}
-		ctx, scope := logging.WithScope(ctx, log)
-		var t contracts.Trigger
-		switch {
-		case err != nil:
-			err = fault.Permanentf("scheduler: undecodable event: %w", err)
-		case probe.DetailType == scheduledEvent:
-			t = contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerSchedule, At: probe.Time}
-		case probe.DetailType != "":
-			err = fault.Permanentf("scheduler: EventBridge event of detail-type %q, want %q", probe.DetailType, scheduledEvent)
-		default:
-			if t, err = contracts.DecodeTrigger(raw); err != nil {
-				err = fmt.Errorf("scheduler: event is neither an SQS event, a scheduled event nor a Trigger: %w", err)
-			}
-		}
-		if err != nil {
-			scope.Logger().Error("event refused; nothing published", zap.String("detail_type", probe.DetailType),
-				zap.String("error", logging.Truncate(err.Error(), maxLoggedError)))
-			return nil, err
-		}
-		requestID := probe.ID // EventBridge keeps the event id across retries
-		if lc, ok := lambdacontext.FromContext(ctx); ok && requestID == "" {
-			requestID = lc.AwsRequestID // kept across Lambda's async retries
-		}
-		if err := h.publish(ctx, t, requestID); err != nil {
-			scope.Logger().Error("scheduled trigger failed", zap.String("error", logging.Truncate(err.Error(), maxLoggedError)))
-			return nil, err // EventBridge retries and then uses its DLQ
-		}
-		return map[string]any{"ok": true}, nil
+// HandleEvent handles an event the scheduler Lambda is invoked with
+// directly: a scheduled event from an EventBridge rule, or a Trigger from
+// EventBridge Scheduler (the schedule's input). (SQS events from the
+// triggers queue go through Handle; consumer.LambdaEvents tells them
+// apart.) Anything else is refused with a permanent error: a schedule
+// whose input is wrong must show up, not quietly become "every source,
+// latest window".
+func (h *handler) HandleEvent(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		DetailType string    `json:"detail-type"`
+		Time       time.Time `json:"time"`
+		ID         string    `json:"id"`
 	}
+	var t contracts.Trigger
+	err := json.Unmarshal(raw, &probe)
+	switch {
+	case err != nil:
+		err = fault.Permanentf("scheduler: undecodable event: %w", err)
+	case probe.DetailType == scheduledEvent:
+		t = contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerSchedule, At: probe.Time}
+	case probe.DetailType != "":
+		err = fault.Permanentf("scheduler: EventBridge event of detail-type %q, want %q", probe.DetailType, scheduledEvent)
+	default:
+		if t, err = contracts.DecodeTrigger(raw); err != nil {
+			err = fmt.Errorf("scheduler: event is neither an SQS event, a scheduled event nor a Trigger: %w", err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("event refused; nothing published: %w", err)
+	}
+	requestID := probe.ID // EventBridge keeps the event id across retries
+	if lc, ok := lambdacontext.FromContext(ctx); ok && requestID == "" {
+		requestID = lc.AwsRequestID // kept across Lambda's async retries
+	}
+	if err := h.publish(ctx, t, requestID); err != nil {
+		return nil, fmt.Errorf("scheduled trigger failed: %w", err) // EventBridge retries and then uses its DLQ
+	}
+	return map[string]any{"ok": true}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -460,7 +461,7 @@ func TestLambdaHandler(t *testing.T) {
 			out := &fakeBatchSender{err: tt.sendErr}
 			h := newHandler(t, out, now)
 			settler := &fakeSettler{}
-			sqs := consumer.Lambda(log, h, settler, 2)
+			sqs := consumer.Lambda(log, h, settler, 2, 5)
 			sqsCalled := false
 			spy := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				sqsCalled = true
@@ -468,13 +469,15 @@ func TestLambdaHandler(t *testing.T) {
 			}
 
 			// Through aws-lambda-go's own decoding and encoding, as on Lambda.
-			resp, err := lambda.NewHandler(lambdaHandler(log, h, spy)).Invoke(context.Background(), tt.event)
+			resp, err := lambda.NewHandler(consumer.LambdaEvents(log, spy, h.HandleEvent)).Invoke(context.Background(), tt.event)
 			resp = bytes.Clone(resp)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("Invoke = %s, want an error", resp)
 				}
-				if tt.wantLog != "" && (logs.FilterMessage(tt.wantLog).Len() != 1 || logs.FilterLevelExact(zapcore.ErrorLevel).Len() != 1) {
+				failed := logs.FilterMessage("event failed").All()
+				if tt.wantLog != "" && (len(failed) != 1 || logs.FilterLevelExact(zapcore.ErrorLevel).Len() != 1 ||
+					!strings.HasPrefix(fmt.Sprint(failed[0].ContextMap()["error"]), tt.wantLog)) {
 					t.Fatalf("the failure was not logged once as %q: %v", tt.wantLog, logs.All())
 				}
 				if tt.sendErr == nil && out.calls != 0 {

@@ -13,10 +13,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"go.uber.org/zap"
 
-	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/service"
 )
@@ -38,14 +36,10 @@ func run(ctx context.Context) error {
 	defer app.Close()
 
 	h := &handler{pipeline: app.Pipeline, out: queue.NewPublisher(app.AWS.SQS), inputsURL: cfg.InputsURL, now: time.Now}
-	if cfg.Transport == service.TransportLambda {
-		// Besides SQS events from the triggers queue, the Lambda takes
-		// EventBridge events directly.
-		q := &consumer.Queue{API: app.AWS.SQS, URL: cfg.TriggersURL, DLQURL: cfg.DLQURL, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax}
-		app.Log.Info("serving EventBridge and SQS events on Lambda")
-		lambda.StartWithOptions(lambdaHandler(app.Log, h, consumer.Lambda(app.Log, h, q, cfg.Workers)), lambda.WithContext(ctx))
-		return nil
+	if cfg.TransportOf() != service.TransportLambda {
+		app.Log.Info("scheduled triggers come from EventBridge on AWS; locally, send them with `sluicectl schedule`", zap.String("queue", cfg.TriggersURL))
 	}
-	app.Log.Info("scheduled triggers come from EventBridge on AWS; locally, send them with `sluicectl schedule`", zap.String("queue", cfg.TriggersURL))
-	return app.Serve(ctx, cfg.TriggersURL, h)
+	// Besides SQS events from the triggers queue, the Lambda takes
+	// EventBridge events directly.
+	return app.ServeEvents(ctx, cfg.TriggersURL, h, h.HandleEvent)
 }

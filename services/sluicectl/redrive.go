@@ -12,7 +12,8 @@ package main
 //     dropped as fenced. Instead, redrive sends one new Input per run
 //     (source + window) to the inputs queue, and dedupe claims a new attempt.
 //
-// Both ways read the DLQ the same bounded way (dlqReader): at most the
+// Both ways read the DLQ the same bounded way (dlqReader, over the
+// consumer's queue code: consumer.Queue Receive, Delete, Release): at most the
 // number of messages it held at the start, each message once, so that a
 // message parked again while redrive runs cannot keep it going forever.
 
@@ -35,6 +36,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-data/sluice/shared/awsconf"
+	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/queue"
 )
@@ -46,9 +48,8 @@ const (
 	// redrive handles it; messages it leaves are made visible again at the
 	// end, so this only matters if sluicectl dies mid-way.
 	holdFor = 5 * time.Minute
-	// receiveWait is the long-poll wait, in seconds, that decides the DLQ
-	// is empty.
-	receiveWait = 1
+	// receiveWait is the long-poll wait that decides the DLQ is empty.
+	receiveWait = time.Second
 	// listedKeys is how many re-triggered inputs the summary names.
 	listedKeys = 10
 )
@@ -119,11 +120,11 @@ func redriveMove(ctx context.Context, api *sqs.Client, url, dlqURL string, max i
 			break
 		}
 		for _, m := range msgs {
-			if err := sendBody(ctx, api, url, aws.ToString(m.Body)); err != nil {
+			if err := sendBody(ctx, api, url, string(m.Body)); err != nil {
 				return fmt.Errorf("send to %s after %d moved: %w", url, moved, err)
 			}
 			if err := dlq.delete(ctx, m); err != nil {
-				return fmt.Errorf("after %d moved (message %s may now be on both queues; dedupe drops a duplicate input while its run holds the claim): %w", moved, aws.ToString(m.MessageId), err)
+				return fmt.Errorf("after %d moved (message %s may now be on both queues; dedupe drops a duplicate input while its run holds the claim): %w", moved, m.ID, err)
 			}
 			moved++
 		}
@@ -167,7 +168,7 @@ func redriveRuns(ctx context.Context, api *sqs.Client, name, dlqURL, inputsURL s
 		handled int                 // DLQ messages received
 		keys    []string            // inputs sent, in order
 		sent    = map[string]bool{} // by input key
-		left    []sqstypes.Message  // no run in them; stay in the DLQ
+		left    []consumer.Message  // no run in them; stay in the DLQ
 	)
 	// Whatever happens, messages left behind become visible again now,
 	// not after holdFor.
@@ -186,9 +187,9 @@ func redriveRuns(ctx context.Context, api *sqs.Client, name, dlqURL, inputsURL s
 		}
 		handled += len(msgs)
 		var bodies [][]byte
-		var covered []sqstypes.Message
+		var covered []consumer.Message
 		for _, m := range msgs {
-			in, err := inputFor([]byte(aws.ToString(m.Body)))
+			in, err := inputFor(m.Body)
 			if err != nil {
 				left = append(left, m)
 				continue
@@ -299,13 +300,13 @@ func decodeRun(body []byte) (contracts.Run, error) {
 	return contracts.Run{}, fmt.Errorf("message kind %q carries no run", kind)
 }
 
-// dlqReader receives a DLQ's messages for one redrive. It takes at most the
-// number of messages the DLQ held when it was opened (or max, if lower), and
-// each message id once, so that a message parked again while redrive runs
-// — a new message to SQS — cannot keep the redrive going forever.
+// dlqReader receives a DLQ's messages for one redrive, through the
+// consumer's queue code. It takes at most the number of messages the DLQ
+// held when it was opened (or max, if lower), and each message id once, so
+// that a message parked again while redrive runs — a new message to SQS —
+// cannot keep the redrive going forever.
 type dlqReader struct {
-	api    *sqs.Client
-	url    string
+	q      *consumer.Queue
 	held   int // messages in the DLQ at the start (approximate: visible + in flight)
 	limit  int // messages to take: held, or max if lower
 	budget int // messages still to take
@@ -337,60 +338,48 @@ func openDLQ(ctx context.Context, api *sqs.Client, url string, max int) (*dlqRea
 	if max > 0 && max < held {
 		limit = max
 	}
-	return &dlqReader{api: api, url: url, held: held, limit: limit, budget: limit, seen: map[string]bool{}}, nil
+	return &dlqReader{q: &consumer.Queue{API: api, URL: url}, held: held, limit: limit, budget: limit, seen: map[string]bool{}}, nil
 }
 
 // next receives up to 10 messages not seen before. It returns none when the
 // budget is spent, the DLQ is empty, or it only gave back messages already
 // seen.
-func (r *dlqReader) next(ctx context.Context) ([]sqstypes.Message, error) {
+func (r *dlqReader) next(ctx context.Context) ([]consumer.Message, error) {
 	if r.budget <= 0 {
 		r.budgetSpent = true
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	res, err := r.api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:            aws.String(r.url),
-		MaxNumberOfMessages: int32(min(10, r.budget)),
-		WaitTimeSeconds:     receiveWait,
-		VisibilityTimeout:   int32(holdFor / time.Second),
-	})
+	msgs, err := r.q.Receive(ctx, min(10, r.budget), receiveWait, holdFor)
 	if err != nil {
-		return nil, fmt.Errorf("receive from %s: %w", r.url, err)
+		return nil, err
 	}
-	var fresh []sqstypes.Message
-	for _, m := range res.Messages {
-		id := aws.ToString(m.MessageId)
-		if r.seen[id] {
+	var fresh []consumer.Message
+	for _, m := range msgs {
+		if r.seen[m.ID] {
 			continue
 		}
-		r.seen[id] = true
+		r.seen[m.ID] = true
 		fresh = append(fresh, m)
 	}
 	r.budget -= len(fresh)
 	return fresh, nil
 }
 
-func (r *dlqReader) delete(ctx context.Context, m sqstypes.Message) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	if _, err := r.api.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.url), ReceiptHandle: m.ReceiptHandle}); err != nil {
-		return fmt.Errorf("delete message %s from %s: %w", aws.ToString(m.MessageId), r.url, err)
+func (r *dlqReader) delete(ctx context.Context, m consumer.Message) error {
+	if err := r.q.Delete(ctx, m); err != nil {
+		return fmt.Errorf("%s: %w", r.q.URL, err)
 	}
 	return nil
 }
 
 // release makes msgs visible again at once.
-func (r *dlqReader) release(ctx context.Context, msgs []sqstypes.Message) error {
-	ctx = context.WithoutCancel(ctx)
+func (r *dlqReader) release(ctx context.Context, msgs []consumer.Message) error {
 	var errs []error
 	for _, m := range msgs {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		_, err := r.api.ChangeMessageVisibility(cctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(r.url), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
-		cancel()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("make message %s visible again (it will be in %s): %w", aws.ToString(m.MessageId), holdFor, err))
+		if err := r.q.Release(ctx, m); err != nil {
+			errs = append(errs, fmt.Errorf("make message %s visible again (it will be in %s): %w", m.ID, holdFor, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -50,7 +50,7 @@ func TestBatchesOutOfOrderTwiceWithTheTotalLastCommitOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	commits := &countingCommitter{Committer: &commit.Committer{Runs: store, Objects: objects}}
-	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, commits: commits, maxReceive: 5}
+	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, commits: commits}
 
 	claimed, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "in-1"})
 	if err != nil {

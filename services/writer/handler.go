@@ -46,12 +46,11 @@ var (
 )
 
 type handler struct {
-	pipeline   *pipeline.Config
-	runs       runStore
-	sink       objectStore
-	layout     sink.Layout // the keys sink's objects go to
-	commits    committer
-	maxReceive int
+	pipeline *pipeline.Config
+	runs     runStore
+	sink     objectStore
+	layout   sink.Layout // the keys sink's objects go to
+	commits  committer
 }
 
 // Handle stores one Batch, or records one Done, and commits the run when
@@ -87,7 +86,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 
 	p, err := h.partition(ref)
 	if err != nil {
-		return h.settle(ctx, m, ref, err)
+		return h.settle(ctx, ref, err)
 	}
 	run, err := step(p)
 	if cur, ok := runs.CurrentOf(err); ok && cur.Attempt == ref.Attempt && cur.Status == runs.Committing {
@@ -98,20 +97,26 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	if err == nil && (run.Status == runs.Committing || run.Complete()) {
 		err = h.commit(ctx, run, p)
 	}
-	return h.settle(ctx, m, ref, err)
+	return h.settle(ctx, ref, err)
 }
 
 // settle decides what an error means for the run. A fenced run drops the
 // message: its attempt is no longer current, so its data must not be
-// counted or published. An error that ends the attempt (permanent, or the
-// last delivery) marks the run FAILED, so the input is free at once
-// instead of when the lease expires.
-func (h *handler) settle(ctx context.Context, m consumer.Message, ref contracts.Run, err error) error {
+// counted or published. Otherwise giving up on the message (a permanent
+// error, or the last delivery: consumer.GiveUp) marks the run FAILED, so
+// the input is free at once instead of when the lease expires.
+func (h *handler) settle(ctx context.Context, ref contracts.Run, err error) error {
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("stale attempt: message dropped", zap.Error(err))
 		return nil
 	}
-	return runs.FailOnGiveUp(ctx, h.runs.Fail, ref, err, m.ReceiveCount, h.maxReceive)
+	consumer.OnGiveUp(ctx, func(ctx context.Context, class string, cause error) error {
+		if err := h.runs.Fail(ctx, ref, class, cause.Error()); err != nil && !errors.Is(err, runs.ErrFenced) {
+			return fmt.Errorf("mark run %s FAILED: %w", ref.Key(), err)
+		}
+		return nil
+	})
+	return err
 }
 
 // write is the domain step for a batch: check it, store it under its

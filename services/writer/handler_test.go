@@ -340,13 +340,14 @@ func TestHandle(t *testing.T) {
 			}
 			rs := &fakeRuns{answers: tt.runs}
 			sk := &fakeSink{objects: map[string][]byte{}, writeErr: tt.writeErr}
-			h := &handler{pipeline: p, runs: rs, sink: sk, layout: sink.NewLayout(""), commits: rs, maxReceive: 5}
+			h := &handler{pipeline: p, runs: rs, sink: sk, layout: sink.NewLayout(""), commits: rs}
 
 			receive := tt.receive
 			if receive == 0 {
 				receive = 1
 			}
-			err = h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: receive})
+			// Through the delivery policy that gives up on the run, as served.
+			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: receive, Last: receive >= 5})
 			switch tt.want {
 			case "nil":
 				if err != nil {

@@ -47,12 +47,11 @@ func run(ctx context.Context) error {
 	}
 	objects := sink.New(app.AWS.S3, cfg.Bucket, cfg.Prefix)
 	h := &handler{
-		pipeline:   app.Pipeline,
-		runs:       store,
-		sink:       objects,
-		layout:     objects.Layout,
-		commits:    &commit.Committer{Runs: store, Objects: objects},
-		maxReceive: cfg.MaxReceive,
+		pipeline: app.Pipeline,
+		runs:     store,
+		sink:     objects,
+		layout:   objects.Layout,
+		commits:  &commit.Committer{Runs: store, Objects: objects},
 	}
 	return app.Serve(ctx, cfg.BatchesURL, h)
 }

@@ -14,10 +14,16 @@
 //     malformed message is kept for inspection and redrive, never lost, and
 //     never retried in vain;
 //   - leaves retryable failures for redelivery; the queue's redrive policy
-//     moves them to the DLQ after maxReceiveCount receives;
+//     moves them to the DLQ after maxReceiveCount receives (read from the
+//     queue at start-up, so that the transport can tell a handler which
+//     delivery is the last: Message.Last);
 //   - recovers a handler panic as a permanent failure of that message only;
 //   - logs exactly one line per message outcome, with the fields the
 //     handler added to the log scope (run id, input, attempt).
+//
+// Delivery policy that needs to know the handler's work wraps the handler
+// as middleware: GiveUp ends that work for good (a run marked FAILED) on a
+// permanent error or a failed last delivery.
 package consumer
 
 import (
@@ -38,6 +44,7 @@ type Message struct {
 	ID            string
 	Body          []byte
 	ReceiveCount  int               // 1 on the first delivery
+	Last          bool              // the last delivery before the queue's redrive policy moves it to the DLQ
 	Attributes    map[string]string // message attributes of type String
 	ReceiptHandle string            // for the transport; handlers ignore it
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -61,7 +62,7 @@ var byBody = HandlerFunc(func(ctx context.Context, m Message) error {
 func TestLambdaPartialBatch(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
 	settler := &fakeSettler{}
-	h := Lambda(zap.New(core), byBody, settler, 3)
+	h := Lambda(zap.New(core), byBody, settler, 3, 5)
 
 	ev := events.SQSEvent{}
 	for _, b := range []string{"ok", "bad", "flaky", "panic", "ok"} {
@@ -195,53 +196,76 @@ func TestProcessTruncatesLoggedErrors(t *testing.T) {
 
 // Lambda kills an invocation at its deadline, and with it the partial batch
 // response: every message of the batch would be redelivered, finished ones
-// included. Handlers must be stopped early enough for the answer to leave.
+// included. Handlers must be stopped early enough for the answer to leave,
+// and a handler still running after the answer settles nothing: its
+// message was reported failed. (Fake time: synctest.)
 func TestLambdaAnswersBeforeTheDeadline(t *testing.T) {
 	tests := []struct {
 		name string
 		slow HandlerFunc
+		// wantBackoffs: retries settled before the answer.
+		wantBackoffs []string
 	}{
 		{"handler that stops when its context ends", func(ctx context.Context, _ Message) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}},
+		}, []string{"slow"}},
 		{"handler that ignores its context", func(context.Context, Message) error {
 			time.Sleep(10 * time.Second)
 			return nil
-		}},
+		}, nil},
+		{"handler that ignores its context, then fails permanently", func(context.Context, Message) error {
+			time.Sleep(10 * time.Second)
+			return fault.Permanentf("too late to park")
+		}, nil},
+		{"handler that ignores its context, then fails", func(context.Context, Message) error {
+			time.Sleep(10 * time.Second)
+			return errors.New("too late to back off")
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := HandlerFunc(func(ctx context.Context, m Message) error {
-				if string(m.Body) == "slow" {
-					return tt.slow(ctx, m)
-				}
-				return nil
-			})
-			settler := &fakeSettler{}
-			// One worker: "late" can only start once "slow" is over.
-			fn := Lambda(zap.NewNop(), h, settler, 1)
-			ev := events.SQSEvent{Records: []events.SQSMessage{
-				{MessageId: "ok", Body: "ok"}, {MessageId: "slow", Body: "slow"}, {MessageId: "late", Body: "ok"},
-			}}
-			deadline := time.Now().Add(3 * time.Second)
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
+			synctest.Test(t, func(t *testing.T) {
+				h := HandlerFunc(func(ctx context.Context, m Message) error {
+					if string(m.Body) == "slow" {
+						return tt.slow(ctx, m)
+					}
+					return nil
+				})
+				settler := &fakeSettler{}
+				// One worker: "late" can only start once "slow" is over.
+				fn := Lambda(zap.NewNop(), h, settler, 1, 5)
+				ev := events.SQSEvent{Records: []events.SQSMessage{
+					{MessageId: "ok", Body: "ok"}, {MessageId: "slow", Body: "slow"}, {MessageId: "late", Body: "ok"},
+				}}
+				deadline := time.Now().Add(3 * time.Second)
+				ctx, cancel := context.WithDeadline(context.Background(), deadline)
+				defer cancel()
 
-			resp, err := fn(ctx, ev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if left := time.Until(deadline); left <= 0 {
-				t.Fatalf("answered %v after the invocation deadline", -left)
-			}
-			var failed []string
-			for _, f := range resp.BatchItemFailures {
-				failed = append(failed, f.ItemIdentifier)
-			}
-			if !slices.Equal(failed, []string{"slow", "late"}) {
-				t.Fatalf("batch item failures = %v, want the unfinished and the unstarted message, not the done one", failed)
-			}
+				resp, err := fn(ctx, ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if left := time.Until(deadline); left <= 0 {
+					t.Fatalf("answered %v after the invocation deadline", -left)
+				}
+				var failed []string
+				for _, f := range resp.BatchItemFailures {
+					failed = append(failed, f.ItemIdentifier)
+				}
+				if !slices.Equal(failed, []string{"slow", "late"}) {
+					t.Fatalf("batch item failures = %v, want the unfinished and the unstarted message, not the done one", failed)
+				}
+
+				time.Sleep(time.Minute) // every handler is over
+				synctest.Wait()
+				settler.mu.Lock()
+				defer settler.mu.Unlock()
+				if len(settler.parked) != 0 || !slices.Equal(settler.backoffs, tt.wantBackoffs) {
+					t.Fatalf("parked %v, backed off %v; want nothing parked and only %v backed off (before the answer)",
+						settler.parked, settler.backoffs, tt.wantBackoffs)
+				}
+			})
 		})
 	}
 }

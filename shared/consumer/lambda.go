@@ -2,8 +2,10 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -22,7 +24,9 @@ var _ Settler = (*Queue)(nil)
 // Lambda returns an aws-lambda-go handler for SQS events that runs h on each
 // record, up to workers at a time, and reports the failed ones as batch item
 // failures, so that one bad message never fails its batch-mates. The event
-// source mapping must enable ReportBatchItemFailures.
+// source mapping must enable ReportBatchItemFailures. maxReceive is the
+// queue's maxReceiveCount (Queue.MaxReceive), which tells a handler its
+// last delivery (Message.Last).
 //
 // Parked and done messages are deleted by Lambda when the invocation
 // returns; failed ones become visible again after the visibility timeout.
@@ -32,14 +36,24 @@ var _ Settler = (*Queue)(nil)
 // a context that ends replyMargin before the invocation's deadline, records
 // not started by then are not started at all, and the response leaves half
 // a margin before the deadline whatever is still running: every message not
-// finished by then is reported as failed. (A handler that ignores its
-// context may so finish a message that is redelivered anyway; handlers are
-// idempotent for that reason among others.)
-func Lambda(log *zap.Logger, h Handler, q Settler, workers int) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+// finished by then is reported as failed.
+//
+// What a handler still running after the reply may do: it is a goroutine
+// of a sandbox that Lambda freezes once the reply is sent and may thaw for
+// a later invocation, with its context long over. Its message is already
+// reported failed, so its outcome no longer counts: it is not parked and
+// its retry delay is not set (a Park already under way when the reply
+// leaves may still land, and the message is then both in the DLQ and
+// redelivered). Only work the handler does itself goes on — writes it
+// makes while ignoring its context, and what GiveUp does for it, which is
+// conditioned on its run (a stale run is fenced). Handlers are idempotent
+// for that reason among others.
+func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	if workers < 1 {
 		workers = 1
 	}
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		late := &lateSettler{Settler: q}
 		hctx, cancel := ctx, context.CancelFunc(func() {})
 		replyBy := (<-chan time.Time)(nil) // never, without a deadline
 		if deadline, ok := ctx.Deadline(); ok {
@@ -66,15 +80,15 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers int) func(context.Con
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				m := fromLambda(rec)
-				outcome, after := Process(hctx, log, h, q, m)
+				m := fromLambda(rec, maxReceive)
+				outcome, after := Process(hctx, log, h, late, m)
 				if outcome != Retry {
 					mu.Lock()
 					finished[i] = true
 					mu.Unlock()
 					return
 				}
-				if err := q.Backoff(hctx, m, after); err != nil {
+				if err := late.Backoff(hctx, m, after); err != nil {
 					log.Warn("could not shorten the retry delay", zap.String("message_id", m.ID), zap.Error(err))
 				}
 			}()
@@ -94,6 +108,7 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers int) func(context.Con
 
 		mu.Lock()
 		defer mu.Unlock()
+		late.answered.Store(true)
 		var resp events.SQSEventResponse
 		for i, rec := range ev.Records {
 			if !finished[i] {
@@ -124,7 +139,30 @@ func acquire(ctx context.Context, sem chan struct{}) bool {
 	}
 }
 
-func fromLambda(rec events.SQSMessage) Message {
+// errAnswered refuses to settle a message whose invocation has answered.
+var errAnswered = errors.New("the invocation has answered: the message is reported failed and left for redelivery")
+
+// lateSettler stops settling messages once the invocation has answered.
+type lateSettler struct {
+	Settler
+	answered atomic.Bool
+}
+
+func (s *lateSettler) Park(ctx context.Context, m Message, cause error) error {
+	if s.answered.Load() {
+		return errAnswered
+	}
+	return s.Settler.Park(ctx, m, cause)
+}
+
+func (s *lateSettler) Backoff(ctx context.Context, m Message, after time.Duration) error {
+	if s.answered.Load() {
+		return nil
+	}
+	return s.Settler.Backoff(ctx, m, after)
+}
+
+func fromLambda(rec events.SQSMessage, maxReceive int) Message {
 	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	attrs := make(map[string]string, len(rec.MessageAttributes))
 	for k, v := range rec.MessageAttributes {
@@ -132,5 +170,5 @@ func fromLambda(rec events.SQSMessage) Message {
 			attrs[k] = *v.StringValue
 		}
 	}
-	return Message{ID: rec.MessageId, Body: []byte(rec.Body), ReceiveCount: n, Attributes: attrs, ReceiptHandle: rec.ReceiptHandle}
+	return Message{ID: rec.MessageId, Body: []byte(rec.Body), ReceiveCount: n, Last: last(n, maxReceive), Attributes: attrs, ReceiptHandle: rec.ReceiptHandle}
 }

@@ -3,64 +3,34 @@ package consumer
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/backoff"
 )
 
-// PollerConfig configures a Poller.
-type PollerConfig struct {
-	// Workers is how many messages are handled at once (default 5).
-	Workers int
-	// WaitTime is the long-poll wait of each receive (default 20s, max 20s).
-	WaitTime time.Duration
-	// Visibility is the visibility timeout asked for on receive; while a
-	// message is being handled the poller extends it every Visibility/2, so
-	// a slow handler never has its message delivered twice (default 60s).
-	Visibility time.Duration
-	// HandleTimeout bounds one handler call (default 15m, Lambda's maximum).
-	HandleTimeout time.Duration
-	// ShutdownGrace is how long in-flight messages may finish after the
-	// context is cancelled before their handlers are cancelled (default 30s).
-	ShutdownGrace time.Duration
-}
-
-func (c *PollerConfig) defaults() {
-	if c.Workers <= 0 {
-		c.Workers = 5
-	}
-	if c.WaitTime <= 0 || c.WaitTime > 20*time.Second {
-		c.WaitTime = 20 * time.Second
-	}
-	if c.Visibility <= 0 {
-		c.Visibility = 60 * time.Second
-	}
-	if c.HandleTimeout <= 0 {
-		c.HandleTimeout = 15 * time.Minute
-	}
-	if c.ShutdownGrace <= 0 {
-		c.ShutdownGrace = 30 * time.Second
-	}
-}
-
-// Poller long-polls one SQS queue and runs a handler on each message with a
-// fixed number of workers.
+// Poller long-polls one SQS queue and runs a handler on each message with
+// cfg.Workers workers, cfg.PollWait long polls and cfg.Visibility (see
+// Config). A PollWait or ShutdownGrace of zero (or less) means the
+// default, as it always has.
 type Poller struct {
 	q   *Queue
-	cfg PollerConfig
+	cfg Config
 	log *zap.Logger
 	h   Handler
 }
 
-// NewPoller returns a Poller over q.
-func NewPoller(q *Queue, cfg PollerConfig, log *zap.Logger, h Handler) *Poller {
-	cfg.defaults()
+// NewPoller returns a Poller over q. The caller has validated cfg
+// (Config.Validate).
+func NewPoller(q *Queue, cfg Config, log *zap.Logger, h Handler) *Poller {
+	if cfg.PollWait <= 0 || cfg.PollWait > 20*time.Second {
+		cfg.PollWait = DefaultPollWait
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
 	return &Poller{q: q, cfg: cfg, log: log, h: h}
 }
 
@@ -73,7 +43,7 @@ func (p *Poller) Run(ctx context.Context) error {
 
 	sem := make(chan struct{}, p.cfg.Workers)
 	var wg sync.WaitGroup
-	backoff := time.Second
+	failures := 0 // receives failed in a row
 	for ctx.Err() == nil {
 		// Take one worker slot before receiving, so a message is only
 		// received when a worker is free to handle it at once.
@@ -100,12 +70,13 @@ func (p *Poller) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			p.log.Warn("receive failed; backing off", zap.Error(err), zap.Duration("backoff", backoff))
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 30*time.Second)
+			failures++
+			wait := backoff.Exponential(time.Second, 30*time.Second, failures)
+			p.log.Warn("receive failed; backing off", zap.Error(err), zap.Duration("backoff", wait))
+			sleep(ctx, wait)
 			continue
 		}
-		backoff = time.Second
+		failures = 0
 		for _, m := range msgs {
 			wg.Add(1)
 			go func() {
@@ -128,22 +99,7 @@ func (p *Poller) Run(ctx context.Context) error {
 }
 
 func (p *Poller) receive(ctx context.Context, n int) ([]Message, error) {
-	out, err := p.q.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(p.q.URL),
-		MaxNumberOfMessages:         int32(n),
-		WaitTimeSeconds:             int32(p.cfg.WaitTime / time.Second),
-		VisibilityTimeout:           int32(p.cfg.Visibility / time.Second),
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
-		MessageAttributeNames:       []string{"All"},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("receive from %s: %w", p.q.URL, err)
-	}
-	msgs := make([]Message, 0, len(out.Messages))
-	for _, m := range out.Messages {
-		msgs = append(msgs, fromSQS(m))
-	}
-	return msgs, nil
+	return p.q.Receive(ctx, n, p.cfg.PollWait, p.cfg.Visibility)
 }
 
 func (p *Poller) handle(ctx context.Context, m Message) {
@@ -185,23 +141,6 @@ func (p *Poller) extendWhileHandling(ctx context.Context, m Message) (stop func(
 		}
 	}()
 	return func() { cancel(); <-done }
-}
-
-func fromSQS(m types.Message) Message {
-	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	attrs := make(map[string]string, len(m.MessageAttributes))
-	for k, v := range m.MessageAttributes {
-		if v.StringValue != nil {
-			attrs[k] = *v.StringValue
-		}
-	}
-	return Message{
-		ID:            aws.ToString(m.MessageId),
-		Body:          []byte(aws.ToString(m.Body)),
-		ReceiptHandle: aws.ToString(m.ReceiptHandle),
-		ReceiveCount:  n,
-		Attributes:    attrs,
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/devstack"
@@ -32,6 +33,8 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 
 	var (
 		c           counter
+		lastMu      sync.Mutex
+		flakyLast   []bool // Message.Last of each delivery of "flaky"
 		slowStarted = make(chan struct{})
 		release     = make(chan struct{}) // closed by the test once stop() was called
 		slowDone    = make(chan struct{})
@@ -44,6 +47,9 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 		case "bad":
 			return fault.Permanentf("malformed")
 		case "flaky":
+			lastMu.Lock()
+			flakyLast = append(flakyLast, m.Last)
+			lastMu.Unlock()
 			return errors.New("try later")
 		case "slow":
 			startOnce.Do(func() { close(slowStarted) })
@@ -52,10 +58,23 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 		}
 		return nil
 	})
-	p := consumer.NewPoller(
-		&consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL, RetryBase: time.Second, RetryMax: time.Second},
-		consumer.PollerConfig{Workers: 3, WaitTime: time.Second, Visibility: 5 * time.Second, ShutdownGrace: 20 * time.Second},
-		zap.NewNop(), h)
+	cfg := pollerConfig(q.DLQURL, 5*time.Second)
+	cfg.RetryBase, cfg.RetryMax = time.Second, time.Second
+	// The queue's maxReceiveCount (2) is read from its redrive policy, and
+	// wins over SLUICE_MAX_RECEIVE's default (5).
+	queue := consumer.NewQueue(ctx, zap.NewNop(), st.SQS, q.URL, cfg)
+	if queue.MaxReceive != 2 {
+		t.Fatalf("MaxReceive = %d, want the redrive policy's 2", queue.MaxReceive)
+	}
+	// A queue without a redrive policy (the DLQ itself) falls back to
+	// SLUICE_MAX_RECEIVE and says why.
+	core, logs := observer.New(zap.InfoLevel)
+	if dq := consumer.NewQueue(ctx, zap.New(core), st.SQS, q.DLQURL, cfg); dq.MaxReceive != cfg.MaxReceive ||
+		logs.FilterMessageSnippet("using SLUICE_MAX_RECEIVE").Len() != 1 {
+		t.Fatalf("MaxReceive of a queue without a redrive policy = %d, want %d and a logged reason; logged %v",
+			dq.MaxReceive, cfg.MaxReceive, logs.All())
+	}
+	p := consumer.NewPoller(queue, cfg, zap.NewNop(), h)
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -107,6 +126,11 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 	if _, ok := bodies["flaky"]; !ok {
 		t.Fatalf("flaky message not in the DLQ: %v", bodies)
 	}
+	lastMu.Lock()
+	if len(flakyLast) != 2 || flakyLast[0] || !flakyLast[1] {
+		t.Fatalf("Message.Last of the flaky message's deliveries = %v, want [false true]", flakyLast)
+	}
+	lastMu.Unlock()
 	if seen := c.snapshot(); seen["ok"] != 1 || seen["bad"] != 1 || seen["slow"] != 1 || seen["flaky"] != 2 {
 		t.Fatalf("handled %v; want ok, bad, slow once and flaky twice (maxReceiveCount)", seen)
 	}
@@ -135,12 +159,10 @@ func TestPollerExtendsVisibilityOfASlowMessage(t *testing.T) {
 		time.Sleep(5 * time.Second) // 2.5 visibility timeouts
 		return nil
 	})
-	p := consumer.NewPoller(
-		&consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL},
-		// Other workers are idle and polling all along: a message that
-		// became visible again would be received at once.
-		consumer.PollerConfig{Workers: 3, WaitTime: time.Second, Visibility: visibility, ShutdownGrace: 20 * time.Second},
-		zap.NewNop(), h)
+	// Other workers are idle and polling all along: a message that
+	// became visible again would be received at once.
+	cfg := pollerConfig(q.DLQURL, visibility)
+	p := consumer.NewPoller(&consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL}, cfg, zap.NewNop(), h)
 
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -169,6 +191,14 @@ func TestPollerExtendsVisibilityOfASlowMessage(t *testing.T) {
 	if visible, inflight := queueDepth(t, st.SQS, q.URL); visible+inflight != 0 {
 		t.Fatalf("%d visible and %d in-flight messages left on the queue", visible, inflight)
 	}
+}
+
+// pollerConfig is the consumer config of the poller tests: three workers,
+// one-second polls, the given visibility.
+func pollerConfig(dlqURL string, visibility time.Duration) consumer.Config {
+	cfg := consumer.DefaultConfig()
+	cfg.DLQURL, cfg.Workers, cfg.PollWait, cfg.Visibility, cfg.ShutdownGrace = dlqURL, 3, time.Second, visibility, 20*time.Second
+	return cfg
 }
 
 // counter counts handler calls by message body.

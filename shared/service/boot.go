@@ -23,9 +23,10 @@ type App struct {
 }
 
 // Boot reads cfg (a struct embedding Config, whose address is base) from
-// the environment, validates it, and builds the logger, the pipeline config
-// and the AWS clients.
+// the environment over the defaults, validates it, and builds the logger,
+// the pipeline config and the AWS clients.
 func Boot(ctx context.Context, name string, cfg Validator, base *Config) (*App, error) {
+	*base = DefaultConfig()
 	if err := Parse(cfg); err != nil {
 		return nil, err
 	}
@@ -49,7 +50,13 @@ func Boot(ctx context.Context, name string, cfg Validator, base *Config) (*App, 
 
 // Serve serves h on the queue at queueURL until ctx is cancelled.
 func (a *App) Serve(ctx context.Context, queueURL string, h consumer.Handler) error {
-	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h)
+	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h, nil)
+}
+
+// ServeEvents is Serve for a Lambda function that is also invoked
+// directly: events other than SQS events go to other.
+func (a *App) ServeEvents(ctx context.Context, queueURL string, h consumer.Handler, other consumer.EventHandler) error {
+	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h, other)
 }
 
 // Close logs the AWS requests the process sent, by operation, and

@@ -15,7 +15,6 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/caarlos0/env/v11"
@@ -31,23 +30,39 @@ const (
 )
 
 // Config is the configuration every consuming service reads. See the
-// README's configuration reference.
+// README's configuration reference. The consumer's part has its defaults
+// in consumer.DefaultConfig; DefaultConfig sets them before the
+// environment is read.
 type Config struct {
-	PipelineFile  string        `env:"SLUICE_PIPELINE_FILE,required"`
-	LogLevel      string        `env:"SLUICE_LOG_LEVEL" envDefault:"info"`
-	Transport     string        `env:"SLUICE_TRANSPORT"`
-	Workers       int           `env:"SLUICE_WORKERS" envDefault:"5"`
-	DLQURL        string        `env:"SLUICE_DLQ_URL"`
-	MaxReceive    int           `env:"SLUICE_MAX_RECEIVE" envDefault:"5"`
-	Visibility    time.Duration `env:"SLUICE_VISIBILITY" envDefault:"60s"`
-	PollWait      time.Duration `env:"SLUICE_POLL_WAIT" envDefault:"20s"`
-	RetryBase     time.Duration `env:"SLUICE_RETRY_BASE" envDefault:"2s"`
-	RetryMax      time.Duration `env:"SLUICE_RETRY_MAX" envDefault:"5m"`
-	ShutdownGrace time.Duration `env:"SLUICE_SHUTDOWN_GRACE" envDefault:"30s"`
+	PipelineFile string `env:"SLUICE_PIPELINE_FILE,required"`
+	LogLevel     string `env:"SLUICE_LOG_LEVEL" envDefault:"info"`
+	// Transport is lambda or poll; empty, the one the process runs on
+	// (see TransportOf).
+	Transport string `env:"SLUICE_TRANSPORT"`
+	consumer.Config
+}
+
+// DefaultConfig returns a Config with the consumer's defaults.
+func DefaultConfig() Config {
+	return Config{Config: consumer.DefaultConfig()}
+}
+
+// TransportOf returns the transport c asks for: SLUICE_TRANSPORT, or when
+// unset, lambda on Lambda and poll elsewhere.
+func (c Config) TransportOf() string {
+	if c.Transport != "" {
+		return c.Transport
+	}
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		return TransportLambda
+	}
+	return TransportPoll
 }
 
 // Parse reads v (a struct with env tags, such as one embedding Config) from
-// the environment. Validation is the caller's.
+// the environment. Variables that are unset leave their field as it is
+// (or set it to its envDefault tag), so defaults are set before Parse.
+// Validation is the caller's.
 func Parse(v any) error {
 	err := env.Parse(v)
 	var agg env.AggregateError
@@ -92,37 +107,13 @@ func envNames(t reflect.Type) map[string]string {
 	return out
 }
 
-// Validate reports every problem with c at once.
+// Validate reports every problem with c at once. It does not change c.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Transport == "" {
-		c.Transport = TransportPoll
-		if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-			c.Transport = TransportLambda
-		}
-	}
-	if c.Transport != TransportLambda && c.Transport != TransportPoll {
+	if c.Transport != "" && c.Transport != TransportLambda && c.Transport != TransportPoll {
 		errs = append(errs, fmt.Errorf("SLUICE_TRANSPORT: %q, want %s or %s", c.Transport, TransportLambda, TransportPoll))
 	}
-	if c.Workers < 1 || c.Workers > 100 {
-		errs = append(errs, fmt.Errorf("SLUICE_WORKERS: %d, want 1..100", c.Workers))
-	}
-	if c.DLQURL == "" {
-		errs = append(errs, errors.New("SLUICE_DLQ_URL: required (permanent failures are parked there)"))
-	}
-	if c.MaxReceive < 1 {
-		errs = append(errs, fmt.Errorf("SLUICE_MAX_RECEIVE: %d, want >= 1 (the queue's maxReceiveCount)", c.MaxReceive))
-	}
-	if c.Visibility < 2*time.Second || c.Visibility > 12*time.Hour {
-		errs = append(errs, fmt.Errorf("SLUICE_VISIBILITY: %v, want 2s..12h", c.Visibility))
-	}
-	if c.PollWait < 0 || c.PollWait > 20*time.Second {
-		errs = append(errs, fmt.Errorf("SLUICE_POLL_WAIT: %v, want 0..20s", c.PollWait))
-	}
-	if c.RetryBase < 0 || c.RetryMax < c.RetryBase {
-		errs = append(errs, fmt.Errorf("SLUICE_RETRY_BASE %v / SLUICE_RETRY_MAX %v: want 0 <= base <= max", c.RetryBase, c.RetryMax))
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.Config.Validate())...)
 }
 
 // Main runs a service: run gets a context cancelled on SIGTERM or SIGINT.
@@ -138,20 +129,26 @@ func Main(name string, run func(ctx context.Context) error) {
 }
 
 // Serve serves h on the queue at queueURL with the configured transport
-// until ctx is cancelled (poll) or forever (lambda).
-func Serve(ctx context.Context, c Config, log *zap.Logger, api consumer.SQSAPI, queueURL string, h consumer.Handler) error {
-	q := &consumer.Queue{API: api, URL: queueURL, DLQURL: c.DLQURL, RetryBase: c.RetryBase, RetryMax: c.RetryMax}
-	switch c.Transport {
+// until ctx is cancelled (poll) or forever (lambda), behind the GiveUp
+// middleware. On Lambda, events other than SQS events go to other (nil:
+// the function is only an SQS event source); the poller ignores it.
+func Serve(ctx context.Context, c Config, log *zap.Logger, api consumer.SQSAPI, queueURL string, h consumer.Handler, other consumer.EventHandler) error {
+	q := consumer.NewQueue(ctx, log, api, queueURL, c.Config)
+	h = consumer.GiveUp(h)
+	switch c.TransportOf() {
 	case TransportLambda:
-		log.Info("serving SQS events on Lambda", zap.String("queue", queueURL))
-		lambda.StartWithOptions(consumer.Lambda(log, h, q, c.Workers), lambda.WithContext(ctx))
+		log.Info("serving SQS events on Lambda", zap.String("queue", queueURL), zap.Int("max_receive", q.MaxReceive),
+			zap.Bool("other_events", other != nil))
+		sqs := consumer.Lambda(log, h, q, c.Workers, q.MaxReceive)
+		if other == nil {
+			lambda.StartWithOptions(sqs, lambda.WithContext(ctx))
+		} else {
+			lambda.StartWithOptions(consumer.LambdaEvents(log, sqs, other), lambda.WithContext(ctx))
+		}
 		return nil
 	default:
-		log.Info("polling", zap.String("queue", queueURL), zap.Int("workers", c.Workers))
-		p := consumer.NewPoller(q, consumer.PollerConfig{
-			Workers: c.Workers, WaitTime: c.PollWait, Visibility: c.Visibility, ShutdownGrace: c.ShutdownGrace,
-		}, log, h)
-		err := p.Run(ctx)
+		log.Info("polling", zap.String("queue", queueURL), zap.Int("workers", c.Workers), zap.Int("max_receive", q.MaxReceive))
+		err := consumer.NewPoller(q, c.Config, log, h).Run(ctx)
 		log.Info("stopped")
 		return err
 	}

@@ -7,8 +7,10 @@ import (
 )
 
 func valid() Config {
-	return Config{PipelineFile: "p.yaml", LogLevel: "info", Transport: TransportPoll, Workers: 5, DLQURL: "http://q-dlq", MaxReceive: 5,
-		Visibility: time.Minute, PollWait: 20 * time.Second, RetryBase: 2 * time.Second, RetryMax: time.Minute}
+	c := DefaultConfig()
+	c.PipelineFile, c.LogLevel, c.Transport, c.DLQURL = "p.yaml", "info", TransportPoll, "http://q-dlq"
+	c.Visibility, c.RetryMax = time.Minute, time.Minute
+	return c
 }
 
 func TestValidate(t *testing.T) {
@@ -27,12 +29,17 @@ func TestValidate(t *testing.T) {
 		{"retry max below base", func(c *Config) { c.RetryMax = time.Second }, []string{"SLUICE_RETRY_BASE"}},
 		{"visibility too short", func(c *Config) { c.Visibility = time.Second }, []string{"SLUICE_VISIBILITY"}},
 		{"max receive zero", func(c *Config) { c.MaxReceive = 0 }, []string{"SLUICE_MAX_RECEIVE"}},
+		{"transport unset is valid", func(c *Config) { c.Transport = "" }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := valid()
 			tt.mutate(&c)
+			before := c
 			err := c.Validate()
+			if c != before {
+				t.Fatalf("Validate changed the config:\n got %+v\nwant %+v", c, before)
+			}
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -52,16 +59,22 @@ func TestValidate(t *testing.T) {
 }
 
 func TestTransportDefault(t *testing.T) {
-	t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
-	c := valid()
-	c.Transport = ""
-	if err := c.Validate(); err != nil || c.Transport != TransportPoll {
-		t.Fatalf("transport = %q, %v; want poll outside Lambda", c.Transport, err)
+	tests := []struct {
+		name, set, runtimeAPI, want string
+	}{
+		{"unset outside Lambda", "", "", TransportPoll},
+		{"unset on Lambda", "", "127.0.0.1:9001", TransportLambda},
+		{"set wins on Lambda", TransportPoll, "127.0.0.1:9001", TransportPoll},
 	}
-	t.Setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
-	c.Transport = ""
-	if err := c.Validate(); err != nil || c.Transport != TransportLambda {
-		t.Fatalf("transport = %q, %v; want lambda on Lambda", c.Transport, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_LAMBDA_RUNTIME_API", tt.runtimeAPI)
+			c := valid()
+			c.Transport = tt.set
+			if got := c.TransportOf(); got != tt.want {
+				t.Fatalf("transport = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -70,11 +83,13 @@ func TestParseReadsEnvironment(t *testing.T) {
 	t.Setenv("SLUICE_DLQ_URL", "http://dlq")
 	t.Setenv("SLUICE_WORKERS", "7")
 	t.Setenv("SLUICE_VISIBILITY", "90s")
-	var c Config
+	t.Setenv("SLUICE_RETRY_BASE", "") // set but empty: the default
+	c := DefaultConfig()
 	if err := Parse(&c); err != nil {
 		t.Fatal(err)
 	}
-	if c.Workers != 7 || c.Visibility != 90*time.Second || c.DLQURL != "http://dlq" || c.MaxReceive != 5 || c.LogLevel != "info" {
+	if c.Workers != 7 || c.Visibility != 90*time.Second || c.DLQURL != "http://dlq" || c.MaxReceive != 5 || c.LogLevel != "info" ||
+		c.RetryBase != 2*time.Second || c.RetryMax != 5*time.Minute || c.PollWait != 20*time.Second || c.ShutdownGrace != 30*time.Second {
 		t.Fatalf("parsed %+v", c)
 	}
 	t.Setenv("SLUICE_WORKERS", "many")

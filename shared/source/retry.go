@@ -3,12 +3,12 @@ package source
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice-data/sluice/shared/backoff"
 	"github.com/sluice-data/sluice/shared/pipeline"
 )
 
@@ -53,12 +53,7 @@ func firstPositive[T int | time.Duration](vs ...T) T {
 // [0, min(max, base×2^(n-1))], so that clients failing together do not
 // retry together.
 func (p policy) backoff(n int) time.Duration {
-	d := p.base
-	for i := 1; i < n && d < p.max; i++ {
-		d *= 2
-	}
-	d = min(d, p.max)
-	return rand.N(d + 1)
+	return backoff.Full(backoff.Exponential(p.base, p.max, n))
 }
 
 // retryableStatus reports whether a request that got code may succeed if

@@ -7,6 +7,8 @@ locals {
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
+    # The consumer reads its queue's RedrivePolicy (maxReceiveCount) at
+    # start-up, so the last receive it acts on is the queue's.
     "sqs:GetQueueAttributes",
   ]
 

@@ -3,7 +3,6 @@ package consumer
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sluice-data/sluice/shared/backoff"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
 )
@@ -32,6 +32,7 @@ type SQSAPI interface {
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, opts ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
 var _ SQSAPI = (*sqs.Client)(nil)
@@ -44,6 +45,9 @@ type Queue struct {
 	// RetryBase and RetryMax bound the exponential backoff before a failed
 	// message is received again (base · 2^(receives-1) with jitter, capped at RetryMax).
 	RetryBase, RetryMax time.Duration
+	// MaxReceive is the queue's maxReceiveCount: a message received that
+	// many times is on its last delivery (0: unknown, never the last).
+	MaxReceive int
 }
 
 var _ Parker = (*Queue)(nil)
@@ -71,6 +75,52 @@ func (q *Queue) Park(ctx context.Context, m Message, cause error) error {
 		return fmt.Errorf("park message %s: %w", m.ID, err)
 	}
 	return nil
+}
+
+// Receive waits up to wait (a long poll; at most 20s) for up to n
+// messages (at most 10) and hides them for visibility. Messages come with
+// their receive count, Last, and their String message attributes. The
+// wait bounds the call; ctx may end it sooner.
+func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]Message, error) {
+	out, err := q.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		QueueUrl:                    aws.String(q.URL),
+		MaxNumberOfMessages:         int32(min(n, 10)),
+		WaitTimeSeconds:             int32(wait / time.Second),
+		VisibilityTimeout:           int32(visibility / time.Second),
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		MessageAttributeNames:       []string{"All"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %s: %w", q.URL, err)
+	}
+	msgs := make([]Message, 0, len(out.Messages))
+	for _, m := range out.Messages {
+		msgs = append(msgs, fromSQS(m, q.MaxReceive))
+	}
+	return msgs, nil
+}
+
+func fromSQS(m types.Message, maxReceive int) Message {
+	n, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	attrs := make(map[string]string, len(m.MessageAttributes))
+	for k, v := range m.MessageAttributes {
+		if v.StringValue != nil {
+			attrs[k] = *v.StringValue
+		}
+	}
+	return Message{
+		ID:            aws.ToString(m.MessageId),
+		Body:          []byte(aws.ToString(m.Body)),
+		ReceiptHandle: aws.ToString(m.ReceiptHandle),
+		ReceiveCount:  n,
+		Last:          last(n, maxReceive),
+		Attributes:    attrs,
+	}
+}
+
+// Release makes m visible again at once, for another consumer to take.
+func (q *Queue) Release(ctx context.Context, m Message) error {
+	return q.setVisibility(ctx, m, 0)
 }
 
 // Delete removes m from the queue.
@@ -116,14 +166,7 @@ func (q *Queue) setVisibility(ctx context.Context, m Message, d time.Duration) e
 // (jitter included: max is a promise to whoever sets it), in whole seconds
 // (SQS's unit).
 func RetryDelay(base, max time.Duration, receives int) time.Duration {
-	if receives < 1 {
-		receives = 1
-	}
-	d := base
-	for i := 1; i < receives && d < max; i++ {
-		d *= 2
-	}
-	d += time.Duration(rand.Int64N(int64(d)/5 + 1))
+	d := backoff.Spread(backoff.Exponential(base, max, receives))
 	if max > 0 && d > max {
 		d = max
 	}
