@@ -1,0 +1,49 @@
+package runs
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config configures a Store.
+type Config struct {
+	Table string `env:"SLUICE_RUNS_TABLE,required"`
+	// Lease is how long a claim or heartbeat keeps the input (default 15m).
+	// A crashed worker's input is free again at most one lease after its
+	// last heartbeat.
+	Lease time.Duration `env:"SLUICE_LEASE" envDefault:"15m"`
+	// Heartbeat is how often a working fetcher renews its lease; it must be
+	// under half the lease, so that one lost heartbeat never loses the
+	// lease (default: a third of the lease).
+	Heartbeat time.Duration `env:"SLUICE_HEARTBEAT"`
+	// Retention is how long attempt history items are kept (default 400
+	// days). The run item itself is kept for good: it holds the input's
+	// attempt counter, the fencing token.
+	Retention time.Duration `env:"SLUICE_RUN_RETENTION" envDefault:"9600h"`
+	// Owner names this worker in run records (default: the Lambda log
+	// stream, or host:pid).
+	Owner string `env:"SLUICE_OWNER"`
+}
+
+// Validate reports every problem with the config at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Table == "" {
+		errs = append(errs, errors.New("SLUICE_RUNS_TABLE: table name is required"))
+	}
+	if c.Lease < 0 || (c.Lease > 0 && c.Lease < 2*time.Second) {
+		errs = append(errs, fmt.Errorf("SLUICE_LEASE: %v is too short (min 2s)", c.Lease))
+	}
+	lease := c.Lease
+	if lease == 0 {
+		lease = 15 * time.Minute
+	}
+	if c.Heartbeat < 0 || (c.Heartbeat > 0 && c.Heartbeat >= lease/2) {
+		errs = append(errs, fmt.Errorf("SLUICE_HEARTBEAT: %v must be positive and under half the lease (%v)", c.Heartbeat, lease))
+	}
+	if c.Retention < 0 {
+		errs = append(errs, fmt.Errorf("SLUICE_RUN_RETENTION: %v must not be negative", c.Retention))
+	}
+	return errors.Join(errs...)
+}
