@@ -611,7 +611,7 @@ func TestHandleFailures(t *testing.T) {
 }
 
 func TestHandleKeepsTheLease(t *testing.T) {
-	fenced := &runs.FencedError{Op: "heartbeat", Ref: theRun, Current: &runs.Run{Attempt: theRun.Attempt + 1, Status: runs.Running}}
+	fenced := &runs.FencedError{Op: "heartbeat", Ref: theRun, Attempt: theRun.Attempt + 1, Status: runs.Running}
 	tests := []struct {
 		name         string
 		heartbeatErr error

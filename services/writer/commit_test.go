@@ -49,7 +49,7 @@ func TestBatchesOutOfOrderTwiceWithTheTotalLastCommitOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commits := &countingCommitter{Committer: &commit.Committer{Runs: store, Objects: objects}}
+	commits := &countingCommitter{Committer: commit.New(store, objects)}
 	h := &handler{pipeline: p, runs: store, sink: objects, commits: commits, maxReceive: 5}
 
 	claimed, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "in-1"})

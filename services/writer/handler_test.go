@@ -34,8 +34,6 @@ func stored(status runs.Status, expected *int, written ...int) runs.Run {
 
 func ptr(n int) *int { return &n }
 
-func ptrRun(r runs.Run) *runs.Run { return &r }
-
 // answers are what the fakes return.
 type answers struct {
 	written    runs.Run // BatchWritten's answer
@@ -155,9 +153,10 @@ func TestHandle(t *testing.T) {
 	if bytes.Equal(corrupt, batches[0]) {
 		t.Fatal("could not corrupt the batch")
 	}
-	fenced := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(stored(runs.Running, nil))}
-	fencedByNewer := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(runs.Run{Attempt: 3, Status: runs.Running})}
-	committing := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(stored(runs.Committing, ptr(2), 0, 1))}
+	fenced := &runs.FencedError{Op: "mark batch written", Ref: theRun, Attempt: theRun.Attempt, Status: runs.Failed}
+	fencedByNewer := &runs.FencedError{Op: "mark batch written", Ref: theRun, Attempt: 3, Status: runs.Running}
+	// BatchWritten answers a run its attempt is committing with the run.
+	committing := stored(runs.Committing, ptr(2), 0, 1)
 	s3Down := fault.Retryable(errors.New("s3: slow down"))
 	part0 := "data/" + partition + "attempt=2/part-000000.jsonl.gz"
 	part1 := "data/" + partition + "attempt=2/part-000001.jsonl.gz"
@@ -228,7 +227,7 @@ func TestHandle(t *testing.T) {
 		{
 			name:     "redelivered batch of an interrupted commit finishes the commit",
 			body:     batches[1],
-			runs:     answers{writtenErr: committing},
+			runs:     answers{written: committing},
 			want:     "nil",
 			wantRuns: []string{"batch written r-7#2 1", "commit r-7#2 orders/dt=2026-11-01 COMMITTING"},
 			wantSink: []string{"write " + part1 + " 3"},

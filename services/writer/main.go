@@ -50,7 +50,7 @@ func run(ctx context.Context) error {
 		pipeline:   app.Pipeline,
 		runs:       store,
 		sink:       objects,
-		commits:    &commit.Committer{Runs: store, Objects: objects},
+		commits:    commit.New(store, objects),
 		maxReceive: cfg.MaxReceive,
 	}
 	return app.Serve(ctx, cfg.BatchesURL, h)

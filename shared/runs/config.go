@@ -3,6 +3,7 @@ package runs
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -46,4 +47,29 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("SLUICE_RUN_RETENTION: %v must not be negative", c.Retention))
 	}
 	return errors.Join(errs...)
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.Lease == 0 {
+		c.Lease = 15 * time.Minute
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = c.Lease / 3
+	}
+	if c.Retention == 0 {
+		c.Retention = 400 * 24 * time.Hour
+	}
+	if c.Owner == "" {
+		c.Owner = defaultOwner()
+	}
+	return c
+}
+
+func defaultOwner() string {
+	if s := os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"); s != "" {
+		return s
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }

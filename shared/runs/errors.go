@@ -40,30 +40,28 @@ func (e *ClaimLostError) Error() string {
 
 func (e *ClaimLostError) Unwrap() error { return ErrClaimLost }
 
-// FencedError is ErrFenced with the run as it stands, when the store read
-// it back: the caller may have work to resume (a COMMITTING run of its own
-// attempt) or only to drop.
+// FencedError is ErrFenced for one operation: the caller must stop and
+// change nothing. Attempt and Status say how the run stands, for the
+// message only (Status is empty when there is no run).
 type FencedError struct {
 	Op      string
 	Ref     contracts.Run
-	Current *Run // nil when the run does not exist
+	Attempt int
+	Status  Status
 }
 
 func (e *FencedError) Error() string {
 	cur := "no run"
-	if e.Current != nil {
-		cur = fmt.Sprintf("current attempt %d is %s", e.Current.Attempt, e.Current.Status)
+	if e.Status != "" {
+		cur = fmt.Sprintf("current attempt %d is %s", e.Attempt, e.Status)
 	}
 	return fmt.Sprintf("%s %s attempt %d: %v (%s)", e.Op, e.Ref.Key(), e.Ref.Attempt, ErrFenced, cur)
 }
 
 func (e *FencedError) Unwrap() error { return ErrFenced }
 
-// CurrentOf returns the run a fenced error read back, if any.
-func CurrentOf(err error) (Run, bool) {
-	var fe *FencedError
-	if errors.As(err, &fe) && fe.Current != nil {
-		return *fe.Current, true
-	}
-	return Run{}, false
+// fenced is the error of op on r when the run stands as cur (the zero Run:
+// there is none).
+func fenced(op string, r contracts.Run, cur Run) error {
+	return &FencedError{Op: op, Ref: r, Attempt: cur.Attempt, Status: cur.Status}
 }

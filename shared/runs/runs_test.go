@@ -23,12 +23,11 @@ import (
 func newStore(t *testing.T) (*runs.Store, *clock) {
 	t.Helper()
 	st := devstacktest.Start(t, devstackOptions)
-	s, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: time.Minute})
+	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	s, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: time.Minute}, runs.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	s.SetClock(c.Now)
 	return s, c
 }
 
@@ -514,11 +513,15 @@ func TestCommittingRunIsResumedNotRedecided(t *testing.T) {
 		t.Fatalf("begin = %v, %v", won, err)
 	}
 	// The committer crashed; the batch message comes back and finds the run
-	// COMMITTING by its attempt: BatchWritten is fenced but says so.
-	_, err = s.BatchWritten(ctx, r.Ref(), 0)
-	cur, ok := runs.CurrentOf(err)
-	if !errors.Is(err, runs.ErrFenced) || !ok || cur.Status != runs.Committing || cur.Attempt != r.Attempt {
-		t.Fatalf("batch on a committing run = %v (%+v)", err, cur)
+	// COMMITTING by its attempt: BatchWritten changes nothing and says so,
+	// and so does SetTotals.
+	cur, err := s.BatchWritten(ctx, r.Ref(), 0)
+	if err != nil || cur.Status != runs.Committing || cur.Attempt != r.Attempt || cur.Written != nil {
+		t.Fatalf("batch on a committing run = %+v, %v; want the COMMITTING run, unchanged", cur, err)
+	}
+	cur, err = s.SetTotals(ctx, r.Ref(), 3, 3, 3)
+	if err != nil || cur.Status != runs.Committing || cur.Attempt != r.Attempt || *cur.BatchesExpected != 0 {
+		t.Fatalf("totals on a committing run = %+v, %v; want the COMMITTING run, unchanged", cur, err)
 	}
 	if _, won, err := s.BeginCommit(ctx, r.Ref()); won || err != nil {
 		t.Fatalf("second begin = %v, %v; want joined, not won", won, err)
@@ -623,12 +626,11 @@ func TestRetriedUpdatesAreRecognisedAsOurOwn(t *testing.T) {
 		t.Run(expr, func(t *testing.T) {
 			st := devstacktest.Start(t, devstackOptions)
 			db := &flakyDB{DynamoDB: st.DynamoDB, failOnce: expr}
-			s, err := runs.New(db, runs.Config{Table: st.Resources.Table, Lease: time.Minute})
+			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+			s, err := runs.New(db, runs.Config{Table: st.Resources.Table, Lease: time.Minute}, runs.WithClock(c.Now))
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-			s.SetClock(c.Now)
 			ctx := context.Background()
 			claimed, err := s.Claim(ctx, req("m-1"))
 			if err != nil {

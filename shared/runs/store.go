@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -42,43 +41,34 @@ type Store struct {
 	now func() time.Time
 }
 
+// Option changes how a Store works.
+type Option func(*Store)
+
+// WithClock makes the store read the time from now instead of time.Now:
+// leases, stamps and expiries follow it (tests of lease expiry move it).
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
 // New returns a Store over db.
-func New(db DynamoDB, cfg Config) (*Store, error) {
+func New(db DynamoDB, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Lease == 0 {
-		cfg.Lease = 15 * time.Minute
+	s := &Store{db: db, cfg: cfg.WithDefaults(), now: time.Now}
+	for _, o := range opts {
+		o(s)
 	}
-	if cfg.Heartbeat == 0 {
-		cfg.Heartbeat = cfg.Lease / 3
-	}
-	if cfg.Retention == 0 {
-		cfg.Retention = 400 * 24 * time.Hour
-	}
-	if cfg.Owner == "" {
-		cfg.Owner = defaultOwner()
-	}
-	return &Store{db: db, cfg: cfg, now: time.Now}, nil
+	return s, nil
 }
-
-func defaultOwner() string {
-	if s := os.Getenv("AWS_LAMBDA_LOG_STREAM_NAME"); s != "" {
-		return s
-	}
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
-}
-
-// SetClock replaces the store's clock, for tests of lease expiry.
-func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // HeartbeatEvery is the configured heartbeat interval.
 func (s *Store) HeartbeatEvery() time.Duration { return s.cfg.Heartbeat }
 
-// update applies a change conditioned on the run's attempt; a failed
-// condition is a *FencedError carrying the run as it stands.
-func (s *Store) update(ctx context.Context, op string, r contracts.Run, update, cond string, values map[string]types.AttributeValue, names ...string) (Run, error) {
+// tryUpdate applies a change conditioned on the run's attempt (cond is
+// ANDed with the run's existence). When the condition holds it returns the
+// run as changed and applied == true; when it fails, the run as it stands
+// (the zero Run when there is none) and applied == false, for the caller
+// to judge: a fence, its own retried write, or an outcome.
+func (s *Store) tryUpdate(ctx context.Context, op string, r contracts.Run, update, cond string, values map[string]types.AttributeValue, names ...string) (run Run, applied bool, err error) {
 	if strings.Contains(cond, ":attempt") {
 		values[":attempt"] = num(int64(r.Attempt))
 	}
@@ -101,18 +91,32 @@ func (s *Store) update(ctx context.Context, op string, r contracts.Run, update, 
 	out, err := s.db.UpdateItem(ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		fe := &FencedError{Op: op, Ref: r}
+		var cur Run
 		if len(ccf.Item) > 0 {
-			if cur, derr := decodeRun(ccf.Item); derr == nil {
-				fe.Current = &cur
+			if r, derr := decodeRun(ccf.Item); derr == nil {
+				cur = r
 			}
 		}
-		return Run{}, fe
+		return cur, false, nil
 	}
 	if err != nil {
-		return Run{}, fault.Retryable(fmt.Errorf("%s %s attempt %d: %w", op, r.Key(), r.Attempt, err))
+		return Run{}, false, fault.Retryable(fmt.Errorf("%s %s attempt %d: %w", op, r.Key(), r.Attempt, err))
 	}
-	return decodeRun(out.Attributes)
+	run, err = decodeRun(out.Attributes)
+	return run, err == nil, err
+}
+
+// update is tryUpdate for a change with no outcome but done or fenced: a
+// failed condition is a *FencedError.
+func (s *Store) update(ctx context.Context, op string, r contracts.Run, update, cond string, values map[string]types.AttributeValue, names ...string) (Run, error) {
+	run, applied, err := s.tryUpdate(ctx, op, r, update, cond, values, names...)
+	if err != nil {
+		return Run{}, err
+	}
+	if !applied {
+		return Run{}, fenced(op, r, run)
+	}
+	return run, nil
 }
 
 func decodeRun(item map[string]types.AttributeValue) (Run, error) {
