@@ -129,9 +129,9 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 			m := &model{
 				t: t, ctx: context.Background(), rng: rand.New(rand.NewPCG(uint64(seed), 42)), clock: c,
 				store: store, sink: sk, s3: st.S3,
-				part:      sink.Partition{Source: "orders", Hive: "dt=" + window},
-				ref:       contracts.Run{Source: "orders", Window: window},
-				wins:      map[int]int{}, batchesOf: map[int]int{},
+				part: sink.Partition{Source: "orders", Hive: "dt=" + window},
+				ref:  contracts.Run{Source: "orders", Window: window},
+				wins: map[int]int{}, batchesOf: map[int]int{},
 			}
 			m.committer = commit.New(store, stallingObjects{Sink: sk, m: m}, commit.WithClock(c.Now))
 			for i := range steps {
