@@ -7,24 +7,28 @@ import (
 	"time"
 )
 
-// Config configures a Store.
+// Config configures a Store. The services read it from the environment
+// (SLUICE_RUNS_TABLE, SLUICE_LEASE, SLUICE_HEARTBEAT, SLUICE_RUN_RETENTION,
+// SLUICE_OWNER; see each service's main.go), which is why Validate names
+// those variables.
 type Config struct {
-	Table string `env:"SLUICE_RUNS_TABLE,required"`
+	// Table is the name of the runs table.
+	Table string
 	// Lease is how long a claim or heartbeat keeps the input (default 15m).
 	// A crashed worker's input is free again at most one lease after its
 	// last heartbeat.
-	Lease time.Duration `env:"SLUICE_LEASE" envDefault:"15m"`
+	Lease time.Duration
 	// Heartbeat is how often a working fetcher renews its lease; it must be
 	// under half the lease, so that one lost heartbeat never loses the
 	// lease (default: a third of the lease).
-	Heartbeat time.Duration `env:"SLUICE_HEARTBEAT"`
+	Heartbeat time.Duration
 	// Retention is how long attempt history items are kept (default 400
 	// days). The run item itself is kept for good: it holds the input's
 	// attempt counter, the fencing token.
-	Retention time.Duration `env:"SLUICE_RUN_RETENTION" envDefault:"9600h"`
+	Retention time.Duration
 	// Owner names this worker in run records (default: the Lambda log
 	// stream, or host:pid).
-	Owner string `env:"SLUICE_OWNER"`
+	Owner string
 }
 
 // Validate reports every problem with the config at once.
