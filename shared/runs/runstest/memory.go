@@ -43,6 +43,16 @@ func New(cfg runs.Config, now func() time.Time) *Store {
 	return &Store{cfg: cfg.WithDefaults(), now: now, current: map[string]runs.Run{}, history: map[string]map[int]runs.Run{}}
 }
 
+// Seed makes run the current run of its input, and logs it in the
+// history, as if the store had brought it there: for tests that start
+// from a given state.
+func (s *Store) Seed(run runs.Run) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current[run.Input] = clone(run)
+	s.logAttempt(run)
+}
+
 // HeartbeatEvery is the configured heartbeat interval.
 func (s *Store) HeartbeatEvery() time.Duration { return s.cfg.Heartbeat }
 
