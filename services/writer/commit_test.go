@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/demoapi"

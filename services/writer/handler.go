@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"

@@ -18,7 +18,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/sink"

@@ -15,8 +15,11 @@
 //
 // A crash anywhere leaves the run COMMITTING; the redelivered message
 // finds it so (BatchWritten and SetTotals return the COMMITTING run) and
-// runs the same steps again, all of which are idempotent. Readers never see a partial attempt: before step 4 they
-// see the previous attempt, after it the new one.
+// runs the same steps again, all of which are idempotent. Readers never
+// see a partial attempt: before step 4 they see the previous attempt,
+// after it the new one.
+//
+// The writer is its only user, so the package lives beside it.
 package commit
 
 import (
