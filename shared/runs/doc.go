@@ -25,9 +25,21 @@
 //	Start      → RUNNING     (fetcher, by exactly one fetch message; a
 //	                          redelivery of that message after the lease
 //	                          expired restarts the fetch as the next attempt)
+//	Checkpoint, Continue: a fetch hands over to its next invocation
+//	                          (the same attempt, RUNNING throughout)
 //	Heartbeat, BatchWritten, SetTotals renew the lease
 //	BeginCommit→ COMMITTING  (writer; exactly one party, when every batch
 //	                          0…n-1 is written and n is known)
 //	FinishCommit→ SUCCEEDED  (after the output is published)
 //	Fail / Release → FAILED  (the input is free at once)
+//
+// Outcomes are return values: a write that finds the run in a state it
+// may go on from (BeginCommit joining a commit its attempt decided,
+// BatchWritten finding its attempt COMMITTING) returns that run with a nil
+// error, and a *FencedError (ErrFenced) always means stop and change
+// nothing. A write the SDK retried after its first try took effect is
+// recognised as the store's own (see retried), not taken for a fence.
+//
+// Package runstest holds the contract suite every store passes and an
+// in-memory store for the services' tests.
 package runs
