@@ -22,28 +22,37 @@ import (
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
 )
 
 const fetchURL = "https://sqs.test/sluice-fetch"
 
-// fakeClaimer records every claim and answers with run or err.
-type fakeClaimer struct {
+// claims records every claim and passes it to the in-memory run store,
+// or fails it with err.
+type claims struct {
+	*runstest.Store
 	mu   sync.Mutex
 	reqs []runs.ClaimRequest
-	run  runs.Run
 	err  error
 }
 
-var _ claimer = (*fakeClaimer)(nil)
+var _ claimer = (*claims)(nil)
 
-func (f *fakeClaimer) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs = append(f.reqs, req)
-	if f.err != nil {
-		return runs.Run{}, f.err
+func (c *claims) Claim(ctx context.Context, req runs.ClaimRequest) (runs.Run, error) {
+	c.mu.Lock()
+	c.reqs = append(c.reqs, req)
+	c.mu.Unlock()
+	if c.err != nil {
+		return runs.Run{}, c.err
 	}
-	return f.run, nil
+	return c.Store.Claim(ctx, req)
+}
+
+// now is the clock of the run store in these tests.
+var now = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+
+func newClaims(err error) *claims {
+	return &claims{Store: runstest.New(runs.Config{Lease: 15 * time.Minute}, func() time.Time { return now }), err: err}
 }
 
 type sent struct {
@@ -85,11 +94,13 @@ func golden(t *testing.T, name string) []byte {
 	return b
 }
 
-// claimedRun is what the store answers to a won claim of orders/2026-11-01.
-var claimedRun = runs.Run{
-	Input: "orders/2026-11-01", Source: "orders", Window: "2026-11-01",
-	Status: runs.Claimed, Attempt: 3, RunID: "r-42", Trigger: contracts.TriggerManual,
-	ClaimMessage: "m-1", LeaseUntil: time.Date(2026, 11, 2, 0, 15, 0, 0, time.UTC).Unix(),
+// heldBy claims orders/2026-11-01 for another message, whose live lease
+// then holds it.
+func heldBy(t *testing.T, c *claims) {
+	t.Helper()
+	if _, err := c.Store.Claim(context.Background(), runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m-0"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type outcome int
@@ -115,11 +126,12 @@ func (o outcome) check(t *testing.T, err error) {
 func TestHandle(t *testing.T) {
 	storeDown := errors.New("dynamodb: throttled")
 	sendDown := fault.Retryable(errors.New("sqs: connection reset"))
-	lost := &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Running, Attempt: 2, Until: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
+	lost := &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Running, Attempt: 2, Until: now}
 
 	tests := []struct {
 		name      string
 		body      []byte
+		setup     func(*testing.T, *claims)
 		claimErr  error
 		sendErr   error
 		want      outcome
@@ -132,28 +144,40 @@ func TestHandle(t *testing.T) {
 			body:      golden(t, "input.json"),
 			want:      ok,
 			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
-			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "manual"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01"}, Trigger: "manual"},
 		},
 		{
 			name:      "forced input keeps the force id it carries",
 			body:      []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"schedule","force":true,"force_id":"trigger-9"}`),
 			want:      ok,
 			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", Force: true, MessageID: "m-1", ForceID: "trigger-9"},
-			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "schedule"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01"}, Trigger: "schedule"},
 		},
 		{
 			name:      "unforced schedule trigger",
 			body:      []byte(`{"v":1,"kind":"input","source":"customers","window":"2026-11-23","trigger":"schedule"}`),
 			want:      ok,
 			wantClaim: &runs.ClaimRequest{Source: "customers", Window: "2026-11-23", Trigger: "schedule", MessageID: "m-1"},
-			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "schedule"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "customers", Window: "2026-11-23"}, Trigger: "schedule"},
 		},
 		{
 			name:      "lost claim drops the duplicate",
 			body:      golden(t, "input.json"),
-			claimErr:  lost,
+			setup:     heldBy,
 			want:      ok,
 			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
+		},
+		{
+			name: "redelivered input gets its own claim back and is handed on again",
+			body: golden(t, "input.json"),
+			setup: func(t *testing.T, c *claims) {
+				if _, err := c.Store.Claim(context.Background(), runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01"}, Trigger: "manual"},
 		},
 		{
 			name:      "lost claim wrapped by the store is still dropped",
@@ -207,12 +231,15 @@ func TestHandle(t *testing.T) {
 			want:      retry,
 			wantCause: sendDown,
 			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
-			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-42", Attempt: 3}, Trigger: "manual"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01"}, Trigger: "manual"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &fakeClaimer{run: claimedRun, err: tt.claimErr}
+			c := newClaims(tt.claimErr)
+			if tt.setup != nil {
+				tt.setup(t, c)
+			}
 			s := &fakeSender{err: tt.sendErr}
 			h := &handler{pipeline: testPipeline(t), runs: c, out: s, fetchURL: fetchURL}
 
@@ -250,8 +277,15 @@ func TestHandle(t *testing.T) {
 			if err != nil {
 				t.Fatalf("sent body %s does not decode as a Fetch: %v", body, err)
 			}
-			if got != *tt.wantFetch {
-				t.Fatalf("sent %+v, want %+v", got, *tt.wantFetch)
+			// It carries the run the store holds for the input.
+			held, err := c.Get(context.Background(), tt.wantFetch.Key())
+			if err != nil || held.Status != runs.Claimed || held.ClaimMessage != "m-1" {
+				t.Fatalf("run of %s = %+v, %v; want CLAIMED by m-1", tt.wantFetch.Key(), held, err)
+			}
+			want := *tt.wantFetch
+			want.RunID, want.Attempt = held.RunID, held.Attempt
+			if got != want {
+				t.Fatalf("sent %+v, want %+v", got, want)
 			}
 		})
 	}
@@ -269,8 +303,8 @@ func TestHandleLogs(t *testing.T) {
 			name:    "claimed carries the input and the run",
 			wantMsg: "claimed",
 			want: map[string]any{
-				logging.FieldInput: "orders/2026-11-01", logging.FieldRunID: "r-42", logging.FieldAttempt: int64(3),
-				"trigger": "manual", "lease_until": claimedRun.LeaseExpiry(),
+				logging.FieldInput: "orders/2026-11-01", logging.FieldAttempt: int64(1),
+				"trigger": "manual", "lease_until": now.Add(15 * time.Minute),
 			},
 		},
 		{
@@ -285,7 +319,7 @@ func TestHandleLogs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zapcore.DebugLevel)
 			ctx, _ := logging.WithScope(context.Background(), zap.New(core))
-			h := &handler{pipeline: testPipeline(t), runs: &fakeClaimer{run: claimedRun, err: tt.claimErr}, out: &fakeSender{}, fetchURL: fetchURL}
+			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), out: &fakeSender{}, fetchURL: fetchURL}
 
 			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: golden(t, "input.json"), ReceiveCount: 1}); err != nil {
 				t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/source"
 )
 
@@ -63,89 +64,92 @@ type failCall struct {
 	class, msg string
 }
 
-// fakeRuns is a runStore whose calls fail with the configured errors.
-type fakeRuns struct {
+// tracedRuns is the in-memory run store with its calls traced and
+// recorded, and the configured errors injected in place of its answers.
+type tracedRuns struct {
+	*runstest.Store
 	tr                              *trace
 	startErr, heartbeatErr, failErr error
-	restartAs                       int           // Start answers this attempt (a restart) when set
-	leaseFor                        time.Duration // the lease Start and Heartbeat hand out; 1h when 0
 	mu                              sync.Mutex
 	started, heartbeats             []contracts.Run
 	startMsgs                       []string
 	fails                           []failCall
 	yields                          []contracts.Run
-	checkpoint                      string // the last checkpoint written
-	hops                            int
 }
 
-var _ runStore = (*fakeRuns)(nil)
+var _ runStore = (*tracedRuns)(nil)
 
-func (f *fakeRuns) StartHop(_ context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error) {
+// newRuns returns the store holding theRun CLAIMED, its lease running for
+// lease.
+func newRuns(t *testing.T, tr *trace, lease time.Duration) *tracedRuns {
+	t.Helper()
+	st := runstest.New(runs.Config{Lease: lease}, nil)
+	st.Seed(runs.Run{
+		Input: theRun.Key(), Source: theRun.Source, Window: theRun.Window, RunID: theRun.RunID, Attempt: theRun.Attempt,
+		Status: runs.Claimed, Trigger: "schedule", ClaimMessage: "c-1", LeaseUntil: time.Now().Add(lease).Unix(),
+	})
+	return &tracedRuns{Store: st, tr: tr}
+}
+
+// runningExpired makes theRun RUNNING by fetch message m-1, its lease
+// expired: the try died, and the message's redelivery restarts it.
+func (f *tracedRuns) runningExpired() {
+	r, _ := f.Store.Get(context.Background(), theRun.Key())
+	r.Status, r.FetchMessage, r.LeaseUntil = runs.Running, "m-1", time.Now().Add(-time.Minute).Unix()
+	f.Store.Seed(r)
+}
+
+func (f *tracedRuns) StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error) {
 	f.tr.add("start")
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.started = append(f.started, r)
 	f.startMsgs = append(f.startMsgs, fetchMsg)
+	f.mu.Unlock()
 	if f.startErr != nil {
 		return runs.Run{}, f.startErr
 	}
-	attempt := r.Attempt
-	if f.restartAs != 0 {
-		attempt = f.restartAs
-	}
-	if hop != f.hops {
-		return runs.Run{}, &runs.FencedError{Op: "continue", Ref: r}
-	}
-	return runs.Run{Input: r.Key(), Source: r.Source, Window: r.Window, RunID: r.RunID, Attempt: attempt, Status: runs.Running,
-		LeaseUntil: f.leaseEnd().Unix(), Checkpoint: f.checkpoint, Hops: f.hops}, nil
+	return f.Store.StartHop(ctx, r, fetchMsg, hop)
 }
 
-func (f *fakeRuns) Checkpoint(_ context.Context, r contracts.Run, hop int, state string) error {
+func (f *tracedRuns) Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error {
 	f.tr.add("checkpoint")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if hop != f.hops {
-		return &runs.FencedError{Op: "checkpoint", Ref: r}
-	}
-	f.checkpoint, f.hops = state, hop+1
-	return nil
+	return f.Store.Checkpoint(ctx, r, hop, state)
 }
 
-func (f *fakeRuns) leaseEnd() time.Time {
-	if f.leaseFor == 0 {
-		return time.Now().Add(time.Hour)
-	}
-	return time.Now().Add(f.leaseFor)
-}
-
-func (f *fakeRuns) Heartbeat(_ context.Context, r contracts.Run) (time.Time, error) {
+func (f *tracedRuns) Heartbeat(ctx context.Context, r contracts.Run) (time.Time, error) {
 	f.tr.add("heartbeat")
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.heartbeats = append(f.heartbeats, r)
-	return f.leaseEnd(), f.heartbeatErr
+	f.mu.Unlock()
+	if f.heartbeatErr != nil {
+		return time.Time{}, f.heartbeatErr
+	}
+	return f.Store.Heartbeat(ctx, r)
 }
 
-func (f *fakeRuns) heartbeatCount() int {
+func (f *tracedRuns) heartbeatCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.heartbeats)
 }
 
-func (f *fakeRuns) Yield(_ context.Context, r contracts.Run, _ string) error {
+func (f *tracedRuns) Yield(ctx context.Context, r contracts.Run, fetchMsg string) error {
 	f.tr.add("yield")
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.yields = append(f.yields, r)
-	return nil
+	f.mu.Unlock()
+	return f.Store.Yield(ctx, r, fetchMsg)
 }
 
-func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) error {
+func (f *tracedRuns) Fail(ctx context.Context, r contracts.Run, class, msg string) error {
 	f.tr.add("fail")
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.fails = append(f.fails, failCall{r, class, msg})
-	return f.failErr
+	f.mu.Unlock()
+	if f.failErr != nil {
+		return f.failErr
+	}
+	return f.Store.Fail(ctx, r, class, msg)
 }
 
 // fakePager serves pages of records, then returns err.
@@ -228,7 +232,7 @@ func (f *fakeSender) SendJSON(_ context.Context, url string, v any) error {
 type fixture struct {
 	h     *handler
 	tr    *trace
-	runs  *fakeRuns
+	runs  *tracedRuns
 	pager *fakePager
 	out   *fakeSender
 }
@@ -240,7 +244,7 @@ func newFixture(t *testing.T, pages [][][]byte) *fixture {
 		t.Fatal(err)
 	}
 	tr := &trace{}
-	fx := &fixture{tr: tr, runs: &fakeRuns{tr: tr}, pager: &fakePager{tr: tr, pages: pages}, out: &fakeSender{tr: tr}}
+	fx := &fixture{tr: tr, runs: newRuns(t, tr, time.Hour), pager: &fakePager{tr: tr, pages: pages}, out: &fakeSender{tr: tr}}
 	fx.h = &handler{
 		pipeline: p, runs: fx.runs, pages: fx.pager, out: fx.out,
 		fetchURL: fetchURL, batchesURL: batchesURL, maxMessage: maxMessage, heartbeat: time.Hour,
@@ -250,9 +254,15 @@ func newFixture(t *testing.T, pages [][][]byte) *fixture {
 
 func (fx *fixture) handle(t *testing.T, body []byte, receive int) error {
 	t.Helper()
-	// Through the delivery policy that gives up on the run, as served.
+	return fx.handleAs(t, "m-1", body, receive)
+}
+
+// handleAs handles body as the message with id msgID, through the delivery
+// policy that gives up on the run, as served.
+func (fx *fixture) handleAs(t *testing.T, msgID string, body []byte, receive int) error {
+	t.Helper()
 	return consumer.GiveUp(fx.h).Handle(context.Background(),
-		consumer.Message{ID: "m-1", Body: body, ReceiveCount: receive, Last: receive >= maxReceive})
+		consumer.Message{ID: msgID, Body: body, ReceiveCount: receive, Last: receive >= maxReceive})
 }
 
 func golden(t *testing.T, name string) []byte {
@@ -614,7 +624,7 @@ func TestHandleFailures(t *testing.T) {
 }
 
 func TestHandleKeepsTheLease(t *testing.T) {
-	fenced := &runs.FencedError{Op: "heartbeat", Ref: theRun, Current: &runs.Run{Attempt: theRun.Attempt + 1, Status: runs.Running}}
+	fenced := &runs.FencedError{Op: "heartbeat", Ref: theRun, Attempt: theRun.Attempt + 1, Status: runs.Running}
 	tests := []struct {
 		name         string
 		heartbeatErr error
@@ -635,8 +645,11 @@ func TestHandleKeepsTheLease(t *testing.T) {
 			fx := newFixture(t, paged(records(5, 40), 10))
 			fx.h.heartbeat = 20 * time.Millisecond
 			fx.pager.delay = 60 * time.Millisecond
+			if tt.leaseFor != 0 {
+				fx.runs = newRuns(t, fx.tr, tt.leaseFor)
+				fx.h.runs = fx.runs
+			}
 			fx.runs.heartbeatErr = tt.heartbeatErr
-			fx.runs.leaseFor = tt.leaseFor
 
 			err := fx.handle(t, golden(t, "fetch.json"), 1)
 			switch {
@@ -674,7 +687,7 @@ func TestHandleKeepsTheLease(t *testing.T) {
 // message's.
 func TestRestartWorksAsTheNewAttempt(t *testing.T) {
 	fx := newFixture(t, paged(records(7, 600), 100))
-	fx.runs.restartAs = theRun.Attempt + 1
+	fx.runs.runningExpired()
 	if err := fx.handle(t, golden(t, "fetch.json"), 2); err != nil {
 		t.Fatal(err)
 	}
@@ -696,7 +709,7 @@ func TestRestartWorksAsTheNewAttempt(t *testing.T) {
 	}
 
 	fx = newFixture(t, nil)
-	fx.runs.restartAs = theRun.Attempt + 1
+	fx.runs.runningExpired()
 	fx.pager.err = fault.Permanentf("HTTP 401")
 	if err := fx.handle(t, golden(t, "fetch.json"), 2); !fault.IsPermanent(err) {
 		t.Fatalf("Handle = %v", err)
@@ -728,7 +741,8 @@ func TestContinuationMatchesOneUninterruptedFetch(t *testing.T) {
 			t.Fatal("the fetch never finished")
 		}
 		sent := len(fx.out.json)
-		if err := fx.handle(t, body, 1); err != nil {
+		// Each invocation is handed its own message.
+		if err := fx.handleAs(t, fmt.Sprintf("m-%d", invocations), body, 1); err != nil {
 			t.Fatalf("invocation %d: %v", invocations, err)
 		}
 		if len(fx.out.json) != sent+1 {
@@ -783,7 +797,7 @@ func TestContinuationMatchesOneUninterruptedFetch(t *testing.T) {
 	}
 	// A continuation message taken twice is fenced: dropped, nothing sent.
 	before := len(fx.out.batches) + len(fx.out.json)
-	if err := fx.handle(t, mustJSON(t, contracts.NewContinuation(theRun, "schedule", 1)), 1); err != nil {
+	if err := fx.handleAs(t, "m-dup", mustJSON(t, contracts.NewContinuation(theRun, "schedule", 1)), 1); err != nil {
 		t.Fatal(err)
 	}
 	if after := len(fx.out.batches) + len(fx.out.json); after != before {

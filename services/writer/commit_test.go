@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-data/sluice/scripts/demoapi"
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
@@ -49,7 +49,7 @@ func TestBatchesOutOfOrderTwiceWithTheTotalLastCommitOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commits := &countingCommitter{Committer: &commit.Committer{Runs: store, Objects: objects}}
+	commits := &countingCommitter{Committer: commit.New(store, objects)}
 	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, commits: commits}
 
 	claimed, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "in-1"})

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
@@ -88,12 +88,9 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	if err != nil {
 		return h.settle(ctx, ref, err)
 	}
+	// A run that comes back COMMITTING had a commit of this attempt
+	// interrupted (a crash, a timeout): the message that finds it finishes it.
 	run, err := step(p)
-	if cur, ok := runs.CurrentOf(err); ok && cur.Attempt == ref.Attempt && cur.Status == runs.Committing {
-		// A commit of this attempt was interrupted (a crash, a timeout):
-		// the message that finds it finishes it.
-		run, err = cur, nil
-	}
 	if err == nil && (run.Status == runs.Committing || run.Complete()) {
 		err = h.commit(ctx, run, p)
 	}

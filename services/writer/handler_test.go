@@ -6,88 +6,104 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluice-data/sluice/scripts/demoapi"
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
-// theRun is attempt 2 of orders/2026-11-01.
-var theRun = contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-7", Attempt: 2}
-
 const partition = "source=orders/dt=2026-11-01/"
 
-// stored returns the run record as the store would hold it for theRun.
-func stored(status runs.Status, expected *int, written ...int) runs.Run {
-	return runs.Run{
-		Input: theRun.Key(), Source: theRun.Source, Window: theRun.Window, RunID: theRun.RunID, Attempt: theRun.Attempt,
-		Status: status, BatchesExpected: expected, Written: written, Records: 6, Bytes: 900,
-	}
+// trace records the calls the handler makes to the run store and the
+// committer, in order.
+type trace struct {
+	mu    sync.Mutex
+	calls []string
 }
 
-func ptr(n int) *int { return &n }
+func (t *trace) record(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.calls = append(t.calls, fmt.Sprintf(format, args...))
+}
 
-func ptrRun(r runs.Run) *runs.Run { return &r }
-
-// answers are what the fakes return.
-type answers struct {
-	written    runs.Run // BatchWritten's answer
+// tracedRuns is the in-memory run store, with its calls traced and, when
+// set, a failure of BatchWritten.
+type tracedRuns struct {
+	*runstest.Store
+	*trace
 	writtenErr error
-	totals     runs.Run // SetTotals' answer
-	totalsErr  error
-	won        bool
-	commitErr  error
 }
 
-// fakeRuns answers each call as told, and records the call; it also plays
-// the committer, so that the order of calls across both is checked.
-type fakeRuns struct {
-	answers
-	mu        sync.Mutex
-	calls     []string
+func (f *tracedRuns) BatchWritten(ctx context.Context, r contracts.Run, seq int) (runs.Run, error) {
+	f.record("batch written %s#%d %d", r.RunID, r.Attempt, seq)
+	if f.writtenErr != nil {
+		return runs.Run{}, f.writtenErr
+	}
+	return f.Store.BatchWritten(ctx, r, seq)
+}
+
+func (f *tracedRuns) SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error) {
+	f.record("set totals %s#%d %d %d %d", r.RunID, r.Attempt, batches, records, bytes)
+	return f.Store.SetTotals(ctx, r, batches, records, bytes)
+}
+
+func (f *tracedRuns) Fail(ctx context.Context, r contracts.Run, class, msg string) error {
+	f.record("fail %s#%d %s", r.RunID, r.Attempt, class)
+	return f.Store.Fail(ctx, r, class, msg)
+}
+
+// fakeCommitter answers each commit as told, and traces it.
+type fakeCommitter struct {
+	*trace
+	won       bool
+	err       error
 	committed []contracts.Run
 }
 
 var (
-	_ runStore  = (*fakeRuns)(nil)
-	_ committer = (*fakeRuns)(nil)
+	_ runStore  = (*tracedRuns)(nil)
+	_ committer = (*fakeCommitter)(nil)
 )
 
-func (f *fakeRuns) record(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-}
-
-func (f *fakeRuns) BatchWritten(_ context.Context, r contracts.Run, seq int) (runs.Run, error) {
-	f.record("batch written %s#%d %d", r.RunID, r.Attempt, seq)
-	return f.written, f.writtenErr
-}
-
-func (f *fakeRuns) SetTotals(_ context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error) {
-	f.record("set totals %s#%d %d %d %d", r.RunID, r.Attempt, batches, records, bytes)
-	return f.totals, f.totalsErr
-}
-
-func (f *fakeRuns) Commit(_ context.Context, run runs.Run, p sink.Partition) (commit.Result, error) {
+func (f *fakeCommitter) Commit(_ context.Context, run runs.Run, p sink.Partition) (commit.Result, error) {
 	f.record("commit %s#%d %s/%s %s", run.RunID, run.Attempt, p.Source, p.Hive, run.Status)
 	f.mu.Lock()
 	f.committed = append(f.committed, run.Ref())
 	f.mu.Unlock()
-	return commit.Result{Won: f.won, Published: f.won, Objects: 2}, f.commitErr
+	return commit.Result{Won: f.won, Published: f.won, Objects: 2}, f.err
 }
 
-func (f *fakeRuns) Fail(_ context.Context, r contracts.Run, class, msg string) error {
-	f.record("fail %s#%d %s", r.RunID, r.Attempt, class)
-	return nil
+// restartedRun brings orders/2026-11-01 to attempt 2, RUNNING, in st: its
+// fetch restarted once after the first try's lease ran out, so attempt 1
+// is stale.
+func restartedRun(t *testing.T, st *runstest.Store, clock *time.Time) contracts.Run {
+	t.Helper()
+	ctx := context.Background()
+	claimed, err := st.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "m-0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Start(ctx, claimed.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	*clock = clock.Add(time.Hour)
+	again, err := st.Start(ctx, claimed.Ref(), "f-1")
+	if err != nil || again.Attempt != 2 {
+		t.Fatalf("restart = %+v, %v", again, err)
+	}
+	return again.Ref()
 }
 
 // fakeSink keeps the objects written, under the keys the handler names
@@ -147,190 +163,256 @@ func doneBody(run contracts.Run, batches int) []byte {
 		run.Source, run.Window, run.RunID, run.Attempt, batches)
 }
 
-func TestHandle(t *testing.T) {
-	batches := batchBodies(t, theRun, 2)
-	stale := batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r-6", Attempt: 1}, 1)[0]
-	// The header says two records where the payload holds three.
-	corrupt := bytes.Replace(batches[0], []byte(`"count":3,`), []byte(`"count":2,`), 1)
-	if bytes.Equal(corrupt, batches[0]) {
-		t.Fatal("could not corrupt the batch")
+// prep brings the run to a state before the handler sees the message.
+type prep func(t *testing.T, st *runstest.Store, run contracts.Run)
+
+// written counts batches seqs of the run, and totals (when n >= 0) its
+// total of n batches.
+func written(n int, seqs ...int) prep {
+	return func(t *testing.T, st *runstest.Store, run contracts.Run) {
+		t.Helper()
+		ctx := context.Background()
+		for _, seq := range seqs {
+			if _, err := st.BatchWritten(ctx, run, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n >= 0 {
+			if _, err := st.SetTotals(ctx, run, n, 6, 900); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	fenced := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(stored(runs.Running, nil))}
-	fencedByNewer := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(runs.Run{Attempt: 3, Status: runs.Running})}
-	committing := &runs.FencedError{Op: "mark batch written", Ref: theRun, Current: ptrRun(stored(runs.Committing, ptr(2), 0, 1))}
+}
+
+func TestHandle(t *testing.T) {
+	batch := func(seq int) func(contracts.Run) []byte {
+		return func(run contracts.Run) []byte { return batchBodies(t, run, 2)[seq] }
+	}
+	stale := func(run contracts.Run) []byte {
+		run.Attempt--
+		return batchBodies(t, run, 1)[0]
+	}
+	// The header says two records where the payload holds three.
+	corrupt := func(run contracts.Run) []byte {
+		b := batchBodies(t, run, 1)[0]
+		c := bytes.Replace(b, []byte(`"count":3,`), []byte(`"count":2,`), 1)
+		if bytes.Equal(c, b) {
+			t.Fatal("could not corrupt the batch")
+		}
+		return c
+	}
+	done := func(n int) func(contracts.Run) []byte {
+		return func(run contracts.Run) []byte { return doneBody(run, n) }
+	}
+	staleDone := func(run contracts.Run) []byte {
+		run.Attempt--
+		return doneBody(run, 2)
+	}
+	fixed := func(b []byte) func(contracts.Run) []byte { return func(contracts.Run) []byte { return b } }
+	fencedByNewer := &runs.FencedError{Op: "commit", Attempt: 3, Status: runs.Running}
 	s3Down := fault.Retryable(errors.New("s3: slow down"))
 	part0 := "data/" + partition + "attempt=2/part-000000.jsonl.gz"
 	part1 := "data/" + partition + "attempt=2/part-000001.jsonl.gz"
-	commitRunning := "commit r-7#2 orders/dt=2026-11-01 RUNNING"
+	commitRunning := "commit <id>#2 orders/dt=2026-11-01 RUNNING"
 
 	tests := []struct {
-		name      string
-		body      []byte
-		runs      answers
-		writeErr  error
-		want      string // "nil", "retry" or "permanent"
-		cause     error
-		wantRuns  []string
-		wantSink  []string
-		wantBytes map[string][]byte // objects stored
-		receive   int               // the delivery; 1 when 0
+		name       string
+		body       func(contracts.Run) []byte
+		prep       prep
+		writtenErr error
+		won        bool
+		commitErr  error
+		writeErr   error
+		want       string // "nil", "retry" or "permanent"
+		cause      error
+		wantRuns   []string // <id> stands for the run id
+		wantStatus runs.Status
+		wantSink   []string
+		wantBytes  string // the key whose object must be the batch's gzip stream
+		receive    int    // the delivery; 1 when 0
 	}{
 		{
-			name:      "batch is written under its attempt's keys and counted",
-			body:      batches[0],
-			runs:      answers{written: stored(runs.Running, nil, 0)},
-			want:      "nil",
-			wantRuns:  []string{"batch written r-7#2 0"},
-			wantSink:  []string{"write " + part0 + " 3"},
-			wantBytes: map[string][]byte{part0: gzipOf(t, batches[0])},
+			name:       "batch is written under its attempt's keys and counted",
+			body:       batch(0),
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#2 0"},
+			wantStatus: runs.Running,
+			wantSink:   []string{"write " + part0 + " 3"},
+			wantBytes:  part0,
 		},
 		{
-			name:     "batch that is not the last leaves the run open",
-			body:     batches[0],
-			runs:     answers{written: stored(runs.Running, ptr(2), 0)},
-			want:     "nil",
-			wantRuns: []string{"batch written r-7#2 0"},
-			wantSink: []string{"write " + part0 + " 3"},
+			name:       "batch that is not the last leaves the run open",
+			body:       batch(0),
+			prep:       written(2),
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#2 0"},
+			wantStatus: runs.Running,
+			wantSink:   []string{"write " + part0 + " 3"},
 		},
 		{
-			name:      "batch that completes the run commits it",
-			body:      batches[1],
-			runs:      answers{written: stored(runs.Running, ptr(2), 0, 1), won: true},
-			want:      "nil",
-			wantRuns:  []string{"batch written r-7#2 1", commitRunning},
-			wantSink:  []string{"write " + part1 + " 3"},
-			wantBytes: map[string][]byte{part1: gzipOf(t, batches[1])},
+			name:       "batch that completes the run commits it",
+			body:       batch(1),
+			prep:       written(2, 0),
+			won:        true,
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#2 1", commitRunning},
+			wantStatus: runs.Running, // the committer is a fake
+			wantSink:   []string{"write " + part1 + " 3"},
+			wantBytes:  part1,
 		},
 		{
 			name:     "commit joined with a concurrent writer is fine",
-			body:     batches[1],
-			runs:     answers{written: stored(runs.Running, ptr(2), 0, 1), won: false},
+			body:     batch(1),
+			prep:     written(2, 0),
 			want:     "nil",
-			wantRuns: []string{"batch written r-7#2 1", commitRunning},
+			wantRuns: []string{"batch written <id>#2 1", commitRunning},
 			wantSink: []string{"write " + part1 + " 3"},
 		},
 		{
-			name:     "batch of a stale attempt: written under its own keys, never counted, dropped",
-			body:     stale,
-			runs:     answers{writtenErr: fencedByNewer},
-			want:     "nil",
-			wantRuns: []string{"batch written r-6#1 0"},
-			wantSink: []string{"write data/" + partition + "attempt=1/part-000000.jsonl.gz 3"},
+			name:       "batch of a stale attempt: written under its own keys, never counted, dropped",
+			body:       stale,
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#1 0"},
+			wantStatus: runs.Running,
+			wantSink:   []string{"write data/" + partition + "attempt=1/part-000000.jsonl.gz 3"},
 		},
 		{
-			name:     "fenced while counting: dropped",
-			body:     batches[0],
-			runs:     answers{writtenErr: fenced},
-			want:     "nil",
-			wantRuns: []string{"batch written r-7#2 0"},
-			wantSink: []string{"write " + part0 + " 3"},
+			name: "fenced while counting: dropped",
+			body: batch(0),
+			prep: func(t *testing.T, st *runstest.Store, run contracts.Run) {
+				if _, err := st.Release(context.Background(), run.Key(), "by hand", true); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#2 0"},
+			wantStatus: runs.Failed,
+			wantSink:   []string{"write " + part0 + " 3"},
 		},
 		{
-			name:     "redelivered batch of an interrupted commit finishes the commit",
-			body:     batches[1],
-			runs:     answers{writtenErr: committing},
-			want:     "nil",
-			wantRuns: []string{"batch written r-7#2 1", "commit r-7#2 orders/dt=2026-11-01 COMMITTING"},
-			wantSink: []string{"write " + part1 + " 3"},
+			name: "redelivered batch of an interrupted commit finishes the commit",
+			body: batch(1),
+			prep: func(t *testing.T, st *runstest.Store, run contracts.Run) {
+				written(2, 0, 1)(t, st, run)
+				if _, won, err := st.BeginCommit(context.Background(), run); !won || err != nil {
+					t.Fatalf("begin commit = %v, %v", won, err)
+				}
+			},
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#2 1", "commit <id>#2 orders/dt=2026-11-01 COMMITTING"},
+			wantStatus: runs.Committing,
+			wantSink:   []string{"write " + part1 + " 3"},
 		},
 		{
-			name:     "corrupt batch is permanent and not written",
-			body:     corrupt,
-			want:     "permanent",
-			cause:    pack.ErrCorruptBatch,
-			wantRuns: []string{"fail r-7#2 permanent"},
+			name:       "corrupt batch is permanent and not written",
+			body:       corrupt,
+			want:       "permanent",
+			cause:      pack.ErrCorruptBatch,
+			wantRuns:   []string{"fail <id>#2 permanent"},
+			wantStatus: runs.Failed,
 		},
 		{
-			name:     "a batch that conflicts with the stored one is permanent",
-			body:     batches[0],
-			writeErr: fault.Permanent(sink.ErrConflict),
-			want:     "permanent",
-			cause:    sink.ErrConflict,
-			wantRuns: []string{"fail r-7#2 permanent"},
-			wantSink: []string{"write " + part0 + " 3"},
+			name:       "a batch that conflicts with the stored one is permanent",
+			body:       batch(0),
+			writeErr:   fault.Permanent(sink.ErrConflict),
+			want:       "permanent",
+			cause:      sink.ErrConflict,
+			wantRuns:   []string{"fail <id>#2 permanent"},
+			wantStatus: runs.Failed,
+			wantSink:   []string{"write " + part0 + " 3"},
 		},
 		{
-			name:     "runs table unavailable is retried",
-			body:     batches[0],
-			runs:     answers{writtenErr: fault.Retryable(errors.New("dynamodb: throttled"))},
-			want:     "retry",
-			wantRuns: []string{"batch written r-7#2 0"},
-			wantSink: []string{"write " + part0 + " 3"},
+			name:       "runs table unavailable is retried",
+			body:       batch(0),
+			writtenErr: fault.Retryable(errors.New("dynamodb: throttled")),
+			want:       "retry",
+			wantRuns:   []string{"batch written <id>#2 0"},
+			wantStatus: runs.Running,
+			wantSink:   []string{"write " + part0 + " 3"},
 		},
 		{
-			name:     "S3 failure is retried and the batch not counted",
-			body:     batches[0],
-			writeErr: s3Down,
-			want:     "retry",
-			cause:    s3Down,
-			wantSink: []string{"write " + part0 + " 3"},
+			name:       "S3 failure is retried and the batch not counted",
+			body:       batch(0),
+			writeErr:   s3Down,
+			want:       "retry",
+			cause:      s3Down,
+			wantStatus: runs.Running,
+			wantSink:   []string{"write " + part0 + " 3"},
 		},
 		{
-			name:     "S3 failure on the last delivery marks the run FAILED before the DLQ",
-			body:     batches[0],
-			writeErr: s3Down,
-			receive:  5,
-			want:     "retry",
-			cause:    s3Down,
-			wantRuns: []string{"fail r-7#2 retries-exhausted"},
-			wantSink: []string{"write " + part0 + " 3"},
+			name:       "S3 failure on the last delivery marks the run FAILED before the DLQ",
+			body:       batch(0),
+			writeErr:   s3Down,
+			receive:    5,
+			want:       "retry",
+			cause:      s3Down,
+			wantRuns:   []string{"fail <id>#2 retries-exhausted"},
+			wantStatus: runs.Failed,
+			wantSink:   []string{"write " + part0 + " 3"},
 		},
 		{
-			name:     "Done before the last batch does not commit",
-			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 0)},
-			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 2 6 900"},
+			name:       "Done before the last batch does not commit",
+			body:       done(2),
+			prep:       written(-1, 0),
+			want:       "nil",
+			wantRuns:   []string{"set totals <id>#2 2 6 900"},
+			wantStatus: runs.Running,
 		},
 		{
 			name:     "Done after every batch commits",
-			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 1, 0), won: true},
+			body:     done(2),
+			prep:     written(-1, 1, 0),
+			won:      true,
 			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning},
+			wantRuns: []string{"set totals <id>#2 2 6 900", commitRunning},
 		},
 		{
 			name:     "Done of a run with no batches commits",
-			body:     doneBody(theRun, 0),
-			runs:     answers{totals: stored(runs.Running, ptr(0)), won: true},
+			body:     done(0),
+			won:      true,
 			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 0 6 900", commitRunning},
+			wantRuns: []string{"set totals <id>#2 0 6 900", commitRunning},
 		},
 		{
-			name:     "Done of a stale attempt is dropped",
-			body:     doneBody(theRun, 2),
-			runs:     answers{totalsErr: fencedByNewer},
-			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 2 6 900"},
+			name:       "Done of a stale attempt is dropped",
+			body:       staleDone,
+			want:       "nil",
+			wantRuns:   []string{"set totals <id>#1 2 6 900"},
+			wantStatus: runs.Running,
 		},
 		{
-			name:     "commit fenced by a newer attempt is dropped",
-			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: fencedByNewer},
-			want:     "nil",
-			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning},
+			name:      "commit fenced by a newer attempt is dropped",
+			body:      done(2),
+			prep:      written(-1, 0, 1),
+			commitErr: fencedByNewer,
+			want:      "nil",
+			wantRuns:  []string{"set totals <id>#2 2 6 900", commitRunning},
 		},
 		{
-			name:     "commit failure is retried",
-			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: s3Down},
-			want:     "retry",
-			cause:    s3Down,
-			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning},
+			name:      "commit failure is retried",
+			body:      done(2),
+			prep:      written(-1, 0, 1),
+			commitErr: s3Down,
+			want:      "retry",
+			cause:     s3Down,
+			wantRuns:  []string{"set totals <id>#2 2 6 900", commitRunning},
 		},
 		{
-			name:     "commit failure on the last delivery marks the run FAILED",
-			body:     doneBody(theRun, 2),
-			runs:     answers{totals: stored(runs.Running, ptr(2), 0, 1), commitErr: s3Down},
-			receive:  5,
-			want:     "retry",
-			wantRuns: []string{"set totals r-7#2 2 6 900", commitRunning, "fail r-7#2 retries-exhausted"},
+			name:       "commit failure on the last delivery marks the run FAILED",
+			body:       done(2),
+			prep:       written(-1, 0, 1),
+			commitErr:  s3Down,
+			receive:    5,
+			want:       "retry",
+			wantRuns:   []string{"set totals <id>#2 2 6 900", commitRunning, "fail <id>#2 retries-exhausted"},
+			wantStatus: runs.Failed,
 		},
-		{name: "garbage body is permanent", body: []byte("not json at all"), want: "permanent"},
-		{name: "another kind of message is permanent", body: []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`), want: "permanent"},
-		{name: "batch without data is permanent", body: []byte(`{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","run_id":"r-7","attempt":2,"seq":0,"count":1,"raw_bytes":3,"encoding":"gzip-jsonl","data":""}`), want: "permanent"},
-		{name: "batch of an unknown source is permanent", body: batchBodies(t, contracts.Run{Source: "ghost", Window: "2026-11-01", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
-		{name: "batch with an hour window for a daily source is permanent", body: batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01T05", RunID: "r-1", Attempt: 1}, 1)[0], want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
+		{name: "garbage body is permanent", body: fixed([]byte("not json at all")), want: "permanent"},
+		{name: "another kind of message is permanent", body: fixed([]byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`)), want: "permanent"},
+		{name: "batch without data is permanent", body: fixed([]byte(`{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","run_id":"r-7","attempt":2,"seq":0,"count":1,"raw_bytes":3,"encoding":"gzip-jsonl","data":""}`)), want: "permanent"},
+		{name: "batch of an unknown source is permanent", body: fixed(batchBodies(t, contracts.Run{Source: "ghost", Window: "2026-11-01", RunID: "r-1", Attempt: 1}, 1)[0]), want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
+		{name: "batch with an hour window for a daily source is permanent", body: fixed(batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01T05", RunID: "r-1", Attempt: 1}, 1)[0]), want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,16 +420,25 @@ func TestHandle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rs := &fakeRuns{answers: tt.runs}
+			now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+			st := runstest.New(runs.Config{Lease: time.Minute}, func() time.Time { return now })
+			run := restartedRun(t, st, &now)
+			if tt.prep != nil {
+				tt.prep(t, st, run)
+			}
+			tr := &trace{}
+			rs := &tracedRuns{Store: st, trace: tr, writtenErr: tt.writtenErr}
+			cm := &fakeCommitter{trace: tr, won: tt.won, err: tt.commitErr}
 			sk := &fakeSink{objects: map[string][]byte{}, writeErr: tt.writeErr}
-			h := &handler{pipeline: p, runs: rs, sink: sk, layout: sink.NewLayout(""), commits: rs}
+			h := &handler{pipeline: p, runs: rs, sink: sk, layout: sink.NewLayout(""), commits: cm}
 
 			receive := tt.receive
 			if receive == 0 {
 				receive = 1
 			}
+			body := tt.body(run)
 			// Through the delivery policy that gives up on the run, as served.
-			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: receive, Last: receive >= 5})
+			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: body, ReceiveCount: receive, Last: receive >= 5})
 			switch tt.want {
 			case "nil":
 				if err != nil {
@@ -365,20 +456,27 @@ func TestHandle(t *testing.T) {
 			if tt.cause != nil && !errors.Is(err, tt.cause) {
 				t.Fatalf("Handle = %v, want it to wrap %v", err, tt.cause)
 			}
-			if !slices.Equal(rs.calls, tt.wantRuns) {
-				t.Fatalf("runs calls:\n got %q\nwant %q", rs.calls, tt.wantRuns)
+			var wantRuns []string
+			for _, c := range tt.wantRuns {
+				wantRuns = append(wantRuns, strings.ReplaceAll(c, "<id>", run.RunID))
+			}
+			if !slices.Equal(tr.calls, wantRuns) {
+				t.Fatalf("runs calls:\n got %q\nwant %q", tr.calls, wantRuns)
 			}
 			if !slices.Equal(sk.calls, tt.wantSink) {
 				t.Fatalf("sink calls:\n got %q\nwant %q", sk.calls, tt.wantSink)
 			}
-			for key, want := range tt.wantBytes {
-				if !bytes.Equal(sk.objects[key], want) {
-					t.Fatalf("object %s is not the batch's gzip stream byte for byte", key)
+			if tt.wantBytes != "" && !bytes.Equal(sk.objects[tt.wantBytes], gzipOf(t, body)) {
+				t.Fatalf("object %s is not the batch's gzip stream byte for byte", tt.wantBytes)
+			}
+			for _, r := range cm.committed {
+				if r != run {
+					t.Fatalf("committed %+v, want %+v", r, run)
 				}
 			}
-			for _, r := range rs.committed {
-				if r != theRun {
-					t.Fatalf("committed %+v, want %+v", r, theRun)
+			if tt.wantStatus != "" {
+				if cur, err := st.Get(context.Background(), run.Key()); err != nil || cur.Status != tt.wantStatus || cur.Attempt != run.Attempt {
+					t.Fatalf("run after the message = %+v, %v; want attempt %d %s", cur, err, run.Attempt, tt.wantStatus)
 				}
 			}
 		})

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
@@ -119,23 +119,21 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 	var totalPublishes, totalResumed int
 	for seed := range seeds {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
-			store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: modelLease})
+			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+			store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: modelLease}, runs.WithClock(c.Now))
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-			store.SetClock(c.Now)
 			sk := sink.New(st.S3, st.Resources.Bucket, fmt.Sprintf("model-%d", seed))
 			window := fmt.Sprintf("2026-10-%02d", seed+1)
 			m := &model{
 				t: t, ctx: context.Background(), rng: rand.New(rand.NewPCG(uint64(seed), 42)), clock: c,
 				store: store, sink: sk, s3: st.S3,
-				committer: &commit.Committer{Runs: store, Now: c.Now},
-				part:      sink.Partition{Source: "orders", Hive: "dt=" + window},
-				ref:       contracts.Run{Source: "orders", Window: window},
-				wins:      map[int]int{}, batchesOf: map[int]int{},
+				part: sink.Partition{Source: "orders", Hive: "dt=" + window},
+				ref:  contracts.Run{Source: "orders", Window: window},
+				wins: map[int]int{}, batchesOf: map[int]int{},
 			}
-			m.committer.Objects = stallingObjects{Sink: sk, m: m}
+			m.committer = commit.New(store, stallingObjects{Sink: sk, m: m}, commit.WithClock(c.Now))
 			for i := range steps {
 				m.step(i)
 				m.check(i%15 == 14)
@@ -250,9 +248,6 @@ func (m *model) step(i int) {
 
 // maybeCommit does what the writer does after counting a batch or a total.
 func (m *model) maybeCommit(i, wi int, r runs.Run, err error) {
-	if cur, ok := runs.CurrentOf(err); ok && cur.Status == runs.Committing && cur.Attempt == m.workers[wi].run.Attempt {
-		r, err = cur, nil
-	}
 	if err != nil || !(r.Complete() || r.Status == runs.Committing) {
 		return
 	}
@@ -348,7 +343,7 @@ func (m *model) finish() {
 	if err != nil || !done.Complete() {
 		m.fatalf("totals: %+v %v", done, err)
 	}
-	final := &commit.Committer{Runs: m.store, Objects: m.sink, Now: m.clock.Now}
+	final := commit.New(m.store, m.sink, commit.WithClock(m.clock.Now))
 	if _, err := final.Commit(m.ctx, done, m.part); err != nil {
 		m.fatalf("final commit: %v", err)
 	}

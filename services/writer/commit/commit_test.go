@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-data/sluice/shared/commit"
+	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -21,12 +21,11 @@ import (
 func TestStaleCommitterLeavesTheNewerAttemptAlone(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
 	ctx := context.Background()
-	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: 30 * time.Second})
+	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: 30 * time.Second}, runs.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	store.SetClock(c.Now)
 	sk := sink.New(st.S3, st.Resources.Bucket, "")
 	part := sink.Partition{Source: "orders", Hive: "dt=2026-11-01"}
 
@@ -57,7 +56,7 @@ func TestStaleCommitterLeavesTheNewerAttemptAlone(t *testing.T) {
 
 	first := run("m-1")
 	stalled := &stallOnce{Sink: sk}
-	if _, err := (&commit.Committer{Runs: store, Objects: stalled}).Commit(ctx, first, part); !errors.Is(err, errStalled) {
+	if _, err := commit.New(store, stalled).Commit(ctx, first, part); !errors.Is(err, errStalled) {
 		t.Fatalf("first commit = %v, want it stalled before publishing", err)
 	}
 	c.Add(time.Minute) // its lease runs out; a new trigger takes over
@@ -79,7 +78,7 @@ func TestStaleCommitterLeavesTheNewerAttemptAlone(t *testing.T) {
 		t.Fatalf("the late committer finished its run: %v", err)
 	}
 
-	res, err := (&commit.Committer{Runs: store, Objects: sk}).Commit(ctx, second, part)
+	res, err := commit.New(store, sk).Commit(ctx, second, part)
 	if err != nil || !res.Won || !res.Published || res.Replaced != first.Attempt {
 		t.Fatalf("second commit = %+v, %v", res, err)
 	}

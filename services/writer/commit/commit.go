@@ -14,9 +14,12 @@
 //  6. FinishCommit (DynamoDB, conditional): COMMITTING → SUCCEEDED.
 //
 // A crash anywhere leaves the run COMMITTING; the redelivered message
-// finds it so (runs.CurrentOf) and runs the same steps again, all of which
-// are idempotent. Readers never see a partial attempt: before step 4 they
-// see the previous attempt, after it the new one.
+// finds it so (BatchWritten and SetTotals return the COMMITTING run) and
+// runs the same steps again, all of which are idempotent. Readers never
+// see a partial attempt: before step 4 they see the previous attempt,
+// after it the new one.
+//
+// The writer is its only user, so the package lives beside it.
 package commit
 
 import (
@@ -51,9 +54,26 @@ var (
 
 // Committer commits runs.
 type Committer struct {
-	Runs    RunStore
-	Objects ObjectStore
-	Now     func() time.Time // nil: time.Now
+	runs    RunStore
+	objects ObjectStore
+	now     func() time.Time
+}
+
+// Option changes how a Committer works.
+type Option func(*Committer)
+
+// WithClock makes the committer stamp manifests from now instead of
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(c *Committer) { c.now = now } }
+
+// New returns a Committer that moves runs through runs and their objects
+// through objects.
+func New(runs RunStore, objects ObjectStore, opts ...Option) *Committer {
+	c := &Committer{runs: runs, objects: objects, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Result says what a Commit did.
@@ -77,7 +97,7 @@ type Result struct {
 // caller drops its message.
 func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) (Result, error) {
 	ref := run.Ref()
-	cur, won, err := c.Runs.BeginCommit(ctx, ref)
+	cur, won, err := c.runs.BeginCommit(ctx, ref)
 	if err != nil {
 		return Result{}, err
 	}
@@ -85,25 +105,21 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 		return Result{}, fault.Permanentf("commit %s attempt %d: the run has no batch count", ref.Key(), ref.Attempt)
 	}
 	n := *cur.BatchesExpected
-	parts, err := c.Objects.Parts(ctx, p, ref.Attempt)
+	parts, err := c.objects.Parts(ctx, p, ref.Attempt)
 	if err != nil {
 		return Result{}, err
 	}
 	if err := exactly(parts, n); err != nil {
 		return Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
 	}
-	now := time.Now
-	if c.Now != nil {
-		now = c.Now
-	}
 	m := sink.Manifest{
 		V: 1, Source: ref.Source, Window: ref.Window, RunID: ref.RunID, Attempt: ref.Attempt,
-		Records: cur.Records, RawBytes: cur.Bytes, CommittedAt: now().UTC(), Parts: parts,
+		Records: cur.Records, RawBytes: cur.Bytes, CommittedAt: c.now().UTC(), Parts: parts,
 	}
-	if err := c.Objects.WriteManifest(ctx, p, m); err != nil {
+	if err := c.objects.WriteManifest(ctx, p, m); err != nil {
 		return Result{}, err
 	}
-	pub, err := c.Objects.Publish(ctx, p, m)
+	pub, err := c.objects.Publish(ctx, p, m)
 	if err != nil {
 		return Result{}, err
 	}
@@ -111,11 +127,11 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	if pub.Attempt == ref.Attempt {
 		// Published now or by an earlier try of this commit: clean up below
 		// it, keeping what it replaced for the readers still on it.
-		if res.Removed, err = c.Objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
+		if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
 			return res, err
 		}
 	}
-	return res, c.Runs.FinishCommit(ctx, ref, n)
+	return res, c.runs.FinishCommit(ctx, ref, n)
 }
 
 // exactly checks that parts, sorted by batch number, are 0…n-1.

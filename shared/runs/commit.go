@@ -1,0 +1,100 @@
+package runs
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sluice-data/sluice/shared/contracts"
+)
+
+// BatchWritten records that batch seq of the run is stored and renews the
+// lease, and returns the run as it now stands. It is idempotent: the batch
+// numbers are a set. A run its attempt is already committing (a commit
+// interrupted by a crash or a timeout) is returned as it stands, with a nil
+// error: the caller may help finish the commit (see BeginCommit).
+func (s *Store) BatchWritten(ctx context.Context, r contracts.Run, seq int) (Run, error) {
+	run, applied, err := s.tryUpdate(ctx, "mark batch written", r, "ADD written :seq SET lease_until = :lease", "attempt = :attempt AND #st = :running",
+		map[string]types.AttributeValue{
+			":running": str(string(Running)),
+			":seq":     &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(seq)}},
+			":lease":   num(s.now().Add(s.cfg.Lease).Unix()),
+		})
+	return committingOr(run, applied, err, "mark batch written", r)
+}
+
+// SetTotals records how many batches, records and bytes the run produced,
+// and returns the run as it now stands; a run its attempt is already
+// committing is returned as BatchWritten returns it.
+func (s *Store) SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (Run, error) {
+	run, applied, err := s.tryUpdate(ctx, "set totals", r, "SET batches_expected = :n, #records = :records, #bytes = :bytes, lease_until = :lease", "attempt = :attempt AND #st = :running",
+		map[string]types.AttributeValue{
+			":running": str(string(Running)), ":n": num(int64(batches)), ":records": num(records), ":bytes": num(bytes),
+			":lease": num(s.now().Add(s.cfg.Lease).Unix()),
+		}, "records", "bytes")
+	return committingOr(run, applied, err, "set totals", r)
+}
+
+// committingOr is the outcome of a writer's update: the run as changed, or
+// as it stands when r's attempt is committing it, or op fenced.
+func committingOr(run Run, applied bool, err error, op string, r contracts.Run) (Run, error) {
+	switch {
+	case err != nil:
+		return Run{}, err
+	case applied || (run.Attempt == r.Attempt && run.Status == Committing):
+		return run, nil
+	}
+	return Run{}, fenced(op, r, run)
+}
+
+// BeginCommit moves the run to COMMITTING if, and only if, its attempt is
+// current, it is RUNNING, and every expected batch is written: the one
+// decision that the attempt's output is the input's output. won is true
+// for the single caller that made the move; a caller that finds the run
+// already COMMITTING by the same attempt gets the run and won == false,
+// and may help finish the commit (publishing is idempotent).
+func (s *Store) BeginCommit(ctx context.Context, r contracts.Run) (run Run, won bool, err error) {
+	now := s.now().UTC()
+	run, won, err = s.tryUpdate(ctx, "begin commit", r,
+		"SET #st = :committing, lease_until = :lease, rev = if_not_exists(rev, :zero) + :one",
+		"attempt = :attempt AND #st = :running AND (batches_expected = :zero OR size(written) = batches_expected)",
+		map[string]types.AttributeValue{
+			":running": str(string(Running)), ":committing": str(string(Committing)), ":zero": num(0), ":one": num(1),
+			":lease": num(now.Add(s.cfg.Lease).Unix()),
+		})
+	switch {
+	case err != nil:
+		return Run{}, false, err
+	case won:
+		return run, true, nil
+	case run.Attempt == r.Attempt && run.Status == Committing:
+		return run, false, nil
+	}
+	return Run{}, false, fenced("begin commit", r, run)
+}
+
+// FinishCommit marks a COMMITTING run SUCCEEDED once its output is
+// published. Finishing a run this attempt already finished is not an
+// error.
+func (s *Store) FinishCommit(ctx context.Context, r contracts.Run, objects int) error {
+	now := s.now().UTC()
+	run, applied, err := s.tryUpdate(ctx, "finish commit", r,
+		"SET #st = :succeeded, finished_at = :at, objects = :objects, rev = if_not_exists(rev, :zero) + :one REMOVE lease_until, checkpoint",
+		"attempt = :attempt AND #st = :committing",
+		map[string]types.AttributeValue{
+			":committing": str(string(Committing)), ":succeeded": str(string(Succeeded)), ":one": num(1), ":zero": num(0),
+			":at": str(now.Format(time.RFC3339Nano)), ":objects": num(int64(objects)),
+		})
+	switch {
+	case err != nil:
+		return err
+	case !applied && run.Attempt == r.Attempt && run.Status == Succeeded:
+		return nil // finished already, by an earlier try of this commit
+	case !applied:
+		return fenced("finish commit", r, run)
+	}
+	s.bestEffort(ctx, s.logAttempt(ctx, run, now))
+	return nil
+}

@@ -1,0 +1,84 @@
+package runs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sluice-data/sluice/shared/fault"
+)
+
+// Get returns the current run of input.
+func (s *Store) Get(ctx context.Context, input string) (Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.cfg.Table), Key: itemKey(input), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Run{}, fault.Retryable(fmt.Errorf("get run %s: %w", input, err))
+	}
+	if out.Item == nil {
+		return Run{}, fmt.Errorf("get run %s: %w", input, ErrNotFound)
+	}
+	return decodeRun(out.Item)
+}
+
+// History returns the attempts of input, oldest first.
+func (s *Store) History(ctx context.Context, input string) ([]Run, error) {
+	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:              aws.String(s.cfg.Table),
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(input), ":prefix": str(skAttempt),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	return collect(ctx, "history of "+input, pages.HasMorePages, func(ctx context.Context) ([]map[string]types.AttributeValue, error) {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return out.Items, nil
+	})
+}
+
+// List returns every current run (a scan: for operators, not hot paths).
+func (s *Store) List(ctx context.Context) ([]Run, error) {
+	pages := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
+		TableName:                 aws.String(s.cfg.Table),
+		FilterExpression:          aws.String("sk = :run"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":run": str(skRun)},
+		ConsistentRead:            aws.Bool(true),
+	})
+	return collect(ctx, "list runs", pages.HasMorePages, func(ctx context.Context) ([]map[string]types.AttributeValue, error) {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return out.Items, nil
+	})
+}
+
+// collect decodes the runs of every page, each page read under its own
+// deadline.
+func collect(ctx context.Context, op string, more func() bool, next func(context.Context) ([]map[string]types.AttributeValue, error)) ([]Run, error) {
+	var out []Run
+	for more() {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		items, err := next(cctx)
+		cancel()
+		if err != nil {
+			return nil, fault.Retryable(fmt.Errorf("%s: %w", op, err))
+		}
+		for _, item := range items {
+			r, err := decodeRun(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,390 @@
+package runstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+// Store is an in-memory run store with the rules of *runs.Store: the same
+// conditions, outcomes, errors and history, checked by the same contract
+// suite (TestStore). It is for tests of the services that use the store.
+//
+// Its limits: it lives in one process and is not distributed; it is lost
+// with the process; a change is never half-applied and never retried, so
+// it has nothing like the SDK retries that *runs.Store recognises as its
+// own writes; and its history writes never fail.
+type Store struct {
+	cfg runs.Config
+	now func() time.Time
+
+	mu      sync.Mutex
+	current map[string]runs.Run
+	history map[string]map[int]runs.Run
+}
+
+// New returns an empty Store configured as a *runs.Store would be by cfg
+// (its Table is not used), reading the time from now (nil: time.Now).
+func New(cfg runs.Config, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{cfg: cfg.WithDefaults(), now: now, current: map[string]runs.Run{}, history: map[string]map[int]runs.Run{}}
+}
+
+// Seed makes run the current run of its input, and logs it in the
+// history, as if the store had brought it there: for tests that start
+// from a given state.
+func (s *Store) Seed(run runs.Run) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.current[run.Input] = clone(run)
+	s.logAttempt(run)
+}
+
+// HeartbeatEvery is the configured heartbeat interval.
+func (s *Store) HeartbeatEvery() time.Duration { return s.cfg.Heartbeat }
+
+func stamp(t time.Time) string { return t.Format(time.RFC3339Nano) }
+
+// Claim takes the input for a new attempt; see (*runs.Store).Claim.
+func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error) {
+	key := contracts.InputKey(req.Source, req.Window)
+	now := s.now().UTC()
+	if req.Force && req.ForceID == "" {
+		return runs.Run{}, fault.Permanentf("claim %s: a forced claim needs a force id", key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, exists := s.current[key]
+	free := !exists || (old.Status.Live() && old.LeaseUntil < now.Unix()) || old.Status == runs.Failed ||
+		(req.Force && old.Status == runs.Succeeded && old.ForceID != req.ForceID)
+	if !free {
+		if old.ClaimMessage == req.MessageID && req.MessageID != "" && old.Status == runs.Claimed {
+			s.logAttempt(old) // our own claim, from an earlier delivery of this message
+			return old, nil
+		}
+		return runs.Run{}, &runs.ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
+	}
+	run := runs.Run{
+		Input: key, Source: req.Source, Window: req.Window, Status: runs.Claimed, Attempt: old.Attempt + 1,
+		RunID: newRunID(), Trigger: req.Trigger, Owner: s.cfg.Owner, ClaimMessage: req.MessageID,
+		LeaseUntil: now.Add(s.cfg.Lease).Unix(), ForceID: old.ForceID, ClaimedAt: stamp(now), Rev: old.Rev + 1,
+	}
+	if req.Force {
+		run.ForceID = req.ForceID
+	}
+	s.current[key] = run
+	s.logTakeover(run, now, "lease expired; taken over by a new claim")
+	return run, nil
+}
+
+// Start moves the claimed run to RUNNING; see (*runs.Store).Start.
+func (s *Store) Start(ctx context.Context, r contracts.Run, fetchMsg string) (runs.Run, error) {
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Claimed }, func(c *runs.Run) {
+		c.Status, c.StartedAt, c.LeaseUntil, c.FetchMessage, c.Owner = runs.Running, stamp(now), now.Add(s.cfg.Lease).Unix(), fetchMsg, s.cfg.Owner
+		c.Rev++
+	})
+	if !ok {
+		return s.restart("start", r, fetchMsg, run, now)
+	}
+	s.logAttempt(run)
+	return run, nil
+}
+
+// Continue takes up hop > 0 of a fetch; see (*runs.Store).Continue.
+func (s *Store) Continue(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error) {
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, func(c runs.Run) bool {
+		return c.Attempt == r.Attempt && c.Status == runs.Running && c.Hops == hop && c.Taken < hop
+	}, func(c *runs.Run) {
+		c.LeaseUntil, c.FetchMessage, c.Owner, c.Taken, c.Yielded = now.Add(s.cfg.Lease).Unix(), fetchMsg, s.cfg.Owner, hop, false
+	})
+	if !ok {
+		return s.restart("continue", r, fetchMsg, run, now)
+	}
+	return run, nil
+}
+
+// StartHop is Start for hop 0 and Continue for later hops.
+func (s *Store) StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error) {
+	if hop == 0 {
+		return s.Start(ctx, r, fetchMsg)
+	}
+	return s.Continue(ctx, r, fetchMsg, hop)
+}
+
+// restart is (*runs.Store).restart; s.mu is held.
+func (s *Store) restart(op string, r contracts.Run, fetchMsg string, cur runs.Run, now time.Time) (runs.Run, error) {
+	if cur.RunID != r.RunID || cur.FetchMessage != fetchMsg || cur.Status != runs.Running {
+		return runs.Run{}, fenced(op, r, cur)
+	}
+	if cur.LeaseUntil >= now.Unix() && !cur.Yielded {
+		wait := cur.LeaseExpiry().Sub(now) + time.Second
+		return runs.Run{}, fault.RetryAfter(fmt.Errorf("start %s: attempt %d of this fetch still holds the lease until %s (owner %s)",
+			r.Key(), cur.Attempt, cur.LeaseExpiry().Format(time.RFC3339), cur.Owner), wait)
+	}
+	run := cur
+	run.Attempt++
+	run.LeaseUntil, run.Owner, run.StartedAt = now.Add(s.cfg.Lease).Unix(), s.cfg.Owner, stamp(now)
+	run.Written, run.BatchesExpected, run.Checkpoint, run.Hops, run.Taken, run.Yielded = nil, nil, "", 0, 0, false
+	run.Rev++
+	s.current[r.Key()] = run
+	s.logTakeover(run, now, "lease expired; the fetch restarted as a new attempt")
+	return run, nil
+}
+
+// Yield marks the fetch try over; see (*runs.Store).Yield.
+func (s *Store) Yield(_ context.Context, r contracts.Run, fetchMsg string) error {
+	return s.update("yield", r, func(c runs.Run) bool {
+		return c.Attempt == r.Attempt && c.Status == runs.Running && c.FetchMessage == fetchMsg
+	}, func(c *runs.Run) { c.Yielded = true })
+}
+
+// Heartbeat renews the lease; see (*runs.Store).Heartbeat.
+func (s *Store) Heartbeat(_ context.Context, r contracts.Run) (time.Time, error) {
+	until := s.now().Add(s.cfg.Lease)
+	err := s.update("heartbeat", r, func(c runs.Run) bool {
+		return c.Attempt == r.Attempt && (c.Status == runs.Claimed || c.Status == runs.Running)
+	}, func(c *runs.Run) { c.LeaseUntil = until.Unix() })
+	return time.Unix(until.Unix(), 0), err
+}
+
+// Checkpoint records a hand-over; see (*runs.Store).Checkpoint.
+func (s *Store) Checkpoint(_ context.Context, r contracts.Run, hop int, state string) error {
+	lease := s.now().Add(s.cfg.Lease).Unix()
+	return s.update("checkpoint", r, func(c runs.Run) bool {
+		return c.Attempt == r.Attempt && c.Status == runs.Running && (c.Hops == 0 || c.Hops == hop)
+	}, func(c *runs.Run) { c.Checkpoint, c.Hops, c.LeaseUntil = state, hop+1, lease })
+}
+
+// BatchWritten counts a batch; see (*runs.Store).BatchWritten.
+func (s *Store) BatchWritten(_ context.Context, r contracts.Run, seq int) (runs.Run, error) {
+	lease := s.now().Add(s.cfg.Lease).Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, running(r), func(c *runs.Run) {
+		if !slices.Contains(c.Written, seq) {
+			c.Written = append(slices.Clone(c.Written), seq)
+			slices.Sort(c.Written)
+		}
+		c.LeaseUntil = lease
+	})
+	return committingOr(run, ok, "mark batch written", r)
+}
+
+// SetTotals records the run's totals; see (*runs.Store).SetTotals.
+func (s *Store) SetTotals(_ context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error) {
+	lease := s.now().Add(s.cfg.Lease).Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, running(r), func(c *runs.Run) {
+		c.BatchesExpected, c.Records, c.Bytes, c.LeaseUntil = &batches, records, bytes, lease
+	})
+	return committingOr(run, ok, "set totals", r)
+}
+
+func committingOr(run runs.Run, ok bool, op string, r contracts.Run) (runs.Run, error) {
+	if ok || (run.Attempt == r.Attempt && run.Status == runs.Committing) {
+		return run, nil
+	}
+	return runs.Run{}, fenced(op, r, run)
+}
+
+// BeginCommit decides the commit; see (*runs.Store).BeginCommit.
+func (s *Store) BeginCommit(_ context.Context, r contracts.Run) (runs.Run, bool, error) {
+	lease := s.now().Add(s.cfg.Lease).Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, won := s.change(r, func(c runs.Run) bool {
+		return running(r)(c) && c.BatchesExpected != nil && (*c.BatchesExpected == 0 || len(c.Written) == *c.BatchesExpected)
+	}, func(c *runs.Run) { c.Status, c.LeaseUntil = runs.Committing, lease; c.Rev++ })
+	switch {
+	case won:
+		return run, true, nil
+	case run.Attempt == r.Attempt && run.Status == runs.Committing:
+		return run, false, nil
+	}
+	return runs.Run{}, false, fenced("begin commit", r, run)
+}
+
+// FinishCommit marks the run SUCCEEDED; see (*runs.Store).FinishCommit.
+func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) error {
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Committing }, func(c *runs.Run) {
+		c.Status, c.FinishedAt, c.Objects, c.LeaseUntil, c.Checkpoint = runs.Succeeded, stamp(now), objects, 0, ""
+		c.Rev++
+	})
+	switch {
+	case !ok && run.Attempt == r.Attempt && run.Status == runs.Succeeded:
+		return nil
+	case !ok:
+		return fenced("finish commit", r, run)
+	}
+	s.logAttempt(run)
+	return nil
+}
+
+// Fail marks the run FAILED; see (*runs.Store).Fail.
+func (s *Store) Fail(_ context.Context, r contracts.Run, class, msg string) error {
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status.Live() }, func(c *runs.Run) {
+		c.Status, c.FinishedAt, c.ErrorClass, c.LastError = runs.Failed, stamp(now), class, logging.Truncate(msg, 1000)
+		c.LeaseUntil, c.Checkpoint = 0, ""
+		c.Rev++
+	})
+	if !ok {
+		return fenced("fail", r, run)
+	}
+	s.logAttempt(run)
+	return nil
+}
+
+// Release ends a live run by hand; see (*runs.Store).Release.
+func (s *Store) Release(ctx context.Context, input, reason string, force bool) (runs.Run, error) {
+	cur, err := s.Get(ctx, input)
+	if err != nil {
+		return runs.Run{}, err
+	}
+	now := s.now().UTC()
+	if !cur.Status.Live() {
+		return cur, fmt.Errorf("release %s: attempt %d is %s: %w", input, cur.Attempt, cur.Status, runs.ErrNotLive)
+	}
+	if !force && cur.LeaseUntil >= now.Unix() {
+		return cur, fmt.Errorf("release %s: attempt %d (%s, owner %s) holds the lease until %s; use --force to end it anyway: %w",
+			input, cur.Attempt, cur.Status, cur.Owner, cur.LeaseExpiry().Format(time.RFC3339), runs.ErrLeaseLive)
+	}
+	err = s.Fail(ctx, cur.Ref(), runs.ClassReleased, reason)
+	if errors.Is(err, runs.ErrFenced) {
+		return cur, fmt.Errorf("release %s: the run changed while releasing it; look again: %w", input, err)
+	}
+	if err != nil {
+		return cur, err
+	}
+	return s.Get(ctx, input)
+}
+
+// Get returns the current run of input.
+func (s *Store) Get(_ context.Context, input string) (runs.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.current[input]
+	if !ok {
+		return runs.Run{}, fmt.Errorf("get run %s: %w", input, runs.ErrNotFound)
+	}
+	return clone(r), nil
+}
+
+// History returns the attempts of input, oldest first.
+func (s *Store) History(_ context.Context, input string) ([]runs.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []runs.Run
+	for _, n := range slices.Sorted(maps.Keys(s.history[input])) {
+		out = append(out, clone(s.history[input][n]))
+	}
+	return out, nil
+}
+
+// List returns every current run.
+func (s *Store) List(context.Context) ([]runs.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []runs.Run
+	for _, k := range slices.Sorted(maps.Keys(s.current)) {
+		out = append(out, clone(s.current[k]))
+	}
+	return out, nil
+}
+
+// running is the condition of the writer's updates.
+func running(r contracts.Run) func(runs.Run) bool {
+	return func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Running }
+}
+
+// change applies apply to r's run if it exists and cond holds, and returns
+// the run as changed and true, or as it stands (the zero Run: none) and
+// false; s.mu is held.
+func (s *Store) change(r contracts.Run, cond func(runs.Run) bool, apply func(*runs.Run)) (runs.Run, bool) {
+	cur, ok := s.current[r.Key()]
+	if !ok {
+		return runs.Run{}, false
+	}
+	cur = clone(cur)
+	if !cond(cur) {
+		return cur, false
+	}
+	apply(&cur)
+	s.current[r.Key()] = cur
+	return clone(cur), true
+}
+
+// update is change for an operation that is done or fenced.
+func (s *Store) update(op string, r contracts.Run, cond func(runs.Run) bool, apply func(*runs.Run)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.change(r, cond, apply); !ok {
+		return fenced(op, r, cur)
+	}
+	return nil
+}
+
+func fenced(op string, r contracts.Run, cur runs.Run) error {
+	return &runs.FencedError{Op: op, Ref: r, Attempt: cur.Attempt, Status: cur.Status}
+}
+
+// logTakeover and logAttempt keep the history as *runs.Store does; s.mu
+// is held.
+func (s *Store) logTakeover(run runs.Run, now time.Time, why string) {
+	if prev, ok := s.history[run.Input][run.Attempt-1]; ok && prev.Status.Live() {
+		prev.Status, prev.FinishedAt, prev.ErrorClass, prev.LastError = runs.Abandoned, stamp(now), "lease-expired", why
+		s.history[run.Input][run.Attempt-1] = prev
+	}
+	s.logAttempt(run)
+}
+
+func (s *Store) logAttempt(run runs.Run) {
+	h := s.history[run.Input]
+	if h == nil {
+		h = map[int]runs.Run{}
+		s.history[run.Input] = h
+	}
+	if old, ok := h[run.Attempt]; !ok || old.Rev <= run.Rev {
+		h[run.Attempt] = clone(run)
+	}
+}
+
+func clone(r runs.Run) runs.Run {
+	r.Written = slices.Clone(r.Written)
+	if r.BatchesExpected != nil {
+		n := *r.BatchesExpected
+		r.BatchesExpected = &n
+	}
+	return r
+}
+
+func newRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,91 @@
+// Package runstest supports tests of the run store and of its users: an
+// in-memory store (Store) and the contract suite (TestStore) that every
+// store — *runs.Store against DynamoDB Local, and the in-memory one — must
+// pass, so that a service test over the in-memory store tests against the
+// rules the services meet in production.
+package runstest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+// Contract is what the suite covers: the methods of *runs.Store.
+type Contract interface {
+	Claim(ctx context.Context, req runs.ClaimRequest) (runs.Run, error)
+	Start(ctx context.Context, r contracts.Run, fetchMsg string) (runs.Run, error)
+	Continue(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
+	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
+	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
+	Heartbeat(ctx context.Context, r contracts.Run) (time.Time, error)
+	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
+	BatchWritten(ctx context.Context, r contracts.Run, seq int) (runs.Run, error)
+	SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error)
+	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
+	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	Fail(ctx context.Context, r contracts.Run, class, msg string) error
+	Release(ctx context.Context, input, reason string, force bool) (runs.Run, error)
+	Get(ctx context.Context, input string) (runs.Run, error)
+	History(ctx context.Context, input string) ([]runs.Run, error)
+	List(ctx context.Context) ([]runs.Run, error)
+	HeartbeatEvery() time.Duration
+}
+
+var (
+	_ Contract = (*runs.Store)(nil)
+	_ Contract = (*Store)(nil)
+)
+
+// Open returns a new, empty store configured by cfg, reading the time
+// from now.
+type Open func(t *testing.T, cfg runs.Config, now func() time.Time) Contract
+
+// TestStore runs the contract suite against the stores open returns.
+func TestStore(t *testing.T, open Open) {
+	for _, tt := range []struct {
+		name string
+		test func(*testing.T, Open)
+	}{
+		{"ClaimIsExclusiveUnderConcurrency", testClaimIsExclusiveUnderConcurrency},
+		{"ClaimRules", testClaimRules},
+		{"StaleAttemptIsFenced", testStaleAttemptIsFenced},
+		{"CommitOnlyWhenCompleteAndExactlyOnce", testCommitOnlyWhenCompleteAndExactlyOnce},
+		{"StartIsExclusiveAndARestartFencesTheEarlierTry", testStartIsExclusiveAndARestartFencesTheEarlierTry},
+		{"ForcedClaimNeedsAnID", testForcedClaimNeedsAnID},
+		{"HistoryKeepsEveryAttemptAndOnlyIt", testHistoryKeepsEveryAttemptAndOnlyIt},
+		{"Release", testRelease},
+		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},
+		{"ContinuationHops", testContinuationHops},
+	} {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
+	}
+}
+
+// newStore opens a store with a one-minute lease and a clock the test
+// moves by hand.
+func newStore(t *testing.T, open Open) (Contract, *clock) {
+	t.Helper()
+	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	return open(t, runs.Config{Lease: time.Minute}, c.Now), c
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func req(msg string) runs.ClaimRequest {
+	return runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: msg}
+}

@@ -1,0 +1,130 @@
+package runstest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+func testStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	claimed, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Start(ctx, claimed.Ref(), "f-1")
+	if err != nil || first.Attempt != 1 || first.Status != runs.Running {
+		t.Fatalf("start = %+v, %v", first, err)
+	}
+	// A second fetch message for the same claim (a duplicate hand-off) is fenced.
+	if _, err := s.Start(ctx, claimed.Ref(), "f-2"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("second fetch message started: %v", err)
+	}
+	if _, err := s.BatchWritten(ctx, first.Ref(), 0); err != nil {
+		t.Fatal(err)
+	}
+	// The same fetch message again while the first try's lease is live
+	// (a visibility timeout later): come back when it expires.
+	c.Add(5 * time.Second)
+	_, err = s.Start(ctx, claimed.Ref(), "f-1")
+	if wait, ok := fault.Delay(err); !ok || wait < 45*time.Second || wait > 57*time.Second {
+		t.Fatalf("restart under a live lease = %v (retry after %v), want a retry after the lease", err, wait)
+	}
+	// Once it expired (the first try died): a new attempt, clean.
+	c.Add(time.Minute + time.Second)
+	second, err := s.Start(ctx, claimed.Ref(), "f-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A try that ended with a retryable error yields: its redelivery
+	// restarts at once, while the lease still keeps other triggers away.
+	if err := s.Yield(ctx, second.Ref(), "f-other"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("yield by another message: %v, want fenced", err)
+	}
+	if err := s.Yield(ctx, second.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, req("m-9")); !errors.Is(err, runs.ErrClaimLost) {
+		t.Fatalf("claim of a yielded run under its lease: %v, want lost", err)
+	}
+	second, err = s.Start(ctx, claimed.Ref(), "f-1")
+	if err != nil || second.Attempt != 3 || second.Yielded {
+		t.Fatalf("restart after a yield = %+v, %v", second, err)
+	}
+	if second.Attempt != 3 || second.Written != nil || second.RunID != first.RunID {
+		t.Fatalf("restart = %+v", second)
+	}
+	for name, call := range map[string]func() error{
+		"batch":     func() error { _, err := s.BatchWritten(ctx, first.Ref(), 1); return err },
+		"heartbeat": func() error { _, err := s.Heartbeat(ctx, first.Ref()); return err },
+		"totals":    func() error { _, err := s.SetTotals(ctx, first.Ref(), 2, 2, 2); return err },
+	} {
+		if err := call(); !errors.Is(err, runs.ErrFenced) {
+			t.Errorf("%s of the earlier try: %v, want ErrFenced", name, err)
+		}
+	}
+	if _, err := s.BatchWritten(ctx, second.Ref(), 0); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.SetTotals(ctx, second.Ref(), 1, 5, 50)
+	if err != nil || !cur.Complete() {
+		t.Fatalf("totals = %+v, %v", cur, err)
+	}
+	commit(t, s, second.Ref(), 1)
+	history, err := s.History(ctx, "orders/2026-11-01")
+	if err != nil || len(history) != 3 {
+		t.Fatalf("history = %+v, %v", history, err)
+	}
+	if history[0].Status != runs.Abandoned || history[1].Status != runs.Abandoned || history[2].Attempt != 3 || history[2].Status != runs.Succeeded || history[2].Records != 5 {
+		t.Fatalf("history = %+v", history)
+	}
+}
+
+func testContinuationHops(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	claimed, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Start(ctx, claimed.Ref(), "f-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := first.Ref()
+	// A continuation before any checkpoint is refused.
+	if _, err := s.StartHop(ctx, ref, "f-1", 1); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("hop 1 before a checkpoint: %v", err)
+	}
+	if err := s.Checkpoint(ctx, ref, 0, `{"page":{"page":7}}`); err != nil {
+		t.Fatal(err)
+	}
+	// The same hop cannot be checkpointed twice.
+	if err := s.Checkpoint(ctx, ref, 0, `{}`); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("second checkpoint of hop 0: %v", err)
+	}
+	hop1, err := s.StartHop(ctx, ref, "f-1", 1)
+	if err != nil || hop1.Attempt != ref.Attempt || hop1.Checkpoint != `{"page":{"page":7}}` || hop1.Hops != 1 {
+		t.Fatalf("hop 1 = %+v, %v", hop1, err)
+	}
+	// A second message for the same hop is a duplicate: fenced.
+	if _, err := s.StartHop(ctx, ref, "f-1b", 1); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("duplicate hop 1: %v", err)
+	}
+	// The first invocation's message coming back late is fenced too.
+	if _, err := s.Start(ctx, claimed.Ref(), "f-0"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("late hop 0: %v", err)
+	}
+	// Hop 1's message delivered again after its invocation died: the fetch
+	// restarts from scratch as the next attempt, checkpoint forgotten.
+	c.Add(2 * time.Minute)
+	again, err := s.StartHop(ctx, ref, "f-1", 1)
+	if err != nil || again.Attempt != ref.Attempt+1 || again.Checkpoint != "" || again.Hops != 0 {
+		t.Fatalf("redelivered hop 1 = %+v, %v", again, err)
+	}
+}

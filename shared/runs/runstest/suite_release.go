@@ -1,0 +1,117 @@
+package runstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+func testHistoryKeepsEveryAttemptAndOnlyIt(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	first, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(2 * time.Minute) // crashed: the lease expires, a new trigger takes over
+	second, err := s.Claim(ctx, req("m-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fail(ctx, second.Ref(), consumer.ClassPermanent, "HTTP 401 from the API"); err != nil {
+		t.Fatal(err)
+	}
+	third, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "redrive", MessageID: "m-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	succeed(t, s, third)
+
+	history, err := s.History(ctx, "orders/2026-11-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		attempt int
+		status  runs.Status
+		trigger string
+		class   string
+	}
+	var got []row
+	for _, h := range history {
+		got = append(got, row{h.Attempt, h.Status, h.Trigger, h.ErrorClass})
+		if h.Owner == "" || h.ClaimedAt == "" || h.RunID == "" {
+			t.Errorf("attempt %d lacks owner, claim time or run id: %+v", h.Attempt, h)
+		}
+	}
+	want := []row{
+		{1, runs.Abandoned, "manual", "lease-expired"},
+		{2, runs.Failed, "manual", consumer.ClassPermanent},
+		{3, runs.Succeeded, "redrive", ""},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("history = %v, want %v", got, want)
+	}
+	runsNow, err := s.List(ctx)
+	if err != nil || len(runsNow) != 1 || runsNow[0].Attempt != 3 {
+		t.Fatalf("List must return the run item only: %+v, %v", runsNow, err)
+	}
+}
+
+func testRelease(t *testing.T, open Open) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, s Contract, c *clock, r runs.Run)
+		force   bool
+		wantErr error // nil: released
+	}{
+		{"live lease refused", func(*testing.T, Contract, *clock, runs.Run) {}, false, runs.ErrLeaseLive},
+		{"live lease forced", func(*testing.T, Contract, *clock, runs.Run) {}, true, nil},
+		{"expired lease", func(_ *testing.T, _ Contract, c *clock, _ runs.Run) { c.Add(2 * time.Minute) }, false, nil},
+		{"finished run", func(t *testing.T, s Contract, _ *clock, r runs.Run) {
+			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			commit(t, s, r.Ref(), 0)
+		}, true, runs.ErrNotLive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := newStore(t, open)
+			r, err := s.Claim(ctx, req("m-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(t, s, c, r)
+			got, err := s.Release(ctx, "orders/2026-11-01", "stuck since Monday", tt.force)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("release = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Status != runs.Failed || got.ErrorClass != runs.ClassReleased || got.LastError != "stuck since Monday" {
+				t.Fatalf("release = %+v, %v", got, err)
+			}
+			// The released worker is fenced, and the input is free.
+			if _, err := s.Heartbeat(ctx, r.Ref()); !errors.Is(err, runs.ErrFenced) {
+				t.Fatalf("heartbeat after release: %v", err)
+			}
+			if next, err := s.Claim(ctx, req("m-2")); err != nil || next.Attempt != 2 {
+				t.Fatalf("claim after release = %+v, %v", next, err)
+			}
+		})
+	}
+}
