@@ -22,7 +22,13 @@ type Config struct {
 	MaxReceive int `env:"SLUICE_MAX_RECEIVE"`
 	// Visibility is the visibility timeout the poller asks for on receive;
 	// while a message is handled it is extended every Visibility/2, so a
-	// slow handler never has its message delivered twice.
+	// slow handler never has its message delivered twice. It is also the
+	// most a message is hidden by a receive whose response never reached
+	// the poller (a lost response, a poller stopped or killed mid-poll): it
+	// is visible again after Visibility. So it is kept short — the cost is
+	// one ChangeMessageVisibility per Visibility/2 for each message handled
+	// longer than that (in practice only fetches). The queue's own
+	// visibility timeout (Terraform's, for Lambda) plays no part here.
 	Visibility time.Duration `env:"SLUICE_VISIBILITY"`
 	// PollWait is the poller's long-poll wait of each receive (at most
 	// 20s). Zero is taken as the default by the poller (see Poller).
@@ -44,7 +50,7 @@ type Config struct {
 const (
 	DefaultWorkers       = 5
 	DefaultMaxReceive    = 5
-	DefaultVisibility    = 60 * time.Second
+	DefaultVisibility    = 30 * time.Second
 	DefaultPollWait      = 20 * time.Second
 	DefaultRetryBase     = 2 * time.Second
 	DefaultRetryMax      = 5 * time.Minute

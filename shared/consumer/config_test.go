@@ -61,7 +61,7 @@ func TestConfigValidate(t *testing.T) {
 
 // The defaults are the README's configuration reference.
 func TestDefaultConfig(t *testing.T) {
-	want := Config{Workers: 5, MaxReceive: 5, Visibility: 60 * time.Second, PollWait: 20 * time.Second, RetryBase: 2 * time.Second,
+	want := Config{Workers: 5, MaxReceive: 5, Visibility: 30 * time.Second, PollWait: 20 * time.Second, RetryBase: 2 * time.Second,
 		RetryMax: 5 * time.Minute, ShutdownGrace: 30 * time.Second, HandleTimeout: 15 * time.Minute}
 	if got := DefaultConfig(); got != want {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", got, want)

@@ -193,6 +193,52 @@ func TestPollerExtendsVisibilityOfASlowMessage(t *testing.T) {
 	}
 }
 
+// A receive whose response never reaches the poller hides its messages for
+// the visibility timeout that receive asked for: the poller's own
+// (Config.Visibility), never the queue's. Here the response is lost the
+// way a stopped poller loses it: its long poll is abandoned mid-wait, and
+// SQS (fauxqs; AWS documents nothing either way) hands the next message to
+// that poll anyway. The queue's own visibility timeout is a minute; the
+// message must be back after the poller's two seconds.
+func TestPollerLostReceiveHidesAMessageOnlyForItsVisibility(t *testing.T) {
+	const visibility = 2 * time.Second
+	st := devstacktest.Start(t, devstack.Options{MaxReceiveCount: 5, VisibilityTimeout: time.Minute})
+	q := st.Resources.Inputs
+	cfg := pollerConfig(q.DLQURL, visibility)
+	cfg.PollWait = 20 * time.Second // the abandoned poll outlives the wait below
+	queue := &consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL}
+	got := make(chan consumer.Message, 10)
+	h := consumer.HandlerFunc(func(_ context.Context, m consumer.Message) error { got <- m; return nil })
+
+	// A poller told to stop while its long poll waits on an empty queue.
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- consumer.NewPoller(queue, cfg, zap.NewNop(), h).Run(ctx) }()
+	time.Sleep(time.Second) // its receive is waiting at the emulator
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+
+	send(t, st.SQS, q.URL, "m")
+	sent := time.Now()
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	go func() { _ = consumer.NewPoller(queue, cfg, zap.NewNop(), h).Run(ctx2) }()
+	const margin = 5 * time.Second
+	select {
+	case m := <-got:
+		if m.ReceiveCount != 2 {
+			t.Fatalf("the message came as receive %d, want 2: the emulator no longer hands messages to an abandoned poll, so this test no longer loses a receive (find another way)", m.ReceiveCount)
+		}
+		if waited := time.Since(sent); waited > visibility+margin {
+			t.Fatalf("the message was back after %v, want about the poller's visibility %v", waited, visibility)
+		}
+	case <-time.After(visibility + margin):
+		t.Fatalf("the message lost by the abandoned receive was not back within the poller's visibility %v (+%v): the receive asked for a longer one", visibility, margin)
+	}
+}
+
 // pollerConfig is the consumer config of the poller tests: three workers,
 // one-second polls, the given visibility.
 func pollerConfig(dlqURL string, visibility time.Duration) consumer.Config {
