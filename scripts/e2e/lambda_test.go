@@ -346,14 +346,14 @@ func TestFetcherOnLambdaOverrunningItsTimeoutIsRetried(t *testing.T) {
 	t.Logf("timeout to success: %v (function timeout %v, visibility %v, lease 6s)", time.Since(stopped).Round(10*time.Millisecond), timeout, visibility)
 }
 
-// Init failures — a bad setting, a missing secret — fail the invocation
-// (the emulator answers 502, as Lambda reports an init error), and the
-// emulator's log says "Init failed" with the service's own reason before
-// it. The services exit on such an error rather than posting it to the
-// Runtime API's /init/error, so the reason is in the log, not the answer.
+// Init failures — a bad setting, a missing secret — are reported as init
+// errors with the reason: the service posts it to the Runtime API's
+// /init/error before it exits, the emulator answers the invocation with
+// it (502, as Lambda answers an init error), and its log says "Init
+// failed" after the service's own line.
 func TestLambdaInitFailuresAreReported(t *testing.T) {
 	// The emulator logs with logrus, whose fields come in any order.
-	initFailed := regexp.MustCompile(`\[ERROR\] \(rapid\) Init failed .*error=Runtime exited with error: exit status 1`)
+	initFailed := regexp.MustCompile(`\[ERROR\] \(rapid\) Init failed`)
 	t.Parallel()
 	e := start(t, setup{api: demoapi.Options{Sources: map[string]demoapi.SourceOptions{"orders": {Auth: demoapi.AuthOAuth2}}}, noStart: true})
 	for _, tc := range []struct {
@@ -369,6 +369,18 @@ func TestLambdaInitFailuresAreReported(t *testing.T) {
 			out := e.invoke(fn, golden(t, "sqs-inputs.json"))
 			if !out.Failed || out.TimedOut {
 				t.Fatalf("answer %d %q, want an init error", out.Status, out.Body)
+			}
+			var answer struct{ ErrorMessage, ErrorType string }
+			if err := json.Unmarshal(out.Body, &answer); err != nil || answer.ErrorType != "Runtime.InitError" {
+				t.Fatalf("answer %q (%v), want the init error document of type Runtime.InitError", out.Body, err)
+			}
+			for _, want := range tc.reasons {
+				if !strings.Contains(answer.ErrorMessage, want) {
+					t.Fatalf("the init error %q lacks the reason %q", answer.ErrorMessage, want)
+				}
+			}
+			if strings.Contains(string(out.Body), demoapi.ClientSecret) {
+				t.Fatal("the answer holds the secret")
 			}
 			fn.Stop()
 			logs, _ := e.pipe.Logs(tc.service)

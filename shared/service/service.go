@@ -117,12 +117,20 @@ func (c *Config) Validate() error {
 }
 
 // Main runs a service: run gets a context cancelled on SIGTERM or SIGINT.
-// An error from run is printed once and the process exits 1.
+// An error from run is printed once and the process exits 1. On Lambda,
+// where run only ever returns an error it met while starting (the Lambda
+// transport serves until the process ends), the error is also reported to
+// the Runtime API as the function's init error (see reportInitError).
 func Main(name string, run func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
+			if rerr := reportInitError(context.WithoutCancel(ctx), api, fmt.Errorf("%s: %w", name, err)); rerr != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", name, rerr)
+			}
+		}
 		stop()
 		os.Exit(1)
 	}
