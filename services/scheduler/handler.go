@@ -75,7 +75,7 @@ func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID st
 
 // expand is the domain step: the inputs a trigger stands for. With a range
 // it is every window of each named source (all sources when none is named)
-// starting in [From, To); without one, the windows due at At — each
+// that overlaps [From, To); without one, the windows due at At — each
 // source's partition.lookback latest windows that ended partition.lag ago.
 //
 // The expansion, and its bound, are the pipeline config's (Config.Expand),
