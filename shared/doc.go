@@ -10,7 +10,7 @@
 //	service     the bootstrap every service shares: env config, logger, SIGTERM, transport
 //	queue       publishing to SQS, one message or batches within SQS's limits
 //	runs        the DynamoDB run record: claim, lease, fencing, hand-over, history
-//	commit      the commit protocol that makes one complete attempt the output, exactly once
+//	            (runs/runstest: its contract suite and an in-memory store for service tests)
 //	pipeline    the pipeline config: load, validate, windows, templates, lookups
 //	source      paging through an HTTP API, raw records, rate limits, retries
 //	auth        per-source credentials added to every request
@@ -21,6 +21,22 @@
 //	devstack    the local emulators: ensure running, provision resources
 //	            (devstack/devstacktest: a fresh set of resources per test)
 //
-// The demo API that stands in for third-party APIs in the demo and the tests
-// is not here but in its own module, scripts/demoapi: no service links it.
+// The commit protocol is not here but beside its one user, the writer
+// (services/writer/commit). The demo API that stands in for third-party APIs
+// in the demo and the tests is in its own module, scripts/demoapi: no
+// service links it.
+//
+// One input through the files, from a trigger to the published partition
+// (every hop enters through consumer: lambda.go or poller.go, then
+// consumer.go's Process, giveup.go's middleware, the service's handler.go):
+//
+//	scheduler  services/scheduler/handler.go   expand: pipeline.Config.Expand → queue.Publisher sends one Input per window
+//	dedupe     services/dedupe/handler.go      pipeline.Config.Lookup → runs/claim.go Claim → send the Fetch
+//	fetcher    services/fetcher/handler.go     runs/fetch.go Start (hop 0) or Continue (a hand-over), restart on a redelivery;
+//	                                          lease.go heartbeats; source/fetch.go + pager.go walk the pages;
+//	                                          pack/packer.go packs batches; queue sends each Batch, then Done
+//	                                          (or runs/fetch.go Checkpoint + a continuation Fetch to hand over)
+//	writer     services/writer/handler.go      pack/verify.go → sink/part.go WritePart → runs/commit.go BatchWritten / SetTotals;
+//	                                          the message that completes the run: services/writer/commit (runs BeginCommit,
+//	                                          sink Parts, manifest.go, pointer.go Publish, cleanup.go, runs FinishCommit)
 package shared
