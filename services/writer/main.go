@@ -16,7 +16,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -29,28 +28,8 @@ type config struct {
 	BatchesURL string `env:"SLUICE_BATCHES_QUEUE_URL,required"`
 	Bucket     string `env:"SLUICE_BUCKET,required"`
 	Prefix     string `env:"SLUICE_S3_PREFIX"`
-	Runs       runsEnv
+	Runs       service.RunsEnv
 }
-
-// runsEnv maps the run store's variables to the fields of runs.Config.
-type runsEnv struct {
-	Table string `env:"SLUICE_RUNS_TABLE,required"`
-	// Lease: how long a claim or heartbeat keeps the input.
-	Lease time.Duration `env:"SLUICE_LEASE" envDefault:"15m"`
-	// Heartbeat: how often a working fetcher renews its lease (default: a
-	// third of the lease).
-	Heartbeat time.Duration `env:"SLUICE_HEARTBEAT"`
-	// Retention: how long attempt history items are kept.
-	Retention time.Duration `env:"SLUICE_RUN_RETENTION" envDefault:"9600h"`
-	// Owner names this worker in run records (default: the Lambda log
-	// stream, or host:pid).
-	Owner string `env:"SLUICE_OWNER"`
-}
-
-func (e runsEnv) config() runs.Config { return runs.Config(e) }
-
-// Validate reports every problem with the run store's variables.
-func (e runsEnv) Validate() error { return e.config().Validate() }
 
 func main() { service.Main("writer", run) }
 
@@ -62,7 +41,7 @@ func run(ctx context.Context) error {
 	}
 	defer app.Close()
 
-	store, err := runs.New(app.AWS.DynamoDB, cfg.Runs.config())
+	store, err := runs.New(app.AWS.DynamoDB, cfg.Runs.Config())
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 package service
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-data/sluice/shared/runs"
 )
 
 func valid() Config {
@@ -95,5 +98,32 @@ func TestParseReadsEnvironment(t *testing.T) {
 	t.Setenv("SLUICE_WORKERS", "many")
 	if err := Parse(&c); err == nil || !strings.Contains(err.Error(), "SLUICE_WORKERS") {
 		t.Fatalf("bad number: %v", err)
+	}
+}
+
+// The run store's variables and their defaults, as the README documents
+// them; a problem names the variable.
+func TestRunsEnv(t *testing.T) {
+	t.Setenv("SLUICE_RUNS_TABLE", "t-runs")
+	t.Setenv("SLUICE_OWNER", "w-1")
+	var e RunsEnv
+	if err := Parse(&e); err != nil {
+		t.Fatal(err)
+	}
+	want := runs.Config{Table: "t-runs", Lease: 15 * time.Minute, Retention: 9600 * time.Hour, Owner: "w-1"}
+	if got := e.Config(); got != want {
+		t.Fatalf("parsed %+v, want %+v", got, want)
+	}
+	t.Setenv("SLUICE_HEARTBEAT", "10m") // not under half the lease
+	if err := Parse(&e); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "SLUICE_HEARTBEAT") {
+		t.Fatalf("Validate = %v, want a SLUICE_HEARTBEAT problem", err)
+	}
+	os.Unsetenv("SLUICE_RUNS_TABLE") // restored by the t.Setenv above
+	var missing RunsEnv
+	if err := Parse(&missing); err == nil || !strings.Contains(err.Error(), "SLUICE_RUNS_TABLE") {
+		t.Fatalf("Parse without a table = %v, want the variable named", err)
 	}
 }
