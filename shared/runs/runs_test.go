@@ -3,7 +3,6 @@ package runs_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,18 +24,6 @@ func TestStore(t *testing.T) {
 		}
 		return s
 	})
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func TestComplete(t *testing.T) {
@@ -104,7 +91,7 @@ func TestRetriedUpdatesAreRecognisedAsOurOwn(t *testing.T) {
 		t.Run(expr, func(t *testing.T) {
 			st := devstacktest.Start(t, devstackOptions)
 			db := &flakyDB{DynamoDB: st.DynamoDB, failOnce: expr}
-			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+			c := runstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 			s, err := runs.New(db, runs.Config{Table: st.Resources.Table, Lease: time.Minute}, runs.WithClock(c.Now))
 			if err != nil {
 				t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestStaleCommitterLeavesTheNewerAttemptAlone(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
 	ctx := context.Background()
-	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	c := runstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: 30 * time.Second}, runs.WithClock(c.Now))
 	if err != nil {
 		t.Fatal(err)

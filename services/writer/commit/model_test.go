@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
@@ -47,18 +47,6 @@ const (
 	modelWorkers = 3
 )
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // worker is what one fetcher+writer pair knows about the attempt it works
 // on; it may be stale.
 type worker struct {
@@ -72,7 +60,7 @@ type model struct {
 	t         *testing.T
 	ctx       context.Context
 	rng       *rand.Rand
-	clock     *clock
+	clock     *runstest.Clock
 	store     *runs.Store
 	sink      *sink.Sink
 	s3        *s3.Client
@@ -119,7 +107,7 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 	var totalPublishes, totalResumed int
 	for seed := range seeds {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
-			c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+			c := runstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 			store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: modelLease}, runs.WithClock(c.Now))
 			if err != nil {
 				t.Fatal(err)

@@ -66,21 +66,29 @@ func TestStore(t *testing.T, open Open) {
 	}
 }
 
-// newStore opens a store with a one-minute lease and a clock the test
+// newStore opens a store with a one-minute lease and a Clock the test
 // moves by hand.
-func newStore(t *testing.T, open Open) (Contract, *clock) {
+func newStore(t *testing.T, open Open) (Contract, *Clock) {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	c := &Clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	return open(t, runs.Config{Lease: time.Minute}, c.Now), c
 }
 
-type clock struct {
+// NewClock returns a Clock that reads at.
+func NewClock(at time.Time) *Clock { return &Clock{now: at} }
+
+// Clock is a test clock that moves only when told to; its Now is what a
+// store's clock option takes. Safe for concurrent use.
+type Clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
+// Now is the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)

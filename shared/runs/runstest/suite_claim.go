@@ -49,46 +49,46 @@ func testClaimRules(t *testing.T, open Open) {
 	ctx := context.Background()
 	tests := []struct {
 		name        string
-		setup       func(t *testing.T, s Contract, c *clock, first runs.Run)
+		setup       func(t *testing.T, s Contract, c *Clock, first runs.Run)
 		req         runs.ClaimRequest
 		wantAttempt int // 0: the claim must be lost
 	}{
-		{"live lease blocks", func(*testing.T, Contract, *clock, runs.Run) {}, req("m-2"), 0},
-		{"same message gets its own claim back", func(*testing.T, Contract, *clock, runs.Run) {}, req("m-1"), 1},
-		{"same message after the fetch started loses", func(t *testing.T, s Contract, _ *clock, first runs.Run) {
+		{"live lease blocks", func(*testing.T, Contract, *Clock, runs.Run) {}, req("m-2"), 0},
+		{"same message gets its own claim back", func(*testing.T, Contract, *Clock, runs.Run) {}, req("m-1"), 1},
+		{"same message after the fetch started loses", func(t *testing.T, s Contract, _ *Clock, first runs.Run) {
 			if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
 				t.Fatal(err)
 			}
 		}, req("m-1"), 0},
-		{"expired lease is free though the item was never deleted", func(_ *testing.T, _ Contract, c *clock, _ runs.Run) {
+		{"expired lease is free though the item was never deleted", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) {
 			c.Add(time.Minute + 2*time.Second)
 		}, req("m-2"), 2},
-		{"expired RUNNING lease is free", func(t *testing.T, s Contract, c *clock, first runs.Run) {
+		{"expired RUNNING lease is free", func(t *testing.T, s Contract, c *Clock, first runs.Run) {
 			if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
 				t.Fatal(err)
 			}
 			c.Add(time.Minute + 2*time.Second)
 		}, req("m-2"), 2},
-		{"heartbeat keeps the lease", func(t *testing.T, s Contract, c *clock, first runs.Run) {
+		{"heartbeat keeps the lease", func(t *testing.T, s Contract, c *Clock, first runs.Run) {
 			c.Add(50 * time.Second)
 			if _, err := s.Heartbeat(ctx, first.Ref()); err != nil {
 				t.Fatal(err)
 			}
 			c.Add(50 * time.Second)
 		}, req("m-2"), 0},
-		{"failed run is free", func(t *testing.T, s Contract, _ *clock, first runs.Run) {
+		{"failed run is free", func(t *testing.T, s Contract, _ *Clock, first runs.Run) {
 			if err := s.Fail(ctx, first.Ref(), "permanent", "HTTP 401"); err != nil {
 				t.Fatal(err)
 			}
 		}, req("m-2"), 2},
-		{"succeeded run is not rerun by a plain trigger", func(t *testing.T, s Contract, c *clock, first runs.Run) {
+		{"succeeded run is not rerun by a plain trigger", func(t *testing.T, s Contract, c *Clock, first runs.Run) {
 			succeed(t, s, first)
 			c.Add(time.Hour)
 		}, req("m-2"), 0},
-		{"succeeded run is rerun when forced", func(t *testing.T, s Contract, _ *clock, first runs.Run) {
+		{"succeeded run is rerun when forced", func(t *testing.T, s Contract, _ *Clock, first runs.Run) {
 			succeed(t, s, first)
 		}, forced("m-2", "force-a"), 2},
-		{"the same forced rerun runs once", func(t *testing.T, s Contract, _ *clock, first runs.Run) {
+		{"the same forced rerun runs once", func(t *testing.T, s Contract, _ *Clock, first runs.Run) {
 			succeed(t, s, first)
 			again, err := s.Claim(ctx, forced("m-2", "force-a"))
 			if err != nil {
@@ -96,7 +96,7 @@ func testClaimRules(t *testing.T, open Open) {
 			}
 			succeed(t, s, again)
 		}, forced("m-3", "force-a"), 0},
-		{"another forced rerun runs again", func(t *testing.T, s Contract, _ *clock, first runs.Run) {
+		{"another forced rerun runs again", func(t *testing.T, s Contract, _ *Clock, first runs.Run) {
 			succeed(t, s, first)
 			again, err := s.Claim(ctx, forced("m-2", "force-a"))
 			if err != nil {

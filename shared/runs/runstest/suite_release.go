@@ -70,14 +70,14 @@ func testRelease(t *testing.T, open Open) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		setup   func(t *testing.T, s Contract, c *clock, r runs.Run)
+		setup   func(t *testing.T, s Contract, c *Clock, r runs.Run)
 		force   bool
 		wantErr error // nil: released
 	}{
-		{"live lease refused", func(*testing.T, Contract, *clock, runs.Run) {}, false, runs.ErrLeaseLive},
-		{"live lease forced", func(*testing.T, Contract, *clock, runs.Run) {}, true, nil},
-		{"expired lease", func(_ *testing.T, _ Contract, c *clock, _ runs.Run) { c.Add(2 * time.Minute) }, false, nil},
-		{"finished run", func(t *testing.T, s Contract, _ *clock, r runs.Run) {
+		{"live lease refused", func(*testing.T, Contract, *Clock, runs.Run) {}, false, runs.ErrLeaseLive},
+		{"live lease forced", func(*testing.T, Contract, *Clock, runs.Run) {}, true, nil},
+		{"expired lease", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) { c.Add(2 * time.Minute) }, false, nil},
+		{"finished run", func(t *testing.T, s Contract, _ *Clock, r runs.Run) {
 			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
 				t.Fatal(err)
 			}
