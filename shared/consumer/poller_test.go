@@ -75,6 +75,9 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 			dq.MaxReceive, cfg.MaxReceive, logs.All())
 	}
 	p := consumer.NewPoller(queue, cfg, zap.NewNop(), h)
+	// Each wait: one poll, one lost receive (a visibility timeout) and one
+	// retry backoff at most, plus a margin for a loaded machine.
+	patience := cfg.PollWait + cfg.Visibility + cfg.RetryMax + pollerMargin
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -83,12 +86,12 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 
 	select {
 	case <-slowStarted:
-	case <-time.After(30 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("the slow message was never handled")
 	}
 	// The flaky message must reach the DLQ through the redrive policy: two
 	// receives, each failing; the third receive moves it.
-	dlq := receiveAll(t, st.SQS, q.DLQURL, 2, 30*time.Second)
+	dlq := receiveAll(t, st.SQS, q.DLQURL, 2, 2*patience)
 
 	stop()
 	// The slow handler is still blocked: Run must wait for it.
@@ -103,7 +106,7 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(cfg.ShutdownGrace + pollerMargin):
 		t.Fatal("poller did not stop")
 	}
 	select {
@@ -171,7 +174,7 @@ func TestPollerExtendsVisibilityOfASlowMessage(t *testing.T) {
 
 	select {
 	case <-finished:
-	case <-time.After(30 * time.Second):
+	case <-time.After(cfg.PollWait + 5*time.Second + pollerMargin): // one poll, the 5s handler
 		t.Fatal("the long message was never handled")
 	}
 	// Keep polling past one more visibility timeout, in case the delete failed.
@@ -182,7 +185,7 @@ func TestPollerExtendsVisibilityOfASlowMessage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(cfg.ShutdownGrace + pollerMargin):
 		t.Fatal("poller did not stop")
 	}
 	if n := c.snapshot()["long"]; n != 1 {
@@ -225,19 +228,22 @@ func TestPollerLostReceiveHidesAMessageOnlyForItsVisibility(t *testing.T) {
 	ctx2, stop2 := context.WithCancel(context.Background())
 	defer stop2()
 	go func() { _ = consumer.NewPoller(queue, cfg, zap.NewNop(), h).Run(ctx2) }()
-	const margin = 5 * time.Second
 	select {
 	case m := <-got:
 		if m.ReceiveCount != 2 {
 			t.Fatalf("the message came as receive %d, want 2: the emulator no longer hands messages to an abandoned poll, so this test no longer loses a receive (find another way)", m.ReceiveCount)
 		}
-		if waited := time.Since(sent); waited > visibility+margin {
+		if waited := time.Since(sent); waited > visibility+pollerMargin {
 			t.Fatalf("the message was back after %v, want about the poller's visibility %v", waited, visibility)
 		}
-	case <-time.After(visibility + margin):
-		t.Fatalf("the message lost by the abandoned receive was not back within the poller's visibility %v (+%v): the receive asked for a longer one", visibility, margin)
+	case <-time.After(visibility + pollerMargin):
+		t.Fatalf("the message lost by the abandoned receive was not back within the poller's visibility %v (+%v): the receive asked for a longer one", visibility, pollerMargin)
 	}
 }
+
+// pollerMargin is what a wait of the poller tests allows beyond the
+// timeouts the test configured: a loaded 2-core machine.
+const pollerMargin = 10 * time.Second
 
 // pollerConfig is the consumer config of the poller tests: three workers,
 // one-second polls, the given visibility.
