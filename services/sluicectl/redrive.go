@@ -42,8 +42,6 @@ import (
 )
 
 const (
-	// callTimeout bounds each SQS call.
-	callTimeout = 15 * time.Second
 	// holdFor is how long a received DLQ message stays invisible while
 	// redrive handles it; messages it leaves are made visible again at the
 	// end, so this only matters if sluicectl dies mid-way.
@@ -134,7 +132,7 @@ func redriveMove(ctx context.Context, api *sqs.Client, url, dlqURL string, max i
 }
 
 func startMoveTask(ctx context.Context, api *sqs.Client, dlqURL string) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	attrs, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(dlqURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 	if err != nil {
@@ -148,7 +146,7 @@ func startMoveTask(ctx context.Context, api *sqs.Client, dlqURL string) error {
 }
 
 func sendBody(ctx context.Context, api *sqs.Client, url, body string) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	_, err := api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(body)})
 	return err
@@ -316,7 +314,7 @@ type dlqReader struct {
 }
 
 func openDLQ(ctx context.Context, api *sqs.Client, url string, max int) (*dlqReader, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	names := []sqstypes.QueueAttributeName{
 		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
@@ -349,7 +347,7 @@ func (r *dlqReader) next(ctx context.Context) ([]consumer.Message, error) {
 		r.budgetSpent = true
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	msgs, err := r.q.Receive(ctx, min(10, r.budget), receiveWait, holdFor)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -26,6 +27,13 @@ import (
 	"github.com/aws/smithy-go/logging"
 	"go.uber.org/zap"
 )
+
+// CallTimeout bounds one AWS call — a request and the SDK's retries of it —
+// wherever Sluice makes one (the run store, the queues, the consumer,
+// sluicectl, the local provisioning). Each call gets its own: a caller's
+// longer deadline never lets one call hang. The sink's S3 transfers have a
+// longer bound of their own (sink's transferTimeout).
+const CallTimeout = 10 * time.Second
 
 // Clients are the AWS clients Sluice's services use.
 type Clients struct {

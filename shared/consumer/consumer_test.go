@@ -196,32 +196,35 @@ func TestProcessTruncatesLoggedErrors(t *testing.T) {
 
 // Lambda kills an invocation at its deadline, and with it the partial batch
 // response: every message of the batch would be redelivered, finished ones
-// included. Handlers must be stopped early enough for the answer to leave,
-// and a handler still running after the answer settles nothing: its
-// message was reported failed. (Fake time: synctest.)
+// included. Handlers must be stopped early enough for the answer to leave.
+// A handler still running after the answer sets no retry delay (its
+// message was reported failed), but a permanent failure is still parked:
+// its run may have been given up on, and its redelivery would then be
+// dropped with nothing left to keep the message. (Fake time: synctest.)
 func TestLambdaAnswersBeforeTheDeadline(t *testing.T) {
 	tests := []struct {
 		name string
 		slow HandlerFunc
 		// wantBackoffs: retries settled before the answer.
 		wantBackoffs []string
+		wantParked   []string
 	}{
 		{"handler that stops when its context ends", func(ctx context.Context, _ Message) error {
 			<-ctx.Done()
 			return ctx.Err()
-		}, []string{"slow"}},
+		}, []string{"slow"}, nil},
 		{"handler that ignores its context", func(context.Context, Message) error {
 			time.Sleep(10 * time.Second)
 			return nil
-		}, nil},
+		}, nil, nil},
 		{"handler that ignores its context, then fails permanently", func(context.Context, Message) error {
 			time.Sleep(10 * time.Second)
-			return fault.Permanentf("too late to park")
-		}, nil},
+			return fault.Permanentf("parked after the answer")
+		}, nil, []string{"slow: parked after the answer"}},
 		{"handler that ignores its context, then fails", func(context.Context, Message) error {
 			time.Sleep(10 * time.Second)
 			return errors.New("too late to back off")
-		}, nil},
+		}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,9 +264,9 @@ func TestLambdaAnswersBeforeTheDeadline(t *testing.T) {
 				synctest.Wait()
 				settler.mu.Lock()
 				defer settler.mu.Unlock()
-				if len(settler.parked) != 0 || !slices.Equal(settler.backoffs, tt.wantBackoffs) {
-					t.Fatalf("parked %v, backed off %v; want nothing parked and only %v backed off (before the answer)",
-						settler.parked, settler.backoffs, tt.wantBackoffs)
+				if !slices.Equal(settler.parked, tt.wantParked) || !slices.Equal(settler.backoffs, tt.wantBackoffs) {
+					t.Fatalf("parked %v, backed off %v; want %v parked and only %v backed off (before the answer)",
+						settler.parked, settler.backoffs, tt.wantParked, tt.wantBackoffs)
 				}
 			})
 		})

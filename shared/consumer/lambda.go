@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,13 +40,14 @@ var _ Settler = (*Queue)(nil)
 // What a handler still running after the reply may do: it is a goroutine
 // of a sandbox that Lambda freezes once the reply is sent and may thaw for
 // a later invocation, with its context long over. Its message is already
-// reported failed, so its outcome no longer counts: it is not parked and
-// its retry delay is not set (a Park already under way when the reply
-// leaves may still land, and the message is then both in the DLQ and
-// redelivered). Only work the handler does itself goes on — writes it
-// makes while ignoring its context, and what GiveUp does for it, which is
-// conditioned on its run (a stale run is fenced). Handlers are idempotent
-// for that reason among others.
+// reported failed and will be redelivered, so its retry delay is no longer
+// set. A permanent failure is still parked: GiveUp may already have marked
+// its run FAILED, and the redelivery, finding the run over, drops the
+// message — without the park, nothing would keep it (so such a message can
+// be both in the DLQ and redelivered once). Otherwise only work the
+// handler does itself goes on — writes it makes while ignoring its
+// context, conditioned on its run (a stale run is fenced). Handlers are
+// idempotent for that reason among others.
 func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	if workers < 1 {
 		workers = 1
@@ -139,20 +139,11 @@ func acquire(ctx context.Context, sem chan struct{}) bool {
 	}
 }
 
-// errAnswered refuses to settle a message whose invocation has answered.
-var errAnswered = errors.New("the invocation has answered: the message is reported failed and left for redelivery")
-
-// lateSettler stops settling messages once the invocation has answered.
+// lateSettler stops shortening retry delays once the invocation has
+// answered (parking goes on: see Lambda).
 type lateSettler struct {
 	Settler
 	answered atomic.Bool
-}
-
-func (s *lateSettler) Park(ctx context.Context, m Message, cause error) error {
-	if s.answered.Load() {
-		return errAnswered
-	}
-	return s.Settler.Park(ctx, m, cause)
 }
 
 func (s *lateSettler) Backoff(ctx context.Context, m Message, after time.Duration) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -34,13 +35,18 @@ func NewQueue(ctx context.Context, log *zap.Logger, api SQSAPI, url string, cfg 
 	return q
 }
 
+// maxReceiveTimeout bounds the start-up read of the redrive policy.
+const maxReceiveTimeout = 2 * time.Second
+
 // ErrNoRedrivePolicy: the queue has no redrive policy.
 var ErrNoRedrivePolicy = errors.New("queue has no redrive policy")
 
 // ReadMaxReceive returns the maxReceiveCount of the redrive policy of the
 // queue at url (GetQueueAttributes).
 func ReadMaxReceive(ctx context.Context, api SQSAPI, url string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	// Short: on Lambda this runs in the init phase, which has 10s in all;
+	// a slow answer falls back to SLUICE_MAX_RECEIVE instead.
+	ctx, cancel := context.WithTimeout(ctx, maxReceiveTimeout)
 	defer cancel()
 	out, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(url),

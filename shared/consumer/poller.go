@@ -23,8 +23,18 @@ type Poller struct {
 }
 
 // NewPoller returns a Poller over q. The caller has validated cfg
-// (Config.Validate).
+// (Config.Validate); a zero Workers, Visibility or HandleTimeout, which
+// would stop or crash the poller, takes the default all the same.
 func NewPoller(q *Queue, cfg Config, log *zap.Logger, h Handler) *Poller {
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Visibility <= 0 {
+		cfg.Visibility = DefaultVisibility
+	}
+	if cfg.HandleTimeout <= 0 {
+		cfg.HandleTimeout = DefaultHandleTimeout
+	}
 	if cfg.PollWait <= 0 || cfg.PollWait > 20*time.Second {
 		cfg.PollWait = DefaultPollWait
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/backoff"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
@@ -23,7 +24,6 @@ const (
 	AttrFailedAt   = "sluice-failed-at"
 	AttrReceives   = "sluice-receive-count"
 	maxErrorAttr   = 1024
-	callTimeout    = 10 * time.Second
 )
 
 // SQSAPI is the part of the SQS client the consumer uses.
@@ -64,7 +64,7 @@ func (q *Queue) Park(ctx context.Context, m Message, cause error) error {
 		AttrFailedAt:   stringAttr(time.Now().UTC().Format(time.RFC3339)),
 		AttrReceives:   {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(m.ReceiveCount))},
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), awsconf.CallTimeout)
 	defer cancel()
 	_, err := q.API.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          aws.String(q.DLQURL),
@@ -79,9 +79,14 @@ func (q *Queue) Park(ctx context.Context, m Message, cause error) error {
 
 // Receive waits up to wait (a long poll; at most 20s) for up to n
 // messages (at most 10) and hides them for visibility. Messages come with
-// their receive count, Last, and their String message attributes. The
-// wait bounds the call; ctx may end it sooner.
+// their receive count, Last, and their String message attributes. The call
+// ends by wait plus awsconf.CallTimeout whatever the server does; ctx may
+// end it sooner.
 func (q *Queue) Receive(ctx context.Context, n int, wait, visibility time.Duration) ([]Message, error) {
+	// A long poll answers within wait; one whose answer never comes (a
+	// half-open connection, a stalled server) must not stop the poller.
+	ctx, cancel := context.WithTimeout(ctx, wait+awsconf.CallTimeout)
+	defer cancel()
 	out, err := q.API.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(q.URL),
 		MaxNumberOfMessages:         int32(min(n, 10)),
@@ -125,7 +130,7 @@ func (q *Queue) Release(ctx context.Context, m Message) error {
 
 // Delete removes m from the queue.
 func (q *Queue) Delete(ctx context.Context, m Message) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), awsconf.CallTimeout)
 	defer cancel()
 	_, err := q.API.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(q.URL), ReceiptHandle: aws.String(m.ReceiptHandle)})
 	if err != nil {
@@ -149,7 +154,7 @@ func (q *Queue) Backoff(ctx context.Context, m Message, after time.Duration) err
 }
 
 func (q *Queue) setVisibility(ctx context.Context, m Message, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), awsconf.CallTimeout)
 	defer cancel()
 	_, err := q.API.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl:          aws.String(q.URL),

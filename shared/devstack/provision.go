@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/sluice-data/sluice/shared/awsconf"
 )
 
 // TTLAttribute is the runs table's time-to-live attribute (epoch seconds).
@@ -25,10 +27,9 @@ const TTLAttribute = "expires_at"
 // dlqRetention keeps parked messages for SQS's maximum, 14 days.
 const dlqRetention = 14 * 24 * time.Hour
 
-// callTimeout bounds each AWS call of Provision; tableTimeout the wait for
-// the table to become ACTIVE.
+// awsconf.CallTimeout bounds each AWS call of Provision; tableTimeout the
+// wait for the table to become ACTIVE.
 const (
-	callTimeout  = 10 * time.Second
 	tableTimeout = 2 * time.Minute
 )
 
@@ -163,7 +164,7 @@ func (p provisioner) queue(ctx context.Context, name, dlqName string, opts Optio
 	if err != nil {
 		return Queue{}, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	attrs, err := p.sqs.GetQueueAttributes(cctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       aws.String(dlqURL),
@@ -193,7 +194,7 @@ func (p provisioner) queue(ctx context.Context, name, dlqName string, opts Optio
 // createQueue creates queue name with attrs; if it exists with other
 // attributes, it sets attrs on it instead.
 func (p provisioner) createQueue(ctx context.Context, name string, attrs map[string]string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	out, err := p.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err == nil {
@@ -213,7 +214,7 @@ func (p provisioner) createQueue(ctx context.Context, name string, attrs map[str
 }
 
 func (p provisioner) table(ctx context.Context, name string) error {
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	_, err := p.ddb.CreateTable(cctx, &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
@@ -241,7 +242,7 @@ func (p provisioner) table(ctx context.Context, name string) error {
 }
 
 func (p provisioner) ttl(ctx context.Context, table string) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	desc, err := p.ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 	if err != nil {
@@ -266,7 +267,7 @@ func (p provisioner) ttl(ctx context.Context, table string) error {
 }
 
 func (p provisioner) bucket(ctx context.Context, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	_, err := p.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
 	if _, ok := errors.AsType[*s3types.BucketAlreadyOwnedByYou](err); ok {

@@ -10,12 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/fault"
 )
 
@@ -26,7 +26,6 @@ const (
 )
 
 const (
-	callTimeout  = 15 * time.Second
 	entryRetries = 3
 )
 
@@ -52,7 +51,7 @@ func (p *Publisher) Send(ctx context.Context, url string, body []byte) error {
 	if len(body) > MaxMessageBytes {
 		return fault.Permanentf("send to %s: message of %d bytes is over the %d-byte limit", url, len(body), MaxMessageBytes)
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	_, err := p.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))})
 	if err != nil {
@@ -122,7 +121,7 @@ func (p *Publisher) sendChunk(ctx context.Context, url string, bodies [][]byte) 
 		for id, b := range pending {
 			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(id), MessageBody: aws.String(string(b))})
 		}
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 		out, err := p.api.SendMessageBatch(cctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 		cancel()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 )
@@ -66,7 +67,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		values[":succeeded"] = str(string(Succeeded))
 		values[":fid"] = str(req.ForceID)
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	out, err := s.db.UpdateItem(cctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.cfg.Table),

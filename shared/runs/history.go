@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.uber.org/zap"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
 )
@@ -46,7 +47,7 @@ func (s *Store) logAttempt(ctx context.Context, run Run, now time.Time) error {
 	}
 	item["sk"] = str(attemptSK(run.Attempt))
 	item["expires_at"] = num(now.Add(s.cfg.Retention).Unix())
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	_, err = s.db.PutItem(cctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.cfg.Table),
@@ -64,7 +65,7 @@ func (s *Store) logAttempt(ctx context.Context, run Run, now time.Time) error {
 // abandon marks attempt n of input ABANDONED in the history, if it is
 // logged there as live.
 func (s *Store) abandon(ctx context.Context, input string, n int, now time.Time, why string) error {
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	_, err := s.db.UpdateItem(cctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.cfg.Table),

@@ -8,12 +8,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/fault"
 )
 
 // Get returns the current run of input.
 func (s *Store) Get(ctx context.Context, input string) (Run, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.cfg.Table), Key: itemKey(input), ConsistentRead: aws.Bool(true)})
 	if err != nil {
@@ -66,7 +67,7 @@ func (s *Store) List(ctx context.Context) ([]Run, error) {
 func collect(ctx context.Context, op string, more func() bool, next func(context.Context) ([]map[string]types.AttributeValue, error)) ([]Run, error) {
 	var out []Run
 	for more() {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 		items, err := next(cctx)
 		cancel()
 		if err != nil {

@@ -13,14 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 )
 
 const (
-	skRun       = "RUN"
-	skAttempt   = "ATTEMPT#"
-	callTimeout = 10 * time.Second
+	skRun     = "RUN"
+	skAttempt = "ATTEMPT#"
 )
 
 // DynamoDB is the part of the DynamoDB client the store uses.
@@ -76,7 +76,7 @@ func (s *Store) tryUpdate(ctx context.Context, op string, r contracts.Run, updat
 	for _, n := range names {
 		exprNames["#"+n] = n
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	in := &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.cfg.Table),

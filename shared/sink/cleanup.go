@@ -36,7 +36,7 @@ func (s *Sink) RemoveAttemptsBelow(ctx context.Context, p Partition, below int, 
 	for len(stale) > 0 {
 		chunk := stale[:min(len(stale), 1000)]
 		stale = stale[len(chunk):]
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := context.WithTimeout(ctx, transferTimeout)
 		out, err := s.api.DeleteObjects(cctx, &s3.DeleteObjectsInput{Bucket: aws.String(s.bucket), Delete: &types.Delete{Objects: chunk, Quiet: aws.Bool(true)}})
 		cancel()
 		if err != nil {

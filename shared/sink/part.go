@@ -46,7 +46,7 @@ func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int
 	if !errors.Is(err, errExists) {
 		return w, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
 	head, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {

@@ -72,7 +72,7 @@ func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (Publicatio
 		} else {
 			in.IfMatch = aws.String(cur.etag)
 		}
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := context.WithTimeout(ctx, transferTimeout)
 		_, err = s.api.PutObject(cctx, in)
 		cancel()
 		switch code := status(err); {
@@ -88,7 +88,7 @@ func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (Publicatio
 }
 
 func (s *Sink) pointerHead(ctx context.Context, key string) (Pointer, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
 	head, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if status(err) == 404 {
@@ -114,7 +114,7 @@ func pointerFrom(meta map[string]string, etag string) (Pointer, error) {
 // its objects. ErrNoPointer if the partition has never been published.
 func (s *Sink) Current(ctx context.Context, p Partition) (Pointer, error) {
 	key := s.PointerKey(p)
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
 	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if status(err) == 404 {

@@ -15,7 +15,11 @@ import (
 	"github.com/sluice-data/sluice/shared/fault"
 )
 
-const callTimeout = 60 * time.Second
+// transferTimeout bounds one S3 call of the sink — a request and the SDK's
+// retries of it. It is longer than awsconf.CallTimeout because the sink's
+// calls move data: a part of up to 1 MiB, a listing of an attempt's parts,
+// a DeleteObjects of up to 1,000 keys.
+const transferTimeout = 60 * time.Second
 
 // Object metadata keys.
 const (
@@ -58,7 +62,7 @@ var errExists = errors.New("object exists")
 // putOnce puts body at key with If-None-Match: *; errExists if the key is
 // taken.
 func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
 	_, err := s.api.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
@@ -83,7 +87,7 @@ func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType
 func (s *Sink) list(ctx context.Context, prefix string, each func(types.Object)) error {
 	var token *string
 	for {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		cctx, cancel := context.WithTimeout(ctx, transferTimeout)
 		out, err := s.api.ListObjectsV2(cctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix), ContinuationToken: token})
 		cancel()
 		if err != nil {
