@@ -155,6 +155,7 @@ func TestForcedRerunReplacesTheOutputAtomically(t *testing.T) {
 	part := sink.Partition{Source: "orders", Hive: "dt=2026-11-12"}
 	want := localrun.HashRecords(e.api.RecordsFor("orders", "2026-11-12"))
 	stop := make(chan struct{})
+	sawSecond := make(chan struct{}) // closed at the reader's first read of attempt 2
 	var (
 		wg       sync.WaitGroup
 		reads    int
@@ -176,6 +177,9 @@ func TestForcedRerunReplacesTheOutputAtomically(t *testing.T) {
 				return
 			}
 			reads++
+			if p.Attempt == 2 && !attempts[2] {
+				close(sawSecond)
+			}
 			attempts[p.Attempt] = true
 			prefix := e.sink.AttemptPrefix(part, p.Attempt)
 			for _, k := range p.Keys {
@@ -192,7 +196,12 @@ func TestForcedRerunReplacesTheOutputAtomically(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := e.waitFor("orders/2026-11-12", e.timing.within(10*time.Second), func(r runs.Run) bool { return r.Attempt == 2 && r.Status == runs.Succeeded })
-	time.Sleep(300 * time.Millisecond) // a few reads of the new attempt
+	// The reader reads the new attempt at least once: on a loaded machine
+	// one read can take longer than any fixed pause.
+	select {
+	case <-sawSecond:
+	case <-time.After(e.timing.within(time.Second)):
+	}
 	close(stop)
 	wg.Wait()
 	if len(bad) > 0 {
