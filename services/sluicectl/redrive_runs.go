@@ -40,7 +40,7 @@ type parked struct {
 	// For a free input, re-triggered: the run as last read, and whether a
 	// new attempt has claimed the input since (or it SUCCEEDED).
 	retriggered bool
-	now         runs.Run
+	after       runs.Run
 	claimed     bool
 }
 
@@ -208,7 +208,7 @@ func awaitClaims(ctx context.Context, store runGetter, ps []*parked, wait time.D
 			if err != nil {
 				return err
 			}
-			p.now = r
+			p.after = r
 			p.claimed = r.Attempt > p.run.Attempt || r.Status == runs.Succeeded
 			if !p.claimed {
 				waiting++
@@ -245,10 +245,10 @@ func report(out io.Writer, name string, dlq *dlqReader, inputs []*parked, handle
 		switch {
 		case gone < len(p.msgs):
 			kept = append(kept, keptLine(p, len(p.msgs)-gone, wait, now))
-		case p.run.Status == runs.Succeeded || (p.claimed && p.now.Status == runs.Succeeded && p.now.Attempt == p.run.Attempt):
+		case p.run.Status == runs.Succeeded || (p.claimed && p.after.Status == runs.Succeeded && p.after.Attempt == p.run.Attempt):
 			succeeded = append(succeeded, key)
 		case p.claimed:
-			claimed = append(claimed, fmt.Sprintf("%s (attempt %d)", key, p.now.Attempt))
+			claimed = append(claimed, fmt.Sprintf("%s (attempt %d)", key, p.after.Attempt))
 		default:
 			newer = append(newer, fmt.Sprintf("%s (attempt %d)", key, p.run.Attempt))
 		}
@@ -279,8 +279,8 @@ func keptLine(p *parked, n int, wait time.Duration, now time.Time) string {
 	switch {
 	case p.retriggered:
 		was := "no run"
-		if p.now.Attempt > 0 {
-			was = fmt.Sprintf("%s as attempt %d", p.now.Status, p.now.Attempt)
+		if p.after.Attempt > 0 {
+			was = fmt.Sprintf("%s as attempt %d", p.after.Status, p.after.Attempt)
 		}
 		return head + fmt.Sprintf("re-triggered, not claimed within %v (%s): dedupe claims it once it takes the input "+
 			"(is dedupe running? is the input in the inputs DLQ, with its reason?); redrive again then deletes the message", wait, was)

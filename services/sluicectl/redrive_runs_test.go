@@ -185,46 +185,89 @@ func TestRedriveDeletesOnlyWhatIsTakenUp(t *testing.T) {
 }
 
 // Nothing claims the re-triggered input (dedupe is down): its DLQ message
-// stays, and redrive says so.
+// stays, and redrive says so — for the fetch and the batches DLQ alike.
 func TestRedriveKeepsWhatIsNotClaimed(t *testing.T) {
-	st := setup(t)
-	ctx := context.Background()
-	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Fail(ctx, r.Ref(), "permanent", "HTTP 404"); err != nil {
-		t.Fatal(err)
-	}
-	body := fetchBody(t, r)
-	sendAll(t, st, st.Resources.Fetch.DLQURL, body)
+	for _, queue := range []string{"fetch", "batches"} {
+		t.Run(queue, func(t *testing.T) {
+			st := setup(t)
+			ctx := context.Background()
+			store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Fail(ctx, r.Ref(), "permanent", "HTTP 404"); err != nil {
+				t.Fatal(err)
+			}
+			body, dlqURL := fetchBody(t, r), st.Resources.Fetch.DLQURL
+			if queue == "batches" {
+				b, err := json.Marshal(contracts.NewDone(r.Ref(), 1, 10, 100))
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, dlqURL = string(b), st.Resources.Batches.DLQURL
+			}
+			sendAll(t, st, dlqURL, body)
 
-	var out bytes.Buffer
-	if err := run(ctx, []string{"redrive", "--queue", "fetch", "--wait", "2s"}, &out); err != nil {
-		t.Fatalf("redrive: %v\n%s", err, out.String())
+			var out bytes.Buffer
+			if err := run(ctx, []string{"redrive", "--queue", queue, "--wait", "2s"}, &out); err != nil {
+				t.Fatalf("redrive: %v\n%s", err, out.String())
+			}
+			for _, want := range []string{
+				"redrive " + queue + ": 1 DLQ message (1 input): 0 deleted, 1 kept",
+				"kept orders/2026-11-01 (1 DLQ message): re-triggered, not claimed within 2s (FAILED as attempt 1)",
+			} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			if left := receive(t, st, dlqURL, 2, 2*time.Second); !slices.Equal(left, []string{body}) {
+				t.Fatalf("DLQ holds %q, want the message", left)
+			}
+			// The input was sent: dedupe claims it when it runs, and the
+			// next redrive then deletes the message.
+			bodies := receive(t, st, st.Resources.Inputs.URL, 1, 5*time.Second)
+			if len(bodies) != 1 {
+				t.Fatalf("%d inputs sent, want 1", len(bodies))
+			}
+			if in, err := contracts.DecodeInput([]byte(bodies[0])); err != nil || in.Key() != "orders/2026-11-01" {
+				t.Fatalf("input %s: %+v, %v", bodies[0], in, err)
+			}
+		})
 	}
-	for _, want := range []string{
-		"redrive fetch: 1 DLQ message (1 input): 0 deleted, 1 kept",
-		"kept orders/2026-11-01 (1 DLQ message): re-triggered, not claimed within 2s (FAILED as attempt 1)",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
+}
+
+// Which of an input's DLQ messages it no longer needs, by its run.
+func TestNeedless(t *testing.T) {
+	now := time.Now()
+	live := now.Add(time.Minute).Unix()
+	gone := now.Add(-time.Minute).Unix()
+	tests := []struct {
+		name    string
+		p       parked
+		attempt int // the message's; 0: its body names none
+		want    bool
+	}{
+		{"SUCCEEDED", parked{run: runs.Run{Status: runs.Succeeded, Attempt: 1}}, 1, true},
+		{"SUCCEEDED, message of a lost run item's higher attempt", parked{run: runs.Run{Status: runs.Succeeded, Attempt: 1}}, 4, true},
+		{"live lease of the message's attempt", parked{run: runs.Run{Status: runs.Running, Attempt: 2, LeaseUntil: live}}, 2, false},
+		{"live lease of a newer attempt", parked{run: runs.Run{Status: runs.Claimed, Attempt: 3, LeaseUntil: live}}, 2, true},
+		{"live lease, message names no attempt", parked{run: runs.Run{Status: runs.Running, Attempt: 3, LeaseUntil: live}}, 0, false},
+		{"live COMMITTING of the message's attempt", parked{run: runs.Run{Status: runs.Committing, Attempt: 2, LeaseUntil: live}}, 2, false},
+		{"expired lease of a newer attempt, not claimed", parked{run: runs.Run{Status: runs.Running, Attempt: 3, LeaseUntil: gone}}, 2, false},
+		{"FAILED, not claimed", parked{run: runs.Run{Status: runs.Failed, Attempt: 2}}, 2, false},
+		{"no run, not claimed", parked{}, 1, false},
+		{"FAILED, claimed anew", parked{run: runs.Run{Status: runs.Failed, Attempt: 2}, claimed: true}, 2, true},
 	}
-	if left := receive(t, st, st.Resources.Fetch.DLQURL, 2, 2*time.Second); !slices.Equal(left, []string{body}) {
-		t.Fatalf("DLQ holds %q, want the fetch", left)
-	}
-	// The input was sent: dedupe claims it when it runs, and the next
-	// redrive then deletes the message.
-	bodies := receive(t, st, st.Resources.Inputs.URL, 1, 5*time.Second)
-	if len(bodies) != 1 {
-		t.Fatalf("%d inputs sent, want 1", len(bodies))
-	}
-	if in, err := contracts.DecodeInput([]byte(bodies[0])); err != nil || in.Key() != "orders/2026-11-01" {
-		t.Fatalf("input %s: %+v, %v", bodies[0], in, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.p.attempts = []int{tt.attempt}
+			if got := tt.p.needless(0, now); got != tt.want {
+				t.Fatalf("needless = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
