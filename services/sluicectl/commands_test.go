@@ -209,7 +209,8 @@ func TestRedriveMoveEndsWhileMessagesAreParkedAgain(t *testing.T) {
 }
 
 // A Fetch, Batch or Done in the DLQ carries a stale attempt: redrive sends
-// one new Input per run instead of moving the messages back.
+// one new Input per run instead of moving the messages back, and deletes
+// the messages once dedupe has claimed their inputs.
 func TestRedriveFetchRetriggersInputs(t *testing.T) {
 	st := setup(t)
 	fetch := func(window string, attempt int) string {
@@ -224,28 +225,26 @@ func TestRedriveFetchRetriggersInputs(t *testing.T) {
 	garbage := "not a sluice message"
 	sendAll(t, st, st.Resources.Fetch.DLQURL, fetch("2026-11-01", 1), fetch("2026-11-02", 2), batch, garbage)
 
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := fakeDedupe(t, st, store)
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"redrive", "--queue", "fetch"}, &out); err != nil {
+	if err := run(context.Background(), []string{"redrive", "--queue", "fetch", "--wait", "30s"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"redrive fetch: 4 DLQ messages → 2 inputs re-triggered (orders/2026-11-01, orders/2026-11-02); 1 left",
-		"1 message left in the DLQ: not a Sluice run message",
-		"SUCCEEDED is not re-run",
+		"redrive fetch: 4 DLQ messages (2 inputs): 3 deleted, 1 kept",
+		"deleted, re-triggered and claimed anew: orders/2026-11-01 (attempt 1), orders/2026-11-02 (attempt 1)",
+		"kept 1 message: not a Sluice run message",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 
-	var keys []string
-	for _, body := range receive(t, st, st.Resources.Inputs.URL, 3, time.Second) {
-		in, err := contracts.DecodeInput([]byte(body))
-		if err != nil || in.Trigger != contracts.TriggerRedrive || in.Force {
-			t.Fatalf("input %s: %+v, %v", body, in, err)
-		}
-		keys = append(keys, in.Key())
-	}
+	keys := asked()
 	slices.Sort(keys)
 	if want := []string{"orders/2026-11-01", "orders/2026-11-02"}; !slices.Equal(keys, want) {
 		t.Fatalf("inputs re-triggered = %v, want %v", keys, want)
@@ -270,28 +269,31 @@ func TestInputFor(t *testing.T) {
 	tests := []struct {
 		name, body string
 		want       string // input key; "" for none
+		attempt    int    // 0: the body names none
 	}{
-		{"fetch", encode(contracts.NewFetch(run, contracts.TriggerManual)), "orders/2026-11-01T13"},
-		{"done", encode(contracts.NewDone(run, 2, 10, 100)), "orders/2026-11-01T13"},
-		{"batch without payload", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","seq":0}`, "orders/2026-11-01"},
-		{"unknown version", `{"v":2,"kind":"fetch","source":"events","window":"2026-11-02"}`, "events/2026-11-02"},
-		{"not JSON", `orders/2026-11-01`, ""},
-		{"no window", `{"v":1,"kind":"fetch","source":"orders"}`, ""},
-		{"window not a string", `{"source":"orders","window":20261101}`, ""},
-		{"bad source name", `{"source":"Orders!","window":"2026-11-01"}`, ""},
-		{"bad window", `{"source":"orders","window":"yesterday"}`, ""},
+		{"fetch", encode(contracts.NewFetch(run, contracts.TriggerManual)), "orders/2026-11-01T13", 2},
+		{"done", encode(contracts.NewDone(run, 2, 10, 100)), "orders/2026-11-01T13", 2},
+		{"batch without payload", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","seq":0}`, "orders/2026-11-01", 0},
+		{"batch without payload, with its attempt", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","attempt":3,"seq":0}`, "orders/2026-11-01", 3},
+		{"attempt not a whole number", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","attempt":1.5}`, "orders/2026-11-01", 0},
+		{"unknown version", `{"v":2,"kind":"fetch","source":"events","window":"2026-11-02"}`, "events/2026-11-02", 0},
+		{"not JSON", `orders/2026-11-01`, "", 0},
+		{"no window", `{"v":1,"kind":"fetch","source":"orders"}`, "", 0},
+		{"window not a string", `{"source":"orders","window":20261101}`, "", 0},
+		{"bad source name", `{"source":"Orders!","window":"2026-11-01"}`, "", 0},
+		{"bad window", `{"source":"orders","window":"yesterday"}`, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, err := inputFor([]byte(tt.body))
+			in, attempt, err := inputFor([]byte(tt.body))
 			if tt.want == "" {
 				if err == nil {
 					t.Fatalf("input %+v, want none", in)
 				}
 				return
 			}
-			if err != nil || in.Key() != tt.want || in.Trigger != contracts.TriggerRedrive || in.Force {
-				t.Fatalf("input = %+v, %v; want %s, trigger redrive", in, err, tt.want)
+			if err != nil || in.Key() != tt.want || in.Trigger != contracts.TriggerRedrive || in.Force || attempt != tt.attempt {
+				t.Fatalf("input = %+v, attempt %d, %v; want %s, trigger redrive, attempt %d", in, attempt, err, tt.want, tt.attempt)
 			}
 		})
 	}

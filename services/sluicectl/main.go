@@ -5,8 +5,9 @@
 //	sluicectl runs     [--json] [<input>]                 list the run records, or one input's attempts
 //	sluicectl release  [--force] [--reason R] <input>     end a stuck run (refused while its lease is live)
 //	sluicectl backfill --source S --from D --to D [--force] [--dry-run]   ask the scheduler for one input per window
-//	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N]   empty a DLQ: move triggers and
-//	                   inputs back; re-trigger the runs of fetch and batches messages as new inputs
+//	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N] [--wait D]   empty a DLQ: move
+//	                   triggers and inputs back; re-trigger the runs of fetch and batches messages as
+//	                   new inputs, deleting a message only once its input is claimed anew or SUCCEEDED
 //
 // It reads the same environment as the services (SLUICE_*_QUEUE_URL,
 // SLUICE_RUNS_TABLE, SLUICE_PIPELINE_FILE, AWS_ENDPOINT_URL_*), and loads
@@ -43,7 +44,9 @@ commands:
   release   end a stuck run so its input can be claimed again (refused while the lease
             is live unless --force)
   redrive   empty a queue's DLQ: triggers and inputs move back to their queue; for fetch
-            and batches, each run (source + window) is re-triggered as one new input
+            and batches, each run (source + window) is re-triggered as one new input, and a
+            message is deleted only once its input is claimed anew or SUCCEEDED (one still
+            held by a live lease keeps its messages, and redrive says until when)
 
 Run 'sluicectl <command> -h' for a command's flags.
 `
@@ -71,9 +74,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"runs":     cmdRuns,
 		"release":  cmdRelease,
 		"backfill": cmdBackfill,
-		"redrive": func(ctx context.Context, _ awsClients, args []string, out io.Writer) error {
-			return cmdRedrive(ctx, args, out)
-		},
+		"redrive":  cmdRedrive,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -7,10 +7,12 @@ package main
 //     missing). They carry no attempt, so a moved-back message is simply
 //     processed again.
 //   - fetch and batches: moving back would lose the messages. By the time a
-//     Fetch, Batch or Done is parked, the fetcher or writer has marked its
-//     run FAILED, so the moved-back message carries a stale attempt and is
-//     dropped as fenced. Instead, redrive sends one new Input per run
-//     (source + window) to the inputs queue, and dedupe claims a new attempt.
+//     Fetch, Batch or Done is parked, its attempt is over (FAILED, or its
+//     process died on the last receive), so a moved-back message carries a
+//     stale attempt and is dropped as fenced. Instead, redrive re-triggers
+//     the input (source + window) as one new Input, and dedupe claims a new
+//     attempt. A DLQ message is deleted only once its input no longer needs
+//     it: claimed anew, or SUCCEEDED (see redriveRuns).
 //
 // Both ways read the DLQ the same bounded way (dlqReader, over the
 // consumer's queue code: consumer.Queue Receive, Delete, Release): at most the
@@ -19,7 +21,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,30 +33,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/tidwall/gjson"
-	"go.uber.org/zap"
 
-	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/consumer"
-	"github.com/sluice-data/sluice/shared/contracts"
-	"github.com/sluice-data/sluice/shared/queue"
 )
 
 const (
 	// holdFor is how long a received DLQ message stays invisible while
-	// redrive handles it; messages it leaves are made visible again at the
-	// end, so this only matters if sluicectl dies mid-way.
+	// redrive handles it (plus --wait for fetch and batches); messages it
+	// leaves are made visible again at the end, so this only matters if
+	// sluicectl dies mid-way.
 	holdFor = 5 * time.Minute
+	// defaultWait is how long redrive waits, by default, for dedupe to claim
+	// the inputs it re-triggered.
+	defaultWait = time.Minute
 	// receiveWait is the long-poll wait that decides the DLQ is empty.
 	receiveWait = time.Second
 	// listedKeys is how many re-triggered inputs the summary names.
 	listedKeys = 10
 )
 
-func cmdRedrive(ctx context.Context, args []string, out io.Writer) error {
+func cmdRedrive(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
 	name := fs.String("queue", "", "triggers, inputs, fetch or batches (required)")
 	max := fs.Int("max", 0, "handle at most this many DLQ messages (0: as many as the DLQ holds at the start); for triggers and inputs, moves them client-side")
+	wait := fs.Duration("wait", defaultWait, "fetch and batches: how long to wait for dedupe to claim the re-triggered inputs; a message whose input is not claimed by then stays in the DLQ")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), redriveUsage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,27 +70,59 @@ func cmdRedrive(ctx context.Context, args []string, out io.Writer) error {
 	if *max < 0 {
 		return fmt.Errorf("--max: %d is negative", *max)
 	}
+	if *wait < 0 {
+		return fmt.Errorf("--wait: %v is negative", *wait)
+	}
 	url, err := env("SLUICE_" + strings.ToUpper(*name) + "_QUEUE_URL")
 	if err != nil {
 		return err
 	}
-	retrigger := *name == "fetch" || *name == "batches"
-	var inputsURL string
-	if retrigger {
-		if inputsURL, err = env("SLUICE_INPUTS_QUEUE_URL"); err != nil {
+	dlqURL := url + "-dlq"
+	if *name == "fetch" || *name == "batches" {
+		inputsURL, err := env("SLUICE_INPUTS_QUEUE_URL")
+		if err != nil {
 			return err
 		}
+		store, err := openStore(aws)
+		if err != nil {
+			return err
+		}
+		clients, err := aws()
+		if err != nil {
+			return err
+		}
+		return redriveRuns(ctx, clients.SQS, store, *name, dlqURL, inputsURL, *max, *wait, out)
 	}
-	clients, err := awsconf.Load(ctx, zap.NewNop())
+	clients, err := aws()
 	if err != nil {
 		return err
 	}
-	dlqURL := url + "-dlq"
-	if retrigger {
-		return redriveRuns(ctx, clients.SQS, *name, dlqURL, inputsURL, *max, out)
-	}
 	return redriveMove(ctx, clients.SQS, url, dlqURL, *max, out)
 }
+
+const redriveUsage = `usage: sluicectl redrive --queue triggers|inputs|fetch|batches [--max N] [--wait D]
+
+Empties the DLQ of a queue (its URL plus -dlq).
+
+triggers, inputs: the messages move back to their queue as they are
+(StartMessageMoveTask, or a client-side move where it is missing or with --max).
+
+fetch, batches: each input (source + window) of the DLQ's messages is looked
+up in the runs table (SLUICE_RUNS_TABLE), and its messages are deleted only
+once the input no longer needs them:
+  - SUCCEEDED: deleted, not rerun (sluicectl trigger --force reruns it);
+  - held by a newer attempt than a message's: that message is deleted;
+  - FAILED, lease expired, or no run: one new input (trigger redrive) is sent
+    to the inputs queue, and the messages are deleted once dedupe has claimed
+    it anew (within --wait); otherwise they stay;
+  - held by a live lease of the message's own attempt: the messages stay
+    (dedupe would drop a re-trigger); redrive says until when, and the way
+    out: redrive again after the lease, or sluicectl release --force <input>
+    if its worker is gone, then redrive again.
+Every message kept is made visible again at once, and each is named with
+its reason. Running redrive again is always safe.
+
+`
 
 var errNoMoveTask = errors.New("StartMessageMoveTask is not supported here")
 
@@ -152,150 +189,11 @@ func sendBody(ctx context.Context, api *sqs.Client, url, body string) error {
 	return err
 }
 
-// redriveRuns re-triggers the runs whose Fetch, Batch or Done messages are
-// in the DLQ: one Input (trigger "redrive") per distinct source and window,
-// sent to the inputs queue before the DLQ messages it covers are deleted.
-// Messages that name no run stay in the DLQ.
-func redriveRuns(ctx context.Context, api *sqs.Client, name, dlqURL, inputsURL string, max int, out io.Writer) (err error) {
-	dlq, err := openDLQ(ctx, api, dlqURL, max)
-	if err != nil {
-		return err
-	}
-	var (
-		pub     = queue.NewPublisher(api)
-		handled int                 // DLQ messages received
-		keys    []string            // inputs sent, in order
-		sent    = map[string]bool{} // by input key
-		left    []consumer.Message  // no run in them; stay in the DLQ
-	)
-	// Whatever happens, messages left behind become visible again now,
-	// not after holdFor.
-	defer func() {
-		if rerr := dlq.release(ctx, left); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-	}()
-	for {
-		msgs, err := dlq.next(ctx)
-		if err != nil {
-			return fmt.Errorf("after %d inputs re-triggered: %w", len(keys), err)
-		}
-		if len(msgs) == 0 {
-			break
-		}
-		handled += len(msgs)
-		var bodies [][]byte
-		var covered []consumer.Message
-		for _, m := range msgs {
-			in, err := inputFor(m.Body)
-			if err != nil {
-				left = append(left, m)
-				continue
-			}
-			covered = append(covered, m)
-			if sent[in.Key()] {
-				continue
-			}
-			body, err := json.Marshal(in)
-			if err != nil {
-				return err
-			}
-			sent[in.Key()] = true
-			keys = append(keys, in.Key())
-			bodies = append(bodies, body)
-		}
-		if len(bodies) > 0 {
-			if err := pub.SendBatch(ctx, inputsURL, bodies); err != nil {
-				return fmt.Errorf("re-trigger inputs (the DLQ messages they cover are kept; running redrive again is safe): %w", err)
-			}
-		}
-		for _, m := range covered {
-			if err := dlq.delete(ctx, m); err != nil {
-				return fmt.Errorf("inputs %s re-triggered but a DLQ message they cover is kept (running redrive again is safe): %w", strings.Join(keys, ", "), err)
-			}
-		}
-	}
-	slices.Sort(keys)
-	fmt.Fprintf(out, "redrive %s: %s → %s re-triggered%s; %d left%s\n",
-		name, plural(handled, "DLQ message"), plural(len(keys), "input"), listKeys(keys), len(left), dlq.stopNote())
-	if len(left) > 0 {
-		fmt.Fprintf(out, "%s left in the DLQ: not a Sluice run message (no readable source and window)\n", plural(len(left), "message"))
-	}
-	if len(keys) > 0 {
-		fmt.Fprintln(out, "dedupe claims a new attempt for each input whose run FAILED or whose lease expired; "+
-			"an input whose run SUCCEEDED is not re-run (use `sluicectl trigger --force`), "+
-			"and one still held by a live lease is dropped as a duplicate (redrive again once it expires)")
-	}
-	return nil
-}
-
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
-}
-
-func listKeys(keys []string) string {
-	if len(keys) == 0 {
-		return ""
-	}
-	if len(keys) <= listedKeys {
-		return " (" + strings.Join(keys, ", ") + ")"
-	}
-	return fmt.Sprintf(" (%s, … %d more)", strings.Join(keys[:listedKeys], ", "), len(keys)-listedKeys)
-}
-
-// inputFor returns the Input that reruns the run a fetch-queue or
-// batches-queue message belongs to, checked as dedupe will check it.
-func inputFor(body []byte) (contracts.Input, error) {
-	source, window, err := runOf(body)
-	if err != nil {
-		return contracts.Input{}, err
-	}
-	in := contracts.NewInput(source, window, contracts.TriggerRedrive, false)
-	b, err := json.Marshal(in)
-	if err != nil {
-		return contracts.Input{}, err
-	}
-	return contracts.DecodeInput(b)
-}
-
-// runOf reads the source and window of a Fetch, Batch or Done body. A body
-// that does not fully decode (a damaged payload, an unknown field) still
-// names its run if it has the two top-level fields.
-func runOf(body []byte) (source, window string, err error) {
-	if run, err := decodeRun(body); err == nil {
-		return run.Source, run.Window, nil
-	}
-	if !gjson.ValidBytes(body) {
-		return "", "", errors.New("not JSON")
-	}
-	f := gjson.GetManyBytes(body, "source", "window")
-	if f[0].Type != gjson.String || f[1].Type != gjson.String {
-		return "", "", errors.New("no source and window")
-	}
-	return f[0].Str, f[1].Str, nil
-}
-
-// decodeRun decodes a Fetch, Batch or Done body strictly and returns its run.
-func decodeRun(body []byte) (contracts.Run, error) {
-	kind, err := contracts.Kind(body)
-	if err != nil {
-		return contracts.Run{}, err
-	}
-	switch kind {
-	case contracts.KindFetch:
-		f, err := contracts.DecodeFetch(body)
-		return f.Run, err
-	case contracts.KindBatch:
-		b, err := contracts.DecodeBatch(body)
-		return b.Run, err
-	case contracts.KindDone:
-		d, err := contracts.DecodeDone(body)
-		return d.Run, err
-	}
-	return contracts.Run{}, fmt.Errorf("message kind %q carries no run", kind)
 }
 
 // dlqReader receives a DLQ's messages for one redrive, through the
@@ -309,6 +207,7 @@ type dlqReader struct {
 	limit  int // messages to take: held, or max if lower
 	budget int // messages still to take
 	seen   map[string]bool
+	hold   time.Duration // how long a received message stays invisible
 	// budgetSpent: next stopped because limit messages were taken.
 	budgetSpent bool
 }
@@ -336,7 +235,7 @@ func openDLQ(ctx context.Context, api *sqs.Client, url string, max int) (*dlqRea
 	if max > 0 && max < held {
 		limit = max
 	}
-	return &dlqReader{q: &consumer.Queue{API: api, URL: url}, held: held, limit: limit, budget: limit, seen: map[string]bool{}}, nil
+	return &dlqReader{q: &consumer.Queue{API: api, URL: url}, held: held, limit: limit, budget: limit, seen: map[string]bool{}, hold: holdFor}, nil
 }
 
 // next receives up to 10 messages not seen before. It returns none when the
@@ -349,7 +248,7 @@ func (r *dlqReader) next(ctx context.Context) ([]consumer.Message, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
-	msgs, err := r.q.Receive(ctx, min(10, r.budget), receiveWait, holdFor)
+	msgs, err := r.q.Receive(ctx, min(10, r.budget), receiveWait, r.hold)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +276,7 @@ func (r *dlqReader) release(ctx context.Context, msgs []consumer.Message) error 
 	var errs []error
 	for _, m := range msgs {
 		if err := r.q.Release(ctx, m); err != nil {
-			errs = append(errs, fmt.Errorf("make message %s visible again (it will be in %s): %w", m.ID, holdFor, err))
+			errs = append(errs, fmt.Errorf("make message %s visible again (it will be in %s): %w", m.ID, r.hold, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -393,5 +292,5 @@ func (r *dlqReader) stopNote() string {
 	case r.limit < r.held:
 		return fmt.Sprintf(" (--max %d reached; the DLQ held %d at the start)", r.limit, r.held)
 	}
-	return fmt.Sprintf(" (the %d messages the DLQ held at the start; any parked since are left for the next redrive)", r.held)
+	return fmt.Sprintf(" (the %s the DLQ held at the start; any parked since are left for the next redrive)", plural(r.held, "message"))
 }
