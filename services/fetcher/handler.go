@@ -243,8 +243,9 @@ func (h *handler) resume(ctx context.Context, f contracts.Fetch, msgID string, s
 }
 
 // handOver checkpoints the walk in the run record, with the fingerprint
-// of src's config, then sends the message that continues it. The checkpoint is conditioned on the attempt and the
-// hop, so a fenced or duplicated invocation cannot write one.
+// of src's config, then sends the message that continues it. The
+// checkpoint is conditioned on the attempt and the hop, so a fenced or
+// duplicated invocation cannot write one.
 func (h *handler) handOver(ctx context.Context, f contracts.Fetch, src *pipeline.Source, run contracts.Run, hop int, b *batcher) error {
 	state, err := json.Marshal(checkpoint{Fingerprint: src.Fingerprint(), Page: *b.resume, Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages})
 	if err != nil {
