@@ -36,6 +36,7 @@ func (c *config) Validate() error {
 type runStore interface {
 	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
 	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
+	Restart(ctx context.Context, r contracts.Run, fetchMsg, why string) (runs.Run, error)
 	heartbeater
 	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
@@ -89,12 +90,17 @@ func (o handoff) due(ctx context.Context, began time.Time) bool {
 
 // checkpoint is what a fetch that hands over leaves in the run record for
 // the next invocation: where the walk goes on, and the totals so far.
+// Fingerprint is the source's config fingerprint the walk was cut under
+// (pipeline.Source.Fingerprint): a continuation under a config with
+// another one (a deploy between hops) restarts the fetch from the first
+// page rather than mix two configs in one attempt.
 type checkpoint struct {
-	Page    source.State `json:"page"`
-	Batches int          `json:"batches"`
-	Records int64        `json:"records"`
-	Bytes   int64        `json:"bytes"`
-	Pages   int          `json:"pages"`
+	Fingerprint string       `json:"fingerprint"`
+	Page        source.State `json:"page"`
+	Batches     int          `json:"batches"`
+	Records     int64        `json:"records"`
+	Bytes       int64        `json:"bytes"`
+	Pages       int          `json:"pages"`
 }
 
 // errHandOff stops a walk that is to continue in a new invocation.
@@ -162,16 +168,22 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 		logging.From(ctx).Info("fetch message delivered again: restarting as a new attempt", zap.Int("previous_attempt", f.Attempt))
 	}
 
+	var cp *checkpoint
+	if hop > 0 {
+		if cur, cp, err = h.resume(ctx, f, msgID, src, cur, hop); err != nil {
+			return run, true, err
+		}
+		if cp == nil {
+			run, hop = cur.Ref(), 0
+		}
+	}
+
 	begin := time.Now()
 	ctx, lease := keepLease(ctx, h.runs, run, cur.LeaseExpiry(), h.heartbeat)
 	defer lease.stop()
 	b := &batcher{h: h, run: run, packer: pack.New(run, h.maxMessage), lease: lease, began: begin}
 	var from *source.State
-	if hop > 0 {
-		var cp checkpoint
-		if err := json.Unmarshal([]byte(cur.Checkpoint), &cp); err != nil {
-			return run, true, fault.Permanent(fmt.Errorf("hop %d of %s: unreadable checkpoint: %w", hop, f.Key(), err))
-		}
+	if cp != nil {
 		from = &cp.Page
 		b.packer.ContinueAt(cp.Batches)
 		b.records, b.bytes, b.pages = cp.Records, cp.Bytes, cp.Pages
@@ -189,7 +201,7 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 		return run, true, fmt.Errorf("fetch %s: %w", f.Key(), err)
 	}
 	if handOff {
-		return run, true, h.handOver(ctx, f, run, hop, b)
+		return run, true, h.handOver(ctx, f, src, run, hop, b)
 	}
 	done := contracts.NewDone(run, b.packer.Batches(), b.records, b.bytes)
 	if err := h.out.SendJSON(ctx, h.batchesURL, done); err != nil {
@@ -201,11 +213,41 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	return run, true, nil
 }
 
-// handOver checkpoints the walk in the run record, then sends the message
-// that continues it. The checkpoint is conditioned on the attempt and the
-// hop, so a fenced or duplicated invocation cannot write one.
-func (h *handler) handOver(ctx context.Context, f contracts.Fetch, run contracts.Run, hop int, b *batcher) error {
-	state, err := json.Marshal(checkpoint{Page: *b.resume, Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages})
+// resume reads the checkpoint that hop continues from. One cut under a
+// config of the source other than src's (its fingerprint differs, or it
+// has none) cannot be continued without mixing the two in one attempt:
+// the fetch restarts from the first page as the next attempt, and resume
+// returns that run and no checkpoint.
+func (h *handler) resume(ctx context.Context, f contracts.Fetch, msgID string, src *pipeline.Source, cur runs.Run, hop int) (runs.Run, *checkpoint, error) {
+	var cp checkpoint
+	if err := json.Unmarshal([]byte(cur.Checkpoint), &cp); err != nil {
+		return cur, nil, fault.Permanent(fmt.Errorf("hop %d of %s: unreadable checkpoint: %w", hop, f.Key(), err))
+	}
+	fp := src.Fingerprint()
+	if cp.Fingerprint == fp {
+		return cur, &cp, nil
+	}
+	was := cp.Fingerprint
+	if was == "" {
+		was = "none"
+	}
+	why := fmt.Sprintf("hop %d: the config of source %s changed since the checkpoint (fingerprint %s, now %s); the fetch restarted from the first page", hop, f.Source, was, fp)
+	next, err := h.runs.Restart(ctx, cur.Ref(), msgID, why)
+	if err != nil {
+		return cur, nil, fmt.Errorf("restart %s after a config change: %w", f.Key(), err)
+	}
+	logging.Annotate(ctx, zap.Int(logging.FieldAttempt, next.Attempt))
+	logging.From(ctx).Warn("the source's config changed between hand-overs: restarting the fetch from the first page as a new attempt",
+		zap.Int("hop", hop), zap.String("checkpoint_fingerprint", was), zap.String("config_fingerprint", fp), zap.Int("previous_attempt", cur.Attempt))
+	return next, nil, nil
+}
+
+// handOver checkpoints the walk in the run record, with the fingerprint
+// of src's config, then sends the message that continues it. The
+// checkpoint is conditioned on the attempt and the hop, so a fenced or
+// duplicated invocation cannot write one.
+func (h *handler) handOver(ctx context.Context, f contracts.Fetch, src *pipeline.Source, run contracts.Run, hop int, b *batcher) error {
+	state, err := json.Marshal(checkpoint{Fingerprint: src.Fingerprint(), Page: *b.resume, Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages})
 	if err != nil {
 		return fault.Permanent(fmt.Errorf("encode checkpoint: %w", err))
 	}

@@ -10,7 +10,11 @@
 // over: it checkpoints its page state in the run record and sends itself a
 // continuation message (the same run, the next hop), which a new
 // invocation picks up where it stopped. The message never carries the
-// page state, so no message can make the fetcher call another URL.
+// page state, so no message can make the fetcher call another URL. The
+// checkpoint carries the fingerprint of the source's config; a
+// continuation that finds another config (a deploy between hops) restarts
+// the fetch from the first page as the next attempt, never mixing two
+// configs in one attempt.
 //
 // A permanent error (HTTP 4xx, bad response shape) marks the run FAILED at
 // once and parks the message in the DLQ; a retryable one is retried by the

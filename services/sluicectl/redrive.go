@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/consumer"
 )
 

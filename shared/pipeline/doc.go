@@ -7,7 +7,9 @@
 // Config.Lookup finds the source and window a message names, refusing an
 // unknown one with the same permanent error in every service; Config.Expand
 // gives the inputs a trigger asks for, under the one bound (MaxInputs) that
-// the scheduler and `sluicectl backfill` share.
+// the scheduler and `sluicectl backfill` share. Source.Fingerprint names
+// the config a walk of a source is cut under, so that a fetch continued in
+// another process can tell whether it runs the same one.
 //
 // A config is only ever obtained through Load or Parse, which fill in the
 // defaults and report every problem in the file at once, each with its field

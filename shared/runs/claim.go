@@ -101,7 +101,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	return run, s.logTakeover(ctx, run, now, "lease expired; taken over by a new claim")
+	return run, s.logTakeover(ctx, run, now, classLeaseExpired, "lease expired; taken over by a new claim")
 }
 
 func newRunID() string {

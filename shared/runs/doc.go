@@ -27,6 +27,9 @@
 //	                          expired restarts the fetch as the next attempt)
 //	Checkpoint, Continue: a fetch hands over to its next invocation
 //	                          (the same attempt, RUNNING throughout)
+//	Restart                  (fetcher: the fetch begins again from the
+//	                          first page as the next attempt, when a
+//	                          continuation cannot trust its checkpoint)
 //	Heartbeat, BatchWritten, SetTotals renew the lease
 //	BeginCommit→ COMMITTING  (writer; exactly one party, when every batch
 //	                          0…n-1 is written and n is known)

@@ -90,22 +90,47 @@ func (s *Store) restart(ctx context.Context, op string, r contracts.Run, fetchMs
 		return Run{}, fault.RetryAfter(fmt.Errorf("start %s: attempt %d of this fetch still holds the lease until %s (owner %s)",
 			r.Key(), cur.Attempt, cur.LeaseExpiry().Format(time.RFC3339), cur.Owner), wait)
 	}
+	return s.nextAttempt(ctx, r, fetchMsg, now, "run_id = :rid AND fetch_msg = :mid AND #st = :running AND (lease_until < :now OR yielded = :true)",
+		map[string]types.AttributeValue{":now": num(now.Unix()), ":true": &types.AttributeValueMemberBOOL{Value: true}},
+		classLeaseExpired, "lease expired; the fetch restarted as a new attempt")
+}
+
+// Restart begins the fetch again from the first page as the next
+// attempt, for the invocation of fetch message fetchMsg that holds attempt
+// r's RUNNING run (it has just started or continued it) and found that it
+// cannot go on from where the attempt stands — a checkpoint cut under
+// another config. The batches written so far are forgotten and every
+// write of attempt r is fenced from then on, as in a restart after a
+// crash; the history keeps attempt r ABANDONED with class "restarted" and
+// why. The returned run carries the attempt to use.
+func (s *Store) Restart(ctx context.Context, r contracts.Run, fetchMsg, why string) (Run, error) {
+	return s.nextAttempt(ctx, r, fetchMsg, s.now().UTC(), "attempt = :attempt AND fetch_msg = :mid AND #st = :running AND run_id = :rid", nil, classRestarted, why)
+}
+
+// nextAttempt moves the RUNNING run of fetch message fetchMsg to the next
+// attempt, clean, when cond (over the values of the update and values)
+// holds; the earlier attempt goes into the history ABANDONED with class
+// and why.
+func (s *Store) nextAttempt(ctx context.Context, r contracts.Run, fetchMsg string, now time.Time, cond string, values map[string]types.AttributeValue, class, why string) (Run, error) {
 	want := Run{RunID: r.RunID, FetchMessage: fetchMsg, StartedAt: now.Format(time.RFC3339Nano), Owner: s.cfg.Owner}
+	vals := map[string]types.AttributeValue{
+		":running": str(string(Running)), ":mid": str(fetchMsg), ":rid": str(r.RunID), ":one": num(1),
+		":lease": num(now.Add(s.cfg.Lease).Unix()), ":owner": str(s.cfg.Owner),
+		":at": str(want.StartedAt), ":zero": num(0),
+	}
+	for k, v := range values {
+		vals[k] = v
+	}
 	run, applied, err := s.tryUpdate(ctx, opRestart, r,
 		"SET attempt = attempt + :one, lease_until = :lease, #owner = :owner, started_at = :at, rev = if_not_exists(rev, :zero) + :one REMOVE written, batches_expected, checkpoint, hops, taken, yielded",
-		"run_id = :rid AND fetch_msg = :mid AND #st = :running AND (lease_until < :now OR yielded = :true)",
-		map[string]types.AttributeValue{
-			":running": str(string(Running)), ":mid": str(fetchMsg), ":rid": str(r.RunID), ":one": num(1),
-			":lease": num(now.Add(s.cfg.Lease).Unix()), ":now": num(now.Unix()), ":owner": str(s.cfg.Owner),
-			":at": str(want.StartedAt), ":zero": num(0), ":true": &types.AttributeValueMemberBOOL{Value: true},
-		}, "owner")
+		cond, vals, "owner")
 	if err != nil {
 		return Run{}, err
 	}
 	if !applied && !retried(opRestart, run, want) {
 		return Run{}, fenced(opRestart, r, run)
 	}
-	s.bestEffort(ctx, s.logTakeover(ctx, run, now, "lease expired; the fetch restarted as a new attempt"))
+	s.bestEffort(ctx, s.logTakeover(ctx, run, now, class, why))
 	return run, nil
 }
 

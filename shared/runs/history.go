@@ -26,12 +26,18 @@ func (s *Store) bestEffort(ctx context.Context, err error) {
 	}
 }
 
+// The error classes of an ABANDONED attempt in the history.
+const (
+	classLeaseExpired = "lease-expired" // its worker crashed or stalled
+	classRestarted    = "restarted"     // its fetch began again (see Restart)
+)
+
 // logTakeover logs run's new attempt in the history and, when it took the
 // input over from an earlier attempt that never finished, that attempt as
-// ABANDONED.
-func (s *Store) logTakeover(ctx context.Context, run Run, now time.Time, why string) error {
+// ABANDONED with class and why.
+func (s *Store) logTakeover(ctx context.Context, run Run, now time.Time, class, why string) error {
 	if run.Attempt > 1 {
-		if err := s.abandon(ctx, run.Input, run.Attempt-1, now, why); err != nil {
+		if err := s.abandon(ctx, run.Input, run.Attempt-1, now, class, why); err != nil {
 			return err
 		}
 	}
@@ -64,7 +70,7 @@ func (s *Store) logAttempt(ctx context.Context, run Run, now time.Time) error {
 
 // abandon marks attempt n of input ABANDONED in the history, if it is
 // logged there as live.
-func (s *Store) abandon(ctx context.Context, input string, n int, now time.Time, why string) error {
+func (s *Store) abandon(ctx context.Context, input string, n int, now time.Time, class, why string) error {
 	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	_, err := s.db.UpdateItem(cctx, &dynamodb.UpdateItemInput{
@@ -75,7 +81,7 @@ func (s *Store) abandon(ctx context.Context, input string, n int, now time.Time,
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":abandoned": str(string(Abandoned)), ":at": str(now.Format(time.RFC3339Nano)),
-			":class": str("lease-expired"), ":why": str(why),
+			":class": str(class), ":why": str(why),
 			":claimed": str(string(Claimed)), ":running": str(string(Running)), ":committing": str(string(Committing)),
 		},
 	})

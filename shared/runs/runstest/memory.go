@@ -86,7 +86,7 @@ func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error
 		run.ForceID = req.ForceID
 	}
 	s.current[key] = run
-	s.logTakeover(run, now, "lease expired; taken over by a new claim")
+	s.logTakeover(run, now, "lease-expired", "lease expired; taken over by a new claim")
 	return run, nil
 }
 
@@ -140,14 +140,33 @@ func (s *Store) restart(op string, r contracts.Run, fetchMsg string, cur runs.Ru
 		return runs.Run{}, fault.RetryAfter(fmt.Errorf("start %s: attempt %d of this fetch still holds the lease until %s (owner %s)",
 			r.Key(), cur.Attempt, cur.LeaseExpiry().Format(time.RFC3339), cur.Owner), wait)
 	}
+	return s.nextAttempt(cur, now, "lease-expired", "lease expired; the fetch restarted as a new attempt"), nil
+}
+
+// Restart begins the fetch again as the next attempt; see
+// (*runs.Store).Restart.
+func (s *Store) Restart(_ context.Context, r contracts.Run, fetchMsg, why string) (runs.Run, error) {
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.current[r.Key()]
+	if !ok || cur.Attempt != r.Attempt || cur.RunID != r.RunID || cur.FetchMessage != fetchMsg || cur.Status != runs.Running {
+		return runs.Run{}, fenced("restart", r, cur)
+	}
+	return s.nextAttempt(clone(cur), now, "restarted", why), nil
+}
+
+// nextAttempt moves cur, the RUNNING run, to the next attempt, clean, and
+// logs the earlier one ABANDONED with class and why; s.mu is held.
+func (s *Store) nextAttempt(cur runs.Run, now time.Time, class, why string) runs.Run {
 	run := cur
 	run.Attempt++
 	run.LeaseUntil, run.Owner, run.StartedAt = now.Add(s.cfg.Lease).Unix(), s.cfg.Owner, stamp(now)
 	run.Written, run.BatchesExpected, run.Checkpoint, run.Hops, run.Taken, run.Yielded = nil, nil, "", 0, 0, false
 	run.Rev++
-	s.current[r.Key()] = run
-	s.logTakeover(run, now, "lease expired; the fetch restarted as a new attempt")
-	return run, nil
+	s.current[run.Input] = run
+	s.logTakeover(run, now, class, why)
+	return clone(run)
 }
 
 // Yield marks the fetch try over; see (*runs.Store).Yield.
@@ -355,9 +374,9 @@ func fenced(op string, r contracts.Run, cur runs.Run) error {
 
 // logTakeover and logAttempt keep the history as *runs.Store does; s.mu
 // is held.
-func (s *Store) logTakeover(run runs.Run, now time.Time, why string) {
+func (s *Store) logTakeover(run runs.Run, now time.Time, class, why string) {
 	if prev, ok := s.history[run.Input][run.Attempt-1]; ok && prev.Status.Live() {
-		prev.Status, prev.FinishedAt, prev.ErrorClass, prev.LastError = runs.Abandoned, stamp(now), "lease-expired", why
+		prev.Status, prev.FinishedAt, prev.ErrorClass, prev.LastError = runs.Abandoned, stamp(now), class, why
 		s.history[run.Input][run.Attempt-1] = prev
 	}
 	s.logAttempt(run)

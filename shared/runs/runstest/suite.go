@@ -21,6 +21,7 @@ type Contract interface {
 	Start(ctx context.Context, r contracts.Run, fetchMsg string) (runs.Run, error)
 	Continue(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
 	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
+	Restart(ctx context.Context, r contracts.Run, fetchMsg, why string) (runs.Run, error)
 	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
 	Heartbeat(ctx context.Context, r contracts.Run) (time.Time, error)
 	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
@@ -61,6 +62,7 @@ func TestStore(t *testing.T, open Open) {
 		{"Release", testRelease},
 		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},
 		{"ContinuationHops", testContinuationHops},
+		{"RestartBeginsTheFetchAgainAsTheNextAttempt", testRestartBeginsTheFetchAgainAsTheNextAttempt},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
 	}

@@ -128,3 +128,82 @@ func testContinuationHops(t *testing.T, open Open) {
 		t.Fatalf("redelivered hop 1 = %+v, %v", again, err)
 	}
 }
+
+// A continuation that cannot go on from its checkpoint (cut under another
+// config) restarts the fetch itself: the next attempt, clean, at once and
+// without waiting for the lease; only the invocation holding the run can.
+func testRestartBeginsTheFetchAgainAsTheNextAttempt(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	claimed, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Start(ctx, claimed.Ref(), "f-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := first.Ref()
+	if _, err := s.BatchWritten(ctx, ref, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint(ctx, ref, 0, `{"page":{"page":2}}`); err != nil {
+		t.Fatal(err)
+	}
+	hop1, err := s.Continue(ctx, ref, "f-1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the message that holds the run restarts it: not the hand-over's
+	// earlier message, not another run's, not a stale attempt. (Each call
+	// comes a second later, as calls do: a write stamped at the same
+	// instant by the same owner is taken for the store's own retried one.)
+	c.Add(time.Second)
+	for name, call := range map[string]func() error{
+		"earlier message": func() error { _, err := s.Restart(ctx, ref, "f-0", "config changed"); return err },
+		"other run": func() error {
+			r := ref
+			r.RunID = "other"
+			_, err := s.Restart(ctx, r, "f-1", "config changed")
+			return err
+		},
+		"stale attempt": func() error { r := ref; r.Attempt--; _, err := s.Restart(ctx, r, "f-1", "config changed"); return err },
+	} {
+		if err := call(); !errors.Is(err, runs.ErrFenced) {
+			t.Errorf("restart by the %s: %v, want fenced", name, err)
+		}
+	}
+	again, err := s.Restart(ctx, hop1.Ref(), "f-1", "config changed: fingerprint a → b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Attempt != ref.Attempt+1 || again.RunID != ref.RunID || again.Status != runs.Running || again.FetchMessage != "f-1" ||
+		again.Checkpoint != "" || again.Hops != 0 || again.Taken != 0 || again.Written != nil || again.BatchesExpected != nil {
+		t.Fatalf("restart = %+v, want attempt %d RUNNING by f-1, clean", again, ref.Attempt+1)
+	}
+	// The earlier attempt is fenced, and its restart cannot be repeated.
+	c.Add(time.Second)
+	if _, err := s.BatchWritten(ctx, ref, 1); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("batch of the restarted attempt: %v, want fenced", err)
+	}
+	if _, err := s.Restart(ctx, ref, "f-1", "again"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("second restart of attempt %d: %v, want fenced", ref.Attempt, err)
+	}
+	// The new attempt works as any: it hands over and continues.
+	if err := s.Checkpoint(ctx, again.Ref(), 0, `{"page":{"page":3}}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Continue(ctx, again.Ref(), "f-2", 1); err != nil {
+		t.Fatal(err)
+	}
+	history, err := s.History(ctx, "orders/2026-11-01")
+	if err != nil || len(history) != 2 {
+		t.Fatalf("history = %+v, %v", history, err)
+	}
+	if h := history[0]; h.Status != runs.Abandoned || h.ErrorClass != "restarted" || h.LastError != "config changed: fingerprint a → b" {
+		t.Fatalf("history of the restarted attempt = %+v, want ABANDONED, restarted, with the reason", h)
+	}
+	if h := history[1]; h.Attempt != again.Attempt || h.Status != runs.Running {
+		t.Fatalf("history of the new attempt = %+v", h)
+	}
+}

@@ -1,0 +1,44 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+)
+
+// Fingerprint is a stable hash of the parts of the source's config that
+// decide which records a walk of a window returns and how its pages are
+// cut: the request (method, URL, path, query, headers, body), the
+// pagination, the records path, the partition period, and the auth section
+// as written (its secret references, never their values: a rotated secret
+// keeps the fingerprint, a reference to another account's does not). Two
+// configs with the same fingerprint walk a window through the same pages.
+//
+// Left out, because they change only how fast or how patiently a walk
+// goes, or when a window is due, never what it returns: the name, the
+// request timeout, max_pages (a walk past it fails, it is not cut), the
+// partition's lag and lookback, rate_limit and retry. Any other field,
+// including one added later, is part of the fingerprint: a change it
+// misses could mix two configs in one attempt, while one it catches in
+// vain costs only a restart.
+//
+// Fingerprint hashes the config as parsed (defaults filled in), so a
+// default written out or left out, and the order of map keys, do not
+// change it.
+func (s *Source) Fingerprint() string {
+	walk := *s
+	walk.Name = ""
+	walk.Request.Timeout = 0
+	walk.Pagination.MaxPages = 0
+	walk.Partition.Lag, walk.Partition.Lookback = 0, 0
+	walk.RateLimit = RateLimit{}
+	walk.Retry = Retry{}
+	// encoding/json writes struct fields in order and map keys sorted: a
+	// canonical encoding of the same config.
+	b, err := json.Marshal(walk)
+	if err != nil {
+		panic("pipeline: encode a source for its fingerprint: " + err.Error()) // plain strings, ints and maps cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Every field of a source changes its fingerprint, except those its doc
+// names as changing only how fast or when a walk goes.
+func TestFingerprintCoversWhatAWalkReturns(t *testing.T) {
+	c, err := Load("testdata/valid.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := c.Sources[0]
+	base.Auth = Auth{Type: OAuth2ClientCredentials, TokenURL: "https://auth.example.com/token",
+		ClientID: "env:ID", ClientSecret: "env:SECRET", Scopes: []string{"read"}}
+	excluded := map[string]bool{
+		"Name": true, "Request.Timeout": true, "Pagination.MaxPages": true,
+		"Partition.Lag": true, "Partition.Lookback": true,
+		"RateLimit.RequestsPerSecond": true, "RateLimit.Burst": true,
+		"Retry.MaxAttempts": true, "Retry.BaseDelay": true, "Retry.MaxDelay": true,
+		"Retry.MaxRetryAfter": true, "Retry.MaxWait": true,
+	}
+	want := base.Fingerprint()
+	if len(want) != 64 || strings.Trim(want, "0123456789abcdef") != "" {
+		t.Fatalf("fingerprint %q, want 64 hex digits", want)
+	}
+	seen := 0
+	for path, change := range leaves(reflect.TypeOf(base), "") {
+		seen++
+		s := base // changeLeaf replaces maps and slices, never writes into them
+		change(reflect.ValueOf(&s).Elem())
+		got := s.Fingerprint()
+		switch {
+		case excluded[path] && got != want:
+			t.Errorf("changing %s changed the fingerprint; it changes only how fast or when a walk goes", path)
+		case !excluded[path] && got == want:
+			t.Errorf("changing %s kept the fingerprint; a continuation would mix two configs", path)
+		}
+		if base.Fingerprint() != want {
+			t.Fatalf("changing %s of a copy changed the original", path)
+		}
+	}
+	if seen < 30 {
+		t.Fatalf("only %d fields changed; the walk over Source is broken", seen)
+	}
+}
+
+// The fingerprint is of the config as parsed: defaults written out or
+// left out, and the order of map keys, do not change it.
+func TestFingerprintIsOfTheParsedConfig(t *testing.T) {
+	const head = "version: 1\nsources:\n  - name: orders\n    request:\n      base_url: https://api.example.com\n      path: /v1/orders\n"
+	const tail = "    pagination: {type: page_number, page_size: 100, size_param: per_page}\n    records: {path: data}\n    partition: {every: day}\n"
+	parse := func(y string) string {
+		t.Helper()
+		c, err := Parse("pipeline.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Sources[0].Fingerprint()
+	}
+	implicit := parse(head + "      query: {day: \"{date}\", shop: \"7\"}\n" + tail)
+	explicit := parse(head + "      method: GET\n      query: {shop: \"7\", day: \"{date}\"}\n" + tail)
+	if implicit != explicit {
+		t.Fatalf("the same config written two ways: %s and %s", implicit, explicit)
+	}
+	if bigger := parse(head + "      query: {day: \"{date}\", shop: \"7\"}\n" + strings.Replace(tail, "page_size: 100", "page_size: 200", 1)); bigger == implicit {
+		t.Fatal("page_size 100 and 200 have one fingerprint")
+	}
+}
+
+// leaves returns, by field path, a change of each leaf field of a value
+// of type t (a struct).
+func leaves(t reflect.Type, prefix string) map[string]func(reflect.Value) {
+	out := map[string]func(reflect.Value){}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		path := prefix + f.Name
+		if f.Type.Kind() == reflect.Struct {
+			for p, change := range leaves(f.Type, path+".") {
+				out[p] = func(v reflect.Value) { change(v.Field(i)) }
+			}
+			continue
+		}
+		out[path] = func(v reflect.Value) { changeLeaf(v.Field(i)) }
+	}
+	return out
+}
+
+func changeLeaf(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(v.String() + "x")
+	case reflect.Int, reflect.Int64:
+		v.SetInt(v.Int() + 1)
+	case reflect.Float64:
+		v.SetFloat(v.Float() + 1)
+	case reflect.Bool:
+		v.SetBool(!v.Bool())
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		for _, k := range v.MapKeys() {
+			m.SetMapIndex(k, v.MapIndex(k))
+		}
+		m.SetMapIndex(reflect.ValueOf("x-added"), reflect.ValueOf("x"))
+		v.Set(m)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), v.Len(), v.Len()+1)
+		reflect.Copy(s, v)
+		v.Set(reflect.Append(s, reflect.Zero(v.Type().Elem())))
+	default:
+		panic("changeLeaf: no change for a " + v.Kind().String())
+	}
+}
