@@ -33,6 +33,16 @@ output "schedule_arn" {
   value       = module.sluice.schedule_arn
 }
 
+output "operator_policy_arn" {
+  description = "Managed policy with what sluicectl needs; attach it to your operators."
+  value       = module.sluice.operator_policy_arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify; subscribe to it."
+  value       = module.sluice.alarm_topic_arn
+}
+
 output "environment" {
   description = "SLUICE_* variables locating this stack, e.g. for sluicectl."
   value       = module.sluice.environment
