@@ -95,8 +95,10 @@ locals {
   # owning service only.
   dynamodb_kms_statements = var.dynamodb_kms_key_arn == null ? [] : [
     {
-      sid        = "UseRunsTableKey"
-      actions    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+      sid = "UseRunsTableKey"
+      # What "kms:GenerateDataKey*" meant, spelled out (no wildcard
+      # actions): DynamoDB asks for symmetric data keys only.
+      actions    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"]
       resources  = [var.dynamodb_kms_key_arn]
       conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["dynamodb.${data.aws_region.current.region}.amazonaws.com"] }]
     },
