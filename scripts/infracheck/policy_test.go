@@ -1,6 +1,8 @@
 package infracheck
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -323,4 +325,23 @@ func (m *module) deniesPlainHTTP(t *testing.T, doc *hclsyntax.Block, bucket stri
 		}
 	}
 	return false
+}
+
+// waiver is a linter's inline ignore comment and what follows it.
+var waiver = regexp.MustCompile(`(?m)(#|//)\s*(tfsec:ignore:[a-z0-9-]+|tflint-ignore:\s*[a-z0-9_,]+)(.*)$`)
+
+// TestWaiversHaveReasons: every tfsec or tflint waiver says, on its own
+// line, why the finding does not apply.
+func TestWaiversHaveReasons(t *testing.T) {
+	for _, rel := range terraformFiles(t) {
+		src, err := os.ReadFile(filepath.Join(repoRoot, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range waiver.FindAllSubmatch(src, -1) {
+			if reason := strings.TrimSpace(string(m[3])); len(reason) < 20 {
+				t.Errorf("%s: waiver %s without a reason after it", rel, m[2])
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package infracheck
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -158,3 +159,6 @@ func (m *module) checkModuleCall(t *testing.T, name string, call *hclsyntax.Bloc
 		})
 	}
 }
+
+// cleanJoin joins a module source path to the directory of its caller.
+func cleanJoin(dir, source string) string { return filepath.Clean(filepath.Join(dir, source)) }
