@@ -345,3 +345,18 @@ func TestWaiversHaveReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeHashFollowsZip: each function's source_code_hash is the SHA-256
+// of the very zip it deploys, so a rebuilt zip with other bytes (and only
+// that) updates the code.
+func TestCodeHashFollowsZip(t *testing.T) {
+	m := sluiceModule(t)
+	for name, fn := range m.resourcesOf("aws_lambda_function") {
+		filename := m.text(attr(t, fn.Body, "filename").Expr.Range())
+		hash := attr(t, fn.Body, "source_code_hash").Expr
+		call, ok := hash.(*hclsyntax.FunctionCallExpr)
+		if !ok || call.Name != "filebase64sha256" || len(call.Args) != 1 || m.text(call.Args[0].Range()) != filename {
+			t.Errorf("%s: aws_lambda_function.%s: source_code_hash must be filebase64sha256(%s)", hash.Range(), name, filename)
+		}
+	}
+}
