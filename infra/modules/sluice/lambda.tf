@@ -36,7 +36,8 @@ locals {
       SLUICE_MAX_MESSAGE_BYTES = tostring(var.max_message_size)
       SLUICE_HANDOFF_MARGIN    = "${var.handoff_margin_seconds}s"
     }
-    writer = {
+    # Unset, not empty, without a prefix: the writer's default is none.
+    writer = var.data_key_prefix == "" ? {} : {
       SLUICE_S3_PREFIX = var.data_key_prefix
     }
   }
