@@ -18,9 +18,9 @@ import (
 // functionServices are the services deployed as functions, by directory.
 var functionServices = []string{"scheduler", "dedupe", "fetcher", "writer"}
 
-// sharedConfigDirs hold the config structs every service embeds or may
-// embed (service.Config, runs.Config, ...); the local stack's own
-// settings (devstack) are not the services'.
+// sharedEnv returns the variables of the config structs under shared/
+// that services embed (service.Config, runs.Config, ...); the local
+// stack's own settings (devstack, demoapi) are not the services'.
 func sharedEnv(t *testing.T) map[string]envSetting {
 	t.Helper()
 	all := envSettings(t, "shared")
