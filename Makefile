@@ -59,9 +59,10 @@ lambda-zips-check: ## build the Lambda zips twice and fail unless they are byte-
 	scripts/lambda-zips.sh --check $(PIPELINE)
 
 .PHONY: infra-check
-infra-check: ## the offline infrastructure checks alone: HCL rules and drift (scripts/infracheck), terraform fmt, tflint, tfsec
+infra-check: ## the offline infrastructure checks alone: HCL rules and drift (scripts/infracheck), terraform fmt, tflint, tfsec, reproducible zips
 	scripts/infracheck.sh
 	go test -count=1 ./scripts/infracheck/...
+	scripts/lambda-zips.sh --check
 
 .PHONY: clean
 clean: ## stop the emulators and remove .local (installs, state, logs)
