@@ -5,7 +5,6 @@ SHELL := bash
 
 MODULES := shared services/scheduler services/dedupe services/fetcher services/writer services/sluicectl scripts scripts/demoapi
 LAMBDAS := scheduler dedupe fetcher writer
-LAMBDA_GO_VERSION := v1.55.1
 GOTEST_FLAGS ?= -race -count=1 -timeout 12m
 
 .PHONY: help
@@ -51,16 +50,19 @@ build: ## build the service binaries and sluicectl into .local/bin
 	go build -o .local/bin/ ./services/scheduler ./services/dedupe ./services/fetcher ./services/writer ./services/sluicectl
 
 .PHONY: lambda-zips
-lambda-zips: ## build linux/arm64 Lambda zips (bootstrap + pipeline.yaml) into infra/build; PIPELINE=path
+lambda-zips: ## build reproducible linux/arm64 Lambda zips (bootstrap + pipeline.yaml) into infra/build; PIPELINE=path
 	@test -n "$(PIPELINE)" || { echo "set PIPELINE=path/to/pipeline.yaml"; exit 1; }
-	mkdir -p infra/build
-	for s in $(LAMBDAS); do \
-	  d=$$(mktemp -d); \
-	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -buildvcs=false -ldflags='-s -w' -o $$d/bootstrap ./services/$$s; \
-	  cp "$(PIPELINE)" $$d/pipeline.yaml; \
-	  (cd $$d && go run github.com/aws/aws-lambda-go/cmd/build-lambda-zip@$(LAMBDA_GO_VERSION) -o $(CURDIR)/infra/build/$$s.zip bootstrap pipeline.yaml); \
-	  rm -rf $$d; \
-	done
+	scripts/lambda-zips.sh "$(PIPELINE)" infra/build
+
+.PHONY: lambda-zips-check
+lambda-zips-check: ## build the Lambda zips twice and fail unless they are byte-identical; PIPELINE=path (default: a placeholder)
+	scripts/lambda-zips.sh --check $(PIPELINE)
+
+.PHONY: infra-check
+infra-check: ## the offline infrastructure checks alone: HCL rules and drift (scripts/infracheck), terraform fmt, tflint, tfsec, reproducible zips
+	scripts/infracheck.sh
+	go test -count=1 ./scripts/infracheck/...
+	scripts/lambda-zips.sh --check
 
 .PHONY: clean
 clean: ## stop the emulators and remove .local (installs, state, logs)

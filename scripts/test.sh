@@ -29,6 +29,9 @@ pkgs=()
 for m in "${modules[@]}"; do pkgs+=("./$m/..."); done
 
 go vet "${pkgs[@]}"
+# terraform fmt, tflint and tfsec over infra/ (offline; the HCL rule and
+# drift checks are the Go tests of scripts/infracheck, run below).
+scripts/infracheck.sh
 # The emulators are shared: the integration tests isolate themselves by
 # resource prefix, so packages may run in parallel.
 go test "$@" "${pkgs[@]}"

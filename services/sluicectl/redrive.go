@@ -135,7 +135,7 @@ func redriveMove(ctx context.Context, api *sqs.Client, url, dlqURL string, max i
 	if max > 0 {
 		fmt.Fprintf(out, "--max %d: client-side move (receive → send → delete); StartMessageMoveTask cannot stop at a count\n", max)
 	} else {
-		err := startMoveTask(ctx, api, dlqURL)
+		err := startMoveTask(ctx, api, url, dlqURL)
 		if err == nil {
 			fmt.Fprintf(out, "move task started: %s → %s (AWS moves the messages in the background)\n", dlqURL, url)
 			return nil
@@ -169,15 +169,23 @@ func redriveMove(ctx context.Context, api *sqs.Client, url, dlqURL string, max i
 	return nil
 }
 
-func startMoveTask(ctx context.Context, api *sqs.Client, dlqURL string) error {
+// startMoveTask starts a move task from dlqURL to url. The destination is
+// always named: the services park messages with a plain SendMessage, and
+// for those SQS knows no source queue to return them to
+// (CouldNotDetermineMessageSource). Any error, that one included, leaves
+// the caller to move the messages itself.
+func startMoveTask(ctx context.Context, api *sqs.Client, url, dlqURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
-	attrs, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(dlqURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		return fmt.Errorf("get DLQ arn: %w", err)
+	arns := make([]string, 2)
+	for i, u := range []string{dlqURL, url} {
+		attrs, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(u), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+		if err != nil {
+			return fmt.Errorf("get arn of %s: %w", u, err)
+		}
+		arns[i] = attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
 	}
-	arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
-	if _, err := api.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: aws.String(arn)}); err != nil {
+	if _, err := api.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: aws.String(arns[0]), DestinationArn: aws.String(arns[1])}); err != nil {
 		return fmt.Errorf("%w: %w", errNoMoveTask, err)
 	}
 	return nil

@@ -28,6 +28,7 @@ module "sluice" {
   dynamodb_deletion_protection = var.dynamodb_deletion_protection
 
   bucket_name           = var.bucket_name
+  data_key_prefix       = var.data_key_prefix
   s3_versioning_enabled = var.s3_versioning_enabled
   s3_force_destroy      = var.s3_force_destroy
 
@@ -35,6 +36,8 @@ module "sluice" {
   schedule_expression = var.schedule_expression
   schedule_target     = var.schedule_target
 
-  alarm_actions = var.alarm_actions
-  ok_actions    = var.alarm_actions
+  alarm_topic_arn       = var.alarm_topic_arn
+  alarm_email_addresses = var.alarm_email_addresses
+  alarm_actions         = var.alarm_actions
+  ok_actions            = var.alarm_actions
 }

@@ -3,13 +3,18 @@ output "queue_urls" {
   value       = module.sluice.queue_urls
 }
 
+output "queue_arns" {
+  description = "Main queue ARNs (for aws sqs start-message-move-task --destination-arn)."
+  value       = module.sluice.queue_arns
+}
+
 output "dlq_urls" {
   description = "DLQ URLs."
   value       = module.sluice.dlq_urls
 }
 
 output "dlq_arns" {
-  description = "DLQ ARNs (for aws sqs start-message-move-task --source-arn)."
+  description = "DLQ ARNs (for aws sqs start-message-move-task --source-arn; see infra/README.md before moving fetch or batches messages)."
   value       = module.sluice.dlq_arns
 }
 
@@ -31,6 +36,16 @@ output "function_names" {
 output "schedule_arn" {
   description = "EventBridge Scheduler schedule."
   value       = module.sluice.schedule_arn
+}
+
+output "operator_policy_arn" {
+  description = "Managed policy with what sluicectl needs; attach it to your operators."
+  value       = module.sluice.operator_policy_arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify; subscribe to it."
+  value       = module.sluice.alarm_topic_arn
 }
 
 output "environment" {

@@ -29,9 +29,43 @@ variable "artifacts_dir" {
 }
 
 variable "functions" {
-  description = "Per-function overrides (memory_size, timeout, reserved_concurrency, batch_size, maximum_batching_window_in_seconds, maximum_concurrency); see the module's variable of the same name."
-  type        = any
-  default     = {}
+  description = "Per-function overrides (memory_size, timeout, reserved_concurrency, batch_size, maximum_batching_window_in_seconds, maximum_concurrency); anything left out keeps the module's default (see its variable of the same name)."
+  type = object({
+    scheduler = optional(object({
+      memory_size                        = optional(number)
+      timeout                            = optional(number)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number)
+      maximum_batching_window_in_seconds = optional(number)
+      maximum_concurrency                = optional(number)
+    }))
+    dedupe = optional(object({
+      memory_size                        = optional(number)
+      timeout                            = optional(number)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number)
+      maximum_batching_window_in_seconds = optional(number)
+      maximum_concurrency                = optional(number)
+    }))
+    fetcher = optional(object({
+      memory_size                        = optional(number)
+      timeout                            = optional(number)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number)
+      maximum_batching_window_in_seconds = optional(number)
+      maximum_concurrency                = optional(number)
+    }))
+    writer = optional(object({
+      memory_size                        = optional(number)
+      timeout                            = optional(number)
+      reserved_concurrency               = optional(number)
+      batch_size                         = optional(number)
+      maximum_batching_window_in_seconds = optional(number)
+      maximum_concurrency                = optional(number)
+    }))
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "max_receive_count" {
@@ -94,8 +128,26 @@ variable "schedule_target" {
   default     = "queue"
 }
 
+variable "data_key_prefix" {
+  description = "Key prefix of everything the writer stores (\"\" = the bucket's root), e.g. \"raw/\"."
+  type        = string
+  default     = ""
+}
+
+variable "alarm_topic_arn" {
+  description = "Your SNS topic for the alarms; null creates <name_prefix>-alarms."
+  type        = string
+  default     = null
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses subscribed to the created alarm topic."
+  type        = list(string)
+  default     = []
+}
+
 variable "alarm_actions" {
-  description = "ARNs (e.g. SNS topics) notified when an alarm fires or clears."
+  description = "More ARNs (e.g. SNS topics) notified when an alarm fires or clears, besides the alarm topic."
   type        = list(string)
   default     = []
 }

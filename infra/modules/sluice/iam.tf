@@ -1,6 +1,7 @@
 # One role per function. Every role may write its own logs, consume its own
 # queue and park messages on that queue's DLQ; the statements below add only
-# what each service's next step needs.
+# what each service's next step needs. The services never read a run item
+# (no GetItem): they change it with conditional writes that return it.
 
 locals {
   sqs_consume_actions = [
@@ -28,7 +29,7 @@ locals {
     dedupe = [
       {
         sid        = "ClaimRuns"
-        actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        actions    = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources  = [aws_dynamodb_table.runs.arn]
         conditions = []
       },
@@ -43,7 +44,7 @@ locals {
     fetcher = [
       {
         sid        = "TrackRuns"
-        actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        actions    = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources  = [aws_dynamodb_table.runs.arn]
         conditions = []
       },
@@ -66,27 +67,28 @@ locals {
     writer = [
       {
         sid        = "CommitRuns"
-        actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        actions    = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
         resources  = [aws_dynamodb_table.runs.arn]
         conditions = []
       },
       {
+        # GetObject also covers HeadObject. The writer puts single objects
+        # only (no multipart upload), and DeleteObjects needs DeleteObject.
         sid        = "WriteObjects"
-        actions    = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+        actions    = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
         resources  = [local.bucket_objects_arn]
         conditions = []
       },
       {
-        sid       = "ListObjects"
-        actions   = ["s3:ListBucket"]
-        resources = [aws_s3_bucket.data.arn]
-        conditions = var.data_key_prefix == "" ? [] : [
-          {
-            test     = "StringLike"
-            variable = "s3:prefix"
-            values   = ["${var.data_key_prefix}*"]
-          },
-        ]
+        # Without an s3:prefix condition on purpose: S3 answers a HeadObject
+        # of a missing key with 404 only to a caller allowed ListBucket on
+        # the bucket, and that check carries no s3:prefix, so a condition
+        # would turn "no pointer yet" into a 403 the writer retries to the
+        # DLQ. It reveals key names, not contents.
+        sid        = "ListObjects"
+        actions    = ["s3:ListBucket"]
+        resources  = [aws_s3_bucket.data.arn]
+        conditions = []
       },
     ]
   }
@@ -95,8 +97,10 @@ locals {
   # owning service only.
   dynamodb_kms_statements = var.dynamodb_kms_key_arn == null ? [] : [
     {
-      sid        = "UseRunsTableKey"
-      actions    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
+      sid = "UseRunsTableKey"
+      # What "kms:GenerateDataKey*" meant, spelled out (no wildcard
+      # actions): DynamoDB asks for symmetric data keys only.
+      actions    = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"]
       resources  = [var.dynamodb_kms_key_arn]
       conditions = [{ test = "StringEquals", variable = "kms:ViaService", values = ["dynamodb.${data.aws_region.current.region}.amazonaws.com"] }]
     },

@@ -26,10 +26,28 @@ locals {
     SLUICE_TRANSPORT     = "lambda"
   }, var.heartbeat == "" ? {} : { SLUICE_HEARTBEAT = var.heartbeat })
 
+  # Settings one service reads, each from the variable that also sets the
+  # infrastructure side it must agree with: the writer's key prefix is the
+  # one its IAM policy allows, the fetcher's batch limit is the queues'
+  # max_message_size, and its hand-over margin is checked against its timeout.
+  service_environment = {
+    scheduler = {}
+    dedupe    = {}
+    fetcher = {
+      SLUICE_MAX_MESSAGE_BYTES = tostring(var.max_message_size)
+      SLUICE_HANDOFF_MARGIN    = "${var.handoff_margin_seconds}s"
+    }
+    # Unset, not empty, without a prefix: the writer's default is none.
+    writer = var.data_key_prefix == "" ? {} : {
+      SLUICE_S3_PREFIX = var.data_key_prefix
+    }
+  }
+
   function_environment = {
     for service, queue in local.consumed_queue : service => merge(
       var.extra_environment,
       local.shared_environment,
+      local.service_environment[service],
       { SLUICE_DLQ_URL = aws_sqs_queue.dlq[queue].url },
     )
   }
@@ -86,6 +104,14 @@ resource "aws_lambda_function" "service" {
         local.functions[each.key].reserved_concurrency >= local.functions[each.key].maximum_concurrency
       )
       error_message = "reserved_concurrency of ${each.key} is below its event source maximum_concurrency; the poller would be throttled and messages would cycle to the DLQ."
+    }
+
+    # A fetch hands over once less than the margin is left (less the up to
+    # 10 s the Lambda adapter keeps to answer); with no minute left for
+    # pages, every hop would hand over after its first page.
+    precondition {
+      condition     = each.key != "fetcher" || local.functions.fetcher.timeout >= var.handoff_margin_seconds + 60
+      error_message = "functions.fetcher.timeout (${local.functions.fetcher.timeout} s) must be at least handoff_margin_seconds (${var.handoff_margin_seconds} s) + 60 s."
     }
   }
 }

@@ -30,6 +30,16 @@ locals {
     )
   }
 
+  # The oldest-message alarm must not fire on one ordinary redelivery: a
+  # message whose invocation timed out waits out the visibility timeout and
+  # is then processed again, so it can age visibility + timeout.
+  oldest_message_age_alarm_seconds = {
+    for queue, service in local.queue_consumers : queue => coalesce(
+      var.oldest_message_age_alarm_seconds[queue],
+      max(900, local.visibility_timeout_seconds[queue] + local.functions[service].timeout),
+    )
+  }
+
   bucket_name = coalesce(var.bucket_name, "${var.name_prefix}-data-${data.aws_caller_identity.current.account_id}")
 
   # Lambda's application log filter understands the same level names as zap.

@@ -67,3 +67,18 @@ output "environment" {
   description = "SLUICE_* variables locating this stack (table, bucket, queue URLs, max receive), e.g. for sluicectl."
   value       = local.stack_environment
 }
+
+output "operator_policy_arn" {
+  description = "ARN of the managed policy granting what sluicectl needs against this stack; attach it to the operators' role or group."
+  value       = aws_iam_policy.operator.arn
+}
+
+output "operator_policy_json" {
+  description = "The operator policy document, for use outside this account's IAM (e.g. an SSO permission set)."
+  value       = data.aws_iam_policy_document.operator.json
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies (null when create_alarms is false)."
+  value       = local.alarm_topic_arn
+}

@@ -151,22 +151,51 @@ variable "heartbeat" {
   }
 }
 
+variable "handoff_margin_seconds" {
+  description = "SLUICE_HANDOFF_MARGIN of the fetcher, in seconds: a fetch hands over to a new invocation when less than this is left before its deadline. The fetcher timeout must exceed it by at least 60 s."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.handoff_margin_seconds >= 0 && floor(var.handoff_margin_seconds) == var.handoff_margin_seconds
+    error_message = "handoff_margin_seconds must be a whole number of seconds, 0 or more."
+  }
+}
+
 variable "source_secret_arns" {
   description = "Secrets Manager secret ARNs the pipeline config's auth sections reference (secretsmanager:...); the fetcher may read these only."
   type        = list(string)
   default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.source_secret_arns : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", arn))])
+    error_message = "Each source_secret_arns entry must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)."
+  }
 }
 
 variable "source_parameter_arns" {
   description = "SSM parameter ARNs the pipeline config's auth sections reference (ssm:...); the fetcher may read these only."
   type        = list(string)
   default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.source_parameter_arns : can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+$", arn))])
+    error_message = "Each source_parameter_arns entry must be an SSM parameter ARN (arn:aws:ssm:<region>:<account>:parameter/<name>)."
+  }
 }
 
 variable "source_secret_kms_key_arns" {
   description = "Customer managed KMS keys that encrypt those secrets or SecureString parameters (none for AWS managed keys)."
   type        = list(string)
   default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.source_secret_kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", arn))])
+    error_message = "Each source_secret_kms_key_arns entry must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
 }
 
 variable "log_level" {
@@ -213,6 +242,11 @@ variable "logs_kms_key_arn" {
   description = "Optional KMS key ARN for the log groups (its key policy must allow the CloudWatch Logs service)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.logs_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.logs_kms_key_arn))
+    error_message = "logs_kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias is not accepted here."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -225,8 +259,10 @@ variable "max_receive_count" {
   default     = 5
 
   validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
-    error_message = "max_receive_count must be between 1 and 1000."
+    # Below 5, one throttled or crashed invocation too many parks a healthy
+    # message (AWS guidance for Lambda event sources is at least 5).
+    condition     = var.max_receive_count >= 5 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be between 5 and 1000."
   }
 }
 
@@ -264,13 +300,14 @@ variable "dlq_message_retention_seconds" {
 }
 
 variable "max_message_size" {
-  description = "Maximum message size in bytes of every queue (SQS allows up to 1 MiB)."
+  description = "Maximum message size in bytes of every queue (SQS allows up to 1 MiB); also the fetcher's batch size limit, SLUICE_MAX_MESSAGE_BYTES."
   type        = number
   default     = 1048576
 
   validation {
-    condition     = var.max_message_size >= 1024 && var.max_message_size <= 1048576
-    error_message = "max_message_size must be between 1024 and 1048576."
+    # The fetcher refuses to start below 32 KiB (services/fetcher, config.Validate).
+    condition     = var.max_message_size >= 32768 && var.max_message_size <= 1048576
+    error_message = "max_message_size must be between 32768 (the fetcher's minimum SLUICE_MAX_MESSAGE_BYTES) and 1048576."
   }
 }
 
@@ -305,6 +342,11 @@ variable "dynamodb_kms_key_arn" {
   description = "Customer managed KMS key for the runs table. null uses the AWS managed key (aws/dynamodb)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.dynamodb_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.dynamodb_kms_key_arn))
+    error_message = "dynamodb_kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias is not accepted here."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -315,13 +357,33 @@ variable "bucket_name" {
   description = "Name of the data bucket. null means \"<name_prefix>-data-<account id>\"."
   type        = string
   default     = null
+
+  validation {
+    # S3's general purpose bucket naming rules, without dots: a dotted name
+    # breaks virtual-hosted-style TLS.
+    condition = var.bucket_name == null ? true : (
+      can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.bucket_name)) &&
+      !startswith(var.bucket_name, "xn--") &&
+      !startswith(var.bucket_name, "sthree-") &&
+      !endswith(var.bucket_name, "-s3alias") &&
+      !endswith(var.bucket_name, "--ol-s3")
+    )
+    error_message = "bucket_name must be 3-63 characters of a-z, 0-9 and '-', start and end with a letter or digit, and not use a prefix or suffix S3 reserves (xn--, sthree-, -s3alias, --ol-s3)."
+  }
 }
 
 variable "data_key_prefix" {
-  description = "Key prefix the writer may read, write, list and delete under (\"\" = whole bucket). Include the trailing slash, e.g. \"raw/\"."
+  description = "Key prefix the writer writes under (SLUICE_S3_PREFIX) and may read, write and delete under (\"\" = whole bucket). Include the trailing slash, e.g. \"raw/\"."
   type        = string
   default     = ""
   nullable    = false
+
+  validation {
+    # The writer adds a missing trailing slash itself; the IAM resource
+    # "<bucket>/<prefix>*" must match exactly the keys it writes.
+    condition     = var.data_key_prefix == "" || can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.data_key_prefix))
+    error_message = "data_key_prefix must be empty or end in '/', not start with '/', and use only S3's safe key characters (letters, digits, ! - _ . * ' ( ) /)."
+  }
 }
 
 variable "s3_versioning_enabled" {
@@ -340,6 +402,11 @@ variable "s3_kms_key_arn" {
   description = "KMS key for SSE-KMS on the data bucket (with an S3 bucket key). null uses SSE-S3 (AES256)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.s3_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.s3_kms_key_arn))
+    error_message = "s3_kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias is not accepted here."
+  }
 }
 
 variable "s3_force_destroy" {
@@ -362,6 +429,15 @@ variable "schedule_expression" {
   description = "EventBridge Scheduler expression (cron(...), rate(...) or at(...))."
   type        = string
   default     = "cron(15 0 * * ? *)"
+
+  validation {
+    condition = (
+      can(regex("^cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)$", var.schedule_expression)) ||
+      can(regex("^rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)$", var.schedule_expression)) ||
+      can(regex("^at\\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\)$", var.schedule_expression))
+    )
+    error_message = "schedule_expression must be cron(<6 fields>), rate(<n> minutes|hours|days) or at(yyyy-mm-ddThh:mm:ss)."
+  }
 }
 
 variable "schedule_timezone" {
@@ -423,32 +499,80 @@ variable "schedule_retry" {
 # ---------------------------------------------------------------------------
 
 variable "create_alarms" {
-  description = "Create the CloudWatch alarms (DLQ not empty, oldest message too old)."
+  description = "Create the CloudWatch alarms (DLQ not empty, oldest message too old, Lambda errors and throttles) and, unless alarm_topic_arn is set, their SNS topic."
   type        = bool
   default     = true
 }
 
-variable "alarm_actions" {
-  description = "ARNs notified when an alarm fires (e.g. SNS topics)."
+variable "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies (on ALARM and on OK). null creates \"<name_prefix>-alarms\"; subscribe to it (alarm_email_addresses, or your paging tool)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be null or an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)."
+  }
+}
+
+variable "alarm_topic_kms_key_arn" {
+  description = "Customer managed KMS key for the created alarm topic (its key policy must let cloudwatch.amazonaws.com use it). null leaves the topic unencrypted: CloudWatch cannot publish to a topic under the AWS managed key aws/sns."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.alarm_topic_kms_key_arn))
+    error_message = "alarm_topic_kms_key_arn must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "alarm_email_addresses" {
+  description = "E-mail addresses subscribed to the created alarm topic (each must confirm the subscription AWS mails it)."
   type        = list(string)
   default     = []
   nullable    = false
+
+  validation {
+    condition     = alltrue([for a in var.alarm_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", a))])
+    error_message = "Each alarm_email_addresses entry must be an e-mail address."
+  }
+}
+
+variable "alarm_actions" {
+  description = "More ARNs notified when an alarm fires, besides the alarm topic."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:[a-z0-9-]+:", arn))])
+    error_message = "Each alarm_actions entry must be an ARN."
+  }
 }
 
 variable "ok_actions" {
-  description = "ARNs notified when an alarm returns to OK."
+  description = "More ARNs notified when an alarm returns to OK, besides the alarm topic."
   type        = list(string)
   default     = []
   nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.ok_actions : can(regex("^arn:aws[a-z-]*:[a-z0-9-]+:", arn))])
+    error_message = "Each ok_actions entry must be an ARN."
+  }
 }
 
 variable "oldest_message_age_alarm_seconds" {
-  description = "Alarm when a main queue's ApproximateAgeOfOldestMessage stays above this many seconds."
+  description = <<-EOT
+    Alarm when a main queue's ApproximateAgeOfOldestMessage stays above this many seconds. null (the default of each)
+    derives it from the queue: its visibility timeout plus the consumer's timeout (one redelivery after a timed-out
+    invocation is normal), and at least 900 s. An explicit value must exceed the queue's visibility timeout.
+  EOT
   type = object({
-    triggers = optional(number, 900)
-    inputs   = optional(number, 900)
-    fetch    = optional(number, 3600)
-    batches  = optional(number, 1800)
+    triggers = optional(number)
+    inputs   = optional(number)
+    fetch    = optional(number)
+    batches  = optional(number)
   })
   default  = {}
   nullable = false
@@ -462,5 +586,16 @@ variable "alarm_evaluation_periods" {
   validation {
     condition     = var.alarm_evaluation_periods >= 1
     error_message = "alarm_evaluation_periods must be at least 1."
+  }
+}
+
+variable "lambda_alarm_period_seconds" {
+  description = "Period of the Lambda Errors and Throttles alarms: either fires when its function had any in one period."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.lambda_alarm_period_seconds)
+    error_message = "lambda_alarm_period_seconds must be 60, 300, 900 or 3600."
   }
 }
