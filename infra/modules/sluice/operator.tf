@@ -45,7 +45,8 @@ data "aws_iam_policy_document" "operator" {
   }
 
   statement {
-    # runs (GetItem, Query, Scan), trigger (GetItem), release (GetItem, then
+    # runs (GetItem, Query, Scan), trigger and redrive of fetch/batches
+    # (GetItem), release (GetItem, then
     # the conditional UpdateItem and history PutItem of a failed run).
     sid = "ReadAndReleaseRuns"
     actions = [
