@@ -15,7 +15,9 @@
 # .local/bin/versitygw, .local/bin/aws-lambda-rie (+ .version),
 # .local/run/<name>.{pid,log}, .local/state/<name>.
 #
-# Ports: SLUICE_DDB_PORT (48000), SLUICE_SQS_PORT (48001), SLUICE_S3_PORT (48002).
+# Ports: SLUICE_DDB_PORT (28000), SLUICE_SQS_PORT (28001), SLUICE_S3_PORT (28002),
+# below every OS's ephemeral port range, so no outgoing connection can hold
+# one when an emulator (re)starts. shared/devstack has the same defaults.
 # DynamoDB Local runs -inMemory (fast, and tests provision their own tables);
 # set SLUICE_DDB_PERSIST=true to keep tables in .local/state/dynamodb instead.
 # fauxqs is in-memory only; versitygw keeps buckets in .local/state/s3.
@@ -31,9 +33,9 @@ BIN="$LOCAL/bin"
 RUN="$LOCAL/run"
 STATE="$LOCAL/state"
 
-DDB_PORT="${SLUICE_DDB_PORT:-48000}"
-SQS_PORT="${SLUICE_SQS_PORT:-48001}"
-S3_PORT="${SLUICE_S3_PORT:-48002}"
+DDB_PORT="${SLUICE_DDB_PORT:-28000}"
+SQS_PORT="${SLUICE_SQS_PORT:-28001}"
+S3_PORT="${SLUICE_S3_PORT:-28002}"
 
 REGION=us-east-1
 ACCESS_KEY=sluicelocal

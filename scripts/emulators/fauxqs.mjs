@@ -1,6 +1,6 @@
 // Starts the fauxqs SQS emulator on 127.0.0.1 only.
 //
-// Usage: node fauxqs.mjs [port]   (or SLUICE_SQS_PORT; default 48001)
+// Usage: node fauxqs.mjs [port]   (or SLUICE_SQS_PORT; default 28001)
 //
 // fauxqs's own startFauxqs() always listens on 0.0.0.0 (its `host` option only
 // rewrites queue URLs, to sqs.<region>.<host>:<port>), so we build the app and
@@ -33,7 +33,7 @@
 // (.local/emulators) so that the bare "fauxqs" import resolves there.
 import { buildApp } from "fauxqs";
 
-const port = Number.parseInt(process.argv[2] ?? process.env.SLUICE_SQS_PORT ?? "48001", 10);
+const port = Number.parseInt(process.argv[2] ?? process.env.SLUICE_SQS_PORT ?? "28001", 10);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error(`fauxqs: invalid port ${JSON.stringify(process.argv[2] ?? process.env.SLUICE_SQS_PORT)}`);
   process.exit(2);

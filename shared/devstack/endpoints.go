@@ -24,11 +24,15 @@ const (
 )
 
 // Default ports of the local emulators, overridden by SLUICE_DDB_PORT,
-// SLUICE_SQS_PORT and SLUICE_S3_PORT (the same variables scripts/stack.sh reads).
+// SLUICE_SQS_PORT and SLUICE_S3_PORT (the same variables scripts/stack.sh
+// reads). They lie below the ephemeral range of Linux (32768–60999) and of
+// macOS and Windows (49152–65535): a port in it can be taken at any moment
+// by the local end of some outgoing connection, and an emulator restarted
+// on a long-lived machine then fails to bind.
 const (
-	DefaultDynamoDBPort = 48000
-	DefaultSQSPort      = 48001
-	DefaultS3Port       = 48002
+	DefaultDynamoDBPort = 28000
+	DefaultSQSPort      = 28001
+	DefaultS3Port       = 28002
 )
 
 // Endpoints are the base URLs of the three emulators.

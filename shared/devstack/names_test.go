@@ -1,6 +1,9 @@
 package devstack_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -77,9 +80,9 @@ func TestLocalEndpoints(t *testing.T) {
 	t.Setenv("SLUICE_S3_PORT", "not-a-port")
 	got := devstack.LocalEndpoints()
 	want := devstack.Endpoints{
-		DynamoDB: "http://127.0.0.1:48000",
+		DynamoDB: "http://127.0.0.1:28000",
 		SQS:      "http://127.0.0.1:49001",
-		S3:       "http://127.0.0.1:48002",
+		S3:       "http://127.0.0.1:28002",
 	}
 	if got != want {
 		t.Errorf("LocalEndpoints() = %+v, want %+v", got, want)
@@ -128,5 +131,37 @@ func TestResourcesEnv(t *testing.T) {
 	}
 	if got := r.DLQFor("nope"); got != "" {
 		t.Errorf("DLQFor(unknown) = %q, want empty", got)
+	}
+}
+
+// The default ports lie outside the ephemeral range, where the local end
+// of any outgoing connection may be holding them when an emulator starts,
+// and scripts/stack.sh starts the emulators on the same ones.
+func TestDefaultPortsOutsideTheEphemeralRange(t *testing.T) {
+	ports := []int{devstack.DefaultDynamoDBPort, devstack.DefaultSQSPort, devstack.DefaultS3Port}
+	lo, hi := 32768, 65535 // Linux's default range starts at 32768, macOS's and Windows' at 49152
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
+			t.Fatalf("ip_local_port_range %q: %v", b, err)
+		}
+		lo = min(lo, 32768)
+	}
+	for _, p := range ports {
+		if p >= lo && p <= hi {
+			t.Errorf("default port %d is inside the ephemeral range %d–%d", p, lo, hi)
+		}
+	}
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(root, "scripts", "stack.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range []string{"SLUICE_DDB_PORT", "SLUICE_SQS_PORT", "SLUICE_S3_PORT"} {
+		if want := fmt.Sprintf("${%s:-%d}", v, ports[i]); !strings.Contains(string(script), want) {
+			t.Errorf("scripts/stack.sh does not default %s to %d (want %q in it)", v, ports[i], want)
+		}
 	}
 }
