@@ -44,9 +44,17 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // redeliveries (the message id, the EventBridge event id): a forced
 // trigger gives it to every input as force id, so that copies of the same
 // forced trigger rerun each input once.
+//
+// A trigger is expanded at its own time (At) if it has one, else now. A
+// time still to come is refused: the windows due then have not ended, and
+// dedupe would refuse every input.
 func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID string) error {
-	if t.At.IsZero() {
-		t.At = h.now()
+	switch now := h.now(); {
+	case t.At.IsZero():
+		t.At = now
+	case t.At.After(now):
+		return fault.Permanentf("trigger at %s is in the future (it is now %s): the windows due then have not ended",
+			t.At.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	inputs, err := expand(h.pipeline, t)
 	if err != nil {
@@ -73,13 +81,16 @@ func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID st
 	return nil
 }
 
-// expand is the domain step: the inputs a trigger stands for. With a range
-// it is every window of each named source (all sources when none is named)
-// starting in [From, To); without one, the windows due at At — each
-// source's partition.lookback latest windows that ended partition.lag ago.
+// expand is the domain step: the inputs a trigger stands for at its time
+// At. With a range it is every window of each named source (all sources
+// when none is named) starting in [From, To), refused whole if one of them
+// is not due at At; without one, the windows due at At — each source's
+// partition.lookback latest windows that ended partition.lag ago, none
+// before partition.start.
 //
-// The expansion, and its bound, are the pipeline config's (Config.Expand),
-// shared with `sluicectl backfill --dry-run`.
+// The expansion, and its bounds, are the pipeline config's (Config.Expand),
+// shared with `sluicectl backfill` and `schedule`, which refuse what it
+// refuses before sending.
 func expand(p *pipeline.Config, t contracts.Trigger) ([]contracts.Input, error) {
 	planned, err := p.Expand(t.Sources, t.From, t.To, t.At)
 	if err != nil {
