@@ -46,19 +46,24 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // forced trigger rerun each input once.
 //
 // A trigger is expanded at its own time (At) if it has one, else now. A
-// time still to come is refused: the windows due then have not ended, and
-// dedupe would refuse every input.
+// time ahead of this clock (a schedule's time and a little clock skew, or
+// a time still to come) is refused, whole, only if one of its windows is
+// not due now: dedupe would refuse it.
 func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID string) error {
-	switch now := h.now(); {
-	case t.At.IsZero():
+	now := h.now()
+	if t.At.IsZero() {
 		t.At = now
-	case t.At.After(now):
-		return fault.Permanentf("trigger at %s is in the future (it is now %s): the windows due then have not ended",
-			t.At.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	inputs, err := expand(h.pipeline, t)
 	if err != nil {
 		return err
+	}
+	if t.At.After(now) {
+		for _, in := range inputs {
+			if _, _, err := h.pipeline.Admit(in.Source, in.Window, now); err != nil {
+				return fmt.Errorf("trigger at %s, ahead of the scheduler's clock: %w", t.At.UTC().Format(time.RFC3339), err)
+			}
+		}
 	}
 	if t.Force {
 		for i := range inputs {

@@ -274,6 +274,7 @@ func TestHandle(t *testing.T) {
 		want      []string
 		wantForce bool
 		wantErr   string // "", "retry" or "permanent"
+		reason    string // with wantErr: a substring of the error, when set
 	}{
 		{
 			name:      "range trigger",
@@ -295,16 +296,24 @@ func TestHandle(t *testing.T) {
 			name:    "range reaching today is refused whole",
 			body:    []byte(`{"v":1,"kind":"trigger","sources":["orders"],"from":"2026-11-20T00:00:00Z","to":"2026-11-25T00:00:00Z","trigger":"manual"}`),
 			wantErr: "permanent",
+			reason:  "window not due yet: orders/2026-11-24",
 		},
 		{
 			name:    "range of next year is refused",
 			body:    []byte(`{"v":1,"kind":"trigger","from":"2027-11-20T00:00:00Z","to":"2027-11-21T00:00:00Z","trigger":"backfill"}`),
 			wantErr: "permanent",
+			reason:  "window not due yet: customers/2027-11-20",
 		},
 		{
 			name:    "trigger with a time still to come is refused",
 			body:    []byte(`{"v":1,"kind":"trigger","sources":["events"],"at":"2026-11-25T00:15:00Z","trigger":"manual"}`),
 			wantErr: "permanent",
+			reason:  "trigger at 2026-11-25T00:15:00Z, ahead of the scheduler's clock: window not due yet: events/2026-11-24",
+		},
+		{
+			name: "trigger a moment ahead of the clock is published when its windows are due",
+			body: []byte(`{"v":1,"kind":"trigger","sources":["events"],"at":"2026-11-24T00:15:01Z","trigger":"schedule"}`),
+			want: []string{"events/2026-11-23"},
 		},
 		{
 			name: "range ending with the last day that ended",
@@ -344,8 +353,8 @@ func TestHandle(t *testing.T) {
 				}
 				return
 			case "permanent":
-				if !fault.IsPermanent(err) {
-					t.Fatalf("Handle = %v, want a permanent error", err)
+				if !fault.IsPermanent(err) || !strings.Contains(err.Error(), tt.reason) {
+					t.Fatalf("Handle = %v, want a permanent error saying %q", err, tt.reason)
 				}
 				if out.calls > 0 {
 					t.Fatalf("published %d times, want nothing published", out.calls)
