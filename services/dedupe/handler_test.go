@@ -204,6 +204,32 @@ func TestHandle(t *testing.T) {
 			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-23"}, Trigger: "manual"},
 		},
 		{
+			name: "forced input of a window that SUCCEEDED reruns it",
+			body: golden(t, "input.json"),
+			setup: func(t *testing.T, c *claims) {
+				ctx := context.Background()
+				r, err := c.Store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m-0"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Store.Start(ctx, r.Ref(), "f-0"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Store.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := c.Store.BeginCommit(ctx, r.Ref()); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Store.FinishCommit(ctx, r.Ref(), 0); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01"}, Trigger: "manual"},
+		},
+		{
 			name:      "the first window of a source with a start is claimed",
 			body:      []byte(`{"v":1,"kind":"input","source":"events","window":"2026-11-10","trigger":"manual"}`),
 			want:      ok,
