@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -175,6 +177,43 @@ func TestMalformedMessagesAreParkedWithTheReason(t *testing.T) {
 	logs, _ := e.pipe.Logs("dedupe")
 	if !strings.Contains(logs, `"msg":"message failed permanently; parked in the DLQ"`) || !strings.Contains(logs, "nosuchsource") {
 		t.Errorf("dedupe log lacks a clear line for the parked messages:\n%s", tail(logs, 2000))
+	}
+}
+
+// An input for a window that has not ended — today's, or next year's —
+// is parked in the inputs DLQ with the reason, and no run is created: a
+// window fetched early would be marked done and its scheduled run dropped.
+func TestInputOfAWindowThatHasNotEndedIsParkedAndNotRun(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{api: demoapi.Options{RecordsPerDay: 50}})
+	res := e.stack.Resources
+	// The day an hour from now: today's, unless midnight is that close.
+	now := time.Now().UTC()
+	today, nextYear := now.Add(time.Hour).Format(time.DateOnly), now.AddDate(1, 0, 0).Format(time.DateOnly)
+	e.send(res.Inputs.URL, e.input("orders", today), e.input("orders", nextYear), e.input("orders", "2026-11-06"))
+
+	e.checkPartition(e.waitRuns(e.timing.within(10*time.Second), "orders/2026-11-06")[0])
+	parked := e.drain(res.Inputs.DLQURL, 2, e.timing.within(5*time.Second))
+	if len(parked) != 2 {
+		t.Fatalf("%d messages parked in the inputs DLQ, want the 2 windows that have not ended\n%s", len(parked), e.where())
+	}
+	for _, m := range parked {
+		in, err := contracts.DecodeInput([]byte(aws.ToString(m.Body)))
+		if err != nil {
+			t.Fatalf("parked %q: %v", aws.ToString(m.Body), err)
+		}
+		reason := aws.ToString(m.MessageAttributes[consumer.AttrError].StringValue)
+		if cls := aws.ToString(m.MessageAttributes[consumer.AttrErrorClass].StringValue); cls != "permanent" {
+			t.Errorf("%s parked with class %q, want permanent", in.Key(), cls)
+		}
+		if !strings.Contains(reason, "not due yet") || !strings.Contains(reason, in.Key()) || !strings.Contains(reason, "can be fetched from") {
+			t.Errorf("%s parked with reason %q, want it to say which window is not due yet and from when it can be fetched", in.Key(), reason)
+		}
+	}
+	for _, w := range []string{today, nextYear} {
+		if r, err := e.runs.Get(context.Background(), "orders/"+w); !errors.Is(err, runs.ErrNotFound) {
+			t.Errorf("orders/%s: run %+v, %v; want none", w, r, err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -33,6 +34,7 @@ type handler struct {
 	runs     claimer
 	out      sender
 	fetchURL string
+	now      func() time.Time
 }
 
 // Handle claims the input of one Input message and hands the claim to the
@@ -63,9 +65,13 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	return nil
 }
 
-// validate checks the input against the pipeline config.
+// validate checks the input against the pipeline config: a known source,
+// one of its windows, and due now (pipeline.Source.CheckDue). A window
+// that has not ended, or is before the source's start, is refused
+// permanently, so the input is parked with the reason before anything is
+// claimed.
 func (h *handler) validate(in contracts.Input) error {
-	_, _, err := h.pipeline.Lookup(in.Source, in.Window)
+	_, _, err := h.pipeline.Admit(in.Source, in.Window, h.now())
 	return err
 }
 

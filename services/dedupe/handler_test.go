@@ -48,8 +48,10 @@ func (c *claims) Claim(ctx context.Context, req runs.ClaimRequest) (runs.Run, er
 	return c.Store.Claim(ctx, req)
 }
 
-// now is the clock of the run store in these tests.
-var now = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+// now is the clock of the handler and the run store in these tests.
+var now = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+
+func clock() time.Time { return now }
 
 func newClaims(err error) *claims {
 	return &claims{Store: runstest.New(runs.Config{Lease: 15 * time.Minute}, func() time.Time { return now }), err: err}
@@ -76,12 +78,19 @@ func (f *fakeSender) SendJSON(_ context.Context, url string, v any) error {
 	return f.err
 }
 
+// testPipeline is the demo pipeline, in which the first window of events
+// is 2026-11-10.
 func testPipeline(t *testing.T) *pipeline.Config {
 	t.Helper()
 	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	events, ok := p.Source("events")
+	if !ok {
+		t.Fatal("the demo pipeline has no events source")
+	}
+	events.Partition.Start = time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
 	return p
 }
 
@@ -129,15 +138,16 @@ func TestHandle(t *testing.T) {
 	lost := &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Running, Attempt: 2, Until: now}
 
 	tests := []struct {
-		name      string
-		body      []byte
-		setup     func(*testing.T, *claims)
-		claimErr  error
-		sendErr   error
-		want      outcome
-		wantCause error // errors.Is target, when set
-		wantClaim *runs.ClaimRequest
-		wantFetch *contracts.Fetch
+		name       string
+		body       []byte
+		setup      func(*testing.T, *claims)
+		claimErr   error
+		sendErr    error
+		want       outcome
+		wantCause  error  // errors.Is target, when set
+		wantReason string // substring of the error, when set
+		wantClaim  *runs.ClaimRequest
+		wantFetch  *contracts.Fetch
 	}{
 		{
 			name:      "valid input is claimed and handed to the fetcher",
@@ -185,6 +195,67 @@ func TestHandle(t *testing.T) {
 			claimErr:  fmt.Errorf("conditional update: %w", lost),
 			want:      ok,
 			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
+		},
+		{
+			name:      "the window that ended last is claimed",
+			body:      []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-23","trigger":"manual"}`),
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-23", Trigger: "manual", MessageID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-23"}, Trigger: "manual"},
+		},
+		{
+			name: "forced input of a window that SUCCEEDED reruns it",
+			body: golden(t, "input.json"),
+			setup: func(t *testing.T, c *claims) {
+				ctx := context.Background()
+				r, err := c.Store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m-0"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Store.Start(ctx, r.Ref(), "f-0"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Store.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := c.Store.BeginCommit(ctx, r.Ref()); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Store.FinishCommit(ctx, r.Ref(), 0); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "orders", Window: "2026-11-01"}, Trigger: "manual"},
+		},
+		{
+			name:      "the first window of a source with a start is claimed",
+			body:      []byte(`{"v":1,"kind":"input","source":"events","window":"2026-11-10","trigger":"manual"}`),
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "events", Window: "2026-11-10", Trigger: "manual", MessageID: "m-1"},
+			wantFetch: &contracts.Fetch{V: 1, Kind: "fetch", Run: contracts.Run{Source: "events", Window: "2026-11-10"}, Trigger: "manual"},
+		},
+		{
+			name:       "today's window is permanent, not claimed",
+			body:       []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-24","trigger":"manual","force":true}`),
+			want:       permanent,
+			wantCause:  pipeline.ErrNotDue,
+			wantReason: "orders/2026-11-24 ends 2026-11-25T00:00:00Z and can be fetched from 2026-11-25T00:00:00Z",
+		},
+		{
+			name:       "next year's window is permanent, not claimed",
+			body:       []byte(`{"v":1,"kind":"input","source":"orders","window":"2027-11-23","trigger":"schedule"}`),
+			want:       permanent,
+			wantCause:  pipeline.ErrNotDue,
+			wantReason: "window not due yet: orders/2027-11-23",
+		},
+		{
+			name:       "a window before the source's start is permanent, not claimed",
+			body:       []byte(`{"v":1,"kind":"input","source":"events","window":"2026-11-09","trigger":"manual"}`),
+			want:       permanent,
+			wantCause:  pipeline.ErrBeforeStart,
+			wantReason: "events/2026-11-09 is before the source's first window 2026-11-10 (partition.start)",
 		},
 		{
 			name: "unknown source is permanent",
@@ -241,12 +312,15 @@ func TestHandle(t *testing.T) {
 				tt.setup(t, c)
 			}
 			s := &fakeSender{err: tt.sendErr}
-			h := &handler{pipeline: testPipeline(t), runs: c, out: s, fetchURL: fetchURL}
+			h := &handler{pipeline: testPipeline(t), runs: c, out: s, fetchURL: fetchURL, now: clock}
 
 			err := h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: 1})
 			tt.want.check(t, err)
 			if tt.wantCause != nil && !errors.Is(err, tt.wantCause) {
 				t.Fatalf("Handle = %v, want it to wrap %v", err, tt.wantCause)
+			}
+			if tt.wantReason != "" && !strings.Contains(err.Error(), tt.wantReason) {
+				t.Fatalf("Handle = %v, want it to say %q", err, tt.wantReason)
 			}
 
 			switch {
@@ -319,7 +393,7 @@ func TestHandleLogs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zapcore.DebugLevel)
 			ctx, _ := logging.WithScope(context.Background(), zap.New(core))
-			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), out: &fakeSender{}, fetchURL: fetchURL}
+			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), out: &fakeSender{}, fetchURL: fetchURL, now: clock}
 
 			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: golden(t, "input.json"), ReceiveCount: 1}); err != nil {
 				t.Fatal(err)

@@ -3,6 +3,10 @@
 // with a conditional write carrying a lease, and forwards only the inputs
 // it won to the fetch queue. Duplicate triggers of an input that is running
 // or done lose the claim and are dropped (logged, not retried, not parked).
+// An input of a window that is not due yet (it has not ended, plus the
+// source's partition.lag) or that is before the source's partition.start
+// is refused permanently and parked with the reason: fetched early, it
+// would be marked done with part of its data.
 //
 // It runs as a Lambda function (SQS event source with partial batch
 // responses) or, locally and in containers, as a long-polling worker.
@@ -37,6 +41,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := &handler{pipeline: app.Pipeline, runs: store, out: queue.NewPublisher(app.AWS.SQS), fetchURL: cfg.FetchURL}
+	h := &handler{pipeline: app.Pipeline, runs: store, out: queue.NewPublisher(app.AWS.SQS), fetchURL: cfg.FetchURL, now: time.Now}
 	return app.Serve(ctx, cfg.InputsURL, h)
 }

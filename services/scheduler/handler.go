@@ -44,13 +44,26 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // redeliveries (the message id, the EventBridge event id): a forced
 // trigger gives it to every input as force id, so that copies of the same
 // forced trigger rerun each input once.
+//
+// A trigger is expanded at its own time (At) if it has one, else now. A
+// time ahead of this clock (a schedule's time and a little clock skew, or
+// a time still to come) is refused, whole, only if one of its windows is
+// not due now: dedupe would refuse it.
 func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID string) error {
+	now := h.now()
 	if t.At.IsZero() {
-		t.At = h.now()
+		t.At = now
 	}
 	inputs, err := expand(h.pipeline, t)
 	if err != nil {
 		return err
+	}
+	if t.At.After(now) {
+		for _, in := range inputs {
+			if _, _, err := h.pipeline.Admit(in.Source, in.Window, now); err != nil {
+				return fmt.Errorf("trigger at %s, ahead of the scheduler's clock: %w", t.At.UTC().Format(time.RFC3339), err)
+			}
+		}
 	}
 	if t.Force {
 		for i := range inputs {
@@ -73,13 +86,16 @@ func (h *handler) publish(ctx context.Context, t contracts.Trigger, requestID st
 	return nil
 }
 
-// expand is the domain step: the inputs a trigger stands for. With a range
-// it is every window of each named source (all sources when none is named)
-// that overlaps [From, To); without one, the windows due at At — each
-// source's partition.lookback latest windows that ended partition.lag ago.
+// expand is the domain step: the inputs a trigger stands for at its time
+// At. With a range it is every window of each named source (all sources
+// when none is named) that overlaps [From, To), refused whole if one of them
+// is not due at At; without one, the windows due at At — each source's
+// partition.lookback latest windows that ended partition.lag ago, none
+// before partition.start.
 //
-// The expansion, and its bound, are the pipeline config's (Config.Expand),
-// shared with `sluicectl backfill --dry-run`.
+// The expansion, and its bounds, are the pipeline config's (Config.Expand),
+// shared with `sluicectl backfill` and `schedule`, which refuse what it
+// refuses before sending.
 func expand(p *pipeline.Config, t contracts.Trigger) ([]contracts.Input, error) {
 	planned, err := p.Expand(t.Sources, t.From, t.To, t.At)
 	if err != nil {

@@ -165,6 +165,9 @@ func TestExpand(t *testing.T) {
 			if tt.hourly {
 				p = hourlyPipeline(t)
 			}
+			if tt.trigger.At.IsZero() { // as publish does: now, long after every range here
+				tt.trigger.At = day(2030, 1, 1)
+			}
 			got, err := expand(p, tt.trigger)
 			if tt.wantPermanent != "" {
 				if !fault.IsPermanent(err) || !strings.Contains(err.Error(), tt.wantPermanent) {
@@ -190,6 +193,7 @@ func TestExpand(t *testing.T) {
 func TestExpandAtTheLimit(t *testing.T) {
 	got, err := expand(demoPipeline(t), contracts.Trigger{
 		Sources: []string{"orders"}, From: day(2000, 1, 1), To: day(2000, 1, 1).AddDate(0, 0, maxInputsPerTrigger), Trigger: contracts.TriggerManual,
+		At: day(2030, 1, 1),
 	})
 	if err != nil {
 		t.Fatalf("expand at the limit: %v", err)
@@ -270,6 +274,7 @@ func TestHandle(t *testing.T) {
 		want      []string
 		wantForce bool
 		wantErr   string // "", "retry" or "permanent"
+		reason    string // with wantErr: a substring of the error, when set
 	}{
 		{
 			name:      "range trigger",
@@ -286,6 +291,34 @@ func TestHandle(t *testing.T) {
 			name: "trigger with its own time",
 			body: []byte(`{"v":1,"kind":"trigger","sources":["events"],"at":"2026-11-02T10:00:00Z","trigger":"redrive"}`),
 			want: []string{"events/2026-11-01"},
+		},
+		{
+			name:    "range reaching today is refused whole",
+			body:    []byte(`{"v":1,"kind":"trigger","sources":["orders"],"from":"2026-11-20T00:00:00Z","to":"2026-11-25T00:00:00Z","trigger":"manual"}`),
+			wantErr: "permanent",
+			reason:  "window not due yet: orders/2026-11-24",
+		},
+		{
+			name:    "range of next year is refused",
+			body:    []byte(`{"v":1,"kind":"trigger","from":"2027-11-20T00:00:00Z","to":"2027-11-21T00:00:00Z","trigger":"backfill"}`),
+			wantErr: "permanent",
+			reason:  "window not due yet: customers/2027-11-20",
+		},
+		{
+			name:    "trigger with a time still to come is refused",
+			body:    []byte(`{"v":1,"kind":"trigger","sources":["events"],"at":"2026-11-25T00:15:00Z","trigger":"manual"}`),
+			wantErr: "permanent",
+			reason:  "trigger at 2026-11-25T00:15:00Z, ahead of the scheduler's clock: window not due yet: events/2026-11-24",
+		},
+		{
+			name: "trigger a moment ahead of the clock is published when its windows are due",
+			body: []byte(`{"v":1,"kind":"trigger","sources":["events"],"at":"2026-11-24T00:15:01Z","trigger":"schedule"}`),
+			want: []string{"events/2026-11-23"},
+		},
+		{
+			name: "range ending with the last day that ended",
+			body: []byte(`{"v":1,"kind":"trigger","sources":["orders"],"from":"2026-11-22T00:00:00Z","to":"2026-11-24T00:00:00Z","trigger":"manual","force":true}`),
+			want: []string{"orders/2026-11-22", "orders/2026-11-23"}, wantForce: true,
 		},
 		{
 			name:    "malformed trigger",
@@ -320,8 +353,8 @@ func TestHandle(t *testing.T) {
 				}
 				return
 			case "permanent":
-				if !fault.IsPermanent(err) {
-					t.Fatalf("Handle = %v, want a permanent error", err)
+				if !fault.IsPermanent(err) || !strings.Contains(err.Error(), tt.reason) {
+					t.Fatalf("Handle = %v, want a permanent error saying %q", err, tt.reason)
 				}
 				if out.calls > 0 {
 					t.Fatalf("published %d times, want nothing published", out.calls)
@@ -334,6 +367,12 @@ func TestHandle(t *testing.T) {
 			got := out.inputs(t)
 			if !slices.Equal(keys(got), tt.want) {
 				t.Fatalf("published %q, want %q", keys(got), tt.want)
+			}
+			// dedupe, one moment later, admits every input published.
+			for _, in := range got {
+				if _, _, err := h.pipeline.Admit(in.Source, in.Window, h.now()); err != nil {
+					t.Fatalf("published %s, which dedupe refuses: %v", in.Key(), err)
+				}
 			}
 			for _, in := range got {
 				if in.Force != tt.wantForce {

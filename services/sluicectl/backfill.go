@@ -6,18 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/sluice-data/sluice/shared/contracts"
-	"github.com/sluice-data/sluice/shared/pipeline"
 )
 
 // cmdBackfill asks the scheduler for one input per window of a source in a
 // range: it sends a backfill Trigger with that range, which the scheduler
 // expands into the source's own windows (day or hour), as it would have
 // scheduled them. The inputs are first worked out here by the same
-// expansion (pipeline.Config.Expand), under the same bound, so that a range
-// the scheduler would refuse is refused before anything is sent, and so
-// that --dry-run can print them.
+// expansion (pipeline.Config.Expand), under the same bounds, so that a
+// range the scheduler would refuse (too many windows, a window not due
+// yet, one before the source's partition.start) is refused before anything
+// is sent, and so that --dry-run can print them.
 func cmdBackfill(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	src := fs.String("source", "", "source name from the pipeline config (required)")
@@ -42,19 +43,15 @@ func cmdBackfill(ctx context.Context, aws awsClients, args []string, out io.Writ
 	if !end.After(start) {
 		return fmt.Errorf("backfill: --to %s is not after --from %s", *to, *from)
 	}
-	file, err := env("SLUICE_PIPELINE_FILE")
-	if err != nil {
-		return err
-	}
-	cfg, err := pipeline.Load(file)
+	cfg, err := loadPipeline()
 	if err != nil {
 		return err
 	}
 	t := contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Sources: []string{*src},
 		From: start, To: end, Trigger: contracts.TriggerBackfill, Force: *force}
-	inputs, err := cfg.Expand(t.Sources, t.From, t.To, t.At)
+	inputs, err := cfg.Expand(t.Sources, t.From, t.To, time.Now())
 	if err != nil {
-		return fmt.Errorf("backfill (%s): %w", file, err)
+		return fmt.Errorf("backfill (%s): nothing sent: %w", cfg.File, err)
 	}
 	if *dryRun {
 		for _, in := range inputs {

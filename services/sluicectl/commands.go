@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
 )
@@ -27,16 +28,42 @@ func env(name string) (string, error) {
 	return v, nil
 }
 
+// loadPipeline loads the pipeline config named by SLUICE_PIPELINE_FILE,
+// which every message is checked against before it is sent.
+func loadPipeline() (*pipeline.Config, error) {
+	file, err := env("SLUICE_PIPELINE_FILE")
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Load(file)
+}
+
 func cmdTrigger(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("trigger", flag.ContinueOnError)
 	src := fs.String("source", "", "source name from the pipeline config (required)")
-	window := fs.String("window", "", "partition window key, e.g. 2026-11-01 or 2026-11-01T13 (required)")
+	window := fs.String("window", "", "partition window key, e.g. 2026-11-01 or 2026-11-01T13 (required); it must have ended, plus the source's partition.lag")
 	force := fs.Bool("force", false, "rerun even if the input already SUCCEEDED")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg, err := loadPipeline()
+	if err != nil {
+		return err
+	}
+	// As dedupe will: a window that is not due yet, or before the source's
+	// start, is refused here instead of parked there.
+	check := func(b []byte) error {
+		in, err := contracts.DecodeInput(b)
+		if err != nil {
+			return err
+		}
+		if _, _, err := cfg.Admit(in.Source, in.Window, time.Now()); err != nil {
+			return fmt.Errorf("nothing sent: %w", err)
+		}
+		return nil
+	}
 	in := contracts.NewInput(*src, *window, contracts.TriggerManual, *force)
-	if err := send(ctx, aws, "SLUICE_INPUTS_QUEUE_URL", in, func(b []byte) error { _, err := contracts.DecodeInput(b); return err }); err != nil {
+	if err := send(ctx, aws, "SLUICE_INPUTS_QUEUE_URL", in, check); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "triggered %s\n", in.Key())
@@ -110,7 +137,23 @@ func cmdSchedule(ctx context.Context, aws awsClients, args []string, out io.Writ
 	if t.To, err = parseTime(*to); err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
-	if err := send(ctx, aws, "SLUICE_TRIGGERS_QUEUE_URL", t, func(b []byte) error { _, err := contracts.DecodeTrigger(b); return err }); err != nil {
+	cfg, err := loadPipeline()
+	if err != nil {
+		return err
+	}
+	// As the scheduler will: unknown sources, too many windows, and a range
+	// reaching a window not due yet are refused here.
+	check := func(b []byte) error {
+		t, err := contracts.DecodeTrigger(b)
+		if err != nil {
+			return err
+		}
+		if _, err := cfg.Expand(t.Sources, t.From, t.To, time.Now()); err != nil {
+			return fmt.Errorf("nothing sent: %w", err)
+		}
+		return nil
+	}
+	if err := send(ctx, aws, "SLUICE_TRIGGERS_QUEUE_URL", t, check); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "trigger sent to the scheduler")

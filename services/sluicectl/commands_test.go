@@ -32,7 +32,19 @@ func setup(t *testing.T) *devstacktest.Stack {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+	usePipeline(t, demoapi.PipelineYAML("http://api.test", nil))
 	return st
+}
+
+// usePipeline writes a pipeline config and points SLUICE_PIPELINE_FILE at it.
+func usePipeline(t *testing.T, yaml string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "pipeline.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_PIPELINE_FILE", file)
+	return file
 }
 
 func receive(t *testing.T, st *devstacktest.Stack, url string, want int, timeout time.Duration) []string {
@@ -54,6 +66,9 @@ func receive(t *testing.T, st *devstacktest.Stack, url string, want int, timeout
 func TestTriggerAndSchedule(t *testing.T) {
 	st := setup(t)
 	ctx := context.Background()
+	// The day an hour from now: today's, unless midnight is that close.
+	soon := time.Now().UTC().Add(time.Hour)
+	today, tomorrow, nextYear := soon.Format(time.DateOnly), soon.AddDate(0, 0, 1).Format(time.DateOnly), soon.AddDate(1, 0, 0).Format(time.DateOnly)
 	tests := []struct {
 		name    string
 		args    []string
@@ -77,6 +92,15 @@ func TestTriggerAndSchedule(t *testing.T) {
 				}
 			}},
 		{"schedule refuses a reversed range", []string{"schedule", "--from", "2026-11-03", "--to", "2026-11-01"}, "", "not before", nil},
+		// dedupe would park it: a window fetched before it ends would be
+		// marked done, and its scheduled run dropped as a duplicate.
+		{"trigger refuses a window that has not ended before sending", []string{"trigger", "--source", "orders", "--window", today, "--force"}, "",
+			"orders/" + today + " ends " + tomorrow + "T00:00:00Z and can be fetched from " + tomorrow + "T00:00:00Z", nil},
+		{"trigger refuses next year's window before sending", []string{"trigger", "--source", "orders", "--window", nextYear}, "", "not due yet", nil},
+		{"trigger refuses an unknown source before sending", []string{"trigger", "--source", "ghost", "--window", "2026-11-01"}, "", `unknown source "ghost"`, nil},
+		{"schedule refuses a range reaching a window that has not ended", []string{"schedule", "--sources", "orders", "--from", "2026-11-01", "--to", tomorrow}, "",
+			"orders/" + today + " ends " + tomorrow + "T00:00:00Z and can be fetched from " + tomorrow + "T00:00:00Z", nil},
+		{"schedule refuses an unknown source before sending", []string{"schedule", "--sources", "orders,ghost"}, "", `unknown source "ghost"`, nil},
 		{"unknown command", []string{"launch"}, "", "unknown command", nil},
 	}
 	for _, tt := range tests {
@@ -100,8 +124,10 @@ func TestTriggerAndSchedule(t *testing.T) {
 		})
 	}
 	// Nothing was sent by the refused commands.
-	if extra := receive(t, st, st.Resources.Inputs.URL, 1, 2*time.Second); len(extra) != 0 {
-		t.Fatalf("refused commands sent %v", extra)
+	for _, url := range []string{st.Resources.Inputs.URL, st.Resources.Triggers.URL} {
+		if extra := receive(t, st, url, 1, 2*time.Second); len(extra) != 0 {
+			t.Fatalf("refused commands sent %v", extra)
+		}
 	}
 }
 
@@ -418,16 +444,16 @@ func TestTriggerSaysWhatDedupeWillDo(t *testing.T) {
 func TestBackfill(t *testing.T) {
 	st := setup(t)
 	ctx := context.Background()
-	file := filepath.Join(t.TempDir(), "pipeline.yaml")
-	if err := os.WriteFile(file, []byte(demoapi.PipelineYAML("http://api.test", nil)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SLUICE_PIPELINE_FILE", file)
+	// orders' first window is 2026-10-01.
+	file := usePipeline(t, strings.Replace(demoapi.PipelineYAML("http://api.test", []string{"orders"}), "every: day\n", "every: day\n      start: 2026-10-01\n", 1))
 	cfg, err := pipeline.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	days := []string{"orders/2026-11-01", "orders/2026-11-02", "orders/2026-11-03"}
+	// The day an hour from now: today's, unless midnight is that close.
+	soon := time.Now().UTC().Add(time.Hour)
+	today, tomorrow := soon.Format(time.DateOnly), soon.AddDate(0, 0, 1).Format(time.DateOnly)
 	tests := []struct {
 		name      string
 		args      []string
@@ -447,6 +473,14 @@ func TestBackfill(t *testing.T) {
 		// The scheduler's bound, refused here before anything is sent.
 		{name: "too many windows", args: []string{"--source", "orders", "--from", "1990-01-01", "--to", "2026-11-01"}, wantErr: "more than 10000 inputs, the limit (split the range)"},
 		{name: "missing flags", args: []string{"--source", "orders"}, wantErr: "required"},
+		// The scheduler would expand it, and dedupe would park the windows
+		// that have not ended.
+		{name: "a range reaching a window that has not ended", args: []string{"--source", "orders", "--from", "2026-11-01", "--to", tomorrow},
+			wantErr: "orders/" + today + " ends " + tomorrow + "T00:00:00Z and can be fetched from " + tomorrow + "T00:00:00Z"},
+		{name: "a range of next year", args: []string{"--source", "orders", "--from", soon.AddDate(1, 0, 0).Format(time.DateOnly), "--to", soon.AddDate(1, 0, 2).Format(time.DateOnly), "--dry-run"},
+			wantErr: "not due yet"},
+		{name: "a range from before the source's start", args: []string{"--source", "orders", "--from", "2026-09-29", "--to", "2026-10-03"},
+			wantErr: "orders/2026-09-29 is before the source's first window 2026-10-01 (partition.start)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -476,7 +510,7 @@ func TestBackfill(t *testing.T) {
 				t.Fatalf("trigger %s: %+v, %v; want a backfill of orders, force %v", bodies[0], tr, err, tt.wantForce)
 			}
 			// The inputs the scheduler expands it into.
-			inputs, err := cfg.Expand(tr.Sources, tr.From, tr.To, tr.At)
+			inputs, err := cfg.Expand(tr.Sources, tr.From, tr.To, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}

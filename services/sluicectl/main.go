@@ -11,7 +11,11 @@
 //
 // It reads the same environment as the services (SLUICE_*_QUEUE_URL,
 // SLUICE_RUNS_TABLE, SLUICE_PIPELINE_FILE, AWS_ENDPOINT_URL_*), and loads
-// the AWS config once per run, when a command first needs it.
+// the AWS config once per run, when a command first needs it. trigger,
+// schedule and backfill check what they send against the pipeline config
+// as its consumer will, and refuse before sending what it would refuse:
+// an unknown source, a window that is not due yet (it has not ended, plus
+// the source's partition.lag), one before the source's partition.start.
 package main
 
 import (
@@ -33,7 +37,8 @@ import (
 const usage = `usage: sluicectl <command> [flags]
 
 commands:
-  trigger   inject one input message (source + window) into the inputs queue
+  trigger   inject one input message (source + window) into the inputs queue; a window
+            that has not ended (plus the source's partition.lag) is refused
   schedule  send a trigger to the scheduler: every source, or --sources, for the latest
             complete window, or every window in --from/--to
   runs      list run records (input, status, attempt, records, objects, duration);

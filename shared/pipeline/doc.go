@@ -11,6 +11,14 @@
 // the config a walk of a source is cut under, so that a fetch continued in
 // another process can tell whether it runs the same one.
 //
+// Source.CheckDue is the one rule of when a window may be fetched: once it
+// has ended and partition.lag has passed, and never before
+// partition.start. A window fetched earlier would be marked done with
+// part of its data, and its scheduled run dropped as a duplicate. dedupe
+// applies it to every input (Config.Admit), Config.Expand to every range,
+// and Partition.Due only ever gives windows it allows; the clock is always
+// the caller's.
+//
 // A config is only ever obtained through Load or Parse, which fill in the
 // defaults and report every problem in the file at once, each with its field
 // path, so that an operator fixes a broken config in one pass:

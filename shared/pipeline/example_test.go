@@ -68,3 +68,30 @@ func ExampleVars() {
 	// /v1/orders/20261101?from=1793491200&to=2026-11-02T00:00:00Z&page=2
 	// {"since": 1793491200000, "day": "2026-11-01", "page": 2, "cursor": null, "note": "day 2026-11-01"}
 }
+
+func ExampleConfig_Admit() {
+	cfg, err := pipeline.Parse("pipeline.yaml", []byte(`
+version: 1
+sources:
+  - name: orders
+    request: {base_url: "http://127.0.0.1:48003", path: /v1/orders}
+    pagination: {type: none}
+    partition: {every: day, lag: 2h, start: 2026-10-01}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Date(2026, 11, 2, 1, 0, 0, 0, time.UTC)
+	for _, window := range []string{"2026-10-31", "2026-11-01", "2026-09-30"} {
+		if _, _, err := cfg.Admit("orders", window, now); err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Println(window, "may be fetched")
+	}
+	// Output:
+	// 2026-10-31 may be fetched
+	// window not due yet: orders/2026-11-01 ends 2026-11-02T00:00:00Z and can be fetched from 2026-11-02T02:00:00Z (partition.lag 2h0m0s); it is now 2026-11-02T01:00:00Z
+	// window before the source's start: orders/2026-09-30 is before the source's first window 2026-10-01 (partition.start)
+}

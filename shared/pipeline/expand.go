@@ -21,12 +21,17 @@ type Input struct {
 
 // Expand returns the inputs of the sources named (every source when none
 // is), source by source in the order named, each source's windows oldest
-// first. With a range (from not zero) they are the windows that overlap
-// [from, to); without one, the windows due at at (Partition.Due).
+// first, for a trigger at time at (the caller's clock). With a range (from
+// not zero) they are the windows that overlap [from, to); without one, the
+// windows due at at (Partition.Due, which stops at the source's start).
 //
 // An unknown source, or more than MaxInputs inputs, is a permanent error.
 // A range is cut short one window past the limit before its windows are
-// built, so that a mistyped year is refused at once.
+// built, so that a mistyped year is refused at once. So is a range with a
+// window that may not be fetched at at (Source.CheckDue): one that has not
+// ended, plus partition.lag, or one before partition.start. A range is
+// refused whole, not cut to the windows that are due, so that what is
+// asked for is either all enqueued or all refused.
 func (c *Config) Expand(names []string, from, to, at time.Time) ([]Input, error) {
 	sources := c.Sources
 	if len(names) > 0 {
@@ -58,8 +63,28 @@ func (c *Config) Expand(names []string, from, to, at time.Time) ([]Input, error)
 		if len(inputs) > MaxInputs {
 			return nil, fault.Permanentf("trigger expands to more than %d inputs, the limit (split the range)", MaxInputs)
 		}
+		if err := checkRange(&src, ws, at); err != nil {
+			return nil, err
+		}
 	}
 	return inputs, nil
+}
+
+// checkRange refuses windows ws of src, oldest first, if one of them may
+// not be fetched at at, saying where the range may start or must end.
+func checkRange(src *Source, ws []Window, at time.Time) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	if err := src.CheckDue(ws[0], at); errors.Is(err, ErrBeforeStart) {
+		return fmt.Errorf("%w; start the range at %s or later", err, src.Partition.Start.UTC().Format(time.RFC3339))
+	}
+	for _, w := range ws { // the windows not due are the last ones
+		if err := src.CheckDue(w, at); err != nil {
+			return fmt.Errorf("%w; end the range at %s or earlier", err, w.Start.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // capRange returns to, or the end of the window MaxInputs+1 windows after

@@ -11,6 +11,7 @@ import (
 
 func TestExpand(t *testing.T) {
 	day := utc("2000-01-01T00:00:00Z")
+	later := utc("2030-01-01T00:00:00Z") // every range below has ended
 	tests := []struct {
 		name     string
 		names    []string
@@ -20,23 +21,43 @@ func TestExpand(t *testing.T) {
 		wantErr  string   // a permanent error saying this
 	}{
 		{name: "range, named sources in the order named", names: []string{"orders", "events"},
-			from: utc("2026-11-01T22:00:00Z"), to: utc("2026-11-02T01:00:00Z"),
+			from: utc("2026-11-01T22:00:00Z"), to: utc("2026-11-02T01:00:00Z"), at: later,
 			want: []string{"orders/2026-11-01", "orders/2026-11-02", "events/2026-11-01T22", "events/2026-11-01T23", "events/2026-11-02T00"}},
 		{name: "no range: the windows due, every source", at: utc("2026-11-24T00:15:00Z"),
 			want: []string{"orders/2026-11-23", "events/2026-11-23T22", "events/2026-11-23T23"}},
 		{name: "unknown sources, every one named", names: []string{"ghost", "orders", "phantom"}, at: day,
 			wantErr: `unknown source "ghost" (not in the pipeline config)` + "\n" + `unknown source "phantom"`},
-		{name: "at the limit", names: []string{"orders"}, from: day, to: day.AddDate(0, 0, MaxInputs)},
-		{name: "one over the limit", names: []string{"orders"}, from: day, to: day.AddDate(0, 0, MaxInputs+1),
+		{name: "at the limit", names: []string{"orders"}, from: day, to: day.AddDate(0, 0, MaxInputs), at: later},
+		{name: "one over the limit", names: []string{"orders"}, from: day, to: day.AddDate(0, 0, MaxInputs+1), at: later,
 			wantErr: "trigger expands to more than 10000 inputs, the limit (split the range)"},
-		{name: "over the limit across sources", from: day, to: day.Add(9700 * time.Hour), // 405 days, 9700 hours
+		{name: "over the limit across sources", from: day, to: day.Add(9700 * time.Hour), at: later, // 405 days, 9700 hours
 			wantErr: "more than 10000 inputs"},
-		{name: "a mistyped year of hours", names: []string{"events"}, from: utc("1026-11-01T00:00:00Z"), to: utc("2026-11-01T00:00:00Z"),
+		{name: "a mistyped year of hours", names: []string{"events"}, from: utc("1026-11-01T00:00:00Z"), to: utc("2026-11-01T00:00:00Z"), at: later,
 			wantErr: "more than 10000 inputs"},
+		{name: "range ending with the windows due", names: []string{"orders", "events"},
+			from: utc("2026-11-01T22:00:00Z"), to: utc("2026-11-02T01:00:00Z"), at: utc("2026-11-03T00:00:00Z"),
+			want: []string{"orders/2026-11-01", "orders/2026-11-02", "events/2026-11-01T22", "events/2026-11-01T23", "events/2026-11-02T00"}},
+		{name: "range reaching today", names: []string{"orders"}, from: utc("2026-10-30T00:00:00Z"), to: utc("2026-11-03T00:00:00Z"), at: utc("2026-11-02T12:00:00Z"),
+			wantErr: "window not due yet: orders/2026-11-02 ends 2026-11-03T00:00:00Z and can be fetched from 2026-11-03T00:00:00Z (partition.lag 0s); it is now 2026-11-02T12:00:00Z; end the range at 2026-11-02T00:00:00Z or earlier"},
+		{name: "range reaching the current hour", names: []string{"events"}, from: utc("2026-11-02T10:00:00Z"), to: utc("2026-11-02T13:00:00Z"), at: utc("2026-11-02T12:59:00Z"),
+			wantErr: "events/2026-11-02T12 ends 2026-11-02T13:00:00Z"},
+		{name: "range of next year", names: []string{"orders"}, from: utc("2027-11-01T00:00:00Z"), to: utc("2027-11-03T00:00:00Z"), at: utc("2026-11-02T12:00:00Z"),
+			wantErr: "window not due yet: orders/2027-11-01"},
+		{name: "range from before the start", names: []string{"late"}, from: utc("2026-09-29T00:00:00Z"), to: utc("2026-10-03T00:00:00Z"), at: later,
+			wantErr: "window before the source's start: late/2026-09-29 is before the source's first window 2026-10-01 (partition.start); start the range at 2026-10-01T00:00:00Z or later"},
+		{name: "range from the start", names: []string{"late"}, from: utc("2026-10-01T00:00:00Z"), to: utc("2026-10-03T00:00:00Z"), at: later,
+			want: []string{"late/2026-10-01", "late/2026-10-02"}},
+		{name: "no range: due windows stop at the start", names: []string{"late"}, at: utc("2026-10-03T00:15:00Z"),
+			want: []string{"late/2026-10-01", "late/2026-10-02"}},
+		{name: "no range: nothing due before the start", names: []string{"late"}, at: utc("2026-09-15T00:15:00Z")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := testConfig().Expand(tt.names, tt.from, tt.to, tt.at)
+			c := testConfig()
+			if slices.Contains(tt.names, "late") { // a source whose first window is 2026-10-01
+				c.Sources = append(c.Sources, Source{Name: "late", Partition: Partition{Every: Day, Lookback: 3, Start: utc("2026-10-01T00:00:00Z")}})
+			}
+			got, err := c.Expand(tt.names, tt.from, tt.to, tt.at)
 			if tt.wantErr != "" {
 				if !fault.IsPermanent(err) || !strings.Contains(err.Error(), tt.wantErr) || got != nil {
 					t.Fatalf("Expand = %d inputs, %v; want a permanent error saying %q", len(got), err, tt.wantErr)
@@ -45,6 +66,12 @@ func TestExpand(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.want == nil && tt.name != "at the limit" {
+				if len(got) != 0 {
+					t.Fatalf("Expand = %v, want no inputs", got)
+				}
+				return
 			}
 			if tt.want == nil { // at the limit
 				if len(got) != MaxInputs || got[0].Window != "2000-01-01" || got[MaxInputs-1].Window != "2027-05-18" {

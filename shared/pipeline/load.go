@@ -126,7 +126,14 @@ type decoder struct {
 	bad      map[string]bool // paths whose value could not be decoded
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	timeType     = reflect.TypeFor[time.Time]()
+)
+
+// timeLayouts are the forms a time is written in: a window key of either
+// period (see Partition.Key).
+var timeLayouts = []string{dayKeyLayout, hourKeyLayout}
 
 func resolve(n *yaml.Node) *yaml.Node {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -153,6 +160,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(dur))
+	case v.Type() == timeType:
+		t, ok := parseTime(n)
+		if !ok {
+			d.mistyped(n, path, "a window key such as \"2026-01-01\" or \"2026-01-01T13\" (UTC)")
+			return
+		}
+		v.Set(reflect.ValueOf(t))
 	case v.Kind() == reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case v.Kind() == reflect.Slice:
@@ -190,6 +204,19 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		panic(fmt.Sprintf("pipeline: no YAML decoding for %s", v.Type())) // a field added to the config structs
 	}
+}
+
+// parseTime reads a scalar written in one of timeLayouts, in UTC.
+func parseTime(n *yaml.Node) (time.Time, bool) {
+	if n.Kind != yaml.ScalarNode {
+		return time.Time{}, false
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.ParseInLocation(layout, n.Value, time.UTC); err == nil && t.Format(layout) == n.Value {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {

@@ -20,7 +20,8 @@ type Partition struct {
 	Every Period `yaml:"every"`
 	// Lag is how long after a window ends it is due: a scheduled trigger
 	// asks for windows that ended at least Lag ago, so that late data has
-	// reached the API (default 0).
+	// reached the API, and no window is fetched earlier (default 0; see
+	// Source.CheckDue).
 	Lag time.Duration `yaml:"lag"`
 	// Lookback is how many of the latest due windows a scheduled trigger
 	// asks for (default 1). More than one re-asks recent windows: those
@@ -28,13 +29,18 @@ type Partition struct {
 	// write each, and those a missed or failed run left behind are caught
 	// up without anyone noticing.
 	Lookback int `yaml:"lookback"`
+	// Start is the start of the source's first window, written as its key
+	// (2026-01-01, or 2026-01-01T13 for hours); earlier windows are never
+	// fetched. The zero value sets no first window.
+	Start time.Time `yaml:"start"`
 }
 
 // MaxLookback bounds Partition.Lookback.
 const MaxLookback = 1000
 
 // Due returns, oldest first, the windows a trigger at time at asks for:
-// the Lookback latest windows that ended at or before at − Lag.
+// the Lookback latest windows that ended at or before at − Lag, none of
+// them before Start (so fewer, or none, while the source is young).
 func (p Partition) Due(at time.Time) []Window {
 	if !p.valid() {
 		return nil
@@ -47,8 +53,15 @@ func (p Partition) Due(at time.Time) []Window {
 		ws[i] = Window{Start: start, End: end}
 		end = start
 	}
+	for len(ws) > 0 && ws[0].Start.Before(p.Start) {
+		ws = ws[1:]
+	}
 	return ws
 }
+
+// DueAt returns when window w becomes due: Lag after it ends. It is not
+// fetched before then.
+func (p Partition) DueAt(w Window) time.Time { return w.End.Add(p.Lag) }
 
 // prev returns the start of the window before the one starting at start.
 func (p Partition) prev(start time.Time) time.Time {

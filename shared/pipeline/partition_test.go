@@ -200,3 +200,40 @@ func TestPartitionLagAndLookbackAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestPartitionStartIsChecked(t *testing.T) {
+	base := "version: 1\nsources:\n  - name: a\n    request: {base_url: \"http://x.test\", path: /v1}\n    pagination: {type: none}\n    partition: {every: %s, start: %s}\n"
+	tests := []struct {
+		every, start string
+		want         time.Time // the start parsed, when valid
+		wantErr      string    // the problem, when not
+	}{
+		{every: "day", start: "2026-01-01", want: utc("2026-01-01T00:00:00Z")},
+		{every: "day", start: `"2026-01-01"`, want: utc("2026-01-01T00:00:00Z")},
+		{every: "hour", start: "2026-01-01T13", want: utc("2026-01-01T13:00:00Z")},
+		{every: "hour", start: "2026-01-01", want: utc("2026-01-01T00:00:00Z")},
+		{every: "day", start: "2026-01-01T13", wantErr: `p.yaml: sources[0].partition.start: 2026-01-01T13 is not the start of a day window (that would be 2026-01-01)`},
+		{every: "day", start: "2026-02-30", wantErr: `sources[0].partition.start: want a window key such as "2026-01-01" or "2026-01-01T13" (UTC), got "2026-02-30"`},
+		{every: "day", start: "2026-01-01T00:00:00Z", wantErr: `sources[0].partition.start: want a window key`},
+		{every: "day", start: "yesterday", wantErr: `sources[0].partition.start: want a window key`},
+		{every: "day", start: "[2026-01-01]", wantErr: `sources[0].partition.start: want a window key such as "2026-01-01" or "2026-01-01T13" (UTC), got a list`},
+		{every: "hour", start: "2026-01-01T24", wantErr: `sources[0].partition.start: want a window key`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.every+" "+tt.start, func(t *testing.T) {
+			c, err := Parse("p.yaml", []byte(fmt.Sprintf(base, tt.every, tt.start)))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Sources[0].Partition.Start; !got.Equal(tt.want) || got.Location() != time.UTC {
+				t.Fatalf("start = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -84,6 +84,12 @@ func (d *decoder) validateSource(p string, s *Source) {
 	if d.has(p+".partition.lookback") && (s.Partition.Lookback < 1 || s.Partition.Lookback > MaxLookback) {
 		d.invalid(p+".partition.lookback", "%d: want 1 to %d windows", s.Partition.Lookback, MaxLookback)
 	}
+	if start := s.Partition.Start; d.has(p+".partition.start") && s.Partition.valid() {
+		if first := s.Partition.floor(start); !first.Equal(start) {
+			d.invalid(p+".partition.start", "%s is not the start of a %s window (that would be %s)",
+				start.Format(hourKeyLayout), s.Partition.Every, s.Partition.Key(Window{Start: first}))
+		}
+	}
 }
 
 // validateRequest checks a request; page lists the page placeholders its
