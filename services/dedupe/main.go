@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
