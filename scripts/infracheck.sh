@@ -15,6 +15,11 @@ cd "$ROOT"
 start=$SECONDS
 tools="$(scripts/infratools.sh)"
 
+# A CLI config the environment names but that does not exist only makes
+# terraform warn on every call; fmt needs none.
+if [[ -n "${TF_CLI_CONFIG_FILE:-}" && ! -e "$TF_CLI_CONFIG_FILE" ]]; then
+	unset TF_CLI_CONFIG_FILE
+fi
 if command -v terraform >/dev/null; then
 	# terraform fmt needs no provider and no init.
 	terraform fmt -check -recursive -diff infra
