@@ -72,7 +72,10 @@ func TestSQSMessageSizeLimit(t *testing.T) {
 			}
 		})
 	}
-	out, err := s.SQS.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: url})
+	// A long poll: a short one (no wait) may answer empty while the message
+	// is there — SQS samples its servers, and under load fauxqs's answer
+	// can race the send (seen here on a loaded machine).
+	out, err := s.SQS.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: url, WaitTimeSeconds: 5})
 	if err != nil || len(out.Messages) != 1 || len(aws.ToString(out.Messages[0].Body)) != maxMessageBytes {
 		t.Errorf("receive of the 1 MiB message: %d messages, err %v", len(out.Messages), err)
 	}

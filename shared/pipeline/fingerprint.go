@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 )
 
 // Fingerprint is a stable hash of the parts of the source's config that
@@ -17,7 +18,8 @@ import (
 // Left out, because they change only how fast or how patiently a walk
 // goes, or when a window is due, never what it returns: the name, the
 // request timeout, max_pages (a walk past it fails, it is not cut), the
-// partition's lag and lookback, rate_limit and retry. Any other field,
+// partition's lag, lookback and start (which windows are due, not what a
+// walk of one returns), rate_limit and retry. Any other field,
 // including one added later, is part of the fingerprint: a change it
 // misses could mix two configs in one attempt, while one it catches in
 // vain costs only a restart.
@@ -30,7 +32,7 @@ func (s *Source) Fingerprint() string {
 	walk.Name = ""
 	walk.Request.Timeout = 0
 	walk.Pagination.MaxPages = 0
-	walk.Partition.Lag, walk.Partition.Lookback = 0, 0
+	walk.Partition.Lag, walk.Partition.Lookback, walk.Partition.Start = 0, 0, time.Time{}
 	walk.RateLimit = RateLimit{}
 	walk.Retry = Retry{}
 	// encoding/json writes struct fields in order and map keys sorted: a
