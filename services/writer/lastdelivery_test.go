@@ -100,4 +100,3 @@ func TestLastDeliveryIsCheckedAgainstTheRun(t *testing.T) {
 		})
 	}
 }
-
