@@ -40,7 +40,9 @@ var _ Settler = (*Queue)(nil)
 // The extensions stop when the invocation answers.
 //
 // Parked and done messages are deleted by Lambda when the invocation
-// returns; failed ones become visible again after the visibility timeout.
+// returns; failed ones become visible again after their retry backoff
+// (Settler.Backoff), or else within visibility (the queue's visibility
+// timeout when visibility is 0).
 //
 // Lambda kills an invocation at its deadline, response and all, and then
 // redelivers the whole batch, finished messages included. So handlers get
