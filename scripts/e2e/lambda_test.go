@@ -398,3 +398,78 @@ func TestLambdaInitFailuresAreReported(t *testing.T) {
 		})
 	}
 }
+
+// A fetcher Lambda that dies mid-fetch does not block its input for the
+// fetch queue's visibility timeout (6 × the function's timeout on AWS: 90
+// minutes for the fetcher): the function keeps its message hidden for
+// SLUICE_VISIBILITY at a time while it handles it, so the message of a
+// dead sandbox is back within that, waits out the run's lease, and the
+// fetch restarts as the next attempt — with nobody acting, about one
+// lease after the crash. The queue's visibility timeout here is 5
+// minutes; the run must be SUCCEEDED long before. (The bootstrap is
+// stopped, SIGSTOP, which to the queue is a crash: nothing more comes from
+// it; the emulator kills it at its timeout.)
+func TestFetcherOnLambdaCrashedIsTakenUpWithinALease(t *testing.T) {
+	t.Parallel()
+	const timeout, queueVisibility = 5 * time.Second, 5 * time.Minute
+	e := start(t, setup{api: slowOrders, stack: devstack.Options{VisibilityTimeout: queueVisibility},
+		env: []string{"SLUICE_MAX_MESSAGE_BYTES=32768", "SLUICE_LEASE=6s", "SLUICE_HEARTBEAT=2s", "SLUICE_HANDOFF_MARGIN=1s", "SLUICE_VISIBILITY=2s"}, noStart: true})
+	res := e.stack.Resources
+	for _, name := range []string{"dedupe", "writer"} {
+		if _, err := e.pipe.Start(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fn := e.startFunction("fetcher", timeout)
+	e.send(res.Inputs.URL, e.input("orders", "2026-11-15"))
+
+	stalled := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(e.timing.within(5 * time.Second))
+		for time.Now().Before(deadline) {
+			if r, err := e.runs.Get(context.Background(), "orders/2026-11-15"); err == nil && r.Status == runs.Running {
+				stalled <- fn.Stall()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stalled <- context.DeadlineExceeded
+	}()
+	first, ok := e.deliver(fn, res.Fetch.URL, 1, 20*time.Second)
+	if !ok {
+		t.Fatal("no fetch message")
+	}
+	if err := <-stalled; err != nil {
+		t.Fatalf("stall the bootstrap: %v", err)
+	}
+	if !first.inv.TimedOut {
+		t.Fatalf("first invocation: status %d %q, want the emulator's timeout", first.inv.Status, first.inv.Body)
+	}
+	crashed := time.Now().Add(-timeout) // stalled about when the invocation began, at most its timeout ago
+
+	// Back within SLUICE_VISIBILITY of the stall; then its redelivery waits
+	// out the lease (about 6s from the last heartbeat) and restarts.
+	patience := e.timing.afterCrash(10 * time.Second)
+	if patience >= queueVisibility/2 {
+		t.Fatalf("patience %v is not well under the queue's visibility timeout %v: the test would prove nothing", patience, queueVisibility)
+	}
+	deadline := time.Now().Add(patience)
+	for {
+		if r, err := e.runs.Get(context.Background(), "orders/2026-11-15"); err == nil && r.Status == runs.Succeeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			r, err := e.runs.Get(context.Background(), "orders/2026-11-15")
+			t.Fatalf("run not taken up again %v after the crash (the queue's visibility timeout is %v): %+v (%v)\n%s",
+				patience, queueVisibility, r, err, e.where())
+		}
+		e.deliver(fn, res.Fetch.URL, 1, time.Second)
+	}
+	r := e.waitRuns(e.timing.within(time.Second), "orders/2026-11-15")[0]
+	if r.Attempt != 2 {
+		t.Fatalf("attempt %d, want 2 (the crashed try was the first)", r.Attempt)
+	}
+	e.checkPartition(r)
+	t.Logf("crash to SUCCEEDED: at most %v (lease 6s, SLUICE_VISIBILITY 2s, the queue's visibility timeout %v)",
+		time.Since(crashed).Round(100*time.Millisecond), queueVisibility)
+}

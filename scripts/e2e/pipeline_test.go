@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -217,12 +218,17 @@ func TestInputOfAWindowThatHasNotEndedIsParkedAndNotRun(t *testing.T) {
 	}
 }
 
-// A source that keeps answering 500 sends the fetch to its DLQ after
-// maxReceiveCount receives, and leaves the input free: the next trigger
-// claims it and, once the API recovers, succeeds.
+// A source that keeps answering 500 sends the fetch to its DLQ on its
+// last delivery, receive maxReceiveCount-1, parked by the fetcher itself
+// with its reason (never moved by the queue's count without one), and
+// leaves the input free: the next trigger claims it and, once the API
+// recovers, succeeds.
 func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	t.Parallel()
-	const maxReceive = 2
+	const (
+		maxReceive = 3
+		receives   = maxReceive - 1 // the fetcher acts on the one before the queue's last
+	)
 	e := start(t, setup{
 		api:   demoapi.Options{RecordsPerDay: 300},
 		stack: devstack.Options{MaxReceiveCount: maxReceive, VisibilityTimeout: 10 * time.Second},
@@ -236,18 +242,27 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	if len(dead) != 1 {
 		t.Fatalf("the failing fetch did not reach the fetch DLQ\n%s", e.where())
 	}
+	attrs := map[string]string{}
+	for k, v := range dead[0].MessageAttributes {
+		attrs[k] = aws.ToString(v.StringValue)
+	}
+	if attrs[consumer.AttrErrorClass] != consumer.ClassRetriesExhausted || !strings.Contains(attrs[consumer.AttrError], "500") ||
+		attrs[consumer.AttrReceives] != strconv.Itoa(receives) {
+		t.Fatalf("the fetch reached its DLQ with attributes %v; want it parked on receive %d with class %s and the HTTP status",
+			attrs, receives, consumer.ClassRetriesExhausted)
+	}
 	r := e.waitRuns(e.timing.within(time.Second), "orders/2026-11-08")[0]
 	if r.Status != runs.Failed || r.ErrorClass != "retries-exhausted" || !strings.Contains(r.LastError, "500") {
 		t.Fatalf("run = %s %s %q, want FAILED retries-exhausted with the HTTP status", r.Status, r.ErrorClass, r.LastError)
 	}
 	// Each redelivery of the fetch restarted the run as the next attempt.
-	if r.Attempt != maxReceive {
-		t.Fatalf("failed run at attempt %d, want %d: one per receive", r.Attempt, maxReceive)
+	if r.Attempt != receives {
+		t.Fatalf("failed run at attempt %d, want %d: one per receive", r.Attempt, receives)
 	}
 	// Each receive tries the first page source.DefaultMaxAttempts times;
-	// after maxReceive receives the fetch is over, and nothing asks again.
-	if n, want := e.api.Requests("orders"), maxReceive*source.DefaultMaxAttempts; n != want {
-		t.Fatalf("the API was asked %d times, want %d: %d tries on each of %d receives", n, want, source.DefaultMaxAttempts, maxReceive)
+	// after its last receive the fetch is over, and nothing asks again.
+	if n, want := e.api.Requests("orders"), receives*source.DefaultMaxAttempts; n != want {
+		t.Fatalf("the API was asked %d times, want %d: %d tries on each of %d receives", n, want, source.DefaultMaxAttempts, receives)
 	}
 
 	e.api.SetFailure("orders", 0)
@@ -255,7 +270,7 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	deadline := time.Now().Add(e.timing.within(10 * time.Second))
 	for {
 		r, err := e.runs.Get(context.Background(), "orders/2026-11-08")
-		if err == nil && r.Attempt == maxReceive+1 && r.Status == runs.Succeeded {
+		if err == nil && r.Attempt == receives+1 && r.Status == runs.Succeeded {
 			e.checkPartition(r)
 			return
 		}

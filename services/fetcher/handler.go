@@ -137,14 +137,22 @@ type runFailer interface {
 }
 
 // failRun is what giving up on a message means for its run: FAILED, so
-// that its input is free at once. A run fenced meanwhile is no longer
-// this message's to fail.
+// that its input is free at once, and the message kept (parked) for a
+// redrive. A run fenced meanwhile is no longer this message's to fail:
+// when it SUCCEEDED or a newer attempt owns it, the message is superseded
+// (deleted on its last delivery); otherwise (FAILED already, or gone) it
+// is kept.
 func failRun(s runFailer, run contracts.Run) consumer.GiveUpFunc {
-	return func(ctx context.Context, class string, cause error) error {
-		if err := s.Fail(ctx, run, class, cause.Error()); err != nil && !errors.Is(err, runs.ErrFenced) {
-			return fmt.Errorf("mark run %s FAILED: %w", run.Key(), err)
+	return func(ctx context.Context, class string, cause error) (consumer.Fate, error) {
+		err := s.Fail(ctx, run, class, cause.Error())
+		var fenced *runs.FencedError
+		switch {
+		case errors.As(err, &fenced) && fenced.Superseded():
+			return consumer.Superseded, nil
+		case err != nil && !errors.Is(err, runs.ErrFenced):
+			return consumer.Unfinished, fmt.Errorf("mark run %s FAILED: %w", run.Key(), err)
 		}
-		return nil
+		return consumer.Unfinished, nil
 	}
 }
 

@@ -99,6 +99,13 @@ func (f *tracedRuns) runningExpired() {
 	f.Store.Seed(r)
 }
 
+// seedStatus makes theRun's input stand at attempt n in status st.
+func (f *tracedRuns) seedStatus(n int, st runs.Status) {
+	r, _ := f.Store.Get(context.Background(), theRun.Key())
+	r.Attempt, r.Status = n, st
+	f.Store.Seed(r)
+}
+
 func (f *tracedRuns) StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error) {
 	f.tr.add("start")
 	f.mu.Lock()
@@ -446,7 +453,7 @@ func TestHandleFailures(t *testing.T) {
 	unavailable := &source.StatusError{StatusCode: 503}
 	huge := fmt.Appendf(nil, `{"blob":%q}`, strings.Repeat("x", maxMessage))
 	type want struct {
-		result    string // "nil", "retry" or "permanent"
+		result    string // "nil", "retry", "permanent" or "parked" (permanent: retries exhausted, parked by the consumer)
 		cause     error  // errors.Is or errors.As target, when set
 		failClass string // "" for no Fail
 		fetched   bool   // the pager was called
@@ -486,16 +493,52 @@ func TestHandleFailures(t *testing.T) {
 			want:    want{result: "retry", cause: unavailable, fetched: true, yield: true},
 		},
 		{
-			name:    "retryable API error on the last receive fails the run",
+			name:    "retryable API error on the last receive fails the run and parks the message with its reason",
 			receive: maxReceive,
 			setup:   func(fx *fixture) { fx.pager.err = fault.Retryable(fmt.Errorf("source orders page 3: %w", unavailable)) },
-			want:    want{result: "retry", cause: unavailable, failClass: "retries-exhausted", fetched: true},
+			want:    want{result: "parked", cause: unavailable, failClass: "retries-exhausted", fetched: true},
 		},
 		{
-			name:    "unclassified error past the last receive fails the run",
+			name:    "unclassified error past the last receive fails the run and parks the message",
 			receive: maxReceive + 1,
 			setup:   func(fx *fixture) { fx.pager.err = errors.New("connection reset") },
-			want:    want{result: "retry", failClass: "retries-exhausted", fetched: true},
+			want:    want{result: "parked", failClass: "retries-exhausted", fetched: true},
+		},
+		{
+			name:    "last receive of a fetch whose run SUCCEEDED meanwhile: deleted, not parked",
+			receive: maxReceive,
+			setup: func(fx *fixture) {
+				fx.runs.seedStatus(theRun.Attempt, runs.Succeeded)
+				fx.runs.startErr = fault.Retryable(errors.New("runs table throttled"))
+			},
+			want: want{result: "nil", failClass: "retries-exhausted"},
+		},
+		{
+			name:    "last receive of a fetch whose input a newer attempt owns: deleted, not parked",
+			receive: maxReceive,
+			setup: func(fx *fixture) {
+				fx.runs.seedStatus(theRun.Attempt+1, runs.Running)
+				fx.runs.startErr = fault.Retryable(errors.New("runs table throttled"))
+			},
+			want: want{result: "nil", failClass: "retries-exhausted"},
+		},
+		{
+			name:    "last receive of a fetch whose run FAILED already: parked, kept for a redrive",
+			receive: maxReceive,
+			setup: func(fx *fixture) {
+				fx.runs.seedStatus(theRun.Attempt, runs.Failed)
+				fx.runs.startErr = fault.Retryable(errors.New("runs table throttled"))
+			},
+			want: want{result: "parked", failClass: "retries-exhausted"},
+		},
+		{
+			name:    "last receive, the runs table down for Fail too: parked, the run freed by its lease",
+			receive: maxReceive,
+			setup: func(fx *fixture) {
+				fx.runs.startErr = fault.Retryable(errors.New("runs table throttled"))
+				fx.runs.failErr = fault.Retryable(errors.New("runs table throttled"))
+			},
+			want: want{result: "parked", failClass: "retries-exhausted"},
 		},
 		{
 			name:    "a failing Fail does not hide the error",
@@ -581,8 +624,12 @@ func TestHandleFailures(t *testing.T) {
 					t.Fatalf("Handle = %v, want a retryable error", err)
 				}
 			case "permanent":
-				if !fault.IsPermanent(err) {
+				if !fault.IsPermanent(err) || errors.Is(err, consumer.ErrRetriesExhausted) {
 					t.Fatalf("Handle = %v, want a permanent error", err)
+				}
+			case "parked":
+				if !fault.IsPermanent(err) || !errors.Is(err, consumer.ErrRetriesExhausted) {
+					t.Fatalf("Handle = %v, want the consumer to park it: retries exhausted", err)
 				}
 			}
 			if tt.want.cause != nil && !errors.Is(err, tt.want.cause) {
@@ -601,8 +648,10 @@ func TestHandleFailures(t *testing.T) {
 					t.Fatal(derr)
 				}
 				f := fx.runs.fails[0]
-				if f.run != msg.Run || f.class != tt.want.failClass || f.msg != err.Error() {
-					t.Fatalf("Fail(%+v, %q, %q), want Fail(%+v, %q, %q)", f.run, f.class, f.msg, msg.Run, tt.want.failClass, err.Error())
+				// The run records the handler's error; a parked message's
+				// says "retries exhausted on receive N: " before it.
+				if f.run != msg.Run || f.class != tt.want.failClass || (err != nil && !strings.HasSuffix(err.Error(), f.msg)) {
+					t.Fatalf("Fail(%+v, %q, %q), want Fail(%+v, %q, %v)", f.run, f.class, f.msg, msg.Run, tt.want.failClass, err)
 				}
 			}
 			if fetched := fx.tr.count("fetch") > 0; fetched != tt.want.fetched {

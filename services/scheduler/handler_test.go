@@ -407,6 +407,8 @@ func (f *fakeSettler) Park(_ context.Context, m consumer.Message, cause error) e
 	return nil
 }
 
+func (f *fakeSettler) Hide(context.Context, consumer.Message, time.Duration) error { return nil }
+
 func (f *fakeSettler) Backoff(_ context.Context, m consumer.Message, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -500,7 +502,7 @@ func TestLambdaHandler(t *testing.T) {
 			out := &fakeBatchSender{err: tt.sendErr}
 			h := newHandler(t, out, now)
 			settler := &fakeSettler{}
-			sqs := consumer.Lambda(log, h, settler, 2, 5)
+			sqs := consumer.Lambda(log, h, settler, 2, 5, 0)
 			sqsCalled := false
 			spy := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				sqsCalled = true

@@ -101,17 +101,24 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // message: its attempt is no longer current, so its data must not be
 // counted or published. Otherwise giving up on the message (a permanent
 // error, or the last delivery: consumer.GiveUp) marks the run FAILED, so
-// the input is free at once instead of when the lease expires.
+// the input is free at once instead of when the lease expires — unless
+// the run SUCCEEDED or a newer attempt owns it meanwhile: then the
+// message is superseded, and deleted on its last delivery.
 func (h *handler) settle(ctx context.Context, ref contracts.Run, err error) error {
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("stale attempt: message dropped", zap.Error(err))
 		return nil
 	}
-	consumer.OnGiveUp(ctx, func(ctx context.Context, class string, cause error) error {
-		if err := h.runs.Fail(ctx, ref, class, cause.Error()); err != nil && !errors.Is(err, runs.ErrFenced) {
-			return fmt.Errorf("mark run %s FAILED: %w", ref.Key(), err)
+	consumer.OnGiveUp(ctx, func(ctx context.Context, class string, cause error) (consumer.Fate, error) {
+		err := h.runs.Fail(ctx, ref, class, cause.Error())
+		var fenced *runs.FencedError
+		switch {
+		case errors.As(err, &fenced) && fenced.Superseded():
+			return consumer.Superseded, nil
+		case err != nil && !errors.Is(err, runs.ErrFenced):
+			return consumer.Unfinished, fmt.Errorf("mark run %s FAILED: %w", ref.Key(), err)
 		}
-		return nil
+		return consumer.Unfinished, nil
 	})
 	return err
 }

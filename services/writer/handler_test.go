@@ -224,7 +224,7 @@ func TestHandle(t *testing.T) {
 		won        bool
 		commitErr  error
 		writeErr   error
-		want       string // "nil", "retry" or "permanent"
+		want       string // "nil", "retry", "permanent" or "parked" (retries exhausted: parked by the consumer)
 		cause      error
 		wantRuns   []string // <id> stands for the run id
 		wantStatus runs.Status
@@ -341,11 +341,11 @@ func TestHandle(t *testing.T) {
 			wantSink:   []string{"write " + part0 + " 3"},
 		},
 		{
-			name:       "S3 failure on the last delivery marks the run FAILED before the DLQ",
+			name:       "S3 failure on the last delivery marks the run FAILED and parks the message",
 			body:       batch(0),
 			writeErr:   s3Down,
 			receive:    5,
-			want:       "retry",
+			want:       "parked",
 			cause:      s3Down,
 			wantRuns:   []string{"fail <id>#2 retries-exhausted"},
 			wantStatus: runs.Failed,
@@ -399,12 +399,12 @@ func TestHandle(t *testing.T) {
 			wantRuns:  []string{"set totals <id>#2 2 6 900", commitRunning},
 		},
 		{
-			name:       "commit failure on the last delivery marks the run FAILED",
+			name:       "commit failure on the last delivery marks the run FAILED and parks the message",
 			body:       done(2),
 			prep:       written(-1, 0, 1),
 			commitErr:  s3Down,
 			receive:    5,
-			want:       "retry",
+			want:       "parked",
 			wantRuns:   []string{"set totals <id>#2 2 6 900", commitRunning, "fail <id>#2 retries-exhausted"},
 			wantStatus: runs.Failed,
 		},
@@ -449,8 +449,12 @@ func TestHandle(t *testing.T) {
 					t.Fatalf("Handle = %v, want a retryable error", err)
 				}
 			case "permanent":
-				if !fault.IsPermanent(err) {
+				if !fault.IsPermanent(err) || errors.Is(err, consumer.ErrRetriesExhausted) {
 					t.Fatalf("Handle = %v, want a permanent error", err)
+				}
+			case "parked":
+				if !fault.IsPermanent(err) || !errors.Is(err, consumer.ErrRetriesExhausted) {
+					t.Fatalf("Handle = %v, want the consumer to park it: retries exhausted", err)
 				}
 			}
 			if tt.cause != nil && !errors.Is(err, tt.cause) {

@@ -20,15 +20,18 @@ type Config struct {
 	// MaxReceive is the queue's maxReceiveCount, used only when the queue's
 	// redrive policy cannot be read at start-up (see ReadMaxReceive).
 	MaxReceive int `env:"SLUICE_MAX_RECEIVE"`
-	// Visibility is the visibility timeout the poller asks for on receive;
-	// while a message is handled it is extended every Visibility/2, so a
-	// slow handler never has its message delivered twice. It is also the
-	// most a message is hidden by a receive whose response never reached
-	// the poller (a lost response, a poller stopped or killed mid-poll): it
-	// is visible again after Visibility. So it is kept short — the cost is
-	// one ChangeMessageVisibility per Visibility/2 for each message handled
-	// longer than that (in practice only fetches). The queue's own
-	// visibility timeout (Terraform's, for Lambda) plays no part here.
+	// Visibility is how long a message is hidden at a time: the poller
+	// asks for it on receive, Lambda sets it when a handler starts (its
+	// event source mapping receives with the queue's own, much longer,
+	// visibility timeout), and while a message is handled it is extended
+	// every Visibility/2, so a slow handler never has its message
+	// delivered twice. It is also the most a message is hidden once its
+	// process or sandbox died with it, or by a receive whose response never
+	// reached the poller (a lost response, a poller stopped or killed
+	// mid-poll): it is visible again after Visibility. So it is kept short
+	// — the cost is one ChangeMessageVisibility per message on Lambda, and
+	// one per Visibility/2 for each message handled longer than that (in
+	// practice only fetches).
 	Visibility time.Duration `env:"SLUICE_VISIBILITY"`
 	// PollWait is the poller's long-poll wait of each receive (at most
 	// 20s). Zero is taken as the default by the poller (see Poller).

@@ -13,17 +13,21 @@
 //     with the error as message attributes, and deletes the original — so a
 //     malformed message is kept for inspection and redrive, never lost, and
 //     never retried in vain;
-//   - leaves retryable failures for redelivery; the queue's redrive policy
-//     moves them to the DLQ after maxReceiveCount receives (read from the
-//     queue at start-up, so that the transport can tell a handler which
-//     delivery is the last: Message.Last);
+//   - leaves retryable failures for redelivery, until the last delivery it
+//     acts on (Message.Last: one before the queue's maxReceiveCount, read
+//     from the queue at start-up), where GiveUp parks them itself with the
+//     reason — or deletes them when their work is done or taken over — so
+//     that the queue's own redrive, which moves a message without a
+//     reason, only happens to a message whose process died on both of its
+//     last two deliveries;
 //   - recovers a handler panic as a permanent failure of that message only;
 //   - logs exactly one line per message outcome, with the fields the
 //     handler added to the log scope (run id, input, attempt).
 //
 // Delivery policy that needs to know the handler's work wraps the handler
 // as middleware: GiveUp ends that work for good (a run marked FAILED) on a
-// permanent error or a failed last delivery.
+// permanent error or a failed last delivery, and on the last delivery
+// drops the message instead when its work is done or taken over.
 package consumer
 
 import (
@@ -41,10 +45,14 @@ import (
 
 // Message is one queue message as a handler sees it.
 type Message struct {
-	ID            string
-	Body          []byte
-	ReceiveCount  int               // 1 on the first delivery
-	Last          bool              // the last delivery before the queue's redrive policy moves it to the DLQ
+	ID           string
+	Body         []byte
+	ReceiveCount int // 1 on the first delivery
+	// Last: the last delivery the consumer acts on — receive
+	// maxReceiveCount-1 or later (1 when maxReceiveCount is 1), one before
+	// the queue's redrive policy would move it to the DLQ, so that a
+	// process dying on it still leaves one delivery to act on.
+	Last          bool
 	Attributes    map[string]string // message attributes of type String
 	ReceiptHandle string            // for the transport; handlers ignore it
 }
@@ -124,7 +132,7 @@ func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Messag
 		return Retry, 0
 	}
 	out.Error("message failed permanently; parked in the DLQ", elapsed,
-		zap.String("error_class", class.String()), errorField("error", err))
+		zap.String("error_class", parkClass(err)), errorField("error", err))
 	return Parked, 0
 }
 

@@ -35,6 +35,8 @@ func (f *fakeSettler) Park(_ context.Context, m Message, cause error) error {
 	return nil
 }
 
+func (f *fakeSettler) Hide(context.Context, Message, time.Duration) error { return nil }
+
 func (f *fakeSettler) Backoff(_ context.Context, m Message, _ time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -62,7 +64,7 @@ var byBody = HandlerFunc(func(ctx context.Context, m Message) error {
 func TestLambdaPartialBatch(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
 	settler := &fakeSettler{}
-	h := Lambda(zap.New(core), byBody, settler, 3, 5)
+	h := Lambda(zap.New(core), byBody, settler, 3, 5, 0)
 
 	ev := events.SQSEvent{}
 	for _, b := range []string{"ok", "bad", "flaky", "panic", "ok"} {
@@ -237,7 +239,7 @@ func TestLambdaAnswersBeforeTheDeadline(t *testing.T) {
 				})
 				settler := &fakeSettler{}
 				// One worker: "late" can only start once "slow" is over.
-				fn := Lambda(zap.NewNop(), h, settler, 1, 5)
+				fn := Lambda(zap.NewNop(), h, settler, 1, 5, 0)
 				ev := events.SQSEvent{Records: []events.SQSMessage{
 					{MessageId: "ok", Body: "ok"}, {MessageId: "slow", Body: "slow"}, {MessageId: "late", Body: "ok"},
 				}}

@@ -2,6 +2,8 @@ package consumer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"go.uber.org/zap"
@@ -11,7 +13,8 @@ import (
 )
 
 // Classes of giving up, passed to a GiveUpFunc; they are the error classes
-// recorded on a FAILED run.
+// recorded on a FAILED run, and ClassRetriesExhausted is also the
+// sluice-error-class of a message parked on its last delivery.
 const (
 	// ClassPermanent: the handler's error is permanent; no retry can help.
 	ClassPermanent = "permanent"
@@ -19,12 +22,33 @@ const (
 	ClassRetriesExhausted = "retries-exhausted"
 )
 
+// ErrRetriesExhausted marks the error of a message that failed retryably
+// on its last delivery and is parked by the consumer itself (GiveUp), so
+// that it reaches the DLQ with its reason rather than by the queue's own
+// count, without one.
+var ErrRetriesExhausted = errors.New("retries exhausted")
+
+// Fate is what giving up found of a message's work.
+type Fate int
+
+const (
+	// Unfinished: the work is not done and nothing newer does it; the
+	// message is kept — parked in the DLQ with its reason, for a person
+	// or a redrive.
+	Unfinished Fate = iota
+	// Superseded: the work is done or newer work has taken it over (its
+	// run SUCCEEDED, or a newer attempt owns it). On its last delivery the
+	// message is no longer needed and is deleted.
+	Superseded
+)
+
 // GiveUpFunc is what giving up on the work of one message means to its
 // handler — for a run, marking it FAILED with class and the cause's text,
-// so that what it holds is free at once. Its error is logged, not
-// returned: whatever it failed to release must free itself in time (a
-// run's lease expires).
-type GiveUpFunc func(ctx context.Context, class string, cause error) error
+// so that what it holds is free at once — and it says what it found the
+// work to be. Its error is logged, not returned, and the message is then
+// taken as Unfinished: whatever it failed to release must free itself in
+// time (a run's lease expires).
+type GiveUpFunc func(ctx context.Context, class string, cause error) (Fate, error)
 
 type giveUpKey struct{}
 
@@ -47,11 +71,15 @@ func OnGiveUp(ctx context.Context, f GiveUpFunc) {
 }
 
 // GiveUp is the delivery policy that ends a message's work for good, after
-// watermill's poison-queue middleware: when h fails permanently, or
-// retryably on the message's last delivery (Message.Last), it calls what h
-// registered with OnGiveUp, and then returns h's error unchanged for the
-// transport to act on (park it, or leave it for the queue's redrive
-// policy). A handler that drops a message — a stale or fenced run — returns
+// watermill's poison-queue middleware. When h fails permanently it calls
+// what h registered with OnGiveUp and returns h's error unchanged, for the
+// transport to park. When h fails retryably on the message's last
+// delivery (Message.Last) it calls it too, and then either drops the
+// message — its work is Superseded: GiveUp logs that and returns nil — or
+// returns a permanent error wrapping ErrRetriesExhausted and h's error, so
+// that the transport parks the message itself with its reason instead of
+// leaving it to the queue's redrive policy, which moves a message without
+// one. A handler that drops a message — a stale or fenced run — returns
 // nil, so it is never given up on.
 //
 // The GiveUpFunc gets a context that outlives the message's: the message
@@ -68,14 +96,24 @@ func GiveUp(h Handler) Handler {
 		slot.mu.Lock()
 		f := slot.f
 		slot.mu.Unlock()
-		if f == nil {
+		fate := Unfinished
+		if f != nil {
+			var gerr error
+			if fate, gerr = f(context.WithoutCancel(ctx), class, err); gerr != nil {
+				fate = Unfinished
+				logging.From(ctx).Warn("could not give up on the message's work; it is freed when its lease expires",
+					zap.String("give_up_class", class), zap.NamedError("give_up_error", gerr))
+			}
+		}
+		if class == ClassPermanent {
 			return err
 		}
-		if gerr := f(context.WithoutCancel(ctx), class, err); gerr != nil {
-			logging.From(ctx).Warn("could not give up on the message's work; it is freed when its lease expires",
-				zap.String("give_up_class", class), zap.NamedError("give_up_error", gerr))
+		if fate == Superseded {
+			logging.From(ctx).Info("last delivery failed, but the message's work is done or taken over by a newer attempt; message deleted",
+				errorField("error", err))
+			return nil
 		}
-		return err
+		return fault.Permanent(fmt.Errorf("%w on receive %d: %w", ErrRetriesExhausted, m.ReceiveCount, err))
 	})
 }
 
@@ -91,4 +129,12 @@ func giveUpClass(err error, last bool) (class string, ok bool) {
 		return ClassRetriesExhausted, true
 	}
 	return "", false
+}
+
+// parkClass is the sluice-error-class of a message parked for err.
+func parkClass(err error) string {
+	if errors.Is(err, ErrRetriesExhausted) {
+		return ClassRetriesExhausted
+	}
+	return fault.ClassOf(err).String()
 }

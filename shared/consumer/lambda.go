@@ -12,9 +12,11 @@ import (
 )
 
 // Settler is what the Lambda transport needs of the queue: parking
-// permanent failures and shortening the wait before a retry.
+// permanent failures, keeping a message hidden while it is handled, and
+// shortening the wait before a retry.
 type Settler interface {
 	Parker
+	Hide(ctx context.Context, m Message, d time.Duration) error
 	Backoff(ctx context.Context, m Message, after time.Duration) error
 }
 
@@ -27,8 +29,20 @@ var _ Settler = (*Queue)(nil)
 // queue's maxReceiveCount (Queue.MaxReceive), which tells a handler its
 // last delivery (Message.Last).
 //
+// Lambda's event source mapping receives a message with the queue's
+// visibility timeout, which AWS wants at six times the function's timeout
+// (90 minutes for a 15-minute fetcher): that long a message would stay
+// hidden after its sandbox crashed. So with visibility > 0 each message is
+// hidden for visibility at once when its handler starts and again every
+// visibility/2 while it runs (the poller's rule, Config.Visibility): a
+// message whose sandbox dies with it is back within visibility, and its
+// run is taken up again then (a fetch waits out the run's lease first).
+// The extensions stop when the invocation answers.
+//
 // Parked and done messages are deleted by Lambda when the invocation
-// returns; failed ones become visible again after the visibility timeout.
+// returns; failed ones become visible again after their retry backoff
+// (Settler.Backoff), or else within visibility (the queue's visibility
+// timeout when visibility is 0).
 //
 // Lambda kills an invocation at its deadline, response and all, and then
 // redelivers the whole batch, finished messages included. So handlers get
@@ -48,7 +62,7 @@ var _ Settler = (*Queue)(nil)
 // handler does itself goes on — writes it makes while ignoring its
 // context, conditioned on its run (a stale run is fenced). Handlers are
 // idempotent for that reason among others.
-func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visibility time.Duration) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	if workers < 1 {
 		workers = 1
 	}
@@ -81,7 +95,12 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int) func
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				m := fromLambda(rec, maxReceive)
+				stopHiding := func() {}
+				if visibility > 0 {
+					stopHiding = keepHidden(hctx, log, late, m, visibility, true)
+				}
 				outcome, after := Process(hctx, log, h, late, m)
+				stopHiding()
 				if outcome != Retry {
 					mu.Lock()
 					finished[i] = true
@@ -139,11 +158,18 @@ func acquire(ctx context.Context, sem chan struct{}) bool {
 	}
 }
 
-// lateSettler stops shortening retry delays once the invocation has
-// answered (parking goes on: see Lambda).
+// lateSettler stops shortening retry delays and extending visibility once
+// the invocation has answered (parking goes on: see Lambda).
 type lateSettler struct {
 	Settler
 	answered atomic.Bool
+}
+
+func (s *lateSettler) Hide(ctx context.Context, m Message, d time.Duration) error {
+	if s.answered.Load() {
+		return nil
+	}
+	return s.Settler.Hide(ctx, m, d)
 }
 
 func (s *lateSettler) Backoff(ctx context.Context, m Message, after time.Duration) error {

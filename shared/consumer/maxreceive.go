@@ -78,8 +78,12 @@ func parseMaxReceive(policy string) (int, error) {
 	return n, nil
 }
 
-// last says whether a message received receives times is on its last
-// delivery on a queue that allows maxReceive (0: unknown).
+// last says whether a message received receives times is on the last
+// delivery the consumer acts on, on a queue that allows maxReceive (0:
+// unknown, never): the one before the queue's last, or any later one (see
+// Message.Last). Acting one delivery early means the queue's own move to
+// the DLQ, which carries no reason and tells no run, only happens to a
+// message whose process died on both of its last two deliveries.
 func last(receives, maxReceive int) bool {
-	return maxReceive > 0 && receives >= maxReceive
+	return maxReceive > 0 && receives >= max(maxReceive-1, 1)
 }

@@ -2,7 +2,6 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -115,7 +114,9 @@ func (p *Poller) receive(ctx context.Context, n int) ([]Message, error) {
 func (p *Poller) handle(ctx context.Context, m Message) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandleTimeout)
 	defer cancel()
-	stopExtend := p.extendWhileHandling(ctx, m)
+	// Received with p.cfg.Visibility already: the first extension is due
+	// at half of it.
+	stopExtend := keepHidden(ctx, p.log, p.q, m, p.cfg.Visibility, false)
 	outcome, after := Process(ctx, p.log, p.h, p.q, m)
 	stopExtend()
 
@@ -129,28 +130,6 @@ func (p *Poller) handle(ctx context.Context, m Message) {
 	if err != nil {
 		p.log.Warn("could not settle message", zap.String("message_id", m.ID), zap.Stringer("outcome", outcome), zap.Error(err))
 	}
-}
-
-// extendWhileHandling keeps m invisible while its handler runs.
-func (p *Poller) extendWhileHandling(ctx context.Context, m Message) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(p.cfg.Visibility / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := p.q.setVisibility(ctx, m, p.cfg.Visibility); err != nil && !errors.Is(err, context.Canceled) {
-					p.log.Warn("could not extend message visibility", zap.String("message_id", m.ID), zap.Error(err))
-				}
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,13 +21,15 @@ import (
 	"github.com/sluice-data/sluice/shared/fault"
 )
 
-// The poller against real SQS (fauxqs): done messages are deleted,
-// permanent failures parked in the DLQ with their reason, retryable ones
-// received again until the redrive policy moves them to the DLQ, and a
+// The poller against real SQS (fauxqs), behind GiveUp as the services
+// serve it: done messages are deleted, permanent failures parked in the
+// DLQ with their reason, retryable ones received again until their last
+// delivery (one before the redrive policy's count), where they are parked
+// with their reason too — never moved by the queue without one — and a
 // message still in flight when the poller is told to stop finishes and is
 // deleted.
 func TestPollerSettlesEveryOutcome(t *testing.T) {
-	st := devstacktest.Start(t, devstack.Options{MaxReceiveCount: 2, VisibilityTimeout: 5 * time.Second})
+	st := devstacktest.Start(t, devstack.Options{MaxReceiveCount: 3, VisibilityTimeout: 5 * time.Second})
 	q := st.Resources.Inputs
 	ctx := context.Background()
 	send(t, st.SQS, q.URL, "ok", "bad", "flaky", "slow")
@@ -60,11 +63,11 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 	})
 	cfg := pollerConfig(q.DLQURL, 5*time.Second)
 	cfg.RetryBase, cfg.RetryMax = time.Second, time.Second
-	// The queue's maxReceiveCount (2) is read from its redrive policy, and
+	// The queue's maxReceiveCount (3) is read from its redrive policy, and
 	// wins over SLUICE_MAX_RECEIVE's default (5).
 	queue := consumer.NewQueue(ctx, zap.NewNop(), st.SQS, q.URL, cfg)
-	if queue.MaxReceive != 2 {
-		t.Fatalf("MaxReceive = %d, want the redrive policy's 2", queue.MaxReceive)
+	if queue.MaxReceive != 3 {
+		t.Fatalf("MaxReceive = %d, want the redrive policy's 3", queue.MaxReceive)
 	}
 	// A queue without a redrive policy (the DLQ itself) falls back to
 	// SLUICE_MAX_RECEIVE and says why.
@@ -74,7 +77,7 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 		t.Fatalf("MaxReceive of a queue without a redrive policy = %d, want %d and a logged reason; logged %v",
 			dq.MaxReceive, cfg.MaxReceive, logs.All())
 	}
-	p := consumer.NewPoller(queue, cfg, zap.NewNop(), h)
+	p := consumer.NewPoller(queue, cfg, zap.NewNop(), consumer.GiveUp(h))
 	// Each wait: one poll, one lost receive (a visibility timeout) and one
 	// retry backoff at most, plus a margin for a loaded machine.
 	patience := cfg.PollWait + cfg.Visibility + cfg.RetryMax + pollerMargin
@@ -89,8 +92,8 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("the slow message was never handled")
 	}
-	// The flaky message must reach the DLQ through the redrive policy: two
-	// receives, each failing; the third receive moves it.
+	// The flaky message must reach the DLQ parked by the consumer on its
+	// second receive (its last, one before the redrive policy's third).
 	dlq := receiveAll(t, st.SQS, q.DLQURL, 2, 2*patience)
 
 	stop()
@@ -126,8 +129,10 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 	if a, ok := bodies["bad"]; !ok || a[consumer.AttrErrorClass] != "permanent" || a[consumer.AttrError] != "malformed" {
 		t.Fatalf("bad message in DLQ = %v, %v; want parked with its reason", ok, a)
 	}
-	if _, ok := bodies["flaky"]; !ok {
-		t.Fatalf("flaky message not in the DLQ: %v", bodies)
+	if a, ok := bodies["flaky"]; !ok || a[consumer.AttrErrorClass] != consumer.ClassRetriesExhausted ||
+		!strings.Contains(a[consumer.AttrError], "try later") || a[consumer.AttrReceives] != "2" {
+		t.Fatalf("flaky message in DLQ = %v, %v; want parked on its 2nd receive with class %s and its reason",
+			ok, a, consumer.ClassRetriesExhausted)
 	}
 	lastMu.Lock()
 	if len(flakyLast) != 2 || flakyLast[0] || !flakyLast[1] {
@@ -135,7 +140,7 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 	}
 	lastMu.Unlock()
 	if seen := c.snapshot(); seen["ok"] != 1 || seen["bad"] != 1 || seen["slow"] != 1 || seen["flaky"] != 2 {
-		t.Fatalf("handled %v; want ok, bad, slow once and flaky twice (maxReceiveCount)", seen)
+		t.Fatalf("handled %v; want ok, bad, slow once and flaky twice (maxReceiveCount-1)", seen)
 	}
 	// Nothing is left on the main queue, visible or not: done and parked
 	// messages were deleted, the slow one too (it finished after the stop).

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/backoff"
-	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
 )
 
@@ -60,7 +59,7 @@ func (q *Queue) Park(ctx context.Context, m Message, cause error) error {
 	}
 	attrs := map[string]types.MessageAttributeValue{
 		AttrError:      stringAttr(logging.Truncate(cause.Error(), maxErrorAttr)),
-		AttrErrorClass: stringAttr(fault.ClassOf(cause).String()),
+		AttrErrorClass: stringAttr(parkClass(cause)),
 		AttrFailedAt:   stringAttr(time.Now().UTC().Format(time.RFC3339)),
 		AttrReceives:   {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(m.ReceiveCount))},
 	}

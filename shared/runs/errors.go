@@ -60,6 +60,15 @@ func (e *FencedError) Error() string {
 
 func (e *FencedError) Unwrap() error { return ErrFenced }
 
+// Superseded reports whether the input has moved past the fenced attempt
+// for good: the attempt SUCCEEDED, or a newer attempt owns the input. A
+// message of that attempt is then no longer needed by anyone. (A run that
+// FAILED as the same attempt, or is gone, is not superseded: its messages
+// are what a redrive needs.)
+func (e *FencedError) Superseded() bool {
+	return e.Attempt > e.Ref.Attempt || (e.Attempt == e.Ref.Attempt && e.Status == Succeeded)
+}
+
 // fenced is the error of op on r when the run stands as cur (the zero Run:
 // there is none).
 func fenced(op string, r contracts.Run, cur Run) error {

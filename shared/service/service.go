@@ -147,7 +147,7 @@ func Serve(ctx context.Context, c Config, log *zap.Logger, api consumer.SQSAPI, 
 	case TransportLambda:
 		log.Info("serving SQS events on Lambda", zap.String("queue", queueURL), zap.Int("max_receive", q.MaxReceive),
 			zap.Bool("other_events", other != nil))
-		sqs := consumer.Lambda(log, h, q, c.Workers, q.MaxReceive)
+		sqs := consumer.Lambda(log, h, q, c.Workers, q.MaxReceive, c.Visibility)
 		if other == nil {
 			lambda.StartWithOptions(sqs, lambda.WithContext(ctx))
 		} else {

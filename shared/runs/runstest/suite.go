@@ -63,6 +63,7 @@ func TestStore(t *testing.T, open Open) {
 		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},
 		{"ContinuationHops", testContinuationHops},
 		{"RestartBeginsTheFetchAgainAsTheNextAttempt", testRestartBeginsTheFetchAgainAsTheNextAttempt},
+		{"FailOfAFinishedAttemptSaysWhetherItIsSuperseded", testFailOfAFinishedAttemptSaysWhetherItIsSuperseded},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
 	}
