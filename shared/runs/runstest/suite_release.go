@@ -77,6 +77,25 @@ func testRelease(t *testing.T, open Open) {
 		{"live lease refused", func(*testing.T, Contract, *Clock, runs.Run) {}, false, runs.ErrLeaseLive},
 		{"live lease forced", func(*testing.T, Contract, *Clock, runs.Run) {}, true, nil},
 		{"expired lease", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) { c.Add(2 * time.Minute) }, false, nil},
+		// A commit past its decision may publish at any moment: release
+		// cannot fence it, so it refuses, forced or not, lease live or not.
+		{"committing refused though forced", func(t *testing.T, s Contract, _ *Clock, r runs.Run) {
+			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+				t.Fatalf("begin commit = %v, %v", won, err)
+			}
+		}, true, runs.ErrCommitting},
+		{"committing with an expired lease refused", func(t *testing.T, s Contract, c *Clock, r runs.Run) {
+			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+				t.Fatalf("begin commit = %v, %v", won, err)
+			}
+			c.Add(2 * time.Minute)
+		}, false, runs.ErrCommitting},
 		{"finished run", func(t *testing.T, s Contract, _ *Clock, r runs.Run) {
 			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
 				t.Fatal(err)
@@ -99,6 +118,9 @@ func testRelease(t *testing.T, open Open) {
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("release = %v, want %v", err, tt.wantErr)
+				}
+				if cur, gerr := s.Get(ctx, "orders/2026-11-01"); gerr != nil || cur.Status == runs.Failed {
+					t.Fatalf("a refused release changed the run: %+v, %v", cur, gerr)
 				}
 				return
 			}
