@@ -14,9 +14,19 @@ import (
 )
 
 // Fail marks the run FAILED with the error, which frees the input for the
-// next claim.
+// next claim. A COMMITTING run is not failed — its commit may have
+// published the attempt, and a published run is never FAILED: Fail returns
+// a *FencedError with Status COMMITTING, and a committer that knows the
+// attempt is not published ends it with FailCommit.
 func (s *Store) Fail(ctx context.Context, r contracts.Run, class, msg string) error {
-	return s.fail(ctx, "fail", r, class, msg, Claimed, Running, Committing)
+	return s.fail(ctx, "fail", r, class, msg, Claimed, Running)
+}
+
+// FailCommit marks r's COMMITTING run FAILED with the error: only for a
+// commit its caller has seen is not published (the partition's pointer
+// does not show the attempt).
+func (s *Store) FailCommit(ctx context.Context, r contracts.Run, class, msg string) error {
+	return s.fail(ctx, "fail commit", r, class, msg, Committing)
 }
 
 // fail marks the run FAILED if its attempt is r's and its status one of from.
@@ -68,7 +78,7 @@ func (s *Store) Release(ctx context.Context, input, reason string, force bool) (
 		return cur, fmt.Errorf("release %s: attempt %d (%s, owner %s) holds the lease until %s; use --force to end it anyway: %w",
 			input, cur.Attempt, cur.Status, cur.Owner, cur.LeaseExpiry().Format(time.RFC3339), ErrLeaseLive)
 	}
-	// Not COMMITTING: a commit decided since the read above is not failed.
+	// Fail, not COMMITTING: a commit decided since the read above is not failed.
 	err = s.fail(ctx, "release", cur.Ref(), ClassReleased, reason, Claimed, Running)
 	if errors.Is(err, ErrFenced) {
 		return cur, fmt.Errorf("release %s: the run changed while releasing it; look again: %w", input, err)

@@ -19,11 +19,16 @@
 // see a partial attempt: before step 4 they see the previous attempt,
 // after it the new one.
 //
+// A commit given up on (a permanent error, or a retryable one on its
+// message's last receive: GiveUp) is ended by what the partition shows: a
+// published run is finished, never FAILED; only an unpublished one fails.
+//
 // The writer is its only user, so the package lives beside it.
 package commit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,6 +42,7 @@ import (
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
 // ObjectStore holds the attempts' objects; *sink.Sink is one.
@@ -45,6 +51,7 @@ type ObjectStore interface {
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
 	RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error)
+	Current(ctx context.Context, p sink.Partition) (sink.Pointer, error)
 }
 
 var (
@@ -145,4 +152,56 @@ func exactly(parts []sink.Part, n int) error {
 		}
 	}
 	return nil
+}
+
+// Ending is how GiveUp ended a commit.
+type Ending int
+
+const (
+	// EndedFailed: the partition does not show the attempt; the run is
+	// FAILED and the input free.
+	EndedFailed Ending = iota + 1
+	// EndedSucceeded: the partition shows the attempt (the commit got past
+	// its publish); the run is SUCCEEDED.
+	EndedSucceeded
+)
+
+func (e Ending) String() string {
+	switch e {
+	case EndedFailed:
+		return "FAILED"
+	case EndedSucceeded:
+		return "SUCCEEDED"
+	}
+	return "unended"
+}
+
+// GiveUp ends the commit of ref's COMMITTING run when its message is given
+// up on, with class and msg as the failure: a published run is never
+// marked FAILED. If the partition's pointer shows the attempt, the commit
+// is finished (SUCCEEDED; a clean-up it missed is done by the next commit
+// of the partition); otherwise the run is FAILED. When the pointer cannot
+// be read or the run not changed, the error says so and the run stays
+// COMMITTING, for a redelivery to finish or its lease to free.
+//
+// One window is left: a committer of the same attempt paused between its
+// pointer check and its PUT (see Commit) can still publish an attempt
+// this marked FAILED; the data is then complete and the next attempt
+// publishes over it.
+func (c *Committer) GiveUp(ctx context.Context, ref contracts.Run, p sink.Partition, class, msg string) (Ending, error) {
+	ptr, err := c.objects.Current(ctx, p)
+	switch {
+	case errors.Is(err, sink.ErrNoPointer):
+	case err != nil:
+		return 0, fmt.Errorf("give up on the commit of %s attempt %d: %w", ref.Key(), ref.Attempt, err)
+	case ptr.Attempt == ref.Attempt:
+		if err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs)); err != nil {
+			return 0, fmt.Errorf("give up on the commit of %s attempt %d, which is published: %w", ref.Key(), ref.Attempt, err)
+		}
+		return EndedSucceeded, nil
+	}
+	if err := c.runs.FailCommit(ctx, ref, class, msg); err != nil {
+		return 0, fmt.Errorf("give up on the commit of %s attempt %d: %w", ref.Key(), ref.Attempt, err)
+	}
+	return EndedFailed, nil
 }

@@ -264,7 +264,12 @@ func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) er
 
 // Fail marks the run FAILED; see (*runs.Store).Fail.
 func (s *Store) Fail(_ context.Context, r contracts.Run, class, msg string) error {
-	return s.fail("fail", r, class, msg, runs.Claimed, runs.Running, runs.Committing)
+	return s.fail("fail", r, class, msg, runs.Claimed, runs.Running)
+}
+
+// FailCommit marks a COMMITTING run FAILED; see (*runs.Store).FailCommit.
+func (s *Store) FailCommit(_ context.Context, r contracts.Run, class, msg string) error {
+	return s.fail("fail commit", r, class, msg, runs.Committing)
 }
 
 func (s *Store) fail(op string, r contracts.Run, class, msg string, from ...runs.Status) error {

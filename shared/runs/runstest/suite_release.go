@@ -137,3 +137,44 @@ func testRelease(t *testing.T, open Open) {
 		})
 	}
 }
+
+// A COMMITTING run may already be published: Fail (a give-up, a fetcher's
+// late error) leaves it alone, fenced; only FailCommit — a committer that
+// saw the attempt unpublished — ends it.
+func testFailLeavesACommitToTheCommitter(t *testing.T, open Open) {
+	s, _ := newStore(t, open)
+	ctx := context.Background()
+	r, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailCommit(ctx, r.Ref(), "x", "not committing"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("fail commit of a CLAIMED run = %v, want fenced", err)
+	}
+	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+		t.Fatalf("begin commit = %v, %v", won, err)
+	}
+	var fe *runs.FencedError
+	if err := s.Fail(ctx, r.Ref(), consumer.ClassRetriesExhausted, "S3 503"); !errors.As(err, &fe) || fe.Status != runs.Committing || fe.Attempt != r.Attempt {
+		t.Fatalf("fail of a COMMITTING run = %v, want fenced by its own COMMITTING attempt", err)
+	}
+	if cur, err := s.Get(ctx, r.Input); err != nil || cur.Status != runs.Committing {
+		t.Fatalf("run after the refused fail = %+v, %v", cur, err)
+	}
+	if err := s.FailCommit(ctx, r.Ref(), consumer.ClassRetriesExhausted, "S3 503"); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Get(ctx, r.Input)
+	if err != nil || cur.Status != runs.Failed || cur.ErrorClass != consumer.ClassRetriesExhausted || cur.LastError != "S3 503" || cur.LeaseUntil != 0 {
+		t.Fatalf("run after fail commit = %+v, %v", cur, err)
+	}
+	if next, err := s.Claim(ctx, req("m-2")); err != nil || next.Attempt != 2 {
+		t.Fatalf("claim after fail commit = %+v, %v", next, err)
+	}
+}
