@@ -7,7 +7,9 @@
 //  2. Check that S3 holds exactly the parts 0…n-1 of the attempt.
 //  3. Write the attempt's manifest, _SUCCESS, once (If-None-Match).
 //  4. Publish: point the partition at the attempt (one atomic PUT, only
-//     over a lower attempt).
+//     over a lower attempt). A pointer already above the attempt (the run
+//     item lost its counter) ends the commit as a permanent error: a run
+//     is SUCCEEDED only when the partition shows its attempt.
 //  5. Remove the objects of lower attempts, except the one just replaced
 //     (queries that started before the swap may still be reading it);
 //     higher attempts are never touched.
@@ -58,6 +60,10 @@ var (
 	_ RunStore    = (*runs.Store)(nil)
 	_ ObjectStore = (*sink.Sink)(nil)
 )
+
+// ClassBelowPublished is the error class of a run FAILED because the
+// partition already showed a higher attempt than its own.
+const ClassBelowPublished = "below-published"
 
 // Committer commits runs.
 type Committer struct {
@@ -131,12 +137,25 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 		return Result{}, err
 	}
 	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: n, Records: cur.Records}
-	if pub.Attempt == ref.Attempt {
-		// Published now or by an earlier try of this commit: clean up below
-		// it, keeping what it replaced for the readers still on it.
-		if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
+	if pub.Attempt != ref.Attempt {
+		// The pointer is above the attempt. If a newer attempt owns the
+		// run, this committer is stale (FailCommit is fenced: drop it).
+		// Otherwise the run item lost its counter (restored, replaced,
+		// deleted) and attempts began again below the partition: a run is
+		// never SUCCEEDED unless the partition shows its attempt, so it is
+		// FAILED, and the next claim numbers its attempt above the bucket's.
+		msg := fmt.Sprintf("commit %s attempt %d: the partition already shows attempt %d, above this one: the run record "+
+			"lost its attempt counter (restored, replaced or deleted), so this attempt is not published; the next claim is numbered above attempt %d",
+			ref.Key(), ref.Attempt, pub.Attempt, pub.Attempt)
+		if err := c.runs.FailCommit(ctx, ref, ClassBelowPublished, msg); err != nil {
 			return res, err
 		}
+		return res, fault.Permanent(errors.New(msg))
+	}
+	// Published now or by an earlier try of this commit: clean up below
+	// it, keeping what it replaced for the readers still on it.
+	if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
+		return res, err
 	}
 	return res, c.runs.FinishCommit(ctx, ref, n)
 }

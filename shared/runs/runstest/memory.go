@@ -78,7 +78,7 @@ func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error
 		return runs.Run{}, &runs.ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
 	}
 	run := runs.Run{
-		Input: key, Source: req.Source, Window: req.Window, Status: runs.Claimed, Attempt: old.Attempt + 1,
+		Input: key, Source: req.Source, Window: req.Window, Status: runs.Claimed, Attempt: max(old.Attempt, req.Floor) + 1,
 		RunID: newRunID(), Trigger: req.Trigger, Owner: s.cfg.Owner, ClaimMessage: req.MessageID,
 		LeaseUntil: now.Add(s.cfg.Lease).Unix(), ForceID: old.ForceID, ClaimedAt: stamp(now), Rev: old.Rev + 1,
 	}

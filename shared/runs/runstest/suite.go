@@ -55,6 +55,7 @@ func TestStore(t *testing.T, open Open) {
 	}{
 		{"ClaimIsExclusiveUnderConcurrency", testClaimIsExclusiveUnderConcurrency},
 		{"ClaimRules", testClaimRules},
+		{"ClaimIsNumberedAboveTheFloor", testClaimIsNumberedAboveTheFloor},
 		{"StaleAttemptIsFenced", testStaleAttemptIsFenced},
 		{"CommitOnlyWhenCompleteAndExactlyOnce", testCommitOnlyWhenCompleteAndExactlyOnce},
 		{"StartIsExclusiveAndARestartFencesTheEarlierTry", testStartIsExclusiveAndARestartFencesTheEarlierTry},
