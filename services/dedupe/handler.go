@@ -90,9 +90,8 @@ func (h *handler) partition(in contracts.Input) (sink.Partition, error) {
 }
 
 // claim is the domain step: take the input for a new attempt, numbered
-// above floor. A forced
-// input without a force id is its own rerun request. Its errors already
-// name the input.
+// above floor. A forced input without a force id is its own rerun
+// request. Its errors already name the input.
 func claim(ctx context.Context, c claimer, in contracts.Input, messageID string, floor int) (runs.Run, error) {
 	req := runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID, Floor: floor}
 	if in.Force {
