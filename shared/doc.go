@@ -31,7 +31,8 @@
 // consumer.go's Process, giveup.go's middleware, the service's handler.go):
 //
 //	scheduler  services/scheduler/handler.go   expand: pipeline.Config.Expand → queue.Publisher sends one Input per window
-//	dedupe     services/dedupe/handler.go      pipeline.Config.Lookup → runs/claim.go Claim → send the Fetch
+//	dedupe     services/dedupe/handler.go      pipeline.Config.Lookup → sink/attempts.go HighestAttempt (the floor)
+//	                                          → runs/claim.go Claim → send the Fetch
 //	fetcher    services/fetcher/handler.go     runs/fetch.go Start (hop 0) or Continue (a hand-over), restart on a redelivery;
 //	                                          lease.go heartbeats; source/fetch.go + pager.go walk the pages;
 //	                                          pack/packer.go packs batches; queue sends each Batch, then Done

@@ -151,6 +151,7 @@ func TestSettingsFromOneVariable(t *testing.T) {
 		{"SLUICE_MAX_MESSAGE_BYTES", "fetcher", "var.max_message_size", []hclsyntax.Expression{attr(t, queueBody, "max_message_size").Expr}, "the queues' max_message_size"},
 		{"SLUICE_MAX_MESSAGE_BYTES", "fetcher", "var.max_message_size", []hclsyntax.Expression{attr(t, dlqBody, "max_message_size").Expr}, "the DLQs' max_message_size"},
 		{"SLUICE_S3_PREFIX", "writer", "var.data_key_prefix", []hclsyntax.Expression{m.locals["bucket_objects_arn"].Expr}, "the writer's IAM object resource"},
+		{"SLUICE_S3_PREFIX", "dedupe", "var.data_key_prefix", []hclsyntax.Expression{m.locals["bucket_objects_arn"].Expr}, "dedupe's IAM object resource"},
 		{"SLUICE_HANDOFF_MARGIN", "fetcher", "var.handoff_margin_seconds", preconditions, "the fetcher timeout precondition"},
 	}
 	for _, tc := range cases {

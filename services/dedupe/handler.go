@@ -13,11 +13,18 @@ import (
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/sink"
 )
 
 // claimer takes inputs; *runs.Store is one.
 type claimer interface {
 	Claim(ctx context.Context, req runs.ClaimRequest) (runs.Run, error)
+}
+
+// floors reads the highest attempt the bucket holds for a partition;
+// *sink.Sink is one.
+type floors interface {
+	HighestAttempt(ctx context.Context, p sink.Partition) (int, error)
 }
 
 // sender publishes messages; *queue.Publisher is one.
@@ -27,11 +34,13 @@ type sender interface {
 
 var (
 	_ claimer = (*runs.Store)(nil)
+	_ floors  = (*sink.Sink)(nil)
 )
 
 type handler struct {
 	pipeline *pipeline.Config
 	runs     claimer
+	floors   floors
 	out      sender
 	fetchURL string
 	now      func() time.Time
@@ -45,10 +54,17 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		return err
 	}
 	logging.Annotate(ctx, zap.String(logging.FieldInput, in.Key()))
-	if err := h.validate(in); err != nil {
+	p, err := h.partition(in)
+	if err != nil {
 		return err
 	}
-	run, err := claim(ctx, h.runs, in, m.ID)
+	// The claim numbers its attempt above whatever the bucket holds, so a
+	// lost run item never reuses an attempt number.
+	floor, err := h.floors.HighestAttempt(ctx, p)
+	if err != nil {
+		return fmt.Errorf("read the attempts %s holds: %w", in.Key(), err)
+	}
+	run, err := claim(ctx, h.runs, in, m.ID, floor)
 	if errors.Is(err, runs.ErrClaimLost) {
 		logging.From(ctx).Info("claim lost; duplicate dropped", zap.String("reason", err.Error()))
 		return nil
@@ -65,21 +81,24 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	return nil
 }
 
-// validate checks the input against the pipeline config: a known source,
-// one of its windows, and due now (pipeline.Source.CheckDue). A window
-// that has not ended, or is before the source's start, is refused
+// partition checks the input against the pipeline config — a known
+// source, one of its windows, and due now (pipeline.Config.Admit): a
+// window that has not ended, or is before the source's start, is refused
 // permanently, so the input is parked with the reason before anything is
-// claimed.
-func (h *handler) validate(in contracts.Input) error {
-	_, _, err := h.pipeline.Admit(in.Source, in.Window, h.now())
-	return err
+// claimed — and returns where its output goes.
+func (h *handler) partition(in contracts.Input) (sink.Partition, error) {
+	src, w, err := h.pipeline.Admit(in.Source, in.Window, h.now())
+	if err != nil {
+		return sink.Partition{}, err
+	}
+	return sink.Partition{Source: in.Source, Hive: src.Partition.HivePath(w)}, nil
 }
 
-// claim is the domain step: take the input for a new attempt. A forced
-// input without a force id is its own rerun request. Its errors already
-// name the input.
-func claim(ctx context.Context, c claimer, in contracts.Input, messageID string) (runs.Run, error) {
-	req := runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID}
+// claim is the domain step: take the input for a new attempt, numbered
+// above floor. A forced input without a force id is its own rerun
+// request. Its errors already name the input.
+func claim(ctx context.Context, c claimer, in contracts.Input, messageID string, floor int) (runs.Run, error) {
+	req := runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID, Floor: floor}
 	if in.Force {
 		req.ForceID = in.ForceID
 		if req.ForceID == "" {

@@ -312,7 +312,7 @@ func TestHandle(t *testing.T) {
 				tt.setup(t, c)
 			}
 			s := &fakeSender{err: tt.sendErr}
-			h := &handler{pipeline: testPipeline(t), runs: c, out: s, fetchURL: fetchURL, now: clock}
+			h := &handler{pipeline: testPipeline(t), runs: c, floors: &floorsAt{}, out: s, fetchURL: fetchURL, now: clock}
 
 			err := h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: tt.body, ReceiveCount: 1})
 			tt.want.check(t, err)
@@ -393,7 +393,7 @@ func TestHandleLogs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zapcore.DebugLevel)
 			ctx, _ := logging.WithScope(context.Background(), zap.New(core))
-			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), out: &fakeSender{}, fetchURL: fetchURL, now: clock}
+			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), floors: &floorsAt{}, out: &fakeSender{}, fetchURL: fetchURL, now: clock}
 
 			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: golden(t, "input.json"), ReceiveCount: 1}); err != nil {
 				t.Fatal(err)

@@ -260,7 +260,8 @@ func cmdRelease(ctx context.Context, aws awsClients, args []string, out io.Write
 	force := fs.Bool("force", false, "end the run even though its lease is live (its worker is fenced: its later writes fail)")
 	reason := fs.String("reason", "", "why, recorded as the run's error (default: released by <user>)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: sluicectl release [--force] [--reason TEXT] <source>/<window>\n\nMarks a live run FAILED (class released) so the input can be claimed again.")
+		fmt.Fprintln(fs.Output(), "usage: sluicectl release [--force] [--reason TEXT] <source>/<window>\n\nMarks a live run FAILED (class released) so the input can be claimed again.\n"+
+			"A COMMITTING run is never released: its commit is decided and may publish at any moment.")
 		fs.PrintDefaults()
 	}
 	// Flags may follow the input, as operators type them.

@@ -401,6 +401,38 @@ func TestRunsHistoryAndRelease(t *testing.T) {
 	}
 }
 
+// A COMMITTING run may publish at any moment: release refuses it, --force
+// or not, and says why; the run is left as it was.
+func TestReleaseRefusesACommittingRun(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Start(ctx, r.Ref(), "f"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, won, err := store.BeginCommit(ctx, r.Ref()); err != nil || !won {
+		t.Fatalf("begin commit = %v, %v", won, err)
+	}
+	var out bytes.Buffer
+	err = run(ctx, []string{"release", "--force", "orders/2026-11-01"}, &out)
+	if !errors.Is(err, runs.ErrCommitting) || !strings.Contains(err.Error(), "may publish at any moment") {
+		t.Fatalf("release --force of a COMMITTING run = %v, want it refused with the reason", err)
+	}
+	if cur, err := store.Get(ctx, "orders/2026-11-01"); err != nil || cur.Status != runs.Committing || cur.Attempt != r.Attempt {
+		t.Fatalf("run after the refused release = %+v, %v", cur, err)
+	}
+}
+
 func TestTriggerSaysWhatDedupeWillDo(t *testing.T) {
 	st := setup(t)
 	ctx := context.Background()

@@ -37,6 +37,7 @@ type objectStore interface {
 // committer commits complete runs; *commit.Committer is one.
 type committer interface {
 	Commit(ctx context.Context, run runs.Run, p sink.Partition) (commit.Result, error)
+	GiveUp(ctx context.Context, ref contracts.Run, p sink.Partition, class, msg string) (commit.Ending, error)
 }
 
 var (
@@ -86,7 +87,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 
 	p, err := h.partition(ref)
 	if err != nil {
-		return h.settle(ctx, ref, err)
+		return h.settle(ctx, ref, nil, err)
 	}
 	// A run that comes back COMMITTING had a commit of this attempt
 	// interrupted (a crash, a timeout): the message that finds it finishes it.
@@ -94,17 +95,19 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	if err == nil && (run.Status == runs.Committing || run.Complete()) {
 		err = h.commit(ctx, run, p)
 	}
-	return h.settle(ctx, ref, err)
+	return h.settle(ctx, ref, &p, err)
 }
 
 // settle decides what an error means for the run. A fenced run drops the
 // message: its attempt is no longer current, so its data must not be
 // counted or published. Otherwise giving up on the message (a permanent
-// error, or the last delivery: consumer.GiveUp) marks the run FAILED, so
-// the input is free at once instead of when the lease expires — unless
-// the run SUCCEEDED or a newer attempt owns it meanwhile: then the
-// message is superseded, and deleted on its last delivery.
-func (h *handler) settle(ctx context.Context, ref contracts.Run, err error) error {
+// error, or the last delivery: consumer.GiveUp) ends the run, so the input
+// is free at once instead of when the lease expires: FAILED — or, when
+// its attempt is committing, as the commit's GiveUp decides from what the
+// partition shows (a published run is finished, never FAILED). A run that
+// SUCCEEDED, or that a newer attempt owns, meanwhile supersedes the
+// message, which is deleted on its last delivery.
+func (h *handler) settle(ctx context.Context, ref contracts.Run, p *sink.Partition, err error) error {
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("stale attempt: message dropped", zap.Error(err))
 		return nil
@@ -113,6 +116,17 @@ func (h *handler) settle(ctx context.Context, ref contracts.Run, err error) erro
 		err := h.runs.Fail(ctx, ref, class, cause.Error())
 		var fenced *runs.FencedError
 		switch {
+		case errors.As(err, &fenced) && fenced.Status == runs.Committing && fenced.Attempt == ref.Attempt && p != nil:
+			// Its own attempt is committing: the commit's GiveUp decides.
+			end, err := h.commits.GiveUp(ctx, ref, *p, class, cause.Error())
+			if err != nil {
+				return consumer.Unfinished, err
+			}
+			logging.From(ctx).Info("commit given up on: run "+end.String(), zap.String("give_up_class", class))
+			if end == commit.EndedSucceeded {
+				return consumer.Superseded, nil
+			}
+			return consumer.Unfinished, nil
 		case errors.As(err, &fenced) && fenced.Superseded():
 			return consumer.Superseded, nil
 		case err != nil && !errors.Is(err, runs.ErrFenced):

@@ -85,6 +85,11 @@ func (f *fakeCommitter) Commit(_ context.Context, run runs.Run, p sink.Partition
 	return commit.Result{Won: f.won, Published: f.won, Objects: 2}, f.err
 }
 
+func (f *fakeCommitter) GiveUp(_ context.Context, ref contracts.Run, p sink.Partition, class, _ string) (commit.Ending, error) {
+	f.record("give up %s#%d %s/%s %s", ref.RunID, ref.Attempt, p.Source, p.Hive, class)
+	return commit.EndedFailed, nil
+}
+
 // restartedRun brings orders/2026-11-01 to attempt 2, RUNNING, in st: its
 // fetch restarted once after the first try's lease ran out, so attempt 1
 // is stale.

@@ -29,6 +29,11 @@ type ClaimRequest struct {
 	// ForceID identifies a forced rerun request: a SUCCEEDED input is rerun
 	// once per ForceID, so a duplicated forced trigger does not run twice.
 	ForceID string
+	// Floor is the highest attempt the sink already holds for the input's
+	// partition (sink.HighestAttempt): the new attempt is numbered above it
+	// as well as above the run's own counter, so that a lost, replaced or
+	// restored run item never reuses an attempt number. 0: none.
+	Floor int
 }
 
 // Claim takes the input for a new attempt, or returns an error wrapping
@@ -67,12 +72,35 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		values[":succeeded"] = str(string(Succeeded))
 		values[":fid"] = str(req.ForceID)
 	}
+	// The attempt is one above the run's counter and above the floor:
+	// counted on from the counter when that is at the floor or above, else
+	// from the floor — two conditional writes, the second only when the
+	// first found the counter below the floor (or no run).
+	if req.Floor == 0 {
+		run, _, err := s.claim(ctx, req, key, now, "if_not_exists(attempt, :zero) + :one", cond, setForce, values)
+		return run, err
+	}
+	values[":floor"] = num(int64(req.Floor))
+	run, below, err := s.claim(ctx, req, key, now, "attempt + :one", "("+cond+") AND attempt >= :floor", setForce, values)
+	if !below {
+		return run, err
+	}
+	values[":above"] = num(int64(req.Floor) + 1)
+	run, _, err = s.claim(ctx, req, key, now, ":above", "("+cond+") AND (attribute_not_exists(attempt) OR attempt < :floor)", setForce, values)
+	return run, err
+}
+
+// claim is one conditional claim write that numbers the attempt by
+// attemptExpr. below reports a lost condition that found the run's
+// counter below req.Floor (or no run), for the caller to try the variant
+// that numbers from the floor.
+func (s *Store) claim(ctx context.Context, req ClaimRequest, key string, now time.Time, attemptExpr, cond, setForce string, values map[string]types.AttributeValue) (run Run, below bool, err error) {
 	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
 	out, err := s.db.UpdateItem(cctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.cfg.Table),
 		Key:       itemKey(key),
-		UpdateExpression: aws.String("SET #st = :claimed, attempt = if_not_exists(attempt, :zero) + :one, run_id = :rid, " +
+		UpdateExpression: aws.String("SET #st = :claimed, attempt = " + attemptExpr + ", run_id = :rid, " +
 			"claim_msg = :msg, lease_until = :lease, claimed_at = :at, #trig = :trig, #source = :source, #window = :window, " +
 			"#owner = :owner, #records = :zero, #bytes = :zero, objects = :zero, rev = if_not_exists(rev, :zero) + :one" + setForce + " " +
 			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error, expires_at, fetch_msg, checkpoint, hops, taken, yielded"),
@@ -86,22 +114,23 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 	if errors.As(err, &ccf) {
 		old, derr := decodeRun(ccf.Item)
 		if derr != nil {
-			return Run{}, derr
+			return Run{}, false, derr
 		}
 		if old.ClaimMessage == req.MessageID && req.MessageID != "" && old.Status == Claimed {
 			// Our own claim, from an earlier delivery of this message.
-			return old, s.logAttempt(ctx, old, now)
+			return old, false, s.logAttempt(ctx, old, now)
 		}
-		return Run{}, &ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
+		lost := &ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
+		return Run{}, old.Attempt < req.Floor, lost
 	}
 	if err != nil {
-		return Run{}, fault.Retryable(fmt.Errorf("claim %s: %w", key, err))
+		return Run{}, false, fault.Retryable(fmt.Errorf("claim %s: %w", key, err))
 	}
-	run, err := decodeRun(out.Attributes)
+	run, err = decodeRun(out.Attributes)
 	if err != nil {
-		return Run{}, err
+		return Run{}, false, err
 	}
-	return run, s.logTakeover(ctx, run, now, classLeaseExpired, "lease expired; taken over by a new claim")
+	return run, false, s.logTakeover(ctx, run, now, classLeaseExpired, "lease expired; taken over by a new claim")
 }
 
 func newRunID() string {

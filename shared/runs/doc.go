@@ -34,7 +34,13 @@
 //	BeginCommit→ COMMITTING  (writer; exactly one party, when every batch
 //	                          0…n-1 is written and n is known)
 //	FinishCommit→ SUCCEEDED  (after the output is published)
-//	Fail / Release → FAILED  (the input is free at once)
+//	Fail / Release → FAILED  (the input is free at once; neither touches a
+//	                          COMMITTING run, which may be published)
+//	FailCommit → FAILED      (a commit its committer saw is not published)
+//
+// A claim numbers its attempt above ClaimRequest.Floor too — the highest
+// attempt the bucket already holds — so that a lost, replaced or restored
+// run item never makes attempts begin again below what was published.
 //
 // Outcomes are return values: a write that finds the run in a state it
 // may go on from (BeginCommit joining a commit its attempt decided,

@@ -21,6 +21,9 @@ var (
 	ErrNotLive = errors.New("run is not live")
 	// ErrLeaseLive means the run's lease has not expired.
 	ErrLeaseLive = errors.New("lease is live")
+	// ErrCommitting means the run's commit was decided: its output may be
+	// published at any moment, so it cannot be released.
+	ErrCommitting = errors.New("run is committing")
 )
 
 // ClaimLostError says who holds the input.

@@ -26,6 +26,8 @@
 //
 // Files: layout.go names the objects (pure functions of a key prefix);
 // part.go, manifest.go and pointer.go write and read the three kinds of
-// object; cleanup.go removes superseded attempts; s3.go is the S3 adapter
-// they share.
+// object; cleanup.go removes superseded attempts; attempts.go finds the
+// highest attempt a partition holds (the floor a claim numbers above, so
+// that a lost run item never reuses an attempt number); s3.go is the S3
+// adapter they share.
 package sink

@@ -39,6 +39,23 @@ locals {
         resources  = [aws_sqs_queue.main["fetch"].arn]
         conditions = []
       },
+      {
+        # The claim numbers its attempt above every attempt the bucket
+        # holds for the input: a HEAD of the partition's pointer (GetObject
+        # covers HeadObject; it reads metadata only) and a LIST of its
+        # attempt=<n>/ folders. ListBucket without an s3:prefix condition,
+        # for the writer's reason below (a missing pointer must be a 404).
+        sid        = "ReadAttempts"
+        actions    = ["s3:GetObject"]
+        resources  = [local.bucket_objects_arn]
+        conditions = []
+      },
+      {
+        sid        = "ListAttempts"
+        actions    = ["s3:ListBucket"]
+        resources  = [aws_s3_bucket.data.arn]
+        conditions = []
+      },
     ]
 
     fetcher = [
@@ -146,7 +163,7 @@ locals {
 
   extra_statements = {
     scheduler = []
-    dedupe    = local.dynamodb_kms_statements
+    dedupe    = concat(local.dynamodb_kms_statements, local.s3_kms_statements)
     fetcher   = concat(local.dynamodb_kms_statements, local.source_secret_statements)
     writer    = concat(local.dynamodb_kms_statements, local.s3_kms_statements)
   }

@@ -32,7 +32,11 @@ locals {
   # max_message_size, and its hand-over margin is checked against its timeout.
   service_environment = {
     scheduler = {}
-    dedupe    = {}
+    # The claim numbers its attempt above what the bucket holds, under the
+    # writer's prefix.
+    dedupe = var.data_key_prefix == "" ? {} : {
+      SLUICE_S3_PREFIX = var.data_key_prefix
+    }
     fetcher = {
       SLUICE_MAX_MESSAGE_BYTES = tostring(var.max_message_size)
       SLUICE_HANDOFF_MARGIN    = "${var.handoff_margin_seconds}s"

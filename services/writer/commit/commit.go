@@ -7,7 +7,9 @@
 //  2. Check that S3 holds exactly the parts 0…n-1 of the attempt.
 //  3. Write the attempt's manifest, _SUCCESS, once (If-None-Match).
 //  4. Publish: point the partition at the attempt (one atomic PUT, only
-//     over a lower attempt).
+//     over a lower attempt). A pointer already above the attempt (the run
+//     item lost its counter) ends the commit as a permanent error: a run
+//     is SUCCEEDED only when the partition shows its attempt.
 //  5. Remove the objects of lower attempts, except the one just replaced
 //     (queries that started before the swap may still be reading it);
 //     higher attempts are never touched.
@@ -19,11 +21,16 @@
 // see a partial attempt: before step 4 they see the previous attempt,
 // after it the new one.
 //
+// A commit given up on (a permanent error, or a retryable one on its
+// message's last receive: GiveUp) is ended by what the partition shows: a
+// published run is finished, never FAILED; only an unpublished one fails.
+//
 // The writer is its only user, so the package lives beside it.
 package commit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,6 +44,7 @@ import (
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
 // ObjectStore holds the attempts' objects; *sink.Sink is one.
@@ -45,12 +53,17 @@ type ObjectStore interface {
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
 	RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error)
+	Current(ctx context.Context, p sink.Partition) (sink.Pointer, error)
 }
 
 var (
 	_ RunStore    = (*runs.Store)(nil)
 	_ ObjectStore = (*sink.Sink)(nil)
 )
+
+// ClassBelowPublished is the error class of a run FAILED because the
+// partition already showed a higher attempt than its own.
+const ClassBelowPublished = "below-published"
 
 // Committer commits runs.
 type Committer struct {
@@ -124,12 +137,25 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 		return Result{}, err
 	}
 	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: n, Records: cur.Records}
-	if pub.Attempt == ref.Attempt {
-		// Published now or by an earlier try of this commit: clean up below
-		// it, keeping what it replaced for the readers still on it.
-		if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
+	if pub.Attempt != ref.Attempt {
+		// The pointer is above the attempt. If a newer attempt owns the
+		// run, this committer is stale (FailCommit is fenced: drop it).
+		// Otherwise the run item lost its counter (restored, replaced,
+		// deleted) and attempts began again below the partition: a run is
+		// never SUCCEEDED unless the partition shows its attempt, so it is
+		// FAILED, and the next claim numbers its attempt above the bucket's.
+		msg := fmt.Sprintf("commit %s attempt %d: the partition already shows attempt %d, above this one: the run record "+
+			"lost its attempt counter (restored, replaced or deleted), so this attempt is not published; the next claim is numbered above attempt %d",
+			ref.Key(), ref.Attempt, pub.Attempt, pub.Attempt)
+		if err := c.runs.FailCommit(ctx, ref, ClassBelowPublished, msg); err != nil {
 			return res, err
 		}
+		return res, fault.Permanent(errors.New(msg))
+	}
+	// Published now or by an earlier try of this commit: clean up below
+	// it, keeping what it replaced for the readers still on it.
+	if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
+		return res, err
 	}
 	return res, c.runs.FinishCommit(ctx, ref, n)
 }
@@ -145,4 +171,56 @@ func exactly(parts []sink.Part, n int) error {
 		}
 	}
 	return nil
+}
+
+// Ending is how GiveUp ended a commit.
+type Ending int
+
+const (
+	// EndedFailed: the partition does not show the attempt; the run is
+	// FAILED and the input free.
+	EndedFailed Ending = iota + 1
+	// EndedSucceeded: the partition shows the attempt (the commit got past
+	// its publish); the run is SUCCEEDED.
+	EndedSucceeded
+)
+
+func (e Ending) String() string {
+	switch e {
+	case EndedFailed:
+		return "FAILED"
+	case EndedSucceeded:
+		return "SUCCEEDED"
+	}
+	return "unended"
+}
+
+// GiveUp ends the commit of ref's COMMITTING run when its message is given
+// up on, with class and msg as the failure: a published run is never
+// marked FAILED. If the partition's pointer shows the attempt, the commit
+// is finished (SUCCEEDED; a clean-up it missed is done by the next commit
+// of the partition); otherwise the run is FAILED. When the pointer cannot
+// be read or the run not changed, the error says so and the run stays
+// COMMITTING, for a redelivery to finish or its lease to free.
+//
+// One window is left: a committer of the same attempt paused between its
+// pointer check and its PUT (see Commit) can still publish an attempt
+// this marked FAILED; the data is then complete and the next attempt
+// publishes over it.
+func (c *Committer) GiveUp(ctx context.Context, ref contracts.Run, p sink.Partition, class, msg string) (Ending, error) {
+	ptr, err := c.objects.Current(ctx, p)
+	switch {
+	case errors.Is(err, sink.ErrNoPointer):
+	case err != nil:
+		return 0, fmt.Errorf("give up on the commit of %s attempt %d: %w", ref.Key(), ref.Attempt, err)
+	case ptr.Attempt == ref.Attempt:
+		if err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs)); err != nil {
+			return 0, fmt.Errorf("give up on the commit of %s attempt %d, which is published: %w", ref.Key(), ref.Attempt, err)
+		}
+		return EndedSucceeded, nil
+	}
+	if err := c.runs.FailCommit(ctx, ref, class, msg); err != nil {
+		return 0, fmt.Errorf("give up on the commit of %s attempt %d: %w", ref.Key(), ref.Attempt, err)
+	}
+	return EndedFailed, nil
 }

@@ -12,13 +12,17 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluice-data/sluice/services/writer/commit"
+	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -38,6 +42,18 @@ import (
 //   - when the run is SUCCEEDED, the partition shows exactly its attempt;
 //   - each attempt's commit is decided at most once;
 //   - attempt numbers only grow.
+//
+// Three operator and delivery events join the chaos:
+//
+//   - the run item is lost (an operator deletes a "stuck" item, a table is
+//     replaced; the workers on it are gone): claims read the bucket's
+//     highest attempt as their floor, as dedupe does, so no attempt number
+//     is reused and no commit finds the pointer above it;
+//   - `release --force` at any moment, also during a commit: a released
+//     attempt is never published;
+//   - the clean-up after a publish fails, and the message's last receive
+//     gives up on the commit (as the writer does): a run whose attempt the
+//     partition shows is never FAILED by it.
 //
 // At the end the chaos stops, and one worker must bring the input to
 // SUCCEEDED within one lease: nothing stays stuck.
@@ -76,17 +92,37 @@ type model struct {
 	publishes int             // publishes begun
 	resumed   int             // stalled publishes resumed
 	stalled   []sink.Manifest // publishes of committers that stalled before their PUT
+	db        *dynamodb.Client
+	table     string
+	released  map[int]bool // attempts ended by a release
+	lateAfter map[int]bool // attempts a stalled committer resumed to publish
+	losses    int          // run items lost
+	releases  int          // releases refused during a commit, and done
+	refused   int
+	giveUps   map[commit.Ending]int // commits given up on, by ending
+	highest   int                   // the highest attempt ever claimed
 }
 
 // stallingObjects is the real sink, except that some publishes stall: the
 // committer freezes just before its PUT (the model resumes it later, when
-// the world may have moved on) — the worst moment for a pause.
+// the world may have moved on) — the worst moment for a pause; and some
+// clean-ups after a publish fail (S3 throttling).
 type stallingObjects struct {
 	*sink.Sink
 	m *model
 }
 
-var errStalled = errors.New("committer stalled before publishing")
+var (
+	errStalled = errors.New("committer stalled before publishing")
+	errCleanup = fault.Retryable(errors.New("clean-up throttled"))
+)
+
+func (o stallingObjects) RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error) {
+	if o.m.rng.IntN(4) == 0 {
+		return 0, errCleanup
+	}
+	return o.Sink.RemoveAttemptsBelow(ctx, p, below, keep...)
+}
 
 func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink.Manifest) (sink.Publication, error) {
 	o.m.publishes++
@@ -100,11 +136,11 @@ func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink
 func TestModelOfRunsAndCommits(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
 	seeds := 8
-	steps := 150
+	steps := 200
 	if testing.Short() {
-		seeds, steps = 2, 60
+		seeds, steps = 2, 80
 	}
-	var totalPublishes, totalResumed int
+	var totalPublishes, totalResumed, totalLosses, totalRefused, totalReleases, totalGiveUps, totalFinished int
 	for seed := range seeds {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 			c := runstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
@@ -120,6 +156,7 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 				part: sink.Partition{Source: "orders", Hive: "dt=" + window},
 				ref:  contracts.Run{Source: "orders", Window: window},
 				wins: map[int]int{}, batchesOf: map[int]int{},
+				db: st.DynamoDB, table: st.Resources.Table, released: map[int]bool{}, lateAfter: map[int]bool{}, giveUps: map[commit.Ending]int{},
 			}
 			m.committer = commit.New(store, stallingObjects{Sink: sk, m: m}, commit.WithClock(c.Now))
 			for i := range steps {
@@ -129,9 +166,16 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 			published := m.published
 			m.finish()
 			m.check(true)
-			t.Logf("%d publishes (%d stalled) during the chaos; the partition reached attempt %d before the final run", m.publishes, len(m.stalled), published)
+			t.Logf("%d publishes (%d stalled) during the chaos; the partition reached attempt %d before the final run; "+
+				"%d run items lost, %d releases (%d refused during a commit), commits given up on: %d FAILED, %d SUCCEEDED",
+				m.publishes, len(m.stalled), published, m.losses, m.releases, m.refused, m.giveUps[commit.EndedFailed], m.giveUps[commit.EndedSucceeded])
 			totalPublishes += m.publishes
 			totalResumed += m.resumed
+			totalLosses += m.losses
+			totalRefused += m.refused
+			totalReleases += m.releases
+			totalGiveUps += m.giveUps[commit.EndedFailed] + m.giveUps[commit.EndedSucceeded]
+			totalFinished += m.giveUps[commit.EndedSucceeded]
 		})
 	}
 	// The model is only worth something if the chaos reaches the commit,
@@ -139,6 +183,12 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 	if totalPublishes < 3*seeds || totalResumed == 0 {
 		t.Fatalf("%d publishes, %d late resumes over %d seeds: the model exercises too little", totalPublishes, totalResumed, seeds)
 	}
+	if totalLosses == 0 || totalReleases == 0 || totalRefused == 0 || totalGiveUps == 0 || totalFinished == 0 {
+		t.Fatalf("%d lost run items, %d releases (%d refused during a commit), %d give-ups of a commit (%d finished) over %d seeds: the model exercises too little",
+			totalLosses, totalReleases, totalRefused, totalGiveUps, totalFinished, seeds)
+	}
+	t.Logf("over %d seeds: %d publishes, %d late resumes, %d lost run items, %d releases (%d refused during a commit), %d commits given up on (%d finished as published)",
+		seeds, totalPublishes, totalResumed, totalLosses, totalReleases, totalRefused, totalGiveUps, totalFinished)
 }
 
 func (m *model) logf(format string, args ...any) {
@@ -172,6 +222,7 @@ func (m *model) step(i int) {
 		m.resumed++
 		// It goes on as Commit would: publish, then clean up below itself.
 		pub, err := m.sink.Publish(m.ctx, m.part, man)
+		m.lateAfter[man.Attempt] = true
 		m.logf("%d: a stalled committer of attempt %d resumes: %+v, %v", i, man.Attempt, pub, err)
 		if err != nil {
 			m.fatalf("resumed publish: %v", err)
@@ -184,15 +235,21 @@ func (m *model) step(i int) {
 	case op < 12:
 		*w = worker{}
 		m.logf("%d: w%d crashes", i, wi)
+	case op < 13 && m.rng.IntN(2) == 0:
+		m.loseRunItem(i)
+	case op < 15 && m.rng.IntN(2) == 0:
+		m.release(i)
 	case w.run == nil || op < 15:
 		force := op%3 == 0
 		req := runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: m.nextMsg()}
 		if force {
 			req.Force, req.ForceID = true, req.MessageID
 		}
+		req.Floor = m.floor()
 		r, err := m.store.Claim(m.ctx, req)
-		m.logf("%d: w%d claims (force %v): %v %v", i, wi, force, attemptOf(r), err)
+		m.logf("%d: w%d claims (force %v, floor %d): %v %v", i, wi, force, req.Floor, attemptOf(r), err)
 		if err == nil {
+			m.claimed(r, true)
 			*w = worker{run: &r, fetchMsg: m.nextMsg()}
 		} else if !errors.Is(err, runs.ErrClaimLost) {
 			m.fatalf("claim: %v", err)
@@ -203,6 +260,7 @@ func (m *model) step(i int) {
 		r, err := m.store.Start(m.ctx, w.run.Ref(), w.fetchMsg)
 		m.logf("%d: w%d starts %d: %v %v", i, wi, w.run.Attempt, attemptOf(r), err)
 		if err == nil {
+			m.claimed(r, r.Attempt != w.run.Attempt)
 			n := 1 + m.rng.IntN(4)
 			w.run, w.batches, w.written = &r, n, 0
 			m.batchesOf[r.Attempt] = n
@@ -241,11 +299,103 @@ func (m *model) maybeCommit(i, wi int, r runs.Run, err error) {
 	}
 	res, err := m.committer.Commit(m.ctx, r, m.part)
 	m.logf("%d: w%d commits attempt %d: %+v %v", i, wi, r.Attempt, res, err)
-	if err != nil && !errors.Is(err, runs.ErrFenced) && !errors.Is(err, errStalled) {
+	if err != nil && !errors.Is(err, runs.ErrFenced) && !errors.Is(err, errStalled) && !errors.Is(err, errCleanup) {
 		m.fatalf("commit: %v", err)
 	}
 	if res.Won {
 		m.wins[r.Attempt]++
+	}
+	if errors.Is(err, errStalled) && m.rng.IntN(3) == 0 {
+		m.release(i) // an operator sees a commit stuck, and tries to end it
+	}
+	if err != nil && !errors.Is(err, runs.ErrFenced) && m.rng.IntN(2) == 0 {
+		m.giveUp(i, wi, r.Ref(), err)
+	}
+}
+
+// giveUp is the writer's give-up on the message's last receive: Fail, and
+// for a run its attempt is committing, the commit's GiveUp.
+func (m *model) giveUp(i, wi int, ref contracts.Run, cause error) {
+	err := m.store.Fail(m.ctx, ref, consumer.ClassRetriesExhausted, cause.Error())
+	var fe *runs.FencedError
+	if errors.As(err, &fe) && fe.Status == runs.Committing && fe.Attempt == ref.Attempt {
+		end, err := m.committer.GiveUp(m.ctx, ref, m.part, consumer.ClassRetriesExhausted, cause.Error())
+		m.logf("%d: w%d's last receive gives up on the commit of attempt %d: %v %v", i, wi, ref.Attempt, end, err)
+		if err != nil {
+			m.fatalf("give up: %v", err)
+		}
+		m.giveUps[end]++
+		return
+	}
+	m.logf("%d: w%d's last receive fails attempt %d: %v", i, wi, ref.Attempt, err)
+	if err != nil && !errors.Is(err, runs.ErrFenced) {
+		m.fatalf("fail: %v", err)
+	}
+}
+
+// floor is what dedupe reads before it claims: the highest attempt the
+// bucket holds for the partition.
+func (m *model) floor() int {
+	n, err := m.sink.HighestAttempt(m.ctx, m.part)
+	if err != nil {
+		m.fatalf("highest attempt: %v", err)
+	}
+	return n
+}
+
+// claimed checks that attempt numbers only grow — a new attempt (a claim,
+// a restart) above every one before — and records the highest.
+func (m *model) claimed(r runs.Run, isNew bool) {
+	if r.Attempt < m.highest || (isNew && r.Attempt == m.highest) {
+		m.fatalf("attempt %d after attempt %d: an attempt number went back or was reused", r.Attempt, m.highest)
+	}
+	m.highest = r.Attempt
+}
+
+// loseRunItem deletes the run item, as an operator clearing a "stuck"
+// input does; the workers on it are gone (a stalled committer is not:
+// it may resume).
+func (m *model) loseRunItem(i int) {
+	_, err := m.db.DeleteItem(m.ctx, &dynamodb.DeleteItemInput{TableName: aws.String(m.table), Key: map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: m.ref.Key()}, "sk": &ddbtypes.AttributeValueMemberS{Value: "RUN"},
+	}})
+	if err != nil {
+		m.fatalf("delete the run item: %v", err)
+	}
+	m.workers = [modelWorkers]worker{}
+	m.losses++
+	// From here on attempts must be above what the bucket holds: an
+	// attempt that left nothing in it, and whose workers are gone, may
+	// have its number taken again (the README's known gap).
+	m.highest = m.floor()
+	for a := range m.released {
+		if a > m.highest {
+			delete(m.released, a) // its number may be taken again
+		}
+	}
+	for a := range m.lateAfter {
+		if a > m.highest {
+			delete(m.lateAfter, a)
+		}
+	}
+	m.logf("%d: the run item is lost; every worker is gone", i)
+}
+
+// release is `sluicectl release --force`: refused during a commit,
+// otherwise the attempt is FAILED, and must never be published.
+func (m *model) release(i int) {
+	before, _ := m.store.Get(m.ctx, m.ref.Key())
+	r, err := m.store.Release(m.ctx, m.ref.Key(), "operator", true)
+	m.logf("%d: release --force (run was %s): %v %v", i, attemptOf(before), attemptOf(r), err)
+	switch {
+	case errors.Is(err, runs.ErrCommitting):
+		m.refused++
+	case err == nil:
+		m.releases++
+		m.released[r.Attempt] = true
+	case errors.Is(err, runs.ErrNotLive), errors.Is(err, runs.ErrNotFound):
+	default:
+		m.fatalf("release: %v", err)
 	}
 }
 
@@ -285,12 +435,23 @@ func (m *model) check(full bool) {
 			}
 		}
 	}
+	if m.released[ptr.Attempt] {
+		m.fatalf("the partition shows attempt %d, which was released", ptr.Attempt)
+	}
 	r, err := m.store.Get(m.ctx, m.ref.Key())
+	if errors.Is(err, runs.ErrNotFound) {
+		return // lost
+	}
 	if err != nil {
 		m.fatalf("get run: %v", err)
 	}
 	if r.Status == runs.Succeeded && ptr.Attempt != r.Attempt {
 		m.fatalf("the run SUCCEEDED as attempt %d, the partition shows attempt %d", r.Attempt, ptr.Attempt)
+	}
+	// A published run is never FAILED — unless a committer of its attempt,
+	// stalled before its PUT, published it after (the README's known gap).
+	if r.Status == runs.Failed && ptr.Attempt == r.Attempt && !m.lateAfter[r.Attempt] {
+		m.fatalf("the run FAILED as attempt %d (%s: %s), which the partition shows", r.Attempt, r.ErrorClass, r.LastError)
 	}
 }
 
@@ -305,7 +466,7 @@ func (m *model) finish() {
 		m.fatalf("get: %v", err)
 	}
 	msg := m.nextMsg()
-	req := runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: msg}
+	req := runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: msg, Floor: m.floor()}
 	if r.Status == runs.Succeeded {
 		req.Force, req.ForceID = true, msg
 	}

@@ -78,7 +78,7 @@ func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error
 		return runs.Run{}, &runs.ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
 	}
 	run := runs.Run{
-		Input: key, Source: req.Source, Window: req.Window, Status: runs.Claimed, Attempt: old.Attempt + 1,
+		Input: key, Source: req.Source, Window: req.Window, Status: runs.Claimed, Attempt: max(old.Attempt, req.Floor) + 1,
 		RunID: newRunID(), Trigger: req.Trigger, Owner: s.cfg.Owner, ClaimMessage: req.MessageID,
 		LeaseUntil: now.Add(s.cfg.Lease).Unix(), ForceID: old.ForceID, ClaimedAt: stamp(now), Rev: old.Rev + 1,
 	}
@@ -264,16 +264,25 @@ func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) er
 
 // Fail marks the run FAILED; see (*runs.Store).Fail.
 func (s *Store) Fail(_ context.Context, r contracts.Run, class, msg string) error {
+	return s.fail("fail", r, class, msg, runs.Claimed, runs.Running)
+}
+
+// FailCommit marks a COMMITTING run FAILED; see (*runs.Store).FailCommit.
+func (s *Store) FailCommit(_ context.Context, r contracts.Run, class, msg string) error {
+	return s.fail("fail commit", r, class, msg, runs.Committing)
+}
+
+func (s *Store) fail(op string, r contracts.Run, class, msg string, from ...runs.Status) error {
 	now := s.now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status.Live() }, func(c *runs.Run) {
+	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && slices.Contains(from, c.Status) }, func(c *runs.Run) {
 		c.Status, c.FinishedAt, c.ErrorClass, c.LastError = runs.Failed, stamp(now), class, logging.Truncate(msg, 1000)
 		c.LeaseUntil, c.Checkpoint = 0, ""
 		c.Rev++
 	})
 	if !ok {
-		return fenced("fail", r, run)
+		return fenced(op, r, run)
 	}
 	s.logAttempt(run)
 	return nil
@@ -289,11 +298,16 @@ func (s *Store) Release(ctx context.Context, input, reason string, force bool) (
 	if !cur.Status.Live() {
 		return cur, fmt.Errorf("release %s: attempt %d is %s: %w", input, cur.Attempt, cur.Status, runs.ErrNotLive)
 	}
+	if cur.Status == runs.Committing {
+		return cur, fmt.Errorf("release %s: attempt %d is COMMITTING: its commit was decided and may publish at any moment, which a release cannot stop; "+
+			"the writer's redelivery finishes it, and once its lease expires (%s) a new trigger takes the input over: %w",
+			input, cur.Attempt, cur.LeaseExpiry().Format(time.RFC3339), runs.ErrCommitting)
+	}
 	if !force && cur.LeaseUntil >= now.Unix() {
 		return cur, fmt.Errorf("release %s: attempt %d (%s, owner %s) holds the lease until %s; use --force to end it anyway: %w",
 			input, cur.Attempt, cur.Status, cur.Owner, cur.LeaseExpiry().Format(time.RFC3339), runs.ErrLeaseLive)
 	}
-	err = s.Fail(ctx, cur.Ref(), runs.ClassReleased, reason)
+	err = s.fail("release", cur.Ref(), runs.ClassReleased, reason, runs.Claimed, runs.Running)
 	if errors.Is(err, runs.ErrFenced) {
 		return cur, fmt.Errorf("release %s: the run changed while releasing it; look again: %w", input, err)
 	}

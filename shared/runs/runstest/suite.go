@@ -30,6 +30,7 @@ type Contract interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
+	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 	Release(ctx context.Context, input, reason string, force bool) (runs.Run, error)
 	Get(ctx context.Context, input string) (runs.Run, error)
 	History(ctx context.Context, input string) ([]runs.Run, error)
@@ -54,12 +55,14 @@ func TestStore(t *testing.T, open Open) {
 	}{
 		{"ClaimIsExclusiveUnderConcurrency", testClaimIsExclusiveUnderConcurrency},
 		{"ClaimRules", testClaimRules},
+		{"ClaimIsNumberedAboveTheFloor", testClaimIsNumberedAboveTheFloor},
 		{"StaleAttemptIsFenced", testStaleAttemptIsFenced},
 		{"CommitOnlyWhenCompleteAndExactlyOnce", testCommitOnlyWhenCompleteAndExactlyOnce},
 		{"StartIsExclusiveAndARestartFencesTheEarlierTry", testStartIsExclusiveAndARestartFencesTheEarlierTry},
 		{"ForcedClaimNeedsAnID", testForcedClaimNeedsAnID},
 		{"HistoryKeepsEveryAttemptAndOnlyIt", testHistoryKeepsEveryAttemptAndOnlyIt},
 		{"Release", testRelease},
+		{"FailLeavesACommitToTheCommitter", testFailLeavesACommitToTheCommitter},
 		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},
 		{"ContinuationHops", testContinuationHops},
 		{"RestartBeginsTheFetchAgainAsTheNextAttempt", testRestartBeginsTheFetchAgainAsTheNextAttempt},

@@ -148,3 +148,49 @@ func testForcedClaimNeedsAnID(t *testing.T, open Open) {
 		t.Fatal("a forced claim without a force id must be refused")
 	}
 }
+
+// A claim numbers its attempt above Floor — the highest attempt the
+// bucket holds for the input — as well as above the run's own counter, so
+// a lost or restored run item never reuses an attempt number.
+func testClaimIsNumberedAboveTheFloor(t *testing.T, open Open) {
+	s, _ := newStore(t, open)
+	ctx := context.Background()
+	claim := func(msg string, floor int) (runs.Run, error) {
+		r := req(msg)
+		r.Floor = floor
+		return s.Claim(ctx, r)
+	}
+	steps := []struct {
+		msg   string
+		floor int
+		fail  bool // fail the claimed attempt, to free the input
+		want  int  // 0: the claim is lost
+		why   string
+	}{
+		{"m-1", 4, true, 5, "no run item: above the floor"},
+		{"m-2", 2, true, 6, "the run's counter above the floor"},
+		{"m-3", 9, false, 10, "a run item behind the bucket (restored)"},
+		{"m-3", 9, false, 10, "the same message again: its own claim back"},
+		{"m-4", 20, false, 0, "a live claim is not taken, whatever the floor"},
+	}
+	for _, st := range steps {
+		r, err := claim(st.msg, st.floor)
+		if st.want == 0 {
+			if !errors.Is(err, runs.ErrClaimLost) {
+				t.Fatalf("%s: claim = %+v, %v; want it lost", st.why, r, err)
+			}
+			continue
+		}
+		if err != nil || r.Attempt != st.want || r.Status != runs.Claimed {
+			t.Fatalf("%s: claim = attempt %d %s, %v; want attempt %d", st.why, r.Attempt, r.Status, err, st.want)
+		}
+		if st.fail {
+			if err := s.Fail(ctx, r.Ref(), "permanent", "x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if cur, err := s.Get(ctx, "orders/2026-11-01"); err != nil || cur.Attempt != 10 {
+		t.Fatalf("run = %+v, %v; want attempt 10", cur, err)
+	}
+}

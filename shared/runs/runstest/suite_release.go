@@ -77,6 +77,25 @@ func testRelease(t *testing.T, open Open) {
 		{"live lease refused", func(*testing.T, Contract, *Clock, runs.Run) {}, false, runs.ErrLeaseLive},
 		{"live lease forced", func(*testing.T, Contract, *Clock, runs.Run) {}, true, nil},
 		{"expired lease", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) { c.Add(2 * time.Minute) }, false, nil},
+		// A commit past its decision may publish at any moment: release
+		// cannot fence it, so it refuses, forced or not, lease live or not.
+		{"committing refused though forced", func(t *testing.T, s Contract, _ *Clock, r runs.Run) {
+			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+				t.Fatalf("begin commit = %v, %v", won, err)
+			}
+		}, true, runs.ErrCommitting},
+		{"committing with an expired lease refused", func(t *testing.T, s Contract, c *Clock, r runs.Run) {
+			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+				t.Fatalf("begin commit = %v, %v", won, err)
+			}
+			c.Add(2 * time.Minute)
+		}, false, runs.ErrCommitting},
 		{"finished run", func(t *testing.T, s Contract, _ *Clock, r runs.Run) {
 			if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
 				t.Fatal(err)
@@ -100,6 +119,9 @@ func testRelease(t *testing.T, open Open) {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("release = %v, want %v", err, tt.wantErr)
 				}
+				if cur, gerr := s.Get(ctx, "orders/2026-11-01"); gerr != nil || cur.Status == runs.Failed {
+					t.Fatalf("a refused release changed the run: %+v, %v", cur, gerr)
+				}
 				return
 			}
 			if err != nil || got.Status != runs.Failed || got.ErrorClass != runs.ClassReleased || got.LastError != "stuck since Monday" {
@@ -113,5 +135,46 @@ func testRelease(t *testing.T, open Open) {
 				t.Fatalf("claim after release = %+v, %v", next, err)
 			}
 		})
+	}
+}
+
+// A COMMITTING run may already be published: Fail (a give-up, a fetcher's
+// late error) leaves it alone, fenced; only FailCommit — a committer that
+// saw the attempt unpublished — ends it.
+func testFailLeavesACommitToTheCommitter(t *testing.T, open Open) {
+	s, _ := newStore(t, open)
+	ctx := context.Background()
+	r, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailCommit(ctx, r.Ref(), "x", "not committing"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("fail commit of a CLAIMED run = %v, want fenced", err)
+	}
+	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+		t.Fatalf("begin commit = %v, %v", won, err)
+	}
+	var fe *runs.FencedError
+	if err := s.Fail(ctx, r.Ref(), consumer.ClassRetriesExhausted, "S3 503"); !errors.As(err, &fe) || fe.Status != runs.Committing || fe.Attempt != r.Attempt {
+		t.Fatalf("fail of a COMMITTING run = %v, want fenced by its own COMMITTING attempt", err)
+	}
+	if cur, err := s.Get(ctx, r.Input); err != nil || cur.Status != runs.Committing {
+		t.Fatalf("run after the refused fail = %+v, %v", cur, err)
+	}
+	if err := s.FailCommit(ctx, r.Ref(), consumer.ClassRetriesExhausted, "S3 503"); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Get(ctx, r.Input)
+	if err != nil || cur.Status != runs.Failed || cur.ErrorClass != consumer.ClassRetriesExhausted || cur.LastError != "S3 503" || cur.LeaseUntil != 0 {
+		t.Fatalf("run after fail commit = %+v, %v", cur, err)
+	}
+	if next, err := s.Claim(ctx, req("m-2")); err != nil || next.Attempt != 2 {
+		t.Fatalf("claim after fail commit = %+v, %v", next, err)
 	}
 }

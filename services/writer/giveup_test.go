@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/scripts/demoapi"
+	"github.com/sluice-data/sluice/services/writer/commit"
+	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// objectsAt is an object store holding every part of the runs it is
+// asked about, with a pointer that moves as Publish moves it, and the
+// failures a test sets.
+type objectsAt struct {
+	layout     sink.Layout
+	pointer    sink.Pointer
+	partsErr   error
+	publishErr error
+	removeErr  error
+}
+
+func (o *objectsAt) Parts(_ context.Context, p sink.Partition, attempt int) ([]sink.Part, error) {
+	if o.partsErr != nil {
+		return nil, o.partsErr
+	}
+	return []sink.Part{{Key: o.layout.PartKey(p, attempt, 0), Seq: 0}, {Key: o.layout.PartKey(p, attempt, 1), Seq: 1}}, nil
+}
+
+func (o *objectsAt) WriteManifest(context.Context, sink.Partition, sink.Manifest) error { return nil }
+
+func (o *objectsAt) Publish(_ context.Context, _ sink.Partition, m sink.Manifest) (sink.Publication, error) {
+	if o.publishErr != nil {
+		return sink.Publication{}, o.publishErr
+	}
+	if o.pointer.Attempt >= m.Attempt {
+		return sink.Publication{Attempt: o.pointer.Attempt, Replaced: o.pointer.Replaced}, nil
+	}
+	prev := o.pointer.Attempt
+	o.pointer = sink.Pointer{Attempt: m.Attempt, RunID: m.RunID, Replaced: prev}
+	for _, part := range m.Parts {
+		o.pointer.URIs = append(o.pointer.URIs, "s3://bucket/"+part.Key)
+	}
+	return sink.Publication{Attempt: m.Attempt, Replaced: prev, Moved: true}, nil
+}
+
+func (o *objectsAt) RemoveAttemptsBelow(context.Context, sink.Partition, int, ...int) (int, error) {
+	return 0, o.removeErr
+}
+
+func (o *objectsAt) Current(context.Context, sink.Partition) (sink.Pointer, error) {
+	if o.pointer.Attempt == 0 {
+		return sink.Pointer{}, sink.ErrNoPointer
+	}
+	return o.pointer, nil
+}
+
+// finishFails is the in-memory run store whose FinishCommit fails
+// retryably (DynamoDB throttling) while err is set.
+type finishFails struct {
+	*runstest.Store
+	err error
+}
+
+func (f *finishFails) FinishCommit(ctx context.Context, r contracts.Run, objects int) error {
+	if f.err != nil {
+		return f.err
+	}
+	return f.Store.FinishCommit(ctx, r, objects)
+}
+
+// A commit that fails retryably on the message's last receive: before
+// its publish the run is FAILED (the input is free), but once the
+// partition shows the attempt the run must never be FAILED — the give-up
+// finishes the commit, or leaves it COMMITTING when even that fails. And
+// a run is never SUCCEEDED unless the partition shows its attempt.
+func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
+	throttled := fault.Retryable(errors.New("ProvisionedThroughputExceededException"))
+	s3Down := fault.Retryable(errors.New("S3 503 SlowDown"))
+	tests := []struct {
+		name       string
+		objects    objectsAt
+		finishErr  error
+		wantStatus runs.Status
+		wantPtr    int // the attempt the partition shows after (0: none)
+	}{
+		{"listing the parts fails: not published, FAILED", objectsAt{partsErr: s3Down}, nil, runs.Failed, 0},
+		{"the publish fails: not published, FAILED", objectsAt{publishErr: s3Down}, nil, runs.Failed, 0},
+		{"the clean-up after the publish fails: SUCCEEDED", objectsAt{removeErr: s3Down}, nil, runs.Succeeded, 2},
+		{"the final update is throttled: left COMMITTING", objectsAt{}, throttled, runs.Committing, 2},
+		// The run item was lost (restored, replaced, deleted) and the
+		// attempts began again below what the partition shows.
+		{"the partition shows a higher attempt: FAILED, never SUCCEEDED", objectsAt{pointer: sink.Pointer{Attempt: 3}}, nil, runs.Failed, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+			st := runstest.New(runs.Config{Lease: time.Minute}, func() time.Time { return now })
+			run := restartedRun(t, st, &now)
+			written(-1, 0, 1)(t, st, run)
+			objects := tt.objects
+			objects.layout = sink.NewLayout("")
+			rs := &finishFails{Store: st, err: tt.finishErr}
+			h := &handler{pipeline: p, runs: rs, sink: &fakeSink{objects: map[string][]byte{}}, layout: objects.layout, commits: commit.New(rs, &objects)}
+
+			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true})
+			if err == nil {
+				t.Fatalf("Handle = nil, want the commit's error")
+			}
+			cur, err := st.Get(context.Background(), run.Key())
+			if err != nil || cur.Attempt != run.Attempt || cur.Status != tt.wantStatus {
+				t.Fatalf("run after the last receive = %s attempt %d (%s), %v; want %s (the partition shows attempt %d)",
+					cur.Status, cur.Attempt, cur.LastError, err, tt.wantStatus, objects.pointer.Attempt)
+			}
+			if objects.pointer.Attempt != tt.wantPtr {
+				t.Fatalf("the partition shows attempt %d, want %d", objects.pointer.Attempt, tt.wantPtr)
+			}
+		})
+	}
+}
