@@ -41,7 +41,7 @@ func TestClaimIsNumberedAboveTheBucket(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newClaims(nil)
 			f := tt.floors
-			h := &handler{pipeline: testPipeline(t), runs: c, floors: &f, out: &fakeSender{}, fetchURL: fetchURL}
+			h := &handler{pipeline: testPipeline(t), runs: c, floors: &f, out: &fakeSender{}, fetchURL: fetchURL, now: clock}
 			err := h.Handle(context.Background(), consumer.Message{ID: "m-1", Body: golden(t, "input.json"), ReceiveCount: 1})
 			if want := (sink.Partition{Source: "orders", Hive: "dt=2026-11-01"}); len(f.asked) != 1 || f.asked[0] != want {
 				t.Fatalf("asked the bucket about %+v, want %+v", f.asked, want)

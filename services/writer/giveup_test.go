@@ -91,14 +91,18 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 		finishErr  error
 		wantStatus runs.Status
 		wantPtr    int // the attempt the partition shows after (0: none)
+		// wantDeleted: the give-up finished the run, so the message is no
+		// longer needed and is deleted (Handle returns nil); otherwise it
+		// is parked with the commit's error.
+		wantDeleted bool
 	}{
-		{"listing the parts fails: not published, FAILED", objectsAt{partsErr: s3Down}, nil, runs.Failed, 0},
-		{"the publish fails: not published, FAILED", objectsAt{publishErr: s3Down}, nil, runs.Failed, 0},
-		{"the clean-up after the publish fails: SUCCEEDED", objectsAt{removeErr: s3Down}, nil, runs.Succeeded, 2},
-		{"the final update is throttled: left COMMITTING", objectsAt{}, throttled, runs.Committing, 2},
+		{"listing the parts fails: not published, FAILED", objectsAt{partsErr: s3Down}, nil, runs.Failed, 0, false},
+		{"the publish fails: not published, FAILED", objectsAt{publishErr: s3Down}, nil, runs.Failed, 0, false},
+		{"the clean-up after the publish fails: SUCCEEDED", objectsAt{removeErr: s3Down}, nil, runs.Succeeded, 2, true},
+		{"the final update is throttled: left COMMITTING", objectsAt{}, throttled, runs.Committing, 2, false},
 		// The run item was lost (restored, replaced, deleted) and the
 		// attempts began again below what the partition shows.
-		{"the partition shows a higher attempt: FAILED, never SUCCEEDED", objectsAt{pointer: sink.Pointer{Attempt: 3}}, nil, runs.Failed, 3},
+		{"the partition shows a higher attempt: FAILED, never SUCCEEDED", objectsAt{pointer: sink.Pointer{Attempt: 3}}, nil, runs.Failed, 3, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,8 +120,11 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 			h := &handler{pipeline: p, runs: rs, sink: &fakeSink{objects: map[string][]byte{}}, layout: objects.layout, commits: commit.New(rs, &objects)}
 
 			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true})
-			if err == nil {
-				t.Fatalf("Handle = nil, want the commit's error")
+			switch {
+			case tt.wantDeleted && err != nil:
+				t.Fatalf("Handle = %v, want nil: the run is finished, the message no longer needed", err)
+			case !tt.wantDeleted && !fault.IsPermanent(err):
+				t.Fatalf("Handle = %v, want the commit's error, permanent, for the message to be parked", err)
 			}
 			cur, err := st.Get(context.Background(), run.Key())
 			if err != nil || cur.Attempt != run.Attempt || cur.Status != tt.wantStatus {
