@@ -13,12 +13,14 @@ import (
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
 // claimer takes inputs; *runs.Store is one.
 type claimer interface {
 	Claim(ctx context.Context, req runs.ClaimRequest) (runs.Run, error)
+	service.RunFailer
 }
 
 // floors reads the highest attempt the bucket holds for a partition;
@@ -73,6 +75,10 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		return err
 	}
 	logging.Annotate(ctx, zap.String(logging.FieldRunID, run.RunID), zap.Int(logging.FieldAttempt, run.Attempt))
+	// From here the input is held: giving up on the message (its Fetch
+	// never sent) must free it, or it stays claimed for a lease with no
+	// message anywhere.
+	consumer.OnGiveUp(ctx, service.FailRun(h.runs, run.Ref()))
 	if err := h.out.SendJSON(ctx, h.fetchURL, contracts.NewFetch(run.Ref(), in.Trigger)); err != nil {
 		// Retried: the redelivered message gets its own claim back.
 		return fmt.Errorf("hand %s to the fetcher: %w", in.Key(), err)

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/source"
 )
 
@@ -119,7 +120,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		logging.From(ctx).Warn("run fenced: a newer attempt owns the input or the run is over; stopping", zap.Error(err))
 		return nil
 	}
-	consumer.OnGiveUp(ctx, failRun(h.runs, run))
+	consumer.OnGiveUp(ctx, service.FailRun(h.runs, run))
 	if err != nil && !fault.IsPermanent(err) && !m.Last && started {
 		// The try is over and its message will come back: let the
 		// redelivery restart at once instead of waiting out the lease.
@@ -129,31 +130,6 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		}
 	}
 	return err
-}
-
-// runFailer marks runs FAILED; *runs.Store is one.
-type runFailer interface {
-	Fail(ctx context.Context, r contracts.Run, class, msg string) error
-}
-
-// failRun is what giving up on a message means for its run: FAILED, so
-// that its input is free at once, and the message kept (parked) for a
-// redrive. A run fenced meanwhile is no longer this message's to fail:
-// when it SUCCEEDED or a newer attempt owns it, the message is superseded
-// (deleted on its last delivery); otherwise (FAILED already, or gone) it
-// is kept.
-func failRun(s runFailer, run contracts.Run) consumer.GiveUpFunc {
-	return func(ctx context.Context, class string, cause error) (consumer.Fate, error) {
-		err := s.Fail(ctx, run, class, cause.Error())
-		var fenced *runs.FencedError
-		switch {
-		case errors.As(err, &fenced) && fenced.Superseded():
-			return consumer.Superseded, nil
-		case err != nil && !errors.Is(err, runs.ErrFenced):
-			return consumer.Unfinished, fmt.Errorf("mark run %s FAILED: %w", run.Key(), err)
-		}
-		return consumer.Unfinished, nil
-	}
 }
 
 // fetch is the domain step: start the run, page through the source and
