@@ -137,3 +137,35 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 		})
 	}
 }
+
+// A message that gives up while another message of its attempt commits
+// — a duplicate batch whose write fails on its last receive, while the
+// Done is between the commit decision and the publish — must not fail the
+// run under that commit: COMMITTING means every batch is counted, so the
+// message's work is done (superseded) and the commit is the committer's
+// to finish.
+func TestGiveUpOfAMessageThatDoesNotCommitLeavesTheCommitAlone(t *testing.T) {
+	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	st := runstest.New(runs.Config{Lease: time.Minute}, func() time.Time { return now })
+	run := restartedRun(t, st, &now)
+	written(2, 0, 1)(t, st, run)
+	if _, won, err := st.BeginCommit(context.Background(), run); err != nil || !won {
+		t.Fatalf("BeginCommit = %v, %v", won, err) // the Done's commit, now between its decision and its publish
+	}
+	objects := objectsAt{layout: sink.NewLayout("")}
+	h := &handler{pipeline: p, runs: st, sink: &fakeSink{objects: map[string][]byte{}, writeErr: fault.Retryable(errors.New("S3 503 SlowDown"))},
+		layout: objects.layout, commits: commit.New(st, &objects)}
+
+	dup := batchBodies(t, run, 1)[0] // batch 0 again: the fetcher's send retried
+	err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-dup", Body: dup, ReceiveCount: 4, Last: true})
+	if err != nil {
+		t.Fatalf("Handle = %v, want nil: the batch is counted, the message superseded", err)
+	}
+	if cur, err := st.Get(context.Background(), run.Key()); err != nil || cur.Status != runs.Committing {
+		t.Fatalf("run = %s (%s), %v; want COMMITTING, left to its committer", cur.Status, cur.LastError, err)
+	}
+}

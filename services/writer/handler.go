@@ -93,9 +93,10 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	// interrupted (a crash, a timeout): the message that finds it finishes it.
 	run, err := step(p)
 	if err == nil && (run.Status == runs.Committing || run.Complete()) {
-		err = h.commit(ctx, run, p)
+		// This message commits: giving up on it is the commit's to decide.
+		return h.settle(ctx, ref, &p, h.commit(ctx, run, p))
 	}
-	return h.settle(ctx, ref, &p, err)
+	return h.settle(ctx, ref, nil, err)
 }
 
 // settle decides what an error means for the run. A fenced run drops the
@@ -107,7 +108,10 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // partition shows (a published run is finished, never FAILED). A run that
 // SUCCEEDED, or that a newer attempt owns, meanwhile supersedes the
 // message, which is deleted on its last delivery.
-func (h *handler) settle(ctx context.Context, ref contracts.Run, p *sink.Partition, err error) error {
+//
+// committed is the partition when err is the error of this message's own
+// commit, nil otherwise.
+func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *sink.Partition, err error) error {
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("stale attempt: message dropped", zap.Error(err))
 		return nil
@@ -116,9 +120,16 @@ func (h *handler) settle(ctx context.Context, ref contracts.Run, p *sink.Partiti
 		err := h.runs.Fail(ctx, ref, class, cause.Error())
 		var fenced *runs.FencedError
 		switch {
-		case errors.As(err, &fenced) && fenced.Status == runs.Committing && fenced.Attempt == ref.Attempt && p != nil:
-			// Its own attempt is committing: the commit's GiveUp decides.
-			end, err := h.commits.GiveUp(ctx, ref, *p, class, cause.Error())
+		case errors.As(err, &fenced) && fenced.Status == runs.Committing && fenced.Attempt == ref.Attempt && committed == nil:
+			// Another message commits this attempt, and COMMITTING means
+			// every batch and the total are counted: this message's work
+			// is done. Failing the run here could fail a commit that is
+			// about to publish.
+			return consumer.Superseded, nil
+		case errors.As(err, &fenced) && fenced.Status == runs.Committing && fenced.Attempt == ref.Attempt:
+			// This message's own commit failed: the commit's GiveUp
+			// decides from what the partition shows.
+			end, err := h.commits.GiveUp(ctx, ref, *committed, class, cause.Error())
 			if err != nil {
 				return consumer.Unfinished, err
 			}
