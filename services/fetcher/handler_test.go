@@ -269,7 +269,7 @@ func (fx *fixture) handle(t *testing.T, body []byte, receive int) error {
 func (fx *fixture) handleAs(t *testing.T, msgID string, body []byte, receive int) error {
 	t.Helper()
 	return consumer.GiveUp(fx.h).Handle(context.Background(),
-		consumer.Message{ID: msgID, Body: body, ReceiveCount: receive, Last: receive >= maxReceive})
+		consumer.Message{ID: msgID, Body: body, ReceiveCount: receive, Last: receive >= maxReceive, Final: receive >= maxReceive})
 }
 
 func golden(t *testing.T, name string) []byte {

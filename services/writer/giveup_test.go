@@ -119,7 +119,7 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 			rs := &finishFails{Store: st, err: tt.finishErr}
 			h := &handler{pipeline: p, runs: rs, sink: &fakeSink{objects: map[string][]byte{}}, layout: objects.layout, commits: commit.New(rs, &objects)}
 
-			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true})
+			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true, Final: true})
 			switch {
 			case tt.wantDeleted && err != nil:
 				t.Fatalf("Handle = %v, want nil: the run is finished, the message no longer needed", err)

@@ -52,7 +52,10 @@ type Message struct {
 	// maxReceiveCount-1 or later (1 when maxReceiveCount is 1), one before
 	// the queue's redrive policy would move it to the DLQ, so that a
 	// process dying on it still leaves one delivery to act on.
-	Last          bool
+	Last bool
+	// Final: the queue's own last delivery (receive maxReceiveCount or
+	// later): after it, the redrive policy moves the message to the DLQ.
+	Final         bool
 	Attributes    map[string]string // message attributes of type String
 	ReceiptHandle string            // for the transport; handlers ignore it
 }

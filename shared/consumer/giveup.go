@@ -100,6 +100,14 @@ func GiveUp(h Handler) Handler {
 		if f != nil {
 			var gerr error
 			if fate, gerr = f(context.WithoutCancel(ctx), class, err); gerr != nil {
+				if class == ClassRetriesExhausted && !m.Final {
+					// The give-up itself failed, and the queue still has a
+					// delivery of the message: leave it that one, rather
+					// than park the message whose work is not settled.
+					logging.From(ctx).Warn("could not give up on the message's work; left for the queue's last delivery",
+						zap.String("give_up_class", class), zap.NamedError("give_up_error", gerr))
+					return err
+				}
 				fate = Unfinished
 				logging.From(ctx).Warn("could not give up on the message's work; it is freed when its lease expires",
 					zap.String("give_up_class", class), zap.NamedError("give_up_error", gerr))

@@ -25,6 +25,7 @@ func TestGiveUp(t *testing.T) {
 		name     string
 		err      error // what the handler returns
 		last     bool  // Message.Last
+		final    bool  // Message.Final
 		register bool  // the handler registers a GiveUpFunc
 		fate     Fate  // what the GiveUpFunc finds
 		giveErr  error // what the GiveUpFunc returns
@@ -53,7 +54,9 @@ func TestGiveUp(t *testing.T) {
 		{name: "nothing registered (the message never named its work)", err: fault.Permanent(boom), last: true, wantErr: "same"},
 		{name: "giving up fails: logged, the error still returned", err: fault.Permanent(boom), register: true,
 			giveErr: errors.New("dynamodb down"), want: []gaveUp{{ClassPermanent, boom, true}}, wantErr: "same", wantWarn: true},
-		{name: "giving up fails on the last delivery: taken as unfinished, parked", err: boom, last: true, register: true, fate: Superseded,
+		{name: "giving up fails on the last delivery acted on: left for the queue's own last", err: boom, last: true, register: true, fate: Superseded,
+			giveErr: errors.New("dynamodb down"), want: []gaveUp{{ClassRetriesExhausted, boom, true}}, wantErr: "same", wantWarn: true},
+		{name: "giving up fails on the queue's own last delivery: taken as unfinished, parked", err: boom, last: true, final: true, register: true, fate: Superseded,
 			giveErr: errors.New("dynamodb down"), want: []gaveUp{{ClassRetriesExhausted, boom, true}}, wantErr: "parked", wantWarn: true},
 	}
 	for _, tt := range tests {
@@ -74,7 +77,7 @@ func TestGiveUp(t *testing.T) {
 				cancel()
 				return tt.err
 			})
-			err := GiveUp(h).Handle(ctx, Message{ID: "m", ReceiveCount: 3, Last: tt.last})
+			err := GiveUp(h).Handle(ctx, Message{ID: "m", ReceiveCount: 3, Last: tt.last, Final: tt.final})
 			switch tt.wantErr {
 			case "nil":
 				if err != nil {

@@ -187,5 +187,5 @@ func fromLambda(rec events.SQSMessage, maxReceive int) Message {
 			attrs[k] = *v.StringValue
 		}
 	}
-	return Message{ID: rec.MessageId, Body: []byte(rec.Body), ReceiveCount: n, Last: last(n, maxReceive), Attributes: attrs, ReceiptHandle: rec.ReceiptHandle}
+	return Message{ID: rec.MessageId, Body: []byte(rec.Body), ReceiveCount: n, Last: last(n, maxReceive), Final: final(n, maxReceive), Attributes: attrs, ReceiptHandle: rec.ReceiptHandle}
 }

@@ -87,3 +87,9 @@ func parseMaxReceive(policy string) (int, error) {
 func last(receives, maxReceive int) bool {
 	return maxReceive > 0 && receives >= max(maxReceive-1, 1)
 }
+
+// final says whether a message received receives times is on the queue's
+// own last delivery (see Message.Final).
+func final(receives, maxReceive int) bool {
+	return maxReceive > 0 && receives >= maxReceive
+}

@@ -118,6 +118,7 @@ func fromSQS(m types.Message, maxReceive int) Message {
 		ReceiptHandle: aws.ToString(m.ReceiptHandle),
 		ReceiveCount:  n,
 		Last:          last(n, maxReceive),
+		Final:         final(n, maxReceive),
 		Attributes:    attrs,
 	}
 }
