@@ -21,22 +21,30 @@ func TestCheckDue(t *testing.T) {
 		now     string
 		wantErr error  // ErrNotDue, ErrBeforeStart or nil
 		want    string // substring of the error
+		// retryIn: due within ClockSkew, so retryable after this wait
+		// (0: permanent).
+		retryIn time.Duration
 	}{
 		{name: "day that ended", p: day, window: "2026-11-01", now: "2026-11-02T00:00:01Z"},
 		{name: "day, at its end exactly", p: day, window: "2026-11-01", now: "2026-11-02T00:00:00Z"},
 		{name: "day, a nanosecond before its end", p: day, window: "2026-11-01", now: "2026-11-01T23:59:59.999999999Z", wantErr: ErrNotDue,
-			want: "window not due yet: s/2026-11-01 ends 2026-11-02T00:00:00Z and can be fetched from 2026-11-02T00:00:00Z (partition.lag 0s); it is now 2026-11-01T23:59:59Z"},
+			want:    "window not due yet: s/2026-11-01 ends 2026-11-02T00:00:00Z and can be fetched from 2026-11-02T00:00:00Z (partition.lag 0s); it is now 2026-11-01T23:59:59Z",
+			retryIn: time.Second + time.Nanosecond},
+		{name: "day, due within the clock skew", p: day, window: "2026-11-01", now: "2026-11-01T23:58:00Z", wantErr: ErrNotDue, retryIn: 2*time.Minute + time.Second},
+		{name: "day, due just past the clock skew", p: day, window: "2026-11-01", now: "2026-11-01T23:57:59Z", wantErr: ErrNotDue},
 		{name: "today", p: day, window: "2026-11-01", now: "2026-11-01T13:00:00Z", wantErr: ErrNotDue},
 		{name: "next year", p: day, window: "2027-11-01", now: "2026-11-01T13:00:00Z", wantErr: ErrNotDue,
 			want: "can be fetched from 2027-11-02T00:00:00Z"},
-		{name: "day that ended, inside its lag", p: withLag(day, 6*time.Hour), window: "2026-11-01", now: "2026-11-02T05:59:59Z", wantErr: ErrNotDue,
+		{name: "day that ended, inside its lag", p: withLag(day, 6*time.Hour), window: "2026-11-01", now: "2026-11-02T05:00:00Z", wantErr: ErrNotDue,
 			want: "s/2026-11-01 ends 2026-11-02T00:00:00Z and can be fetched from 2026-11-02T06:00:00Z (partition.lag 6h0m0s)"},
 		{name: "day, its lag passed", p: withLag(day, 6*time.Hour), window: "2026-11-01", now: "2026-11-02T06:00:00Z"},
 		{name: "day, a lag of days", p: withLag(day, 72*time.Hour), window: "2026-11-01", now: "2026-11-04T12:00:00Z", wantErr: ErrNotDue,
 			want: "can be fetched from 2026-11-05T00:00:00Z"},
 		{name: "hour that ended", p: hour, window: "2026-11-01T13", now: "2026-11-01T14:00:00Z"},
-		{name: "the current hour", p: hour, window: "2026-11-01T13", now: "2026-11-01T13:59:00Z", wantErr: ErrNotDue,
+		{name: "the current hour", p: hour, window: "2026-11-01T13", now: "2026-11-01T13:30:00Z", wantErr: ErrNotDue,
 			want: "s/2026-11-01T13 ends 2026-11-01T14:00:00Z"},
+		{name: "the current hour, a minute before its end", p: hour, window: "2026-11-01T13", now: "2026-11-01T13:59:00Z", wantErr: ErrNotDue,
+			want: "s/2026-11-01T13 ends 2026-11-01T14:00:00Z", retryIn: time.Minute + time.Second},
 		{name: "hour inside its lag", p: withLag(hour, 90*time.Minute), window: "2026-11-01T13", now: "2026-11-01T15:00:00Z", wantErr: ErrNotDue,
 			want: "can be fetched from 2026-11-01T15:30:00Z (partition.lag 1h30m0s)"},
 		{name: "hour, its lag passed", p: withLag(hour, 90*time.Minute), window: "2026-11-01T13", now: "2026-11-01T15:30:00Z"},
@@ -63,8 +71,14 @@ func TestCheckDue(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, tt.wantErr) || !fault.IsPermanent(err) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("CheckDue = %v (permanent %v), want a permanent %q saying %q", err, fault.IsPermanent(err), tt.wantErr, tt.want)
+			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckDue = %v, want %q saying %q", err, tt.wantErr, tt.want)
+			}
+			if tt.retryIn == 0 && !fault.IsPermanent(err) {
+				t.Fatalf("CheckDue = %v (%s), want permanent", err, fault.ClassOf(err))
+			}
+			if wait, ok := fault.Delay(err); tt.retryIn != 0 && (fault.IsPermanent(err) || !ok || wait != tt.retryIn) {
+				t.Fatalf("CheckDue = %v (%s, retry after %v), want retryable after %v: due within the clock skew", err, fault.ClassOf(err), wait, tt.retryIn)
 			}
 		})
 	}

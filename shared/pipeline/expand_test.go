@@ -19,6 +19,9 @@ func TestExpand(t *testing.T) {
 		at       time.Time
 		want     []string // source/window
 		wantErr  string   // a permanent error saying this
+		// wantRetry: the error is retryable instead (a window due within
+		// ClockSkew).
+		wantRetry bool
 	}{
 		{name: "range, named sources in the order named", names: []string{"orders", "events"},
 			from: utc("2026-11-01T22:00:00Z"), to: utc("2026-11-02T01:00:00Z"), at: later,
@@ -39,8 +42,11 @@ func TestExpand(t *testing.T) {
 			want: []string{"orders/2026-11-01", "orders/2026-11-02", "events/2026-11-01T22", "events/2026-11-01T23", "events/2026-11-02T00"}},
 		{name: "range reaching today", names: []string{"orders"}, from: utc("2026-10-30T00:00:00Z"), to: utc("2026-11-03T00:00:00Z"), at: utc("2026-11-02T12:00:00Z"),
 			wantErr: "window not due yet: orders/2026-11-02 ends 2026-11-03T00:00:00Z and can be fetched from 2026-11-03T00:00:00Z (partition.lag 0s); it is now 2026-11-02T12:00:00Z; end the range at 2026-11-02T00:00:00Z or earlier"},
-		{name: "range reaching the current hour", names: []string{"events"}, from: utc("2026-11-02T10:00:00Z"), to: utc("2026-11-02T13:00:00Z"), at: utc("2026-11-02T12:59:00Z"),
+		{name: "range reaching the current hour", names: []string{"events"}, from: utc("2026-11-02T10:00:00Z"), to: utc("2026-11-02T13:00:00Z"), at: utc("2026-11-02T12:30:00Z"),
 			wantErr: "events/2026-11-02T12 ends 2026-11-02T13:00:00Z"},
+		// Due within the clock skew: asked again once due, never refused for good.
+		{name: "range reaching the current hour a minute before its end", names: []string{"events"}, from: utc("2026-11-02T10:00:00Z"), to: utc("2026-11-02T13:00:00Z"), at: utc("2026-11-02T12:59:00Z"),
+			wantErr: "events/2026-11-02T12 ends 2026-11-02T13:00:00Z", wantRetry: true},
 		{name: "range of next year", names: []string{"orders"}, from: utc("2027-11-01T00:00:00Z"), to: utc("2027-11-03T00:00:00Z"), at: utc("2026-11-02T12:00:00Z"),
 			wantErr: "window not due yet: orders/2027-11-01"},
 		{name: "range from before the start", names: []string{"late"}, from: utc("2026-09-29T00:00:00Z"), to: utc("2026-10-03T00:00:00Z"), at: later,
@@ -59,8 +65,8 @@ func TestExpand(t *testing.T) {
 			}
 			got, err := c.Expand(tt.names, tt.from, tt.to, tt.at)
 			if tt.wantErr != "" {
-				if !fault.IsPermanent(err) || !strings.Contains(err.Error(), tt.wantErr) || got != nil {
-					t.Fatalf("Expand = %d inputs, %v; want a permanent error saying %q", len(got), err, tt.wantErr)
+				if fault.IsPermanent(err) == tt.wantRetry || !strings.Contains(err.Error(), tt.wantErr) || got != nil {
+					t.Fatalf("Expand = %d inputs, %v (%s); want an error (retryable: %v) saying %q", len(got), err, fault.ClassOf(err), tt.wantRetry, tt.wantErr)
 				}
 				return
 			}
