@@ -46,7 +46,13 @@ type config struct {
 	// HandoffAfter: hand over after this long in one invocation (0: only
 	// near the deadline).
 	HandoffAfter time.Duration `env:"SLUICE_HANDOFF_AFTER" envDefault:"0s"`
-	Runs         service.RunsEnv
+	// MaxStops: an attempt whose source stops it (a retryable error that
+	// ends a try) this many times in a row without a new page fails.
+	MaxStops int `env:"SLUICE_MAX_STOPS" envDefault:"10"`
+	// StopBackoff: the wait after the first such stop that came without a
+	// Retry-After, doubling per stop up to SQS's 15 minutes.
+	StopBackoff time.Duration `env:"SLUICE_STOP_BACKOFF" envDefault:"30s"`
+	Runs        service.RunsEnv
 }
 
 func main() { service.Main("fetcher", run) }
@@ -86,6 +92,7 @@ func run(ctx context.Context) error {
 		handoff:    handoff{Margin: cfg.HandoffMargin, After: cfg.HandoffAfter},
 		maxMessage: cfg.MaxMessageBytes,
 		heartbeat:  store.HeartbeatEvery(),
+		maxStops:   cfg.MaxStops, stopBackoff: cfg.StopBackoff,
 	}
 	return app.Serve(ctx, cfg.FetchURL, h)
 }
