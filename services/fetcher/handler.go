@@ -40,7 +40,7 @@ func (c *config) Validate() error {
 // runStore tracks the run; *runs.Store is one.
 type runStore interface {
 	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
-	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
+	CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error
 	Restart(ctx context.Context, r contracts.Run, fetchMsg, why string) (runs.Run, error)
 	heartbeater
 	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
@@ -226,17 +226,18 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	err = h.pages.FetchFrom(ctx, src, w, from, b.page)
 	handOff := errors.Is(err, errHandOff)
 	var stop error // a retryable stop of the source's walk
+	sctx := ctx
 	if err != nil && !handOff && !b.failed && !fault.IsPermanent(err) && lease.cause(ctx) == nil {
 		stop, err = err, nil
 		// The try's context may be over (its deadline, a shutdown): what
-		// the walk got is still sent and checkpointed, within one call's
-		// time each.
+		// the walk got is still sent and checkpointed, within a few calls'
+		// time.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*awsconf.CallTimeout)
+		sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 3*awsconf.CallTimeout)
 		defer cancel()
 	}
-	if err == nil || handOff {
-		err = b.flush(ctx)
+	if err == nil || handOff || stop != nil {
+		err = b.flush(sctx)
 	}
 	if cause := lease.cause(ctx); cause != nil {
 		return run, true, fmt.Errorf("fetch %s stopped: %w", f.Key(), cause)
@@ -245,7 +246,10 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 		return run, true, fmt.Errorf("fetch %s: %w", f.Key(), err)
 	}
 	if stop != nil {
-		return run, true, h.stop(ctx, f, src, run, hop, b, stop)
+		// No heartbeat may shorten the lease the checkpoint stretches over
+		// the wait.
+		lease.stop()
+		return run, true, h.stop(sctx, f, src, run, hop, b, stop)
 	}
 	if handOff {
 		return run, true, h.handOver(ctx, f, src, run, hop, b)
@@ -354,18 +358,18 @@ func (h *handler) wait(ctx context.Context, f contracts.Fetch, run contracts.Run
 	return nil
 }
 
-// continueAt checkpoints cp for hop and sends the continuation of hop+1,
-// delayed by wait (up to SQS's longest delay; a continuation that comes
-// earlier than cp.NotBefore waits on with wait).
+// continueAt checkpoints cp for hop, the lease held over wait, and sends
+// the continuation of hop+1 delayed by wait (up to SQS's longest delay; a
+// continuation that comes before cp.NotBefore waits on, see wait).
 func (h *handler) continueAt(ctx context.Context, f contracts.Fetch, run contracts.Run, hop int, cp checkpoint, wait time.Duration) error {
 	state, err := json.Marshal(cp)
 	if err != nil {
 		return fault.Permanent(fmt.Errorf("encode checkpoint: %w", err))
 	}
-	if err := h.runs.Checkpoint(ctx, run, hop, string(state)); err != nil {
+	if err := h.runs.CheckpointFor(ctx, run, hop, string(state), wait); err != nil {
 		return fmt.Errorf("checkpoint hop %d of %s: %w", hop, f.Key(), err)
 	}
-	if err := h.out.SendJSONAfter(ctx, h.fetchURL, contracts.NewContinuation(run, f.Trigger, hop+1), wait); err != nil {
+	if err := h.out.SendJSONAfter(ctx, h.fetchURL, contracts.NewContinuation(run, f.Trigger, hop+1), min(wait, queue.MaxDelay)); err != nil {
 		return fmt.Errorf("send continuation %d of %s: %w", hop+1, f.Key(), err)
 	}
 	return nil

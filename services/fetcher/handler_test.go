@@ -118,9 +118,9 @@ func (f *tracedRuns) StartHop(ctx context.Context, r contracts.Run, fetchMsg str
 	return f.Store.StartHop(ctx, r, fetchMsg, hop)
 }
 
-func (f *tracedRuns) Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error {
+func (f *tracedRuns) CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error {
 	f.tr.add("checkpoint")
-	return f.Store.Checkpoint(ctx, r, hop, state)
+	return f.Store.CheckpointFor(ctx, r, hop, state, wait)
 }
 
 func (f *tracedRuns) Heartbeat(ctx context.Context, r contracts.Run) (time.Time, error) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -16,6 +18,7 @@ import (
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/source"
 )
@@ -163,5 +166,95 @@ func TestAFetchThatCannotProgressFailsAfterItsStops(t *testing.T) {
 	// One try per stop: the first and each of the budget's.
 	if reqs, want := api.Requests("orders"), 2*(fx.h.maxStops+1); reqs != want {
 		t.Fatalf("%d API requests, want %d (max_attempts 2 per stop, %d stops)", reqs, want, fx.h.maxStops+1)
+	}
+}
+
+// stopPager serves pages, failing once with err when it reaches page at.
+type stopPager struct {
+	*fakePager
+	at  int
+	err error
+}
+
+func (p *stopPager) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline.Window, from *source.State, page func(context.Context, source.Page) error) error {
+	if p.err != nil && (from == nil || from.Pages < p.at) {
+		err := p.err
+		p.err = nil
+		short := *p.fakePager
+		short.pages = p.pages[:p.at]
+		if short.FetchFrom(ctx, src, w, from, func(ctx context.Context, pg source.Page) error {
+			if pg.Number == p.at-1 {
+				pg.Next = &source.State{Pages: p.at}
+			}
+			return page(ctx, pg)
+		}) != nil {
+			return errors.New("stopPager: the callback failed")
+		}
+		return err
+	}
+	return p.fakePager.FetchFrom(ctx, src, w, from, page)
+}
+
+// A stop whose Retry-After is longer than one message's delay: the stop
+// checkpoints the page it stopped on and holds the lease over the wait;
+// the continuation comes after SQS's longest delay, finds the wait not
+// over and hands on without calling the API; once it is over, the walk
+// goes on from the page it stopped on as the same attempt, and the Done
+// holds every record once.
+func TestAStopWaitsOutALongRetryAfter(t *testing.T) {
+	pages := paged(records(7, 30), 10)
+	fx := newFixture(t, pages)
+	sp := &stopPager{fakePager: fx.pager, at: 2, err: fault.RetryAfter(errors.New("source orders page 2: status 429"), 40*time.Minute)}
+	fx.h.pages = sp
+
+	if err := fx.handle(t, golden(t, "fetch.json"), 1); err != nil {
+		t.Fatalf("hop 0: %v", err)
+	}
+	next, ok := fx.out.json[0].(contracts.Fetch)
+	if !ok || next.Hop != 1 || next.Run != theRun || fx.out.delays[0] != queue.MaxDelay {
+		t.Fatalf("hop 0 sent %+v delayed %v, want the continuation of hop 1 delayed %v", fx.out.json, fx.out.delays, queue.MaxDelay)
+	}
+	r, _ := fx.runs.Get(t.Context(), theRun.Key())
+	if until := time.Unix(r.LeaseUntil, 0); until.Before(time.Now().Add(40 * time.Minute)) {
+		t.Fatalf("lease until %v, want it held over the 40-minute wait", until)
+	}
+	var cp checkpoint
+	if err := json.Unmarshal([]byte(r.Checkpoint), &cp); err != nil || cp.Page.Pages != 2 || cp.Pages != 2 || cp.Stops != 0 || cp.Fingerprint == "" {
+		t.Fatalf("checkpoint %s (%v), want page 2 after 2 pages, with the fingerprint", r.Checkpoint, err)
+	}
+
+	// The continuation comes after 15 minutes: the wait is not over.
+	if err := fx.handleAs(t, "m-2", mustJSON(t, next), 1); err != nil {
+		t.Fatalf("hop 1: %v", err)
+	}
+	if n := fx.tr.count("fetch"); n != 1 {
+		t.Fatalf("the API was called in %d walks, want only hop 0's: hop 1 waits", n)
+	}
+	next, ok = fx.out.json[1].(contracts.Fetch)
+	if !ok || next.Hop != 2 || fx.out.delays[1] <= 0 || fx.out.delays[1] > queue.MaxDelay {
+		t.Fatalf("hop 1 sent %+v delayed %v, want hop 2 delayed by the rest of the wait", fx.out.json[1], fx.out.delays[1])
+	}
+
+	// The wait is over.
+	r, _ = fx.runs.Get(t.Context(), theRun.Key())
+	_ = json.Unmarshal([]byte(r.Checkpoint), &cp)
+	cp.NotBefore = time.Now().Add(-time.Second).UnixMilli()
+	b, _ := json.Marshal(cp)
+	r.Checkpoint = string(b)
+	fx.runs.Seed(r)
+	if err := fx.handleAs(t, "m-3", mustJSON(t, next), 1); err != nil {
+		t.Fatalf("hop 2: %v", err)
+	}
+	done, ok := fx.out.json[2].(contracts.Done)
+	if !ok || done.Run != theRun || done.Records != 30 {
+		t.Fatalf("hop 2 sent %+v, want the Done of attempt %d with all 30 records", fx.out.json[2], theRun.Attempt)
+	}
+	var got [][]byte
+	for _, b := range sentBatches(t, fx.out.batches) {
+		lines, _ := pack.Lines(b)
+		got = append(got, lines...)
+	}
+	if !slices.EqualFunc(got, records(7, 30), bytes.Equal) {
+		t.Fatalf("published %d records, want the 30 once, in order", len(got))
 	}
 }
