@@ -16,10 +16,17 @@
 // the fetch from the first page as the next attempt, never mixing two
 // configs in one attempt.
 //
+// A retryable error of the source (a Retry-After longer than
+// retry.max_retry_after, failures past retry.max_attempts, a page that
+// runs into the deadline) stops the walk without losing its progress: the
+// page it stopped on is checkpointed as in a hand-over, and the
+// continuation comes back after the API's wait as the same attempt.
+// SLUICE_MAX_STOPS stops in a row without a new page fail the run.
+//
 // A permanent error (HTTP 4xx, bad response shape) marks the run FAILED at
-// once and parks the message in the DLQ; a retryable one is retried by the
-// queue, and the last receive before the DLQ marks the run FAILED too, so
-// the input is free for the next trigger.
+// once and parks the message in the DLQ; any other retryable one is
+// retried by the queue, and the last receive before the DLQ marks the run
+// FAILED too, so the input is free for the next trigger.
 package main
 
 import (
