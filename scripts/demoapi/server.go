@@ -72,6 +72,17 @@ type SourceOptions struct {
 	// Delay is added to every response for the source, to stand for a slow
 	// API (and to give tests time to crash a worker mid-fetch).
 	Delay time.Duration
+	// Quota, if set, limits the source's data requests per period, as
+	// hourly API quotas do.
+	Quota *Quota
+}
+
+// Quota allows Requests data requests per Period; beyond, the source
+// answers 429 with a Retry-After (whole seconds, rounded up) until the
+// period resets. Periods start at the first request.
+type Quota struct {
+	Requests int
+	Period   time.Duration
 }
 
 // DefaultSources returns the demo's sources: orders (page_number with
@@ -97,6 +108,13 @@ type Server struct {
 	requests      map[string]int
 	tokens        map[string]*token
 	tokenRequests int
+	quotas        map[string]*quotaUse
+}
+
+// quotaUse is a source's use of its quota in the current period.
+type quotaUse struct {
+	since time.Time
+	used  int
 }
 
 // New returns a Server for opts.
@@ -118,6 +136,7 @@ func New(opts Options) *Server {
 		failures: map[string]failure{},
 		requests: map[string]int{},
 		tokens:   map[string]*token{},
+		quotas:   map[string]*quotaUse{},
 	}
 	for name, so := range opts.Sources {
 		if so.Style == "" {
@@ -203,6 +222,12 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, styles ...Style) 
 	}
 	s.mu.Lock()
 	s.requests[name]++
+	if wait := s.overQuota(name, so.Quota, time.Now()); wait > 0 {
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		writeError(w, http.StatusTooManyRequests, "quota exhausted")
+		return nil, false
+	}
 	f, failing := s.failures[name]
 	if failing && f.remaining > 0 {
 		if f.remaining--; f.remaining == 0 {
@@ -248,6 +273,24 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, styles ...Style) 
 		req.fail = &f.Failure
 	}
 	return req, true
+}
+
+// overQuota counts a request of source against q at now and returns how
+// long until the period resets if it is over; 0 if within. s.mu is held.
+func (s *Server) overQuota(source string, q *Quota, now time.Time) time.Duration {
+	if q == nil || q.Requests <= 0 || q.Period <= 0 {
+		return 0
+	}
+	u := s.quotas[source]
+	if u == nil || now.Sub(u.since) >= q.Period {
+		u = &quotaUse{since: now}
+		s.quotas[source] = u
+	}
+	if u.used >= q.Requests {
+		return u.since.Add(q.Period).Sub(now)
+	}
+	u.used++
+	return 0
 }
 
 func hasStyle(styles []Style, s Style) bool {

@@ -265,3 +265,31 @@ func TestDelay(t *testing.T) {
 		t.Fatalf("answered %d after %v, want 200 after the 150ms delay", resp.StatusCode, d)
 	}
 }
+
+func TestQuota(t *testing.T) {
+	period := 1500 * time.Millisecond
+	s := New(Options{Sources: map[string]SourceOptions{"orders": {Quota: &Quota{Requests: 2, Period: period}}}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	path := "/v1/orders?day=2026-11-01&page=1"
+	for i, want := range []int{200, 200, 429, 429} {
+		if code, body := get(t, srv, path); code != want {
+			t.Fatalf("request %d: status %d (%s), want %d", i, code, body, want)
+		}
+	}
+	resp, err := srv.Client().Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ra := resp.Header.Get("Retry-After"); resp.StatusCode != 429 || (ra != "1" && ra != "2") {
+		t.Fatalf("over quota: %d with Retry-After %q, want 429 with the rest of the period in seconds", resp.StatusCode, ra)
+	}
+	time.Sleep(period)
+	if code, body := get(t, srv, path); code != 200 {
+		t.Fatalf("after the period: status %d (%s), want 200", code, body)
+	}
+	if n := s.Requests("orders"); n != 6 {
+		t.Fatalf("Requests = %d, want 6 (refused ones included)", n)
+	}
+}

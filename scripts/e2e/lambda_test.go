@@ -107,9 +107,13 @@ func mustJSON(t *testing.T, v any) []byte {
 // — and reports no failure: the duplicate loses its claim and is dropped,
 // the other two are parked with their reasons. The fetcher then gets the
 // two Fetch messages dedupe handed on, as the event source mapping
-// delivers them, plus the golden malformed record, while the customers API
-// answers 503: its reply lists exactly the customers fetch, the malformed
-// record is parked, and orders lands whole.
+// delivers them, plus the golden malformed record, while the customers
+// fetch message is still being worked on by a live try (a stuck sandbox:
+// its run RUNNING by that very message, the lease held): its reply lists
+// exactly the customers fetch, to come back when the lease ends, the
+// malformed record is parked, and orders lands whole. (An API that
+// answers 503 no longer fails its message: the walk stops and its
+// continuation comes back after the wait; see the fetcher's stop tests.)
 func TestLambdaBatchesAnswerPartially(t *testing.T) {
 	t.Parallel()
 	e := start(t, setup{noStart: true})
@@ -119,7 +123,6 @@ func TestLambdaBatchesAnswerPartially(t *testing.T) {
 	}
 	dedupe := e.startFunction("dedupe", 20*time.Second)
 	fetcher := e.startFunction("fetcher", 20*time.Second, "SLUICE_HANDOFF_MARGIN=2s")
-	e.api.Inject("customers", demoapi.Failure{Status: 503, RetryAfter: "3600"})
 
 	inputs := golden(t, "sqs-inputs.json")
 	var goldenEvent events.SQSEvent
@@ -154,6 +157,12 @@ func TestLambdaBatchesAnswerPartially(t *testing.T) {
 			t.Fatalf("fetch = %+v, %v", f, err)
 		}
 		fetchIDs[f.Source] = aws.ToString(m.MessageId)
+		if f.Source == "customers" {
+			// A live try of this message holds the run.
+			if _, err := e.runs.Start(context.Background(), f.Run, aws.ToString(m.MessageId)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if len(msgs) != 2 || fetchIDs["orders"] == "" || fetchIDs["customers"] == "" {
 		t.Fatalf("%d fetch messages %v, want one for orders and one for customers (the duplicate loses its claim)", len(msgs), fetchIDs)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -218,27 +217,31 @@ func TestInputOfAWindowThatHasNotEndedIsParkedAndNotRun(t *testing.T) {
 	}
 }
 
-// A source that keeps answering 500 sends the fetch to its DLQ on its
-// last delivery, receive maxReceiveCount-1, parked by the fetcher itself
-// with its reason (never moved by the queue's count without one), and
-// leaves the input free: the next trigger claims it and, once the API
-// recovers, succeeds.
+// A source that keeps answering 500 cannot progress: each try's walk
+// stops after the source client's own retries and comes back after
+// SLUICE_STOP_BACKOFF as the same attempt, and after SLUICE_MAX_STOPS
+// stops in a row without a page the fetcher fails the run and parks the
+// fetch in its DLQ itself, with the reason (never moved by the queue's
+// count without one) — and leaves the input free: the next trigger claims
+// it and, once the API recovers, succeeds.
 func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	t.Parallel()
 	const (
 		maxReceive = 3
-		receives   = maxReceive - 1 // the fetcher acts on the one before the queue's last
+		maxStops   = 2
+		tries      = maxStops + 1 // the first stop and the budget's
 	)
 	e := start(t, setup{
 		api:   demoapi.Options{RecordsPerDay: 300},
 		stack: devstack.Options{MaxReceiveCount: maxReceive, VisibilityTimeout: 10 * time.Second},
+		env:   []string{fmt.Sprintf("SLUICE_MAX_STOPS=%d", maxStops), "SLUICE_STOP_BACKOFF=1s"},
 	})
 	e.api.SetFailure("orders", 500)
 	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-08"))
 
-	// Each receive fails after the source client's own retries, then waits
-	// out one queue backoff (at most SLUICE_RETRY_MAX) before the next.
-	dead := e.drain(e.stack.Resources.Fetch.DLQURL, 1, e.timing.within(maxReceive*(e.timing.retryMax+5*time.Second)))
+	// Each try stops after the source client's own retries, then waits
+	// out the stop backoff (1s, 2s) before the next.
+	dead := e.drain(e.stack.Resources.Fetch.DLQURL, 1, e.timing.within(tries*5*time.Second+3*time.Second))
 	if len(dead) != 1 {
 		t.Fatalf("the failing fetch did not reach the fetch DLQ\n%s", e.where())
 	}
@@ -246,23 +249,22 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	for k, v := range dead[0].MessageAttributes {
 		attrs[k] = aws.ToString(v.StringValue)
 	}
-	if attrs[consumer.AttrErrorClass] != consumer.ClassRetriesExhausted || !strings.Contains(attrs[consumer.AttrError], "500") ||
-		attrs[consumer.AttrReceives] != strconv.Itoa(receives) {
-		t.Fatalf("the fetch reached its DLQ with attributes %v; want it parked on receive %d with class %s and the HTTP status",
-			attrs, receives, consumer.ClassRetriesExhausted)
+	if attrs[consumer.AttrErrorClass] != "permanent" || !strings.Contains(attrs[consumer.AttrError], "no progress") ||
+		!strings.Contains(attrs[consumer.AttrError], "500") || attrs[consumer.AttrReceives] != "1" {
+		t.Fatalf("the fetch reached its DLQ with attributes %v; want it parked on its first receive, class permanent, saying it made no progress, with the HTTP status", attrs)
 	}
 	r := e.waitRuns(e.timing.within(time.Second), "orders/2026-11-08")[0]
-	if r.Status != runs.Failed || r.ErrorClass != "retries-exhausted" || !strings.Contains(r.LastError, "500") {
-		t.Fatalf("run = %s %s %q, want FAILED retries-exhausted with the HTTP status", r.Status, r.ErrorClass, r.LastError)
+	if r.Status != runs.Failed || r.ErrorClass != "permanent" || !strings.Contains(r.LastError, "no progress") || !strings.Contains(r.LastError, "500") {
+		t.Fatalf("run = %s %s %q, want FAILED permanent, no progress, with the HTTP status", r.Status, r.ErrorClass, r.LastError)
 	}
-	// Each redelivery of the fetch restarted the run as the next attempt.
-	if r.Attempt != receives {
-		t.Fatalf("failed run at attempt %d, want %d: one per receive", r.Attempt, receives)
+	// The stops kept the attempt: no restarts.
+	if r.Attempt != 1 {
+		t.Fatalf("failed run at attempt %d, want 1: a stop goes on as the same attempt", r.Attempt)
 	}
-	// Each receive tries the first page source.DefaultMaxAttempts times;
-	// after its last receive the fetch is over, and nothing asks again.
-	if n, want := e.api.Requests("orders"), receives*source.DefaultMaxAttempts; n != want {
-		t.Fatalf("the API was asked %d times, want %d: %d tries on each of %d receives", n, want, source.DefaultMaxAttempts, receives)
+	// Each try asks for the first page source.DefaultMaxAttempts times;
+	// after the budget's last the fetch is over, and nothing asks again.
+	if n, want := e.api.Requests("orders"), tries*source.DefaultMaxAttempts; n != want {
+		t.Fatalf("the API was asked %d times, want %d: %d tries on each of %d stops", n, want, source.DefaultMaxAttempts, tries)
 	}
 
 	e.api.SetFailure("orders", 0)
@@ -270,7 +272,7 @@ func TestFetchThatKeepsFailingEndsInTheDLQAndFreesTheInput(t *testing.T) {
 	deadline := time.Now().Add(e.timing.within(10 * time.Second))
 	for {
 		r, err := e.runs.Get(context.Background(), "orders/2026-11-08")
-		if err == nil && r.Attempt == receives+1 && r.Status == runs.Succeeded {
+		if err == nil && r.Attempt == 2 && r.Status == runs.Succeeded {
 			e.checkPartition(r)
 			return
 		}

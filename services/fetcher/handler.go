@@ -10,6 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sluice-data/sluice/shared/awsconf"
+	"github.com/sluice-data/sluice/shared/backoff"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
@@ -27,6 +29,9 @@ func (c *config) Validate() error {
 	if c.MaxMessageBytes < 32<<10 || c.MaxMessageBytes > queue.MaxMessageBytes {
 		errs = append(errs, fmt.Errorf("SLUICE_MAX_MESSAGE_BYTES: %d, want 32768..%d", c.MaxMessageBytes, queue.MaxMessageBytes))
 	}
+	if c.MaxStops < 1 || c.StopBackoff <= 0 {
+		errs = append(errs, fmt.Errorf("SLUICE_MAX_STOPS %d / SLUICE_STOP_BACKOFF %v: want at least 1 / more than 0", c.MaxStops, c.StopBackoff))
+	}
 	if c.HandoffMargin < 0 || c.HandoffAfter < 0 {
 		errs = append(errs, fmt.Errorf("SLUICE_HANDOFF_MARGIN %v / SLUICE_HANDOFF_AFTER %v: must not be negative", c.HandoffMargin, c.HandoffAfter))
 	}
@@ -36,7 +41,7 @@ func (c *config) Validate() error {
 // runStore tracks the run; *runs.Store is one.
 type runStore interface {
 	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
-	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
+	CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error
 	Restart(ctx context.Context, r contracts.Run, fetchMsg, why string) (runs.Run, error)
 	heartbeater
 	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
@@ -53,6 +58,7 @@ type pager interface {
 type sender interface {
 	Send(ctx context.Context, url string, body []byte) error
 	SendJSON(ctx context.Context, url string, v any) error
+	SendJSONAfter(ctx context.Context, url string, v any, delay time.Duration) error
 }
 
 var (
@@ -71,6 +77,11 @@ type handler struct {
 	maxMessage int
 	heartbeat  time.Duration
 	handoff    handoff
+	// maxStops is how many stops in a row without a new page an attempt
+	// may make before it fails; stopBackoff the first wait after a stop
+	// that came with no Retry-After (doubling per stop, up to MaxDelay).
+	maxStops    int
+	stopBackoff time.Duration
 }
 
 // handoff says when a fetch hands over to a new invocation: when less
@@ -102,6 +113,14 @@ type checkpoint struct {
 	Records     int64        `json:"records"`
 	Bytes       int64        `json:"bytes"`
 	Pages       int          `json:"pages"`
+	// Start: the walk goes on from the first page (a stop came before the
+	// attempt had any); Page is then unused.
+	Start bool `json:"start,omitempty"`
+	// Stops counts the stops in a row that fetched no page (see stop).
+	Stops int `json:"stops,omitempty"`
+	// NotBefore (Unix ms) is when the API allows the walk to go on: a
+	// continuation that comes earlier only waits on (see wait).
+	NotBefore int64 `json:"not_before,omitempty"`
 }
 
 // errHandOff stops a walk that is to continue in a new invocation.
@@ -161,28 +180,52 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 			run, hop = cur.Ref(), 0
 		}
 	}
+	if cp != nil && time.Until(time.UnixMilli(cp.NotBefore)) > time.Second {
+		return run, true, h.wait(ctx, f, run, hop, cp)
+	}
 
 	begin := time.Now()
 	ctx, lease := keepLease(ctx, h.runs, run, cur.LeaseExpiry(), h.heartbeat)
 	defer lease.stop()
 	b := &batcher{h: h, run: run, packer: pack.New(run, h.maxMessage), lease: lease, began: begin}
 	var from *source.State
-	if cp != nil {
+	if cp != nil && !cp.Start {
 		from = &cp.Page
+	}
+	if cp != nil {
+		b.from = from
+		b.stops, b.pagesBefore = cp.Stops, cp.Pages
 		b.packer.ContinueAt(cp.Batches)
 		b.records, b.bytes, b.pages = cp.Records, cp.Bytes, cp.Pages
 		logging.From(ctx).Info("continuing a fetch", zap.Int("hop", hop), zap.Int("batches_before", cp.Batches), zap.Int("pages_before", cp.Pages))
 	}
 	err = h.pages.FetchFrom(ctx, src, w, from, b.page)
 	handOff := errors.Is(err, errHandOff)
-	if err == nil || handOff {
-		err = b.flush(ctx)
+	var stop error // a retryable stop of the source's walk
+	sctx := ctx
+	if err != nil && !handOff && !b.failed && !fault.IsPermanent(err) && lease.cause(ctx) == nil {
+		stop, err = err, nil
+		// The try's context may be over (its deadline, a shutdown): what
+		// the walk got is still sent and checkpointed, within a few calls'
+		// time.
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 3*awsconf.CallTimeout)
+		defer cancel()
+	}
+	if err == nil || handOff || stop != nil {
+		err = b.flush(sctx)
 	}
 	if cause := lease.cause(ctx); cause != nil {
 		return run, true, fmt.Errorf("fetch %s stopped: %w", f.Key(), cause)
 	}
 	if err != nil {
 		return run, true, fmt.Errorf("fetch %s: %w", f.Key(), err)
+	}
+	if stop != nil {
+		// No heartbeat may shorten the lease the checkpoint stretches over
+		// the wait.
+		lease.stop()
+		return run, true, h.stop(sctx, f, src, run, hop, b, stop)
 	}
 	if handOff {
 		return run, true, h.handOver(ctx, f, src, run, hop, b)
@@ -231,18 +274,80 @@ func (h *handler) resume(ctx context.Context, f contracts.Fetch, msgID string, s
 // checkpoint is conditioned on the attempt and the hop, so a fenced or
 // duplicated invocation cannot write one.
 func (h *handler) handOver(ctx context.Context, f contracts.Fetch, src *pipeline.Source, run contracts.Run, hop int, b *batcher) error {
-	state, err := json.Marshal(checkpoint{Fingerprint: src.Fingerprint(), Page: *b.resume, Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages})
-	if err != nil {
-		return fault.Permanent(fmt.Errorf("encode checkpoint: %w", err))
-	}
-	if err := h.runs.Checkpoint(ctx, run, hop, string(state)); err != nil {
-		return fmt.Errorf("checkpoint hop %d of %s: %w", hop, f.Key(), err)
-	}
-	if err := h.out.SendJSON(ctx, h.fetchURL, contracts.NewContinuation(run, f.Trigger, hop+1)); err != nil {
-		return fmt.Errorf("send continuation %d of %s: %w", hop+1, f.Key(), err)
+	cp := checkpoint{Fingerprint: src.Fingerprint(), Page: *b.resume, Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages}
+	if err := h.continueAt(ctx, f, run, hop, cp, 0); err != nil {
+		return err
 	}
 	logging.From(ctx).Info("handed over to a new invocation", zap.Int("next_hop", hop+1), zap.Int("batches", b.packer.Batches()),
 		zap.Int64("records", b.records), zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(b.began)))
+	return nil
+}
+
+// stop keeps the progress of a walk that a retryable error ended (a
+// Retry-After longer than retry.max_retry_after, failures past
+// retry.max_attempts, a page that ran into the invocation's deadline):
+// after the batches of every page it got are sent, it checkpoints the
+// page it stopped on, as a hand-over does, and sends the continuation to
+// come back when the API allows (its Retry-After; without one, at once if
+// the walk got pages, else after a backoff). The attempt stays the same,
+// so nothing already sent is fetched again. A walk that stops more than
+// maxStops times in a row without getting a page cannot progress: it
+// fails, permanent, with the reason.
+func (h *handler) stop(ctx context.Context, f contracts.Fetch, src *pipeline.Source, run contracts.Run, hop int, b *batcher, cause error) error {
+	cp := checkpoint{Fingerprint: src.Fingerprint(), Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages}
+	progressed := b.pages > b.pagesBefore
+	switch {
+	case progressed && b.next != nil:
+		cp.Page = *b.next
+	case b.from != nil:
+		cp.Page = *b.from
+	default:
+		cp.Start = true
+	}
+	if !progressed {
+		cp.Stops = b.stops + 1
+	}
+	if cp.Stops > h.maxStops {
+		return fault.Permanent(fmt.Errorf("fetch %s: no progress over %d stops in a row (SLUICE_MAX_STOPS is %d), the last: %w", f.Key(), cp.Stops, h.maxStops, cause))
+	}
+	wait, asked := fault.Delay(cause)
+	if !asked && !progressed {
+		wait = backoff.Exponential(h.stopBackoff, queue.MaxDelay, cp.Stops)
+	}
+	cp.NotBefore = time.Now().Add(wait).UnixMilli()
+	if err := h.continueAt(ctx, f, run, hop, cp, wait); err != nil {
+		return err
+	}
+	logging.From(ctx).Warn("the source stopped the fetch; it goes on from the page it stopped on",
+		zap.NamedError("stop", cause), zap.Int("next_hop", hop+1), zap.Duration("wait", wait), zap.Int("pages", b.pages), zap.Int("stops_without_progress", cp.Stops))
+	return nil
+}
+
+// wait hands a continuation that came before the checkpoint's NotBefore
+// (a wait longer than one message's delay) on to the next hop, as is.
+func (h *handler) wait(ctx context.Context, f contracts.Fetch, run contracts.Run, hop int, cp *checkpoint) error {
+	wait := time.Until(time.UnixMilli(cp.NotBefore))
+	if err := h.continueAt(ctx, f, run, hop, *cp, wait); err != nil {
+		return err
+	}
+	logging.From(ctx).Info("waiting for the source to allow the fetch to go on", zap.Int("next_hop", hop+1), zap.Duration("wait", wait))
+	return nil
+}
+
+// continueAt checkpoints cp for hop, the lease held over wait, and sends
+// the continuation of hop+1 delayed by wait (up to SQS's longest delay; a
+// continuation that comes before cp.NotBefore waits on, see wait).
+func (h *handler) continueAt(ctx context.Context, f contracts.Fetch, run contracts.Run, hop int, cp checkpoint, wait time.Duration) error {
+	state, err := json.Marshal(cp)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("encode checkpoint: %w", err))
+	}
+	if err := h.runs.CheckpointFor(ctx, run, hop, string(state), wait); err != nil {
+		return fmt.Errorf("checkpoint hop %d of %s: %w", hop, f.Key(), err)
+	}
+	if err := h.out.SendJSONAfter(ctx, h.fetchURL, contracts.NewContinuation(run, f.Trigger, hop+1), min(wait, queue.MaxDelay)); err != nil {
+		return fmt.Errorf("send continuation %d of %s: %w", hop+1, f.Key(), err)
+	}
 	return nil
 }
 
@@ -257,9 +362,15 @@ type batcher struct {
 	lease   *lease
 	began   time.Time
 	resume  *source.State // where the next invocation goes on, after a hand-over
+	next    *source.State // the Next of the last page whose records were all packed
+	from    *source.State // where this invocation's walk began; nil: the first page
+	// pagesBefore and stops are the checkpoint's Pages and Stops.
+	pagesBefore, stops int
+	failed             bool // the page callback failed: the walk did not stop on the source
 }
 
-func (b *batcher) page(ctx context.Context, p source.Page) error {
+func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
+	defer func() { b.failed = err != nil && !errors.Is(err, errHandOff) }()
 	for i, rec := range p.Records {
 		rec, err := oneLine(rec)
 		if err != nil {
@@ -280,6 +391,7 @@ func (b *batcher) page(ctx context.Context, p source.Page) error {
 	}
 	b.bytes += int64(p.Bytes)
 	b.pages++
+	b.next = p.Next
 	if p.Next != nil && b.h.handoff.due(ctx, b.began) {
 		b.resume = p.Next
 		return errHandOff

@@ -118,9 +118,9 @@ func (f *tracedRuns) StartHop(ctx context.Context, r contracts.Run, fetchMsg str
 	return f.Store.StartHop(ctx, r, fetchMsg, hop)
 }
 
-func (f *tracedRuns) Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error {
+func (f *tracedRuns) CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error {
 	f.tr.add("checkpoint")
-	return f.Store.Checkpoint(ctx, r, hop, state)
+	return f.Store.CheckpointFor(ctx, r, hop, state, wait)
 }
 
 func (f *tracedRuns) Heartbeat(ctx context.Context, r contracts.Run) (time.Time, error) {
@@ -211,6 +211,7 @@ type fakeSender struct {
 	urls    []string
 	batches [][]byte
 	json    []any
+	delays  []time.Duration // of each json message
 }
 
 var _ sender = (*fakeSender)(nil)
@@ -233,6 +234,17 @@ func (f *fakeSender) SendJSON(_ context.Context, url string, v any) error {
 	defer f.mu.Unlock()
 	f.urls = append(f.urls, url)
 	f.json = append(f.json, v)
+	f.delays = append(f.delays, 0)
+	return nil
+}
+
+func (f *fakeSender) SendJSONAfter(_ context.Context, url string, v any, delay time.Duration) error {
+	f.tr.add("send json")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.urls = append(f.urls, url)
+	f.json = append(f.json, v)
+	f.delays = append(f.delays, delay)
 	return nil
 }
 
@@ -255,6 +267,7 @@ func newFixture(t *testing.T, pages [][][]byte) *fixture {
 	fx.h = &handler{
 		pipeline: p, runs: fx.runs, pages: fx.pager, out: fx.out,
 		fetchURL: fetchURL, batchesURL: batchesURL, maxMessage: maxMessage, heartbeat: time.Hour,
+		maxStops: 10, stopBackoff: 30 * time.Second,
 	}
 	return fx
 }
@@ -459,6 +472,7 @@ func TestHandleFailures(t *testing.T) {
 		fetched   bool   // the pager was called
 		done      bool   // a Done was sent
 		yield     bool   // the run was yielded for the redelivery
+		stopped   bool   // the walk stopped on the source: checkpointed, a delayed continuation sent
 	}
 	tests := []struct {
 		name    string
@@ -487,21 +501,33 @@ func TestHandleFailures(t *testing.T) {
 			want:    want{result: "permanent", cause: notFound, failClass: "permanent", fetched: true},
 		},
 		{
-			name:    "retryable API error before the last receive is retried",
-			receive: maxReceive - 1,
+			name:    "retryable API error stops the walk: checkpoint, delayed continuation, no redelivery",
+			receive: 1,
 			setup:   func(fx *fixture) { fx.pager.err = fault.Retryable(fmt.Errorf("source orders page 3: %w", unavailable)) },
-			want:    want{result: "retry", cause: unavailable, fetched: true, yield: true},
+			want:    want{result: "nil", fetched: true, stopped: true},
 		},
 		{
-			name:    "retryable API error on the last receive fails the run and parks the message with its reason",
+			name:    "retryable API error on the last receive stops the walk the same way",
 			receive: maxReceive,
 			setup:   func(fx *fixture) { fx.pager.err = fault.Retryable(fmt.Errorf("source orders page 3: %w", unavailable)) },
-			want:    want{result: "parked", cause: unavailable, failClass: "retries-exhausted", fetched: true},
+			want:    want{result: "nil", fetched: true, stopped: true},
+		},
+		{
+			name:    "unclassified API error stops the walk as a retryable one",
+			receive: maxReceive + 1,
+			setup:   func(fx *fixture) { fx.pager.err = errors.New("connection reset") },
+			want:    want{result: "nil", fetched: true, stopped: true},
 		},
 		{
 			name:    "unclassified error past the last receive fails the run and parks the message",
 			receive: maxReceive + 1,
-			setup:   func(fx *fixture) { fx.pager.err = errors.New("connection reset") },
+			setup:   func(fx *fixture) { fx.runs.startErr = errors.New("connection reset") },
+			want:    want{result: "parked", failClass: "retries-exhausted"},
+		},
+		{
+			name:    "batch send failure on the last receive fails the run and parks the message with its reason",
+			receive: maxReceive,
+			setup:   func(fx *fixture) { fx.out.sendErr = fault.Retryable(errors.New("sqs unavailable")) },
 			want:    want{result: "parked", failClass: "retries-exhausted", fetched: true},
 		},
 		{
@@ -657,8 +683,22 @@ func TestHandleFailures(t *testing.T) {
 			if fetched := fx.tr.count("fetch") > 0; fetched != tt.want.fetched {
 				t.Fatalf("pager called: %v, want %v (calls %v)", fetched, tt.want.fetched, fx.tr.calls)
 			}
-			if done := len(fx.out.json) > 0; done != tt.want.done {
+			var done, stopped bool
+			for i, m := range fx.out.json {
+				switch m := m.(type) {
+				case contracts.Done:
+					done = true
+				case contracts.Fetch:
+					// The walk got its page before the error, which came
+					// without a Retry-After: it goes on at once.
+					stopped = m.Hop == 1 && fx.out.delays[i] == 0 && fx.tr.count("checkpoint") == 1
+				}
+			}
+			if done != tt.want.done {
 				t.Fatalf("Done sent: %v, want %v", done, tt.want.done)
+			}
+			if stopped != tt.want.stopped {
+				t.Fatalf("stopped with a checkpoint and a continuation: %v, want %v (sent %+v, delays %v)", stopped, tt.want.stopped, fx.out.json, fx.out.delays)
 			}
 			if yielded := len(fx.runs.yields) > 0; yielded != tt.want.yield {
 				t.Fatalf("yielded: %v, want %v", yielded, tt.want.yield)

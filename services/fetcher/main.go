@@ -16,10 +16,17 @@
 // the fetch from the first page as the next attempt, never mixing two
 // configs in one attempt.
 //
+// A retryable error of the source (a Retry-After longer than
+// retry.max_retry_after, failures past retry.max_attempts, a page that
+// runs into the deadline) stops the walk without losing its progress: the
+// page it stopped on is checkpointed as in a hand-over, and the
+// continuation comes back after the API's wait as the same attempt.
+// SLUICE_MAX_STOPS stops in a row without a new page fail the run.
+//
 // A permanent error (HTTP 4xx, bad response shape) marks the run FAILED at
-// once and parks the message in the DLQ; a retryable one is retried by the
-// queue, and the last receive before the DLQ marks the run FAILED too, so
-// the input is free for the next trigger.
+// once and parks the message in the DLQ; any other retryable one is
+// retried by the queue, and the last receive before the DLQ marks the run
+// FAILED too, so the input is free for the next trigger.
 package main
 
 import (
@@ -46,7 +53,13 @@ type config struct {
 	// HandoffAfter: hand over after this long in one invocation (0: only
 	// near the deadline).
 	HandoffAfter time.Duration `env:"SLUICE_HANDOFF_AFTER" envDefault:"0s"`
-	Runs         service.RunsEnv
+	// MaxStops: an attempt whose source stops it (a retryable error that
+	// ends a try) this many times in a row without a new page fails.
+	MaxStops int `env:"SLUICE_MAX_STOPS" envDefault:"10"`
+	// StopBackoff: the wait after the first such stop that came without a
+	// Retry-After, doubling per stop up to SQS's 15 minutes.
+	StopBackoff time.Duration `env:"SLUICE_STOP_BACKOFF" envDefault:"30s"`
+	Runs        service.RunsEnv
 }
 
 func main() { service.Main("fetcher", run) }
@@ -86,6 +99,7 @@ func run(ctx context.Context) error {
 		handoff:    handoff{Margin: cfg.HandoffMargin, After: cfg.HandoffAfter},
 		maxMessage: cfg.MaxMessageBytes,
 		heartbeat:  store.HeartbeatEvery(),
+		maxStops:   cfg.MaxStops, stopBackoff: cfg.StopBackoff,
 	}
 	return app.Serve(ctx, cfg.FetchURL, h)
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -24,6 +25,9 @@ const (
 	MaxBatchEntries = 10
 	MaxMessageBytes = 1 << 20 // 1 MiB, for one message and for one batch call
 )
+
+// MaxDelay is the longest DelaySeconds SQS allows on a message.
+const MaxDelay = 15 * time.Minute
 
 const (
 	entryRetries = 3
@@ -48,25 +52,36 @@ func NewPublisher(api API) *Publisher { return &Publisher{api: api} }
 // Send sends one message body to the queue at url. Errors are retryable,
 // except a body over the size limit, which no retry can fix.
 func (p *Publisher) Send(ctx context.Context, url string, body []byte) error {
+	return p.send(ctx, url, body, 0)
+}
+
+// SendJSON marshals v and sends it.
+func (p *Publisher) SendJSON(ctx context.Context, url string, v any) error {
+	return p.SendJSONAfter(ctx, url, v, 0)
+}
+
+// SendJSONAfter marshals v and sends it, visible to receivers only after
+// delay (SQS DelaySeconds, whole seconds rounded up, at most MaxDelay).
+func (p *Publisher) SendJSONAfter(ctx context.Context, url string, v any, delay time.Duration) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fault.Permanent(fmt.Errorf("encode message: %w", err))
+	}
+	return p.send(ctx, url, body, delay)
+}
+
+func (p *Publisher) send(ctx context.Context, url string, body []byte, delay time.Duration) error {
 	if len(body) > MaxMessageBytes {
 		return fault.Permanentf("send to %s: message of %d bytes is over the %d-byte limit", url, len(body), MaxMessageBytes)
 	}
 	ctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
 	defer cancel()
-	_, err := p.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))})
+	secs := int32((min(max(delay, 0), MaxDelay) + time.Second - 1) / time.Second)
+	_, err := p.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body)), DelaySeconds: secs})
 	if err != nil {
 		return fault.Retryable(fmt.Errorf("send to %s: %w", url, err))
 	}
 	return nil
-}
-
-// SendJSON marshals v and sends it.
-func (p *Publisher) SendJSON(ctx context.Context, url string, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return fault.Permanent(fmt.Errorf("encode message: %w", err))
-	}
-	return p.Send(ctx, url, body)
 }
 
 // SendBatch sends all bodies to the queue at url, as few SendMessageBatch

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -21,10 +22,12 @@ type fakeSQS struct {
 	failOnce map[string]bool
 	reject   map[string]bool
 	sent     []string
+	delays   []int32 // DelaySeconds of each SendMessage
 }
 
 func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
 	f.sent = append(f.sent, aws.ToString(in.MessageBody))
+	f.delays = append(f.delays, in.DelaySeconds)
 	return &sqs.SendMessageOutput{}, nil
 }
 
@@ -157,4 +160,29 @@ func repeat(prefix string, n, size int) [][]byte {
 		out[i] = b
 	}
 	return out
+}
+
+func TestSendJSONAfterDelaysTheMessage(t *testing.T) {
+	tests := []struct {
+		name  string
+		delay time.Duration
+		want  int32
+	}{
+		{"none", 0, 0},
+		{"whole seconds", 3 * time.Second, 3},
+		{"a part of a second rounds up", 1500 * time.Millisecond, 2},
+		{"capped at SQS's 15 minutes", time.Hour, 900},
+		{"negative is none", -time.Second, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeSQS{}
+			if err := NewPublisher(api).SendJSONAfter(context.Background(), "q", map[string]int{"a": 1}, tt.delay); err != nil {
+				t.Fatal(err)
+			}
+			if len(api.delays) != 1 || api.delays[0] != tt.want || api.sent[0] != `{"a":1}` {
+				t.Fatalf("sent %v with DelaySeconds %v, want one message delayed %d", api.sent, api.delays, tt.want)
+			}
+		})
+	}
 }

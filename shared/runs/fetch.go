@@ -163,11 +163,20 @@ func (s *Store) Heartbeat(ctx context.Context, r contracts.Run) (time.Time, erro
 // invocation (hop hops so far, state the page state to resume from) and
 // renews the lease. The next invocation calls Continue with hop+1.
 func (s *Store) Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error {
+	return s.CheckpointFor(ctx, r, hop, state, 0)
+}
+
+// CheckpointFor is Checkpoint for a continuation that comes only after
+// wait (it waits out an API's Retry-After): the lease runs for wait and
+// one lease more, so that no claim takes the input over while the
+// continuation is on its way. A crashed continuation's input is free one
+// lease after the wait.
+func (s *Store) CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error {
 	run, applied, err := s.tryUpdate(ctx, opCheckpoint, r, "SET checkpoint = :cp, hops = :next, lease_until = :lease",
 		"attempt = :attempt AND #st = :running AND (attribute_not_exists(hops) OR hops = :hop)",
 		map[string]types.AttributeValue{
 			":running": str(string(Running)), ":cp": str(state), ":hop": num(int64(hop)), ":next": num(int64(hop + 1)),
-			":lease": num(s.now().Add(s.cfg.Lease).Unix()),
+			":lease": num(s.now().Add(max(wait, 0) + s.cfg.Lease).Unix()),
 		})
 	if err != nil || applied {
 		return err

@@ -144,8 +144,14 @@ func (s *Store) Heartbeat(_ context.Context, r contracts.Run) (time.Time, error)
 }
 
 // Checkpoint records a hand-over; see (*runs.Store).Checkpoint.
-func (s *Store) Checkpoint(_ context.Context, r contracts.Run, hop int, state string) error {
-	lease := s.now().Add(s.cfg.Lease).Unix()
+func (s *Store) Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error {
+	return s.CheckpointFor(ctx, r, hop, state, 0)
+}
+
+// CheckpointFor records a hand-over whose continuation comes after wait;
+// see (*runs.Store).CheckpointFor.
+func (s *Store) CheckpointFor(_ context.Context, r contracts.Run, hop int, state string, wait time.Duration) error {
+	lease := s.now().Add(max(wait, 0) + s.cfg.Lease).Unix()
 	return s.update("checkpoint", r, func(c runs.Run) bool {
 		return c.Attempt == r.Attempt && c.Status == runs.Running && (c.Hops == 0 || c.Hops == hop)
 	}, func(c *runs.Run) { c.Checkpoint, c.Hops, c.LeaseUntil = state, hop+1, lease })

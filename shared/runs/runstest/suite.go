@@ -25,6 +25,7 @@ type Contract interface {
 	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
 	Heartbeat(ctx context.Context, r contracts.Run) (time.Time, error)
 	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
+	CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error
 	BatchWritten(ctx context.Context, r contracts.Run, seq int) (runs.Run, error)
 	SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error)
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
@@ -65,6 +66,7 @@ func TestStore(t *testing.T, open Open) {
 		{"FailLeavesACommitToTheCommitter", testFailLeavesACommitToTheCommitter},
 		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},
 		{"ContinuationHops", testContinuationHops},
+		{"ADelayedContinuationKeepsTheInput", testADelayedContinuationKeepsTheInput},
 		{"RestartBeginsTheFetchAgainAsTheNextAttempt", testRestartBeginsTheFetchAgainAsTheNextAttempt},
 		{"FailOfAFinishedAttemptSaysWhetherItIsSuperseded", testFailOfAFinishedAttemptSaysWhetherItIsSuperseded},
 	} {

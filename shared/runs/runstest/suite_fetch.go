@@ -207,3 +207,40 @@ func testRestartBeginsTheFetchAgainAsTheNextAttempt(t *testing.T, open Open) {
 		t.Fatalf("history of the new attempt = %+v", h)
 	}
 }
+
+// A checkpoint whose continuation comes only after a wait (an API's
+// Retry-After) keeps the input for the wait and one lease more: a claim
+// during the wait is lost, the continuation goes on as the same attempt,
+// and once the wait and a lease have passed with no continuation (it was
+// lost with a crash) the input is free again.
+func testADelayedContinuationKeepsTheInput(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	claimed, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Start(ctx, claimed.Ref(), "f-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckpointFor(ctx, first.Ref(), 0, `{"page":{"page":6}}`, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(10 * time.Minute) // the wait is over; the lease (1 min) runs on
+	if _, err := s.Claim(ctx, req("m-2")); !errors.Is(err, runs.ErrClaimLost) {
+		t.Fatalf("claim during the wait: %v, want the claim lost", err)
+	}
+	hop1, err := s.StartHop(ctx, first.Ref(), "f-1", 1)
+	if err != nil || hop1.Attempt != first.Attempt || hop1.Checkpoint != `{"page":{"page":6}}` {
+		t.Fatalf("delayed hop 1 = %+v, %v", hop1, err)
+	}
+	if err := s.CheckpointFor(ctx, first.Ref(), 1, `{"page":{"page":7}}`, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(5*time.Minute + 2*time.Minute)
+	next, err := s.Claim(ctx, req("m-3"))
+	if err != nil || next.Attempt <= first.Attempt {
+		t.Fatalf("claim after the wait and a lease = %+v, %v; want a new attempt", next, err)
+	}
+}
