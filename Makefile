@@ -64,6 +64,10 @@ infra-check: ## the offline infrastructure checks alone: HCL rules and drift (sc
 	go test -count=1 ./scripts/infracheck/...
 	scripts/lambda-zips.sh --check
 
+.PHONY: infra-plan
+infra-plan: ## terraform init, validate and plan of infra/envs/example against the real AWS provider, offline, and assertions on the plans (first run builds the provider: ~40 min)
+	scripts/infraplan.sh
+
 .PHONY: clean
 clean: ## stop the emulators and remove .local (installs, state, logs)
 	-scripts/stack.sh down

@@ -32,6 +32,10 @@ go vet "${pkgs[@]}"
 # terraform fmt, tflint and tfsec over infra/ (offline; the HCL rule and
 # drift checks are the Go tests of scripts/infracheck, run below).
 scripts/infracheck.sh
+# terraform validate and plan against the real AWS provider when it has
+# been built (make infra-plan, once, ~40 min); otherwise one line saying
+# so. A cold run never starts that build.
+scripts/infraplan.sh --if-cached
 # The emulators are shared: the integration tests isolate themselves by
 # resource prefix, so packages may run in parallel.
 go test "$@" "${pkgs[@]}"
