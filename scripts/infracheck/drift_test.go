@@ -35,11 +35,12 @@ func sharedEnv(t *testing.T) map[string]envSetting {
 
 // terraformEnv returns the SLUICE_* variable names the module sets on the
 // function of each service, read from the literal keys of the locals that
-// build the environment, and where each name's value is written.
+// build the environment (and of the *_environment locals a service's entry
+// merges), and where each name's value is written.
 func terraformEnv(t *testing.T, m *module) (common map[string]hclsyntax.Expression, perService map[string]map[string]hclsyntax.Expression) {
 	t.Helper()
 	common = map[string]hclsyntax.Expression{}
-	for _, name := range []string{"stack_environment", "shared_environment", "function_environment"} {
+	for _, name := range []string{"shared_environment", "function_environment"} {
 		maps.Copy(common, literalKeys(m.locals[name].Expr))
 	}
 	fnEnv := m.locals["function_environment"].Expr
@@ -47,9 +48,6 @@ func terraformEnv(t *testing.T, m *module) (common map[string]hclsyntax.Expressi
 		if !refersTo(fnEnv, ref) {
 			t.Fatalf("%s: local.function_environment does not merge %s", fnEnv.Range(), ref)
 		}
-	}
-	if !refersTo(m.locals["shared_environment"].Expr, "local.stack_environment") {
-		t.Fatal("local.shared_environment does not merge local.stack_environment")
 	}
 	perService = map[string]map[string]hclsyntax.Expression{}
 	items := objectItems(t, m.locals["service_environment"].Expr)
@@ -60,6 +58,11 @@ func terraformEnv(t *testing.T, m *module) (common map[string]hclsyntax.Expressi
 		}
 		perService[s] = maps.Clone(common)
 		maps.Copy(perService[s], literalKeys(expr))
+		for name, local := range m.locals {
+			if strings.HasSuffix(name, "_environment") && name != "stack_environment" && refersTo(expr, "local."+name) {
+				maps.Copy(perService[s], literalKeys(local.Expr))
+			}
+		}
 	}
 	return common, perService
 }
@@ -80,43 +83,24 @@ func literalKeys(expr hclsyntax.Expression) map[string]hclsyntax.Expression {
 	return out
 }
 
-// TestEnvironmentNames: every variable Terraform sets on every function is
-// read by some Sluice program (the stack's locations go to all, as the
-// local stack hands them to all); every variable set on one function only
-// is read by that service; and every variable a service requires is set.
+// TestEnvironmentNames: Terraform sets on each function exactly the
+// variables its main package reads (serviceReads: its config struct and
+// the shared configs in it), no other, and every one it requires. TestPlan
+// checks the same on the planned functions.
 func TestEnvironmentNames(t *testing.T) {
 	m := sluiceModule(t)
-	common, perService := terraformEnv(t, m)
-	shared := sharedEnv(t)
-	anyReads := maps.Clone(shared)
-	for _, s := range functionServices {
-		maps.Copy(anyReads, envSettings(t, "services/"+s))
-	}
-	for name := range common {
-		if _, ok := anyReads[name]; !ok {
-			t.Errorf("Terraform sets %s on every function, but no service's config struct reads it", name)
-		}
-	}
+	_, perService := terraformEnv(t, m)
 	for _, s := range functionServices {
 		t.Run(s, func(t *testing.T) {
-			reads := envSettings(t, "services/"+s)
-			maps.Copy(reads, shared)
-			for name := range perService[s] {
-				if _, isCommon := common[name]; isCommon {
-					continue
-				}
+			reads := serviceReads(t, s)
+			for name, expr := range perService[s] {
 				if _, ok := reads[name]; !ok {
-					t.Errorf("Terraform sets %s on the %s function, which no config struct of services/%s or shared/ reads", name, s, s)
+					t.Errorf("%s: Terraform sets %s on the %s function, which services/%s does not read", expr.Range(), name, s, s)
 				}
 			}
-			for name, setting := range envSettings(t, "services/"+s) {
+			for name, setting := range reads {
 				if _, set := perService[s][name]; setting.Required && !set {
 					t.Errorf("%s: %s is required by %s but Terraform does not set it", setting.At, name, s)
-				}
-			}
-			for name, setting := range shared {
-				if _, set := perService[s][name]; setting.Required && !set {
-					t.Errorf("%s: %s is required (shared config) but Terraform does not set it on %s", setting.At, name, s)
 				}
 			}
 		})
@@ -258,7 +242,7 @@ func TestNamesMatchDevstack(t *testing.T) {
 }
 
 // TestDevstackEnvIsDeployed: the variables the local stack hands each
-// service are the ones Terraform sets on its function, and what sluicectl
+// service that it reads are set by Terraform on its function, and what sluicectl
 // reads is in the module's environment output.
 func TestDevstackEnvIsDeployed(t *testing.T) {
 	m := sluiceModule(t)
@@ -266,8 +250,14 @@ func TestDevstackEnvIsDeployed(t *testing.T) {
 	consumers := m.newScope(t, nil).local(t, "queue_consumers")
 	for _, key := range devstack.QueueKeys() {
 		service := consumers.GetAttr(key).AsString()
+		reads := serviceReads(t, service)
 		for _, kv := range (devstack.Resources{}).ServiceEnv(key) {
+			// The local stack hands every service the whole stack's
+			// locations; a function gets those its service reads.
 			name, _, _ := strings.Cut(kv, "=")
+			if _, read := reads[name]; !read {
+				continue
+			}
 			if _, ok := perService[service][name]; !ok {
 				t.Errorf("the local stack sets %s for %s, Terraform does not", name, service)
 			}

@@ -18,33 +18,50 @@ locals {
   # Configuration every function reads (README, "Service configuration
   # reference"). SLUICE_DLQ_URL, the DLQ of the queue the service consumes,
   # is added per function below.
-  shared_environment = merge(local.stack_environment, {
+  shared_environment = {
     SLUICE_PIPELINE_FILE = var.pipeline_file
     SLUICE_WORKERS       = tostring(var.workers)
-    SLUICE_LEASE         = var.lease
     SLUICE_LOG_LEVEL     = var.log_level
     SLUICE_TRANSPORT     = "lambda"
+    SLUICE_MAX_RECEIVE   = tostring(var.max_receive_count)
+  }
+
+  # The run store's settings, for the services that keep runs.
+  runs_environment = merge({
+    SLUICE_RUNS_TABLE = local.stack_environment.SLUICE_RUNS_TABLE
+    SLUICE_LEASE      = var.lease
   }, var.heartbeat == "" ? {} : { SLUICE_HEARTBEAT = var.heartbeat })
 
-  # Settings one service reads, each from the variable that also sets the
-  # infrastructure side it must agree with: the writer's key prefix is the
-  # one its IAM policy allows, the fetcher's batch limit is the queues'
-  # max_message_size, and its hand-over margin is checked against its timeout.
+  # What each service reads besides: the queues it consumes and sends to,
+  # the run store if it keeps runs, and settings each from the variable
+  # that also sets the infrastructure side it must agree with: the writer's
+  # key prefix is the one its IAM policy allows, the fetcher's batch limit
+  # is the queues' max_message_size, and its hand-over margin is checked
+  # against its timeout. Exactly what each main.go reads, no more
+  # (scripts/infracheck checks both the HCL and the plan).
   service_environment = {
-    scheduler = {}
+    scheduler = {
+      SLUICE_TRIGGERS_QUEUE_URL = local.stack_environment.SLUICE_TRIGGERS_QUEUE_URL
+      SLUICE_INPUTS_QUEUE_URL   = local.stack_environment.SLUICE_INPUTS_QUEUE_URL
+    }
     # The claim numbers its attempt above what the bucket holds, under the
     # writer's prefix.
-    dedupe = var.data_key_prefix == "" ? {} : {
-      SLUICE_S3_PREFIX = var.data_key_prefix
-    }
-    fetcher = {
+    dedupe = merge(local.runs_environment, {
+      SLUICE_INPUTS_QUEUE_URL = local.stack_environment.SLUICE_INPUTS_QUEUE_URL
+      SLUICE_FETCH_QUEUE_URL  = local.stack_environment.SLUICE_FETCH_QUEUE_URL
+      SLUICE_BUCKET           = local.stack_environment.SLUICE_BUCKET
+    }, var.data_key_prefix == "" ? {} : { SLUICE_S3_PREFIX = var.data_key_prefix })
+    fetcher = merge(local.runs_environment, {
+      SLUICE_FETCH_QUEUE_URL   = local.stack_environment.SLUICE_FETCH_QUEUE_URL
+      SLUICE_BATCHES_QUEUE_URL = local.stack_environment.SLUICE_BATCHES_QUEUE_URL
       SLUICE_MAX_MESSAGE_BYTES = tostring(var.max_message_size)
       SLUICE_HANDOFF_MARGIN    = "${var.handoff_margin_seconds}s"
-    }
-    # Unset, not empty, without a prefix: the writer's default is none.
-    writer = var.data_key_prefix == "" ? {} : {
-      SLUICE_S3_PREFIX = var.data_key_prefix
-    }
+    })
+    writer = merge(local.runs_environment, {
+      SLUICE_BATCHES_QUEUE_URL = local.stack_environment.SLUICE_BATCHES_QUEUE_URL
+      SLUICE_BUCKET            = local.stack_environment.SLUICE_BUCKET
+      # Unset, not empty, without a prefix: the writer's default is none.
+    }, var.data_key_prefix == "" ? {} : { SLUICE_S3_PREFIX = var.data_key_prefix })
   }
 
   function_environment = {
