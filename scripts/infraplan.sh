@@ -48,6 +48,10 @@ if [[ "${1:-}" == --if-cached ]]; then
 	if_cached=1
 fi
 
+if ((if_cached)) && ! command -v terraform >/dev/null; then
+	echo "infraplan: SKIPPED, terraform is not on PATH (make infra-plan plans infra/envs/example against the real AWS provider)"
+	exit 0
+fi
 if [[ ! -x "$provider_bin" ]]; then
 	if ((if_cached)); then
 		echo "infraplan: SKIPPED, no AWS provider built at $provider_bin; \`make infra-plan\` builds it once (~40 min on 2 cores) and then plans infra/envs/example against it"
