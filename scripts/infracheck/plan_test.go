@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -18,7 +19,16 @@ import (
 type plan struct {
 	vars      map[string]any
 	instances []*instance
-	refs      map[string]map[string][]string // "module.sluice.aws_sqs_queue.main" → attribute → references
+	refs      map[string]map[string][]string        // "module.sluice.aws_sqs_queue.main" → attribute → references
+	exprs     map[string]map[string]json.RawMessage // the same, undecoded (nested blocks are lists of objects)
+	outputs   map[string]outputChange               // root outputs
+}
+
+// outputChange is a root output as planned: its known parts, and true
+// where a part is known only after apply.
+type outputChange struct {
+	After        any `json:"after"`
+	AfterUnknown any `json:"after_unknown"`
 }
 
 // instance is one resource instance of a plan.
@@ -70,6 +80,7 @@ type planFile struct {
 			RootModule stateModule `json:"root_module"`
 		} `json:"values"`
 	} `json:"prior_state"`
+	OutputChanges map[string]outputChange `json:"output_changes"`
 	Configuration struct {
 		RootModule configModule `json:"root_module"`
 	} `json:"configuration"`
@@ -107,7 +118,7 @@ func parsePlan(data []byte) (*plan, error) {
 	if len(f.ResourceChanges) == 0 {
 		return nil, fmt.Errorf("no resource_changes: not the JSON of a plan")
 	}
-	p := &plan{vars: map[string]any{}, refs: map[string]map[string][]string{}}
+	p := &plan{vars: map[string]any{}, refs: map[string]map[string][]string{}, exprs: map[string]map[string]json.RawMessage{}, outputs: f.OutputChanges}
 	for name, v := range f.Variables {
 		p.vars[name] = v.Value
 	}
@@ -149,6 +160,7 @@ func parsePlan(data []byte) (*plan, error) {
 				}
 			}
 			p.refs[prefix+r.Address] = attrs
+			p.exprs[prefix+r.Address] = r.Expressions
 		}
 		for name, call := range m.ModuleCalls {
 			config(prefix+"module."+name+".", call.Module)
@@ -197,41 +209,55 @@ func (p *plan) find(module, typ, name, key string) *instance {
 }
 
 // linked follows attribute attr of from to the instance of type typ it
-// refers to, in the same module: the configuration must reference
-// <typ>.<name>[each.key] (the instance with from's key) or
-// <typ>.<name>[each.value] (the instance with key value). It returns nil
-// and what is wrong when there is no such reference or instance.
-func (p *plan) linked(from *instance, attr, typ, value string) (*instance, string) {
-	refs := p.refs[from.resource()]
-	for _, ref := range refs[attr] {
+// refers to, in the same module. Terraform's JSON names a reference with a
+// computed index by its resource alone ("aws_sqs_queue.dlq", "each.key"),
+// so the instance is the one with from's key when the references include
+// each.key, or with key value when they include each.value (via says
+// which); a literal index (aws_sqs_queue.main["fetch"]) is followed as it
+// is. It returns nil and what is wrong when there is no such reference or
+// instance.
+func (p *plan) linked(from *instance, attr, typ, via, value string) (*instance, string) {
+	refs := p.refs[from.resource()][attr]
+	for _, ref := range refs {
 		rest, ok := strings.CutPrefix(ref, typ+".")
 		if !ok {
 			continue
 		}
-		name, index, ok := strings.Cut(rest, "[")
-		if !ok {
-			continue
-		}
-		index, _, _ = strings.Cut(index, "]")
+		name, index, indexed := strings.Cut(rest, "[")
+		name, _, _ = strings.Cut(name, ".")
 		var key string
-		switch index {
-		case "each.key":
-			key = from.Key
-		case "each.value":
-			key = value
-		default:
+		switch {
+		case indexed:
+			index, _, _ = strings.Cut(index, "]")
 			k, err := unquoteKey(index)
 			if err != nil {
 				continue
 			}
 			key = k
+		case !slices.Contains(refs, via):
+			return nil, fmt.Sprintf("%s.%s refers to %s without %s: cannot tell which instance", from.Address, attr, ref, via)
+		case via == "each.key":
+			key = from.Key
+		default:
+			key = value
 		}
 		if to := p.find(from.Module, typ, name, key); to != nil {
 			return to, ""
 		}
-		return nil, fmt.Sprintf("%s.%s refers to %s, which has no instance %q in the plan", from.Address, attr, ref, key)
+		return nil, fmt.Sprintf("%s.%s refers to %s.%s, which has no instance %q in the plan", from.Address, attr, typ, name, key)
 	}
-	return nil, fmt.Sprintf("%s.%s refers to no %s instance (references %v)", from.Address, attr, typ, refs[attr])
+	return nil, fmt.Sprintf("%s.%s refers to no %s (references %v)", from.Address, attr, typ, refs)
+}
+
+// blockRefs returns the references of attribute attr of the first nested
+// block of type block in the configuration of resource (an address as in
+// refs).
+func (p *plan) blockRefs(resource, block, attr string) []string {
+	var blocks []map[string]struct{ References []string }
+	if json.Unmarshal(p.exprs[resource][block], &blocks) != nil || len(blocks) == 0 {
+		return nil
+	}
+	return blocks[0][attr].References
 }
 
 func unquoteKey(index string) (string, error) {

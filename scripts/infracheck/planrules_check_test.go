@@ -43,9 +43,9 @@ func TestPlanRules(t *testing.T) {
 		{"queue without redrive policy", func(d *planDoc) { delete(d.expressions("aws_sqs_queue.main"), "redrive_policy") },
 			mainFetch + " has no redrive policy and is no queue's DLQ"},
 		{"redrive policy to a DLQ not planned", func(d *planDoc) { d.remove(dlqBatches) },
-			`refers to aws_sqs_queue.dlq[each.key].arn, which has no instance "batches"`},
+			`redrive_policy refers to aws_sqs_queue.dlq, which has no instance "batches" in the plan`},
 		{"maxReceiveCount not from the variable", func(d *planDoc) {
-			d.setRefs("aws_sqs_queue.main", "redrive_policy", "aws_sqs_queue.dlq[each.key].arn", "each.key")
+			d.setRefs("aws_sqs_queue.main", "redrive_policy", "aws_sqs_queue.dlq", "each.key")
 		}, "maxReceiveCount of the redrive policy is not var.max_receive_count"},
 		{"known redrive policy with another maxReceiveCount", func(d *planDoc) {
 			d.set(mainFetch, "redrive_policy", `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:sluice-fetch-dlq","maxReceiveCount":3}`)
@@ -100,8 +100,19 @@ func TestPlanRules(t *testing.T) {
 			`SLUICE_MAX_MESSAGE_BYTES = "" (set: false)`},
 		{"queues of different message sizes", func(d *planDoc) { d.set(dlqFetch, "max_message_size", 262144) },
 			"want the queues' max_message_size [1048576 262144]"},
-		{"environment unknown", func(d *planDoc) { d.set(writer, "environment", []any{map[string]any{}}) },
-			writer + ": environment variables unknown at plan time"},
+		{"environment unknown and not from the local", func(d *planDoc) {
+			d.expressions("aws_lambda_function.service")["environment"] = []any{map[string]any{"variables": map[string]any{"references": []any{"var.extra_environment"}}}}
+		}, writer + ": environment unknown at plan time and not local.function_environment[each.key]"},
+		{"environment unknown and no output", func(d *planDoc) { delete(d.doc["output_changes"].(map[string]any), envOutput) },
+			writer + ": environment unknown at plan time, and the plan has no output " + envOutput},
+		{"a variable the service does not read, known only after apply", func(d *planDoc) {
+			out := d.doc["output_changes"].(map[string]any)[envOutput].(map[string]any)
+			out["after_unknown"].(map[string]any)["writer"].(map[string]any)["SLUICE_INPUTS_QUEUE_URL"] = true
+		}, writer + ": sets SLUICE_INPUTS_QUEUE_URL, which services/writer does not read"},
+		{"a link without each.key", func(d *planDoc) {
+			d.setRefs("aws_lambda_event_source_mapping.queue", "event_source_arn", "aws_sqs_queue.main")
+		},
+			"event_source_arn refers to aws_sqs_queue.main without each.key: cannot tell which instance"},
 		{"wildcard action in a policy document", func(d *planDoc) {
 			st := d.get(writerDoc, "statement").([]any)[1].(map[string]any)
 			st["actions"] = []any{"sqs:ReceiveMessage", "sqs:*"}
@@ -187,8 +198,24 @@ func (d *planDoc) set(address, attr string, v any) {
 	delete(c["after_unknown"].(map[string]any), attr)
 }
 
+// env returns the environment of a function: its planned variables if
+// they are known (the fetcher's, here), else the output the script adds
+// (the writer's, as the provider plans it: wholly unknown). A value set
+// here is known.
 func (d *planDoc) env(address string) map[string]any {
-	return d.get(address, "environment").([]any)[0].(map[string]any)["variables"].(map[string]any)
+	if vars, ok := d.get(address, "environment").([]any)[0].(map[string]any)["variables"].(map[string]any); ok {
+		return vars
+	}
+	key := strings.TrimSuffix(address[strings.Index(address, `["`)+2:], `"]`)
+	out := d.doc["output_changes"].(map[string]any)[envOutput].(map[string]any)
+	known, later := out["after"].(map[string]any)[key].(map[string]any), out["after_unknown"].(map[string]any)[key].(map[string]any)
+	// Known-after-apply names become known ones with "", so that
+	// deleting a name deletes it.
+	for k := range later {
+		known[k] = ""
+		delete(later, k)
+	}
+	return known
 }
 
 // expressions returns the configuration expressions of resource address

@@ -86,7 +86,7 @@ func planProblems(p *plan, c planContext) []string {
 		if !configured && rp == "" {
 			continue // a DLQ, or a queue without one (reported below)
 		}
-		dlq, why := p.linked(q, "redrive_policy", "aws_sqs_queue", "")
+		dlq, why := p.linked(q, "redrive_policy", "aws_sqs_queue", "each.key", "")
 		if dlq == nil {
 			add("%s: redrive policy: %s", q.Address, why)
 			continue
@@ -125,7 +125,7 @@ func planProblems(p *plan, c planContext) []string {
 		dlq := dlqOf[q]
 		found := false
 		for _, a := range allows {
-			if to, _ := p.linked(a, "queue_url", "aws_sqs_queue", ""); to != dlq {
+			if to, _ := p.linked(a, "queue_url", "aws_sqs_queue", "each.key", ""); to != dlq {
 				continue
 			}
 			found = true
@@ -134,7 +134,7 @@ func planProblems(p *plan, c planContext) []string {
 					add("%s: redrive allow policy %q is not byQueue", a.Address, s)
 				}
 			}
-			if src, _ := p.linked(a, "redrive_allow_policy", "aws_sqs_queue", ""); src != q {
+			if src, _ := p.linked(a, "redrive_allow_policy", "aws_sqs_queue", "each.key", ""); src != q {
 				add("%s: the redrive allow policy of %s does not name its source %s", a.Address, dlq.Address, q.Address)
 			}
 		}
@@ -166,9 +166,9 @@ func planProblems(p *plan, c planContext) []string {
 			add("%s: no service %q under services/", fn.Address, service)
 			continue
 		}
-		env, ok := functionEnvironment(fn)
-		if !ok {
-			add("%s: environment variables unknown at plan time (or none): cannot check them", fn.Address)
+		env, why := p.functionEnvironment(fn)
+		if env == nil {
+			add("%s: %s", fn.Address, why)
 			continue
 		}
 		for _, name := range slices.Sorted(maps.Keys(env)) {
@@ -234,7 +234,7 @@ func planProblems(p *plan, c planContext) []string {
 		if maxConcurrency < 2 || maxConcurrency > 1000 {
 			add("%s: scaling_config.maximum_concurrency %v, want 2..1000 (uncapped, one queue's backlog takes the account's concurrency)", m.Address, m.Values["scaling_config"])
 		}
-		queue, why := p.linked(m, "event_source_arn", "aws_sqs_queue", "")
+		queue, why := p.linked(m, "event_source_arn", "aws_sqs_queue", "each.key", "")
 		if queue == nil {
 			add("%s: event source: %s", m.Address, why)
 			continue
@@ -246,7 +246,7 @@ func planProblems(p *plan, c planContext) []string {
 		if dlqOf[queue] == nil {
 			add("%s reads %s, which has no DLQ", m.Address, queue.Address)
 		}
-		fn, why := p.linked(m, "function_name", "aws_lambda_function", c.consumers[m.Key])
+		fn, why := p.linked(m, "function_name", "aws_lambda_function", "each.value", c.consumers[m.Key])
 		if fn == nil {
 			add("%s: function: %s", m.Address, why)
 			continue
@@ -351,24 +351,56 @@ func stringList(v any) []string {
 	return nil
 }
 
+// envOutput is the root output scripts/infraplan.sh adds to its copy of
+// the example (and of the module): local.function_environment, by service.
+const envOutput = "infraplan_function_environment"
+
 // functionEnvironment returns a function's environment variables, with ""
-// for a value known only after apply; false if the map itself is unknown.
-func functionEnvironment(fn *instance) (map[string]string, bool) {
-	blocks, _ := fn.Values["environment"].([]any)
-	if len(blocks) != 1 {
-		return nil, false
+// for a value known only after apply, or nil and why it cannot tell.
+//
+// The provider plans a map that holds any value known only after apply (a
+// new queue's URL) as wholly unknown, so a new function's planned
+// environment shows no names. Terraform itself keeps the names: the
+// environment is then read from the output envOutput, provided the
+// function's configuration takes its variables from
+// local.function_environment[each.key] and nothing else.
+func (p *plan) functionEnvironment(fn *instance) (map[string]string, string) {
+	if blocks, _ := fn.Values["environment"].([]any); len(blocks) == 1 {
+		if block, _ := blocks[0].(map[string]any); block != nil {
+			if vars, ok := block["variables"].(map[string]any); ok {
+				out := map[string]string{}
+				for k, v := range vars {
+					out[k], _ = v.(string)
+				}
+				return out, ""
+			}
+		}
 	}
-	block, _ := blocks[0].(map[string]any)
-	vars, ok := block["variables"].(map[string]any)
+	refs := p.blockRefs(fn.resource(), "environment", "variables")
+	if !slices.Equal(slices.Sorted(slices.Values(refs)), []string{"each.key", "local.function_environment"}) {
+		return nil, fmt.Sprintf("environment unknown at plan time and not local.function_environment[each.key] (references %v): cannot check it", refs)
+	}
+	o, ok := p.outputs[envOutput]
 	if !ok {
-		return nil, false
+		return nil, "environment unknown at plan time, and the plan has no output " + envOutput + " (scripts/infraplan.sh adds it)"
+	}
+	after, _ := o.After.(map[string]any)
+	unknown, _ := o.AfterUnknown.(map[string]any)
+	known, _ := after[fn.Key].(map[string]any)
+	later, _ := unknown[fn.Key].(map[string]any)
+	if known == nil && later == nil {
+		return nil, fmt.Sprintf("output %s has no known map for %q: cannot check the environment", envOutput, fn.Key)
 	}
 	out := map[string]string{}
-	for k, v := range vars {
-		s, _ := v.(string)
-		out[k] = s
+	for k, v := range known {
+		out[k], _ = v.(string)
 	}
-	return out, true
+	for k, v := range later {
+		if b, _ := v.(bool); b {
+			out[k] = ""
+		}
+	}
+	return out, ""
 }
 
 // number returns a JSON number as an int64.
