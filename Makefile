@@ -59,10 +59,11 @@ lambda-zips-check: ## build the Lambda zips twice and fail unless they are byte-
 	scripts/lambda-zips.sh --check $(PIPELINE)
 
 .PHONY: infra-check
-infra-check: ## the offline infrastructure checks alone: HCL rules and drift (scripts/infracheck), terraform fmt, tflint, tfsec, reproducible zips
+infra-check: ## the offline infrastructure checks alone: HCL rules and drift (scripts/infracheck), terraform fmt, tflint, tfsec, reproducible zips, and make infra-plan if the provider is built
 	scripts/infracheck.sh
 	go test -count=1 ./scripts/infracheck/...
 	scripts/lambda-zips.sh --check
+	scripts/infraplan.sh --if-cached
 
 .PHONY: infra-plan
 infra-plan: ## terraform init, validate and plan of infra/envs/example against the real AWS provider, offline, and assertions on the plans (first run builds the provider: ~40 min)
