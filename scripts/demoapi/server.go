@@ -77,14 +77,6 @@ type SourceOptions struct {
 	Quota *Quota
 }
 
-// Quota allows Requests data requests per Period; beyond, the source
-// answers 429 with a Retry-After (whole seconds, rounded up) until the
-// period resets. Periods start at the first request.
-type Quota struct {
-	Requests int
-	Period   time.Duration
-}
-
 // DefaultSources returns the demo's sources: orders (page_number with
 // total_pages), customers (cursor) and events (page_number without
 // total_pages).
@@ -109,12 +101,6 @@ type Server struct {
 	tokens        map[string]*token
 	tokenRequests int
 	quotas        map[string]*quotaUse
-}
-
-// quotaUse is a source's use of its quota in the current period.
-type quotaUse struct {
-	since time.Time
-	used  int
 }
 
 // New returns a Server for opts.
@@ -273,24 +259,6 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, styles ...Style) 
 		req.fail = &f.Failure
 	}
 	return req, true
-}
-
-// overQuota counts a request of source against q at now and returns how
-// long until the period resets if it is over; 0 if within. s.mu is held.
-func (s *Server) overQuota(source string, q *Quota, now time.Time) time.Duration {
-	if q == nil || q.Requests <= 0 || q.Period <= 0 {
-		return 0
-	}
-	u := s.quotas[source]
-	if u == nil || now.Sub(u.since) >= q.Period {
-		u = &quotaUse{since: now}
-		s.quotas[source] = u
-	}
-	if u.used >= q.Requests {
-		return u.since.Add(q.Period).Sub(now)
-	}
-	u.used++
-	return 0
 }
 
 func hasStyle(styles []Style, s Style) bool {
