@@ -57,6 +57,7 @@ type Source struct {
 	Auth       Auth       `yaml:"auth"`       // optional; the zero value sends no credentials
 	RateLimit  RateLimit  `yaml:"rate_limit"` // optional; the zero value does not limit
 	Retry      Retry      `yaml:"retry"`      // optional; Parse fills in the defaults
+	Output     Output     `yaml:"output"`     // optional; Parse fills in the defaults
 }
 
 // Request describes the HTTP request sent for each page. Path, query values,

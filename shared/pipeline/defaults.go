@@ -51,6 +51,7 @@ func (d *decoder) applyDefaults(c *Config) {
 		if d.has(p+".rate_limit") && !d.has(p+".rate_limit.burst") {
 			s.RateLimit.Burst = DefaultBurst
 		}
+		d.applyOutputDefaults(p+".output", &s.Output)
 		t := &s.Retry
 		for _, f := range []struct {
 			field string

@@ -19,7 +19,8 @@ import (
 // goes, or when a window is due, never what it returns: the name, the
 // request timeout, max_pages (a walk past it fails, it is not cut), the
 // partition's lag, lookback and start (which windows are due, not what a
-// walk of one returns), rate_limit and retry. Any other field,
+// walk of one returns), rate_limit, retry, and output (applied at commit to
+// parts that are always staged the same way). Any other field,
 // including one added later, is part of the fingerprint: a change it
 // misses could mix two configs in one attempt, while one it catches in
 // vain costs only a restart.
@@ -35,6 +36,7 @@ func (s *Source) Fingerprint() string {
 	walk.Partition.Lag, walk.Partition.Lookback, walk.Partition.Start = 0, 0, time.Time{}
 	walk.RateLimit = RateLimit{}
 	walk.Retry = Retry{}
+	walk.Output = Output{}
 	// encoding/json writes struct fields in order and map keys sorted: a
 	// canonical encoding of the same config.
 	b, err := json.Marshal(walk)

@@ -23,6 +23,8 @@ func TestFingerprintCoversWhatAWalkReturns(t *testing.T) {
 		"RateLimit.RequestsPerSecond": true, "RateLimit.Burst": true,
 		"Retry.MaxAttempts": true, "Retry.BaseDelay": true, "Retry.MaxDelay": true,
 		"Retry.MaxRetryAfter": true, "Retry.MaxWait": true,
+		"Output.Format": true, "Output.FileSize": true, "Output.Compression": true, "Output.Columns": true,
+		"Output.RecordColumn": true,
 	}
 	want := base.Fingerprint()
 	if len(want) != 64 || strings.Trim(want, "0123456789abcdef") != "" {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -129,6 +130,8 @@ type decoder struct {
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	timeType     = reflect.TypeFor[time.Time]()
+
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
 // timeLayouts are the forms a time is written in: a window key of either
@@ -167,6 +170,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.Set(reflect.ValueOf(t))
+	case v.Addr().Type().Implements(textUnmarshalerType):
+		// A type with its own text form (Output's sizes and column types).
+		if n.Kind != yaml.ScalarNode {
+			d.mistyped(n, path, "a string")
+			return
+		}
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			d.problem(n.Line, path, "%v", err)
+			d.bad[path] = true
+		}
 	case v.Kind() == reflect.Struct:
 		d.decodeStruct(n, v, path)
 	case v.Kind() == reflect.Slice:

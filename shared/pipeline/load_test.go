@@ -12,6 +12,8 @@ import (
 	"time"
 )
 
+var defaultOutput = Output{Format: JSONL, FileSize: DefaultFileSize}
+
 var defaultRetry = Retry{MaxAttempts: DefaultMaxAttempts, BaseDelay: DefaultBaseDelay, MaxDelay: DefaultMaxDelay,
 	MaxRetryAfter: DefaultMaxRetryAfter, MaxWait: DefaultMaxWait}
 
@@ -40,6 +42,17 @@ func TestLoadValid(t *testing.T) {
 				Records:   Records{Path: "data"},
 				Partition: Partition{Every: Day, Lookback: 1},
 				Retry:     defaultRetry,
+				Output: Output{
+					Format: Parquet, FileSize: 64 << 20, Compression: Snappy, RecordColumn: "record",
+					Columns: []Column{
+						{Name: "id", Path: "id", Type: ColumnType{Kind: KindInt64}},
+						{Name: "total", Path: "amount.total", Type: ColumnType{Kind: KindDecimal, Precision: 12, Scale: 2}},
+						{Name: "placed_at", Path: "placed_at", Type: ColumnType{Kind: KindTimestamp}, Layout: LayoutRFC3339},
+						{Name: "paid_at", Path: "payment.at", Type: ColumnType{Kind: KindTimestamp}, Layout: LayoutUnixMS},
+						{Name: "day", Path: "day", Type: ColumnType{Kind: KindDate}},
+						{Name: "tags", Path: "tags", Type: ColumnType{Kind: KindJSON}},
+					},
+				},
 			},
 			{
 				Name: "customers",
@@ -57,6 +70,7 @@ func TestLoadValid(t *testing.T) {
 				Records:   Records{Path: "items"},
 				Partition: Partition{Every: Hour, Lookback: 1},
 				Retry:     defaultRetry,
+				Output:    defaultOutput,
 			},
 			{
 				Name:       "zero_based",
@@ -64,6 +78,7 @@ func TestLoadValid(t *testing.T) {
 				Pagination: Pagination{Type: PageNumber, PageParam: "page", StartPage: 0, MaxPages: DefaultMaxPages},
 				Partition:  Partition{Every: Day, Lookback: 1},
 				Retry:      defaultRetry,
+				Output:     defaultOutput,
 			},
 			{
 				Name:       "snapshot",
@@ -72,6 +87,7 @@ func TestLoadValid(t *testing.T) {
 				Records:    Records{Path: "@this"},
 				Partition:  Partition{Every: Day, Lookback: 1},
 				Retry:      defaultRetry,
+				Output:     defaultOutput,
 			},
 		},
 		File: "testdata/valid.yaml",

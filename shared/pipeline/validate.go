@@ -68,6 +68,7 @@ func (d *decoder) validateSource(p string, s *Source) {
 	if d.has(p + ".retry") {
 		d.validateRetry(p+".retry", &s.Retry)
 	}
+	d.validateOutput(p+".output", &s.Output)
 	if !d.has(p + ".partition") {
 		return
 	}
