@@ -104,7 +104,7 @@ func (h *hits) peak(from, to time.Time, d time.Duration) int {
 
 // deploy provisions fresh resources, serves the demo APIs, writes the
 // pipeline config and builds the binaries.
-func deploy(ctx context.Context, sz sizes) (*deployment, error) {
+func deploy(ctx context.Context, sz sizes) (_ *deployment, err error) {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return nil, err
@@ -127,10 +127,18 @@ func deploy(ctx context.Context, sz sizes) (*deployment, error) {
 	d.sink = sink.New(d.s3, d.res.Bucket, "")
 
 	work := filepath.Join(root, ".local", "bench", prefix)
-	d.bin, d.logs = filepath.Join(work, "bin"), filepath.Join(work, "logs")
+	d.logs = filepath.Join(work, "logs")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
+	if d.bin, err = os.MkdirTemp("", "sluice-bench-bin-"); err != nil { // removed by close; the logs stay
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
 	d.bulkAPI = demoapi.New(demoapi.Options{PageSize: bulkPageSize, Sources: map[string]demoapi.SourceOptions{
 		srcBulk: {RecordsPerDay: sz.big},
 		srcMid:  {RecordsPerDay: sz.small},
@@ -172,6 +180,9 @@ func (d *deployment) serve(h http.Handler) (string, error) {
 func (d *deployment) close() {
 	for _, srv := range d.servers {
 		srv.Close()
+	}
+	if d.bin != "" {
+		_ = os.RemoveAll(d.bin)
 	}
 }
 

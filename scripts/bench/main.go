@@ -59,6 +59,7 @@ func main() {
 	q := flag.Bool("quick", false, "a smaller run (100k records for the large input, fewer pages, claims and inputs) for trying the harness")
 	out := flag.String("out", "", "directory for <date>.md (default scripts/bench/results; \"-\" writes no file)")
 	note := flag.String("note", "", "a line to add under the table (e.g. what else loaded the machine)")
+	limit := flag.Duration("timeout", 10*time.Minute, "give up when the whole run takes longer")
 	flag.Parse()
 	sz := full
 	if *q {
@@ -66,6 +67,8 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *limit)
+	defer cancel()
 	report, err := run(ctx, sz, *note)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench FAILED:", err)
