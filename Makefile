@@ -9,7 +9,7 @@ GOTEST_FLAGS ?= -race -count=1 -timeout 12m
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: up
 up: ## install the pinned emulators and aws-lambda-rie if missing; start the emulators on 127.0.0.1
@@ -38,6 +38,10 @@ test-soak: ## on one long-lived stack: make demo, a 1M-record input, then make t
 .PHONY: bench
 bench: ## run the Go benchmarks (throughput and allocations of the hot paths)
 	go test -run '^$$' -bench . -benchmem $(addprefix ./,$(addsuffix /...,$(MODULES)))
+
+.PHONY: bench-pipeline
+bench-pipeline: ## measure the whole pipeline on the local stack against references run beside it; table to scripts/bench/results/<date>.md (BENCH_FLAGS=-quick)
+	go run ./scripts/bench $(BENCH_FLAGS)
 
 .PHONY: vet
 vet: ## go vet, gofmt and go.mod tidiness over every module

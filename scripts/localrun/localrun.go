@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,6 +144,13 @@ func (p *Pipeline) StartAll() error {
 	return nil
 }
 
+// Procs returns the services this Pipeline started and has not stopped.
+func (p *Pipeline) Procs() []*Proc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.procs)
+}
+
 // StopAll stops every service this Pipeline started, gracefully, and
 // returns the errors of any that did not exit cleanly.
 func (p *Pipeline) StopAll() error {
@@ -223,22 +231,36 @@ func (p *Pipeline) Logs(name string) (string, error) {
 // AWSRequests sums the "aws requests" lines the services log when they
 // stop (see service.App.Close): requests by "Service.Operation", over
 // every service whose log has one.
-func (p *Pipeline) AWSRequests() (map[string]int64, error) {
+func (p *Pipeline) AWSRequests() (map[string]int64, error) { return p.AWSCounts("requests") }
+
+// AWSCounts sums one field of the services' "aws requests" lines —
+// "requests", "sqs_billed" (SQS requests as billed) or
+// "sqs_payload_bytes" — over the named services (all when none is named)
+// whose log has one.
+func (p *Pipeline) AWSCounts(field string, services ...string) (map[string]int64, error) {
 	total := map[string]int64{}
 	for _, svc := range Services {
+		if len(services) > 0 && !slices.Contains(services, svc.Name) {
+			continue
+		}
 		logs, err := p.Logs(svc.Name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // not started by this Pipeline
+		}
 		if err != nil {
 			return nil, err
 		}
 		for line := range strings.Lines(logs) {
-			var entry struct {
-				Msg      string           `json:"msg"`
-				Requests map[string]int64 `json:"requests"`
-			}
-			if json.Unmarshal([]byte(line), &entry) != nil || entry.Msg != "aws requests" {
+			var entry map[string]json.RawMessage
+			var msg string
+			if json.Unmarshal([]byte(line), &entry) != nil || json.Unmarshal(entry["msg"], &msg) != nil || msg != "aws requests" {
 				continue
 			}
-			for k, n := range entry.Requests {
+			var counts map[string]int64
+			if raw, ok := entry[field]; !ok || json.Unmarshal(raw, &counts) != nil {
+				continue
+			}
+			for k, n := range counts {
 				total[k] += n
 			}
 		}

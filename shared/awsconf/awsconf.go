@@ -59,7 +59,7 @@ func Load(ctx context.Context, log *zap.Logger) (*Clients, error) {
 		}
 	}
 	requests := &Requests{}
-	cfg.APIOptions = append(cfg.APIOptions, requests.middleware)
+	cfg.APIOptions = append(cfg.APIOptions, requests.middleware, requests.billing)
 	return &Clients{
 		Requests: requests,
 		Config:   cfg,

@@ -12,10 +12,13 @@ import (
 
 // Requests counts the AWS requests a process sends, by service and
 // operation, retries included: what a run costs in requests, measured
-// rather than estimated. Services log the counts when they stop.
+// rather than estimated, and the SQS requests as billed (SQSBilled).
+// Services log the counts when they stop.
 type Requests struct {
-	mu sync.Mutex
-	n  map[string]int64
+	mu      sync.Mutex
+	n       map[string]int64
+	billed  map[string]int64 // SQS, see SQSBilled
+	payload map[string]int64
 }
 
 // Counts returns the counts so far, keyed "Service.Operation" (for example

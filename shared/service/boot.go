@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -59,14 +61,21 @@ func (a *App) ServeEvents(ctx context.Context, queueURL string, h consumer.Handl
 	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h, other)
 }
 
-// Close logs the AWS requests the process sent, by operation, and
-// flushes the logger.
+// Close logs the AWS requests the process sent, by operation, with the
+// SQS requests as billed and their payload bytes, and flushes the logger.
 func (a *App) Close() {
-	counts := a.AWS.Requests.Counts()
+	a.Log.Info("aws requests",
+		countsDict("requests", a.AWS.Requests.Counts()),
+		countsDict("sqs_billed", a.AWS.Requests.SQSBilled()),
+		countsDict("sqs_payload_bytes", a.AWS.Requests.SQSPayload()))
+	_ = a.Log.Sync()
+}
+
+// countsDict is counts as one log field, its keys in order.
+func countsDict(name string, counts map[string]int64) zap.Field {
 	fields := make([]zap.Field, 0, len(counts))
-	for _, k := range a.AWS.Requests.Keys() {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fields = append(fields, zap.Int64(k, counts[k]))
 	}
-	a.Log.Info("aws requests", zap.Dict("requests", fields...))
-	_ = a.Log.Sync()
+	return zap.Dict(name, fields...)
 }
