@@ -161,4 +161,3 @@ func (s *Sink) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	}
 	return out.Body, nil
 }
-
