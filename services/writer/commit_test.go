@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/services/writer/commit"
@@ -95,11 +99,36 @@ func TestBatchesOutOfOrderTwiceWithTheTotalLastCommitOnce(t *testing.T) {
 		t.Fatalf("%d commits decided, want 1", got)
 	}
 	r, err := store.Get(ctx, run.Key())
-	if err != nil || r.Status != runs.Succeeded || r.Records != 3*n || r.Objects != n || len(r.Written) != n {
+	// The n batches are compacted into one file: the run counts it, the
+	// pointer lists it, and it holds exactly the batches' records, in order.
+	if err != nil || r.Status != runs.Succeeded || r.Records != 3*n || r.Objects != 1 || len(r.Written) != n {
 		t.Fatalf("run = %+v, %v", r, err)
 	}
 	ptr, err := objects.Current(ctx, sink.Partition{Source: "orders", Hive: "dt=2026-11-01"})
-	if err != nil || ptr.Attempt != run.Attempt || len(ptr.URIs) != n || ptr.Records != 3*n {
+	if err != nil || ptr.Attempt != run.Attempt || len(ptr.URIs) != 1 || ptr.Records != 3*n {
 		t.Fatalf("pointer = %+v, %v", ptr, err)
+	}
+	key, _ := objects.KeyOf(ptr.URIs[0])
+	rc, err := objects.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for i := range n {
+		for j := range 3 {
+			want = fmt.Appendf(want, "{\"batch\":%d,\"id\":%d}\n", i, j)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the published file holds\n%s\nwant\n%s", got, want)
 	}
 }
