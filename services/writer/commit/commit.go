@@ -91,8 +91,8 @@ type Committer struct {
 // Option changes how a Committer works.
 type Option func(*Committer)
 
-// WithClock makes the committer stamp manifests from now instead of
-// time.Now.
+// WithClock makes the committer stamp manifests, and time its compaction
+// against the context's deadline, from now instead of time.Now.
 func WithClock(now func() time.Time) Option { return func(c *Committer) { c.now = now } }
 
 // WithOutputs says each source's output (format, file size); without it
@@ -219,7 +219,7 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 		return sink.Manifest{}, compact.Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
 	}
 	out := c.outputs(ref.Source)
-	res, err := compact.New(c.objects, c.reserve).Compact(ctx, compact.Request{Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out})
+	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out})
 	if err != nil {
 		return sink.Manifest{}, res, fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err)
 	}

@@ -48,16 +48,21 @@ const DefaultReserve = 30 * time.Second
 type Compactor struct {
 	store   Store
 	reserve time.Duration
+	now     func() time.Time
 }
 
 // New returns a Compactor over store that starts a file only while more
 // than reserve (or twice the longest file so far) is left before the
-// context's deadline. reserve 0 means DefaultReserve.
-func New(store Store, reserve time.Duration) *Compactor {
+// context's deadline, as told by now (nil: time.Now). reserve 0 means
+// DefaultReserve.
+func New(store Store, reserve time.Duration, now func() time.Time) *Compactor {
 	if reserve <= 0 {
 		reserve = DefaultReserve
 	}
-	return &Compactor{store: store, reserve: reserve}
+	if now == nil {
+		now = time.Now
+	}
+	return &Compactor{store: store, reserve: reserve, now: now}
 }
 
 // Request is one attempt to compact.
@@ -98,16 +103,16 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (Result, error) {
 	}
 	var longest time.Duration
 	for next < len(req.Parts) {
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < max(c.reserve, 2*longest) {
+		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(c.now()) < max(c.reserve, 2*longest) {
 			return res, nil
 		}
 		group := cut(req.Parts[next:], int64(req.Output.FileSize))
-		start := time.Now()
+		start := c.now()
 		file, err := c.write(ctx, req, f, group)
 		if err != nil {
 			return res, err
 		}
-		longest = max(longest, time.Since(start))
+		longest = max(longest, c.now().Sub(start))
 		res.Files = append(res.Files, file)
 		res.Written++
 		next = file.Last + 1
