@@ -38,13 +38,13 @@ type field struct {
 	strTime, strDate     bool
 
 	// numbers
-	float    bool // a number with a fraction or an exponent
-	exponent bool // a number with an exponent
-	beyond53 bool // an integer beyond ±2^53
-	beyond64 bool // an integer beyond int64
-	beyond38 bool // an integer of more than 38 digits
-	intDigits int // most digits before the point
-	scale     int // most digits after the point
+	float     bool // a number with a fraction or an exponent
+	exponent  bool // a number with an exponent
+	beyond53  bool // an integer beyond ±2^53
+	beyond64  bool // an integer beyond int64
+	beyond38  bool // an integer of more than 38 digits
+	intDigits int  // most digits before the point
+	scale     int  // most digits after the point
 }
 
 // Add adds one record: a JSON object, as one line of a staged part. A
