@@ -28,12 +28,15 @@
 //     integer literal → int64, or decimal(38,0) when some value is beyond
 //     int64, or string beyond 38 digits; a number with a fraction or an
 //     exponent → float64.
-//   - Conflicting types widen: int64 and float64 → float64, unless some
-//     integer is beyond ±2^53 (which a float64 cannot hold exactly): then
-//     decimal(38,s) with s the most fraction digits seen (string if the
-//     values do not fit 38 digits or use an exponent). So integers beyond
-//     2^53 stay exact. timestamp, date and other strings → string; scalars
-//     of different kinds (bool, number, string) → string, numbers and bools
+//   - Numbers stay exact. A float64 holds an integer within ±2^53, or a
+//     number of at most 15 significant digits; a column with a number it
+//     does not hold (a fraction of more digits, or with integers as well,
+//     an integer beyond 2^53) is decimal(38,s), s the most fraction digits
+//     seen, or string if its values need more than 38 digits or use an
+//     exponent.
+//   - Conflicting types widen: int64 and float64 → float64 (or decimal, as
+//     above); timestamp, date and other strings → string; scalars of
+//     different kinds (bool, number, string) → string, numbers and bools
 //     written as their JSON text; anything with an object or an array →
 //     json.
 package schema

@@ -40,7 +40,7 @@ type field struct {
 	// numbers
 	float     bool // a number with a fraction or an exponent
 	exponent  bool // a number with an exponent
-	beyond53  bool // an integer beyond ±2^53
+	inexact   bool // a number a float64 does not hold exactly (see seeNumber)
 	beyond64  bool // an integer beyond int64
 	beyond38  bool // an integer of more than 38 digits
 	intDigits int  // most digits before the point
@@ -113,14 +113,25 @@ func (f *field) see(v gjson.Result) {
 
 var two53 = new(big.Int).Lsh(big.NewInt(1), 53)
 
+// float64Digits is how many significant decimal digits a float64 always
+// holds exactly: a number with no more reads back as written.
+const float64Digits = 15
+
+// seeNumber notes what a JSON number literal needs. A float64 holds it
+// exactly when it is an integer within ±2^53 or has at most 15 significant
+// digits; else it is inexact, and the column needs a decimal (or a string).
 func (f *field) seeNumber(raw string) {
 	mant, _, hasExp := strings.Cut(strings.ToLower(raw), "e")
+	intPart, frac, hasFrac := strings.Cut(strings.TrimPrefix(mant, "-"), ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	if sig := len(strings.TrimLeft(intPart+frac, "0")); (hasFrac || hasExp) && sig > float64Digits {
+		f.inexact = true
+	}
 	if hasExp {
 		f.float, f.exponent = true, true
 		return
 	}
-	intPart, frac, hasFrac := strings.Cut(strings.TrimPrefix(mant, "-"), ".")
-	f.intDigits = max(f.intDigits, len(strings.TrimLeft(intPart, "0")))
+	f.intDigits = max(f.intDigits, len(intPart))
 	if hasFrac {
 		f.float = true
 		f.scale = max(f.scale, len(frac))
@@ -129,11 +140,11 @@ func (f *field) seeNumber(raw string) {
 	if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
 		f.beyond64 = true
 	}
-	if len(strings.TrimLeft(intPart, "0")) > pipeline.MaxDecimalPrecision {
+	if len(intPart) > pipeline.MaxDecimalPrecision {
 		f.beyond38 = true
 	}
 	if n, ok := new(big.Int).SetString(raw, 10); ok && n.CmpAbs(two53) > 0 {
-		f.beyond53 = true
+		f.inexact = true
 	}
 }
 
@@ -204,7 +215,7 @@ func (f *field) typ() pipeline.ColumnType {
 		return pipeline.ColumnType{Kind: pipeline.KindInt64}
 	case !f.float:
 		return pipeline.ColumnType{Kind: pipeline.KindDecimal, Precision: pipeline.MaxDecimalPrecision}
-	case !f.beyond53:
+	case !f.inexact:
 		return pipeline.ColumnType{Kind: pipeline.KindFloat64}
 	case !f.exponent && f.intDigits+f.scale <= pipeline.MaxDecimalPrecision:
 		return pipeline.ColumnType{Kind: pipeline.KindDecimal, Precision: pipeline.MaxDecimalPrecision, Scale: f.scale}
