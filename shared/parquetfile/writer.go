@@ -32,6 +32,11 @@ type Options struct {
 	RowGroupBytes int64
 }
 
+// PageBufferBytes is the most a column buffers, not yet encoded, before
+// its values are encoded and compressed into a page (parquet-go's default
+// is 256 KiB; smaller keeps wide schemas' memory down and Size close).
+const PageBufferBytes = 64 << 10
+
 // FingerprintKey is the file metadata key holding the schema's
 // Fingerprint.
 const FingerprintKey = "sluice.schema.fingerprint"
@@ -72,7 +77,7 @@ func NewWriter(w io.Writer, s schema.Schema, o Options) (*Writer, error) {
 	if o.RowGroupBytes <= 0 {
 		o.RowGroupBytes = DefaultRowGroupBytes
 	}
-	cfg, err := parquet.NewWriterConfig(parquetSchema(s), parquet.Compression(codec))
+	cfg, err := parquet.NewWriterConfig(parquetSchema(s), parquet.Compression(codec), parquet.PageBufferSize(PageBufferBytes))
 	if err != nil {
 		return nil, fmt.Errorf("parquet writer: %w", err)
 	}
@@ -198,10 +203,10 @@ func (w *Writer) Mismatches() (int64, *MismatchError) {
 	return w.mismatches, w.firstMismatch
 }
 
-// Size is the bytes written to the output so far plus an estimate of the
-// buffered row group (its encoded pages, and its values not yet encoded at
-// their uncompressed size), without the footer: what the file would be if
-// closed now, give or take the last page.
+// Size is the bytes written to the output so far plus the buffered row
+// group: its encoded pages as they will be written, and the values not yet
+// encoded at their uncompressed size (at most PageBufferBytes a column), so
+// the file closed now would be at most that much smaller, plus its footer.
 func (w *Writer) Size() int64 { return w.pw.Size() }
 
 // Close flushes the buffered rows and writes the footer. It does not close
