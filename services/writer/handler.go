@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/pack"
+	"github.com/sluice-data/sluice/shared/parquetfile"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -184,6 +185,14 @@ func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) er
 	res, err := h.commits.Commit(ctx, run, p)
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", run.Input, err)
+	}
+	if res.Mismatches > 0 {
+		// The column and reason, not the value: logs hold no payload.
+		fields := []zap.Field{zap.Int64("values", res.Mismatches)}
+		if first := (*parquetfile.MismatchError)(nil); errors.As(res.FirstMismatch, &first) {
+			fields = append(fields, zap.String("first_column", first.Column), zap.String("first_reason", first.Reason))
+		}
+		logging.From(ctx).Warn("values that did not fit their column written as NULL; the record column keeps them", fields...)
 	}
 	if res.Continue {
 		if run.BatchesExpected == nil {

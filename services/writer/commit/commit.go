@@ -139,6 +139,14 @@ type Result struct {
 	Continue bool
 	// Compacted counts the files this call wrote.
 	Compacted int
+	// Schema is the fingerprint of the parquet files' schema (empty for
+	// jsonl).
+	Schema string
+	// Mismatches counts the values this call wrote as NULL because they
+	// did not fit their column (parquet with a record column, which keeps
+	// them), and FirstMismatch is the first: for the caller to log.
+	Mismatches    int64
+	FirstMismatch error
 }
 
 // Commit commits run — a complete RUNNING run, or a COMMITTING one of the
@@ -156,17 +164,16 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	}
 	n := *cur.BatchesExpected
 	m, err := c.objects.ReadManifest(ctx, p, ref.Attempt)
-	compacted := 0
+	var cres compact.Result
 	if errors.Is(err, sink.ErrNoManifest) {
-		var res compact.Result
-		m, res, err = c.compact(ctx, cur, p, n)
+		m, cres, err = c.compact(ctx, cur, p, n)
 		if err != nil {
 			return Result{}, err
 		}
-		if !res.Done {
-			return Result{Won: won, Continue: true, Compacted: res.Written, Records: cur.Records}, nil
+		if !cres.Done {
+			return Result{Won: won, Continue: true, Compacted: cres.Written, Records: cur.Records,
+				Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}, nil
 		}
-		compacted = res.Written
 		if err := c.objects.WriteManifest(ctx, p, m); err != nil {
 			return Result{}, err
 		}
@@ -178,7 +185,8 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 		return Result{}, err
 	}
 	keys := m.Keys()
-	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: len(keys), Records: cur.Records, Compacted: compacted}
+	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: len(keys), Records: cur.Records,
+		Compacted: cres.Written, Schema: m.SchemaFingerprint, Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}
 	if pub.Attempt != ref.Attempt {
 		// The pointer is above the attempt. If a newer attempt owns the
 		// run, this committer is stale (FailCommit is fenced: drop it).
@@ -226,6 +234,7 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 	m := sink.Manifest{
 		V: sink.ManifestV2, Source: ref.Source, Window: ref.Window, RunID: ref.RunID, Attempt: ref.Attempt,
 		Records: cur.Records, RawBytes: cur.Bytes, CommittedAt: c.now().UTC(), Format: string(out.Format), Files: res.Files,
+		Schema: res.Schema, SchemaFingerprint: res.Fingerprint,
 	}
 	return m, res, nil
 }

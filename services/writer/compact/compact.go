@@ -22,6 +22,7 @@ package compact
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -84,19 +85,35 @@ type Result struct {
 	Done bool
 	// Written counts the files this call wrote (others existed).
 	Written int
+	// Schema is the parquet files' schema as the manifest records it, and
+	// Fingerprint its stable hash (empty for jsonl).
+	Schema      json.RawMessage
+	Fingerprint string
+	// Mismatches counts the values written as NULL because they did not
+	// fit their column (parquet with a record column only), and
+	// FirstMismatch describes the first of them, in the files this call
+	// wrote.
+	Mismatches    int64
+	FirstMismatch error
 }
 
 // Compact writes the files of req's attempt that do not exist yet.
-func (c *Compactor) Compact(ctx context.Context, req Request) (Result, error) {
-	f, err := formatOf(req.Output)
-	if err != nil {
-		return Result{}, err
-	}
+func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err error) {
 	files, err := c.existing(ctx, req)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Files: files}
+	f, settled, err := formatOf(ctx, c.store, req)
+	if err != nil {
+		return Result{}, err
+	}
+	res = *settled
+	res.Files = files
+	defer func() {
+		if pf, ok := f.(*parquetFile); ok {
+			res.Mismatches, res.FirstMismatch = pf.mismatches, pf.first
+		}
+	}()
 	next := 0
 	if len(files) > 0 {
 		next = files[len(files)-1].Last + 1

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/parquetfile"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/sink"
 )
@@ -24,12 +25,25 @@ type opener interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
-func formatOf(o pipeline.Output) (format, error) {
-	switch o.Format {
+// formatOf is the writer of req's output format. For parquet it settles
+// the schema first, and returns it as the manifest records it.
+func formatOf(ctx context.Context, parts opener, req Request) (format, *Result, error) {
+	switch req.Output.Format {
 	case pipeline.JSONL, "":
-		return jsonl{}, nil
+		return jsonl{}, &Result{}, nil
+	case pipeline.Parquet:
+		s, err := schemaOf(ctx, parts, req.Parts, req.Output)
+		if err != nil {
+			return nil, nil, err
+		}
+		raw, err := manifestSchema(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := &parquetFile{schema: s, opts: parquetfile.Options{Compression: req.Output.Compression, RowGroupBytes: RowGroupBytes}}
+		return f, &Result{Schema: raw, Fingerprint: s.Fingerprint()}, nil
 	}
-	return nil, fault.Permanentf("compact: output format %q is not supported", o.Format)
+	return nil, nil, fault.Permanentf("compact: output format %q is not supported", req.Output.Format)
 }
 
 // jsonl concatenates the parts' gzip members: one gzip stream, no
