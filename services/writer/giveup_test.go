@@ -76,6 +76,12 @@ func (o *objectsAt) ReadManifest(context.Context, sink.Partition, int) (sink.Man
 
 func (o *objectsAt) RemoveStaged(context.Context, sink.Partition, int) (int, error) { return 0, nil }
 
+func (o *objectsAt) LatestSchema(context.Context, string) (sink.SourceSchema, error) {
+	return sink.SourceSchema{}, sink.ErrNoSchema
+}
+
+func (o *objectsAt) SetLatestSchema(context.Context, string, sink.SourceSchema) error { return nil }
+
 func (o *objectsAt) RemoveAttemptsBelow(context.Context, sink.Partition, int, ...int) (int, error) {
 	return 0, o.removeErr
 }

@@ -194,6 +194,10 @@ func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) er
 		}
 		logging.From(ctx).Warn("values that did not fit their column written as NULL; the record column keeps them", fields...)
 	}
+	if res.SchemaChange != "" {
+		logging.From(ctx).Warn("schema changed: the source's files were last published with another schema",
+			zap.String("schema", res.Schema), zap.String("schema_before", res.SchemaChange))
+	}
 	if res.Continue {
 		if run.BatchesExpected == nil {
 			return fault.Permanentf("commit %s: continue a run without a batch count", run.Input)
@@ -202,13 +206,15 @@ func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) er
 		if err := h.out.SendJSON(ctx, h.batchesURL, done); err != nil {
 			return fmt.Errorf("commit %s: send its continuation: %w", run.Input, err)
 		}
-		logging.From(ctx).Info("commit continues in a new invocation", zap.Int("files_written", res.Compacted))
+		logging.From(ctx).Info("commit continues in a new invocation", zap.Int("files_written", res.Compacted), zap.Duration("compaction", res.CompactTime))
 		return nil
 	}
 	if res.Won {
 		logging.From(ctx).Info("run SUCCEEDED", zap.Int("objects", res.Objects), zap.Int64("records", res.Records),
 			zap.Int64("bytes", run.Bytes), zap.Bool("published", res.Published), zap.Int("replaced_attempt", res.Replaced),
-			zap.Int("old_objects_removed", res.Removed), zap.Int("files_written", res.Compacted), zap.Int("staged_parts_removed", res.Staged))
+			zap.Int("old_objects_removed", res.Removed), zap.Int("files_written", res.Compacted), zap.Int("staged_parts_removed", res.Staged),
+			zap.Int64("staged_bytes", res.StagedBytes), zap.Int64("file_bytes", res.FileBytes), zap.Duration("compaction", res.CompactTime),
+			zap.String("schema", res.Schema))
 	}
 	return nil
 }

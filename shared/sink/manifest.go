@@ -67,6 +67,20 @@ func (m Manifest) Keys() []string {
 	return keys
 }
 
+// FileBytes is the size of the objects the manifest publishes.
+func (m Manifest) FileBytes() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Bytes
+	}
+	if m.V < ManifestV2 {
+		for _, p := range m.Parts {
+			n += p.Bytes
+		}
+	}
+	return n
+}
+
 // ErrNoManifest means the attempt has no manifest: it is not complete.
 var ErrNoManifest = errors.New("attempt has no manifest")
 

@@ -55,6 +55,7 @@ import (
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
@@ -65,6 +66,8 @@ type ObjectStore interface {
 	ReadManifest(ctx context.Context, p sink.Partition, attempt int) (sink.Manifest, error)
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) error
 	RemoveStaged(ctx context.Context, p sink.Partition, attempt int) (int, error)
+	LatestSchema(ctx context.Context, source string) (sink.SourceSchema, error)
+	SetLatestSchema(ctx context.Context, source string, ss sink.SourceSchema) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
 	RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error)
 	Current(ctx context.Context, p sink.Partition) (sink.Pointer, error)
@@ -137,11 +140,17 @@ type Result struct {
 	// nothing is published yet, and the commit is to be continued in a new
 	// invocation (Commit again with the COMMITTING run).
 	Continue bool
-	// Compacted counts the files this call wrote.
-	Compacted int
+	// Compacted counts the files this call wrote, in CompactTime;
+	// StagedBytes and FileBytes are the attempt's parts' and files' sizes.
+	Compacted   int
+	CompactTime time.Duration
+	StagedBytes int64
+	FileBytes   int64
 	// Schema is the fingerprint of the parquet files' schema (empty for
-	// jsonl).
-	Schema string
+	// jsonl); SchemaChange, when the source's files were last published
+	// with another schema, says which and where (for the caller to log).
+	Schema       string
+	SchemaChange string
 	// Mismatches counts the values this call wrote as NULL because they
 	// did not fit their column (parquet with a record column, which keeps
 	// them), and FirstMismatch is the first: for the caller to log.
@@ -165,13 +174,16 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	n := *cur.BatchesExpected
 	m, err := c.objects.ReadManifest(ctx, p, ref.Attempt)
 	var cres compact.Result
+	var took time.Duration
 	if errors.Is(err, sink.ErrNoManifest) {
+		start := c.now()
 		m, cres, err = c.compact(ctx, cur, p, n)
+		took = c.now().Sub(start)
 		if err != nil {
 			return Result{}, err
 		}
 		if !cres.Done {
-			return Result{Won: won, Continue: true, Compacted: cres.Written, Records: cur.Records,
+			return Result{Won: won, Continue: true, Compacted: cres.Written, CompactTime: took, Records: cur.Records,
 				Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}, nil
 		}
 		if err := c.objects.WriteManifest(ctx, p, m); err != nil {
@@ -186,7 +198,8 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	}
 	keys := m.Keys()
 	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: len(keys), Records: cur.Records,
-		Compacted: cres.Written, Schema: m.SchemaFingerprint, Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}
+		Compacted: cres.Written, CompactTime: took, StagedBytes: cres.StagedBytes, FileBytes: m.FileBytes(),
+		Schema: m.SchemaFingerprint, Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}
 	if pub.Attempt != ref.Attempt {
 		// The pointer is above the attempt. If a newer attempt owns the
 		// run, this committer is stale (FailCommit is fenced: drop it).
@@ -212,7 +225,35 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 			return res, err
 		}
 	}
+	if m.SchemaFingerprint != "" && cur.Schema == "" {
+		if res.SchemaChange, err = c.recordSchema(ctx, ref, m); err != nil {
+			return res, err
+		}
+	}
 	return res, c.runs.FinishCommit(ctx, ref, len(keys))
+}
+
+// recordSchema records on the run the schema its files are published with
+// and, when the source's files were last published with another, what it
+// changed from; then makes it the source's latest. A commit retried after
+// this keeps what the run holds (the latest is then its own schema).
+func (c *Committer) recordSchema(ctx context.Context, ref contracts.Run, m sink.Manifest) (string, error) {
+	prev, err := c.objects.LatestSchema(ctx, ref.Source)
+	if err != nil && !errors.Is(err, sink.ErrNoSchema) {
+		return "", err
+	}
+	change := ""
+	if prev.Fingerprint != "" && prev.Fingerprint != m.SchemaFingerprint {
+		change = fmt.Sprintf("%s (%s/%s attempt %d)", prev.Fingerprint, ref.Source, prev.Window, prev.Attempt)
+	}
+	if err := c.runs.SetSchema(ctx, ref, m.SchemaFingerprint, change); err != nil {
+		return "", err
+	}
+	if prev.Fingerprint == m.SchemaFingerprint {
+		return "", nil
+	}
+	return change, c.objects.SetLatestSchema(ctx, ref.Source, sink.SourceSchema{
+		Fingerprint: m.SchemaFingerprint, Window: ref.Window, Attempt: ref.Attempt, Schema: m.Schema})
 }
 
 // compact checks the attempt's parts and compacts them; the manifest it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -19,13 +20,13 @@ import (
 
 // typedData is batch seq: per records rows with an integer above 2^53
 // and non-ASCII text.
-func typedData(t *testing.T, seq, per int) []byte {
+func typedData(t *testing.T, seq, per int, extra string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	for i := range per {
 		id := seq*per + i
-		fmt.Fprintf(zw, "{\"id\":%d,\"big\":%d,\"name\":\"zoë-ñ-%d\"}\n", id, int64(1<<53)+int64(id), id)
+		fmt.Fprintf(zw, "{\"id\":%d,\"big\":%d,\"name\":\"zoë-ñ-%d\"%s}\n", id, int64(1<<53)+int64(id), id, extra)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -33,8 +34,9 @@ func typedData(t *testing.T, seq, per int) []byte {
 	return b.Bytes()
 }
 
-// completeTyped drives a claim of window to n parts of typedData.
-func (w *compactionWorld) completeTyped(window string, n, per int) (runs.Run, sink.Partition) {
+// completeTyped drives a claim of window to n parts of typedData, each
+// record ending in extra.
+func (w *compactionWorld) completeTyped(window string, n, per int, extra ...string) (runs.Run, sink.Partition) {
 	t := w.t
 	part := sink.Partition{Source: "orders", Hive: "dt=" + window}
 	claimed, err := w.store.Claim(w.ctx, runs.ClaimRequest{Source: "orders", Window: window, Trigger: "manual", MessageID: "m-" + window})
@@ -46,7 +48,7 @@ func (w *compactionWorld) completeTyped(window string, n, per int) (runs.Run, si
 		t.Fatal(err)
 	}
 	for seq := range n {
-		if _, err := w.sink.WritePart(w.ctx, w.sink.PartKey(part, r.Attempt, seq), typedData(t, seq, per), per); err != nil {
+		if _, err := w.sink.WritePart(w.ctx, w.sink.PartKey(part, r.Attempt, seq), typedData(t, seq, per, strings.Join(extra, "")), per); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.store.BatchWritten(w.ctx, r.Ref(), seq); err != nil {
@@ -148,5 +150,46 @@ func TestCommitFailsOnARecordThatDoesNotFitItsDeclaredColumn(t *testing.T) {
 	}
 	if got := w.uploads(part, run.Attempt); got != 0 {
 		t.Fatalf("%d uploads left in progress, want the failed one aborted", got)
+	}
+}
+
+// Against DynamoDB Local and versitygw: the first parquet commit of a
+// source records its schema; a later window whose records have a new
+// field is published with a wider schema, and its commit says what the
+// schema changed from, on the run and its history (what `sluicectl runs
+// <input>` shows); a window with the same schema again records no change.
+func TestASchemaChangeBetweenRunsOfASourceIsRecorded(t *testing.T) {
+	w := newCompactionWorld(t)
+	out := pipeline.Output{Format: pipeline.Parquet, FileSize: pipeline.DefaultFileSize, Compression: pipeline.Zstd}
+	c := commit.New(w.store, w.sink, commit.WithOutputs(func(string) pipeline.Output { return out }))
+	commitWindow := func(window string, extra ...string) (commit.Result, runs.Run) {
+		t.Helper()
+		run, part := w.completeTyped(window, 1, 3, extra...)
+		res, err := c.Commit(w.ctx, run, part)
+		if err != nil || !res.Published {
+			t.Fatalf("commit of %s = %+v, %v", window, res, err)
+		}
+		r, err := w.store.Get(w.ctx, run.Input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, r
+	}
+	first, r1 := commitWindow("2026-11-06")
+	if first.SchemaChange != "" || r1.Schema != first.Schema || r1.SchemaChange != "" {
+		t.Fatalf("first commit = %+v, run schema %q change %q; want its schema and no change", first, r1.Schema, r1.SchemaChange)
+	}
+	second, r2 := commitWindow("2026-11-07", `,"note":"new"`)
+	want := first.Schema + " (orders/2026-11-06 attempt 1)"
+	if second.Schema == first.Schema || second.SchemaChange != want || r2.Schema != second.Schema || r2.SchemaChange != want {
+		t.Fatalf("second commit = %+v, run schema %q change %q; want a new schema changed from %s", second, r2.Schema, r2.SchemaChange, want)
+	}
+	h, err := w.store.History(w.ctx, r2.Input)
+	if err != nil || len(h) != 1 || h[0].SchemaChange != want {
+		t.Fatalf("history = %+v, %v; want the change in attempt 1", h, err)
+	}
+	third, r3 := commitWindow("2026-11-08", `,"note":"again"`)
+	if third.Schema != second.Schema || third.SchemaChange != "" || r3.SchemaChange != "" {
+		t.Fatalf("third commit = %+v, run change %q; want the second's schema, no change", third, r3.SchemaChange)
 	}
 }

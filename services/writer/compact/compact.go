@@ -85,6 +85,8 @@ type Result struct {
 	Done bool
 	// Written counts the files this call wrote (others existed).
 	Written int
+	// StagedBytes is the size of the attempt's staged parts.
+	StagedBytes int64
 	// Schema is the parquet files' schema as the manifest records it, and
 	// Fingerprint its stable hash (empty for jsonl).
 	Schema      json.RawMessage
@@ -109,6 +111,9 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	}
 	res = *settled
 	res.Files = files
+	for _, p := range req.Parts {
+		res.StagedBytes += p.Bytes
+	}
 	defer func() {
 		if pf, ok := f.(*parquetFile); ok {
 			res.Mismatches, res.FirstMismatch = pf.mismatches, pf.first
