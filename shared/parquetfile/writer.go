@@ -19,7 +19,7 @@ import (
 // large enough for readers to skip and split well (two row groups per
 // 128 MiB file), small enough that a writer's memory stays well inside a
 // 256 MiB function.
-const DefaultRowGroupBytes = 64 << 20
+const DefaultRowGroupBytes = 32 << 20
 
 // Options of a Writer.
 type Options struct {

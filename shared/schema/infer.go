@@ -137,6 +137,9 @@ func (f *field) seeNumber(raw string) {
 		f.scale = max(f.scale, len(frac))
 		return
 	}
+	if len(intPart) < 16 { // below 10^15: within int64 and ±2^53
+		return
+	}
 	if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
 		f.beyond64 = true
 	}
@@ -151,7 +154,7 @@ func (f *field) seeNumber(raw string) {
 // IsRFC3339 reports whether s is an RFC 3339 timestamp, as the rfc3339
 // layout reads it.
 func IsRFC3339(s string) bool {
-	if len(s) < len("2006-01-02T15:04:05Z") {
+	if len(s) < len("2006-01-02T15:04:05Z") || !dateLike(s) {
 		return false
 	}
 	_, err := time.Parse(time.RFC3339Nano, s)
@@ -160,11 +163,17 @@ func IsRFC3339(s string) bool {
 
 // IsDate reports whether s is a date YYYY-MM-DD, as a date column reads it.
 func IsDate(s string) bool {
-	if len(s) != len(time.DateOnly) {
+	if len(s) != len(time.DateOnly) || !dateLike(s) {
 		return false
 	}
 	_, err := time.Parse(time.DateOnly, s)
 	return err == nil
+}
+
+// dateLike reports whether s starts as a date does, 2006-01-02, so that
+// most text is not handed to time.Parse.
+func dateLike(s string) bool {
+	return len(s) >= 10 && s[4] == '-' && s[7] == '-' && '0' <= s[0] && s[0] <= '9'
 }
 
 // Schema returns the columns inferred from the records added so far, in
