@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 // with a comment of varied words), written as compaction writes them: the
 // schema inferred first, then files cut when Size passes 128 MiB. Reports
 // the peak live heap and the peak memory the runtime holds from the OS
-// (≈ its share of RSS) while writing, and the files' bytes.
+// (≈ its share of RSS) while writing, the CPU time (generating the
+// records included), and the files' bytes.
 func BenchmarkWrite1M(b *testing.B) {
 	const days, perDay = 100, 10_000 // 1M records, made a day at a time
 	chunk := func(d int) [][]byte {
@@ -47,7 +49,7 @@ func BenchmarkWrite1M(b *testing.B) {
 
 	for b.Loop() {
 		runtime.GC()
-		peak := sampleMemory()
+		peak, cpu0 := sampleMemory(), cpuTime()
 		var files, bytes int64
 		out := &countingWriter{}
 		var w *parquetfile.Writer
@@ -78,7 +80,9 @@ func BenchmarkWrite1M(b *testing.B) {
 			files++
 		}
 		bytes = out.n
+		cpu := cpuTime() - cpu0
 		heap, held := peak()
+		b.ReportMetric(cpu.Seconds(), "cpu-s")
 		b.ReportMetric(float64(heap)/(1<<20), "peak-heap-MiB")
 		b.ReportMetric(float64(held)/(1<<20), "peak-held-MiB")
 		b.ReportMetric(float64(files), "files")
@@ -101,6 +105,16 @@ func withComment(rec []byte, i int) []byte {
 		n += len(w) + 1
 	}
 	return append(out, `"}`...)
+}
+
+// cpuTime is the CPU time the process has used (user and system), which
+// unlike the wall time does not grow with other work on the machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type countingWriter struct{ n int64 }

@@ -47,15 +47,21 @@ type field struct {
 	scale     int  // most digits after the point
 }
 
+// ErrNotObject is Add's error for a record that is valid JSON but not an
+// object: it has no fields to make columns of. Only a record column can
+// keep such a record; without one, the caller fails the run.
+var ErrNotObject = errors.New("record is not a JSON object")
+
 // Add adds one record: a JSON object, as one line of a staged part. A
-// record that is not a JSON object is an error, and adds nothing.
+// record that is not valid JSON, or not an object (ErrNotObject), is an
+// error, and adds nothing.
 func (inf *Inferrer) Add(record []byte) error {
 	if !gjson.ValidBytes(record) {
 		return errors.New("record is not valid JSON")
 	}
 	r := gjson.ParseBytes(record)
 	if !r.IsObject() {
-		return fmt.Errorf("record is a JSON %s, not an object", kindName(r))
+		return fmt.Errorf("%w: a JSON %s", ErrNotObject, kindName(r))
 	}
 	r.ForEach(func(k, v gjson.Result) bool {
 		if k.Str == "" {
