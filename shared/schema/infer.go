@@ -15,7 +15,7 @@ import (
 
 // Inferrer infers a schema from records by the rules in the package doc.
 // Add every record, then call Schema. Its memory is one small state per
-// distinct top-level key. Not safe for concurrent use.
+// column, at most MaxColumns. Not safe for concurrent use.
 type Inferrer struct {
 	cols  []*field
 	byKey map[string]*field
@@ -52,9 +52,19 @@ type field struct {
 // keep such a record; without one, the caller fails the run.
 var ErrNotObject = errors.New("record is not a JSON object")
 
+// MaxColumns is the most columns an Inferrer makes. Records whose keys
+// are data (ids, dates) rather than names would make a column of each;
+// past this, declare the columns (and keep the rest with record_column).
+const MaxColumns = 1000
+
+// ErrTooManyColumns is Add's error for a record that brings the columns
+// past MaxColumns. The fields of the record that had columns are counted.
+var ErrTooManyColumns = fmt.Errorf("more than %d distinct fields: declare the columns", MaxColumns)
+
 // Add adds one record: a JSON object, as one line of a staged part. A
 // record that is not valid JSON, or not an object (ErrNotObject), is an
-// error, and adds nothing.
+// error, and adds nothing; so is one with a field past MaxColumns
+// (ErrTooManyColumns).
 func (inf *Inferrer) Add(record []byte) error {
 	if !gjson.ValidBytes(record) {
 		return errors.New("record is not valid JSON")
@@ -63,12 +73,17 @@ func (inf *Inferrer) Add(record []byte) error {
 	if !r.IsObject() {
 		return fmt.Errorf("%w: a JSON %s", ErrNotObject, kindName(r))
 	}
+	var err error
 	r.ForEach(func(k, v gjson.Result) bool {
 		if k.Str == "" {
 			return true // no path reaches an empty key: only record_column keeps it
 		}
 		f := inf.byKey[k.Str]
 		if f == nil {
+			if len(inf.cols) == MaxColumns {
+				err = ErrTooManyColumns
+				return true
+			}
 			f = &field{key: k.Str, name: freeName(columnName(k.Str), inf.taken)}
 			inf.byKey[k.Str] = f
 			inf.cols = append(inf.cols, f)
@@ -76,7 +91,7 @@ func (inf *Inferrer) Add(record []byte) error {
 		f.see(v)
 		return true
 	})
-	return nil
+	return err
 }
 
 func kindName(r gjson.Result) string {
