@@ -132,6 +132,9 @@ func TestDeclaredConversions(t *testing.T) {
 				if !strings.Contains(m.Reason, tc.mismatch) || m.Column != "v" || m.Path != "v" || m.Value != tc.value {
 					t.Errorf("mismatch %+v, want column v, path v, value %s, a reason with %q", m, tc.value, tc.mismatch)
 				}
+				if strings.Contains(m.Error(), tc.value) && len(tc.value) > 2 {
+					t.Errorf("error %q holds the value %s: errors are logged, values are payload", m.Error(), tc.value)
+				}
 				return
 			}
 			if err != nil {
@@ -185,7 +188,10 @@ func TestMismatchValueIsCut(t *testing.T) {
 	if len(m.Value) > 70 || !strings.HasSuffix(m.Value, "…") || !strings.HasPrefix(long, strings.TrimSuffix(m.Value, "…")) {
 		t.Errorf("value %q: want the value's first 64 bytes or less, on a character boundary, and …", m.Value)
 	}
-	if !strings.Contains(m.Error(), "column v (path v)") {
-		t.Errorf("error %q names neither column nor path", m.Error())
+	if want := "column v (path v): a string of 202 bytes does not fit: want an integer"; m.Error() != want {
+		t.Errorf("error %q, want %q", m.Error(), want)
+	}
+	if m.Kind != "string" || m.Len != len(long) {
+		t.Errorf("kind %q, len %d; want string, %d", m.Kind, m.Len, len(long))
 	}
 }

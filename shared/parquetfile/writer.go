@@ -186,7 +186,7 @@ func (w *Writer) put(i int, v gjson.Result) *MismatchError {
 		w.row[i] = val.Level(0, 1, i)
 		return nil
 	}
-	m := mismatch(w.cols[i], v.Raw, why)
+	m := mismatch(w.cols[i], v, why)
 	if w.record < 0 {
 		return m
 	}
