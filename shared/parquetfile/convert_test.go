@@ -88,7 +88,7 @@ func TestDeclaredConversions(t *testing.T) {
 
 		{typ: "decimal(12,2)", value: `1234.5`, want: "1234.50"},
 		{typ: "decimal(12,2)", value: `"-0.01"`, want: "-0.01"},
-		{typ: "decimal(12,2)", value: `0.125`, want: "0.13"},  // half away from zero
+		{typ: "decimal(12,2)", value: `0.125`, want: "0.13"},   // half away from zero
 		{typ: "decimal(12,2)", value: `-0.125`, want: "-0.13"}, // half away from zero
 		{typ: "decimal(12,2)", value: `0.124999`, want: "0.12"},
 		{typ: "decimal(12,2)", value: `1.5e2`, want: "150.00"},
@@ -106,6 +106,10 @@ func TestDeclaredConversions(t *testing.T) {
 		{typ: "decimal(38,0)", value: `100000000000000000000000000000000000000`, mismatch: "decimal overflow"},
 		{typ: "decimal(38,3)", value: `17014118346046923173.5`, want: "17014118346046923173.500"},
 		{typ: "decimal(20,2)", value: `-1`, want: "-1.00"},
+		{typ: "decimal(38,2)", value: `-12.345`, want: "-12.35"},
+		{typ: "decimal(38,2)", value: `"12.344999"`, want: "12.34"},
+		{typ: "decimal(38,10)", value: `-123456789.0123456789`, want: "-123456789.0123456789"}, // 19 digits: the exact path
+		{typ: "decimal(38,10)", value: `-12345678.01234567895`, want: "-12345678.0123456790"},
 
 		{typ: "json", value: `{"a": [1, "é"]}`, want: `{"a": [1, "é"]}`},
 		{typ: "json", value: `"text"`, want: `"text"`},
@@ -127,6 +131,9 @@ func TestDeclaredConversions(t *testing.T) {
 				}
 				if !strings.Contains(m.Reason, tc.mismatch) || m.Column != "v" || m.Path != "v" || m.Value != tc.value {
 					t.Errorf("mismatch %+v, want column v, path v, value %s, a reason with %q", m, tc.value, tc.mismatch)
+				}
+				if strings.Contains(m.Error(), tc.value) && len(tc.value) > 2 {
+					t.Errorf("error %q holds the value %s: errors are logged, values are payload", m.Error(), tc.value)
 				}
 				return
 			}
@@ -181,7 +188,10 @@ func TestMismatchValueIsCut(t *testing.T) {
 	if len(m.Value) > 70 || !strings.HasSuffix(m.Value, "…") || !strings.HasPrefix(long, strings.TrimSuffix(m.Value, "…")) {
 		t.Errorf("value %q: want the value's first 64 bytes or less, on a character boundary, and …", m.Value)
 	}
-	if !strings.Contains(m.Error(), "column v (path v)") {
-		t.Errorf("error %q names neither column nor path", m.Error())
+	if want := "column v (path v): a string of 202 bytes does not fit: want an integer"; m.Error() != want {
+		t.Errorf("error %q, want %q", m.Error(), want)
+	}
+	if m.Kind != "string" || m.Len != len(long) {
+		t.Errorf("kind %q, len %d; want string, %d", m.Kind, m.Len, len(long))
 	}
 }

@@ -2,7 +2,10 @@ package parquetfile_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,9 +155,9 @@ func TestCompression(t *testing.T) {
 // Row groups are flushed at RowGroupBytes, the rows stay in order, and the
 // same records give the same bytes.
 func TestRowGroupsAndDeterminism(t *testing.T) {
-	recs := demoapi.Records("orders", "2026-11-01", 8000)
+	recs := demoapi.Records("orders", "2026-11-01", 1500)
 	s := infer(t, recs)
-	o := parquetfile.Options{RowGroupBytes: 64 << 10}
+	o := parquetfile.Options{RowGroupBytes: 16 << 10}
 	file := write(t, s, o, strs(recs)...)
 	f, err := parquet.OpenFile(bytes.NewReader(file), int64(len(file)))
 	if err != nil {
@@ -162,7 +165,7 @@ func TestRowGroupsAndDeterminism(t *testing.T) {
 	}
 	groups := f.Metadata().RowGroups
 	if len(groups) < 3 {
-		t.Errorf("%d row groups of a %d-byte file, want one per 64KiB", len(groups), len(file))
+		t.Errorf("%d row groups of a %d-byte file, want one per 16KiB", len(groups), len(file))
 	}
 	for i, g := range groups[:len(groups)-1] {
 		if g.TotalCompressedSize > 2*o.RowGroupBytes {
@@ -187,10 +190,10 @@ func TestRowGroupsAndDeterminism(t *testing.T) {
 // (what compaction does with file_size): no larger than Size plus its
 // footer, no smaller than Size less the values not yet encoded.
 func TestSizeEstimatesTheFile(t *testing.T) {
-	recs := demoapi.Records("orders", "2026-11-01", 30000)
+	recs := hexRecords(20000) // little to compress: few records make the file
 	s := infer(t, recs)
-	const target, footer = 1 << 20, 64 << 10
-	for _, rg := range []int64{128 << 10, 64 << 20} {
+	const target, footer = 512 << 10, 64 << 10
+	for _, rg := range []int64{64 << 10, 64 << 20} {
 		var buf bytes.Buffer
 		w, err := parquetfile.NewWriter(&buf, s, parquetfile.Options{RowGroupBytes: rg})
 		if err != nil {
@@ -214,6 +217,17 @@ func TestSizeEstimatesTheFile(t *testing.T) {
 			t.Errorf("row groups of %d: cut at Size %d after %d records, the file has %d bytes; want %d to %d", rg, size, n, got, low, size+footer)
 		}
 	}
+}
+
+// hexRecords are n records of an id, 64 hex digits of a hash and a
+// number: about 110 bytes that compress to about half.
+func hexRecords(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		h := sha256.Sum256([]byte(strconv.Itoa(i)))
+		out[i] = fmt.Appendf(nil, `{"id":%d,"hash":"%x","n":%d.%d}`, i, h, h[0], h[1])
+	}
+	return out
 }
 
 // With a record column, a value that does not fit is NULL in its column

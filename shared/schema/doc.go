@@ -19,6 +19,8 @@
 //     engine's JSON functions.
 //   - A field first seen in a later record adds a column; records without
 //     it have NULL there. A field that is always null is a string column.
+//     At most MaxColumns columns: records whose keys are data (ids, dates)
+//     need declared columns.
 //   - The name is the JSON key in lowercase with every character outside
 //     a-z, 0-9 and _ replaced by _ (and a leading digit prefixed by _), so
 //     Glue and Athena take it unquoted; a name taken by an earlier column

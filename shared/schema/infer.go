@@ -15,7 +15,7 @@ import (
 
 // Inferrer infers a schema from records by the rules in the package doc.
 // Add every record, then call Schema. Its memory is one small state per
-// distinct top-level key. Not safe for concurrent use.
+// column, at most MaxColumns. Not safe for concurrent use.
 type Inferrer struct {
 	cols  []*field
 	byKey map[string]*field
@@ -47,22 +47,43 @@ type field struct {
 	scale     int  // most digits after the point
 }
 
+// ErrNotObject is Add's error for a record that is valid JSON but not an
+// object: it has no fields to make columns of. Only a record column can
+// keep such a record; without one, the caller fails the run.
+var ErrNotObject = errors.New("record is not a JSON object")
+
+// MaxColumns is the most columns an Inferrer makes. Records whose keys
+// are data (ids, dates) rather than names would make a column of each;
+// past this, declare the columns (and keep the rest with record_column).
+const MaxColumns = 1000
+
+// ErrTooManyColumns is Add's error for a record that brings the columns
+// past MaxColumns. The fields of the record that had columns are counted.
+var ErrTooManyColumns = fmt.Errorf("more than %d distinct fields: declare the columns", MaxColumns)
+
 // Add adds one record: a JSON object, as one line of a staged part. A
-// record that is not a JSON object is an error, and adds nothing.
+// record that is not valid JSON, or not an object (ErrNotObject), is an
+// error, and adds nothing; so is one with a field past MaxColumns
+// (ErrTooManyColumns).
 func (inf *Inferrer) Add(record []byte) error {
 	if !gjson.ValidBytes(record) {
 		return errors.New("record is not valid JSON")
 	}
 	r := gjson.ParseBytes(record)
 	if !r.IsObject() {
-		return fmt.Errorf("record is a JSON %s, not an object", kindName(r))
+		return fmt.Errorf("%w: a JSON %s", ErrNotObject, kindName(r))
 	}
+	var err error
 	r.ForEach(func(k, v gjson.Result) bool {
 		if k.Str == "" {
 			return true // no path reaches an empty key: only record_column keeps it
 		}
 		f := inf.byKey[k.Str]
 		if f == nil {
+			if len(inf.cols) == MaxColumns {
+				err = ErrTooManyColumns
+				return true
+			}
 			f = &field{key: k.Str, name: freeName(columnName(k.Str), inf.taken)}
 			inf.byKey[k.Str] = f
 			inf.cols = append(inf.cols, f)
@@ -70,7 +91,7 @@ func (inf *Inferrer) Add(record []byte) error {
 		f.see(v)
 		return true
 	})
-	return nil
+	return err
 }
 
 func kindName(r gjson.Result) string {
@@ -137,6 +158,9 @@ func (f *field) seeNumber(raw string) {
 		f.scale = max(f.scale, len(frac))
 		return
 	}
+	if len(intPart) < 16 { // below 10^15: within int64 and ±2^53
+		return
+	}
 	if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
 		f.beyond64 = true
 	}
@@ -151,7 +175,7 @@ func (f *field) seeNumber(raw string) {
 // IsRFC3339 reports whether s is an RFC 3339 timestamp, as the rfc3339
 // layout reads it.
 func IsRFC3339(s string) bool {
-	if len(s) < len("2006-01-02T15:04:05Z") {
+	if len(s) < len("2006-01-02T15:04:05Z") || !dateLike(s) {
 		return false
 	}
 	_, err := time.Parse(time.RFC3339Nano, s)
@@ -160,11 +184,17 @@ func IsRFC3339(s string) bool {
 
 // IsDate reports whether s is a date YYYY-MM-DD, as a date column reads it.
 func IsDate(s string) bool {
-	if len(s) != len(time.DateOnly) {
+	if len(s) != len(time.DateOnly) || !dateLike(s) {
 		return false
 	}
 	_, err := time.Parse(time.DateOnly, s)
 	return err == nil
+}
+
+// dateLike reports whether s starts as a date does, 2006-01-02, so that
+// most text is not handed to time.Parse.
+func dateLike(s string) bool {
+	return len(s) >= 10 && s[4] == '-' && s[7] == '-' && '0' <= s[0] && s[0] <= '9'
 }
 
 // Schema returns the columns inferred from the records added so far, in

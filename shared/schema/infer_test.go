@@ -1,6 +1,8 @@
 package schema_test
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -84,10 +86,14 @@ func TestInferTimestampLayout(t *testing.T) {
 }
 
 func TestInferRejectsNonObjects(t *testing.T) {
-	for _, rec := range []string{`[1,2]`, `"x"`, `12`, `null`, `{"a":`, ``} {
+	for _, tc := range []struct {
+		rec       string
+		notObject bool
+	}{{`[1,2]`, true}, {`"x"`, true}, {`12`, true}, {`null`, true}, {`{"a":`, false}, {``, false}, {`{"a":1} x`, false}} {
+		rec := tc.rec
 		inf := schema.NewInferrer()
-		if err := inf.Add([]byte(rec)); err == nil {
-			t.Errorf("Add(%q): no error", rec)
+		if err := inf.Add([]byte(rec)); err == nil || errors.Is(err, schema.ErrNotObject) != tc.notObject {
+			t.Errorf("Add(%q): %v, want an error (ErrNotObject: %v)", rec, err, tc.notObject)
 		}
 		if n := len(inf.Schema().Columns); n != 0 {
 			t.Errorf("Add(%q) added %d columns", rec, n)
@@ -112,5 +118,29 @@ func TestInferPathsReachTheirKey(t *testing.T) {
 		if key, ok := schema.TopLevelKey(c.Path); !ok || key != k {
 			t.Errorf("key %q: TopLevelKey(%q) = %q, %v", k, c.Path, key, ok)
 		}
+	}
+}
+
+func TestInferCapsTheColumns(t *testing.T) {
+	inf := schema.NewInferrer()
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range schema.MaxColumns {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	b.WriteString(`"k0":"x"}`)
+	if err := inf.Add([]byte(b.String())); err != nil {
+		t.Fatalf("Add of %d fields: %v", schema.MaxColumns, err)
+	}
+	err := inf.Add([]byte(`{"k1":1.5,"other":1}`))
+	if !errors.Is(err, schema.ErrTooManyColumns) {
+		t.Fatalf("Add of field %d: %v, want ErrTooManyColumns", schema.MaxColumns+1, err)
+	}
+	s := inf.Schema()
+	if len(s.Columns) != schema.MaxColumns {
+		t.Errorf("%d columns, want %d", len(s.Columns), schema.MaxColumns)
+	}
+	if got := s.Columns[0].Type.String() + " " + s.Columns[1].Type.String(); got != "string float64" {
+		t.Errorf("k0, k1 are %s, want string float64 (the known fields of both records count)", got)
 	}
 }
