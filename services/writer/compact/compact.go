@@ -17,7 +17,11 @@
 //
 // jsonl files are the parts' bytes concatenated: gzip members concatenate
 // into one valid gzip stream, so nothing is decompressed or recompressed,
-// and memory stays at one upload chunk.
+// and memory stays at one upload chunk. parquet files are written from
+// the parts' records, decoded a line at a time, with the declared schema
+// or one inferred from every record of the attempt first (a pass of its
+// own); memory is one row group (parquetfile.DefaultRowGroupBytes) plus
+// one upload chunk.
 package compact
 
 import (

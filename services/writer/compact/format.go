@@ -40,7 +40,7 @@ func formatOf(ctx context.Context, parts opener, req Request) (format, *Result, 
 		if err != nil {
 			return nil, nil, err
 		}
-		f := &parquetFile{schema: s, opts: parquetfile.Options{Compression: req.Output.Compression, RowGroupBytes: RowGroupBytes}}
+		f := &parquetFile{schema: s, opts: parquetfile.Options{Compression: req.Output.Compression, RowGroupBytes: parquetfile.DefaultRowGroupBytes}}
 		return f, &Result{Schema: raw, Fingerprint: s.Fingerprint()}, nil
 	}
 	return nil, nil, fault.Permanentf("compact: output format %q is not supported", req.Output.Format)

@@ -13,10 +13,6 @@ import (
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
-// RowGroupBytes is the row group size of the parquet files: the
-// compaction's memory is about one row group plus one upload chunk.
-const RowGroupBytes = 32 << 20
-
 // parquetFile writes the parts' records as one parquet file with the
 // attempt's schema. A record that does not fit a declared column fails
 // the commit permanently, naming its part and line, unless the schema
