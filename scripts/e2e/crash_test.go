@@ -141,7 +141,7 @@ func TestPausedFetcherIsFencedWhenItResumes(t *testing.T) {
 
 // A forced rerun of a SUCCEEDED input replaces its output in one step:
 // a reader polling the partition all along sees the first attempt, then the
-// second, always complete, never a mix.
+// second, always complete compacted files of one attempt, never a mix.
 func TestForcedRerunReplacesTheOutputAtomically(t *testing.T) {
 	t.Parallel()
 	e := start(t, setup{api: demoapi.Options{RecordsPerDay: 2000, PageSize: 100}, env: []string{"SLUICE_MAX_MESSAGE_BYTES=32768"}})
@@ -185,6 +185,9 @@ func TestForcedRerunReplacesTheOutputAtomically(t *testing.T) {
 			for _, k := range p.Keys {
 				if !strings.HasPrefix(k, prefix) {
 					bad = append(bad, "attempt "+prefix+" lists "+k)
+				}
+				if _, _, ok := sink.FileRange(k); !ok {
+					bad = append(bad, "attempt "+prefix+" lists "+k+", not a compacted file")
 				}
 			}
 			if p.Hash() != want {

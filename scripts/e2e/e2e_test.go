@@ -232,8 +232,13 @@ func (e *env) checkPartition(r runs.Run) {
 	if part.Hash() != localrun.HashRecords(want) {
 		e.t.Fatalf("%s: S3 content differs from the API's records", r.Input)
 	}
-	if r.Records != int64(len(want)) || r.Objects != len(part.Keys) || (r.BatchesExpected != nil && *r.BatchesExpected != len(part.Keys)) {
-		e.t.Fatalf("%s: run says %d records / %d objects, S3 has %d / %d", r.Input, r.Records, r.Objects, len(want), len(part.Keys))
+	if r.Records != int64(len(want)) || r.Objects != len(part.Keys) || (r.BatchesExpected != nil && *r.BatchesExpected != part.Batches) {
+		e.t.Fatalf("%s: run says %d records / %d objects / %v batches, S3 has %d / %d / %d", r.Input, r.Records, r.Objects, r.BatchesExpected, len(want), len(part.Keys), part.Batches)
+	}
+	for _, k := range part.Keys {
+		if _, _, ok := sink.FileRange(k); !ok {
+			e.t.Fatalf("%s: the pointer lists %s, not a compacted file", r.Input, k)
+		}
 	}
 }
 

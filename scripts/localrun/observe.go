@@ -53,6 +53,11 @@ type Partition struct {
 	Keys    []string
 	Records [][]byte // in key order, then line order
 	Bytes   int64    // compressed
+	// Batches is how many staged parts the objects hold: the compacted
+	// files' part ranges, which must follow each other from part 0
+	// (ReadPartition fails otherwise); for an attempt published before
+	// compaction, one per object.
+	Batches int
 }
 
 // Hash is the SHA-256 of the records, one per line, in order.
@@ -96,6 +101,14 @@ func ReadPartition(ctx context.Context, api *s3.Client, sk *sink.Sink, part sink
 		p.Keys = append(p.Keys, key)
 		p.Bytes += aws.ToInt64(obj.ContentLength)
 		p.Records = append(p.Records, recs...)
+		switch first, last, ok := sink.FileRange(key); {
+		case ok && first == p.Batches:
+			p.Batches = last + 1
+		case ok:
+			return p, fmt.Errorf("file %s does not follow part %d", key, p.Batches-1)
+		default:
+			p.Batches++
+		}
 	}
 	return p, nil
 }

@@ -232,7 +232,7 @@ func PrintRuns(out io.Writer, list []runs.Run) error {
 // PrintAttempts writes an input's attempts as an aligned table.
 func PrintAttempts(out io.Writer, list []runs.Run) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ATTEMPT\tSTATUS\tTRIGGER\tOWNER\tCLAIMED\tFINISHED\tBATCHES\tRECORDS\tERROR")
+	fmt.Fprintln(tw, "ATTEMPT\tSTATUS\tTRIGGER\tOWNER\tCLAIMED\tFINISHED\tBATCHES\tRECORDS\tSCHEMA\tERROR")
 	for _, r := range list {
 		batches := "-"
 		if r.BatchesExpected != nil {
@@ -242,7 +242,11 @@ func PrintAttempts(out io.Writer, list []runs.Run) error {
 		if r.ErrorClass != "" {
 			errText = r.ErrorClass + ": " + errText
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Attempt, r.Status, r.Trigger, r.Owner, orDash(r.ClaimedAt), orDash(r.FinishedAt), batches, r.Records, errText)
+		schema := orDash(r.Schema)
+		if r.SchemaChange != "" {
+			schema += " (changed from " + r.SchemaChange + ")"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Attempt, r.Status, r.Trigger, r.Owner, orDash(r.ClaimedAt), orDash(r.FinishedAt), batches, r.Records, schema, errText)
 	}
 	return tw.Flush()
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,11 +48,39 @@ func (o *objectsAt) Publish(_ context.Context, _ sink.Partition, m sink.Manifest
 	}
 	prev := o.pointer.Attempt
 	o.pointer = sink.Pointer{Attempt: m.Attempt, RunID: m.RunID, Replaced: prev}
-	for _, part := range m.Parts {
-		o.pointer.URIs = append(o.pointer.URIs, "s3://bucket/"+part.Key)
+	for _, key := range m.Keys() {
+		o.pointer.URIs = append(o.pointer.URIs, "s3://bucket/"+key)
 	}
 	return sink.Publication{Attempt: m.Attempt, Replaced: prev, Moved: true}, nil
 }
+
+// The staged parts are empty; compaction writes files of nothing.
+
+func (o *objectsAt) Open(context.Context, string) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("")), nil
+}
+
+func (o *objectsAt) Files(context.Context, sink.Partition, int) ([]sink.File, error) { return nil, nil }
+
+func (o *objectsAt) Upload(_ context.Context, key, _ string, _ map[string]string, write func(io.Writer) error) (sink.Uploaded, error) {
+	return sink.Uploaded{Key: key}, write(io.Discard)
+}
+
+func (o *objectsAt) FileKey(p sink.Partition, attempt, first, last int, ext string) string {
+	return o.layout.FileKey(p, attempt, first, last, ext)
+}
+
+func (o *objectsAt) ReadManifest(context.Context, sink.Partition, int) (sink.Manifest, error) {
+	return sink.Manifest{}, sink.ErrNoManifest
+}
+
+func (o *objectsAt) RemoveStaged(context.Context, sink.Partition, int) (int, error) { return 0, nil }
+
+func (o *objectsAt) LatestSchema(context.Context, string) (sink.SourceSchema, error) {
+	return sink.SourceSchema{}, sink.ErrNoSchema
+}
+
+func (o *objectsAt) SetLatestSchema(context.Context, string, sink.SourceSchema) error { return nil }
 
 func (o *objectsAt) RemoveAttemptsBelow(context.Context, sink.Partition, int, ...int) (int, error) {
 	return 0, o.removeErr

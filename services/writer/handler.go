@@ -13,7 +13,9 @@ import (
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/pack"
+	"github.com/sluice-data/sluice/shared/parquetfile"
 	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
 )
@@ -40,10 +42,16 @@ type committer interface {
 	GiveUp(ctx context.Context, ref contracts.Run, p sink.Partition, class, msg string) (commit.Ending, error)
 }
 
+// sender sends a commit's continuation; *queue.Publisher is one.
+type sender interface {
+	SendJSON(ctx context.Context, url string, v any) error
+}
+
 var (
 	_ runStore    = (*runs.Store)(nil)
 	_ objectStore = (*sink.Sink)(nil)
 	_ committer   = (*commit.Committer)(nil)
+	_ sender      = (*queue.Publisher)(nil)
 )
 
 type handler struct {
@@ -52,6 +60,10 @@ type handler struct {
 	sink     objectStore
 	layout   sink.Layout // the keys sink's objects go to
 	commits  committer
+	// out and batchesURL: where a commit that needs another invocation
+	// sends its continuation (a Done message of the run, to this queue).
+	out        sender
+	batchesURL string
 }
 
 // Handle stores one Batch, or records one Done, and commits the run when
@@ -166,15 +178,43 @@ func (h *handler) write(ctx context.Context, p sink.Partition, b contracts.Batch
 	return h.runs.BatchWritten(ctx, b.Run, b.Seq)
 }
 
+// commit commits run. A commit whose compaction needs another invocation
+// continues in one: the run's Done message again, which finds the run
+// COMMITTING and resumes the compaction after its last file.
 func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) error {
 	res, err := h.commits.Commit(ctx, run, p)
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", run.Input, err)
 	}
+	if res.Mismatches > 0 {
+		// The column and reason, not the value: logs hold no payload.
+		fields := []zap.Field{zap.Int64("values", res.Mismatches)}
+		if first := (*parquetfile.MismatchError)(nil); errors.As(res.FirstMismatch, &first) {
+			fields = append(fields, zap.String("first_column", first.Column), zap.String("first_reason", first.Reason))
+		}
+		logging.From(ctx).Warn("values that did not fit their column written as NULL; the record column keeps them", fields...)
+	}
+	if res.SchemaChange != "" {
+		logging.From(ctx).Warn("schema changed: the source's files were last published with another schema",
+			zap.String("schema", res.Schema), zap.String("schema_before", res.SchemaChange))
+	}
+	if res.Continue {
+		if run.BatchesExpected == nil {
+			return fault.Permanentf("commit %s: continue a run without a batch count", run.Input)
+		}
+		done := contracts.NewDone(run.Ref(), *run.BatchesExpected, run.Records, run.Bytes)
+		if err := h.out.SendJSON(ctx, h.batchesURL, done); err != nil {
+			return fmt.Errorf("commit %s: send its continuation: %w", run.Input, err)
+		}
+		logging.From(ctx).Info("commit continues in a new invocation", zap.Int("files_written", res.Compacted), zap.Duration("compaction", res.CompactTime))
+		return nil
+	}
 	if res.Won {
 		logging.From(ctx).Info("run SUCCEEDED", zap.Int("objects", res.Objects), zap.Int64("records", res.Records),
 			zap.Int64("bytes", run.Bytes), zap.Bool("published", res.Published), zap.Int("replaced_attempt", res.Replaced),
-			zap.Int("old_objects_removed", res.Removed))
+			zap.Int("old_objects_removed", res.Removed), zap.Int("files_written", res.Compacted), zap.Int("staged_parts_removed", res.Staged),
+			zap.Int64("staged_bytes", res.StagedBytes), zap.Int64("file_bytes", res.FileBytes), zap.Duration("compaction", res.CompactTime),
+			zap.String("schema", res.Schema))
 	}
 	return nil
 }

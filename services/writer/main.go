@@ -9,15 +9,22 @@
 //   - Done: the run's total of batches, records and bytes.
 //
 // Whichever message completes the run (all batches written and the total
-// known) commits it (package commit): one conditional write decides, then
-// the attempt's manifest is written and the partition's pointer
-// (current/source=<s>/dt=<day>/symlink.txt) moves to it in one atomic PUT.
+// known) commits it (package commit): one conditional write decides, the
+// attempt's parts are compacted into files near the source's
+// output.file_size (package compact), the attempt's manifest is written
+// and the partition's pointer (current/source=<s>/dt=<day>/symlink.txt)
+// moves to its files in one atomic PUT. A compaction that would outlast
+// the invocation sends the run's Done message to this queue again and
+// continues there.
 package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluice-data/sluice/services/writer/commit"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -28,7 +35,11 @@ type config struct {
 	BatchesURL string `env:"SLUICE_BATCHES_QUEUE_URL,required"`
 	Bucket     string `env:"SLUICE_BUCKET,required"`
 	Prefix     string `env:"SLUICE_S3_PREFIX"`
-	Runs       service.RunsEnv
+	// CompactReserve: a commit's compaction starts a file only while more
+	// than this (or twice its longest file so far) is left before the
+	// invocation's deadline; otherwise it continues in a new invocation.
+	CompactReserve time.Duration `env:"SLUICE_COMPACT_RESERVE" envDefault:"30s"`
+	Runs           service.RunsEnv
 }
 
 func main() { service.Main("writer", run) }
@@ -51,7 +62,14 @@ func run(ctx context.Context) error {
 		runs:     store,
 		sink:     objects,
 		layout:   objects.Layout,
-		commits:  commit.New(store, objects),
+		commits: commit.New(store, objects, commit.WithReserve(cfg.CompactReserve), commit.WithOutputs(func(source string) pipeline.Output {
+			if src, ok := app.Pipeline.Source(source); ok {
+				return src.Output
+			}
+			return pipeline.Output{Format: pipeline.JSONL, FileSize: pipeline.DefaultFileSize}
+		})),
+		out:        queue.NewPublisher(app.AWS.SQS),
+		batchesURL: cfg.BatchesURL,
 	}
 	return app.Serve(ctx, cfg.BatchesURL, h)
 }

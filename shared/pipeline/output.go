@@ -18,8 +18,9 @@ type Output struct {
 	// Format of the published files: jsonl (default) or parquet.
 	Format Format `yaml:"format"`
 	// FileSize is the target size of each published file (default
-	// 128MiB, accepted 8MiB to 1GiB); a file is closed at the first
-	// record boundary past it, so records are never split across files.
+	// 128MiB, accepted 8MiB to 1GiB), in staged bytes: a file takes whole
+	// staged parts until they reach it, so records are never split
+	// across files.
 	FileSize ByteSize `yaml:"file_size"`
 	// Compression of parquet files: zstd (default) or snappy. jsonl files
 	// are gzip, always.

@@ -75,6 +75,17 @@ func (s *Store) BeginCommit(ctx context.Context, r contracts.Run) (run Run, won 
 	return Run{}, false, fenced("begin commit", r, run)
 }
 
+// SetSchema records on a COMMITTING run the fingerprint of the schema its
+// files are published with and, when it differs from the schema the
+// source's files had before, change (what it was, where): FinishCommit
+// then writes it into the attempt's history, which `sluicectl runs
+// <input>` shows. Fenced unless r's attempt is COMMITTING.
+func (s *Store) SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error {
+	_, err := s.update(ctx, "set schema", r, "SET #schema = :fp, schema_change = :change", "attempt = :attempt AND #st = :committing",
+		map[string]types.AttributeValue{":committing": str(string(Committing)), ":fp": str(fingerprint), ":change": str(change)}, "schema")
+	return err
+}
+
 // FinishCommit marks a COMMITTING run SUCCEEDED once its output is
 // published. Finishing a run this attempt already finished is not an
 // error.

@@ -59,6 +59,12 @@ type Run struct {
 	// Yielded says the attempt's fetch try ended without finishing (see
 	// Yield): its message's redelivery may restart it at once.
 	Yielded bool `dynamodbav:"yielded,omitempty"`
+	// Schema is the fingerprint of the schema of the parquet files the
+	// commit published (empty for jsonl), and SchemaChange, when the
+	// source's files had another schema before, what it changed from (see
+	// SetSchema).
+	Schema       string `dynamodbav:"schema,omitempty"`
+	SchemaChange string `dynamodbav:"schema_change,omitempty"`
 	// Rev counts the run's transitions; history items are only ever
 	// replaced by a later revision.
 	Rev int64 `dynamodbav:"rev"`

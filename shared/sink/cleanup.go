@@ -32,6 +32,56 @@ func (s *Sink) RemoveAttemptsBelow(ctx context.Context, p Partition, below int, 
 	if err != nil {
 		return 0, err
 	}
+	return s.delete(ctx, prefix, stale)
+}
+
+// RemoveStaged deletes an attempt's staged parts, once its files are
+// published, and aborts the multipart uploads left under it (a committer
+// killed mid-upload); it returns how many parts it deleted.
+func (s *Sink) RemoveStaged(ctx context.Context, p Partition, attempt int) (int, error) {
+	prefix := s.AttemptPrefix(p, attempt)
+	var staged []types.ObjectIdentifier
+	err := s.list(ctx, prefix, func(o types.Object) {
+		if _, ok := PartSeq(aws.ToString(o.Key)); ok {
+			staged = append(staged, types.ObjectIdentifier{Key: o.Key})
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := s.abortUploads(ctx, prefix); err != nil {
+		return 0, err
+	}
+	return s.delete(ctx, prefix, staged)
+}
+
+// abortUploads aborts every multipart upload under prefix.
+func (s *Sink) abortUploads(ctx context.Context, prefix string) error {
+	var key, id *string
+	for {
+		cctx, cancel := context.WithTimeout(ctx, transferTimeout)
+		out, err := s.api.ListMultipartUploads(cctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix), KeyMarker: key, UploadIdMarker: id})
+		cancel()
+		if err != nil {
+			return fault.Retryable(fmt.Errorf("list uploads under s3://%s/%s: %w", s.bucket, prefix, err))
+		}
+		for _, u := range out.Uploads {
+			cctx, cancel := context.WithTimeout(ctx, transferTimeout)
+			_, err := s.api.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.bucket), Key: u.Key, UploadId: u.UploadId})
+			cancel()
+			if err != nil && status(err) != 404 {
+				return fault.Retryable(fmt.Errorf("abort upload of s3://%s/%s: %w", s.bucket, aws.ToString(u.Key), err))
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		key, id = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
+// delete deletes keys, 1,000 a call, and returns how many it deleted.
+func (s *Sink) delete(ctx context.Context, prefix string, stale []types.ObjectIdentifier) (int, error) {
 	deleted := 0
 	for len(stale) > 0 {
 		chunk := stale[:min(len(stale), 1000)]
@@ -40,10 +90,10 @@ func (s *Sink) RemoveAttemptsBelow(ctx context.Context, p Partition, below int, 
 		out, err := s.api.DeleteObjects(cctx, &s3.DeleteObjectsInput{Bucket: aws.String(s.bucket), Delete: &types.Delete{Objects: chunk, Quiet: aws.Bool(true)}})
 		cancel()
 		if err != nil {
-			return deleted, fault.Retryable(fmt.Errorf("delete old attempts under %s: %w", prefix, err))
+			return deleted, fault.Retryable(fmt.Errorf("delete under %s: %w", prefix, err))
 		}
 		if len(out.Errors) > 0 {
-			return deleted, fault.Retryable(fmt.Errorf("delete old attempts under %s: %d errors, first: %s", prefix, len(out.Errors), aws.ToString(out.Errors[0].Message)))
+			return deleted, fault.Retryable(fmt.Errorf("delete under %s: %d errors, first: %s", prefix, len(out.Errors), aws.ToString(out.Errors[0].Message)))
 		}
 		deleted += len(chunk)
 	}

@@ -9,6 +9,7 @@ import (
 
 const (
 	partPrefix  = "part-"
+	filePrefix  = "data-"
 	partSuffix  = ".jsonl.gz"
 	successName = "_SUCCESS"
 	pointerName = "symlink.txt"
@@ -48,6 +49,30 @@ func (l Layout) AttemptPrefix(p Partition, attempt int) string {
 // PartKey is the key of batch seq of an attempt.
 func (l Layout) PartKey(p Partition, attempt, seq int) string {
 	return l.AttemptPrefix(p, attempt) + fmt.Sprintf("%s%06d%s", partPrefix, seq, partSuffix)
+}
+
+// FileKey is the key of a published file of an attempt: the compaction
+// of its parts first…last, with the extension ext (".jsonl.gz",
+// ".parquet"). The range in the name makes the cut deterministic and
+// resumable: a redelivered commit continues after the last file listed.
+func (l Layout) FileKey(p Partition, attempt, first, last int, ext string) string {
+	return l.AttemptPrefix(p, attempt) + fmt.Sprintf("%s%06d-%06d%s", filePrefix, first, last, ext)
+}
+
+// FileRange returns the parts a file key holds, first…last.
+func FileRange(key string) (first, last int, ok bool) {
+	base, ok := strings.CutPrefix(path.Base(key), filePrefix)
+	if !ok {
+		return 0, 0, false
+	}
+	base, _, _ = strings.Cut(base, ".")
+	a, b, ok := strings.Cut(base, "-")
+	first, err1 := strconv.Atoi(a)
+	last, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || len(a) != 6 || len(b) != 6 || first < 0 || last < first {
+		return 0, 0, false
+	}
+	return first, last, true
 }
 
 // SuccessKey is the key of an attempt's manifest.

@@ -77,3 +77,16 @@ func (s *Sink) Parts(ctx context.Context, p Partition, attempt int) ([]Part, err
 	slices.SortFunc(parts, func(a, b Part) int { return a.Seq - b.Seq })
 	return parts, err
 }
+
+// Files lists the published files of an attempt written so far, in part
+// order.
+func (s *Sink) Files(ctx context.Context, p Partition, attempt int) ([]File, error) {
+	var files []File
+	err := s.list(ctx, s.AttemptPrefix(p, attempt), func(o types.Object) {
+		if first, last, ok := FileRange(aws.ToString(o.Key)); ok {
+			files = append(files, File{Key: aws.ToString(o.Key), First: first, Last: last, Bytes: aws.ToInt64(o.Size)})
+		}
+	})
+	slices.SortFunc(files, func(a, b File) int { return a.First - b.First })
+	return files, err
+}

@@ -21,7 +21,8 @@ type Pointer struct {
 	Records int64
 	// Replaced is the attempt the pointer named before this one (0: none).
 	Replaced int
-	// URIs are the s3:// URIs of the published parts, in batch order.
+	// URIs are the s3:// URIs of the published files (or, for an attempt
+	// published before compaction, parts), in batch order.
 	URIs []string
 	etag string
 }
@@ -44,8 +45,8 @@ type Publication struct {
 // already names attempt m or a later one.
 func (s *Sink) Publish(ctx context.Context, p Partition, m Manifest) (Publication, error) {
 	var body strings.Builder
-	for _, part := range m.Parts {
-		body.WriteString("s3://" + s.bucket + "/" + part.Key + "\n")
+	for _, key := range m.Keys() {
+		body.WriteString("s3://" + s.bucket + "/" + key + "\n")
 	}
 	key := s.PointerKey(p)
 	for range 8 {

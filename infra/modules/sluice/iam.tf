@@ -89,11 +89,28 @@ locals {
         conditions = []
       },
       {
-        # GetObject also covers HeadObject. The writer puts single objects
-        # only (no multipart upload), and DeleteObjects needs DeleteObject.
+        # A commit's continuation: the run's Done message again, to the
+        # queue the writer reads.
+        sid        = "ContinueCommits"
+        actions    = ["sqs:SendMessage"]
+        resources  = [aws_sqs_queue.main["batches"].arn]
+        conditions = []
+      },
+      {
+        # GetObject also covers HeadObject; PutObject covers the multipart
+        # upload of a compacted file (create, upload part, complete), which
+        # the writer aborts on failure; DeleteObjects needs DeleteObject.
         sid        = "WriteObjects"
-        actions    = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+        actions    = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
         resources  = [local.bucket_objects_arn]
+        conditions = []
+      },
+      {
+        # After a publish, the uploads a killed committer left under its
+        # attempt are listed and aborted.
+        sid        = "ListUploads"
+        actions    = ["s3:ListBucketMultipartUploads"]
+        resources  = [aws_s3_bucket.data.arn]
         conditions = []
       },
       {

@@ -4,21 +4,30 @@
 //  1. BeginCommit (DynamoDB, conditional): RUNNING → COMMITTING, only for
 //     the current attempt with every batch 0…n-1 written. This is the one
 //     decision; a stale or incomplete attempt stops here.
-//  2. Check that S3 holds exactly the parts 0…n-1 of the attempt.
-//  3. Write the attempt's manifest, _SUCCESS, once (If-None-Match).
-//  4. Publish: point the partition at the attempt (one atomic PUT, only
-//     over a lower attempt). A pointer already above the attempt (the run
-//     item lost its counter) ends the commit as a permanent error: a run
-//     is SUCCEEDED only when the partition shows its attempt.
-//  5. Remove the objects of lower attempts, except the one just replaced
-//     (queries that started before the swap may still be reading it);
-//     higher attempts are never touched.
-//  6. FinishCommit (DynamoDB, conditional): COMMITTING → SUCCEEDED.
+//  2. Unless the attempt's manifest exists (an earlier try got past step
+//     4), check that S3 holds exactly the parts 0…n-1 of the attempt, and
+//  3. compact them into the files that are published (package compact:
+//     near output.file_size, each complete or absent). A compaction that
+//     would outlast the invocation stops between two files: Commit
+//     returns Result.Continue, and the caller continues the commit in a
+//     new invocation, which resumes after the last file written.
+//  4. Write the attempt's manifest (v2: the files), _SUCCESS, once
+//     (If-None-Match).
+//  5. Publish: point the partition at the attempt's files (one atomic
+//     PUT, only over a lower attempt). A pointer already above the
+//     attempt (the run item lost its counter) ends the commit as a
+//     permanent error: a run is SUCCEEDED only when the partition shows
+//     its attempt.
+//  6. Remove the objects of lower attempts, except the one just replaced
+//     (queries that started before the swap may still be reading it),
+//     and the attempt's own staged parts; higher attempts are never
+//     touched.
+//  7. FinishCommit (DynamoDB, conditional): COMMITTING → SUCCEEDED.
 //
 // A crash anywhere leaves the run COMMITTING; the redelivered message
 // finds it so (BatchWritten and SetTotals return the COMMITTING run) and
 // runs the same steps again, all of which are idempotent. Readers never
-// see a partial attempt: before step 4 they see the previous attempt,
+// see a partial attempt: before step 5 they see the previous attempt,
 // after it the new one.
 //
 // A commit given up on (a permanent error, or a retryable one on its
@@ -34,8 +43,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-data/sluice/services/writer/compact"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
 )
@@ -44,13 +55,19 @@ import (
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
 // ObjectStore holds the attempts' objects; *sink.Sink is one.
 type ObjectStore interface {
+	compact.Store
 	Parts(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, error)
+	ReadManifest(ctx context.Context, p sink.Partition, attempt int) (sink.Manifest, error)
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) error
+	RemoveStaged(ctx context.Context, p sink.Partition, attempt int) (int, error)
+	LatestSchema(ctx context.Context, source string) (sink.SourceSchema, error)
+	SetLatestSchema(ctx context.Context, source string, ss sink.SourceSchema) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
 	RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error)
 	Current(ctx context.Context, p sink.Partition) (sink.Pointer, error)
@@ -70,19 +87,33 @@ type Committer struct {
 	runs    RunStore
 	objects ObjectStore
 	now     func() time.Time
+	outputs func(source string) pipeline.Output
+	reserve time.Duration
 }
 
 // Option changes how a Committer works.
 type Option func(*Committer)
 
-// WithClock makes the committer stamp manifests from now instead of
-// time.Now.
+// WithClock makes the committer stamp manifests, and time its compaction
+// against the context's deadline, from now instead of time.Now.
 func WithClock(now func() time.Time) Option { return func(c *Committer) { c.now = now } }
+
+// WithOutputs says each source's output (format, file size); without it
+// every source's is the default: jsonl in files of 128 MiB.
+func WithOutputs(of func(source string) pipeline.Output) Option {
+	return func(c *Committer) { c.outputs = of }
+}
+
+// WithReserve is the time a compaction keeps in hand before the
+// context's deadline when it starts a file (compact.New).
+func WithReserve(d time.Duration) Option { return func(c *Committer) { c.reserve = d } }
 
 // New returns a Committer that moves runs through runs and their objects
 // through objects.
 func New(runs RunStore, objects ObjectStore, opts ...Option) *Committer {
-	c := &Committer{runs: runs, objects: objects, now: time.Now}
+	c := &Committer{runs: runs, objects: objects, now: time.Now, outputs: func(string) pipeline.Output {
+		return pipeline.Output{Format: pipeline.JSONL, FileSize: pipeline.DefaultFileSize}
+	}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -100,8 +131,31 @@ type Result struct {
 	Replaced int
 	// Removed counts the objects of other attempts deleted.
 	Removed int
+	// Staged counts the attempt's own staged parts deleted.
+	Staged int
+	// Objects counts the files published.
 	Objects int
 	Records int64
+	// Continue is true when the compaction stopped before the deadline:
+	// nothing is published yet, and the commit is to be continued in a new
+	// invocation (Commit again with the COMMITTING run).
+	Continue bool
+	// Compacted counts the files this call wrote, in CompactTime;
+	// StagedBytes and FileBytes are the attempt's parts' and files' sizes.
+	Compacted   int
+	CompactTime time.Duration
+	StagedBytes int64
+	FileBytes   int64
+	// Schema is the fingerprint of the parquet files' schema (empty for
+	// jsonl); SchemaChange, when the source's files were last published
+	// with another schema, says which and where (for the caller to log).
+	Schema       string
+	SchemaChange string
+	// Mismatches counts the values this call wrote as NULL because they
+	// did not fit their column (parquet with a record column, which keeps
+	// them), and FirstMismatch is the first: for the caller to log.
+	Mismatches    int64
+	FirstMismatch error
 }
 
 // Commit commits run — a complete RUNNING run, or a COMMITTING one of the
@@ -118,25 +172,34 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 		return Result{}, fault.Permanentf("commit %s attempt %d: the run has no batch count", ref.Key(), ref.Attempt)
 	}
 	n := *cur.BatchesExpected
-	parts, err := c.objects.Parts(ctx, p, ref.Attempt)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := exactly(parts, n); err != nil {
-		return Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
-	}
-	m := sink.Manifest{
-		V: 1, Source: ref.Source, Window: ref.Window, RunID: ref.RunID, Attempt: ref.Attempt,
-		Records: cur.Records, RawBytes: cur.Bytes, CommittedAt: c.now().UTC(), Parts: parts,
-	}
-	if err := c.objects.WriteManifest(ctx, p, m); err != nil {
+	m, err := c.objects.ReadManifest(ctx, p, ref.Attempt)
+	var cres compact.Result
+	var took time.Duration
+	if errors.Is(err, sink.ErrNoManifest) {
+		start := c.now()
+		m, cres, err = c.compact(ctx, cur, p, n)
+		took = c.now().Sub(start)
+		if err != nil {
+			return Result{}, err
+		}
+		if !cres.Done {
+			return Result{Won: won, Continue: true, Compacted: cres.Written, CompactTime: took, Records: cur.Records,
+				Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}, nil
+		}
+		if err := c.objects.WriteManifest(ctx, p, m); err != nil {
+			return Result{}, err
+		}
+	} else if err != nil {
 		return Result{}, err
 	}
 	pub, err := c.objects.Publish(ctx, p, m)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: n, Records: cur.Records}
+	keys := m.Keys()
+	res := Result{Won: won, Published: pub.Moved, Replaced: pub.Replaced, Objects: len(keys), Records: cur.Records,
+		Compacted: cres.Written, CompactTime: took, StagedBytes: cres.StagedBytes, FileBytes: m.FileBytes(),
+		Schema: m.SchemaFingerprint, Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}
 	if pub.Attempt != ref.Attempt {
 		// The pointer is above the attempt. If a newer attempt owns the
 		// run, this committer is stale (FailCommit is fenced: drop it).
@@ -157,7 +220,64 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
 		return res, err
 	}
-	return res, c.runs.FinishCommit(ctx, ref, n)
+	if m.V >= sink.ManifestV2 { // a v1 attempt published its parts
+		if res.Staged, err = c.objects.RemoveStaged(ctx, p, ref.Attempt); err != nil {
+			return res, err
+		}
+	}
+	if m.SchemaFingerprint != "" && cur.Schema == "" {
+		if res.SchemaChange, err = c.recordSchema(ctx, ref, m); err != nil {
+			return res, err
+		}
+	}
+	return res, c.runs.FinishCommit(ctx, ref, len(keys))
+}
+
+// recordSchema records on the run the schema its files are published with
+// and, when the source's files were last published with another, what it
+// changed from; then makes it the source's latest. A commit retried after
+// this keeps what the run holds (the latest is then its own schema).
+func (c *Committer) recordSchema(ctx context.Context, ref contracts.Run, m sink.Manifest) (string, error) {
+	prev, err := c.objects.LatestSchema(ctx, ref.Source)
+	if err != nil && !errors.Is(err, sink.ErrNoSchema) {
+		return "", err
+	}
+	change := ""
+	if prev.Fingerprint != "" && prev.Fingerprint != m.SchemaFingerprint {
+		change = fmt.Sprintf("%s (%s/%s attempt %d)", prev.Fingerprint, ref.Source, prev.Window, prev.Attempt)
+	}
+	if err := c.runs.SetSchema(ctx, ref, m.SchemaFingerprint, change); err != nil {
+		return "", err
+	}
+	if prev.Fingerprint == m.SchemaFingerprint {
+		return "", nil
+	}
+	return change, c.objects.SetLatestSchema(ctx, ref.Source, sink.SourceSchema{
+		Fingerprint: m.SchemaFingerprint, Window: ref.Window, Attempt: ref.Attempt, Schema: m.Schema})
+}
+
+// compact checks the attempt's parts and compacts them; the manifest it
+// returns is complete when the result is Done.
+func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition, n int) (sink.Manifest, compact.Result, error) {
+	ref := cur.Ref()
+	parts, err := c.objects.Parts(ctx, p, ref.Attempt)
+	if err != nil {
+		return sink.Manifest{}, compact.Result{}, err
+	}
+	if err := exactly(parts, n); err != nil {
+		return sink.Manifest{}, compact.Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
+	}
+	out := c.outputs(ref.Source)
+	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out})
+	if err != nil {
+		return sink.Manifest{}, res, fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err)
+	}
+	m := sink.Manifest{
+		V: sink.ManifestV2, Source: ref.Source, Window: ref.Window, RunID: ref.RunID, Attempt: ref.Attempt,
+		Records: cur.Records, RawBytes: cur.Bytes, CommittedAt: c.now().UTC(), Format: string(out.Format), Files: res.Files,
+		Schema: res.Schema, SchemaFingerprint: res.Fingerprint,
+	}
+	return m, res, nil
 }
 
 // exactly checks that parts, sorted by batch number, are 0…n-1.

@@ -35,9 +35,9 @@ import (
 // forced rerun, while the clock jumps past leases — and checks after every
 // step what a reader could see:
 //
-//   - the partition shows nothing, or exactly the parts 0…n-1 of one
-//     attempt, each holding that attempt's records for that batch (no mix,
-//     no duplicate, nothing partial);
+//   - the partition shows nothing, or exactly the files of one attempt's
+//     manifest, which hold its parts 0…n-1 compacted, each that attempt's
+//     records for that batch (no mix, no duplicate, nothing partial);
 //   - the published attempt never goes back;
 //   - when the run is SUCCEEDED, the partition shows exactly its attempt;
 //   - each attempt's commit is decided at most once;
@@ -421,19 +421,35 @@ func (m *model) check(full bool) {
 		m.fatalf("the partition went back from attempt %d to %d", m.published, ptr.Attempt)
 	}
 	m.published = ptr.Attempt
-	if n, ok := m.batchesOf[ptr.Attempt]; !ok || len(ptr.URIs) != n {
-		m.fatalf("the partition shows %d parts of attempt %d, whose fetch produced %d", len(ptr.URIs), ptr.Attempt, n)
+	// The pointer lists the files of the attempt's manifest, which hold
+	// its parts 0…n-1 compacted, in order.
+	n, ok := m.batchesOf[ptr.Attempt]
+	man, err := m.sink.ReadManifest(m.ctx, m.part, ptr.Attempt)
+	if !ok || err != nil {
+		m.fatalf("the partition shows attempt %d (fetch known: %v), whose manifest reads %v", ptr.Attempt, ok, err)
 	}
-	for seq, uri := range ptr.URIs {
-		if key, _ := m.sink.KeyOf(uri); key != m.sink.PartKey(m.part, ptr.Attempt, seq) {
-			m.fatalf("the partition's part %d is %s, not attempt %d's", seq, uri, ptr.Attempt)
+	if keys := man.Keys(); len(keys) != len(ptr.URIs) {
+		m.fatalf("the partition shows %d files, attempt %d's manifest lists %d", len(ptr.URIs), ptr.Attempt, len(keys))
+	}
+	next := 0
+	for i, uri := range ptr.URIs {
+		f := man.Files[i]
+		if key, _ := m.sink.KeyOf(uri); key != f.Key || f.First != next || !strings.HasPrefix(key, m.sink.AttemptPrefix(m.part, ptr.Attempt)) {
+			m.fatalf("the partition's file %d is %s, not attempt %d's file of parts %d-…", i, uri, ptr.Attempt, next)
 		}
 		if full {
-			got := m.read(uri)
-			if want := batchData(m.t, ptr.Attempt, seq); !bytes.Equal(gunzip(m.t, got), gunzip(m.t, want)) {
-				m.fatalf("part %d of the published attempt %d holds %q", seq, ptr.Attempt, gunzip(m.t, got))
+			var want []byte
+			for seq := f.First; seq <= f.Last; seq++ {
+				want = append(want, gunzip(m.t, batchData(m.t, ptr.Attempt, seq))...)
+			}
+			if got := gunzip(m.t, m.read(uri)); !bytes.Equal(got, want) {
+				m.fatalf("file %d of the published attempt %d holds %q, want parts %d-%d: %q", i, ptr.Attempt, got, f.First, f.Last, want)
 			}
 		}
+		next = f.Last + 1
+	}
+	if next != n {
+		m.fatalf("the partition shows parts 0-%d of attempt %d, whose fetch produced %d", next-1, ptr.Attempt, n)
 	}
 	if m.released[ptr.Attempt] {
 		m.fatalf("the partition shows attempt %d, which was released", ptr.Attempt)

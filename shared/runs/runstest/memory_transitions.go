@@ -226,6 +226,20 @@ func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) er
 	return nil
 }
 
+// SetSchema records the schema of a COMMITTING run's files; see
+// (*runs.Store).SetSchema.
+func (s *Store) SetSchema(_ context.Context, r contracts.Run, fingerprint, change string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Committing }, func(c *runs.Run) {
+		c.Schema, c.SchemaChange = fingerprint, change
+	})
+	if !ok {
+		return fenced("set schema", r, run)
+	}
+	return nil
+}
+
 // Fail marks the run FAILED; see (*runs.Store).Fail.
 func (s *Store) Fail(_ context.Context, r contracts.Run, class, msg string) error {
 	return s.fail("fail", r, class, msg, runs.Claimed, runs.Running)

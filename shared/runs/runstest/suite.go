@@ -30,6 +30,7 @@ type Contract interface {
 	SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error)
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 	Release(ctx context.Context, input, reason string, force bool) (runs.Run, error)
@@ -69,6 +70,7 @@ func TestStore(t *testing.T, open Open) {
 		{"ADelayedContinuationKeepsTheInput", testADelayedContinuationKeepsTheInput},
 		{"RestartBeginsTheFetchAgainAsTheNextAttempt", testRestartBeginsTheFetchAgainAsTheNextAttempt},
 		{"FailOfAFinishedAttemptSaysWhetherItIsSuperseded", testFailOfAFinishedAttemptSaysWhetherItIsSuperseded},
+		{"SchemaIsRecordedOnTheCommitAndItsHistory", testSchemaIsRecordedOnTheCommitAndItsHistory},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
 	}

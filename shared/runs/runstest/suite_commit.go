@@ -164,3 +164,44 @@ func testCommittingRunIsResumedNotRedecided(t *testing.T, open Open) {
 		t.Fatalf("finishing a taken-over commit: %v, want fenced", err)
 	}
 }
+
+// The schema of a commit's files is recorded while it is COMMITTING and
+// kept into SUCCEEDED and the attempt's history; at any other time
+// SetSchema is fenced.
+func testSchemaIsRecordedOnTheCommitAndItsHistory(t *testing.T, open Open) {
+	s, _ := newStore(t, open)
+	ctx := context.Background()
+	r, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetSchema(ctx, r.Ref(), "fp-1", ""); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("set schema of a CLAIMED run = %v, want fenced", err)
+	}
+	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+		t.Fatalf("begin commit = %v, %v", won, err)
+	}
+	if err := s.SetSchema(ctx, r.Ref(), "fp-2", "fp-1 (2026-11-01 attempt 1)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishCommit(ctx, r.Ref(), 1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, r.Input)
+	if err != nil || got.Schema != "fp-2" || got.SchemaChange != "fp-1 (2026-11-01 attempt 1)" {
+		t.Fatalf("run = %+v, %v; want the schema and its change", got, err)
+	}
+	h, err := s.History(ctx, r.Input)
+	if err != nil || len(h) != 1 || h[0].Schema != "fp-2" || h[0].SchemaChange == "" {
+		t.Fatalf("history = %+v, %v; want the schema in attempt 1", h, err)
+	}
+	if err := s.SetSchema(ctx, r.Ref(), "fp-3", ""); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("set schema of a SUCCEEDED run = %v, want fenced", err)
+	}
+}

@@ -1,0 +1,278 @@
+package commit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-data/sluice/services/writer/commit"
+	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// compactionWorld is a run store and a sink on the emulators, with runs
+// of n staged parts ready to commit.
+type compactionWorld struct {
+	t     *testing.T
+	ctx   context.Context
+	st    *devstacktest.Stack
+	store *runs.Store
+	sink  *sink.Sink
+}
+
+func newCompactionWorld(t *testing.T) *compactionWorld {
+	st := devstacktest.Start(t, devstack.Options{})
+	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table, Lease: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &compactionWorld{t: t, ctx: context.Background(), st: st, store: store, sink: sink.New(st.S3, st.Resources.Bucket, "raw/")}
+}
+
+// complete drives a claim of window to n written, counted parts.
+func (w *compactionWorld) complete(window string, n int) (runs.Run, sink.Partition) {
+	t := w.t
+	part := sink.Partition{Source: "orders", Hive: "dt=" + window}
+	claimed, err := w.store.Claim(w.ctx, runs.ClaimRequest{Source: "orders", Window: window, Trigger: "manual", MessageID: "m-" + window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.store.Start(w.ctx, claimed.Ref(), "f-"+window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := range n {
+		if _, err := w.sink.WritePart(w.ctx, w.sink.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq), 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.store.BatchWritten(w.ctx, r.Ref(), seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done, err := w.store.SetTotals(w.ctx, r.Ref(), n, int64(2*n), 0)
+	if err != nil || !done.Complete() {
+		t.Fatalf("totals: %+v %v", done, err)
+	}
+	return done, part
+}
+
+// twoPartFiles is an output whose files take two parts each: one more
+// byte than the largest part (the parts of batchData differ by a byte at
+// most).
+func (w *compactionWorld) twoPartFiles(part sink.Partition, attempt int) pipeline.Output {
+	parts, err := w.sink.Parts(w.ctx, part, attempt)
+	if err != nil || len(parts) < 2 {
+		w.t.Fatalf("parts: %v, %v", parts, err)
+	}
+	var largest int64
+	for _, p := range parts {
+		largest = max(largest, p.Bytes)
+	}
+	return pipeline.Output{Format: pipeline.JSONL, FileSize: pipeline.ByteSize(largest + 1)}
+}
+
+// published reads what a reader reads: the pointer's files, by base name,
+// with their bytes; and checks that they hold parts 0…n-1 of the attempt.
+func (w *compactionWorld) published(part sink.Partition, attempt, n int) (names []string, files [][]byte) {
+	t := w.t
+	t.Helper()
+	ptr, err := w.sink.Current(w.ctx, part)
+	if err != nil || ptr.Attempt != attempt {
+		t.Fatalf("pointer = %+v, %v; want attempt %d", ptr, err, attempt)
+	}
+	var all, want []byte
+	for _, uri := range ptr.URIs {
+		key, _ := w.sink.KeyOf(uri)
+		rc, err := w.sink.Open(w.ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, files = append(names, path.Base(key)), append(files, b)
+		all = append(all, gunzip(t, b)...)
+	}
+	for seq := range n {
+		want = append(want, gunzip(t, batchData(t, attempt, seq))...)
+	}
+	if !bytes.Equal(all, want) {
+		t.Fatalf("the published files hold\n%s\nwant parts 0-%d of attempt %d:\n%s", all, n-1, attempt, want)
+	}
+	return names, files
+}
+
+// uploads lists the multipart uploads in progress under the attempt.
+func (w *compactionWorld) uploads(part sink.Partition, attempt int) int {
+	out, err := w.st.S3.ListMultipartUploads(w.ctx, &s3.ListMultipartUploadsInput{
+		Bucket: aws.String(w.sink.Bucket()), Prefix: aws.String(w.sink.AttemptPrefix(part, attempt))})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return len(out.Uploads)
+}
+
+// killedAt is the real sink, except that its upload number kill (from 1)
+// dies the way a killed process does: an upload begun with a part sent,
+// never completed nor aborted.
+type killedAt struct {
+	*sink.Sink
+	api   *s3.Client
+	kill  int
+	calls int
+}
+
+var errKilled = errors.New("writer killed mid-compaction")
+
+func (k *killedAt) Upload(ctx context.Context, key, contentType string, meta map[string]string, write func(io.Writer) error) (sink.Uploaded, error) {
+	k.calls++
+	if k.calls != k.kill {
+		return k.Sink.Upload(ctx, key, contentType, meta, write)
+	}
+	up, err := k.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(k.Bucket()), Key: aws.String(key)})
+	if err != nil {
+		return sink.Uploaded{}, err
+	}
+	var half bytes.Buffer
+	if err := write(&half); err != nil {
+		return sink.Uploaded{}, err
+	}
+	body := half.Bytes()[:half.Len()/2]
+	if _, err := k.api.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(k.Bucket()), Key: aws.String(key), UploadId: up.UploadId,
+		PartNumber: aws.Int32(1), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
+		return sink.Uploaded{}, err
+	}
+	return sink.Uploaded{}, errKilled
+}
+
+// Against DynamoDB Local and versitygw: a writer killed in the middle of
+// its second file leaves nothing a reader sees (no pointer, no second
+// file; the first file is complete but unpublished), and the redelivered
+// commit keeps the first file, finishes the others, and publishes the
+// same files, byte for byte, as a commit that was never interrupted;
+// then the staged parts and the killed upload are gone.
+func TestCompactionKilledMidFileRedeliveryFinishesTheSameFiles(t *testing.T) {
+	w := newCompactionWorld(t)
+	const n = 6
+	killedRun, killedPart := w.complete("2026-11-01", n)
+	cleanRun, cleanPart := w.complete("2026-11-02", n)
+	out := w.twoPartFiles(killedPart, killedRun.Attempt)
+	outputs := commit.WithOutputs(func(string) pipeline.Output { return out })
+
+	killed := &killedAt{Sink: w.sink, api: w.st.S3, kill: 2}
+	if _, err := commit.New(w.store, killed, outputs).Commit(w.ctx, killedRun, killedPart); !errors.Is(err, errKilled) {
+		t.Fatalf("commit = %v, want it killed", err)
+	}
+	if _, err := w.sink.Current(w.ctx, killedPart); !errors.Is(err, sink.ErrNoPointer) {
+		t.Fatalf("after the kill the partition is published: %v", err)
+	}
+	files, err := w.sink.Files(w.ctx, killedPart, killedRun.Attempt)
+	if err != nil || len(files) != 1 || files[0].First != 0 || files[0].Last != 1 {
+		t.Fatalf("files after the kill = %+v, %v; want the first only", files, err)
+	}
+	if got := w.uploads(killedPart, killedRun.Attempt); got != 1 {
+		t.Fatalf("%d uploads in progress after the kill, want the killed one", got)
+	}
+	if r, err := w.store.Get(w.ctx, killedRun.Input); err != nil || r.Status != runs.Committing {
+		t.Fatalf("run after the kill = %s, %v; want COMMITTING", r.Status, err)
+	}
+
+	// The redelivery finds the run COMMITTING and finishes it.
+	res, err := commit.New(w.store, w.sink, outputs).Commit(w.ctx, killedRun, killedPart)
+	if err != nil || !res.Published || res.Continue || res.Objects != n/2 || res.Compacted != n/2-1 || res.Staged != n {
+		t.Fatalf("redelivered commit = %+v, %v; want %d files published, the first kept, %d parts removed", res, err, n/2, n)
+	}
+	clean, err := commit.New(w.store, w.sink, outputs).Commit(w.ctx, cleanRun, cleanPart)
+	if err != nil || !clean.Published || clean.Compacted != n/2 {
+		t.Fatalf("uninterrupted commit = %+v, %v", clean, err)
+	}
+	gotNames, gotFiles := w.published(killedPart, killedRun.Attempt, n)
+	wantNames, wantFiles := w.published(cleanPart, cleanRun.Attempt, n)
+	if fmt.Sprint(gotNames) != fmt.Sprint(wantNames) {
+		t.Fatalf("redelivered files %v, uninterrupted %v", gotNames, wantNames)
+	}
+	for i := range gotFiles { // both attempt 1: the same parts
+		if !bytes.Equal(gotFiles[i], wantFiles[i]) {
+			t.Errorf("file %s differs from the uninterrupted commit's", gotNames[i])
+		}
+	}
+	if parts, err := w.sink.Parts(w.ctx, killedPart, killedRun.Attempt); err != nil || len(parts) != 0 {
+		t.Errorf("staged parts after publish: %v, %v", parts, err)
+	}
+	if got := w.uploads(killedPart, killedRun.Attempt); got != 0 {
+		t.Errorf("%d uploads in progress after publish, want the killed one aborted", got)
+	}
+	if r, err := w.store.Get(w.ctx, killedRun.Input); err != nil || r.Status != runs.Succeeded || r.Objects != n/2 {
+		t.Errorf("run = %+v, %v; want SUCCEEDED with %d objects", r, err, n/2)
+	}
+}
+
+// clockedUploads is the real sink whose every upload takes ten minutes of
+// the test clock.
+type clockedUploads struct {
+	*sink.Sink
+	clock *runstest.Clock
+}
+
+func (c clockedUploads) Upload(ctx context.Context, key, contentType string, meta map[string]string, write func(io.Writer) error) (sink.Uploaded, error) {
+	c.clock.Add(10 * time.Minute)
+	return c.Sink.Upload(ctx, key, contentType, meta, write)
+}
+
+// Against DynamoDB Local and versitygw: a compaction that would outlast
+// its invocation (each file takes ten minutes; each invocation has 25)
+// stops between two files with nothing published, and the commit called
+// again in the next invocations resumes after the last file, writing each
+// file once, until it publishes.
+func TestCompactionContinuesInTheNextInvocation(t *testing.T) {
+	w := newCompactionWorld(t)
+	const n = 6
+	run, part := w.complete("2026-11-03", n)
+	clock := runstest.NewClock(time.Now())
+	outputs := commit.WithOutputs(func(string) pipeline.Output { return w.twoPartFiles(part, run.Attempt) })
+	c := commit.New(w.store, clockedUploads{Sink: w.sink, clock: clock}, outputs, commit.WithClock(clock.Now), commit.WithReserve(time.Minute))
+
+	invoke := func() commit.Result {
+		t.Helper()
+		ctx, cancel := context.WithDeadline(w.ctx, clock.Now().Add(25*time.Minute))
+		defer cancel()
+		res, err := c.Commit(ctx, run, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for i := range 2 {
+		// The first file of an invocation takes 10 of its 25 minutes; 15
+		// are left, under twice the longest file: it stops.
+		res := invoke()
+		if !res.Continue || res.Published || res.Compacted != 1 {
+			t.Fatalf("invocation %d = %+v; want one file written and a continuation", i+1, res)
+		}
+		if _, err := w.sink.Current(w.ctx, part); !errors.Is(err, sink.ErrNoPointer) {
+			t.Fatalf("published before the compaction finished: %v", err)
+		}
+		if r, err := w.store.Get(w.ctx, run.Input); err != nil || r.Status != runs.Committing {
+			t.Fatalf("run between invocations = %s, %v; want COMMITTING", r.Status, err)
+		}
+	}
+	res := invoke()
+	if res.Continue || !res.Published || res.Compacted != 1 || res.Objects != n/2 {
+		t.Fatalf("last invocation = %+v; want the last file written and %d published", res, n/2)
+	}
+	w.published(part, run.Attempt, n)
+}

@@ -1,0 +1,199 @@
+// Package compact merges an attempt's staged parts — one gzip JSON Lines
+// object per batch, about 1 MiB each — into the files that are published:
+// few, near the source's output.file_size, in its output.format.
+//
+// Files are cut at part boundaries, in part order: a file takes parts
+// from where the previous one ended until their staged bytes reach
+// file_size (records are never split). The cut depends only on the
+// parts' sizes, so every committer of the attempt — a redelivery, a
+// continuation — plans the same files, and a file's key names its parts
+// (data-<first>-<last>.jsonl.gz): a compaction that stopped resumes after
+// the last file that exists. Each file is one multipart upload, completed
+// only when whole (sink.Upload): a file exists complete or not at all.
+//
+// A compaction that would not finish before its context's deadline (the
+// invocation's) stops between two files and says so (Result.Done false):
+// the caller continues it in a new invocation.
+//
+// jsonl files are the parts' bytes concatenated: gzip members concatenate
+// into one valid gzip stream, so nothing is decompressed or recompressed,
+// and memory stays at one upload chunk. parquet files are written from
+// the parts' records, decoded a line at a time, with the declared schema
+// or one inferred from every record of the attempt first (a pass of its
+// own); memory is one row group (parquetfile.DefaultRowGroupBytes) plus
+// one upload chunk.
+package compact
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// Store reads staged parts and writes files; *sink.Sink is one.
+type Store interface {
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Files(ctx context.Context, p sink.Partition, attempt int) ([]sink.File, error)
+	Upload(ctx context.Context, key, contentType string, meta map[string]string, write func(io.Writer) error) (sink.Uploaded, error)
+	FileKey(p sink.Partition, attempt, first, last int, ext string) string
+}
+
+var _ Store = (*sink.Sink)(nil)
+
+// DefaultReserve is the time a compaction keeps in hand before its
+// deadline when it starts a file and has not timed one yet.
+const DefaultReserve = 30 * time.Second
+
+// Compactor compacts attempts.
+type Compactor struct {
+	store   Store
+	reserve time.Duration
+	now     func() time.Time
+}
+
+// New returns a Compactor over store that starts a file only while more
+// than reserve (or twice the longest file so far) is left before the
+// context's deadline, as told by now (nil: time.Now). reserve 0 means
+// DefaultReserve.
+func New(store Store, reserve time.Duration, now func() time.Time) *Compactor {
+	if reserve <= 0 {
+		reserve = DefaultReserve
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Compactor{store: store, reserve: reserve, now: now}
+}
+
+// Request is one attempt to compact.
+type Request struct {
+	Partition sink.Partition
+	Attempt   int
+	// Parts are the attempt's staged parts 0…n-1, checked complete.
+	Parts  []sink.Part
+	Output pipeline.Output
+}
+
+// Result is what a compaction produced.
+type Result struct {
+	// Files are the attempt's files so far, in part order; all of them
+	// when Done.
+	Files []sink.File
+	// Done is false when the compaction stopped before its deadline with
+	// files still to write: call Compact again, in a new invocation.
+	Done bool
+	// Written counts the files this call wrote (others existed).
+	Written int
+	// StagedBytes is the size of the attempt's staged parts.
+	StagedBytes int64
+	// Schema is the parquet files' schema as the manifest records it, and
+	// Fingerprint its stable hash (empty for jsonl).
+	Schema      json.RawMessage
+	Fingerprint string
+	// Mismatches counts the values written as NULL because they did not
+	// fit their column (parquet with a record column only), and
+	// FirstMismatch describes the first of them, in the files this call
+	// wrote.
+	Mismatches    int64
+	FirstMismatch error
+}
+
+// Compact writes the files of req's attempt that do not exist yet.
+func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err error) {
+	files, err := c.existing(ctx, req)
+	if err != nil {
+		return Result{}, err
+	}
+	f, settled, err := formatOf(ctx, c.store, req)
+	if err != nil {
+		return Result{}, err
+	}
+	res = *settled
+	res.Files = files
+	for _, p := range req.Parts {
+		res.StagedBytes += p.Bytes
+	}
+	defer func() {
+		if pf, ok := f.(*parquetFile); ok {
+			res.Mismatches, res.FirstMismatch = pf.mismatches, pf.first
+		}
+	}()
+	next := 0
+	if len(files) > 0 {
+		next = files[len(files)-1].Last + 1
+	}
+	var longest time.Duration
+	for next < len(req.Parts) {
+		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(c.now()) < max(c.reserve, 2*longest) {
+			return res, nil
+		}
+		group := cut(req.Parts[next:], int64(req.Output.FileSize))
+		start := c.now()
+		file, err := c.write(ctx, req, f, group)
+		if err != nil {
+			return res, err
+		}
+		longest = max(longest, c.now().Sub(start))
+		res.Files = append(res.Files, file)
+		res.Written++
+		next = file.Last + 1
+	}
+	res.Done = true
+	return res, nil
+}
+
+// existing lists the files already written that follow each other from
+// part 0. Files beside that chain (two committers that cut differently,
+// across a change of file_size) are left out: nothing publishes them.
+func (c *Compactor) existing(ctx context.Context, req Request) ([]sink.File, error) {
+	listed, err := c.store.Files(ctx, req.Partition, req.Attempt)
+	if err != nil {
+		return nil, err
+	}
+	var chain []sink.File
+	next := 0
+	for _, f := range listed { // by First
+		if f.First == next && f.Last < len(req.Parts) {
+			chain = append(chain, f)
+			next = f.Last + 1
+		}
+	}
+	return chain, nil
+}
+
+// cut returns the parts of the next file: from the first, until their
+// staged bytes reach size.
+func cut(parts []sink.Part, size int64) []sink.Part {
+	var sum int64
+	for i, p := range parts {
+		sum += p.Bytes
+		if sum >= size {
+			return parts[:i+1]
+		}
+	}
+	return parts
+}
+
+func (c *Compactor) write(ctx context.Context, req Request, f format, group []sink.Part) (sink.File, error) {
+	first, last := group[0].Seq, group[len(group)-1].Seq
+	key := c.store.FileKey(req.Partition, req.Attempt, first, last, f.ext())
+	var records int64
+	up, err := c.store.Upload(ctx, key, f.contentType(), map[string]string{"first-seq": fmt.Sprint(first), "last-seq": fmt.Sprint(last)},
+		func(w io.Writer) error {
+			n, err := f.write(ctx, w, c.store, group)
+			records = n
+			return err
+		})
+	if err != nil {
+		return sink.File{}, fmt.Errorf("compact parts %d-%d: %w", first, last, err)
+	}
+	if up.Existed {
+		records = 0 // another committer wrote it: its count is not ours to know
+	}
+	return sink.File{Key: key, First: first, Last: last, Bytes: up.Bytes, Records: records}, nil
+}
