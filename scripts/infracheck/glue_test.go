@@ -131,9 +131,9 @@ func (m *module) glueScope(t *testing.T, cfg, prefix string) *scope {
 // glueTable is one table as the module defines it.
 type glueTable struct {
 	name, tableType, location, inputFormat, outputFormat, serde string
-	parameters, serdeParameters                                  map[string]string
-	partitionKeys                                                []string
-	columns                                                      []glueColumn
+	parameters, serdeParameters                                 map[string]string
+	partitionKeys                                               []string
+	columns                                                     []glueColumn
 }
 
 type glueColumn struct{ Name, Type string }
