@@ -1,0 +1,90 @@
+package parquetfile
+
+import (
+	"math/big"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/tidwall/gjson"
+)
+
+// decimalNode is the parquet node of decimal(p,s): INT32 up to 9 digits,
+// INT64 up to 18, else the shortest FIXED_LEN_BYTE_ARRAY that holds p
+// digits (16 bytes for 38), as Spark and Hive write them.
+func decimalNode(p, s int) parquet.Node {
+	switch {
+	case p <= 9:
+		return parquet.Decimal(s, p, parquet.Int32Type)
+	case p <= 18:
+		return parquet.Decimal(s, p, parquet.Int64Type)
+	}
+	return parquet.Decimal(s, p, parquet.FixedLenByteArrayType(decimalBytes(p)))
+}
+
+// decimalBytes is the fewest bytes whose two's complement holds every
+// integer of p digits.
+func decimalBytes(p int) int {
+	limit := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p)), nil) // 10^p - 1 must fit
+	n := 1
+	for new(big.Int).Lsh(big.NewInt(1), uint(8*n-1)).Cmp(limit) < 0 {
+		n++
+	}
+	return n
+}
+
+var ten = big.NewInt(10)
+
+func toDecimal(p, s int) convert {
+	scale := new(big.Int).Exp(ten, big.NewInt(int64(s)), nil)
+	limit := new(big.Int).Exp(ten, big.NewInt(int64(p)), nil)
+	size := decimalBytes(p)
+	return func(v gjson.Result) (parquet.Value, string) {
+		lit, ok := numberText(v)
+		if !ok {
+			return parquet.Value{}, "want a number"
+		}
+		r, why := exactNumber(lit)
+		if r == nil {
+			return parquet.Value{}, why
+		}
+		n := roundHalfAway(new(big.Int).Mul(r.Num(), scale), r.Denom())
+		if new(big.Int).Abs(n).Cmp(limit) >= 0 {
+			return parquet.Value{}, "needs more than the column's digits (decimal overflow)"
+		}
+		switch {
+		case p <= 9:
+			return parquet.Int32Value(int32(n.Int64())), ""
+		case p <= 18:
+			return parquet.Int64Value(n.Int64()), ""
+		}
+		return parquet.FixedLenByteArrayValue(twosComplement(n, size)), ""
+	}
+}
+
+// roundHalfAway is num/den rounded to an integer, halves away from zero.
+func roundHalfAway(num, den *big.Int) *big.Int {
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int)) // q toward zero, r has num's sign
+	if new(big.Int).Lsh(new(big.Int).Abs(r), 1).Cmp(den) >= 0 {
+		if num.Sign() < 0 {
+			q.Sub(q, big.NewInt(1))
+		} else {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q
+}
+
+// twosComplement is n big-endian in size bytes, two's complement.
+func twosComplement(n *big.Int, size int) []byte {
+	b := make([]byte, size)
+	if n.Sign() >= 0 {
+		n.FillBytes(b)
+		return b
+	}
+	// -n = ^(|n|-1)
+	m := new(big.Int).Sub(new(big.Int).Abs(n), big.NewInt(1))
+	m.FillBytes(b)
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	return b
+}
