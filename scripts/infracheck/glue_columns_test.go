@@ -5,29 +5,19 @@ import (
 	"testing"
 
 	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/schema"
 )
 
-// declaredColumns returns the Glue columns a source's output declares
-// (the record column last), and false when it declares no columns.
-// TODO(glue): schema.Declared(o).Glue() once shared/schema lands.
+// declaredColumns returns the Glue columns of the schema a source's output
+// declares (the record column last), as the code derives them, and false
+// when it declares no columns.
 func declaredColumns(o pipeline.Output) ([]glueColumn, bool) {
-	names := map[pipeline.Kind]string{
-		pipeline.KindString: "string", pipeline.KindInt64: "bigint", pipeline.KindFloat64: "double", pipeline.KindBool: "boolean",
-		pipeline.KindTimestamp: "timestamp", pipeline.KindDate: "date", pipeline.KindJSON: "string",
-	}
+	s, ok := schema.Declared(o)
 	var out []glueColumn
-	for _, c := range o.Columns {
-		ty := names[c.Type.Kind]
-		if c.Type.Kind == pipeline.KindDecimal {
-			ty = c.Type.String()
-		}
-		out = append(out, glueColumn{Name: c.Name, Type: ty})
+	for _, c := range s.Glue() {
+		out = append(out, glueColumn{Name: c.Name, Type: c.Type})
 	}
-	declared := len(out) > 0
-	if o.RecordColumn != "" {
-		out = append(out, glueColumn{Name: o.RecordColumn, Type: "string"})
-	}
-	return out, declared
+	return out, ok
 }
 
 func writeFile(t *testing.T, path, text string) {
