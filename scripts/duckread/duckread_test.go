@@ -16,7 +16,7 @@ import (
 
 // writeJSONL writes records as a gzip JSON Lines file of one member per
 // chunk of records, as the sink's staged parts concatenate.
-func writeJSONL(t *testing.T, path string, records [][]byte, chunk int) {
+func writeJSONL(t testing.TB, path string, records [][]byte, chunk int) {
 	t.Helper()
 	var out bytes.Buffer
 	for i := 0; i < len(records); i += chunk {
