@@ -17,6 +17,8 @@
 //	secrets     resolving a config's secret references (env, Secrets Manager, SSM)
 //	pack        the batch compressor: records into gzip JSON Lines batches, and their check
 //	sink        S3: write-once parts per attempt, manifests, the partition pointer
+//	schema      parquet columns: declared in the config, or inferred from the records
+//	parquetfile records into a parquet file with a schema, streaming by row groups
 //	awsconf     the one AWS config and the clients built from it
 //	devstack    the local emulators: ensure running, provision resources
 //	            (devstack/devstacktest: a fresh set of resources per test)

@@ -88,7 +88,7 @@ func TestDeclaredConversions(t *testing.T) {
 
 		{typ: "decimal(12,2)", value: `1234.5`, want: "1234.50"},
 		{typ: "decimal(12,2)", value: `"-0.01"`, want: "-0.01"},
-		{typ: "decimal(12,2)", value: `0.125`, want: "0.13"},  // half away from zero
+		{typ: "decimal(12,2)", value: `0.125`, want: "0.13"},   // half away from zero
 		{typ: "decimal(12,2)", value: `-0.125`, want: "-0.13"}, // half away from zero
 		{typ: "decimal(12,2)", value: `0.124999`, want: "0.12"},
 		{typ: "decimal(12,2)", value: `1.5e2`, want: "150.00"},
@@ -106,6 +106,10 @@ func TestDeclaredConversions(t *testing.T) {
 		{typ: "decimal(38,0)", value: `100000000000000000000000000000000000000`, mismatch: "decimal overflow"},
 		{typ: "decimal(38,3)", value: `17014118346046923173.5`, want: "17014118346046923173.500"},
 		{typ: "decimal(20,2)", value: `-1`, want: "-1.00"},
+		{typ: "decimal(38,2)", value: `-12.345`, want: "-12.35"},
+		{typ: "decimal(38,2)", value: `"12.344999"`, want: "12.34"},
+		{typ: "decimal(38,10)", value: `-123456789.0123456789`, want: "-123456789.0123456789"}, // 19 digits: the exact path
+		{typ: "decimal(38,10)", value: `-12345678.01234567895`, want: "-12345678.0123456790"},
 
 		{typ: "json", value: `{"a": [1, "é"]}`, want: `{"a": [1, "é"]}`},
 		{typ: "json", value: `"text"`, want: `"text"`},

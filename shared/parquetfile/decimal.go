@@ -1,7 +1,10 @@
 package parquetfile
 
 import (
+	"encoding/binary"
 	"math/big"
+	"strconv"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/tidwall/gjson"
@@ -42,6 +45,18 @@ func toDecimal(p, s int) convert {
 		if !ok {
 			return parquet.Value{}, "want a number"
 		}
+		if n, ok := smallDecimal(lit, s); ok {
+			if p <= 18 && (n >= pow10[p] || n <= -pow10[p]) {
+				return parquet.Value{}, "needs more than the column's digits (decimal overflow)"
+			}
+			switch {
+			case p <= 9:
+				return parquet.Int32Value(int32(n)), ""
+			case p <= 18:
+				return parquet.Int64Value(n), ""
+			}
+			return parquet.FixedLenByteArrayValue(int64Bytes(n, size)), ""
+		}
 		r, why := exactNumber(lit)
 		if r == nil {
 			return parquet.Value{}, why
@@ -58,6 +73,54 @@ func toDecimal(p, s int) convert {
 		}
 		return parquet.FixedLenByteArrayValue(twosComplement(n, size)), ""
 	}
+}
+
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// smallDecimal is the common case of toDecimal without big numbers: a
+// literal without an exponent whose digits, scaled to s, fit 18 digits,
+// rounded half away from zero. false for anything else.
+func smallDecimal(lit string, s int) (int64, bool) {
+	neg := strings.HasPrefix(lit, "-")
+	intPart, frac, _ := strings.Cut(strings.TrimPrefix(lit, "-"), ".")
+	if strings.ContainsAny(frac, "eE") || strings.ContainsAny(intPart, "eE") || len(intPart)+s > 18 {
+		return 0, false
+	}
+	up := false
+	if len(frac) > s {
+		up = frac[s] >= '5'
+		frac = frac[:s]
+	}
+	n, err := strconv.ParseInt(intPart+frac, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	n *= pow10[s-len(frac)]
+	if up {
+		n++
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// int64Bytes is n big-endian in size ≥ 8 bytes, two's complement.
+func int64Bytes(n int64, size int) []byte {
+	b := make([]byte, size)
+	if n < 0 {
+		for i := range b[:size-8] {
+			b[i] = 0xff
+		}
+	}
+	binary.BigEndian.PutUint64(b[size-8:], uint64(n))
+	return b
 }
 
 // roundHalfAway is num/den rounded to an integer, halves away from zero.

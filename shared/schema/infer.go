@@ -47,15 +47,21 @@ type field struct {
 	scale     int  // most digits after the point
 }
 
+// ErrNotObject is Add's error for a record that is valid JSON but not an
+// object: it has no fields to make columns of. Only a record column can
+// keep such a record; without one, the caller fails the run.
+var ErrNotObject = errors.New("record is not a JSON object")
+
 // Add adds one record: a JSON object, as one line of a staged part. A
-// record that is not a JSON object is an error, and adds nothing.
+// record that is not valid JSON, or not an object (ErrNotObject), is an
+// error, and adds nothing.
 func (inf *Inferrer) Add(record []byte) error {
 	if !gjson.ValidBytes(record) {
 		return errors.New("record is not valid JSON")
 	}
 	r := gjson.ParseBytes(record)
 	if !r.IsObject() {
-		return fmt.Errorf("record is a JSON %s, not an object", kindName(r))
+		return fmt.Errorf("%w: a JSON %s", ErrNotObject, kindName(r))
 	}
 	r.ForEach(func(k, v gjson.Result) bool {
 		if k.Str == "" {
@@ -137,6 +143,9 @@ func (f *field) seeNumber(raw string) {
 		f.scale = max(f.scale, len(frac))
 		return
 	}
+	if len(intPart) < 16 { // below 10^15: within int64 and ±2^53
+		return
+	}
 	if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
 		f.beyond64 = true
 	}
@@ -151,7 +160,7 @@ func (f *field) seeNumber(raw string) {
 // IsRFC3339 reports whether s is an RFC 3339 timestamp, as the rfc3339
 // layout reads it.
 func IsRFC3339(s string) bool {
-	if len(s) < len("2006-01-02T15:04:05Z") {
+	if len(s) < len("2006-01-02T15:04:05Z") || !dateLike(s) {
 		return false
 	}
 	_, err := time.Parse(time.RFC3339Nano, s)
@@ -160,11 +169,17 @@ func IsRFC3339(s string) bool {
 
 // IsDate reports whether s is a date YYYY-MM-DD, as a date column reads it.
 func IsDate(s string) bool {
-	if len(s) != len(time.DateOnly) {
+	if len(s) != len(time.DateOnly) || !dateLike(s) {
 		return false
 	}
 	_, err := time.Parse(time.DateOnly, s)
 	return err == nil
+}
+
+// dateLike reports whether s starts as a date does, 2006-01-02, so that
+// most text is not handed to time.Parse.
+func dateLike(s string) bool {
+	return len(s) >= 10 && s[4] == '-' && s[7] == '-' && '0' <= s[0] && s[0] <= '9'
 }
 
 // Schema returns the columns inferred from the records added so far, in

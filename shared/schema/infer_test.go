@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -84,10 +85,14 @@ func TestInferTimestampLayout(t *testing.T) {
 }
 
 func TestInferRejectsNonObjects(t *testing.T) {
-	for _, rec := range []string{`[1,2]`, `"x"`, `12`, `null`, `{"a":`, ``} {
+	for _, tc := range []struct {
+		rec       string
+		notObject bool
+	}{{`[1,2]`, true}, {`"x"`, true}, {`12`, true}, {`null`, true}, {`{"a":`, false}, {``, false}, {`{"a":1} x`, false}} {
+		rec := tc.rec
 		inf := schema.NewInferrer()
-		if err := inf.Add([]byte(rec)); err == nil {
-			t.Errorf("Add(%q): no error", rec)
+		if err := inf.Add([]byte(rec)); err == nil || errors.Is(err, schema.ErrNotObject) != tc.notObject {
+			t.Errorf("Add(%q): %v, want an error (ErrNotObject: %v)", rec, err, tc.notObject)
 		}
 		if n := len(inf.Schema().Columns); n != 0 {
 			t.Errorf("Add(%q) added %d columns", rec, n)
