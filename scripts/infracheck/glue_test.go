@@ -58,11 +58,11 @@ func TestGlueTables(t *testing.T) {
 		t.Run("prefix="+prefix, func(t *testing.T) {
 			s := m.glueScope(t, cfgPath, prefix)
 			tables := m.glueTables(t, s)
-			if got, want := slices.Sorted(maps.Keys(tables)), sourceNames(cfg); !slices.Equal(got, want) {
+			if got, want := sortedKeys(tables), sourceNames(cfg); !slices.Equal(got, want) {
 				t.Fatalf("tables for %v, want one per source %v", got, want)
 			}
 			for _, src := range cfg.Sources {
-				checkGlueTable(t, src, prefix, tables[src.Name])
+				checkGlueTable(t, src, "s3://sluice-data-123456789012/", prefix, tables[src.Name])
 			}
 		})
 	}
@@ -179,7 +179,9 @@ func (m *module) glueTables(t *testing.T, s *scope) map[string]glueTable {
 	return out
 }
 
-func checkGlueTable(t *testing.T, src pipeline.Source, prefix string, tb glueTable) {
+// checkGlueTable checks tb, the table of src, for a data bucket at bucket
+// (s3://<name>/) and data key prefix.
+func checkGlueTable(t *testing.T, src pipeline.Source, bucket, prefix string, tb glueTable) {
 	t.Helper()
 	hourly := src.Partition.Every == pipeline.Hour
 	if want := strings.ReplaceAll(src.Name, "-", "_"); tb.name != want {
@@ -193,7 +195,6 @@ func checkGlueTable(t *testing.T, src pipeline.Source, prefix string, tb glueTab
 	}
 	// The pointers' layout, from the code that writes them.
 	layout := sink.NewLayout(prefix)
-	bucket := "s3://sluice-data-123456789012/"
 	hive := "dt=${dt}"
 	if hourly {
 		hive += "/hr=${hr}"
@@ -332,5 +333,7 @@ func sourceNames(c *pipeline.Config) []string {
 	slices.Sort(out)
 	return out
 }
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") + "\n" }
