@@ -81,9 +81,11 @@ if [[ ! -x "$mirrored" ]]; then
 	ln -f "$provider_bin" "$mirrored" 2>/dev/null || cp "$provider_bin" "$mirrored"
 fi
 
-for s in scheduler dedupe fetcher writer; do
-	if [[ ! -f "infra/build/$s.zip" ]]; then
-		echo "infraplan: infra/build/$s.zip missing; building the zips with scripts/infraplan/pipeline.yaml" >&2
+for s in scheduler dedupe fetcher writer pipeline; do
+	f="infra/build/$s.zip"
+	[[ $s == pipeline ]] && f=infra/build/pipeline.yaml
+	if [[ ! -f "$f" ]]; then
+		echo "infraplan: $f missing; building the zips with scripts/infraplan/pipeline.yaml" >&2
 		scripts/lambda-zips.sh scripts/infraplan/pipeline.yaml infra/build >&2
 		break
 	fi

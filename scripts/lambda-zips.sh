@@ -47,6 +47,9 @@ build() { # outdir
 		cp "$pipeline" "$d/pipeline.yaml"
 		(cd "$d" && "$work/bin/build-lambda-zip" -o "$out/$s.zip" bootstrap pipeline.yaml 2>/dev/null)
 	done
+	# The copy Terraform reads for the Glue tables (pipeline_config_file):
+	# the tables describe the config the functions run with.
+	cp "$pipeline" "$out/pipeline.yaml"
 }
 
 if ((check)); then

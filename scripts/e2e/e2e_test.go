@@ -136,6 +136,9 @@ type setup struct {
 	stack   devstack.Options
 	env     []string // extra service environment
 	noStart bool
+	// pipeline, when set, edits the demo API's pipeline config before the
+	// services read it.
+	pipeline func(yaml string) string
 }
 
 func start(t *testing.T, s setup) *env {
@@ -152,7 +155,11 @@ func start(t *testing.T, s setup) *env {
 
 	dir := t.TempDir()
 	pipelineFile := filepath.Join(dir, "pipeline.yaml")
-	if err := os.WriteFile(pipelineFile, []byte(api.PipelineYAML("http://"+ln.Addr().String(), nil)), 0o644); err != nil {
+	cfg := api.PipelineYAML("http://"+ln.Addr().String(), nil)
+	if s.pipeline != nil {
+		cfg = s.pipeline(cfg)
+	}
+	if err := os.WriteFile(pipelineFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	serviceEnv := append(append([]string{}, serviceDefaults...), s.env...)

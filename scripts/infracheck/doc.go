@@ -9,6 +9,8 @@
 // made with the real AWS provider: scripts/infraplan.sh (make infra-plan)
 // writes them and sets SLUICE_PLAN_DIR; without it the test is skipped.
 // TestPlanRules runs those checks on a hand-made plan and its breakages.
+// TestGlueTables checks each source's Glue table from the HCL evaluated
+// for a pipeline file, and TestPlanGlueTables the same on the plans.
 //
 // It has no code of its own beyond these tests; `make test` runs them with
 // every other package, and scripts/test.sh runs tflint, tfsec,

@@ -85,7 +85,7 @@ func tupleStrings(expr hclsyntax.Expression) []string {
 // operator policy may do list exactly the actions the policies grant.
 func TestReadmeIAMTables(t *testing.T) {
 	m := sluiceModule(t)
-	rows := readmeRows(t, append(slices.Clone(functionServices), "SendInputsAndTriggers", "ReadMoveDestinations", "RedriveDLQs", "ReadAndReleaseRuns"))
+	rows := readmeRows(t, append(slices.Clone(functionServices), "SendInputsAndTriggers", "ReadMoveDestinations", "RedriveDLQs", "ReadAndReleaseRuns", "ReadPublishedData", "ListPublishedData"))
 
 	services := objectItems(t, m.locals["service_statements"].Expr)
 	for _, s := range functionServices {

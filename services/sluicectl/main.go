@@ -8,9 +8,12 @@
 //	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N] [--wait D]   empty a DLQ: move
 //	                   triggers and inputs back; re-trigger the runs of fetch and batches messages as
 //	                   new inputs, deleting a message only once its input is claimed anew or SUCCEEDED
+//	sluicectl schema   <source> [--window W]               print the columns inferred from a published partition
+//	                   (default: the latest) as the columns: block to paste into the pipeline config
 //
 // It reads the same environment as the services (SLUICE_*_QUEUE_URL,
-// SLUICE_RUNS_TABLE, SLUICE_PIPELINE_FILE, AWS_ENDPOINT_URL_*), and loads
+// SLUICE_RUNS_TABLE, SLUICE_PIPELINE_FILE, SLUICE_BUCKET, SLUICE_S3_PREFIX,
+// AWS_ENDPOINT_URL_*), and loads
 // the AWS config once per run, when a command first needs it. trigger,
 // schedule and backfill check what they send against the pipeline config
 // as its consumer will, and refuse before sending what it would refuse:
@@ -52,6 +55,8 @@ commands:
             and batches, each run (source + window) is re-triggered as one new input, and a
             message is deleted only once its input is claimed anew or SUCCEEDED (one still
             held by a live lease keeps its messages, and redrive says until when)
+  schema    print the columns inferred from the records of a source's latest published
+            partition (or --window's), as the columns: block to paste under its output
 
 Run 'sluicectl <command> -h' for a command's flags.
 `
@@ -80,6 +85,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"release":  cmdRelease,
 		"backfill": cmdBackfill,
 		"redrive":  cmdRedrive,
+		"schema":   cmdSchema,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

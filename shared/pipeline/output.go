@@ -26,7 +26,9 @@ type Output struct {
 	// are gzip, always.
 	Compression Compression `yaml:"compression"`
 	// Columns are the declared columns of parquet files. When none are
-	// declared, the columns are inferred from the records.
+	// declared, the columns are inferred from the records. For jsonl they
+	// are only the Glue table's columns (top-level keys, read by the JSON
+	// SerDe); the files keep the records as they are.
 	Columns []Column `yaml:"columns"`
 	// RecordColumn, when set, is the name of a json column of parquet
 	// files that keeps each whole record as the API sent it, so that
@@ -201,6 +203,9 @@ const (
 
 var columnNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,127}$`)
 
+// topLevelKeyRE matches a gjson path that is one plain top-level key.
+var topLevelKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
 func (d *decoder) applyOutputDefaults(p string, o *Output) {
 	if !d.has(p + ".format") {
 		o.Format = JSONL
@@ -233,9 +238,24 @@ func (d *decoder) validateOutput(p string, o *Output) {
 		d.invalid(p+".file_size", "%s: want %s to %s", o.FileSize, MinFileSize, MaxFileSize)
 	}
 	if o.Format != Parquet {
-		for _, f := range []string{"compression", "columns", "record_column"} {
+		for _, f := range []string{"compression", "record_column"} {
 			if d.has(p + "." + f) {
 				d.invalid(p+"."+f, "applies to format parquet only (jsonl files are gzip JSON Lines, records as the API sent them)")
+			}
+		}
+		// jsonl files keep the records as they are; declared columns are
+		// the Glue table's, read by the JSON SerDe, which sees top-level
+		// keys only.
+		first := map[string]string{}
+		for i := range o.Columns {
+			cp := fmt.Sprintf("%s.columns[%d]", p, i)
+			c := &o.Columns[i]
+			d.validateColumn(cp, c, first)
+			if c.Path != "" && !topLevelKeyRE.MatchString(c.Path) {
+				d.invalid(cp+".path", "%q: jsonl columns read a top-level key (letters, digits, _ and -); use format parquet for nested paths, or no columns and json_extract on the record", c.Path)
+			}
+			if c.Type.Kind == KindTimestamp && c.Layout != LayoutRFC3339 {
+				d.invalid(cp+".layout", "%q: jsonl timestamp columns read rfc3339 text only (the JSON SerDe parses no other layout)", c.Layout)
 			}
 		}
 		return

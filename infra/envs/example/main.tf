@@ -19,6 +19,10 @@ module "sluice" {
   name_prefix   = var.name_prefix
   artifacts_dir = coalesce(var.artifacts_dir, "${path.root}/../../build")
 
+  # The copy of the pipeline config `make lambda-zips` leaves beside the
+  # zips: the tables are built from the config the functions run with.
+  pipeline_config_file = coalesce(var.pipeline_config_file, "${coalesce(var.artifacts_dir, "${path.root}/../../build")}/pipeline.yaml")
+
   functions         = var.functions
   max_receive_count = var.max_receive_count
   log_level         = var.log_level

@@ -52,3 +52,18 @@ output "environment" {
   description = "SLUICE_* variables locating this stack, e.g. for sluicectl."
   value       = module.sluice.environment
 }
+
+output "glue_database_name" {
+  description = "Glue database with one table per source (query it in the Athena workgroup)."
+  value       = module.sluice.glue_database_name
+}
+
+output "glue_table_names" {
+  description = "Glue table of each source, by source name."
+  value       = module.sluice.glue_table_names
+}
+
+output "athena_workgroup_name" {
+  description = "Athena workgroup for the tables."
+  value       = module.sluice.athena_workgroup_name
+}

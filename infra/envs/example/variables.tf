@@ -151,3 +151,9 @@ variable "alarm_actions" {
   type        = list(string)
   default     = []
 }
+
+variable "pipeline_config_file" {
+  description = "Pipeline config whose sources become Glue tables. null means <artifacts_dir>/pipeline.yaml, the copy `make lambda-zips` writes beside the zips."
+  type        = string
+  default     = null
+}

@@ -13,6 +13,8 @@ locals {
     SLUICE_FETCH_QUEUE_URL    = aws_sqs_queue.main["fetch"].url
     SLUICE_BATCHES_QUEUE_URL  = aws_sqs_queue.main["batches"].url
     SLUICE_MAX_RECEIVE        = tostring(var.max_receive_count)
+    # sluicectl schema reads the published files under it ("" = the root).
+    SLUICE_S3_PREFIX = var.data_key_prefix
   }
 
   # Configuration every function reads (README, "Service configuration

@@ -59,8 +59,24 @@ data "aws_iam_policy_document" "operator" {
     resources = [aws_dynamodb_table.runs.arn]
   }
 
+  statement {
+    # schema reads the files a partition's pointer lists, and the pointer.
+    sid     = "ReadPublishedData"
+    actions = ["s3:GetObject"]
+    #tfsec:ignore:aws-iam-no-policy-wildcards The files a pointer lists have keys known only once published; the wildcard is the data prefix's objects, read only, as dedupe's ReadAttempts.
+    resources = [local.bucket_objects_arn]
+  }
+
+  statement {
+    # schema without --window lists the source's pointers to find the
+    # latest.
+    sid       = "ListPublishedData"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.data.arn]
+  }
+
   dynamic "statement" {
-    for_each = local.dynamodb_kms_statements
+    for_each = concat(local.dynamodb_kms_statements, local.s3_kms_statements)
 
     content {
       sid       = statement.value.sid
@@ -82,7 +98,7 @@ data "aws_iam_policy_document" "operator" {
 
 resource "aws_iam_policy" "operator" {
   name        = "${var.name_prefix}-operator"
-  description = "What sluicectl needs against the ${var.name_prefix} Sluice stack (trigger, schedule, runs, release, backfill, redrive)."
+  description = "What sluicectl needs against the ${var.name_prefix} Sluice stack (trigger, schedule, runs, release, backfill, redrive, schema)."
   policy      = data.aws_iam_policy_document.operator.json
 
   tags = var.tags

@@ -82,3 +82,23 @@ output "alarm_topic_arn" {
   description = "SNS topic every alarm notifies (null when create_alarms is false)."
   value       = local.alarm_topic_arn
 }
+
+output "glue_database_name" {
+  description = "Glue database holding one table per source."
+  value       = aws_glue_catalog_database.this.name
+}
+
+output "glue_table_names" {
+  description = "Glue table of each source, by source name."
+  value       = { for name, table in aws_glue_catalog_table.source : name => table.name }
+}
+
+output "athena_workgroup_name" {
+  description = "Athena workgroup to query the tables in (its results are encrypted and expire)."
+  value       = aws_athena_workgroup.this.name
+}
+
+output "athena_results_bucket_name" {
+  description = "Bucket of the workgroup's query results."
+  value       = aws_s3_bucket.athena_results.bucket
+}

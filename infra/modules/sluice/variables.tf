@@ -599,3 +599,68 @@ variable "lambda_alarm_period_seconds" {
     error_message = "lambda_alarm_period_seconds must be 60, 300, 900 or 3600."
   }
 }
+
+# ---------------------------------------------------------------------------
+# Data catalog and Athena
+# ---------------------------------------------------------------------------
+
+variable "pipeline_config_file" {
+  description = "Path (on the machine running Terraform) of the pipeline config the zips were built with; each of its sources gets a Glue table. `make lambda-zips` copies it to <artifacts_dir>/pipeline.yaml. null creates no tables."
+  type        = string
+  default     = null
+}
+
+variable "glue_database_name" {
+  description = "Glue database of the source tables; null means name_prefix with '-' as '_'."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.glue_database_name == null || can(regex("^[a-z_][a-z0-9_]{0,254}$", var.glue_database_name))
+    error_message = "glue_database_name must be null or 1-255 characters of a-z, 0-9 and '_', not starting with a digit (what Athena accepts unquoted)."
+  }
+}
+
+variable "glue_projection_start" {
+  description = "First dt a table projects for a source whose partition.start is not set (yyyy-MM-dd); earlier days are never queried."
+  type        = string
+  default     = "2020-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.glue_projection_start))
+    error_message = "glue_projection_start must be a date written yyyy-MM-dd."
+  }
+}
+
+variable "athena_results_bucket_name" {
+  description = "Bucket of the Athena workgroup's query results; null means <name_prefix>-athena-<account id>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.athena_results_bucket_name == null || can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", var.athena_results_bucket_name))
+    error_message = "athena_results_bucket_name must be null or 3-63 characters of a-z, 0-9 and '-' (no dots), starting and ending with a letter or digit."
+  }
+}
+
+variable "athena_results_expiration_days" {
+  description = "Days after which query results are deleted from the results bucket."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.athena_results_expiration_days >= 1 && floor(var.athena_results_expiration_days) == var.athena_results_expiration_days
+    error_message = "athena_results_expiration_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "athena_bytes_scanned_cutoff_per_query" {
+  description = "Bytes a query of the workgroup may scan before Athena cancels it (at least 10485760); null sets no limit."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff_per_query == null || try(var.athena_bytes_scanned_cutoff_per_query >= 10485760, false)
+    error_message = "athena_bytes_scanned_cutoff_per_query must be null or at least 10485760 (10 MB, Athena's minimum)."
+  }
+}
