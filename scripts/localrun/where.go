@@ -121,18 +121,51 @@ func describeQueue(ctx context.Context, b *strings.Builder, endpoint, name strin
 	return nil
 }
 
-// summary names a pipeline message by the fields that tell messages of a
-// run apart, without its payload.
-func summary(body string) string {
-	var m struct {
-		Kind    string `json:"kind"`
-		Source  string `json:"source"`
-		Window  string `json:"window"`
-		Attempt int    `json:"attempt"`
-		Seq     *int   `json:"seq"`
-		Hop     int    `json:"hop"`
-	}
+// MessageRef names a pipeline message by the fields that tell messages of
+// a run apart, without its payload.
+type MessageRef struct {
+	Kind    string `json:"kind"`
+	Source  string `json:"source"`
+	Window  string `json:"window"`
+	Attempt int    `json:"attempt"`
+	Seq     *int   `json:"seq"`
+	Hop     int    `json:"hop"`
+}
+
+// Input is the message's input, <source>/<window>.
+func (m MessageRef) Input() string { return m.Source + "/" + m.Window }
+
+// refOf reads the MessageRef of a body; false if it is not a pipeline
+// message.
+func refOf(body string) (MessageRef, bool) {
+	var m MessageRef
 	if err := json.Unmarshal([]byte(body), &m); err != nil || m.Kind == "" {
+		return MessageRef{}, false
+	}
+	return m, true
+}
+
+// InFlight returns the pipeline messages of the queue at queueURL that are
+// in flight — received and neither deleted nor visible again — as fauxqs
+// sees them (see Where).
+func InFlight(ctx context.Context, sqsEndpoint, queueURL string) ([]MessageRef, error) {
+	var in inspected
+	if err := getJSON(ctx, sqsEndpoint+"/_fauxqs/queues/"+url.PathEscape(path.Base(queueURL)), &in); err != nil {
+		return nil, err
+	}
+	var out []MessageRef
+	for _, e := range in.Messages.Inflight {
+		if m, ok := refOf(e.Message.Body); ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// summary names a pipeline message as MessageRef does, in one line.
+func summary(body string) string {
+	m, ok := refOf(body)
+	if !ok {
 		return fmt.Sprintf("(%d bytes, not a pipeline message)", len(body))
 	}
 	s := fmt.Sprintf("%s %s/%s", m.Kind, m.Source, m.Window)
