@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -91,10 +92,10 @@ func describeQueue(ctx context.Context, b *strings.Builder, endpoint, name strin
 	}
 	var lines []string
 	for _, m := range in.Messages.Ready {
-		lines = append(lines, fmt.Sprintf("ready      %s receives=%d %s", m.ID, m.ReceiveCount, summary(m.Body)))
+		lines = append(lines, fmt.Sprintf("ready      %s receives=%d %s", m.ID, m.ReceiveCount, Summary(m.Body)))
 	}
 	for _, m := range in.Messages.Delayed {
-		lines = append(lines, fmt.Sprintf("delayed    %s %s", m.ID, summary(m.Body)))
+		lines = append(lines, fmt.Sprintf("delayed    %s %s", m.ID, Summary(m.Body)))
 	}
 	now := time.Now()
 	for _, e := range in.Messages.Inflight {
@@ -103,7 +104,7 @@ func describeQueue(ctx context.Context, b *strings.Builder, endpoint, name strin
 			state = "in flight, delivered at " + at + " to a closed connection (lost receive),"
 		}
 		left := time.UnixMilli(e.VisibilityDeadline).Sub(now).Round(100 * time.Millisecond)
-		lines = append(lines, fmt.Sprintf("%s %s receives=%d visible again in %v %s", state, e.Message.ID, e.Message.ReceiveCount, left, summary(e.Message.Body)))
+		lines = append(lines, fmt.Sprintf("%s %s receives=%d visible again in %v %s", state, e.Message.ID, e.Message.ReceiveCount, left, Summary(e.Message.Body)))
 	}
 	for _, d := range tr.Deleted {
 		lines = append(lines, fmt.Sprintf("deleted    %s %s", d.ID, d.What))
@@ -145,25 +146,42 @@ func refOf(body string) (MessageRef, bool) {
 	return m, true
 }
 
-// InFlight returns the pipeline messages of the queue at queueURL that are
-// in flight — received and neither deleted nor visible again — as fauxqs
-// sees them (see Where).
-func InFlight(ctx context.Context, sqsEndpoint, queueURL string) ([]MessageRef, error) {
-	var in inspected
-	if err := getJSON(ctx, sqsEndpoint+"/_fauxqs/queues/"+url.PathEscape(path.Base(queueURL)), &in); err != nil {
-		return nil, err
-	}
-	var out []MessageRef
-	for _, e := range in.Messages.Inflight {
-		if m, ok := refOf(e.Message.Body); ok {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+// Queued is what a queue holds, by state, as fauxqs sees it (see Where).
+type Queued struct {
+	Ready, Delayed, InFlight []MessageRef
 }
 
-// summary names a pipeline message as MessageRef does, in one line.
-func summary(body string) string {
+// All is every message the queue holds, whatever its state.
+func (q Queued) All() []MessageRef { return slices.Concat(q.Ready, q.Delayed, q.InFlight) }
+
+// Messages returns the pipeline messages the queue at queueURL holds:
+// ready, delayed, and in flight (received, neither deleted nor visible
+// again).
+func Messages(ctx context.Context, sqsEndpoint, queueURL string) (Queued, error) {
+	var in inspected
+	if err := getJSON(ctx, sqsEndpoint+"/_fauxqs/queues/"+url.PathEscape(path.Base(queueURL)), &in); err != nil {
+		return Queued{}, err
+	}
+	var q Queued
+	add := func(to *[]MessageRef, body string) {
+		if m, ok := refOf(body); ok {
+			*to = append(*to, m)
+		}
+	}
+	for _, m := range in.Messages.Ready {
+		add(&q.Ready, m.Body)
+	}
+	for _, m := range in.Messages.Delayed {
+		add(&q.Delayed, m.Body)
+	}
+	for _, e := range in.Messages.Inflight {
+		add(&q.InFlight, e.Message.Body)
+	}
+	return q, nil
+}
+
+// Summary names a pipeline message body as MessageRef does, in one line.
+func Summary(body string) string {
 	m, ok := refOf(body)
 	if !ok {
 		return fmt.Sprintf("(%d bytes, not a pipeline message)", len(body))
