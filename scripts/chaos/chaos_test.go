@@ -151,12 +151,12 @@ func TestTakeups(t *testing.T) {
 	t0 := time.Now()
 	base := map[string]runs.Run{"a/1": {Input: "a/1", Status: runs.Running, Attempt: 1}, "b/1": {Input: "b/1", Status: runs.Running, Attempt: 1}}
 	var tk takeups
-	tk.add(t0, fetcherRole, []string{"a/1", "b/1"}, base)
+	tk.add(t0, fetcherRole, "f-0.0 (SIGKILL)", []string{"a/1", "b/1"}, base)
 	tk.observe(t0.Add(time.Second), base)
 	later := map[string]runs.Run{"a/1": {Input: "a/1", Status: runs.Running, Attempt: 2}, "b/1": base["b/1"]}
 	tk.observe(t0.Add(3*time.Second), later)
-	if tk.worst != 3*time.Second || len(tk.pending) != 1 {
-		t.Fatalf("worst %v with %d pending, want 3s (a/1's new attempt) and b/1 pending", tk.worst, len(tk.pending))
+	if tk.worst != 3*time.Second || len(tk.pending) != 1 || !strings.HasPrefix(tk.worstWhat, "a/1 held by f-0.0 (SIGKILL)") {
+		t.Fatalf("worst %v (%s) with %d pending, want 3s (a/1's new attempt) and b/1 pending", tk.worst, tk.worstWhat, len(tk.pending))
 	}
 	worst, left := tk.finish(t0.Add(5 * time.Second))
 	if worst != 5*time.Second || left != 1 {

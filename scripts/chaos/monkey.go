@@ -142,7 +142,7 @@ func (m *monkey) signal(ctx context.Context, s *slot, kill bool, downtime, pause
 		what = "SIGKILL, restart after " + downtime.Round(100*time.Millisecond).String()
 	}
 	fmt.Fprintf(m.log, "%s %s: %s; holds %v\n", at.UTC().Format("15:04:05.000"), owner, what, h)
-	tk.add(at, s.role, h, now)
+	tk.add(at, s.role, owner+" ("+what+")", h, now)
 	return nil
 }
 

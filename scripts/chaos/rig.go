@@ -135,6 +135,9 @@ func round(ctx context.Context, cfg Config, st stack, bin, work string, report i
 		return fig, err
 	}
 	fig.WorstTakeup, fig.NotTakenUp = tk.finish(time.Now())
+	if tk.worstWhat != "" {
+		fmt.Fprintf(report, "chaos: worst take-up %.1fs: %s\n", fig.WorstTakeup.Seconds(), tk.worstWhat)
+	}
 	fig.Kills, fig.Pauses = m.kills, m.pauses
 	if err := m.calm(); err != nil {
 		return fig, err

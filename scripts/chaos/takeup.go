@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/sluice-data/sluice/scripts/localrun"
@@ -81,22 +82,32 @@ func sameTotals(a, b runs.Run) bool {
 
 // pendingTakeup is one input held at one signal.
 type pendingTakeup struct {
-	at   time.Time
-	role role
-	base runs.Run
+	at     time.Time
+	role   role
+	signal string // the victim and the signal, for the worst's description
+	base   runs.Run
 }
 
 // takeups tracks the work held at signals until it is taken up.
 type takeups struct {
-	pending []pendingTakeup
-	worst   time.Duration
+	pending   []pendingTakeup
+	worst     time.Duration
+	worstWhat string // the input, victim and signal of the worst
 }
 
-// add notes the inputs held by a victim of role r signalled at at, with
-// their runs as they stand.
-func (t *takeups) add(at time.Time, r role, inputs []string, now map[string]runs.Run) {
+// add notes the inputs held by a victim of role r, signalled at at (what
+// names the victim and the signal), with their runs as they stand.
+func (t *takeups) add(at time.Time, r role, what string, inputs []string, now map[string]runs.Run) {
 	for _, in := range inputs {
-		t.pending = append(t.pending, pendingTakeup{at: at, role: r, base: now[in]})
+		t.pending = append(t.pending, pendingTakeup{at: at, role: r, signal: what, base: now[in]})
+	}
+}
+
+// note makes d the worst if it is.
+func (t *takeups) note(d time.Duration, p pendingTakeup) {
+	if d > t.worst {
+		t.worst = d
+		t.worstWhat = fmt.Sprintf("%s held by %s at %s", p.base.Input, p.signal, p.at.UTC().Format("15:04:05.000"))
 	}
 }
 
@@ -106,7 +117,7 @@ func (t *takeups) observe(seen time.Time, now map[string]runs.Run) {
 	left := t.pending[:0]
 	for _, p := range t.pending {
 		if run, ok := now[p.base.Input]; ok && advanced(p.role, p.base, run) {
-			t.worst = max(t.worst, seen.Sub(p.at))
+			t.note(seen.Sub(p.at), p)
 			continue
 		}
 		left = append(left, p)
@@ -118,7 +129,7 @@ func (t *takeups) observe(seen time.Time, now map[string]runs.Run) {
 // so far into the worst.
 func (t *takeups) finish(end time.Time) (worst time.Duration, notTakenUp int) {
 	for _, p := range t.pending {
-		t.worst = max(t.worst, end.Sub(p.at))
+		t.note(end.Sub(p.at), p)
 	}
 	return t.worst, len(t.pending)
 }
