@@ -114,6 +114,9 @@ func (m *monkey) tick(ctx context.Context, now time.Time, chaos bool, tk *takeup
 
 // signal kills or pauses s and notes the work it held.
 func (m *monkey) signal(ctx context.Context, s *slot, kill bool, downtime, pause time.Duration, tk *takeups, list func() (map[string]runs.Run, error)) error {
+	if s.proc.Exited() {
+		return fmt.Errorf("%s exited by itself, which no service should (see its log)", s.owner())
+	}
 	queued, err := localrun.Messages(ctx, m.sqs, s.queueURL)
 	if err != nil {
 		return fmt.Errorf("what %s holds: %w", s.owner(), err)
