@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,7 +36,10 @@ import (
 
 func main() {
 	cfg, err := parseFlags(os.Args[1:])
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(2)
 	}
@@ -54,11 +58,11 @@ func main() {
 }
 
 // parseFlags returns the round the flags ask for: Long, or Short with
-// -short, with every other flag given on top. The seed defaults to the
-// clock.
+// -short, with every other flag given on top. Seed 0 (the default) is
+// taken from the clock.
 func parseFlags(args []string) (Config, error) {
 	c := Long()
-	c.Seed = uint64(time.Now().UnixNano())
+	c.Seed = 0
 	fs := bind(&c)
 	short := fs.Bool("short", false, "the short variant make test runs (4 sources × 2 days, 25s of chaos)")
 	if err := fs.Parse(args); err != nil {
@@ -79,13 +83,16 @@ func parseFlags(args []string) (Config, error) {
 			return Config{}, err
 		}
 	}
+	if c.Seed == 0 {
+		c.Seed = uint64(time.Now().UnixNano())
+	}
 	return c, c.Validate()
 }
 
 // bind defines the flags of c, with c's values as defaults.
 func bind(c *Config) *flag.FlagSet {
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
-	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the schedule of signals and faults (default: from the clock; printed)")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the schedule of signals and faults (0: from the clock; printed)")
 	fs.IntVar(&c.Sources, "sources", c.Sources, "sources, their paging styles in turn; the first has a quota")
 	fs.IntVar(&c.Days, "days", c.Days, "days from "+firstDay)
 	fs.IntVar(&c.Records, "records", c.Records, "records per source and day (pages of 100)")
