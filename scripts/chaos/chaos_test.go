@@ -174,6 +174,15 @@ func TestParseFlags(t *testing.T) {
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
+	c, err = parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Long()
+	want.Seed = c.Seed
+	if c.Seed == 0 || c != want {
+		t.Fatalf("no flags: got %+v, want Long() with a seed from the clock", c)
+	}
 	if _, err := parseFlags([]string{"-records", "2000"}); err == nil {
 		t.Fatal("records a multiple of the page size: want an error")
 	}
