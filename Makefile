@@ -31,6 +31,10 @@ demo: ## run the whole pipeline end to end on the local stack and check the outp
 test: ## run all unit and integration tests (emulators started if needed, stopped after)
 	scripts/test.sh $(GOTEST_FLAGS)
 
+.PHONY: chaos
+chaos: ## chaos round: 6 sources × 4 days through the real binaries, fetchers and writers killed and paused at random, API faults and a quota; one line of figures (CHAOS_FLAGS="-seed N …")
+	go run ./scripts/chaos $(CHAOS_FLAGS)
+
 .PHONY: test-soak
 test-soak: ## on one long-lived stack: make demo, a 1M-record input, then make test 3 times (SOAK_ROUNDS)
 	scripts/soak.sh $(GOTEST_FLAGS)

@@ -261,7 +261,11 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool, only
 		total, len(finished), float64(bytes)/(1<<20), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 	if keep {
 		fmt.Println("\nThe emulators and this demo's resources stay up. To use them (sluicectl, the services, aws sqs …):")
-		for _, kv := range append(devstack.Env(endpoints), res.Env()...) {
+		// Everything the services were started with but SLUICE_DLQ_URL (one
+		// per service) and the poller's timings: the demo API's credentials
+		// too, which the fetcher needs to start (the config's env: secrets).
+		// The queues' maxReceiveCount is read from their redrive policy.
+		for _, kv := range slices.Concat(devstack.Env(endpoints), res.Env(), demoEnv()) {
 			k, v, _ := strings.Cut(kv, "=")
 			fmt.Printf("export %s=%q\n", k, v)
 		}

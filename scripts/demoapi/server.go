@@ -101,6 +101,7 @@ type Server struct {
 	tokens        map[string]*token
 	tokenRequests int
 	quotas        map[string]*quotaUse
+	served        map[string]Served
 }
 
 // New returns a Server for opts.
@@ -123,6 +124,7 @@ func New(opts Options) *Server {
 		requests: map[string]int{},
 		tokens:   map[string]*token{},
 		quotas:   map[string]*quotaUse{},
+		served:   map[string]Served{},
 	}
 	for name, so := range opts.Sources {
 		if so.Style == "" {
@@ -169,6 +171,32 @@ func (s *Server) SetTokenTTL(d time.Duration) {
 	s.tokenTTL = d
 }
 
+// Served is how the server answered the data requests of one source.
+type Served struct {
+	// Pages is the requests answered with a page of records (200, body
+	// intact): what a client fetched.
+	Pages int
+	// Injected is the requests answered with an injected error status
+	// (Inject, SetFailure, FailNext, SourceOptions.Fail or FailStatus).
+	Injected int
+	// OverQuota is the requests refused with 429 by the source's Quota.
+	OverQuota int
+}
+
+// Served returns how the server answered source's data requests so far.
+func (s *Server) Served(source string) Served {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[source]
+}
+
+// count applies add to source's Served; s.mu is held.
+func (s *Server) count(source string, add func(*Served)) {
+	c := s.served[source]
+	add(&c)
+	s.served[source] = c
+}
+
 // Requests returns how many data requests the server received for source,
 // failed ones included.
 func (s *Server) Requests(source string) int {
@@ -209,6 +237,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, styles ...Style) 
 	s.mu.Lock()
 	s.requests[name]++
 	if wait := s.overQuota(name, so.Quota, time.Now()); wait > 0 {
+		s.count(name, func(c *Served) { c.OverQuota++ })
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		writeError(w, http.StatusTooManyRequests, "quota exhausted")
@@ -231,6 +260,9 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, styles ...Style) 
 		}
 	}
 	if failing && f.Status != 0 && f.Body == "" {
+		s.mu.Lock()
+		s.count(name, func(c *Served) { c.Injected++ })
+		s.mu.Unlock()
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
@@ -346,8 +378,11 @@ func (s *Server) serveRequests(w http.ResponseWriter, _ *http.Request) {
 }
 
 // respond writes a data response, spoilt as req.fail asks.
-func respond(w http.ResponseWriter, req *request, body []byte) {
+func (s *Server) respond(w http.ResponseWriter, req *request, body []byte) {
 	if req.fail == nil {
+		s.mu.Lock()
+		s.count(req.name, func(c *Served) { c.Pages++ })
+		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, body)
 		return
 	}

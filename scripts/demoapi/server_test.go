@@ -293,3 +293,39 @@ func TestQuota(t *testing.T) {
 		t.Fatalf("Requests = %d, want 6 (refused ones included)", n)
 	}
 }
+
+// Served tells apart the pages a client got, the injected failures and the
+// quota's refusals; a body fault is neither a page nor an injected status.
+func TestServed(t *testing.T) {
+	s := New(Options{Sources: map[string]SourceOptions{
+		"orders": {Quota: &Quota{Requests: 4, Period: time.Hour}},
+		"events": {},
+	}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	path := "/v1/orders?day=2026-11-01&page=1"
+	s.Inject("orders", Failure{Status: 503, Count: 1})
+	s.Inject("events", Failure{Status: 429, RetryAfter: "1", Count: 2})
+	for i, want := range []int{503, 200, 200, 200, 429, 429} {
+		if code, body := get(t, srv, path); code != want {
+			t.Fatalf("orders request %d: status %d (%s), want %d", i, code, body, want)
+		}
+	}
+	for i, want := range []int{429, 429, 200} {
+		if code, body := get(t, srv, "/v1/events?day=2026-11-01&page=1"); code != want {
+			t.Fatalf("events request %d: status %d (%s), want %d", i, code, body, want)
+		}
+	}
+	s.Inject("events", Failure{Body: NotJSON, Count: 1})
+	resp, err := srv.Client().Get(srv.URL + "/v1/events?day=2026-11-01&page=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got, want := s.Served("orders"), (Served{Pages: 3, Injected: 1, OverQuota: 2}); got != want {
+		t.Fatalf("orders: Served = %+v, want %+v", got, want)
+	}
+	if got, want := s.Served("events"), (Served{Pages: 1, Injected: 2}); got != want {
+		t.Fatalf("events: Served = %+v, want %+v", got, want)
+	}
+}

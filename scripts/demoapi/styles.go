@@ -26,7 +26,7 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 		s.serveLinkHeader(w, r, req)
 	case NoPagination:
 		n := req.so.RecordsPerDay
-		respond(w, req, appendRecords(make([]byte, 0, 2+n*400), req.name, req.day, 0, n))
+		s.respond(w, req, appendRecords(make([]byte, 0, 2+n*400), req.name, req.day, 0, n))
 	}
 }
 
@@ -53,7 +53,7 @@ func (s *Server) servePageNumber(w http.ResponseWriter, req *request) {
 		body = fmt.Appendf(body, `,"total_pages":%d`, total)
 	}
 	body = append(body, '}')
-	respond(w, req, body)
+	s.respond(w, req, body)
 }
 
 // serveOffset: ?offset=0&limit=100 →
@@ -78,7 +78,7 @@ func (s *Server) serveOffset(w http.ResponseWriter, req *request) {
 		body = fmt.Appendf(body, `,"total":%d`, n)
 	}
 	body = append(body, '}')
-	respond(w, req, body)
+	s.respond(w, req, body)
 }
 
 // serveCursor serves GET|POST /v1/{source}/events: ?cursor=C&limit=100 →
@@ -105,7 +105,7 @@ func (s *Server) serveCursor(w http.ResponseWriter, r *http.Request) {
 		body = fmt.Appendf(body, `,"next_cursor":%q`, encodeCursor(req.name, req.day, to))
 	}
 	body = append(body, '}')
-	respond(w, req, body)
+	s.respond(w, req, body)
 }
 
 // serveNextURL: ?limit=100[&page_token=T] →
@@ -137,7 +137,7 @@ func (s *Server) serveNextURL(w http.ResponseWriter, r *http.Request, req *reque
 		body = append(body, "null"...)
 	}
 	body = append(body, `}}`...)
-	respond(w, req, body)
+	s.respond(w, req, body)
 }
 
 // serveLinkHeader: ?page=2&per_page=100 → a bare array of records, and
@@ -173,7 +173,7 @@ func (s *Server) serveLinkHeader(w http.ResponseWriter, r *http.Request, req *re
 	}
 	rest = append(rest, fmt.Sprintf(`<%s>; rel=last`, at(last)))
 	w.Header().Add("Link", strings.Join(rest, ", "))
-	respond(w, req, appendRecords(make([]byte, 0, 2+(to-from)*400), req.name, req.day, from, to))
+	s.respond(w, req, appendRecords(make([]byte, 0, 2+(to-from)*400), req.name, req.day, from, to))
 }
 
 // link returns the absolute URL of the source's route with query q, on the

@@ -222,30 +222,8 @@ func (e *env) where() string {
 // one copy, in order, and that the run's counts agree.
 func (e *env) checkPartition(r runs.Run) {
 	e.t.Helper()
-	if r.Status != runs.Succeeded {
-		e.t.Fatalf("%s: status %s (%s: %s)", r.Input, r.Status, r.ErrorClass, r.LastError)
-	}
-	part, err := localrun.ReadPartition(context.Background(), e.stack.S3, e.sink, sink.Partition{Source: r.Source, Hive: "dt=" + r.Window})
-	if err != nil {
+	if _, err := localrun.Verify(context.Background(), e.stack.S3, e.sink, r, e.api.RecordsFor(r.Source, r.Window)); err != nil {
 		e.t.Fatal(err)
-	}
-	if part.Attempt != r.Attempt {
-		e.t.Fatalf("%s: the partition shows attempt %d, the run succeeded as attempt %d", r.Input, part.Attempt, r.Attempt)
-	}
-	want := e.api.RecordsFor(r.Source, r.Window)
-	if len(part.Records) != len(want) {
-		e.t.Fatalf("%s: S3 holds %d records, the API %d", r.Input, len(part.Records), len(want))
-	}
-	if part.Hash() != localrun.HashRecords(want) {
-		e.t.Fatalf("%s: S3 content differs from the API's records", r.Input)
-	}
-	if r.Records != int64(len(want)) || r.Objects != len(part.Keys) || (r.BatchesExpected != nil && *r.BatchesExpected != part.Batches) {
-		e.t.Fatalf("%s: run says %d records / %d objects / %v batches, S3 has %d / %d / %d", r.Input, r.Records, r.Objects, r.BatchesExpected, len(want), len(part.Keys), part.Batches)
-	}
-	for _, k := range part.Keys {
-		if _, _, ok := sink.FileRange(k); !ok {
-			e.t.Fatalf("%s: the pointer lists %s, not a compacted file", r.Input, k)
-		}
 	}
 }
 

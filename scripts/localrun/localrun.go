@@ -1,8 +1,8 @@
 // Package localrun runs the whole Sluice pipeline on one machine: it builds
 // the service binaries, starts them as local SQS pollers against the
 // emulators of package devstack, and reads back what they did (run records,
-// S3 objects). The demo and the end-to-end tests share it, so both exercise
-// the same binaries a container would run.
+// S3 objects). The demo, the end-to-end tests and the chaos rig share it,
+// so all of them exercise the same binaries a container would run.
 package localrun
 
 import (

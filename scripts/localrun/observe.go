@@ -127,3 +127,33 @@ func readLines(r io.Reader) ([][]byte, error) {
 	}
 	return out, sc.Err()
 }
+
+// Verify reads the partition of a SUCCEEDED run as a reader does (ReadPartition)
+// and checks it holds exactly want — the same records, one copy each, in
+// order (count and SHA-256) — under the run's attempt, and that the run's
+// counts agree with S3. It returns the partition read and what is wrong.
+func Verify(ctx context.Context, api *s3.Client, sk *sink.Sink, r runs.Run, want [][]byte) (Partition, error) {
+	if r.Status != runs.Succeeded {
+		return Partition{}, fmt.Errorf("%s: status %s (%s: %s)", r.Input, r.Status, r.ErrorClass, r.LastError)
+	}
+	part, err := ReadPartition(ctx, api, sk, sink.Partition{Source: r.Source, Hive: "dt=" + r.Window})
+	if err != nil {
+		return part, fmt.Errorf("%s: %w", r.Input, err)
+	}
+	switch {
+	case part.Attempt != r.Attempt:
+		return part, fmt.Errorf("%s: the partition shows attempt %d, the run succeeded as attempt %d", r.Input, part.Attempt, r.Attempt)
+	case len(part.Records) != len(want):
+		return part, fmt.Errorf("%s: S3 holds %d records, the API %d", r.Input, len(part.Records), len(want))
+	case part.Hash() != HashRecords(want):
+		return part, fmt.Errorf("%s: S3 content differs from the API's records", r.Input)
+	case r.Records != int64(len(want)) || r.Objects != len(part.Keys) || (r.BatchesExpected != nil && *r.BatchesExpected != part.Batches):
+		return part, fmt.Errorf("%s: run says %d records / %d objects / %v batches, S3 has %d / %d / %d", r.Input, r.Records, r.Objects, r.BatchesExpected, len(want), len(part.Keys), part.Batches)
+	}
+	for _, k := range part.Keys {
+		if _, _, ok := sink.FileRange(k); !ok {
+			return part, fmt.Errorf("%s: the pointer lists %s, not a compacted file", r.Input, k)
+		}
+	}
+	return part, nil
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -91,10 +92,10 @@ func describeQueue(ctx context.Context, b *strings.Builder, endpoint, name strin
 	}
 	var lines []string
 	for _, m := range in.Messages.Ready {
-		lines = append(lines, fmt.Sprintf("ready      %s receives=%d %s", m.ID, m.ReceiveCount, summary(m.Body)))
+		lines = append(lines, fmt.Sprintf("ready      %s receives=%d %s", m.ID, m.ReceiveCount, Summary(m.Body)))
 	}
 	for _, m := range in.Messages.Delayed {
-		lines = append(lines, fmt.Sprintf("delayed    %s %s", m.ID, summary(m.Body)))
+		lines = append(lines, fmt.Sprintf("delayed    %s %s", m.ID, Summary(m.Body)))
 	}
 	now := time.Now()
 	for _, e := range in.Messages.Inflight {
@@ -103,7 +104,7 @@ func describeQueue(ctx context.Context, b *strings.Builder, endpoint, name strin
 			state = "in flight, delivered at " + at + " to a closed connection (lost receive),"
 		}
 		left := time.UnixMilli(e.VisibilityDeadline).Sub(now).Round(100 * time.Millisecond)
-		lines = append(lines, fmt.Sprintf("%s %s receives=%d visible again in %v %s", state, e.Message.ID, e.Message.ReceiveCount, left, summary(e.Message.Body)))
+		lines = append(lines, fmt.Sprintf("%s %s receives=%d visible again in %v %s", state, e.Message.ID, e.Message.ReceiveCount, left, Summary(e.Message.Body)))
 	}
 	for _, d := range tr.Deleted {
 		lines = append(lines, fmt.Sprintf("deleted    %s %s", d.ID, d.What))
@@ -121,18 +122,68 @@ func describeQueue(ctx context.Context, b *strings.Builder, endpoint, name strin
 	return nil
 }
 
-// summary names a pipeline message by the fields that tell messages of a
-// run apart, without its payload.
-func summary(body string) string {
-	var m struct {
-		Kind    string `json:"kind"`
-		Source  string `json:"source"`
-		Window  string `json:"window"`
-		Attempt int    `json:"attempt"`
-		Seq     *int   `json:"seq"`
-		Hop     int    `json:"hop"`
-	}
+// MessageRef names a pipeline message by the fields that tell messages of
+// a run apart, without its payload.
+type MessageRef struct {
+	Kind    string `json:"kind"`
+	Source  string `json:"source"`
+	Window  string `json:"window"`
+	Attempt int    `json:"attempt"`
+	Seq     *int   `json:"seq"`
+	Hop     int    `json:"hop"`
+}
+
+// Input is the message's input, <source>/<window>.
+func (m MessageRef) Input() string { return m.Source + "/" + m.Window }
+
+// refOf reads the MessageRef of a body; false if it is not a pipeline
+// message.
+func refOf(body string) (MessageRef, bool) {
+	var m MessageRef
 	if err := json.Unmarshal([]byte(body), &m); err != nil || m.Kind == "" {
+		return MessageRef{}, false
+	}
+	return m, true
+}
+
+// Queued is what a queue holds, by state, as fauxqs sees it (see Where).
+type Queued struct {
+	Ready, Delayed, InFlight []MessageRef
+}
+
+// All is every message the queue holds, whatever its state.
+func (q Queued) All() []MessageRef { return slices.Concat(q.Ready, q.Delayed, q.InFlight) }
+
+// Messages returns the pipeline messages the queue at queueURL holds:
+// ready, delayed, and in flight (received, neither deleted nor visible
+// again).
+func Messages(ctx context.Context, sqsEndpoint, queueURL string) (Queued, error) {
+	var in inspected
+	if err := getJSON(ctx, sqsEndpoint+"/_fauxqs/queues/"+url.PathEscape(path.Base(queueURL)), &in); err != nil {
+		return Queued{}, err
+	}
+	var q Queued
+	add := func(to *[]MessageRef, body string) {
+		if m, ok := refOf(body); ok {
+			*to = append(*to, m)
+		}
+	}
+	for _, m := range in.Messages.Ready {
+		add(&q.Ready, m.Body)
+	}
+	for _, m := range in.Messages.Delayed {
+		add(&q.Delayed, m.Body)
+	}
+	for _, e := range in.Messages.Inflight {
+		add(&q.InFlight, e.Message.Body)
+	}
+	return q, nil
+}
+
+// Summary names a pipeline message body as MessageRef does, in one line.
+func Summary(body string) string {
+	m, ok := refOf(body)
+	if !ok {
 		return fmt.Sprintf("(%d bytes, not a pipeline message)", len(body))
 	}
 	s := fmt.Sprintf("%s %s/%s", m.Kind, m.Source, m.Window)

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sluice-data/sluice/scripts/demoapi"
+)
+
+// Config is one chaos round.
+type Config struct {
+	Seed      uint64        // the schedule of signals and faults
+	Sources   int           // S: sources, their paging styles in turn (styles)
+	Days      int           // D: days from firstDay
+	Records   int           // records per source and day
+	PageSize  int           // records per page
+	PageDelay time.Duration // added to every API response, so that signals find fetches under way
+	Duration  time.Duration // the chaos lasts at most this long…
+	Kills     int           // …or until this many kills (0: no limit)
+	Every     time.Duration // mean time between two signals
+	Settle    time.Duration // after the chaos, how long the inputs may take to settle
+
+	Fetchers, Writers int // processes of each
+	FetchWorkers      int // each fetcher's SLUICE_WORKERS
+	// The services' timing: SLUICE_LEASE, SLUICE_HEARTBEAT, SLUICE_VISIBILITY
+	// (also the queues' visibility timeout), and the queues' maxReceiveCount.
+	Lease, Heartbeat, Visibility time.Duration
+	MaxReceive                   int
+	// SweepEvery is the scheduler's SLUICE_SWEEP_EVERY.
+	SweepEvery time.Duration
+}
+
+// Long is `make chaos`: 6 sources × 4 days for up to three minutes.
+func Long() Config {
+	return Config{
+		Seed: 1, Sources: 6, Days: 4, Records: 2950, PageSize: 100, PageDelay: 300 * time.Millisecond,
+		Duration: 3 * time.Minute, Every: 3 * time.Second, Settle: 2 * time.Minute,
+		Fetchers: 2, Writers: 2, FetchWorkers: 2,
+		Lease: 6 * time.Second, Heartbeat: 2 * time.Second, Visibility: 4 * time.Second, MaxReceive: 5,
+		SweepEvery: 2 * time.Second,
+	}
+}
+
+// Short is the variant `make test` runs: 4 sources × 2 days, 25 seconds
+// of chaos.
+func Short() Config {
+	c := Long()
+	c.Sources, c.Days, c.Records = 4, 2, 1950
+	c.Duration, c.Every, c.Settle = 25*time.Second, 2*time.Second, time.Minute
+	return c
+}
+
+// Validate reports every setting the rig cannot run with.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Sources >= 1, "sources %d: want at least 1", c.Sources)
+	check(c.Days >= 1 && c.Days <= 28, "days %d: want 1 to 28", c.Days)
+	check(c.PageSize >= 1 && c.PageSize <= demoapi.MaxPageSize, "page size %d: want 1 to %d", c.PageSize, demoapi.MaxPageSize)
+	check(c.Records > c.PageSize && c.Records%c.PageSize != 0, "records %d: want more than a page (%d) and not a multiple of it, so that every walk ends on a short page", c.Records, c.PageSize)
+	check(c.Duration > 0 && c.Every > 0 && c.Settle > 0, "duration, every and settle must be positive")
+	check(c.Kills >= 0, "kills %d: want 0 (no limit) or more", c.Kills)
+	check(c.Fetchers >= 1 && c.Writers >= 1 && c.FetchWorkers >= 1, "want at least one fetcher, one writer and one worker per fetcher")
+	check(c.PageDelay >= 0, "page delay %v: want 0 or more", c.PageDelay)
+	check(c.Heartbeat > 0 && c.Heartbeat < c.Lease/2, "heartbeat %v: want under half the lease %v", c.Heartbeat, c.Lease)
+	check(c.Visibility >= time.Second && c.Visibility%time.Second == 0, "visibility %v: want whole seconds", c.Visibility)
+	check(c.MaxReceive >= 2, "max receive %d: want at least 2", c.MaxReceive)
+	return errors.Join(errs...)
+}
+
+// pages is the pages of one window: every walk ends on its short last page.
+func (c Config) pages() int { return (c.Records + c.PageSize - 1) / c.PageSize }
+
+// firstDay is the first window of every source.
+const firstDay = "2026-11-01"
+
+// days returns the windows of the round.
+func (c Config) days() []string {
+	first, _ := time.Parse(time.DateOnly, firstDay)
+	out := make([]string, c.Days)
+	for i := range out {
+		out[i] = first.AddDate(0, 0, i).Format(time.DateOnly)
+	}
+	return out
+}
+
+// styles are the paging styles the sources take in turn: each ends its
+// walk on its last page (no empty page after it), so a clean walk fetches
+// exactly the pages of the window.
+var styles = []demoapi.Style{demoapi.PageNumber, demoapi.Cursor, demoapi.Offset, demoapi.LinkHeader, demoapi.NextURL}
+
+// sources returns the demo API's sources: s<i>-<style>, each response
+// slowed by PageDelay. The first one has a quota of half a window's pages
+// per quotaPeriod, so every walk of its windows stops at least once and
+// goes on in a delayed continuation.
+func (c Config) sources() map[string]demoapi.SourceOptions {
+	out := map[string]demoapi.SourceOptions{}
+	for i := range c.Sources {
+		so := demoapi.SourceOptions{Style: styles[i%len(styles)], Delay: c.PageDelay}
+		if i == 0 {
+			so.Quota = &demoapi.Quota{Requests: max(1, c.pages()/2), Period: c.quotaPeriod()}
+		}
+		out[sourceName(i, so.Style)] = so
+	}
+	return out
+}
+
+// quotaPeriod is the time one walk of a window takes at least (its pages'
+// delays), and at least two seconds: over a second, so that the quota's
+// Retry-After stops the walk (retryYAML).
+func (c Config) quotaPeriod() time.Duration {
+	return max(2*time.Second, time.Duration(c.pages())*c.PageDelay).Round(time.Second)
+}
+
+func sourceName(i int, style demoapi.Style) string {
+	return "s" + strconv.Itoa(i) + "-" + string(style)
+}
+
+// retryYAML is every source's retry section: a Retry-After over a second
+// (the quota's, an injected 429's) stops the walk into a delayed
+// continuation instead of being waited out in process.
+const retryYAML = "    retry: {max_attempts: 3, base_delay: 100ms, max_delay: 500ms, max_retry_after: 1s, max_wait: 2s}\n"
+
+// serviceEnv is every service's environment on top of localrun's.
+func (c Config) serviceEnv() []string {
+	return []string{
+		"SLUICE_LEASE=" + c.Lease.String(),
+		"SLUICE_HEARTBEAT=" + c.Heartbeat.String(),
+		"SLUICE_VISIBILITY=" + c.Visibility.String(),
+		"SLUICE_MAX_MESSAGE_BYTES=32768", // many batches per window
+		"SLUICE_STOP_BACKOFF=1s",
+		"SLUICE_HANDOFF_AFTER=3s", // long walks hand over, as on Lambda
+	}
+}
