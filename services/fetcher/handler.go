@@ -136,7 +136,16 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		logging.From(ctx).Warn("run fenced: a newer attempt owns the input or the run is over; stopping", zap.Error(err))
 		return nil
 	}
-	consumer.OnGiveUp(ctx, service.FailRun(h.runs, run))
+	var held *runs.LeaseHeldError
+	if errors.As(err, &held) {
+		// An earlier try of this message (its own attempt, or the restart
+		// of it) still holds the lease: the message is the run's only
+		// one, so it is kept, and the run is left to its lease, which the
+		// scheduler's sweep takes up once it runs out.
+		consumer.OnGiveUp(ctx, leaveToLease)
+	} else {
+		consumer.OnGiveUp(ctx, service.FailRun(h.runs, run))
+	}
 	if err != nil && !fault.IsPermanent(err) && !m.Last && started {
 		// The try is over and its message will come back: let the
 		// redelivery restart at once instead of waiting out the lease.
@@ -147,6 +156,10 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	}
 	return err
 }
+
+// leaveToLease gives up on a message whose run another try holds: nothing
+// to fail, and the message is kept.
+func leaveToLease(context.Context, string, error) (consumer.Fate, error) { return consumer.Unfinished, nil }
 
 // fetch is the domain step: start the run, page through the source and
 // pass the records on in batches. It returns the run it worked as: the

@@ -902,3 +902,30 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// A fetch message whose redelivery restarted its run as the next attempt,
+// and whose process then died (or stalled) holding that attempt's lease,
+// is still the only message of its run: on its last delivery it is parked
+// with its reason — never deleted as if a newer attempt had superseded it
+// (that attempt is its own), and the run is left to its lease, which the
+// scheduler's sweep takes up once it runs out. Found by the chaos rig: the
+// input was left RUNNING with no message anywhere.
+func TestLastDeliveryOfAMessageWhoseOwnRestartHoldsTheLease(t *testing.T) {
+	fx := newFixture(t, paged(records(7, 50), 100))
+	r, _ := fx.runs.Store.Get(context.Background(), theRun.Key())
+	r.Attempt, r.Status, r.FetchMessage, r.Owner = theRun.Attempt+1, runs.Running, "m-1", "a-dead-fetcher"
+	r.LeaseUntil = time.Now().Add(time.Hour).Unix()
+	fx.runs.Store.Seed(r)
+
+	err := fx.handle(t, golden(t, "fetch.json"), maxReceive)
+	if !errors.Is(err, consumer.ErrRetriesExhausted) || !fault.IsPermanent(err) {
+		t.Fatalf("Handle = %v, want the message parked (a permanent error wrapping ErrRetriesExhausted)", err)
+	}
+	if len(fx.runs.fails) != 0 {
+		t.Fatalf("fails = %+v: the run of a held lease must be left to it", fx.runs.fails)
+	}
+	got, _ := fx.runs.Store.Get(context.Background(), theRun.Key())
+	if got.Status != runs.Running || got.Attempt != theRun.Attempt+1 {
+		t.Fatalf("run = %s attempt %d, want RUNNING attempt %d", got.Status, got.Attempt, theRun.Attempt+1)
+	}
+}

@@ -77,3 +77,21 @@ func (e *FencedError) Superseded() bool {
 func fenced(op string, r contracts.Run, cur Run) error {
 	return &FencedError{Op: op, Ref: r, Attempt: cur.Attempt, Status: cur.Status}
 }
+
+// LeaseHeldError is the error of a start or continuation by the fetch
+// message that holds its run, while an earlier try of that message — in
+// another process, maybe dead, maybe stalled — still holds the lease of
+// the attempt the message has become (Attempt: its own, or the restart of
+// its own). It is retryable, after the lease (fault.Delay). The message is
+// the run's only one: nothing newer supersedes it.
+type LeaseHeldError struct {
+	Input   string
+	Attempt int
+	Until   time.Time
+	Owner   string
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("start %s: attempt %d of this fetch still holds the lease until %s (owner %s)",
+		e.Input, e.Attempt, e.Until.Format(time.RFC3339), e.Owner)
+}

@@ -2,7 +2,6 @@ package runs
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -87,8 +86,7 @@ func (s *Store) restart(ctx context.Context, op string, r contracts.Run, fetchMs
 	}
 	if cur.LeaseUntil >= now.Unix() && !cur.Yielded {
 		wait := cur.LeaseExpiry().Sub(now) + time.Second
-		return Run{}, fault.RetryAfter(fmt.Errorf("start %s: attempt %d of this fetch still holds the lease until %s (owner %s)",
-			r.Key(), cur.Attempt, cur.LeaseExpiry().Format(time.RFC3339), cur.Owner), wait)
+		return Run{}, fault.RetryAfter(&LeaseHeldError{Input: r.Key(), Attempt: cur.Attempt, Until: cur.LeaseExpiry(), Owner: cur.Owner}, wait)
 	}
 	return s.nextAttempt(ctx, r, fetchMsg, now, "run_id = :rid AND fetch_msg = :mid AND #st = :running AND (lease_until < :now OR yielded = :true)",
 		map[string]types.AttributeValue{":now": num(now.Unix()), ":true": &types.AttributeValueMemberBOOL{Value: true}},

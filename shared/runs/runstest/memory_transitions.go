@@ -95,8 +95,7 @@ func (s *Store) restart(op string, r contracts.Run, fetchMsg string, cur runs.Ru
 	}
 	if cur.LeaseUntil >= now.Unix() && !cur.Yielded {
 		wait := cur.LeaseExpiry().Sub(now) + time.Second
-		return runs.Run{}, fault.RetryAfter(fmt.Errorf("start %s: attempt %d of this fetch still holds the lease until %s (owner %s)",
-			r.Key(), cur.Attempt, cur.LeaseExpiry().Format(time.RFC3339), cur.Owner), wait)
+		return runs.Run{}, fault.RetryAfter(&runs.LeaseHeldError{Input: r.Key(), Attempt: cur.Attempt, Until: cur.LeaseExpiry(), Owner: cur.Owner}, wait)
 	}
 	return s.nextAttempt(cur, now, "lease-expired", "lease expired; the fetch restarted as a new attempt"), nil
 }

@@ -35,6 +35,9 @@ func testStartIsExclusiveAndARestartFencesTheEarlierTry(t *testing.T, open Open)
 	if wait, ok := fault.Delay(err); !ok || wait < 45*time.Second || wait > 57*time.Second {
 		t.Fatalf("restart under a live lease = %v (retry after %v), want a retry after the lease", err, wait)
 	}
+	if held := (*runs.LeaseHeldError)(nil); !errors.As(err, &held) || held.Attempt != first.Attempt {
+		t.Fatalf("restart under a live lease = %v, want a *runs.LeaseHeldError naming attempt %d", err, first.Attempt)
+	}
 	// Once it expired (the first try died): a new attempt, clean.
 	c.Add(time.Minute + time.Second)
 	second, err := s.Start(ctx, claimed.Ref(), "f-1")
