@@ -19,7 +19,7 @@ import (
 // DefaultRowGroupBytes is the row group size when Options leaves it 0:
 // large enough for readers to skip and split well (four row groups in a
 // 128 MiB file), small enough that a writer's memory stays well inside a
-// 256 MiB function (writing 1M records of ≈620 B peaks at ≈94 MiB of
+// 256 MiB function (writing 1M records of ≈620 B peaks at ≈93 MiB of
 // heap: BenchmarkWrite1M).
 const DefaultRowGroupBytes = 32 << 20
 
