@@ -3,6 +3,7 @@ package compact
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -38,7 +39,7 @@ func (f *parquetFile) write(ctx context.Context, w io.Writer, parts opener, grou
 	for _, p := range group {
 		err := eachRecord(ctx, parts, p, func(line int, rec []byte) error {
 			if err := pw.Write(rec); err != nil {
-				return fault.Permanent(fmt.Errorf("part %d line %d: %w", p.Seq, line, err))
+				return recordFault(fmt.Errorf("part %d line %d: %w", p.Seq, line, err))
 			}
 			rows++
 			return nil
@@ -57,6 +58,18 @@ func (f *parquetFile) write(ctx context.Context, w io.Writer, parts opener, grou
 		}
 	}
 	return rows, nil
+}
+
+// recordFault classifies an error of writing one record: the record's own
+// fault (a value that does not fit, JSON that is not valid) is permanent,
+// no retry can help; anything else is the output's (the upload behind the
+// file) and keeps its class, retryable when it has none.
+func recordFault(err error) error {
+	var mm *parquetfile.MismatchError
+	if errors.As(err, &mm) || errors.Is(err, parquetfile.ErrInvalidJSON) {
+		return fault.Permanent(err)
+	}
+	return err
 }
 
 // schemaOf is the output's declared schema or, when it declares no
