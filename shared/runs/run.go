@@ -59,6 +59,11 @@ type Run struct {
 	// Yielded says the attempt's fetch try ended without finishing (see
 	// Yield): its message's redelivery may restart it at once.
 	Yielded bool `dynamodbav:"yielded,omitempty"`
+	// TakeUps counts the times in a row the sweep has taken the run up
+	// again after its lease expired (see TakeUp), TakenUpAt (epoch
+	// seconds) when it last did; both go when the run ends.
+	TakeUps   int   `dynamodbav:"takeups,omitempty"`
+	TakenUpAt int64 `dynamodbav:"taken_up_at,omitempty"`
 	// Rev counts the run's transitions; history items are only ever
 	// replaced by a later revision.
 	Rev int64 `dynamodbav:"rev"`
