@@ -76,8 +76,10 @@ func decodeRun(body []byte) (contracts.Run, error) {
 
 // Superseded reports whether the input no longer needs a parked message
 // of attempt (0: the message names none) now that its run stands as r: the
-// input SUCCEEDED, or an attempt newer than the message's has claimed it.
-// It is the only ground on which a parked message may be deleted.
+// input SUCCEEDED, or an attempt newer than the message's has claimed it
+// and is open (working, or dead and due to be taken up). It is the only
+// ground on which a parked message may be deleted. A FAILED run needs its
+// messages, whichever attempt they name: they are what a person redrives.
 func Superseded(r runs.Run, attempt int) bool {
-	return r.Status == runs.Succeeded || (attempt > 0 && r.Attempt > attempt)
+	return r.Status == runs.Succeeded || (attempt > 0 && r.Attempt > attempt && r.Status.Live())
 }

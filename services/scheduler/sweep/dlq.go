@@ -144,12 +144,12 @@ func (s *Sweeper) judge(ctx context.Context, d DLQ, m consumer.Message) (v verdi
 		if run.Status == runs.Succeeded {
 			return remove, run, key, fmt.Sprintf("the input SUCCEEDED as attempt %d", run.Attempt)
 		}
-		return remove, run, key, fmt.Sprintf("attempt %d of the message is superseded by attempt %d (%s)", attempt, run.Attempt, run.Status)
+		return remove, run, key, fmt.Sprintf("attempt %d of the message is superseded: attempt %d claimed the input (%s)", attempt, run.Attempt, run.Status)
 	}
 	if _, ok := m.Attributes[consumer.AttrError]; ok {
 		return leave, run, key, "parked with its reason"
 	}
-	if run.Status == runs.Failed && (attempt == 0 || attempt == run.Attempt) {
+	if run.Status == runs.Failed && attempt <= run.Attempt {
 		return park, run, key, fmt.Sprintf("run %s attempt %d FAILED (%s): %s", key, run.Attempt, run.ErrorClass, run.LastError)
 	}
 	return leave, run, key, "the run is open"

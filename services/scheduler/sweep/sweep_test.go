@@ -211,8 +211,15 @@ func TestSweepReconcilesTheDLQs(t *testing.T) {
 	open := w.claim(t, "2026-11-03", "m-4")
 	// A newer attempt owns a run: the older attempt's message is not needed.
 	old := w.claim(t, "2026-11-04", "m-5")
+	// A newer attempt FAILED: the older attempt's bare message is what a
+	// person redrives, parked with the reason.
+	older := w.claim(t, "2026-11-05", "m-7")
 	w.clock.Add(2 * time.Minute)
 	w.claim(t, "2026-11-04", "m-6")
+	newer := w.claim(t, "2026-11-05", "m-8")
+	if err := w.store.Fail(ctx, newer.Ref(), runs.ClassCrashed, "the worker died 3 times on this run"); err != nil {
+		t.Fatal(err)
+	}
 
 	input := func(window string, force bool, forceID string) []byte {
 		in := contracts.NewInput("orders", window, "manual", force)
@@ -226,6 +233,7 @@ func TestSweepReconcilesTheDLQs(t *testing.T) {
 		{ID: "failed-with-reason", Body: fetchBody(t, failed), Attributes: map[string]string{consumer.AttrError: "HTTP 401"}},
 		{ID: "open", Body: fetchBody(t, open)},
 		{ID: "superseded", Body: fetchBody(t, old)},
+		{ID: "older-of-failed", Body: fetchBody(t, older)},
 		{ID: "garbage", Body: []byte("not json")},
 		{ID: "no-run", Body: []byte(`{"v":1,"kind":"fetch","source":"orders","window":"2026-11-09","attempt":1}`)},
 	}
@@ -238,18 +246,18 @@ func TestSweepReconcilesTheDLQs(t *testing.T) {
 	}
 	rep := w.sweep(t)
 
-	if got, want := w.dlqs["fetch"].left(), []string{"failed-with-reason", "open", "garbage", "no-run", "failed-bare-parked"}; !slices.Equal(got, want) {
+	if got, want := w.dlqs["fetch"].left(), []string{"failed-with-reason", "open", "garbage", "no-run", "failed-bare-parked", "older-of-failed-parked"}; !slices.Equal(got, want) {
 		t.Errorf("fetch DLQ holds %v, want %v", got, want)
 	}
-	if p := w.dlqs["fetch"].parked; len(p) != 1 || !strings.Contains(p[0].Attributes[consumer.AttrError], "the worker died 4 times") ||
-		!strings.Contains(p[0].Attributes[consumer.AttrError], runs.ClassCrashed) {
-		t.Errorf("parked %+v, want the bare FAILED message with its run's reason", p)
+	if p := w.dlqs["fetch"].parked; len(p) != 2 || !strings.Contains(p[0].Attributes[consumer.AttrError], "the worker died 4 times") ||
+		!strings.Contains(p[0].Attributes[consumer.AttrError], runs.ClassCrashed) || !strings.Contains(p[1].Attributes[consumer.AttrError], "attempt 2 FAILED") {
+		t.Errorf("parked %+v, want the bare messages of FAILED runs, each with its run's reason", p)
 	}
 	if got, want := w.dlqs["inputs"].left(), []string{"input-forced-other", "input-open", "input-garbage", "input-failed-parked"}; !slices.Equal(got, want) {
 		t.Errorf("inputs DLQ holds %v, want %v", got, want)
 	}
-	if rep.Deleted != 3 || rep.Parked != 2 || rep.Unreadable != 2 {
-		t.Errorf("report %+v: want 3 deleted, 2 parked, 2 unreadable", rep)
+	if rep.Deleted != 3 || rep.Parked != 3 || rep.Unreadable != 2 {
+		t.Errorf("report %+v: want 3 deleted, 3 parked, 2 unreadable", rep)
 	}
 	// A second sweep changes nothing.
 	before := len(w.dlqs["fetch"].deleted) + len(w.dlqs["inputs"].deleted)
