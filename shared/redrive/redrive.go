@@ -74,12 +74,15 @@ func decodeRun(body []byte) (contracts.Run, error) {
 	return contracts.Run{}, fmt.Errorf("message kind %q carries no run", kind)
 }
 
-// Superseded reports whether the input no longer needs a parked message
+// Superseded reports whether the input no longer needs parked message id
 // of attempt (0: the message names none) now that its run stands as r: the
 // input SUCCEEDED, or an attempt newer than the message's has claimed it
-// and is open (working, or dead and due to be taken up). It is the only
-// ground on which a parked message may be deleted. A FAILED run needs its
-// messages, whichever attempt they name: they are what a person redrives.
-func Superseded(r runs.Run, attempt int) bool {
-	return r.Status == runs.Succeeded || (attempt > 0 && r.Attempt > attempt && r.Status.Live())
+// and is open (working, or dead and due to be taken up) — a newer attempt
+// that this very message restarted (a redelivered fetch restarts its run
+// as the next attempt: r.FetchMessage is id) does not count. It is the
+// only ground on which a parked message may be deleted. A FAILED run needs
+// its messages, whichever attempt they name: they are what a person
+// redrives.
+func Superseded(r runs.Run, attempt int, id string) bool {
+	return r.Status == runs.Succeeded || (attempt > 0 && r.Attempt > attempt && r.Status.Live() && r.FetchMessage != id)
 }

@@ -60,9 +60,10 @@ func TestSuperseded(t *testing.T) {
 	}{
 		{"SUCCEEDED", runs.Run{Status: runs.Succeeded, Attempt: 2}, 2, true},
 		{"SUCCEEDED, message names no attempt", runs.Run{Status: runs.Succeeded, Attempt: 1}, 0, true},
-		{"newer attempt running", runs.Run{Status: runs.Running, Attempt: 3}, 2, true},
+		{"newer attempt running", runs.Run{Status: runs.Running, Attempt: 3, FetchMessage: "m-2"}, 2, true},
 		{"newer attempt FAILED", runs.Run{Status: runs.Failed, Attempt: 3}, 2, false},
 		{"newer attempt committing", runs.Run{Status: runs.Committing, Attempt: 3}, 2, true},
+		{"newer attempt this message restarted", runs.Run{Status: runs.Running, Attempt: 3, FetchMessage: "m-1"}, 2, false},
 		{"own attempt FAILED", runs.Run{Status: runs.Failed, Attempt: 2}, 2, false},
 		{"own attempt running", runs.Run{Status: runs.Running, Attempt: 2}, 2, false},
 		{"no attempt named, run open", runs.Run{Status: runs.Running, Attempt: 3}, 0, false},
@@ -70,7 +71,7 @@ func TestSuperseded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := redrive.Superseded(tt.run, tt.attempt); got != tt.want {
+			if got := redrive.Superseded(tt.run, tt.attempt, "m-1"); got != tt.want {
 				t.Fatalf("Superseded(%s attempt %d, message attempt %d) = %v, want %v", tt.run.Status, tt.run.Attempt, tt.attempt, got, tt.want)
 			}
 		})
