@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-data/sluice/scripts/localrun"
 	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/runs"
 )
@@ -244,6 +245,39 @@ func TestSweepFailsAPoisonRunAfterItsTakeUpBudget(t *testing.T) {
 			t.Fatalf("fetch DLQ: %d messages of %s, %d without a reason\n%s", len(msgs), input, bare, e.where())
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The scheduler's bootstrap under the Lambda emulator, invoked with the
+// sweep rule's event, takes up a run whose worker died an hour ago (a
+// Lambda batch's unstarted record would keep the queue's long visibility
+// timeout): the run's input is on the inputs queue, and the answer is the
+// sweep's report.
+func TestSchedulerOnLambdaSweeps(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{noStart: true})
+	past, err := runs.New(e.stack.DynamoDB, runs.Config{Table: e.stack.Resources.Table}, runs.WithClock(func() time.Time { return time.Now().Add(-time.Hour) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := past.Claim(context.Background(), runs.ClaimRequest{Source: "orders", Window: "2026-11-15", Trigger: "schedule", MessageID: "m-1"}); err != nil {
+		t.Fatal(err)
+	}
+	fn := e.startFunction("scheduler", 10*time.Second, "SLUICE_SWEEP_GRACE=1s")
+	out := e.invoke(fn, golden(t, "eventbridge-sweep-event.json"))
+	if out.Failed || out.TimedOut || !strings.Contains(string(out.Body), `"TakenUp":1`) {
+		t.Fatalf("answer %d %s, want the sweep's report with one run taken up", out.Status, out.Body)
+	}
+	msgs := e.drain(e.stack.Resources.Inputs.URL, 1, e.timing.within(time.Second))
+	if len(msgs) != 1 {
+		t.Fatalf("inputs queue: %d messages, want the taken-up run's input", len(msgs))
+	}
+	in, err := contracts.DecodeInput([]byte(aws.ToString(msgs[0].Body)))
+	if err != nil || in.Key() != "orders/2026-11-15" || in.Trigger != "schedule" || in.Force {
+		t.Fatalf("input %s (%v), want orders/2026-11-15, trigger schedule, not forced", aws.ToString(msgs[0].Body), err)
+	}
+	if r, err := e.runs.Get(context.Background(), "orders/2026-11-15"); err != nil || r.TakeUps != 1 {
+		t.Fatalf("run %+v, %v: want one take-up counted", r, err)
 	}
 }
 
