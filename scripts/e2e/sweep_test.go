@@ -171,6 +171,10 @@ func TestSweepTakesUpARunWhoseFetcherDiedOnEveryDelivery(t *testing.T) {
 		t.Fatalf("run SUCCEEDED as attempt %d by fetch message %s; want attempt 3, taken up by the sweep with a new fetch message (the first was %s)", r.Attempt, r.FetchMessage, first)
 	}
 	e.checkPartition(r)
+	if claimed, err := time.Parse(time.RFC3339Nano, r.ClaimedAt); err == nil {
+		t.Logf("lease expiry to the sweep's claim: %v (lease 6s, sweep every %v, grace %v)",
+			claimed.Sub(k.tries()[1].LeaseExpiry()).Round(100*time.Millisecond), sweepEvery, sweepGrace)
+	}
 	logs, _ := e.pipe.Logs("scheduler")
 	if !strings.Contains(logs, "taken up again") {
 		t.Fatalf("the scheduler did not log the take-up:\n%s", tail(logs, 3000))
