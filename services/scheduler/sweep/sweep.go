@@ -153,14 +153,14 @@ type Report struct {
 }
 
 // Sweep takes up the expired runs, then reconciles the DLQs. It returns
-// what it did; an error stops the sweep where it stood (nothing is lost:
-// every step is safe to repeat at the next sweep).
+// what it did, and every error it met; a step that failed is left for the
+// next sweep (every step is safe to repeat).
 func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	var rep Report
-	if err := s.takeUp(ctx, &rep); err != nil {
-		return rep, err
-	}
 	var errs []error
+	if err := s.takeUp(ctx, &rep); err != nil {
+		errs = append(errs, err)
+	}
 	for _, d := range s.dlqs {
 		if err := s.reconcile(ctx, d, &rep); err != nil {
 			errs = append(errs, err)
@@ -177,12 +177,16 @@ func (s *Sweeper) takeUp(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	rep.Expired = len(expired)
-	var bodies [][]byte
-	var taken []runs.Run
+	var (
+		bodies [][]byte
+		taken  []runs.Run
+		errs   []error
+	)
 	for _, r := range expired {
 		out, err := s.runs.TakeUp(ctx, runs.TakeUpRequest{Run: r, ExpiredBefore: s.now().Add(-s.cfg.Grace), Max: s.cfg.MaxTakeUps})
 		if err != nil {
-			return fmt.Errorf("sweep: take up %s: %w", r.Input, err)
+			errs = append(errs, fmt.Errorf("sweep: take up %s: %w", r.Input, err))
+			continue
 		}
 		fields := []zap.Field{zap.String("input", r.Input), zap.Int("attempt", r.Attempt), zap.String("run_id", r.RunID),
 			zap.String("status", string(r.Status)), zap.Time("lease_until", r.LeaseExpiry()), zap.Int("takeups", r.TakeUps)}
@@ -190,7 +194,8 @@ func (s *Sweeper) takeUp(ctx context.Context, rep *Report) error {
 		case runs.TakenUp:
 			body, err := json.Marshal(runs.TakeUpInput(r))
 			if err != nil {
-				return fault.Permanent(fmt.Errorf("sweep: encode input %s: %w", r.Input, err))
+				errs = append(errs, fault.Permanent(fmt.Errorf("sweep: encode input %s: %w", r.Input, err)))
+				continue
 			}
 			bodies, taken = append(bodies, body), append(taken, r)
 		case runs.GivenUp:
@@ -202,17 +207,17 @@ func (s *Sweeper) takeUp(ctx context.Context, rep *Report) error {
 		}
 	}
 	if len(bodies) == 0 {
-		return nil
+		return errors.Join(errs...)
 	}
-	// A take-up counted but not sent is sent again a lease later (TakeUp
-	// does not count it twice within a lease).
+	// A take-up counted but not sent is sent a lease later, when TakeUp
+	// counts it again: a lost send costs one take-up of the budget.
 	if err := s.out.SendBatch(ctx, s.cfg.InputsURL, bodies); err != nil {
-		return fmt.Errorf("sweep: send %d inputs: %w", len(bodies), err)
+		return errors.Join(append(errs, fmt.Errorf("sweep: send %d inputs: %w", len(bodies), err))...)
 	}
 	for _, r := range taken {
 		log.Info("run's lease expired with nobody on it; taken up again: input sent", zap.String("input", r.Input), zap.Int("attempt", r.Attempt),
 			zap.String("run_id", r.RunID), zap.String("status", string(r.Status)), zap.Int("takeup", r.TakeUps+1), zap.Int("max_takeups", s.cfg.MaxTakeUps))
 	}
 	rep.TakenUp = len(taken)
-	return nil
+	return errors.Join(errs...)
 }

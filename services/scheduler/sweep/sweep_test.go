@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -263,5 +264,51 @@ func TestSweepReconcilesTheDLQs(t *testing.T) {
 	before := len(w.dlqs["fetch"].deleted) + len(w.dlqs["inputs"].deleted)
 	if rep := w.sweep(t); rep.Deleted != 0 || rep.Parked != 0 || len(w.dlqs["fetch"].deleted)+len(w.dlqs["inputs"].deleted) != before {
 		t.Errorf("second sweep: %+v", rep)
+	}
+}
+
+// failingTakeUp is a run store whose TakeUp fails for one input.
+type failingTakeUp struct {
+	*runstest.Store
+	input string
+}
+
+func (f failingTakeUp) TakeUp(ctx context.Context, req runs.TakeUpRequest) (runs.TakeUpOutcome, error) {
+	if req.Run.Input == f.input {
+		return runs.NotTakenUp, errors.New("dynamodb: throttled")
+	}
+	return f.Store.TakeUp(ctx, req)
+}
+
+// A take-up that fails leaves the others to be sent, and the DLQs to be
+// reconciled; the sweep returns the error.
+func TestSweepGoesOnPastAFailedTakeUp(t *testing.T) {
+	w := newWorld(t, 3)
+	w.claim(t, "2026-11-01", "m-1")
+	w.claim(t, "2026-11-02", "m-2")
+	done := w.claim(t, "2026-11-03", "m-3")
+	w.dlqs["fetch"].msgs = []consumer.Message{{ID: "superseded", Body: fetchBody(t, done)}}
+	w.clock.Add(2 * time.Minute)
+	w.claim(t, "2026-11-03", "m-4") // attempt 2: the DLQ message is not needed
+	w.clock.Add(2 * time.Minute)
+	sw, err := New(failingTakeUp{w.store, "orders/2026-11-01"}, w.out, []DLQ{{Queue: w.dlqs["fetch"], URL: "fetch-dlq"}}, Config{InputsURL: "inputs", Grace: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw.now = w.clock.Now
+	rep, err := sw.Sweep(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "orders/2026-11-01") {
+		t.Fatalf("sweep error %v, want the failed take-up's", err)
+	}
+	var sent []string
+	for _, in := range w.out.inputs {
+		sent = append(sent, in.Key())
+	}
+	slices.Sort(sent)
+	if want := []string{"orders/2026-11-02", "orders/2026-11-03"}; !slices.Equal(sent, want) || rep.TakenUp != 2 {
+		t.Fatalf("sent %v (report %+v), want %v", sent, rep, want)
+	}
+	if rep.Deleted != 1 {
+		t.Fatalf("report %+v: the DLQ was not reconciled after the failed take-up", rep)
 	}
 }
