@@ -219,8 +219,9 @@ func TestSweepFailsAPoisonRunAfterItsTakeUpBudget(t *testing.T) {
 	if r.ErrorClass != runs.ClassCrashed || !strings.Contains(r.LastError, "the worker died 3 times") {
 		t.Fatalf("run FAILED with %s: %s; want class %s and the reason, after 2 take-ups (SLUICE_MAX_TAKEUPS)", r.ErrorClass, r.LastError, runs.ClassCrashed)
 	}
-	if logs := logsOf(e, "scheduler"); strings.Count(logs, "taken up again") != 2 {
-		t.Fatalf("the scheduler took the run up %d times, want 2:\n%s", strings.Count(logs, "taken up again"), tail(logs, 3000))
+	const takenUp = `"msg":"run's lease expired with nobody on it; taken up again: input sent"`
+	if logs := logsOf(e, "scheduler"); strings.Count(logs, takenUp) != 2 {
+		t.Fatalf("the scheduler took the run up %d times, want 2:\n%s", strings.Count(logs, takenUp), tail(logs, 3000))
 	}
 
 	// Every fetch message of the input that reached the DLQ says why.
