@@ -19,12 +19,15 @@
 //	sink        S3: write-once parts per attempt, manifests, the partition pointer
 //	schema      parquet columns: declared in the config, or inferred from the records
 //	parquetfile records into a parquet file with a schema, streaming by row groups
+//	redrive     the rules for a parked message: its run, the Input that takes it up, whether it is still needed
 //	awsconf     the one AWS config and the clients built from it
 //	devstack    the local emulators: ensure running, provision resources
 //	            (devstack/devstacktest: a fresh set of resources per test)
 //
 // The commit protocol is not here but beside its one user, the writer
-// (services/writer/commit). The demo API that stands in for third-party APIs
+// (services/writer/commit); so is the sweep, beside the scheduler
+// (services/scheduler/sweep: runs.Store Expired and TakeUp, redrive's
+// rules over the DLQs). The demo API that stands in for third-party APIs
 // in the demo and the tests is in its own module, scripts/demoapi: no
 // service links it.
 //

@@ -3,6 +3,13 @@
 // emulators of package devstack, and reads back what they did (run records,
 // S3 objects). The demo, the end-to-end tests and the chaos rig share it,
 // so all of them exercise the same binaries a container would run.
+//
+// The scheduler starts with its sweep on (SLUICE_SWEEP_EVERY, default 1m;
+// it takes up runs whose worker died and reconciles the DLQs): pass
+// SLUICE_SWEEP_EVERY=2s (and a short SLUICE_SWEEP_GRACE, SLUICE_LEASE) in
+// Pipeline.Env or Start's extra environment for a quick one, or
+// SLUICE_SWEEP_EVERY=0 to turn it off. Resources.ServiceEnv gives it the
+// DLQ URLs it reconciles.
 package localrun
 
 import (

@@ -159,7 +159,9 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 
 // leaveToLease gives up on a message whose run another try holds: nothing
 // to fail, and the message is kept.
-func leaveToLease(context.Context, string, error) (consumer.Fate, error) { return consumer.Unfinished, nil }
+func leaveToLease(context.Context, string, error) (consumer.Fate, error) {
+	return consumer.Unfinished, nil
+}
 
 // fetch is the domain step: start the run, page through the source and
 // pass the records on in batches. It returns the run it worked as: the

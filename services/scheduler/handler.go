@@ -29,6 +29,7 @@ type handler struct {
 	out       batchSender
 	inputsURL string
 	now       func() time.Time
+	sweep     sweeper
 }
 
 // Handle expands one Trigger message into inputs and publishes them.
@@ -116,8 +117,9 @@ const maxInputsPerTrigger = pipeline.MaxInputs
 const scheduledEvent = "Scheduled Event"
 
 // HandleEvent handles an event the scheduler Lambda is invoked with
-// directly: a scheduled event from an EventBridge rule, or a Trigger from
-// EventBridge Scheduler (the schedule's input). (SQS events from the
+// directly: a scheduled event from an EventBridge rule, the sweep's event
+// (detail-type sweepEvent, the input of the sweep's rule: it runs one
+// sweep), or a Trigger from EventBridge Scheduler (the schedule's input). (SQS events from the
 // triggers queue go through Handle; consumer.LambdaEvents tells them
 // apart.) Anything else is refused with a permanent error: a schedule
 // whose input is wrong must show up, not quietly become "every source,
@@ -135,8 +137,14 @@ func (h *handler) HandleEvent(ctx context.Context, raw json.RawMessage) (any, er
 		err = fault.Permanentf("scheduler: undecodable event: %w", err)
 	case probe.DetailType == scheduledEvent:
 		t = contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerSchedule, At: probe.Time}
+	case probe.DetailType == sweepEvent:
+		rep, err := h.runSweep(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sweep failed (the next one tries again): %w", err)
+		}
+		return rep, nil
 	case probe.DetailType != "":
-		err = fault.Permanentf("scheduler: EventBridge event of detail-type %q, want %q", probe.DetailType, scheduledEvent)
+		err = fault.Permanentf("scheduler: EventBridge event of detail-type %q, want %q or %q", probe.DetailType, scheduledEvent, sweepEvent)
 	default:
 		if t, err = contracts.DecodeTrigger(raw); err != nil {
 			err = fmt.Errorf("scheduler: event is neither an SQS event, a scheduled event nor a Trigger: %w", err)

@@ -283,48 +283,6 @@ func TestRedriveFetchRetriggersInputs(t *testing.T) {
 	}
 }
 
-func TestInputFor(t *testing.T) {
-	run := contracts.Run{Source: "orders", Window: "2026-11-01T13", RunID: "r", Attempt: 2}
-	encode := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	tests := []struct {
-		name, body string
-		want       string // input key; "" for none
-		attempt    int    // 0: the body names none
-	}{
-		{"fetch", encode(contracts.NewFetch(run, contracts.TriggerManual)), "orders/2026-11-01T13", 2},
-		{"done", encode(contracts.NewDone(run, 2, 10, 100)), "orders/2026-11-01T13", 2},
-		{"batch without payload", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","seq":0}`, "orders/2026-11-01", 0},
-		{"batch without payload, with its attempt", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","attempt":3,"seq":0}`, "orders/2026-11-01", 3},
-		{"attempt not a whole number", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","attempt":1.5}`, "orders/2026-11-01", 0},
-		{"unknown version", `{"v":2,"kind":"fetch","source":"events","window":"2026-11-02"}`, "events/2026-11-02", 0},
-		{"not JSON", `orders/2026-11-01`, "", 0},
-		{"no window", `{"v":1,"kind":"fetch","source":"orders"}`, "", 0},
-		{"window not a string", `{"source":"orders","window":20261101}`, "", 0},
-		{"bad source name", `{"source":"Orders!","window":"2026-11-01"}`, "", 0},
-		{"bad window", `{"source":"orders","window":"yesterday"}`, "", 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in, attempt, err := inputFor([]byte(tt.body))
-			if tt.want == "" {
-				if err == nil {
-					t.Fatalf("input %+v, want none", in)
-				}
-				return
-			}
-			if err != nil || in.Key() != tt.want || in.Trigger != contracts.TriggerRedrive || in.Force || attempt != tt.attempt {
-				t.Fatalf("input = %+v, attempt %d, %v; want %s, trigger redrive, attempt %d", in, attempt, err, tt.want, tt.attempt)
-			}
-		})
-	}
-}
-
 func TestRunsTable(t *testing.T) {
 	st := setup(t)
 	ctx := context.Background()

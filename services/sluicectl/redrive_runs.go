@@ -11,11 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/tidwall/gjson"
-
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/queue"
+	"github.com/sluice-data/sluice/shared/redrive"
 	"github.com/sluice-data/sluice/shared/runs"
 )
 
@@ -121,7 +120,7 @@ func redriveRuns(ctx context.Context, api *sqs.Client, store runGetter, name, dl
 		}
 		for _, m := range msgs {
 			all = append(all, m)
-			in, attempt, err := inputFor(m.Body)
+			in, attempt, err := redrive.InputFor(m.Body)
 			if err != nil {
 				notRuns++
 				continue
@@ -299,61 +298,4 @@ func listKeys(keys []string) string {
 		return strings.Join(keys, ", ")
 	}
 	return fmt.Sprintf("%s, … %d more", strings.Join(keys[:listedKeys], ", "), len(keys)-listedKeys)
-}
-
-// inputFor returns the Input that reruns the run a fetch-queue or
-// batches-queue message belongs to, checked as dedupe will check it, and
-// the message's attempt (0 when a damaged body names none).
-func inputFor(body []byte) (contracts.Input, int, error) {
-	source, window, attempt, err := runOf(body)
-	if err != nil {
-		return contracts.Input{}, 0, err
-	}
-	in := contracts.NewInput(source, window, contracts.TriggerRedrive, false)
-	b, err := json.Marshal(in)
-	if err != nil {
-		return contracts.Input{}, 0, err
-	}
-	in, err = contracts.DecodeInput(b)
-	return in, attempt, err
-}
-
-// runOf reads the source, window and attempt of a Fetch, Batch or Done
-// body. A body that does not fully decode (a damaged payload, an unknown
-// field) still names its run if it has the two top-level fields.
-func runOf(body []byte) (source, window string, attempt int, err error) {
-	if run, err := decodeRun(body); err == nil {
-		return run.Source, run.Window, run.Attempt, nil
-	}
-	if !gjson.ValidBytes(body) {
-		return "", "", 0, errors.New("not JSON")
-	}
-	f := gjson.GetManyBytes(body, "source", "window", "attempt")
-	if f[0].Type != gjson.String || f[1].Type != gjson.String {
-		return "", "", 0, errors.New("no source and window")
-	}
-	if f[2].Type == gjson.Number && f[2].Num >= 1 && f[2].Num == float64(int(f[2].Num)) {
-		attempt = int(f[2].Num)
-	}
-	return f[0].Str, f[1].Str, attempt, nil
-}
-
-// decodeRun decodes a Fetch, Batch or Done body strictly and returns its run.
-func decodeRun(body []byte) (contracts.Run, error) {
-	kind, err := contracts.Kind(body)
-	if err != nil {
-		return contracts.Run{}, err
-	}
-	switch kind {
-	case contracts.KindFetch:
-		f, err := contracts.DecodeFetch(body)
-		return f.Run, err
-	case contracts.KindBatch:
-		b, err := contracts.DecodeBatch(body)
-		return b.Run, err
-	case contracts.KindDone:
-		d, err := contracts.DecodeDone(body)
-		return d.Run, err
-	}
-	return contracts.Run{}, fmt.Errorf("message kind %q carries no run", kind)
 }

@@ -24,6 +24,15 @@ import (
 // TTLAttribute is the runs table's time-to-live attribute (epoch seconds).
 const TTLAttribute = "expires_at"
 
+// The runs table's sparse index of open runs, as package runs names it
+// (runs.OpenIndex, runs.OpenAttribute; devstack does not import runs):
+// keyed by the attribute only an open run carries, sorted by its lease.
+const (
+	OpenIndex      = "open-leases"
+	OpenAttribute  = "lease_open"
+	LeaseAttribute = "lease_until"
+)
+
 // dlqRetention keeps parked messages for SQS's maximum, 14 days.
 const dlqRetention = 14 * 24 * time.Hour
 
@@ -97,11 +106,25 @@ func (r Resources) Env() []string {
 	return append(env, "SLUICE_RUNS_TABLE="+r.Table, "SLUICE_BUCKET="+r.Bucket)
 }
 
+// SweepEnv returns the DLQ URLs the scheduler's sweep reconciles:
+// SLUICE_INPUTS_DLQ_URL, SLUICE_FETCH_DLQ_URL, SLUICE_BATCHES_DLQ_URL.
+func (r Resources) SweepEnv() []string {
+	return []string{
+		"SLUICE_INPUTS_DLQ_URL=" + r.Inputs.DLQURL,
+		"SLUICE_FETCH_DLQ_URL=" + r.Fetch.DLQURL,
+		"SLUICE_BATCHES_DLQ_URL=" + r.Batches.DLQURL,
+	}
+}
+
 // ServiceEnv returns Env plus what belongs to the service consuming queue
 // key: SLUICE_DLQ_URL (that queue's DLQ) and SLUICE_MAX_RECEIVE (the
-// queues' maxReceiveCount).
+// queues' maxReceiveCount), and for the scheduler (Triggers) SweepEnv.
 func (r Resources) ServiceEnv(key string) []string {
-	return append(r.Env(),
+	env := r.Env()
+	if key == Triggers {
+		env = append(env, r.SweepEnv()...) // the scheduler's sweep
+	}
+	return append(env,
 		"SLUICE_DLQ_URL="+r.DLQFor(key),
 		"SLUICE_MAX_RECEIVE="+strconv.Itoa(r.MaxReceiveCount))
 }
@@ -113,7 +136,8 @@ func (r Resources) ServiceEnv(key string) []string {
 //
 // Each work queue gets VisibilityTimeout and a RedrivePolicy to its DLQ with
 // MaxReceiveCount; each DLQ keeps messages 14 days. The table has pk/sk
-// string keys, on-demand billing and TTL on expires_at.
+// string keys, on-demand billing, TTL on expires_at and the sparse index
+// OpenIndex of open runs.
 func Provision(ctx context.Context, cfg aws.Config, names Names, opts Options) (Resources, error) {
 	opts = opts.WithDefaults()
 	if err := errors.Join(names.Validate(), opts.Validate()); err != nil {
@@ -222,11 +246,14 @@ func (p provisioner) table(ctx context.Context, name string) error {
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
 			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
 			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(OpenAttribute), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(LeaseAttribute), AttributeType: ddbtypes.ScalarAttributeTypeN},
 		},
 		KeySchema: []ddbtypes.KeySchemaElement{
 			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
 			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
 		},
+		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{openIndex()},
 	})
 	if _, exists := errors.AsType[*ddbtypes.ResourceInUseException](err); err != nil && !exists {
 		return fmt.Errorf("table %s: create: %w", name, err)
@@ -238,7 +265,70 @@ func (p provisioner) table(ctx context.Context, name string) error {
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, tableTimeout); err != nil {
 		return fmt.Errorf("table %s: wait until active: %w", name, err)
 	}
+	if err := p.index(ctx, name); err != nil {
+		return err
+	}
 	return p.ttl(ctx, name)
+}
+
+// openIndex is the runs table's sparse index of open runs (see
+// runs.OpenIndex): keyed by OpenAttribute, which only an open run
+// carries, and sorted by its lease expiry.
+func openIndex() ddbtypes.GlobalSecondaryIndex {
+	return ddbtypes.GlobalSecondaryIndex{
+		IndexName: aws.String(OpenIndex),
+		KeySchema: []ddbtypes.KeySchemaElement{
+			{AttributeName: aws.String(OpenAttribute), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(LeaseAttribute), KeyType: ddbtypes.KeyTypeRange},
+		},
+		Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll},
+	}
+}
+
+// index adds the open-runs index to a table made before it existed, and
+// waits until it is ACTIVE.
+func (p provisioner) index(ctx context.Context, table string) error {
+	cctx, cancel := context.WithTimeout(ctx, awsconf.CallTimeout)
+	defer cancel()
+	desc, err := p.ddb.DescribeTable(cctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		return fmt.Errorf("table %s: describe: %w", table, err)
+	}
+	for _, g := range desc.Table.GlobalSecondaryIndexes {
+		if aws.ToString(g.IndexName) == OpenIndex {
+			return nil
+		}
+	}
+	gsi := openIndex()
+	_, err = p.ddb.UpdateTable(cctx, &dynamodb.UpdateTableInput{
+		TableName: aws.String(table),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{
+			{AttributeName: aws.String(OpenAttribute), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(LeaseAttribute), AttributeType: ddbtypes.ScalarAttributeTypeN},
+		},
+		GlobalSecondaryIndexUpdates: []ddbtypes.GlobalSecondaryIndexUpdate{{Create: &ddbtypes.CreateGlobalSecondaryIndexAction{
+			IndexName: gsi.IndexName, KeySchema: gsi.KeySchema, Projection: gsi.Projection,
+		}}},
+	})
+	if err != nil {
+		return fmt.Errorf("table %s: add index %s: %w", table, OpenIndex, err)
+	}
+	deadline := time.Now().Add(tableTimeout)
+	for {
+		d, err := p.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			return fmt.Errorf("table %s: describe: %w", table, err)
+		}
+		for _, g := range d.Table.GlobalSecondaryIndexes {
+			if aws.ToString(g.IndexName) == OpenIndex && g.IndexStatus == ddbtypes.IndexStatusActive {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("table %s: index %s not ACTIVE after %v", table, OpenIndex, tableTimeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (p provisioner) ttl(ctx context.Context, table string) error {

@@ -67,6 +67,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		":source":     str(req.Source),
 		":window":     str(req.Window),
 		":owner":      str(s.cfg.Owner),
+		":open":       str(openValue),
 	}
 	if req.Force {
 		values[":succeeded"] = str(string(Succeeded))
@@ -102,7 +103,7 @@ func (s *Store) claim(ctx context.Context, req ClaimRequest, key string, now tim
 		Key:       itemKey(key),
 		UpdateExpression: aws.String("SET #st = :claimed, attempt = " + attemptExpr + ", run_id = :rid, " +
 			"claim_msg = :msg, lease_until = :lease, claimed_at = :at, #trig = :trig, #source = :source, #window = :window, " +
-			"#owner = :owner, #records = :zero, #bytes = :zero, objects = :zero, rev = if_not_exists(rev, :zero) + :one" + setForce + " " +
+			"#owner = :owner, #records = :zero, #bytes = :zero, objects = :zero, rev = if_not_exists(rev, :zero) + :one, " + OpenAttribute + " = :open" + setForce + " " +
 			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error, expires_at, fetch_msg, checkpoint, hops, taken, yielded"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#st": "status", "#trig": "trigger", "#source": "source", "#window": "window", "#records": "records", "#bytes": "bytes", "#owner": "owner"},

@@ -92,7 +92,7 @@ func (s *Store) SetSchema(ctx context.Context, r contracts.Run, fingerprint, cha
 func (s *Store) FinishCommit(ctx context.Context, r contracts.Run, objects int) error {
 	now := s.now().UTC()
 	run, applied, err := s.tryUpdate(ctx, "finish commit", r,
-		"SET #st = :succeeded, finished_at = :at, objects = :objects, rev = if_not_exists(rev, :zero) + :one REMOVE lease_until, checkpoint",
+		"SET #st = :succeeded, finished_at = :at, objects = :objects, rev = if_not_exists(rev, :zero) + :one REMOVE lease_until, checkpoint, "+ended,
 		"attempt = :attempt AND #st = :committing",
 		map[string]types.AttributeValue{
 			":committing": str(string(Committing)), ":succeeded": str(string(Succeeded)), ":one": num(1), ":zero": num(0),

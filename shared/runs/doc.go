@@ -37,6 +37,15 @@
 //	Fail / Release → FAILED  (the input is free at once; neither touches a
 //	                          COMMITTING run, which may be published)
 //	FailCommit → FAILED      (a commit its committer saw is not published)
+//	TakeUp                   (the scheduler's sweep, on a run whose lease
+//	                          expired: counts a take-up, for the sweep to
+//	                          re-send the input; past the budget → FAILED,
+//	                          class crashed)
+//
+// An open run (CLAIMED, RUNNING, COMMITTING) carries lease_open, which
+// the claim sets and every end removes: the sparse index OpenIndex over it,
+// sorted by lease_until, is how Expired finds runs whose worker died
+// without a scan.
 //
 // A claim numbers its attempt above ClaimRequest.Floor too — the highest
 // attempt the bucket already holds — so that a lost, replaced or restored

@@ -42,7 +42,7 @@ func (s *Store) fail(ctx context.Context, op string, r contracts.Run, class, msg
 		values[in[i]] = str(string(st))
 	}
 	run, err := s.update(ctx, op, r,
-		"SET #st = :failed, finished_at = :at, error_class = :class, last_error = :msg, rev = if_not_exists(rev, :zero) + :one REMOVE lease_until, checkpoint",
+		"SET #st = :failed, finished_at = :at, error_class = :class, last_error = :msg, rev = if_not_exists(rev, :zero) + :one REMOVE lease_until, checkpoint, "+ended,
 		"attempt = :attempt AND #st IN ("+strings.Join(in, ", ")+")", values)
 	if err != nil {
 		return err

@@ -65,6 +65,11 @@ type Run struct {
 	// SetSchema).
 	Schema       string `dynamodbav:"schema,omitempty"`
 	SchemaChange string `dynamodbav:"schema_change,omitempty"`
+	// TakeUps counts the times in a row the sweep has taken the run up
+	// again after its lease expired (see TakeUp), TakenUpAt (epoch
+	// seconds) when it last did; both go when the run ends.
+	TakeUps   int   `dynamodbav:"takeups,omitempty"`
+	TakenUpAt int64 `dynamodbav:"taken_up_at,omitempty"`
 	// Rev counts the run's transitions; history items are only ever
 	// replaced by a later revision.
 	Rev int64 `dynamodbav:"rev"`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
@@ -129,4 +130,11 @@ func TestRetriedUpdatesAreRecognisedAsOurOwn(t *testing.T) {
 
 func req(msg string) runs.ClaimRequest {
 	return runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: msg}
+}
+
+// devstack provisions the open-runs index by the names the store queries.
+func TestOpenIndexIsTheOneDevstackProvisions(t *testing.T) {
+	if runs.OpenIndex != devstack.OpenIndex || runs.OpenAttribute != devstack.OpenAttribute || devstack.LeaseAttribute != "lease_until" {
+		t.Fatalf("runs: %s/%s, devstack: %s/%s/%s", runs.OpenIndex, runs.OpenAttribute, devstack.OpenIndex, devstack.OpenAttribute, devstack.LeaseAttribute)
+	}
 }

@@ -1,5 +1,8 @@
 # Run ledger: dedupe claims inputs here with conditional writes and leases,
 # the fetcher and writer record progress, and items expire via expires_at.
+# The sparse index open-leases holds only the open runs (a claim sets
+# lease_open, a run's end removes it), sorted by lease_until: the
+# scheduler's sweep queries it for runs whose worker died, never a scan.
 
 resource "aws_dynamodb_table" "runs" {
   name                        = "${var.name_prefix}-runs"
@@ -16,6 +19,31 @@ resource "aws_dynamodb_table" "runs" {
   attribute {
     name = "sk"
     type = "S"
+  }
+
+  attribute {
+    name = "lease_open"
+    type = "S"
+  }
+
+  attribute {
+    name = "lease_until"
+    type = "N"
+  }
+
+  global_secondary_index {
+    name            = "open-leases"
+    projection_type = "ALL"
+
+    key_schema {
+      attribute_name = "lease_open"
+      key_type       = "HASH"
+    }
+
+    key_schema {
+      attribute_name = "lease_until"
+      key_type       = "RANGE"
+    }
   }
 
   ttl {

@@ -1,7 +1,9 @@
 # One role per function. Every role may write its own logs, consume its own
 # queue and park messages on that queue's DLQ; the statements below add only
-# what each service's next step needs. The services never read a run item
-# (no GetItem): they change it with conditional writes that return it.
+# what each service's next step needs. The consuming services never read a
+# run item (no GetItem): they change it with conditional writes that return
+# it. Only the scheduler's sweep reads runs (the open-leases index, and the
+# run of each DLQ message it judges).
 
 locals {
   sqs_consume_actions = [
@@ -22,6 +24,31 @@ locals {
         sid        = "SendInputs"
         actions    = ["sqs:SendMessage"]
         resources  = [aws_sqs_queue.main["inputs"].arn]
+        conditions = []
+      },
+      {
+        # The sweep: the open runs past their lease, from the sparse index.
+        sid        = "FindExpiredRuns"
+        actions    = ["dynamodb:Query"]
+        resources  = ["${aws_dynamodb_table.runs.arn}/index/open-leases"]
+        conditions = []
+      },
+      {
+        # Counting a take-up or failing a run past its budget (UpdateItem,
+        # and PutItem for its attempt's history), reading the run of a DLQ
+        # message (GetItem).
+        sid        = "TakeUpRuns"
+        actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        resources  = [aws_dynamodb_table.runs.arn]
+        conditions = []
+      },
+      {
+        # Reconciling the DLQs of the queues that carry runs: delete what is
+        # no longer needed, park again with its reason (SendMessage) what
+        # came with none, make the rest visible again.
+        sid        = "ReconcileDLQs"
+        actions    = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "sqs:ChangeMessageVisibility"]
+        resources  = [for q in ["inputs", "fetch", "batches"] : aws_sqs_queue.dlq[q].arn]
         conditions = []
       },
     ]
@@ -179,7 +206,7 @@ locals {
   )
 
   extra_statements = {
-    scheduler = []
+    scheduler = local.dynamodb_kms_statements
     dedupe    = concat(local.dynamodb_kms_statements, local.s3_kms_statements)
     fetcher   = concat(local.dynamodb_kms_statements, local.source_secret_statements)
     writer    = concat(local.dynamodb_kms_statements, local.s3_kms_statements)

@@ -42,10 +42,18 @@ locals {
   # against its timeout. Exactly what each main.go reads, no more
   # (scripts/infracheck checks both the HCL and the plan).
   service_environment = {
-    scheduler = {
+    # The sweep takes up runs whose worker died and reconciles the DLQs of
+    # the queues that carry runs (SLUICE_SWEEP_EVERY is the poller's; on
+    # Lambda the sweep rule's rate is the interval).
+    scheduler = merge(local.runs_environment, {
       SLUICE_TRIGGERS_QUEUE_URL = local.stack_environment.SLUICE_TRIGGERS_QUEUE_URL
       SLUICE_INPUTS_QUEUE_URL   = local.stack_environment.SLUICE_INPUTS_QUEUE_URL
-    }
+      SLUICE_INPUTS_DLQ_URL     = aws_sqs_queue.dlq["inputs"].url
+      SLUICE_FETCH_DLQ_URL      = aws_sqs_queue.dlq["fetch"].url
+      SLUICE_BATCHES_DLQ_URL    = aws_sqs_queue.dlq["batches"].url
+      SLUICE_SWEEP_GRACE        = var.sweep_grace
+      SLUICE_MAX_TAKEUPS        = tostring(var.max_takeups)
+    })
     # The claim numbers its attempt above what the bucket holds, under the
     # writer's prefix.
     dedupe = merge(local.runs_environment, {

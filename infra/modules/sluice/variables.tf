@@ -140,6 +140,34 @@ variable "lease" {
   }
 }
 
+variable "sweep_schedule_expression" {
+  description = "How often EventBridge runs the scheduler's sweep, which takes up runs whose worker died and reconciles the DLQs. A crashed run is taken up again within lease + this interval + sweep_grace."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "sweep_grace" {
+  description = "SLUICE_SWEEP_GRACE: how long past its expiry a lease is left before the sweep takes its run up (Go duration): room for the clocks of the workers."
+  type        = string
+  default     = "30s"
+
+  validation {
+    condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$", var.sweep_grace))
+    error_message = "sweep_grace must be a Go duration such as 30s."
+  }
+}
+
+variable "max_takeups" {
+  description = "SLUICE_MAX_TAKEUPS: how many times in a row the sweep takes up a run whose worker died before it marks it FAILED (class crashed)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_takeups >= 1 && floor(var.max_takeups) == var.max_takeups
+    error_message = "max_takeups must be a whole number, at least 1."
+  }
+}
+
 variable "heartbeat" {
   description = "SLUICE_HEARTBEAT: how often a working fetcher renews its lease (Go duration); must be under half the lease. Empty: a third of the lease."
   type        = string

@@ -39,6 +39,7 @@ func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error
 		Input: key, Source: req.Source, Window: req.Window, Status: runs.Claimed, Attempt: max(old.Attempt, req.Floor) + 1,
 		RunID: newRunID(), Trigger: req.Trigger, Owner: s.cfg.Owner, ClaimMessage: req.MessageID,
 		LeaseUntil: now.Add(s.cfg.Lease).Unix(), ForceID: old.ForceID, ClaimedAt: stamp(now), Rev: old.Rev + 1,
+		TakeUps: old.TakeUps, TakenUpAt: old.TakenUpAt,
 	}
 	if req.Force {
 		run.ForceID = req.ForceID
@@ -213,6 +214,7 @@ func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) er
 	defer s.mu.Unlock()
 	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Committing }, func(c *runs.Run) {
 		c.Status, c.FinishedAt, c.Objects, c.LeaseUntil, c.Checkpoint = runs.Succeeded, stamp(now), objects, 0, ""
+		c.TakeUps, c.TakenUpAt = 0, 0
 		c.Rev++
 	})
 	switch {
@@ -255,7 +257,7 @@ func (s *Store) fail(op string, r contracts.Run, class, msg string, from ...runs
 	defer s.mu.Unlock()
 	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && slices.Contains(from, c.Status) }, func(c *runs.Run) {
 		c.Status, c.FinishedAt, c.ErrorClass, c.LastError = runs.Failed, stamp(now), class, logging.Truncate(msg, 1000)
-		c.LeaseUntil, c.Checkpoint = 0, ""
+		c.LeaseUntil, c.Checkpoint, c.TakeUps, c.TakenUpAt = 0, "", 0, 0
 		c.Rev++
 	})
 	if !ok {

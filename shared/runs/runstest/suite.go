@@ -37,6 +37,8 @@ type Contract interface {
 	Get(ctx context.Context, input string) (runs.Run, error)
 	History(ctx context.Context, input string) ([]runs.Run, error)
 	List(ctx context.Context) ([]runs.Run, error)
+	Expired(ctx context.Context, before time.Time, limit int) ([]runs.Run, error)
+	TakeUp(ctx context.Context, req runs.TakeUpRequest) (runs.TakeUpOutcome, error)
 	HeartbeatEvery() time.Duration
 }
 
@@ -71,6 +73,9 @@ func TestStore(t *testing.T, open Open) {
 		{"RestartBeginsTheFetchAgainAsTheNextAttempt", testRestartBeginsTheFetchAgainAsTheNextAttempt},
 		{"FailOfAFinishedAttemptSaysWhetherItIsSuperseded", testFailOfAFinishedAttemptSaysWhetherItIsSuperseded},
 		{"SchemaIsRecordedOnTheCommitAndItsHistory", testSchemaIsRecordedOnTheCommitAndItsHistory},
+		{"ExpiredListsOnlyOpenRunsPastTheirLease", testExpiredListsOnlyOpenRunsPastTheirLease},
+		{"TakeUpCountsAndGivesUpAtTheBudget", testTakeUpCountsAndGivesUpAtTheBudget},
+		{"TakeUpLeavesACommitOverTheBudget", testTakeUpLeavesACommitOverTheBudget},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
 	}
