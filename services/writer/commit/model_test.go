@@ -3,6 +3,7 @@ package commit_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluice-data/sluice/services/writer/commit"
-	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
@@ -70,6 +70,16 @@ type worker struct {
 	fetchMsg string
 	batches  int // how many batches its fetch produces
 	written  int // how many it has written so far
+	cfg      int // the config its hop fetches under (modelConfigs)
+	hop      int // the hop it fetches as
+	hopFrom  int // the batches written when its hop began
+	stops    int // the stops in a row without progress, as its checkpoint says
+}
+
+// stoppable says whether w's fetch is walking, so that its source can
+// stop it.
+func (w *worker) stoppable() bool {
+	return w.run != nil && w.run.Status == runs.Running && w.written < w.batches
 }
 
 type model struct {
@@ -101,6 +111,22 @@ type model struct {
 	refused   int
 	giveUps   map[commit.Ending]int // commits given up on, by ending
 	highest   int                   // the highest attempt ever claimed
+
+	cfg           int                     // the config deployed now
+	cfgOf         map[int]int             // the config each attempt's fetch began under
+	conts         []continuation          // continuations in the fetch queue
+	checkpoints   map[int]modelCheckpoint // the last checkpoint of each attempt
+	held          map[int]int64           // lease_until a stop's checkpoint holds, per attempt
+	noProgress    map[int]int             // stops in a row without progress, as the model counts them
+	configChanges int
+	stops         int // stops checkpointed
+	budgetFails   int // fetches failed past SLUICE_MAX_STOPS
+	restarts      int // continuations restarted under a changed config
+	waitsOn       int // continuations that waited on
+	continued     int // continuations that went on from their checkpoint
+	lastReceives  int // messages given up on at their last receive
+	deleted       int
+	parked        int
 }
 
 // stallingObjects is the real sink, except that some publishes stall: the
@@ -141,6 +167,7 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 		seeds, steps = 2, 80
 	}
 	var totalPublishes, totalResumed, totalLosses, totalRefused, totalReleases, totalGiveUps, totalFinished int
+	var fetches fetchTotals
 	for seed := range seeds {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 			c := runstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
@@ -157,6 +184,7 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 				ref:  contracts.Run{Source: "orders", Window: window},
 				wins: map[int]int{}, batchesOf: map[int]int{},
 				db: st.DynamoDB, table: st.Resources.Table, released: map[int]bool{}, lateAfter: map[int]bool{}, giveUps: map[commit.Ending]int{},
+				cfgOf: map[int]int{}, checkpoints: map[int]modelCheckpoint{}, held: map[int]int64{}, noProgress: map[int]int{},
 			}
 			m.committer = commit.New(store, stallingObjects{Sink: sk, m: m}, commit.WithClock(c.Now))
 			for i := range steps {
@@ -176,6 +204,10 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 			totalReleases += m.releases
 			totalGiveUps += m.giveUps[commit.EndedFailed] + m.giveUps[commit.EndedSucceeded]
 			totalFinished += m.giveUps[commit.EndedSucceeded]
+			t.Logf("%d config changes, %d stops (%d past the budget), continuations: %d went on, %d waited on, %d restarted under a new config; "+
+				"%d messages given up on: %d deleted, %d parked", m.configChanges, m.stops, m.budgetFails, m.continued, m.waitsOn, m.restarts,
+				m.deleted+m.parked, m.deleted, m.parked)
+			fetches.add(m)
 		})
 	}
 	// The model is only worth something if the chaos reaches the commit,
@@ -187,8 +219,34 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 		t.Fatalf("%d lost run items, %d releases (%d refused during a commit), %d give-ups of a commit (%d finished) over %d seeds: the model exercises too little",
 			totalLosses, totalReleases, totalRefused, totalGiveUps, totalFinished, seeds)
 	}
+	if !fetches.enough() {
+		t.Fatalf("over %d seeds: %+v: the model exercises too little", seeds, fetches)
+	}
+	t.Logf("over %d seeds: %+v", seeds, fetches)
 	t.Logf("over %d seeds: %d publishes, %d late resumes, %d lost run items, %d releases (%d refused during a commit), %d commits given up on (%d finished as published)",
 		seeds, totalPublishes, totalResumed, totalLosses, totalReleases, totalRefused, totalGiveUps, totalFinished)
+}
+
+// fetchTotals counts the fetch's and the delivery's events over the
+// seeds.
+type fetchTotals struct {
+	ConfigChanges, Stops, BudgetFails, Continued, WaitsOn, Restarts, Deleted, Parked int
+}
+
+func (f *fetchTotals) add(m *model) {
+	f.ConfigChanges += m.configChanges
+	f.Stops += m.stops
+	f.BudgetFails += m.budgetFails
+	f.Continued += m.continued
+	f.WaitsOn += m.waitsOn
+	f.Restarts += m.restarts
+	f.Deleted += m.deleted
+	f.Parked += m.parked
+}
+
+// enough says whether every event happened at least once.
+func (f fetchTotals) enough() bool {
+	return f.ConfigChanges > 0 && f.Stops > 0 && f.BudgetFails > 0 && f.Continued > 0 && f.WaitsOn > 0 && f.Restarts > 0 && f.Deleted > 0 && f.Parked > 0
 }
 
 func (m *model) logf(format string, args ...any) {
@@ -208,8 +266,28 @@ func (m *model) nextMsg() string {
 
 // step does one random action of one random worker.
 func (m *model) step(i int) {
+	// Time passes between any two calls: no two writes share a stamp (the
+	// store recognises its own retried write by one).
+	m.clock.Add(time.Millisecond)
 	w := &m.workers[m.rng.IntN(modelWorkers)]
 	wi := indexOf(m, w)
+	// The fetch's and the delivery's events: a deploy, a continuation
+	// coming, a source stopping a walk (one that got nothing since its
+	// last stop is likely to stop again), a last receive failing.
+	switch {
+	case m.rng.IntN(30) == 0:
+		m.changeConfig(i)
+		return
+	case len(m.conts) > 0 && m.rng.IntN(6) == 0:
+		m.deliver(i)
+		return
+	case w.stoppable() && (m.rng.IntN(14) == 0 || (w.stops > 0 && w.written == w.hopFrom && m.rng.IntN(4) != 0)):
+		m.stop(i, wi, w)
+		return
+	case m.rng.IntN(40) == 0:
+		m.lastReceive(i, wi, w)
+		return
+	}
 	switch op := m.rng.IntN(100); {
 	case op < 6:
 		d := time.Duration(m.rng.IntN(int(modelLease/time.Second)+10)) * time.Second
@@ -246,9 +324,11 @@ func (m *model) step(i int) {
 			req.Force, req.ForceID = true, req.MessageID
 		}
 		req.Floor = m.floor()
+		before, _ := m.store.Get(m.ctx, m.ref.Key())
 		r, err := m.store.Claim(m.ctx, req)
 		m.logf("%d: w%d claims (force %v, floor %d): %v %v", i, wi, force, req.Floor, attemptOf(r), err)
 		if err == nil {
+			m.tookOver(before)
 			m.claimed(r, true)
 			*w = worker{run: &r, fetchMsg: m.nextMsg()}
 		} else if !errors.Is(err, runs.ErrClaimLost) {
@@ -256,14 +336,13 @@ func (m *model) step(i int) {
 		}
 	case w.run.Status == runs.Claimed || op < 20:
 		// Start, or — for a worker that already started — a redelivery of
-		// its fetch message, which may restart the fetch as a new attempt.
-		r, err := m.store.Start(m.ctx, w.run.Ref(), w.fetchMsg)
-		m.logf("%d: w%d starts %d: %v %v", i, wi, w.run.Attempt, attemptOf(r), err)
+		// its fetch message (of its hop), which may restart the fetch as a
+		// new attempt.
+		r, err := m.store.StartHop(m.ctx, w.run.Ref(), w.fetchMsg, w.hop)
+		m.logf("%d: w%d starts %d (hop %d): %v %v", i, wi, w.run.Attempt, w.hop, attemptOf(r), err)
 		if err == nil {
 			m.claimed(r, r.Attempt != w.run.Attempt)
-			n := 1 + m.rng.IntN(4)
-			w.run, w.batches, w.written = &r, n, 0
-			m.batchesOf[r.Attempt] = n
+			m.fetchAs(w, r, w.fetchMsg)
 		}
 	case op < 28:
 		_, err := m.store.Heartbeat(m.ctx, w.run.Ref())
@@ -276,7 +355,7 @@ func (m *model) step(i int) {
 			w.written++
 		}
 		key := m.sink.PartKey(m.part, w.run.Attempt, seq)
-		if _, err := m.sink.WritePart(m.ctx, key, batchData(m.t, w.run.Attempt, seq), 2); err != nil {
+		if _, err := m.sink.WritePart(m.ctx, key, batchData(m.t, w.run.Attempt, seq, w.cfg), 2); err != nil {
 			m.fatalf("write part: %v", err)
 		}
 		r, err := m.store.BatchWritten(m.ctx, w.run.Ref(), seq)
@@ -309,27 +388,20 @@ func (m *model) maybeCommit(i, wi int, r runs.Run, err error) {
 		m.release(i) // an operator sees a commit stuck, and tries to end it
 	}
 	if err != nil && !errors.Is(err, runs.ErrFenced) && m.rng.IntN(2) == 0 {
-		m.giveUp(i, wi, r.Ref(), err)
+		// The message's last receive: the writer gives up on its commit.
+		out := m.deliverBatch(i, wi, r.Ref(), &m.part, err)
+		m.logf("%d: w%d's message that commits attempt %d is given up on: %v", i, wi, r.Attempt, out)
+		m.settledBatch(r.Ref(), out, true)
 	}
 }
 
-// giveUp is the writer's give-up on the message's last receive: Fail, and
-// for a run its attempt is committing, the commit's GiveUp.
-func (m *model) giveUp(i, wi int, ref contracts.Run, cause error) {
-	err := m.store.Fail(m.ctx, ref, consumer.ClassRetriesExhausted, cause.Error())
-	var fe *runs.FencedError
-	if errors.As(err, &fe) && fe.Status == runs.Committing && fe.Attempt == ref.Attempt {
-		end, err := m.committer.GiveUp(m.ctx, ref, m.part, consumer.ClassRetriesExhausted, cause.Error())
-		m.logf("%d: w%d's last receive gives up on the commit of attempt %d: %v %v", i, wi, ref.Attempt, end, err)
-		if err != nil {
-			m.fatalf("give up: %v", err)
-		}
-		m.giveUps[end]++
-		return
-	}
-	m.logf("%d: w%d's last receive fails attempt %d: %v", i, wi, ref.Attempt, err)
-	if err != nil && !errors.Is(err, runs.ErrFenced) {
-		m.fatalf("fail: %v", err)
+// tookOver checks a claim that took the input over from the run as it
+// stood before: never from a stopped fetch whose checkpoint holds the
+// lease over its wait.
+func (m *model) tookOver(before runs.Run) {
+	if until, ok := m.held[before.Attempt]; ok && before.Status == runs.Running && until >= m.clock.Now().Unix() {
+		m.fatalf("a claim took the input over from attempt %d at %s, whose stopped fetch holds it until %s",
+			before.Attempt, m.clock.Now().Format(time.TimeOnly), time.Unix(until, 0).UTC().Format(time.TimeOnly))
 	}
 }
 
@@ -363,6 +435,7 @@ func (m *model) loseRunItem(i int) {
 		m.fatalf("delete the run item: %v", err)
 	}
 	m.workers = [modelWorkers]worker{}
+	m.held = map[int]int64{} // no stop holds a run that is gone
 	m.losses++
 	// From here on attempts must be above what the bucket holds: an
 	// attempt that left nothing in it, and whose workers are gone, may
@@ -430,8 +503,8 @@ func (m *model) check(full bool) {
 		}
 		if full {
 			got := m.read(uri)
-			if want := batchData(m.t, ptr.Attempt, seq); !bytes.Equal(gunzip(m.t, got), gunzip(m.t, want)) {
-				m.fatalf("part %d of the published attempt %d holds %q", seq, ptr.Attempt, gunzip(m.t, got))
+			if want := batchData(m.t, ptr.Attempt, seq, m.cfgOf[ptr.Attempt]); !bytes.Equal(gunzip(m.t, got), gunzip(m.t, want)) {
+				m.fatalf("part %d of the published attempt %d holds %q; the attempt's fetch began under config %d", seq, ptr.Attempt, gunzip(m.t, got), m.cfgOf[ptr.Attempt])
 			}
 		}
 	}
@@ -456,9 +529,17 @@ func (m *model) check(full bool) {
 }
 
 // finish stops the chaos: whatever state the input is in, one worker must
-// bring it to SUCCEEDED after at most one lease.
+// bring it to SUCCEEDED one lease after every wait a stopped fetch asked
+// for — and within the stop budget: its source stops it SLUICE_MAX_STOPS
+// times in a row without a page before the first, and again after each
+// page; no claim takes the input over while it waits. The continuations
+// still in the queue come last, and change nothing.
 func (m *model) finish() {
-	m.clock.Add(modelLease + time.Second)
+	wait := modelLease + time.Second
+	for _, until := range m.held {
+		wait = max(wait, time.Unix(until, 0).Sub(m.clock.Now())+time.Second)
+	}
+	m.clock.Add(wait)
 	r, err := m.store.Get(m.ctx, m.ref.Key())
 	if errors.Is(err, runs.ErrNotFound) {
 		r = runs.Run{}
@@ -478,17 +559,24 @@ func (m *model) finish() {
 	if err != nil {
 		m.fatalf("start: %v", err)
 	}
-	a := started.Attempt
-	m.batchesOf[a] = 2
+	a, ref := started.Attempt, started.Ref()
+	m.batchesOf[a], m.cfgOf[a] = 2, m.cfg
+	hop, stops := 0, 0
 	for seq := range 2 {
-		if _, err := m.sink.WritePart(m.ctx, m.sink.PartKey(m.part, a, seq), batchData(m.t, a, seq), 2); err != nil {
+		if seq > 0 {
+			hop, stops = m.finalStop(ref, hop, stops, true)
+		}
+		for range modelMaxStops {
+			hop, stops = m.finalStop(ref, hop, stops, false)
+		}
+		if _, err := m.sink.WritePart(m.ctx, m.sink.PartKey(m.part, a, seq), batchData(m.t, a, seq, m.cfg), 2); err != nil {
 			m.fatalf("write: %v", err)
 		}
-		if _, err := m.store.BatchWritten(m.ctx, started.Ref(), seq); err != nil {
+		if _, err := m.store.BatchWritten(m.ctx, ref, seq); err != nil {
 			m.fatalf("batch written: %v", err)
 		}
 	}
-	done, err := m.store.SetTotals(m.ctx, started.Ref(), 2, 4, 0)
+	done, err := m.store.SetTotals(m.ctx, ref, 2, 4, 0)
 	if err != nil || !done.Complete() {
 		m.fatalf("totals: %+v %v", done, err)
 	}
@@ -500,7 +588,43 @@ func (m *model) finish() {
 	if err != nil || r.Status != runs.Succeeded || r.Attempt != a {
 		m.fatalf("final run = %+v, %v", r, err)
 	}
-	m.logf("final: attempt %d SUCCEEDED", a)
+	m.logf("final: attempt %d SUCCEEDED after %d hops", a, hop)
+	for _, c := range m.conts {
+		if got, err := m.store.Continue(m.ctx, c.run, c.msg, c.hop); !errors.Is(err, runs.ErrFenced) {
+			m.fatalf("the continuation of hop %d of attempt %d, delivered after attempt %d SUCCEEDED: %v %v, want fenced", c.hop, c.run.Attempt, a, attemptOf(got), err)
+		}
+	}
+	m.conts = nil
+}
+
+// finalStop is a stop of the final fetch of ref at hop: it must stay
+// within the budget, hold the input over its wait, and go on from its
+// checkpoint. It returns the hop and the stops in a row the fetch goes
+// on with.
+func (m *model) finalStop(ref contracts.Run, hop, stops int, progressed bool) (int, int) {
+	cause := m.quota()
+	next, err := modelStops.After(stops, progressed, cause)
+	if err != nil {
+		m.fatalf("the final fetch fails after %d stops in a row without progress (SLUICE_MAX_STOPS %d): %v", stops, modelMaxStops, err)
+	}
+	cp := modelCheckpoint{Fingerprint: modelConfigs[m.cfg].Fingerprint(), Stops: next.Stops, NotBefore: m.clock.Now().Add(next.Wait).UnixMilli()}
+	if r, err := m.store.Get(m.ctx, m.ref.Key()); err == nil {
+		cp.Batches = len(r.Written)
+	}
+	state, _ := json.Marshal(cp)
+	if err := m.store.CheckpointFor(m.ctx, ref, hop, string(state), next.Wait); err != nil {
+		m.fatalf("the final fetch's checkpoint: %v", err)
+	}
+	m.clock.Add(next.Wait)
+	msg := m.nextMsg()
+	if _, err := m.store.Claim(m.ctx, runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: msg, Floor: m.floor()}); !errors.Is(err, runs.ErrClaimLost) {
+		m.fatalf("a claim while the final fetch waits %v after a stop: %v, want it lost", next.Wait, err)
+	}
+	cur, err := m.store.Continue(m.ctx, ref, m.nextMsg(), hop+1)
+	if err != nil || cur.Checkpoint != string(state) {
+		m.fatalf("the final fetch's continuation of hop %d after %v: checkpoint %q, %v; want %s", hop+1, next.Wait, cur.Checkpoint, err, state)
+	}
+	return hop + 1, next.Stops
 }
 
 func (m *model) read(uri string) []byte {
@@ -520,13 +644,14 @@ func (m *model) read(uri string) []byte {
 	return b
 }
 
-// batchData is batch seq of attempt a: two records naming both, so that a
-// mix of attempts or batches shows in the content.
-func batchData(t *testing.T, a, seq int) []byte {
+// batchData is batch seq of attempt a fetched under config cfg: two
+// records naming all three, so that a mix of attempts, batches or configs
+// shows in the content.
+func batchData(t *testing.T, a, seq, cfg int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
-	fmt.Fprintf(zw, "{\"attempt\":%d,\"seq\":%d,\"i\":0}\n{\"attempt\":%d,\"seq\":%d,\"i\":1}\n", a, seq, a, seq)
+	fmt.Fprintf(zw, "{\"attempt\":%d,\"seq\":%d,\"cfg\":%d,\"i\":0}\n{\"attempt\":%d,\"seq\":%d,\"cfg\":%d,\"i\":1}\n", a, seq, cfg, a, seq, cfg)
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
