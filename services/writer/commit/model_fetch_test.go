@@ -197,6 +197,29 @@ func (m *model) deliver(i int) {
 	m.continued++
 }
 
+// lateBatch is the last batch a stopped hop sent reaching the writer
+// while the continuation waits (the batch queue is not the fetch queue):
+// the writer stores and counts it as any other.
+func (m *model) lateBatch(i int) {
+	c := m.conts[m.rng.IntN(len(m.conts))]
+	cp := m.checkpoints[c.run.Attempt]
+	if cp.Batches == 0 {
+		return
+	}
+	cfg := 0
+	if cp.Fingerprint == modelConfigs[1].Fingerprint() {
+		cfg = 1
+	}
+	seq := cp.Batches - 1
+	if _, err := m.sink.WritePart(m.ctx, m.sink.PartKey(m.part, c.run.Attempt, seq), batchData(m.t, c.run.Attempt, seq, cfg), 2); err != nil {
+		m.fatalf("write part: %v", err)
+	}
+	r, err := m.store.BatchWritten(m.ctx, c.run, seq)
+	m.logf("%d: batch %d of the stopped attempt %d reaches the writer during the wait: %v", i, seq, c.run.Attempt, err)
+	m.lateBatches++
+	m.maybeCommit(i, -1, r, err)
+}
+
 // fetchAs makes w fetch run from its first page under the config deployed
 // now: a start, a restart.
 func (m *model) fetchAs(w *worker, r runs.Run, msg string) {
@@ -204,6 +227,8 @@ func (m *model) fetchAs(w *worker, r runs.Run, msg string) {
 	*w = worker{run: &r, fetchMsg: msg, batches: n, cfg: m.cfg}
 	m.batchesOf[r.Attempt] = n
 	m.cfgOf[r.Attempt] = m.cfg
+	m.noProgress[r.Attempt] = 0 // a number taken again after a lost run item starts afresh
+	delete(m.checkpoints, r.Attempt)
 }
 
 // fencedContinuation checks that a continuation fenced was ended by

@@ -1,12 +1,9 @@
 package commit_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -16,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/contracts"
@@ -36,14 +32,14 @@ import (
 // step what a reader could see:
 //
 //   - the partition shows nothing, or exactly the parts 0…n-1 of one
-//     attempt, each holding that attempt's records for that batch (no mix,
-//     no duplicate, nothing partial);
+//     attempt, each holding that attempt's records for that batch, all
+//     fetched under one config (no mix, no duplicate, nothing partial);
 //   - the published attempt never goes back;
 //   - when the run is SUCCEEDED, the partition shows exactly its attempt;
 //   - each attempt's commit is decided at most once;
 //   - attempt numbers only grow.
 //
-// Three operator and delivery events join the chaos:
+// Operator and delivery events join the chaos:
 //
 //   - the run item is lost (an operator deletes a "stuck" item, a table is
 //     replaced; the workers on it are gone): claims read the bucket's
@@ -55,8 +51,53 @@ import (
 //     gives up on the commit (as the writer does): a run whose attempt the
 //     partition shows is never FAILED by it.
 //
+// And the fetch's (model_fetch_test.go) and the delivery's
+// (model_giveup_test.go), decided as the fetcher and the writer decide
+// them:
+//
+//   - a source stops a walk (a quota; no Retry-After, a short one, one
+//     about the lease, one longer than SQS's longest delay): the fetch
+//     checkpoints and hands on a delayed continuation, which comes when
+//     the clock gets there — sometimes past the lease it holds — and goes
+//     on, waits on, or restarts. No claim takes over the lease a stop
+//     holds over its wait; a continuation goes on from exactly what its
+//     stop checkpointed, and is fenced only when its attempt was ended or
+//     taken over; no attempt goes on after more than SLUICE_MAX_STOPS
+//     stops in a row without progress, nor fails before;
+//   - a deploy changes the source's config between hops: a continuation
+//     under another config restarts the fetch as a new attempt (the parts
+//     check above tells the configs' records apart);
+//   - a message's try fails on its last receive and the consumer's
+//     give-up policy runs: a message is deleted only when its run is
+//     superseded (SUCCEEDED as its attempt, or a newer attempt owns the
+//     input; a batch also when its attempt is committing: its work is
+//     done), parked otherwise and never when superseded — nothing that
+//     needs a person is dropped.
+//
 // At the end the chaos stops, and one worker must bring the input to
-// SUCCEEDED within one lease: nothing stays stuck.
+// SUCCEEDED one lease after the longest wait a stop asked for, through
+// SLUICE_MAX_STOPS stops without progress before each page (within the
+// stop budget, no claim taking over while it waits); the continuations
+// still queued are fenced: nothing stays stuck.
+//
+// Mutations it catches (each applied alone, the test run, reverted):
+// Publish without its attempt check ("the partition went back"); Fail
+// accepting COMMITTING and GiveUp without its pointer check ("the run
+// FAILED as attempt n …, which the partition shows"); release accepting
+// COMMITTING ("shows attempt n, which was released"); the claim ignoring
+// its floor ("attempt 1 after attempt n"); handover.Continues not
+// comparing fingerprints ("part 1 of the published attempt n holds …
+// cfg 0 …; the attempt's fetch began under config 1"); StopPolicy not
+// counting stops ("attempt n goes on after 4 stops in a row without
+// progress"); CheckpointFor not holding the lease over the wait, and
+// BatchWritten/SetTotals shortening it ("a claim while the final fetch
+// waits … after a stop: <nil>, want it lost"); CheckpointFor keeping an
+// earlier checkpoint ("the continuation of hop 2 … goes on from …; its
+// stop checkpointed …") or not counting its hop ("… was fenced, yet its
+// attempt runs and nobody took it over"); service.FailRun deleting on any
+// fence, and FencedError.Superseded for a FAILED run of the same attempt
+// ("a fetch message of attempt n was deleted on its last receive, yet its
+// run is attempt n FAILED").
 
 const (
 	modelLease   = 30 * time.Second
@@ -125,6 +166,7 @@ type model struct {
 	waitsOn       int // continuations that waited on
 	continued     int // continuations that went on from their checkpoint
 	lastReceives  int // messages given up on at their last receive
+	lateBatches   int // batches of a stopped hop written during its wait
 	deleted       int
 	parked        int
 }
@@ -162,7 +204,7 @@ func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink
 func TestModelOfRunsAndCommits(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
 	seeds := 8
-	steps := 200
+	steps := 300
 	if testing.Short() {
 		seeds, steps = 2, 80
 	}
@@ -209,6 +251,9 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 				m.deleted+m.parked, m.deleted, m.parked)
 			fetches.add(m)
 		})
+	}
+	if testing.Short() {
+		return // a smoke run: too few steps for every event to come up
 	}
 	// The model is only worth something if the chaos reaches the commit,
 	// and stalled committers come back late.
@@ -272,19 +317,23 @@ func (m *model) step(i int) {
 	w := &m.workers[m.rng.IntN(modelWorkers)]
 	wi := indexOf(m, w)
 	// The fetch's and the delivery's events: a deploy, a continuation
-	// coming, a source stopping a walk (one that got nothing since its
+	// coming, a batch its stopped hop sent reaching the writer during the
+	// wait, a source stopping a walk (one that got nothing since its
 	// last stop is likely to stop again), a last receive failing.
 	switch {
-	case m.rng.IntN(30) == 0:
-		m.changeConfig(i)
+	case m.rng.IntN(40) == 0 || (len(m.conts) > 0 && m.rng.IntN(20) == 0):
+		m.changeConfig(i) // a deploy, likelier between hops
 		return
 	case len(m.conts) > 0 && m.rng.IntN(6) == 0:
 		m.deliver(i)
 		return
-	case w.stoppable() && (m.rng.IntN(14) == 0 || (w.stops > 0 && w.written == w.hopFrom && m.rng.IntN(4) != 0)):
+	case len(m.conts) > 0 && m.rng.IntN(12) == 0:
+		m.lateBatch(i)
+		return
+	case w.stoppable() && (m.rng.IntN(10) == 0 || (w.stops > 0 && w.written == w.hopFrom && m.rng.IntN(6) != 0)):
 		m.stop(i, wi, w)
 		return
-	case m.rng.IntN(40) == 0:
+	case m.rng.IntN(20) == 0:
 		m.lastReceive(i, wi, w)
 		return
 	}
@@ -293,8 +342,13 @@ func (m *model) step(i int) {
 		d := time.Duration(m.rng.IntN(int(modelLease/time.Second)+10)) * time.Second
 		m.clock.Add(d)
 		m.logf("%d: clock +%v", i, d)
-	case op < 9 && len(m.stalled) > 0:
-		k := m.rng.IntN(len(m.stalled))
+	case op < 9 && len(m.stalled) > 0 && (m.stalledBelow() >= 0 || m.rng.IntN(4) == 0):
+		// A stalled committer resumes — likelier at the worst moment, once
+		// a newer attempt is published.
+		k := m.stalledBelow()
+		if k < 0 {
+			k = m.rng.IntN(len(m.stalled))
+		}
 		man := m.stalled[k]
 		m.stalled = append(m.stalled[:k], m.stalled[k+1:]...)
 		m.resumed++
@@ -369,6 +423,17 @@ func (m *model) step(i int) {
 		m.logf("%d: w%d totals %d for attempt %d: %v", i, wi, w.batches, w.run.Attempt, err)
 		m.maybeCommit(i, wi, r, err)
 	}
+}
+
+// stalledBelow is the index of a stalled publish of an attempt below the
+// one published, or -1.
+func (m *model) stalledBelow() int {
+	for k, man := range m.stalled {
+		if man.Attempt < m.published {
+			return k
+		}
+	}
+	return -1
 }
 
 // maybeCommit does what the writer does after counting a batch or a total.
@@ -470,205 +535,6 @@ func (m *model) release(i int) {
 	default:
 		m.fatalf("release: %v", err)
 	}
-}
-
-// check verifies the invariants; full reads every object the pointer names.
-func (m *model) check(full bool) {
-	m.t.Helper()
-	for a, n := range m.wins {
-		if n > 1 {
-			m.fatalf("attempt %d's commit was decided %d times", a, n)
-		}
-	}
-	ptr, err := m.sink.Current(m.ctx, m.part)
-	if errors.Is(err, sink.ErrNoPointer) {
-		if m.published > 0 {
-			m.fatalf("the partition was published (attempt %d) and is gone", m.published)
-		}
-		return
-	}
-	if err != nil {
-		m.fatalf("read pointer: %v", err)
-	}
-	if ptr.Attempt < m.published {
-		m.fatalf("the partition went back from attempt %d to %d", m.published, ptr.Attempt)
-	}
-	m.published = ptr.Attempt
-	if n, ok := m.batchesOf[ptr.Attempt]; !ok || len(ptr.URIs) != n {
-		m.fatalf("the partition shows %d parts of attempt %d, whose fetch produced %d", len(ptr.URIs), ptr.Attempt, n)
-	}
-	for seq, uri := range ptr.URIs {
-		if key, _ := m.sink.KeyOf(uri); key != m.sink.PartKey(m.part, ptr.Attempt, seq) {
-			m.fatalf("the partition's part %d is %s, not attempt %d's", seq, uri, ptr.Attempt)
-		}
-		if full {
-			got := m.read(uri)
-			if want := batchData(m.t, ptr.Attempt, seq, m.cfgOf[ptr.Attempt]); !bytes.Equal(gunzip(m.t, got), gunzip(m.t, want)) {
-				m.fatalf("part %d of the published attempt %d holds %q; the attempt's fetch began under config %d", seq, ptr.Attempt, gunzip(m.t, got), m.cfgOf[ptr.Attempt])
-			}
-		}
-	}
-	if m.released[ptr.Attempt] {
-		m.fatalf("the partition shows attempt %d, which was released", ptr.Attempt)
-	}
-	r, err := m.store.Get(m.ctx, m.ref.Key())
-	if errors.Is(err, runs.ErrNotFound) {
-		return // lost
-	}
-	if err != nil {
-		m.fatalf("get run: %v", err)
-	}
-	if r.Status == runs.Succeeded && ptr.Attempt != r.Attempt {
-		m.fatalf("the run SUCCEEDED as attempt %d, the partition shows attempt %d", r.Attempt, ptr.Attempt)
-	}
-	// A published run is never FAILED — unless a committer of its attempt,
-	// stalled before its PUT, published it after (the README's known gap).
-	if r.Status == runs.Failed && ptr.Attempt == r.Attempt && !m.lateAfter[r.Attempt] {
-		m.fatalf("the run FAILED as attempt %d (%s: %s), which the partition shows", r.Attempt, r.ErrorClass, r.LastError)
-	}
-}
-
-// finish stops the chaos: whatever state the input is in, one worker must
-// bring it to SUCCEEDED one lease after every wait a stopped fetch asked
-// for — and within the stop budget: its source stops it SLUICE_MAX_STOPS
-// times in a row without a page before the first, and again after each
-// page; no claim takes the input over while it waits. The continuations
-// still in the queue come last, and change nothing.
-func (m *model) finish() {
-	wait := modelLease + time.Second
-	for _, until := range m.held {
-		wait = max(wait, time.Unix(until, 0).Sub(m.clock.Now())+time.Second)
-	}
-	m.clock.Add(wait)
-	r, err := m.store.Get(m.ctx, m.ref.Key())
-	if errors.Is(err, runs.ErrNotFound) {
-		r = runs.Run{}
-	} else if err != nil {
-		m.fatalf("get: %v", err)
-	}
-	msg := m.nextMsg()
-	req := runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: msg, Floor: m.floor()}
-	if r.Status == runs.Succeeded {
-		req.Force, req.ForceID = true, msg
-	}
-	claimed, err := m.store.Claim(m.ctx, req)
-	if err != nil {
-		m.fatalf("the input is stuck: claim after a lease = %v (run %s attempt %d)", err, r.Status, r.Attempt)
-	}
-	started, err := m.store.Start(m.ctx, claimed.Ref(), m.nextMsg())
-	if err != nil {
-		m.fatalf("start: %v", err)
-	}
-	a, ref := started.Attempt, started.Ref()
-	m.batchesOf[a], m.cfgOf[a] = 2, m.cfg
-	hop, stops := 0, 0
-	for seq := range 2 {
-		if seq > 0 {
-			hop, stops = m.finalStop(ref, hop, stops, true)
-		}
-		for range modelMaxStops {
-			hop, stops = m.finalStop(ref, hop, stops, false)
-		}
-		if _, err := m.sink.WritePart(m.ctx, m.sink.PartKey(m.part, a, seq), batchData(m.t, a, seq, m.cfg), 2); err != nil {
-			m.fatalf("write: %v", err)
-		}
-		if _, err := m.store.BatchWritten(m.ctx, ref, seq); err != nil {
-			m.fatalf("batch written: %v", err)
-		}
-	}
-	done, err := m.store.SetTotals(m.ctx, ref, 2, 4, 0)
-	if err != nil || !done.Complete() {
-		m.fatalf("totals: %+v %v", done, err)
-	}
-	final := commit.New(m.store, m.sink, commit.WithClock(m.clock.Now))
-	if _, err := final.Commit(m.ctx, done, m.part); err != nil {
-		m.fatalf("final commit: %v", err)
-	}
-	r, err = m.store.Get(m.ctx, m.ref.Key())
-	if err != nil || r.Status != runs.Succeeded || r.Attempt != a {
-		m.fatalf("final run = %+v, %v", r, err)
-	}
-	m.logf("final: attempt %d SUCCEEDED after %d hops", a, hop)
-	for _, c := range m.conts {
-		if got, err := m.store.Continue(m.ctx, c.run, c.msg, c.hop); !errors.Is(err, runs.ErrFenced) {
-			m.fatalf("the continuation of hop %d of attempt %d, delivered after attempt %d SUCCEEDED: %v %v, want fenced", c.hop, c.run.Attempt, a, attemptOf(got), err)
-		}
-	}
-	m.conts = nil
-}
-
-// finalStop is a stop of the final fetch of ref at hop: it must stay
-// within the budget, hold the input over its wait, and go on from its
-// checkpoint. It returns the hop and the stops in a row the fetch goes
-// on with.
-func (m *model) finalStop(ref contracts.Run, hop, stops int, progressed bool) (int, int) {
-	cause := m.quota()
-	next, err := modelStops.After(stops, progressed, cause)
-	if err != nil {
-		m.fatalf("the final fetch fails after %d stops in a row without progress (SLUICE_MAX_STOPS %d): %v", stops, modelMaxStops, err)
-	}
-	cp := modelCheckpoint{Fingerprint: modelConfigs[m.cfg].Fingerprint(), Stops: next.Stops, NotBefore: m.clock.Now().Add(next.Wait).UnixMilli()}
-	if r, err := m.store.Get(m.ctx, m.ref.Key()); err == nil {
-		cp.Batches = len(r.Written)
-	}
-	state, _ := json.Marshal(cp)
-	if err := m.store.CheckpointFor(m.ctx, ref, hop, string(state), next.Wait); err != nil {
-		m.fatalf("the final fetch's checkpoint: %v", err)
-	}
-	m.clock.Add(next.Wait)
-	msg := m.nextMsg()
-	if _, err := m.store.Claim(m.ctx, runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: msg, Floor: m.floor()}); !errors.Is(err, runs.ErrClaimLost) {
-		m.fatalf("a claim while the final fetch waits %v after a stop: %v, want it lost", next.Wait, err)
-	}
-	cur, err := m.store.Continue(m.ctx, ref, m.nextMsg(), hop+1)
-	if err != nil || cur.Checkpoint != string(state) {
-		m.fatalf("the final fetch's continuation of hop %d after %v: checkpoint %q, %v; want %s", hop+1, next.Wait, cur.Checkpoint, err, state)
-	}
-	return hop + 1, next.Stops
-}
-
-func (m *model) read(uri string) []byte {
-	key, ok := m.sink.KeyOf(uri)
-	if !ok {
-		m.fatalf("pointer names %s, outside the bucket", uri)
-	}
-	out, err := m.s3.GetObject(m.ctx, &s3.GetObjectInput{Bucket: aws.String(m.sink.Bucket()), Key: aws.String(key)})
-	if err != nil {
-		m.fatalf("the partition names %s, which cannot be read: %v", uri, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		m.fatalf("read %s: %v", uri, err)
-	}
-	return b
-}
-
-// batchData is batch seq of attempt a fetched under config cfg: two
-// records naming all three, so that a mix of attempts, batches or configs
-// shows in the content.
-func batchData(t *testing.T, a, seq, cfg int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	fmt.Fprintf(zw, "{\"attempt\":%d,\"seq\":%d,\"cfg\":%d,\"i\":0}\n{\"attempt\":%d,\"seq\":%d,\"cfg\":%d,\"i\":1}\n", a, seq, cfg, a, seq, cfg)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func attemptOf(r runs.Run) string {
