@@ -101,7 +101,7 @@ func (m *model) stop(i, wi int, w *worker) {
 		m.budgetFails++
 		out := m.deliverFetch(ref, fault.Permanent(fmt.Errorf("fetch %s: %w", ref.Key(), err)), false)
 		m.logf("%d: w%d's fetch of attempt %d stops past its budget: %v", i, wi, a, out)
-		m.settledFetch(ref, out)
+		m.settledPermanent(ref, out)
 		*w = worker{}
 		return
 	}

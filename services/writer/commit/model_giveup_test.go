@@ -95,6 +95,16 @@ func (m *model) settledFetch(ref contracts.Run, out error) {
 	m.settled("fetch", ref, out, false)
 }
 
+// settledPermanent checks a fetch message that failed permanently: it is
+// parked whatever its run (consumer.GiveUp parks every permanent error
+// with its reason), and never deleted.
+func (m *model) settledPermanent(ref contracts.Run, out error) {
+	if out == nil || !fault.IsPermanent(out) {
+		m.fatalf("a fetch message of attempt %d that failed permanently was not parked: %v", ref.Attempt, out)
+	}
+	m.parked++
+}
+
 // settledBatch is settledFetch for a writer message; own says the message
 // committed (its own commit failed).
 func (m *model) settledBatch(ref contracts.Run, out error, own bool) {
