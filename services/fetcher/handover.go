@@ -8,9 +8,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sluice-data/sluice/shared/backoff"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/handover"
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
@@ -27,10 +27,10 @@ func (h *handler) resume(ctx context.Context, f contracts.Fetch, msgID string, s
 	if err := json.Unmarshal([]byte(cur.Checkpoint), &cp); err != nil {
 		return cur, nil, fault.Permanent(fmt.Errorf("hop %d of %s: unreadable checkpoint: %w", hop, f.Key(), err))
 	}
-	fp := src.Fingerprint()
-	if cp.Fingerprint == fp {
+	if handover.Continues(cp.Fingerprint, src) {
 		return cur, &cp, nil
 	}
+	fp := src.Fingerprint()
 	was := cp.Fingerprint
 	if was == "" {
 		was = "none"
@@ -69,7 +69,7 @@ func (h *handler) handOver(ctx context.Context, f contracts.Fetch, src *pipeline
 // the walk got pages, else after a backoff). The attempt stays the same,
 // so nothing already sent is fetched again. A walk that stops more than
 // maxStops times in a row without getting a page cannot progress: it
-// fails, permanent, with the reason.
+// fails, permanent, with the reason (handover.StopPolicy decides).
 func (h *handler) stop(ctx context.Context, f contracts.Fetch, src *pipeline.Source, run contracts.Run, hop int, b *batcher, cause error) error {
 	cp := checkpoint{Fingerprint: src.Fingerprint(), Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages}
 	progressed := b.pages > b.pagesBefore
@@ -81,22 +81,17 @@ func (h *handler) stop(ctx context.Context, f contracts.Fetch, src *pipeline.Sou
 	default:
 		cp.Start = true
 	}
-	if !progressed {
-		cp.Stops = b.stops + 1
+	next, err := handover.StopPolicy{Max: h.maxStops, Backoff: h.stopBackoff}.After(b.stops, progressed, cause)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", f.Key(), err)
 	}
-	if cp.Stops > h.maxStops {
-		return fault.Permanent(fmt.Errorf("fetch %s: no progress over %d stops in a row (SLUICE_MAX_STOPS is %d), the last: %w", f.Key(), cp.Stops, h.maxStops, cause))
-	}
-	wait, asked := fault.Delay(cause)
-	if !asked && !progressed {
-		wait = backoff.Exponential(h.stopBackoff, queue.MaxDelay, cp.Stops)
-	}
-	cp.NotBefore = time.Now().Add(wait).UnixMilli()
-	if err := h.continueAt(ctx, f, run, hop, cp, wait); err != nil {
+	cp.Stops = next.Stops
+	cp.NotBefore = time.Now().Add(next.Wait).UnixMilli()
+	if err := h.continueAt(ctx, f, run, hop, cp, next.Wait); err != nil {
 		return err
 	}
 	logging.From(ctx).Warn("the source stopped the fetch; it goes on from the page it stopped on",
-		zap.NamedError("stop", cause), zap.Int("next_hop", hop+1), zap.Duration("wait", wait), zap.Int("pages", b.pages), zap.Int("stops_without_progress", cp.Stops))
+		zap.NamedError("stop", cause), zap.Int("next_hop", hop+1), zap.Duration("wait", next.Wait), zap.Int("pages", b.pages), zap.Int("stops_without_progress", cp.Stops))
 	return nil
 }
 

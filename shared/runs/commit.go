@@ -3,6 +3,7 @@ package runs
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -16,12 +17,8 @@ import (
 // interrupted by a crash or a timeout) is returned as it stands, with a nil
 // error: the caller may help finish the commit (see BeginCommit).
 func (s *Store) BatchWritten(ctx context.Context, r contracts.Run, seq int) (Run, error) {
-	run, applied, err := s.tryUpdate(ctx, "mark batch written", r, "ADD written :seq SET lease_until = :lease", "attempt = :attempt AND #st = :running",
-		map[string]types.AttributeValue{
-			":running": str(string(Running)),
-			":seq":     &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(seq)}},
-			":lease":   num(s.now().Add(s.cfg.Lease).Unix()),
-		})
+	run, applied, err := s.renewing(ctx, "mark batch written", r, "", "written :seq",
+		map[string]types.AttributeValue{":seq": &types.AttributeValueMemberNS{Value: []string{strconv.Itoa(seq)}}})
 	return committingOr(run, applied, err, "mark batch written", r)
 }
 
@@ -29,12 +26,41 @@ func (s *Store) BatchWritten(ctx context.Context, r contracts.Run, seq int) (Run
 // and returns the run as it now stands; a run its attempt is already
 // committing is returned as BatchWritten returns it.
 func (s *Store) SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (Run, error) {
-	run, applied, err := s.tryUpdate(ctx, "set totals", r, "SET batches_expected = :n, #records = :records, #bytes = :bytes, lease_until = :lease", "attempt = :attempt AND #st = :running",
-		map[string]types.AttributeValue{
-			":running": str(string(Running)), ":n": num(int64(batches)), ":records": num(records), ":bytes": num(bytes),
-			":lease": num(s.now().Add(s.cfg.Lease).Unix()),
-		}, "records", "bytes")
+	run, applied, err := s.renewing(ctx, "set totals", r, "batches_expected = :n, #records = :records, #bytes = :bytes", "",
+		map[string]types.AttributeValue{":n": num(int64(batches)), ":records": num(records), ":bytes": num(bytes)}, "records", "bytes")
 	return committingOr(run, applied, err, "set totals", r)
+}
+
+// renewing is a writer's update of r's RUNNING run — the SET and ADD
+// clauses' actions set and add (either may be empty) — that renews the
+// lease to one from now, but never shortens it: a stopped fetch's
+// checkpoint holds it over the source's wait (CheckpointFor), and the
+// batches its hop sent are counted during that wait. The second write,
+// without the renewal, is made only when the first found the lease held
+// longer.
+func (s *Store) renewing(ctx context.Context, op string, r contracts.Run, set, add string, values map[string]types.AttributeValue, names ...string) (Run, bool, error) {
+	lease := s.now().Add(s.cfg.Lease).Unix()
+	values[":running"], values[":lease"] = str(string(Running)), num(lease)
+	cond := "attempt = :attempt AND #st = :running"
+	update := func(set string) string {
+		var u []string
+		if set != "" {
+			u = append(u, "SET "+set)
+		}
+		if add != "" {
+			u = append(u, "ADD "+add)
+		}
+		return strings.Join(u, " ")
+	}
+	renew := "lease_until = :lease"
+	if set != "" {
+		renew = set + ", " + renew
+	}
+	run, applied, err := s.tryUpdate(ctx, op, r, update(renew), cond+" AND (attribute_not_exists(lease_until) OR lease_until < :lease)", values, names...)
+	if err != nil || applied || run.Attempt != r.Attempt || run.Status != Running || run.LeaseUntil < lease {
+		return run, applied, err
+	}
+	return s.tryUpdate(ctx, op, r, update(set), cond+" AND lease_until >= :lease", values, names...)
 }
 
 // committingOr is the outcome of a writer's update: the run as changed, or

@@ -46,7 +46,7 @@ func TestStaleCommitterLeavesTheNewerAttemptAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		for seq := range 2 {
-			if _, err := sk.WritePart(ctx, sk.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq), 2); err != nil {
+			if _, err := sk.WritePart(ctx, sk.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq, 0), 2); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := store.BatchWritten(ctx, r.Ref(), seq); err != nil {
@@ -134,7 +134,7 @@ func TestLostRunItemNeverReportsSucceededAndIsNumberedAbove(t *testing.T) {
 			t.Fatal(err)
 		}
 		for seq := range 2 {
-			if _, err := sk.WritePart(ctx, sk.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq), 2); err != nil {
+			if _, err := sk.WritePart(ctx, sk.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq, 0), 2); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := store.BatchWritten(ctx, r.Ref(), seq); err != nil {

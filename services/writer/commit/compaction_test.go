@@ -54,7 +54,7 @@ func (w *compactionWorld) complete(window string, n int) (runs.Run, sink.Partiti
 		t.Fatal(err)
 	}
 	for seq := range n {
-		if _, err := w.sink.WritePart(w.ctx, w.sink.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq), 2); err != nil {
+		if _, err := w.sink.WritePart(w.ctx, w.sink.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq, 0), 2); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.store.BatchWritten(w.ctx, r.Ref(), seq); err != nil {
@@ -108,7 +108,7 @@ func (w *compactionWorld) published(part sink.Partition, attempt, n int) (names 
 		all = append(all, gunzip(t, b)...)
 	}
 	for seq := range n {
-		want = append(want, gunzip(t, batchData(t, attempt, seq))...)
+		want = append(want, gunzip(t, batchData(t, attempt, seq, 0))...)
 	}
 	if !bytes.Equal(all, want) {
 		t.Fatalf("the published files hold\n%s\nwant parts 0-%d of attempt %d:\n%s", all, n-1, attempt, want)

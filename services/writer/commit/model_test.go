@@ -1,11 +1,9 @@
 package commit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -15,10 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/klauspost/compress/gzip"
 
 	"github.com/sluice-data/sluice/services/writer/commit"
-	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
@@ -37,13 +33,14 @@ import (
 //
 //   - the partition shows nothing, or exactly the files of one attempt's
 //     manifest, which hold its parts 0…n-1 compacted, each that attempt's
-//     records for that batch (no mix, no duplicate, nothing partial);
+//     records for that batch, all fetched under one config (no mix, no
+//     duplicate, nothing partial);
 //   - the published attempt never goes back;
 //   - when the run is SUCCEEDED, the partition shows exactly its attempt;
 //   - each attempt's commit is decided at most once;
 //   - attempt numbers only grow.
 //
-// Three operator and delivery events join the chaos:
+// Operator and delivery events join the chaos:
 //
 //   - the run item is lost (an operator deletes a "stuck" item, a table is
 //     replaced; the workers on it are gone): claims read the bucket's
@@ -55,8 +52,53 @@ import (
 //     gives up on the commit (as the writer does): a run whose attempt the
 //     partition shows is never FAILED by it.
 //
+// And the fetch's (model_fetch_test.go) and the delivery's
+// (model_giveup_test.go), decided as the fetcher and the writer decide
+// them:
+//
+//   - a source stops a walk (a quota; no Retry-After, a short one, one
+//     about the lease, one longer than SQS's longest delay): the fetch
+//     checkpoints and hands on a delayed continuation, which comes when
+//     the clock gets there — sometimes past the lease it holds — and goes
+//     on, waits on, or restarts. No claim takes over the lease a stop
+//     holds over its wait; a continuation goes on from exactly what its
+//     stop checkpointed, and is fenced only when its attempt was ended or
+//     taken over; no attempt goes on after more than SLUICE_MAX_STOPS
+//     stops in a row without progress, nor fails before;
+//   - a deploy changes the source's config between hops: a continuation
+//     under another config restarts the fetch as a new attempt (the parts
+//     check above tells the configs' records apart);
+//   - a message's try fails on its last receive and the consumer's
+//     give-up policy runs: a message is deleted only when its run is
+//     superseded (SUCCEEDED as its attempt, or a newer attempt owns the
+//     input; a batch also when its attempt is committing: its work is
+//     done), parked otherwise and never when superseded — nothing that
+//     needs a person is dropped.
+//
 // At the end the chaos stops, and one worker must bring the input to
-// SUCCEEDED within one lease: nothing stays stuck.
+// SUCCEEDED one lease after the longest wait a stop asked for, through
+// SLUICE_MAX_STOPS stops without progress before each page (within the
+// stop budget, no claim taking over while it waits); the continuations
+// still queued are fenced: nothing stays stuck.
+//
+// Mutations it catches (each applied alone, the test run, reverted):
+// Publish without its attempt check ("the partition went back"); Fail
+// accepting COMMITTING and GiveUp without its pointer check ("the run
+// FAILED as attempt n …, which the partition shows"); release accepting
+// COMMITTING ("shows attempt n, which was released"); the claim ignoring
+// its floor ("attempt 1 after attempt n"); handover.Continues not
+// comparing fingerprints ("part 1 of the published attempt n holds …
+// cfg 0 …; the attempt's fetch began under config 1"); StopPolicy not
+// counting stops ("attempt n goes on after 4 stops in a row without
+// progress"); CheckpointFor not holding the lease over the wait, and
+// BatchWritten/SetTotals shortening it ("a claim while the final fetch
+// waits … after a stop: <nil>, want it lost"); CheckpointFor keeping an
+// earlier checkpoint ("the continuation of hop 2 … goes on from …; its
+// stop checkpointed …") or not counting its hop ("… was fenced, yet its
+// attempt runs and nobody took it over"); service.FailRun deleting on any
+// fence, and FencedError.Superseded for a FAILED run of the same attempt
+// ("a fetch message of attempt n was deleted on its last receive, yet its
+// run is attempt n FAILED").
 
 const (
 	modelLease   = 30 * time.Second
@@ -70,6 +112,16 @@ type worker struct {
 	fetchMsg string
 	batches  int // how many batches its fetch produces
 	written  int // how many it has written so far
+	cfg      int // the config its hop fetches under (modelConfigs)
+	hop      int // the hop it fetches as
+	hopFrom  int // the batches written when its hop began
+	stops    int // the stops in a row without progress, as its checkpoint says
+}
+
+// stoppable says whether w's fetch is walking, so that its source can
+// stop it.
+func (w *worker) stoppable() bool {
+	return w.run != nil && w.run.Status == runs.Running && w.written < w.batches
 }
 
 type model struct {
@@ -101,6 +153,23 @@ type model struct {
 	refused   int
 	giveUps   map[commit.Ending]int // commits given up on, by ending
 	highest   int                   // the highest attempt ever claimed
+
+	cfg           int                     // the config deployed now
+	cfgOf         map[int]int             // the config each attempt's fetch began under
+	conts         []continuation          // continuations in the fetch queue
+	checkpoints   map[int]modelCheckpoint // the last checkpoint of each attempt
+	held          map[int]int64           // lease_until a stop's checkpoint holds, per attempt
+	noProgress    map[int]int             // stops in a row without progress, as the model counts them
+	configChanges int
+	stops         int // stops checkpointed
+	budgetFails   int // fetches failed past SLUICE_MAX_STOPS
+	restarts      int // continuations restarted under a changed config
+	waitsOn       int // continuations that waited on
+	continued     int // continuations that went on from their checkpoint
+	lastReceives  int // messages given up on at their last receive
+	lateBatches   int // batches of a stopped hop written during its wait
+	deleted       int
+	parked        int
 }
 
 // stallingObjects is the real sink, except that some publishes stall: the
@@ -136,11 +205,12 @@ func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink
 func TestModelOfRunsAndCommits(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
 	seeds := 8
-	steps := 200
+	steps := 250
 	if testing.Short() {
 		seeds, steps = 2, 80
 	}
 	var totalPublishes, totalResumed, totalLosses, totalRefused, totalReleases, totalGiveUps, totalFinished int
+	var fetches fetchTotals
 	for seed := range seeds {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 			c := runstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
@@ -157,6 +227,7 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 				ref:  contracts.Run{Source: "orders", Window: window},
 				wins: map[int]int{}, batchesOf: map[int]int{},
 				db: st.DynamoDB, table: st.Resources.Table, released: map[int]bool{}, lateAfter: map[int]bool{}, giveUps: map[commit.Ending]int{},
+				cfgOf: map[int]int{}, checkpoints: map[int]modelCheckpoint{}, held: map[int]int64{}, noProgress: map[int]int{},
 			}
 			m.committer = commit.New(store, stallingObjects{Sink: sk, m: m}, commit.WithClock(c.Now))
 			for i := range steps {
@@ -176,7 +247,14 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 			totalReleases += m.releases
 			totalGiveUps += m.giveUps[commit.EndedFailed] + m.giveUps[commit.EndedSucceeded]
 			totalFinished += m.giveUps[commit.EndedSucceeded]
+			t.Logf("%d config changes, %d stops (%d past the budget), continuations: %d went on, %d waited on, %d restarted under a new config; "+
+				"%d messages given up on: %d deleted, %d parked", m.configChanges, m.stops, m.budgetFails, m.continued, m.waitsOn, m.restarts,
+				m.deleted+m.parked, m.deleted, m.parked)
+			fetches.add(m)
 		})
+	}
+	if testing.Short() {
+		return // a smoke run: too few steps for every event to come up
 	}
 	// The model is only worth something if the chaos reaches the commit,
 	// and stalled committers come back late.
@@ -187,8 +265,34 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 		t.Fatalf("%d lost run items, %d releases (%d refused during a commit), %d give-ups of a commit (%d finished) over %d seeds: the model exercises too little",
 			totalLosses, totalReleases, totalRefused, totalGiveUps, totalFinished, seeds)
 	}
+	if !fetches.enough() {
+		t.Fatalf("over %d seeds: %+v: the model exercises too little", seeds, fetches)
+	}
+	t.Logf("over %d seeds: %+v", seeds, fetches)
 	t.Logf("over %d seeds: %d publishes, %d late resumes, %d lost run items, %d releases (%d refused during a commit), %d commits given up on (%d finished as published)",
 		seeds, totalPublishes, totalResumed, totalLosses, totalReleases, totalRefused, totalGiveUps, totalFinished)
+}
+
+// fetchTotals counts the fetch's and the delivery's events over the
+// seeds.
+type fetchTotals struct {
+	ConfigChanges, Stops, BudgetFails, Continued, WaitsOn, Restarts, Deleted, Parked int
+}
+
+func (f *fetchTotals) add(m *model) {
+	f.ConfigChanges += m.configChanges
+	f.Stops += m.stops
+	f.BudgetFails += m.budgetFails
+	f.Continued += m.continued
+	f.WaitsOn += m.waitsOn
+	f.Restarts += m.restarts
+	f.Deleted += m.deleted
+	f.Parked += m.parked
+}
+
+// enough says whether every event happened at least once.
+func (f fetchTotals) enough() bool {
+	return f.ConfigChanges > 0 && f.Stops > 0 && f.BudgetFails > 0 && f.Continued > 0 && f.WaitsOn > 0 && f.Restarts > 0 && f.Deleted > 0 && f.Parked > 0
 }
 
 func (m *model) logf(format string, args ...any) {
@@ -208,15 +312,44 @@ func (m *model) nextMsg() string {
 
 // step does one random action of one random worker.
 func (m *model) step(i int) {
+	// Time passes between any two calls: no two writes share a stamp (the
+	// store recognises its own retried write by one).
+	m.clock.Add(time.Millisecond)
 	w := &m.workers[m.rng.IntN(modelWorkers)]
 	wi := indexOf(m, w)
+	// The fetch's and the delivery's events: a deploy, a continuation
+	// coming, a batch its stopped hop sent reaching the writer during the
+	// wait, a source stopping a walk (one that got nothing since its
+	// last stop is likely to stop again), a last receive failing.
+	switch {
+	case m.rng.IntN(40) == 0 || (len(m.conts) > 0 && m.rng.IntN(20) == 0):
+		m.changeConfig(i) // a deploy, likelier between hops
+		return
+	case len(m.conts) > 0 && m.rng.IntN(6) == 0:
+		m.deliver(i)
+		return
+	case len(m.conts) > 0 && m.rng.IntN(12) == 0:
+		m.lateBatch(i)
+		return
+	case w.stoppable() && (m.rng.IntN(10) == 0 || (w.stops > 0 && w.written == w.hopFrom && m.rng.IntN(6) != 0)):
+		m.stop(i, wi, w)
+		return
+	case m.rng.IntN(20) == 0:
+		m.lastReceive(i, wi, w)
+		return
+	}
 	switch op := m.rng.IntN(100); {
 	case op < 6:
 		d := time.Duration(m.rng.IntN(int(modelLease/time.Second)+10)) * time.Second
 		m.clock.Add(d)
 		m.logf("%d: clock +%v", i, d)
-	case op < 9 && len(m.stalled) > 0:
-		k := m.rng.IntN(len(m.stalled))
+	case op < 9 && len(m.stalled) > 0 && (m.stalledBelow() >= 0 || m.rng.IntN(4) == 0):
+		// A stalled committer resumes — likelier at the worst moment, once
+		// a newer attempt is published.
+		k := m.stalledBelow()
+		if k < 0 {
+			k = m.rng.IntN(len(m.stalled))
+		}
 		man := m.stalled[k]
 		m.stalled = append(m.stalled[:k], m.stalled[k+1:]...)
 		m.resumed++
@@ -246,9 +379,14 @@ func (m *model) step(i int) {
 			req.Force, req.ForceID = true, req.MessageID
 		}
 		req.Floor = m.floor()
+		var before runs.Run
+		if len(m.held) > 0 { // only a stop's held lease needs the run as it stood
+			before, _ = m.store.Get(m.ctx, m.ref.Key())
+		}
 		r, err := m.store.Claim(m.ctx, req)
 		m.logf("%d: w%d claims (force %v, floor %d): %v %v", i, wi, force, req.Floor, attemptOf(r), err)
 		if err == nil {
+			m.tookOver(before)
 			m.claimed(r, true)
 			*w = worker{run: &r, fetchMsg: m.nextMsg()}
 		} else if !errors.Is(err, runs.ErrClaimLost) {
@@ -256,14 +394,13 @@ func (m *model) step(i int) {
 		}
 	case w.run.Status == runs.Claimed || op < 20:
 		// Start, or — for a worker that already started — a redelivery of
-		// its fetch message, which may restart the fetch as a new attempt.
-		r, err := m.store.Start(m.ctx, w.run.Ref(), w.fetchMsg)
-		m.logf("%d: w%d starts %d: %v %v", i, wi, w.run.Attempt, attemptOf(r), err)
+		// its fetch message (of its hop), which may restart the fetch as a
+		// new attempt.
+		r, err := m.store.StartHop(m.ctx, w.run.Ref(), w.fetchMsg, w.hop)
+		m.logf("%d: w%d starts %d (hop %d): %v %v", i, wi, w.run.Attempt, w.hop, attemptOf(r), err)
 		if err == nil {
 			m.claimed(r, r.Attempt != w.run.Attempt)
-			n := 1 + m.rng.IntN(4)
-			w.run, w.batches, w.written = &r, n, 0
-			m.batchesOf[r.Attempt] = n
+			m.fetchAs(w, r, w.fetchMsg)
 		}
 	case op < 28:
 		_, err := m.store.Heartbeat(m.ctx, w.run.Ref())
@@ -276,7 +413,7 @@ func (m *model) step(i int) {
 			w.written++
 		}
 		key := m.sink.PartKey(m.part, w.run.Attempt, seq)
-		if _, err := m.sink.WritePart(m.ctx, key, batchData(m.t, w.run.Attempt, seq), 2); err != nil {
+		if _, err := m.sink.WritePart(m.ctx, key, batchData(m.t, w.run.Attempt, seq, w.cfg), 2); err != nil {
 			m.fatalf("write part: %v", err)
 		}
 		r, err := m.store.BatchWritten(m.ctx, w.run.Ref(), seq)
@@ -290,6 +427,17 @@ func (m *model) step(i int) {
 		m.logf("%d: w%d totals %d for attempt %d: %v", i, wi, w.batches, w.run.Attempt, err)
 		m.maybeCommit(i, wi, r, err)
 	}
+}
+
+// stalledBelow is the index of a stalled publish of an attempt below the
+// one published, or -1.
+func (m *model) stalledBelow() int {
+	for k, man := range m.stalled {
+		if man.Attempt < m.published {
+			return k
+		}
+	}
+	return -1
 }
 
 // maybeCommit does what the writer does after counting a batch or a total.
@@ -309,27 +457,20 @@ func (m *model) maybeCommit(i, wi int, r runs.Run, err error) {
 		m.release(i) // an operator sees a commit stuck, and tries to end it
 	}
 	if err != nil && !errors.Is(err, runs.ErrFenced) && m.rng.IntN(2) == 0 {
-		m.giveUp(i, wi, r.Ref(), err)
+		// The message's last receive: the writer gives up on its commit.
+		out := m.deliverBatch(i, wi, r.Ref(), &m.part, err)
+		m.logf("%d: w%d's message that commits attempt %d is given up on: %v", i, wi, r.Attempt, out)
+		m.settledBatch(r.Ref(), out, true)
 	}
 }
 
-// giveUp is the writer's give-up on the message's last receive: Fail, and
-// for a run its attempt is committing, the commit's GiveUp.
-func (m *model) giveUp(i, wi int, ref contracts.Run, cause error) {
-	err := m.store.Fail(m.ctx, ref, consumer.ClassRetriesExhausted, cause.Error())
-	var fe *runs.FencedError
-	if errors.As(err, &fe) && fe.Status == runs.Committing && fe.Attempt == ref.Attempt {
-		end, err := m.committer.GiveUp(m.ctx, ref, m.part, consumer.ClassRetriesExhausted, cause.Error())
-		m.logf("%d: w%d's last receive gives up on the commit of attempt %d: %v %v", i, wi, ref.Attempt, end, err)
-		if err != nil {
-			m.fatalf("give up: %v", err)
-		}
-		m.giveUps[end]++
-		return
-	}
-	m.logf("%d: w%d's last receive fails attempt %d: %v", i, wi, ref.Attempt, err)
-	if err != nil && !errors.Is(err, runs.ErrFenced) {
-		m.fatalf("fail: %v", err)
+// tookOver checks a claim that took the input over from the run as it
+// stood before: never from a stopped fetch whose checkpoint holds the
+// lease over its wait.
+func (m *model) tookOver(before runs.Run) {
+	if until, ok := m.held[before.Attempt]; ok && before.Status == runs.Running && until >= m.clock.Now().Unix() {
+		m.fatalf("a claim took the input over from attempt %d at %s, whose stopped fetch holds it until %s",
+			before.Attempt, m.clock.Now().Format(time.TimeOnly), time.Unix(until, 0).UTC().Format(time.TimeOnly))
 	}
 }
 
@@ -363,6 +504,7 @@ func (m *model) loseRunItem(i int) {
 		m.fatalf("delete the run item: %v", err)
 	}
 	m.workers = [modelWorkers]worker{}
+	m.held = map[int]int64{} // no stop holds a run that is gone
 	m.losses++
 	// From here on attempts must be above what the bucket holds: an
 	// attempt that left nothing in it, and whose workers are gone, may
@@ -397,169 +539,6 @@ func (m *model) release(i int) {
 	default:
 		m.fatalf("release: %v", err)
 	}
-}
-
-// check verifies the invariants; full reads every object the pointer names.
-func (m *model) check(full bool) {
-	m.t.Helper()
-	for a, n := range m.wins {
-		if n > 1 {
-			m.fatalf("attempt %d's commit was decided %d times", a, n)
-		}
-	}
-	ptr, err := m.sink.Current(m.ctx, m.part)
-	if errors.Is(err, sink.ErrNoPointer) {
-		if m.published > 0 {
-			m.fatalf("the partition was published (attempt %d) and is gone", m.published)
-		}
-		return
-	}
-	if err != nil {
-		m.fatalf("read pointer: %v", err)
-	}
-	if ptr.Attempt < m.published {
-		m.fatalf("the partition went back from attempt %d to %d", m.published, ptr.Attempt)
-	}
-	m.published = ptr.Attempt
-	// The pointer lists the files of the attempt's manifest, which hold
-	// its parts 0…n-1 compacted, in order.
-	n, ok := m.batchesOf[ptr.Attempt]
-	man, err := m.sink.ReadManifest(m.ctx, m.part, ptr.Attempt)
-	if !ok || err != nil {
-		m.fatalf("the partition shows attempt %d (fetch known: %v), whose manifest reads %v", ptr.Attempt, ok, err)
-	}
-	if keys := man.Keys(); len(keys) != len(ptr.URIs) {
-		m.fatalf("the partition shows %d files, attempt %d's manifest lists %d", len(ptr.URIs), ptr.Attempt, len(keys))
-	}
-	next := 0
-	for i, uri := range ptr.URIs {
-		f := man.Files[i]
-		if key, _ := m.sink.KeyOf(uri); key != f.Key || f.First != next || !strings.HasPrefix(key, m.sink.AttemptPrefix(m.part, ptr.Attempt)) {
-			m.fatalf("the partition's file %d is %s, not attempt %d's file of parts %d-…", i, uri, ptr.Attempt, next)
-		}
-		if full {
-			var want []byte
-			for seq := f.First; seq <= f.Last; seq++ {
-				want = append(want, gunzip(m.t, batchData(m.t, ptr.Attempt, seq))...)
-			}
-			if got := gunzip(m.t, m.read(uri)); !bytes.Equal(got, want) {
-				m.fatalf("file %d of the published attempt %d holds %q, want parts %d-%d: %q", i, ptr.Attempt, got, f.First, f.Last, want)
-			}
-		}
-		next = f.Last + 1
-	}
-	if next != n {
-		m.fatalf("the partition shows parts 0-%d of attempt %d, whose fetch produced %d", next-1, ptr.Attempt, n)
-	}
-	if m.released[ptr.Attempt] {
-		m.fatalf("the partition shows attempt %d, which was released", ptr.Attempt)
-	}
-	r, err := m.store.Get(m.ctx, m.ref.Key())
-	if errors.Is(err, runs.ErrNotFound) {
-		return // lost
-	}
-	if err != nil {
-		m.fatalf("get run: %v", err)
-	}
-	if r.Status == runs.Succeeded && ptr.Attempt != r.Attempt {
-		m.fatalf("the run SUCCEEDED as attempt %d, the partition shows attempt %d", r.Attempt, ptr.Attempt)
-	}
-	// A published run is never FAILED — unless a committer of its attempt,
-	// stalled before its PUT, published it after (the README's known gap).
-	if r.Status == runs.Failed && ptr.Attempt == r.Attempt && !m.lateAfter[r.Attempt] {
-		m.fatalf("the run FAILED as attempt %d (%s: %s), which the partition shows", r.Attempt, r.ErrorClass, r.LastError)
-	}
-}
-
-// finish stops the chaos: whatever state the input is in, one worker must
-// bring it to SUCCEEDED after at most one lease.
-func (m *model) finish() {
-	m.clock.Add(modelLease + time.Second)
-	r, err := m.store.Get(m.ctx, m.ref.Key())
-	if errors.Is(err, runs.ErrNotFound) {
-		r = runs.Run{}
-	} else if err != nil {
-		m.fatalf("get: %v", err)
-	}
-	msg := m.nextMsg()
-	req := runs.ClaimRequest{Source: m.ref.Source, Window: m.ref.Window, Trigger: "manual", MessageID: msg, Floor: m.floor()}
-	if r.Status == runs.Succeeded {
-		req.Force, req.ForceID = true, msg
-	}
-	claimed, err := m.store.Claim(m.ctx, req)
-	if err != nil {
-		m.fatalf("the input is stuck: claim after a lease = %v (run %s attempt %d)", err, r.Status, r.Attempt)
-	}
-	started, err := m.store.Start(m.ctx, claimed.Ref(), m.nextMsg())
-	if err != nil {
-		m.fatalf("start: %v", err)
-	}
-	a := started.Attempt
-	m.batchesOf[a] = 2
-	for seq := range 2 {
-		if _, err := m.sink.WritePart(m.ctx, m.sink.PartKey(m.part, a, seq), batchData(m.t, a, seq), 2); err != nil {
-			m.fatalf("write: %v", err)
-		}
-		if _, err := m.store.BatchWritten(m.ctx, started.Ref(), seq); err != nil {
-			m.fatalf("batch written: %v", err)
-		}
-	}
-	done, err := m.store.SetTotals(m.ctx, started.Ref(), 2, 4, 0)
-	if err != nil || !done.Complete() {
-		m.fatalf("totals: %+v %v", done, err)
-	}
-	final := commit.New(m.store, m.sink, commit.WithClock(m.clock.Now))
-	if _, err := final.Commit(m.ctx, done, m.part); err != nil {
-		m.fatalf("final commit: %v", err)
-	}
-	r, err = m.store.Get(m.ctx, m.ref.Key())
-	if err != nil || r.Status != runs.Succeeded || r.Attempt != a {
-		m.fatalf("final run = %+v, %v", r, err)
-	}
-	m.logf("final: attempt %d SUCCEEDED", a)
-}
-
-func (m *model) read(uri string) []byte {
-	key, ok := m.sink.KeyOf(uri)
-	if !ok {
-		m.fatalf("pointer names %s, outside the bucket", uri)
-	}
-	out, err := m.s3.GetObject(m.ctx, &s3.GetObjectInput{Bucket: aws.String(m.sink.Bucket()), Key: aws.String(key)})
-	if err != nil {
-		m.fatalf("the partition names %s, which cannot be read: %v", uri, err)
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		m.fatalf("read %s: %v", uri, err)
-	}
-	return b
-}
-
-// batchData is batch seq of attempt a: two records naming both, so that a
-// mix of attempts or batches shows in the content.
-func batchData(t *testing.T, a, seq int) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	fmt.Fprintf(zw, "{\"attempt\":%d,\"seq\":%d,\"i\":0}\n{\"attempt\":%d,\"seq\":%d,\"i\":1}\n", a, seq, a, seq)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func gunzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func attemptOf(r runs.Run) string {

@@ -167,7 +167,7 @@ func (s *Store) BatchWritten(_ context.Context, r contracts.Run, seq int) (runs.
 			c.Written = append(slices.Clone(c.Written), seq)
 			slices.Sort(c.Written)
 		}
-		c.LeaseUntil = lease
+		c.LeaseUntil = max(c.LeaseUntil, lease) // never shorter than a stop's wait
 	})
 	return committingOr(run, ok, "mark batch written", r)
 }
@@ -178,7 +178,7 @@ func (s *Store) SetTotals(_ context.Context, r contracts.Run, batches int, recor
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	run, ok := s.change(r, running(r), func(c *runs.Run) {
-		c.BatchesExpected, c.Records, c.Bytes, c.LeaseUntil = &batches, records, bytes, lease
+		c.BatchesExpected, c.Records, c.Bytes, c.LeaseUntil = &batches, records, bytes, max(c.LeaseUntil, lease)
 	})
 	return committingOr(run, ok, "set totals", r)
 }

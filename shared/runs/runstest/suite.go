@@ -70,6 +70,7 @@ func TestStore(t *testing.T, open Open) {
 		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},
 		{"ContinuationHops", testContinuationHops},
 		{"ADelayedContinuationKeepsTheInput", testADelayedContinuationKeepsTheInput},
+		{"TheWriterCountingDuringAWaitKeepsTheInput", testTheWriterCountingDuringAWaitKeepsTheInput},
 		{"RestartBeginsTheFetchAgainAsTheNextAttempt", testRestartBeginsTheFetchAgainAsTheNextAttempt},
 		{"FailOfAFinishedAttemptSaysWhetherItIsSuperseded", testFailOfAFinishedAttemptSaysWhetherItIsSuperseded},
 		{"SchemaIsRecordedOnTheCommitAndItsHistory", testSchemaIsRecordedOnTheCommitAndItsHistory},

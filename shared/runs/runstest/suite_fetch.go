@@ -3,6 +3,7 @@ package runstest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -245,5 +246,47 @@ func testADelayedContinuationKeepsTheInput(t *testing.T, open Open) {
 	next, err := s.Claim(ctx, req("m-3"))
 	if err != nil || next.Attempt <= first.Attempt {
 		t.Fatalf("claim after the wait and a lease = %+v, %v; want a new attempt", next, err)
+	}
+}
+
+// The batches a stopped hop sent reach the writer while its continuation
+// waits: counting them (and the total) renews the lease but never
+// shortens the one the checkpoint holds over the wait — a claim during
+// the wait is lost, and the continuation goes on as the same attempt.
+func testTheWriterCountingDuringAWaitKeepsTheInput(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	claimed, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Start(ctx, claimed.Ref(), "f-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckpointFor(ctx, first.Ref(), 0, `{"page":{"page":6}}`, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(time.Minute)
+	if _, err := s.BatchWritten(ctx, first.Ref(), 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTotals(ctx, first.Ref(), 9, 90, 900); err != nil {
+		t.Fatal(err)
+	}
+	c.Add(9 * time.Minute) // the wait is over; the checkpoint's lease runs on
+	if _, err := s.Claim(ctx, req("m-2")); !errors.Is(err, runs.ErrClaimLost) {
+		t.Fatalf("claim during the wait, after the writer counted a batch and the total: %v, want the claim lost", err)
+	}
+	hop1, err := s.StartHop(ctx, first.Ref(), "f-1", 1)
+	if err != nil || hop1.Attempt != first.Attempt || !slices.Equal(hop1.Written, []int{4}) {
+		t.Fatalf("delayed hop 1 = %+v, %v; want the same attempt with batch 4 counted", hop1, err)
+	}
+	c.Add(30 * time.Second)
+	if _, err := s.BatchWritten(ctx, first.Ref(), 5); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Get(ctx, first.Input); err != nil || r.LeaseUntil != c.Now().Add(time.Minute).Unix() {
+		t.Fatalf("lease after a batch once the wait is over = %+v, %v; want renewed to a lease from now", r, err)
 	}
 }
