@@ -24,8 +24,8 @@ status: ## show whether the local emulators answer
 	scripts/stack.sh status
 
 .PHONY: demo
-demo: ## run the whole pipeline end to end on the local stack and check the output
-	go run ./scripts/demo
+demo: ## run the whole pipeline end to end on the local stack and check the output (DEMO_FLAGS="-format parquet -records-per-day N …")
+	go run ./scripts/demo $(DEMO_FLAGS)
 
 .PHONY: test
 test: ## run all unit and integration tests (emulators started if needed, stopped after)

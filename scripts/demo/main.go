@@ -56,14 +56,19 @@ func main() {
 	keep := flag.Bool("keep", false, "leave the emulators running and print the environment for this demo's resources")
 	only := flag.String("sources", "", "comma-separated sources to trigger (default: all four)")
 	nDays := flag.Int("days", len(days), fmt.Sprintf("days to trigger, from %s (1..%d)", firstDay, len(days)))
+	format := flag.String("format", "jsonl", "published file format: jsonl, or parquet (inferred columns and a record column)")
 	flag.Parse()
+	if *format != "jsonl" && *format != "parquet" {
+		fmt.Fprintf(os.Stderr, "demo: -format %q, want jsonl or parquet\n", *format)
+		os.Exit(2)
+	}
 	if *nDays < 1 || *nDays > len(days) {
 		fmt.Fprintf(os.Stderr, "demo: -days %d, want 1..%d\n", *nDays, len(days))
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *perDay, *timeout, *keep, *only, days[:*nDays]); err != nil {
+	if err := run(ctx, *perDay, *timeout, *keep, *only, *format, days[:*nDays]); err != nil {
 		fmt.Fprintln(os.Stderr, "demo FAILED:", err)
 		stop()
 		os.Exit(1)
@@ -72,11 +77,28 @@ func main() {
 
 const firstDay = "2026-11-01"
 
+// withFormat gives every source of cfg the output format: for parquet,
+// columns inferred from the records and a record column keeping each
+// record as sent, which the demo checks against the API.
+func withFormat(cfg, format string) string {
+	if format != "parquet" {
+		return cfg
+	}
+	var b strings.Builder
+	for line := range strings.Lines(cfg) {
+		b.WriteString(line)
+		if strings.HasPrefix(line, "  - name: ") {
+			b.WriteString("    output: {format: parquet, record_column: record}\n")
+		}
+	}
+	return b.String()
+}
+
 var days = []string{"2026-11-01", "2026-11-02", "2026-11-03"}
 
 // run runs the demo for the sources named in only (all when empty) over
 // days.
-func run(ctx context.Context, perDay int, timeout time.Duration, keep bool, only string, days []string) (err error) {
+func run(ctx context.Context, perDay int, timeout time.Duration, keep bool, only, format string, days []string) (err error) {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return err
@@ -135,7 +157,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool, only
 	defer srv.Close()
 	apiURL := "http://" + ln.Addr().String()
 	pipelineFile := filepath.Join(work, "pipeline.yaml")
-	if err := os.WriteFile(pipelineFile, []byte(api.PipelineYAML(apiURL, nil)), 0o644); err != nil {
+	if err := os.WriteFile(pipelineFile, []byte(withFormat(api.PipelineYAML(apiURL, nil), format)), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("   demo API on %s, %d records per source and day; pipeline config %s\n", apiURL, perDay, pipelineFile)
@@ -211,7 +233,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool, only
 	s3c := s3.NewFromConfig(awsCfg)
 	sk := sink.New(s3c, res.Bucket, "")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTITION (POINTER)\tOBJECTS\tRECORDS\tGZIP BYTES\tMATCHES API")
+	fmt.Fprintln(tw, "PARTITION (POINTER)\tOBJECTS\tRECORDS\tBYTES\tMATCHES API")
 	var total, bytes int64
 	var problems []string
 	for _, r := range finished {
@@ -257,7 +279,7 @@ func run(ctx context.Context, perDay int, timeout time.Duration, keep bool, only
 	}
 	fmt.Printf("fetches handed over to a new invocation %d times; %d OAuth2 tokens issued to tickets (the API revokes each after 5 uses)\n",
 		strings.Count(fetcherLog, "handed over to a new invocation"), api.TokenRequests())
-	fmt.Printf("\n%d records (%d inputs, %.1f MiB gzip) in %v: %.0f records/s end to end, duplicates dropped by dedupe, every partition identical to the API\n",
+	fmt.Printf("\n%d records (%d inputs, %.1f MiB published) in %v: %.0f records/s end to end, duplicates dropped by dedupe, every partition identical to the API\n",
 		total, len(finished), float64(bytes)/(1<<20), elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 	if keep {
 		fmt.Println("\nThe emulators and this demo's resources stay up. To use them (sluicectl, the services, aws sqs …):")

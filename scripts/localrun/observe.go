@@ -5,14 +5,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/sluice-data/sluice/shared/parquetfile"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
 )
@@ -84,6 +88,10 @@ func ReadPartition(ctx context.Context, api *s3.Client, sk *sink.Sink, part sink
 		return p, err
 	}
 	p.Attempt = ptr.Attempt
+	recordColumn, err := recordColumnOf(ctx, sk, part, ptr.Attempt)
+	if err != nil {
+		return p, err
+	}
 	for _, uri := range ptr.URIs {
 		key, ok := sk.KeyOf(uri)
 		if !ok {
@@ -93,7 +101,12 @@ func ReadPartition(ctx context.Context, api *s3.Client, sk *sink.Sink, part sink
 		if err != nil {
 			return p, fmt.Errorf("get %s: %w", key, err)
 		}
-		recs, err := readLines(obj.Body)
+		var recs [][]byte
+		if strings.HasSuffix(key, ".parquet") {
+			recs, err = readParquet(obj.Body, recordColumn)
+		} else {
+			recs, err = readLines(obj.Body)
+		}
 		obj.Body.Close()
 		if err != nil {
 			return p, fmt.Errorf("read %s: %w", key, err)
@@ -111,6 +124,43 @@ func ReadPartition(ctx context.Context, api *s3.Client, sk *sink.Sink, part sink
 		}
 	}
 	return p, nil
+}
+
+// recordColumnOf is the record column of the attempt's parquet files, as
+// its manifest records it ("" for jsonl).
+func recordColumnOf(ctx context.Context, sk *sink.Sink, part sink.Partition, attempt int) (string, error) {
+	m, err := sk.ReadManifest(ctx, part, attempt)
+	if err != nil {
+		return "", fmt.Errorf("manifest of attempt %d: %w", attempt, err)
+	}
+	if len(m.Schema) == 0 {
+		return "", nil
+	}
+	var s struct {
+		RecordColumn string `json:"record_column"`
+	}
+	if err := json.Unmarshal(m.Schema, &s); err != nil {
+		return "", fmt.Errorf("manifest of attempt %d: schema: %w", attempt, err)
+	}
+	return s.RecordColumn, nil
+}
+
+// readParquet reads a parquet file's records: from its record column, the
+// records as the API sent them, which a check against the API needs.
+func readParquet(r io.Reader, recordColumn string) ([][]byte, error) {
+	if recordColumn == "" {
+		return nil, errors.New("a parquet file without a record column cannot be checked against the API's records byte for byte")
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	err = parquetfile.EachRecord(bytes.NewReader(b), int64(len(b)), recordColumn, func(rec []byte) error {
+		out = append(out, bytes.Clone(rec))
+		return nil
+	})
+	return out, err
 }
 
 func readLines(r io.Reader) ([][]byte, error) {
