@@ -3,7 +3,10 @@
 //
 //  1. BeginCommit (DynamoDB, conditional): RUNNING → COMMITTING, only for
 //     the current attempt with every batch 0…n-1 written. This is the one
-//     decision; a stale or incomplete attempt stops here.
+//     decision; a stale or incomplete attempt stops here. A later
+//     committer of the COMMITTING attempt (a continuation, a redelivery)
+//     renews its lease there, and again before each further file it
+//     compacts (RenewCommit): a commit that keeps working keeps its input.
 //  2. Unless the attempt's manifest exists (an earlier try got past step
 //     4), check that S3 holds exactly the parts 0…n-1 of the attempt, and
 //  3. compact them into the files that are published (package compact:
@@ -54,6 +57,7 @@ import (
 // RunStore moves runs through the commit; *runs.Store is one.
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
+	RenewCommit(ctx context.Context, r contracts.Run) (runs.Run, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
 	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
@@ -268,7 +272,10 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 		return sink.Manifest{}, compact.Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
 	}
 	out := c.outputs(ref.Source)
-	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out})
+	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{
+		Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out,
+		Renew: func(ctx context.Context) error { _, err := c.runs.RenewCommit(ctx, ref); return err },
+	})
 	if err != nil {
 		return sink.Manifest{}, res, fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err)
 	}

@@ -77,6 +77,10 @@ type Request struct {
 	// Parts are the attempt's staged parts 0…n-1, checked complete.
 	Parts  []sink.Part
 	Output pipeline.Output
+	// Renew, if set, is called before each file but the call's first: the
+	// committer renews its lease there, so that an invocation that
+	// outlasts the lease keeps the input. Its error stops the compaction.
+	Renew func(ctx context.Context) error
 }
 
 // Result is what a compaction produced.
@@ -131,6 +135,11 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	for next < len(req.Parts) {
 		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(c.now()) < max(c.reserve, 2*longest) {
 			return res, nil
+		}
+		if req.Renew != nil && res.Written > 0 {
+			if err := req.Renew(ctx); err != nil {
+				return res, err
+			}
 		}
 		group := cut(req.Parts[next:], int64(req.Output.FileSize))
 		start := c.now()
