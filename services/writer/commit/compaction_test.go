@@ -343,3 +343,31 @@ func testContinuedCompactionKeepsItsLease(t *testing.T, per time.Duration, invoc
 	}
 	t.Fatal("never published")
 }
+
+// Against DynamoDB Local and versitygw: an invocation that starts with
+// less than the reserve left (a Done message received late, a writer
+// timeout under the reserve) still writes one file before it hands on,
+// so a continued commit always progresses: it takes at most one
+// invocation per file, never an endless chain of empty continuations.
+func TestEveryInvocationWritesAFileBeforeItHandsOn(t *testing.T) {
+	w := newCompactionWorld(t)
+	const n = 6
+	run, part := w.complete("2026-11-06", n)
+	outputs := commit.WithOutputs(func(string) pipeline.Output { return w.twoPartFiles(part, run.Attempt) })
+	c := commit.New(w.store, w.sink, outputs, commit.WithReserve(time.Hour))
+	for i := range n / 2 {
+		ctx, cancel := context.WithTimeout(w.ctx, time.Minute) // under the reserve
+		res, err := c.Commit(ctx, run, part)
+		cancel()
+		if err != nil {
+			t.Fatalf("invocation %d: %v", i+1, err)
+		}
+		if res.Compacted != 1 {
+			t.Fatalf("invocation %d = %+v; want one file written", i+1, res)
+		}
+		if last := i == n/2-1; res.Continue == last || res.Published != last {
+			t.Fatalf("invocation %d = %+v; want a continuation until the last file, then the publish", i+1, res)
+		}
+	}
+	w.published(part, run.Attempt, n)
+}

@@ -13,7 +13,8 @@
 //
 // A compaction that would not finish before its context's deadline (the
 // invocation's) stops between two files and says so (Result.Done false):
-// the caller continues it in a new invocation.
+// the caller continues it in a new invocation. Each call writes at least
+// one file before it stops, so continuations are bounded by the files.
 //
 // jsonl files are the parts' bytes concatenated: gzip members concatenate
 // into one valid gzip stream, so nothing is decompressed or recompressed,
@@ -56,9 +57,9 @@ type Compactor struct {
 	now     func() time.Time
 }
 
-// New returns a Compactor over store that starts a file only while more
-// than reserve (or twice the longest file so far) is left before the
-// context's deadline, as told by now (nil: time.Now). reserve 0 means
+// New returns a Compactor over store that, after its first file, starts
+// a file only while more than reserve (or twice the longest file so far)
+// is left before the context's deadline, as told by now (nil: time.Now). reserve 0 means
 // DefaultReserve.
 func New(store Store, reserve time.Duration, now func() time.Time) *Compactor {
 	if reserve <= 0 {
@@ -133,7 +134,11 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	}
 	var longest time.Duration
 	for next < len(req.Parts) {
-		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(c.now()) < max(c.reserve, 2*longest) {
+		// Every call writes one file before it may stop, however little
+		// time is left: each continuation progresses, so a compaction
+		// takes at most one invocation per file. One killed in that file
+		// is redelivered, its receive count growing to the give-up.
+		if deadline, ok := ctx.Deadline(); ok && res.Written > 0 && deadline.Sub(c.now()) < max(c.reserve, 2*longest) {
 			return res, nil
 		}
 		if req.Renew != nil && res.Written > 0 {
