@@ -75,13 +75,19 @@ func recordFault(err error) error {
 // schemaOf is the output's declared schema or, when it declares no
 // columns, the schema inferred from every record of the parts — a first
 // pass, deterministic, so every committer of the attempt infers the same.
+// A record that is not a JSON object adds no column: with a record column
+// it is kept there; without one it fails the commit for good.
 func schemaOf(ctx context.Context, parts opener, all []sink.Part, o pipeline.Output) (schema.Schema, error) {
 	s, ok := schema.Declared(o)
 	if !ok {
 		inf := schema.NewInferrer()
 		for _, p := range all {
 			err := eachRecord(ctx, parts, p, func(line int, rec []byte) error {
-				if err := inf.Add(rec); err != nil {
+				err := inf.Add(rec)
+				if errors.Is(err, schema.ErrNotObject) && o.RecordColumn != "" {
+					return nil // kept whole in the record column, as the writer keeps it
+				}
+				if err != nil {
 					return fault.Permanent(fmt.Errorf("infer the schema: part %d line %d: %w", p.Seq, line, err))
 				}
 				return nil
