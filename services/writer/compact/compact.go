@@ -7,8 +7,9 @@
 // file_size (records are never split). The cut depends only on the
 // parts' sizes, so every committer of the attempt — a redelivery, a
 // continuation — plans the same files, and a file's key names its parts
-// (data-<first>-<last>.jsonl.gz): a compaction that stopped resumes after
-// the last file that exists. Each file is one multipart upload, completed
+// (data-<first>-<last>.jsonl.gz; data-<first>-<last>.<schema>.parquet,
+// the schema's fingerprint in 16 hex digits): a compaction that stopped
+// resumes after the last file that exists in its output. Each file is one multipart upload, completed
 // only when whole (sink.Upload): a file exists complete or not at all.
 //
 // A compaction that would not finish before its context's deadline (the
@@ -110,11 +111,11 @@ type Result struct {
 
 // Compact writes the files of req's attempt that do not exist yet.
 func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err error) {
-	files, err := c.existing(ctx, req)
+	f, settled, err := formatOf(ctx, c.store, req)
 	if err != nil {
 		return Result{}, err
 	}
-	f, settled, err := formatOf(ctx, c.store, req)
+	files, err := c.existing(ctx, req, f.ext())
 	if err != nil {
 		return Result{}, err
 	}
@@ -161,10 +162,14 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	return res, nil
 }
 
-// existing lists the files already written that follow each other from
-// part 0. Files beside that chain (two committers that cut differently,
-// across a change of file_size) are left out: nothing publishes them.
-func (c *Compactor) existing(ctx context.Context, req Request) ([]sink.File, error) {
+// existing lists the files already written in req's output — its key
+// ending ext names the format and the parquet schema — that follow each
+// other from part 0. Others (of another output, across a deploy that
+// changed output.format or the declared columns; beside the chain, two
+// committers that cut differently across a change of file_size) are left
+// out: nothing publishes them, and the commit removes them after its
+// publish.
+func (c *Compactor) existing(ctx context.Context, req Request, ext string) ([]sink.File, error) {
 	listed, err := c.store.Files(ctx, req.Partition, req.Attempt)
 	if err != nil {
 		return nil, err
@@ -172,7 +177,7 @@ func (c *Compactor) existing(ctx context.Context, req Request) ([]sink.File, err
 	var chain []sink.File
 	next := 0
 	for _, f := range listed { // by First
-		if f.First == next && f.Last < len(req.Parts) {
+		if f.First == next && f.Last < len(req.Parts) && f.Key == c.store.FileKey(req.Partition, req.Attempt, f.First, f.Last, ext) {
 			chain = append(chain, f)
 			next = f.Last + 1
 		}

@@ -22,12 +22,15 @@ import (
 type parquetFile struct {
 	schema schema.Schema
 	opts   parquetfile.Options
+	// tag names the schema in the file's key (the fingerprint's first 16
+	// hex digits): a file of another schema is never taken for one of this.
+	tag string
 	// mismatches counts values written as NULL; first is the first.
 	mismatches int64
 	first      error
 }
 
-func (*parquetFile) ext() string         { return ".parquet" }
+func (f *parquetFile) ext() string       { return "." + f.tag + ".parquet" }
 func (*parquetFile) contentType() string { return "application/vnd.apache.parquet" }
 
 func (f *parquetFile) write(ctx context.Context, w io.Writer, parts opener, group []sink.Part) (int64, error) {
