@@ -137,6 +137,7 @@ func TestSettingsFromOneVariable(t *testing.T) {
 		{"SLUICE_S3_PREFIX", "writer", "var.data_key_prefix", []hclsyntax.Expression{m.locals["bucket_objects_arn"].Expr}, "the writer's IAM object resource"},
 		{"SLUICE_S3_PREFIX", "dedupe", "var.data_key_prefix", []hclsyntax.Expression{m.locals["bucket_objects_arn"].Expr}, "dedupe's IAM object resource"},
 		{"SLUICE_HANDOFF_MARGIN", "fetcher", "var.handoff_margin_seconds", preconditions, "the fetcher timeout precondition"},
+		{"SLUICE_COMPACT_RESERVE", "writer", "var.compact_reserve_seconds", preconditions, "the writer timeout precondition"},
 	}
 	for _, tc := range cases {
 		value, ok := perService[tc.service][tc.env]
@@ -189,6 +190,16 @@ func TestSettingsFromOneVariable(t *testing.T) {
 	}
 	if got := num(s.vars["handoff_margin_seconds"]); time.Duration(got)*time.Second != margin {
 		t.Errorf("var.handoff_margin_seconds default %d s, SLUICE_HANDOFF_MARGIN envDefault %s", got, margin)
+	}
+
+	// Compaction reserve: same default, and the writer timeout is checked
+	// against it.
+	reserve, err := time.ParseDuration(envSettings(t, "services/writer")["SLUICE_COMPACT_RESERVE"].Default)
+	if err != nil {
+		t.Fatalf("SLUICE_COMPACT_RESERVE envDefault: %v", err)
+	}
+	if got := num(s.vars["compact_reserve_seconds"]); time.Duration(got)*time.Second != reserve {
+		t.Errorf("var.compact_reserve_seconds default %d s, SLUICE_COMPACT_RESERVE envDefault %s", got, reserve)
 	}
 }
 

@@ -155,8 +155,8 @@ func (s *sent) SendJSON(_ context.Context, url string, v any) error {
 }
 
 // Against DynamoDB Local and versitygw: a commit whose compaction would
-// outlast the invocation (here: less time is left than the reserve)
-// sends the run's Done message to the batches queue and acknowledges its
+// outlast the invocation (here: after its first file of three, less time
+// is left than the reserve) sends the run's Done message to the batches queue and acknowledges its
 // own; nothing is published, the run stays COMMITTING; the Done message,
 // delivered to a new invocation, finishes the commit.
 func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *testing.T) {
@@ -173,7 +173,9 @@ func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *test
 	}
 	out := &sent{}
 	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, out: out, batchesURL: "batches-url",
-		commits: commit.New(store, objects, commit.WithReserve(time.Hour))}
+		commits: commit.New(store, objects, commit.WithReserve(time.Hour), commit.WithOutputs(func(string) pipeline.Output {
+			return pipeline.Output{Format: pipeline.JSONL, FileSize: 1} // a file per part: the first invocation writes one of three
+		}))}
 	claimed, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "in-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -216,10 +218,10 @@ func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *test
 		t.Fatal(err)
 	}
 	r, err := store.Get(ctx, run.Key())
-	if err != nil || r.Status != runs.Succeeded || r.Objects != 1 {
+	if err != nil || r.Status != runs.Succeeded || r.Objects != n {
 		t.Fatalf("run after the continuation = %+v, %v", r, err)
 	}
-	if ptr, err := objects.Current(ctx, part); err != nil || ptr.Attempt != run.Attempt || len(ptr.URIs) != 1 {
+	if ptr, err := objects.Current(ctx, part); err != nil || ptr.Attempt != run.Attempt || len(ptr.URIs) != n {
 		t.Fatalf("pointer = %+v, %v", ptr, err)
 	}
 	if len(out.bodies) != 1 {

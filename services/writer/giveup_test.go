@@ -37,7 +37,9 @@ func (o *objectsAt) Parts(_ context.Context, p sink.Partition, attempt int) ([]s
 	return []sink.Part{{Key: o.layout.PartKey(p, attempt, 0), Seq: 0}, {Key: o.layout.PartKey(p, attempt, 1), Seq: 1}}, nil
 }
 
-func (o *objectsAt) WriteManifest(context.Context, sink.Partition, sink.Manifest) error { return nil }
+func (o *objectsAt) WriteManifest(_ context.Context, _ sink.Partition, m sink.Manifest) (sink.Manifest, error) {
+	return m, nil
+}
 
 func (o *objectsAt) Publish(_ context.Context, _ sink.Partition, m sink.Manifest) (sink.Publication, error) {
 	if o.publishErr != nil {
@@ -74,7 +76,9 @@ func (o *objectsAt) ReadManifest(context.Context, sink.Partition, int) (sink.Man
 	return sink.Manifest{}, sink.ErrNoManifest
 }
 
-func (o *objectsAt) RemoveStaged(context.Context, sink.Partition, int) (int, error) { return 0, nil }
+func (o *objectsAt) RemoveStaged(context.Context, sink.Partition, int, []string) (int, error) {
+	return 0, nil
+}
 
 func (o *objectsAt) LatestSchema(context.Context, string) (sink.SourceSchema, error) {
 	return sink.SourceSchema{}, sink.ErrNoSchema

@@ -79,8 +79,9 @@ func committingOr(run Run, applied bool, err error, op string, r contracts.Run) 
 // current, it is RUNNING, and every expected batch is written: the one
 // decision that the attempt's output is the input's output. won is true
 // for the single caller that made the move; a caller that finds the run
-// already COMMITTING by the same attempt gets the run and won == false,
-// and may help finish the commit (publishing is idempotent).
+// already COMMITTING by the same attempt (a continuation, a redelivery)
+// renews its lease (RenewCommit), gets the run and won == false, and may
+// help finish the commit (publishing is idempotent).
 func (s *Store) BeginCommit(ctx context.Context, r contracts.Run) (run Run, won bool, err error) {
 	now := s.now().UTC()
 	run, won, err = s.tryUpdate(ctx, "begin commit", r,
@@ -96,9 +97,19 @@ func (s *Store) BeginCommit(ctx context.Context, r contracts.Run) (run Run, won 
 	case won:
 		return run, true, nil
 	case run.Attempt == r.Attempt && run.Status == Committing:
-		return run, false, nil
+		run, err = s.RenewCommit(ctx, r)
+		return run, false, err
 	}
 	return Run{}, false, fenced("begin commit", r, run)
+}
+
+// RenewCommit renews the lease of r's COMMITTING run to one from now, and
+// returns the run: a commit that keeps working (its compaction continued
+// over several invocations) is never taken over by a sweep or a claim.
+// Fenced unless r's attempt is COMMITTING.
+func (s *Store) RenewCommit(ctx context.Context, r contracts.Run) (Run, error) {
+	return s.update(ctx, "renew commit", r, "SET lease_until = :lease", "attempt = :attempt AND #st = :committing",
+		map[string]types.AttributeValue{":committing": str(string(Committing)), ":lease": num(s.now().Add(s.cfg.Lease).Unix())})
 }
 
 // SetSchema records on a COMMITTING run the fingerprint of the schema its

@@ -35,14 +35,18 @@ func (s *Sink) RemoveAttemptsBelow(ctx context.Context, p Partition, below int, 
 	return s.delete(ctx, prefix, stale)
 }
 
-// RemoveStaged deletes an attempt's staged parts, once its files are
-// published, and aborts the multipart uploads left under it (a committer
-// killed mid-upload); it returns how many parts it deleted.
-func (s *Sink) RemoveStaged(ctx context.Context, p Partition, attempt int) (int, error) {
+// RemoveStaged deletes an attempt's staged parts and its files that
+// published does not list (files of another output or cut, written by an
+// earlier try of the commit), once its files are published, and aborts
+// the multipart uploads left under it (a committer killed mid-upload); it
+// returns how many objects it deleted.
+func (s *Sink) RemoveStaged(ctx context.Context, p Partition, attempt int, published []string) (int, error) {
 	prefix := s.AttemptPrefix(p, attempt)
 	var staged []types.ObjectIdentifier
 	err := s.list(ctx, prefix, func(o types.Object) {
-		if _, ok := PartSeq(aws.ToString(o.Key)); ok {
+		key := aws.ToString(o.Key)
+		_, _, file := FileRange(key)
+		if _, part := PartSeq(key); part || (file && !slices.Contains(published, key)) {
 			staged = append(staged, types.ObjectIdentifier{Key: o.Key})
 		}
 	})

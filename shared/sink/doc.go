@@ -5,7 +5,7 @@
 //
 //	data/source=<s>/<hive>/attempt=<n>/part-<seq:06d>.jsonl.gz     one staged object per batch, never overwritten
 //	data/source=<s>/<hive>/attempt=<n>/data-<first>-<last>.<ext>   a published file: parts first…last compacted
-//	                                                               (.jsonl.gz or .parquet), one multipart upload
+//	                                                               (.jsonl.gz or .<schema>.parquet), one multipart upload
 //	data/source=<s>/<hive>/attempt=<n>/_SUCCESS                    the attempt's manifest (JSON), written last
 //	current/source=<s>/<hive>/symlink.txt                           the partition: the s3:// URIs of the
 //	                                                                published attempt's files, one per line
@@ -21,7 +21,8 @@
 // complete attempt or the new one, never a mix. The pointer is replaced
 // only by a higher attempt — a compare-and-swap on its ETag (If-Match) —
 // so a late commit can never roll a partition back. Once published, the
-// attempt's staged parts are removed (RemoveStaged).
+// attempt's staged parts, and its files the manifest does not list, are
+// removed (RemoveStaged).
 //
 // Readers read the pointer: Athena through a SymlinkTextInputFormat table
 // over current/, anything else by reading symlink.txt (or the _SUCCESS

@@ -38,7 +38,7 @@ func TestObjectFormatsGolden(t *testing.T) {
 		}
 		m.Parts = append(m.Parts, sink.Part{Key: key, Seq: seq, Bytes: int64(w.Bytes)})
 	}
-	if err := s.WriteManifest(ctx, p, m); err != nil {
+	if _, err := s.WriteManifest(ctx, p, m); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Publish(ctx, p, m); err != nil {

@@ -53,8 +53,10 @@ func (l Layout) PartKey(p Partition, attempt, seq int) string {
 
 // FileKey is the key of a published file of an attempt: the compaction
 // of its parts first…last, with the extension ext (".jsonl.gz",
-// ".parquet"). The range in the name makes the cut deterministic and
-// resumable: a redelivered commit continues after the last file listed.
+// ".<schema>.parquet": it names the output, so a file is reused only by a
+// commit of the same output). The range in the name makes the cut
+// deterministic and resumable: a redelivered commit continues after the
+// last file listed.
 func (l Layout) FileKey(p Partition, attempt, first, last int, ext string) string {
 	return l.AttemptPrefix(p, attempt) + fmt.Sprintf("%s%06d-%06d%s", filePrefix, first, last, ext)
 }

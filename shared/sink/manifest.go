@@ -108,17 +108,26 @@ func (s *Sink) ReadManifest(ctx context.Context, p Partition, attempt int) (Mani
 	return m, nil
 }
 
-// WriteManifest stores m as the attempt's _SUCCESS object, once: a
-// manifest that is there already is kept (the attempt's parts cannot
-// change after it is complete).
-func (s *Sink) WriteManifest(ctx context.Context, p Partition, m Manifest) error {
+// WriteManifest stores m as the attempt's _SUCCESS object, once, and
+// returns the attempt's manifest as stored: m, or the one that was there
+// already (another committer of the attempt wrote it first; it is kept,
+// and it is what the caller publishes, so that the pointer always names
+// the files _SUCCESS lists).
+func (s *Sink) WriteManifest(ctx context.Context, p Partition, m Manifest) (Manifest, error) {
 	body, err := json.Marshal(m)
 	if err != nil {
-		return fault.Permanent(fmt.Errorf("encode manifest: %w", err))
+		return Manifest{}, fault.Permanent(fmt.Errorf("encode manifest: %w", err))
 	}
 	err = s.putOnce(ctx, s.SuccessKey(p, m.Attempt), body, "application/json", nil)
-	if errors.Is(err, errExists) {
-		return nil
+	switch {
+	case errors.Is(err, errExists):
+		stored, err := s.ReadManifest(ctx, p, m.Attempt)
+		if errors.Is(err, ErrNoManifest) {
+			return Manifest{}, fault.Retryable(fmt.Errorf("read the manifest of attempt %d back: %w", m.Attempt, err))
+		}
+		return stored, err
+	case err != nil:
+		return Manifest{}, err
 	}
-	return err
+	return m, nil
 }

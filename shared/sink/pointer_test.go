@@ -30,7 +30,7 @@ func TestPublishMovesForwardOnly(t *testing.T) {
 			}
 			m.Parts = append(m.Parts, sink.Part{Key: key, Seq: seq})
 		}
-		if err := s.WriteManifest(ctx, p, m); err != nil {
+		if _, err := s.WriteManifest(ctx, p, m); err != nil {
 			t.Fatal(err)
 		}
 		return m

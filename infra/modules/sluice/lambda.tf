@@ -70,6 +70,7 @@ locals {
     writer = merge(local.runs_environment, {
       SLUICE_BATCHES_QUEUE_URL = local.stack_environment.SLUICE_BATCHES_QUEUE_URL
       SLUICE_BUCKET            = local.stack_environment.SLUICE_BUCKET
+      SLUICE_COMPACT_RESERVE   = "${var.compact_reserve_seconds}s"
       # Unset, not empty, without a prefix: the writer's default is none.
     }, var.data_key_prefix == "" ? {} : { SLUICE_S3_PREFIX = var.data_key_prefix })
   }
@@ -143,6 +144,14 @@ resource "aws_lambda_function" "service" {
     precondition {
       condition     = each.key != "fetcher" || local.functions.fetcher.timeout >= var.handoff_margin_seconds + 60
       error_message = "functions.fetcher.timeout (${local.functions.fetcher.timeout} s) must be at least handoff_margin_seconds (${var.handoff_margin_seconds} s) + 60 s."
+    }
+
+    # A compaction starts a further file only while more than the reserve
+    # is left; a writer whose timeout is within a minute of it would
+    # continue its commit after every file.
+    precondition {
+      condition     = each.key != "writer" || local.functions.writer.timeout >= var.compact_reserve_seconds + 60
+      error_message = "functions.writer.timeout (${local.functions.writer.timeout} s) must be at least compact_reserve_seconds (${var.compact_reserve_seconds} s) + 60 s."
     }
   }
 }

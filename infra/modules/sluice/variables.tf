@@ -179,6 +179,17 @@ variable "heartbeat" {
   }
 }
 
+variable "compact_reserve_seconds" {
+  description = "SLUICE_COMPACT_RESERVE of the writer, in seconds: after its first file, a commit's compaction starts a file only while more than this is left before the invocation's deadline. The writer timeout must exceed it by at least 60 s."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.compact_reserve_seconds >= 1 && floor(var.compact_reserve_seconds) == var.compact_reserve_seconds
+    error_message = "compact_reserve_seconds must be a whole number of seconds, 1 or more."
+  }
+}
+
 variable "handoff_margin_seconds" {
   description = "SLUICE_HANDOFF_MARGIN of the fetcher, in seconds: a fetch hands over to a new invocation when less than this is left before its deadline. The fetcher timeout must exceed it by at least 60 s."
   type        = number

@@ -3,7 +3,10 @@
 //
 //  1. BeginCommit (DynamoDB, conditional): RUNNING → COMMITTING, only for
 //     the current attempt with every batch 0…n-1 written. This is the one
-//     decision; a stale or incomplete attempt stops here.
+//     decision; a stale or incomplete attempt stops here. A later
+//     committer of the COMMITTING attempt (a continuation, a redelivery)
+//     renews its lease there, and again before each further file it
+//     compacts (RenewCommit): a commit that keeps working keeps its input.
 //  2. Unless the attempt's manifest exists (an earlier try got past step
 //     4), check that S3 holds exactly the parts 0…n-1 of the attempt, and
 //  3. compact them into the files that are published (package compact:
@@ -12,7 +15,9 @@
 //     returns Result.Continue, and the caller continues the commit in a
 //     new invocation, which resumes after the last file written.
 //  4. Write the attempt's manifest (v2: the files), _SUCCESS, once
-//     (If-None-Match).
+//     (If-None-Match); when another committer wrote it first, its
+//     manifest is the one published. Only files of the output's format
+//     (and parquet schema) are reused from an earlier try.
 //  5. Publish: point the partition at the attempt's files (one atomic
 //     PUT, only over a lower attempt). A pointer already above the
 //     attempt (the run item lost its counter) ends the commit as a
@@ -20,8 +25,8 @@
 //     its attempt.
 //  6. Remove the objects of lower attempts, except the one just replaced
 //     (queries that started before the swap may still be reading it),
-//     and the attempt's own staged parts; higher attempts are never
-//     touched.
+//     and the attempt's own staged parts and unpublished files; higher
+//     attempts are never touched.
 //  7. FinishCommit (DynamoDB, conditional): COMMITTING → SUCCEEDED.
 //
 // A crash anywhere leaves the run COMMITTING; the redelivered message
@@ -54,6 +59,7 @@ import (
 // RunStore moves runs through the commit; *runs.Store is one.
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
+	RenewCommit(ctx context.Context, r contracts.Run) (runs.Run, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
 	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
@@ -64,8 +70,8 @@ type ObjectStore interface {
 	compact.Store
 	Parts(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, error)
 	ReadManifest(ctx context.Context, p sink.Partition, attempt int) (sink.Manifest, error)
-	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) error
-	RemoveStaged(ctx context.Context, p sink.Partition, attempt int) (int, error)
+	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Manifest, error)
+	RemoveStaged(ctx context.Context, p sink.Partition, attempt int, published []string) (int, error)
 	LatestSchema(ctx context.Context, source string) (sink.SourceSchema, error)
 	SetLatestSchema(ctx context.Context, source string, ss sink.SourceSchema) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
@@ -131,7 +137,8 @@ type Result struct {
 	Replaced int
 	// Removed counts the objects of other attempts deleted.
 	Removed int
-	// Staged counts the attempt's own staged parts deleted.
+	// Staged counts the attempt's own staged parts deleted, and its files
+	// the manifest does not list.
 	Staged int
 	// Objects counts the files published.
 	Objects int
@@ -186,7 +193,9 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 			return Result{Won: won, Continue: true, Compacted: cres.Written, CompactTime: took, Records: cur.Records,
 				Mismatches: cres.Mismatches, FirstMismatch: cres.FirstMismatch}, nil
 		}
-		if err := c.objects.WriteManifest(ctx, p, m); err != nil {
+		// Publish what _SUCCESS says: another committer of the attempt
+		// may have written it first, with files cut otherwise.
+		if m, err = c.objects.WriteManifest(ctx, p, m); err != nil {
 			return Result{}, err
 		}
 	} else if err != nil {
@@ -221,7 +230,7 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 		return res, err
 	}
 	if m.V >= sink.ManifestV2 { // a v1 attempt published its parts
-		if res.Staged, err = c.objects.RemoveStaged(ctx, p, ref.Attempt); err != nil {
+		if res.Staged, err = c.objects.RemoveStaged(ctx, p, ref.Attempt, keys); err != nil {
 			return res, err
 		}
 	}
@@ -268,7 +277,10 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 		return sink.Manifest{}, compact.Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
 	}
 	out := c.outputs(ref.Source)
-	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out})
+	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{
+		Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out,
+		Renew: func(ctx context.Context) error { _, err := c.runs.RenewCommit(ctx, ref); return err },
+	})
 	if err != nil {
 		return sink.Manifest{}, res, fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err)
 	}

@@ -226,9 +226,14 @@ func TestCompactionKilledMidFileRedeliveryFinishesTheSameFiles(t *testing.T) {
 type clockedUploads struct {
 	*sink.Sink
 	clock *runstest.Clock
+	// starting, if set, is called as each upload starts.
+	starting func()
 }
 
 func (c clockedUploads) Upload(ctx context.Context, key, contentType string, meta map[string]string, write func(io.Writer) error) (sink.Uploaded, error) {
+	if c.starting != nil {
+		c.starting()
+	}
 	c.clock.Add(10 * time.Minute)
 	return c.Sink.Upload(ctx, key, contentType, meta, write)
 }
@@ -273,6 +278,96 @@ func TestCompactionContinuesInTheNextInvocation(t *testing.T) {
 	res := invoke()
 	if res.Continue || !res.Published || res.Compacted != 1 || res.Objects != n/2 {
 		t.Fatalf("last invocation = %+v; want the last file written and %d published", res, n/2)
+	}
+	w.published(part, run.Attempt, n)
+}
+
+// Against DynamoDB Local and versitygw: a compaction continued over more
+// than its lease (files of ten minutes, a 15-minute lease) keeps the
+// input, because every continuation renews the lease, and so does the
+// start of each further file of an invocation that outlasts the lease: no
+// sweep or claim takes the commit over, and it publishes its attempt.
+func TestAContinuedCompactionKeepsItsLease(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// per is the invocation's time; invocations how many the commit takes.
+		per         time.Duration
+		invocations int
+	}{
+		{"one file per invocation", 25 * time.Minute, 3},
+		{"three files in an invocation longer than the lease", 45 * time.Minute, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testContinuedCompactionKeepsItsLease(t, tt.per, tt.invocations) })
+	}
+}
+
+func testContinuedCompactionKeepsItsLease(t *testing.T, per time.Duration, invocations int) {
+	w := newCompactionWorld(t)
+	const n = 6
+	run, part := w.complete("2026-11-05", n)
+	clock := runstest.NewClock(time.Now())
+	store, err := runs.New(w.st.DynamoDB, runs.Config{Table: w.st.Resources.Table, Lease: 15 * time.Minute}, runs.WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := func() {
+		if got, err := store.Get(w.ctx, run.Input); err != nil || got.Attempt != run.Attempt || !time.Unix(got.LeaseUntil, 0).After(clock.Now()) {
+			t.Errorf("a file starts with run %s attempt %d, lease until %s, now %s, %v; want attempt %d with a live lease",
+				got.Status, got.Attempt, time.Unix(got.LeaseUntil, 0), clock.Now(), err, run.Attempt)
+		}
+	}
+	outputs := commit.WithOutputs(func(string) pipeline.Output { return w.twoPartFiles(part, run.Attempt) })
+	c := commit.New(store, clockedUploads{Sink: w.sink, clock: clock, starting: live}, outputs, commit.WithClock(clock.Now), commit.WithReserve(time.Minute))
+	for i := range invocations {
+		ctx, cancel := context.WithDeadline(w.ctx, clock.Now().Add(per))
+		res, err := c.Commit(ctx, run, part)
+		cancel()
+		if err != nil {
+			t.Fatalf("invocation %d: %v", i+1, err)
+		}
+		if res.Published {
+			if i != invocations-1 {
+				t.Fatalf("published at invocation %d, want %d", i+1, invocations)
+			}
+			w.published(part, run.Attempt, n)
+			return
+		}
+		if got, err := store.Get(w.ctx, run.Input); err != nil || got.Attempt != run.Attempt || !time.Unix(got.LeaseUntil, 0).After(clock.Now()) {
+			t.Fatalf("after invocation %d: run %s attempt %d, lease until %s, now %s, %v; want attempt %d with a live lease",
+				i+1, got.Status, got.Attempt, time.Unix(got.LeaseUntil, 0), clock.Now(), err, run.Attempt)
+		}
+		if _, err := store.Claim(w.ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-05", Trigger: "manual", MessageID: fmt.Sprint("m-late-", i)}); err == nil {
+			t.Fatalf("after invocation %d: a claim took the live commit over", i+1)
+		}
+		clock.Add(time.Minute) // the continuation's message on its way
+	}
+	t.Fatal("never published")
+}
+
+// Against DynamoDB Local and versitygw: an invocation that starts with
+// less than the reserve left (a Done message received late, a writer
+// timeout under the reserve) still writes one file before it hands on,
+// so a continued commit always progresses: it takes at most one
+// invocation per file, never an endless chain of empty continuations.
+func TestEveryInvocationWritesAFileBeforeItHandsOn(t *testing.T) {
+	w := newCompactionWorld(t)
+	const n = 6
+	run, part := w.complete("2026-11-06", n)
+	outputs := commit.WithOutputs(func(string) pipeline.Output { return w.twoPartFiles(part, run.Attempt) })
+	c := commit.New(w.store, w.sink, outputs, commit.WithReserve(time.Hour))
+	for i := range n / 2 {
+		ctx, cancel := context.WithTimeout(w.ctx, time.Minute) // under the reserve
+		res, err := c.Commit(ctx, run, part)
+		cancel()
+		if err != nil {
+			t.Fatalf("invocation %d: %v", i+1, err)
+		}
+		if res.Compacted != 1 {
+			t.Fatalf("invocation %d = %+v; want one file written", i+1, res)
+		}
+		if last := i == n/2-1; res.Continue == last || res.Published != last {
+			t.Fatalf("invocation %d = %+v; want a continuation until the last file, then the publish", i+1, res)
+		}
 	}
 	w.published(part, run.Attempt, n)
 }

@@ -88,7 +88,7 @@ func TestCommitPublishesParquetWithTheInferredSchema(t *testing.T) {
 	seen := 0
 	for i, uri := range ptr.URIs {
 		key, _ := w.sink.KeyOf(uri)
-		if key != w.sink.FileKey(part, run.Attempt, 2*i, 2*i+1, ".parquet") || m.Files[i].Records != 2*per {
+		if key != w.sink.FileKey(part, run.Attempt, 2*i, 2*i+1, "."+m.SchemaFingerprint[:16]+".parquet") || m.Files[i].Records != 2*per {
 			t.Fatalf("file %d = %s with %d records, want parts %d-%d with %d", i, key, m.Files[i].Records, 2*i, 2*i+1, 2*per)
 		}
 		rc, err := w.sink.Open(w.ctx, key)

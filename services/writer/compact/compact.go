@@ -7,13 +7,15 @@
 // file_size (records are never split). The cut depends only on the
 // parts' sizes, so every committer of the attempt — a redelivery, a
 // continuation — plans the same files, and a file's key names its parts
-// (data-<first>-<last>.jsonl.gz): a compaction that stopped resumes after
-// the last file that exists. Each file is one multipart upload, completed
+// (data-<first>-<last>.jsonl.gz; data-<first>-<last>.<schema>.parquet,
+// the schema's fingerprint in 16 hex digits): a compaction that stopped
+// resumes after the last file that exists in its output. Each file is one multipart upload, completed
 // only when whole (sink.Upload): a file exists complete or not at all.
 //
 // A compaction that would not finish before its context's deadline (the
 // invocation's) stops between two files and says so (Result.Done false):
-// the caller continues it in a new invocation.
+// the caller continues it in a new invocation. Each call writes at least
+// one file before it stops, so continuations are bounded by the files.
 //
 // jsonl files are the parts' bytes concatenated: gzip members concatenate
 // into one valid gzip stream, so nothing is decompressed or recompressed,
@@ -56,9 +58,9 @@ type Compactor struct {
 	now     func() time.Time
 }
 
-// New returns a Compactor over store that starts a file only while more
-// than reserve (or twice the longest file so far) is left before the
-// context's deadline, as told by now (nil: time.Now). reserve 0 means
+// New returns a Compactor over store that, after its first file, starts
+// a file only while more than reserve (or twice the longest file so far)
+// is left before the context's deadline, as told by now (nil: time.Now). reserve 0 means
 // DefaultReserve.
 func New(store Store, reserve time.Duration, now func() time.Time) *Compactor {
 	if reserve <= 0 {
@@ -77,6 +79,10 @@ type Request struct {
 	// Parts are the attempt's staged parts 0…n-1, checked complete.
 	Parts  []sink.Part
 	Output pipeline.Output
+	// Renew, if set, is called before each file but the call's first: the
+	// committer renews its lease there, so that an invocation that
+	// outlasts the lease keeps the input. Its error stops the compaction.
+	Renew func(ctx context.Context) error
 }
 
 // Result is what a compaction produced.
@@ -105,11 +111,11 @@ type Result struct {
 
 // Compact writes the files of req's attempt that do not exist yet.
 func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err error) {
-	files, err := c.existing(ctx, req)
+	f, settled, err := formatOf(ctx, c.store, req)
 	if err != nil {
 		return Result{}, err
 	}
-	f, settled, err := formatOf(ctx, c.store, req)
+	files, err := c.existing(ctx, req, f.ext())
 	if err != nil {
 		return Result{}, err
 	}
@@ -129,8 +135,17 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	}
 	var longest time.Duration
 	for next < len(req.Parts) {
-		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(c.now()) < max(c.reserve, 2*longest) {
+		// Every call writes one file before it may stop, however little
+		// time is left: each continuation progresses, so a compaction
+		// takes at most one invocation per file. One killed in that file
+		// is redelivered, its receive count growing to the give-up.
+		if deadline, ok := ctx.Deadline(); ok && res.Written > 0 && deadline.Sub(c.now()) < max(c.reserve, 2*longest) {
 			return res, nil
+		}
+		if req.Renew != nil && res.Written > 0 {
+			if err := req.Renew(ctx); err != nil {
+				return res, err
+			}
 		}
 		group := cut(req.Parts[next:], int64(req.Output.FileSize))
 		start := c.now()
@@ -147,10 +162,14 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	return res, nil
 }
 
-// existing lists the files already written that follow each other from
-// part 0. Files beside that chain (two committers that cut differently,
-// across a change of file_size) are left out: nothing publishes them.
-func (c *Compactor) existing(ctx context.Context, req Request) ([]sink.File, error) {
+// existing lists the files already written in req's output — its key
+// ending ext names the format and the parquet schema — that follow each
+// other from part 0. Others (of another output, across a deploy that
+// changed output.format or the declared columns; beside the chain, two
+// committers that cut differently across a change of file_size) are left
+// out: nothing publishes them, and the commit removes them after its
+// publish.
+func (c *Compactor) existing(ctx context.Context, req Request, ext string) ([]sink.File, error) {
 	listed, err := c.store.Files(ctx, req.Partition, req.Attempt)
 	if err != nil {
 		return nil, err
@@ -158,7 +177,7 @@ func (c *Compactor) existing(ctx context.Context, req Request) ([]sink.File, err
 	var chain []sink.File
 	next := 0
 	for _, f := range listed { // by First
-		if f.First == next && f.Last < len(req.Parts) {
+		if f.First == next && f.Last < len(req.Parts) && f.Key == c.store.FileKey(req.Partition, req.Attempt, f.First, f.Last, ext) {
 			chain = append(chain, f)
 			next = f.Last + 1
 		}

@@ -13,6 +13,8 @@ import (
 
 // format writes one file from a group of staged parts.
 type format interface {
+	// ext ends the file's key: it names the format and, for parquet, the
+	// schema, so that only files of the same output are reused.
 	ext() string
 	contentType() string
 	// write writes the parts' records to w as one file and returns how
@@ -40,8 +42,9 @@ func formatOf(ctx context.Context, parts opener, req Request) (format, *Result, 
 		if err != nil {
 			return nil, nil, err
 		}
-		f := &parquetFile{schema: s, opts: parquetfile.Options{Compression: req.Output.Compression, RowGroupBytes: parquetfile.DefaultRowGroupBytes}}
-		return f, &Result{Schema: raw, Fingerprint: s.Fingerprint()}, nil
+		fp := s.Fingerprint()
+		f := &parquetFile{schema: s, tag: fp[:16], opts: parquetfile.Options{Compression: req.Output.Compression, RowGroupBytes: parquetfile.DefaultRowGroupBytes}}
+		return f, &Result{Schema: raw, Fingerprint: fp}, nil
 	}
 	return nil, nil, fault.Permanentf("compact: output format %q is not supported", req.Output.Format)
 }

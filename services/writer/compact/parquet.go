@@ -22,12 +22,15 @@ import (
 type parquetFile struct {
 	schema schema.Schema
 	opts   parquetfile.Options
+	// tag names the schema in the file's key (the fingerprint's first 16
+	// hex digits): a file of another schema is never taken for one of this.
+	tag string
 	// mismatches counts values written as NULL; first is the first.
 	mismatches int64
 	first      error
 }
 
-func (*parquetFile) ext() string         { return ".parquet" }
+func (f *parquetFile) ext() string       { return "." + f.tag + ".parquet" }
 func (*parquetFile) contentType() string { return "application/vnd.apache.parquet" }
 
 func (f *parquetFile) write(ctx context.Context, w io.Writer, parts opener, group []sink.Part) (int64, error) {
@@ -75,13 +78,19 @@ func recordFault(err error) error {
 // schemaOf is the output's declared schema or, when it declares no
 // columns, the schema inferred from every record of the parts — a first
 // pass, deterministic, so every committer of the attempt infers the same.
+// A record that is not a JSON object adds no column: with a record column
+// it is kept there; without one it fails the commit for good.
 func schemaOf(ctx context.Context, parts opener, all []sink.Part, o pipeline.Output) (schema.Schema, error) {
 	s, ok := schema.Declared(o)
 	if !ok {
 		inf := schema.NewInferrer()
 		for _, p := range all {
 			err := eachRecord(ctx, parts, p, func(line int, rec []byte) error {
-				if err := inf.Add(rec); err != nil {
+				err := inf.Add(rec)
+				if errors.Is(err, schema.ErrNotObject) && o.RecordColumn != "" {
+					return nil // kept whole in the record column, as the writer keeps it
+				}
+				if err != nil {
 					return fault.Permanent(fmt.Errorf("infer the schema: part %d line %d: %w", p.Seq, line, err))
 				}
 				return nil

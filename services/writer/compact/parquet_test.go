@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
@@ -86,4 +88,58 @@ func gzipLines(t *testing.T, lines ...string) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// With an inferred schema, a record that is not a JSON object is kept in
+// the record column (its other columns NULL), as the parquet writer keeps
+// it; without a record column it fails the commit for good, naming its
+// part and line.
+func TestInferredSchemaKeepsANonObjectInTheRecordColumn(t *testing.T) {
+	parts := partsOf{"p0": gzipLines(t, `{"id":1,"note":"a"}`, `[1,2]`, `{"id":3}`)}
+	group := []sink.Part{{Key: "p0", Seq: 0}}
+	for _, tt := range []struct {
+		name, recordColumn string
+		wantErr            string
+	}{
+		{"with a record column", "_record", ""},
+		{"without one", "", "part 0 line 2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := pipeline.Output{Format: pipeline.Parquet, RecordColumn: tt.recordColumn}
+			s, err := schemaOf(context.Background(), parts, group, o)
+			if tt.wantErr != "" {
+				if err == nil || !fault.IsPermanent(err) || !errors.Is(err, schema.ErrNotObject) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("schema = %v; want a permanent ErrNotObject naming %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("schema: %v", err)
+			}
+			if got := columnNames(s); got != "id note" || s.RecordColumn != "_record" {
+				t.Fatalf("schema columns %q, record column %q; want the objects' columns and _record", got, s.RecordColumn)
+			}
+			var file bytes.Buffer
+			f := &parquetFile{schema: s}
+			if n, err := f.write(context.Background(), &file, parts, group); err != nil || n != 3 {
+				t.Fatalf("write = %d, %v; want the 3 records", n, err)
+			}
+			var got []string
+			err = parquetfile.EachRecord(bytes.NewReader(file.Bytes()), int64(file.Len()), "_record", func(rec []byte) error {
+				got = append(got, string(rec))
+				return nil
+			})
+			if want := []string{`{"id":1,"note":"a"}`, `[1,2]`, `{"id":3}`}; err != nil || !slices.Equal(got, want) {
+				t.Fatalf("records read back = %q, %v; want %q", got, err, want)
+			}
+		})
+	}
+}
+
+func columnNames(s schema.Schema) string {
+	var names []string
+	for _, c := range s.Columns {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, " ")
 }

@@ -202,9 +202,29 @@ func (s *Store) BeginCommit(_ context.Context, r contracts.Run) (runs.Run, bool,
 	case won:
 		return run, true, nil
 	case run.Attempt == r.Attempt && run.Status == runs.Committing:
+		run, ok := s.change(r, committing(r), func(c *runs.Run) { c.LeaseUntil = lease })
+		if !ok {
+			return runs.Run{}, false, fenced("begin commit", r, run)
+		}
 		return run, false, nil
 	}
 	return runs.Run{}, false, fenced("begin commit", r, run)
+}
+
+// RenewCommit renews a COMMITTING run's lease; see (*runs.Store).RenewCommit.
+func (s *Store) RenewCommit(_ context.Context, r contracts.Run) (runs.Run, error) {
+	lease := s.now().Add(s.cfg.Lease).Unix()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run, ok := s.change(r, committing(r), func(c *runs.Run) { c.LeaseUntil = lease })
+	if !ok {
+		return runs.Run{}, fenced("renew commit", r, run)
+	}
+	return run, nil
+}
+
+func committing(r contracts.Run) func(runs.Run) bool {
+	return func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Committing }
 }
 
 // FinishCommit marks the run SUCCEEDED; see (*runs.Store).FinishCommit.

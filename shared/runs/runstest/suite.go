@@ -29,6 +29,7 @@ type Contract interface {
 	BatchWritten(ctx context.Context, r contracts.Run, seq int) (runs.Run, error)
 	SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error)
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
+	RenewCommit(ctx context.Context, r contracts.Run) (runs.Run, error)
 	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
 	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
@@ -68,6 +69,7 @@ func TestStore(t *testing.T, open Open) {
 		{"Release", testRelease},
 		{"FailLeavesACommitToTheCommitter", testFailLeavesACommitToTheCommitter},
 		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},
+		{"AContinuedCommitRenewsItsLease", testAContinuedCommitRenewsItsLease},
 		{"ContinuationHops", testContinuationHops},
 		{"ADelayedContinuationKeepsTheInput", testADelayedContinuationKeepsTheInput},
 		{"TheWriterCountingDuringAWaitKeepsTheInput", testTheWriterCountingDuringAWaitKeepsTheInput},

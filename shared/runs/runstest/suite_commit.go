@@ -57,6 +57,7 @@ func testStaleAttemptIsFenced(t *testing.T, open Open) {
 		"totals":     func() error { _, err := s.SetTotals(ctx, old.Ref(), 1, 1, 1); return err },
 		"checkpoint": func() error { return s.Checkpoint(ctx, old.Ref(), 0, "{}") },
 		"commit":     func() error { _, _, err := s.BeginCommit(ctx, old.Ref()); return err },
+		"renew":      func() error { _, err := s.RenewCommit(ctx, old.Ref()); return err },
 		"finish":     func() error { return s.FinishCommit(ctx, old.Ref(), 1) },
 		"fail":       func() error { return s.Fail(ctx, old.Ref(), "x", "y") },
 	} {
@@ -203,5 +204,59 @@ func testSchemaIsRecordedOnTheCommitAndItsHistory(t *testing.T, open Open) {
 	}
 	if err := s.SetSchema(ctx, r.Ref(), "fp-3", ""); !errors.Is(err, runs.ErrFenced) {
 		t.Fatalf("set schema of a SUCCEEDED run = %v, want fenced", err)
+	}
+}
+
+// Each committer of the COMMITTING attempt — a continuation of its
+// compaction, a redelivery — renews the lease, so that a commit that
+// keeps working is never taken over; one that stops is, a lease after its
+// last committer. A stale attempt's BeginCommit stays fenced and leaves
+// the new attempt's lease alone.
+func testAContinuedCommitRenewsItsLease(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	r, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, won, err := s.BeginCommit(ctx, r.Ref()); !won || err != nil {
+		t.Fatalf("begin = %v, %v", won, err)
+	}
+	for i := range 3 { // three continuations, 40s apart: 2 minutes past the first lease
+		c.Add(40 * time.Second)
+		cur, won, err := s.BeginCommit(ctx, r.Ref())
+		if won || err != nil || cur.Status != runs.Committing {
+			t.Fatalf("continuation %d: begin = %+v, %v, %v; want joined", i, cur, won, err)
+		}
+		if want := c.Now().Add(time.Minute).Unix(); cur.LeaseUntil != want {
+			t.Fatalf("continuation %d: lease until %d, want %d (renewed to a lease from now)", i, cur.LeaseUntil, want)
+		}
+		if got, err := s.Expired(ctx, c.Now(), 0); err != nil || len(got) != 0 {
+			t.Fatalf("continuation %d: expired = %v, %v; want none (the commit is live)", i, inputs(got), err)
+		}
+		if _, err := s.Claim(ctx, req("m-2")); err == nil {
+			t.Fatalf("continuation %d: a claim took the live commit over", i)
+		}
+	}
+	c.Add(50 * time.Second) // a heartbeat during a long compaction
+	if cur, err := s.RenewCommit(ctx, r.Ref()); err != nil || cur.LeaseUntil != c.Now().Add(time.Minute).Unix() {
+		t.Fatalf("renew commit = %+v, %v; want the lease renewed", cur, err)
+	}
+	c.Add(2 * time.Minute) // the committers stopped
+	next, err := s.Claim(ctx, req("m-3"))
+	if err != nil || next.Attempt != r.Attempt+1 {
+		t.Fatalf("claim of an abandoned commit = %+v, %v", next, err)
+	}
+	if _, _, err := s.BeginCommit(ctx, r.Ref()); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("begin by the stale attempt: %v, want fenced", err)
+	}
+	if got, err := s.Get(ctx, r.Input); err != nil || got.Attempt != next.Attempt || got.LeaseUntil != next.LeaseUntil {
+		t.Fatalf("run = %+v, %v; want attempt %d with its claim's lease untouched", got, err, next.Attempt)
 	}
 }
