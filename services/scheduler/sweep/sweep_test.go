@@ -126,11 +126,20 @@ func (w *world) claim(t *testing.T, window, msg string) runs.Run {
 	return r
 }
 
-// claimSent claims what the sweep sent, as dedupe would.
+// claimSent claims what the sweep sent, as dedupe would, and starts its
+// fetch, as the fetcher would.
 func (w *world) claimSent(t *testing.T) {
 	t.Helper()
 	for i, in := range w.out.inputs {
-		if _, err := w.store.Claim(context.Background(), runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, MessageID: "sent-" + string(rune('a'+i))}); err != nil {
+		if !in.TakeUp {
+			t.Fatalf("the sweep sent %+v, not marked as a take-up", in)
+		}
+		msg := "sent-" + string(rune('a'+i))
+		r, err := w.store.Claim(context.Background(), runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, MessageID: msg, TakeUp: in.TakeUp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.store.Start(context.Background(), r.Ref(), "f-"+msg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -310,5 +319,45 @@ func TestSweepGoesOnPastAFailedTakeUp(t *testing.T) {
 	}
 	if rep.Deleted != 1 {
 		t.Fatalf("report %+v: the DLQ was not reconciled after the failed take-up", rep)
+	}
+}
+
+// Queued work is not taken up: a CLAIMED run (its fetch message waits in a
+// backlog) nor a RUNNING run whose fetch finished (its batches wait), however
+// long past their lease. Once their message is in a DLQ, bare, it is
+// parked with a reason a person can act on.
+func TestSweepLeavesQueuedWorkAndParksItsDeadMessages(t *testing.T) {
+	w := newWorld(t, 2)
+	ctx := context.Background()
+	queued, err := w.store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetched := w.claim(t, "2026-11-02", "m-2")
+	if err := w.store.Fetched(ctx, fetched.Ref(), "f-m-2"); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		w.clock.Add(time.Minute + 6*time.Second)
+		if rep := w.sweep(t); rep.TakenUp != 0 || rep.GivenUp != 0 || len(w.out.inputs) != 0 {
+			t.Fatalf("sweep of queued work: %+v, sent %v", rep, w.out.inputs)
+		}
+	}
+	for _, r := range []runs.Run{queued, fetched} {
+		if cur, _ := w.store.Get(ctx, r.Input); cur.Attempt != r.Attempt || !cur.Status.Live() || cur.TakeUps != 0 {
+			t.Fatalf("queued run changed: %+v", cur)
+		}
+	}
+	batch, _ := json.Marshal(contracts.Batch{V: 1, Kind: contracts.KindBatch, Run: fetched.Ref(), Seq: 0})
+	w.dlqs["fetch"].msgs = []consumer.Message{{ID: "never-started", Body: fetchBody(t, queued)}}
+	w.dlqs["batches"].msgs = []consumer.Message{{ID: "batch-died", Body: batch}}
+	if rep := w.sweep(t); rep.Parked != 2 {
+		t.Fatalf("sweep with the dead messages of queued work: %+v", rep)
+	}
+	if p := w.dlqs["fetch"].parked; len(p) != 1 || !strings.Contains(p[0].Attributes[consumer.AttrError], "the fetcher never started this run") {
+		t.Errorf("fetch DLQ parked %+v, want the CLAIMED run's message with why", p)
+	}
+	if p := w.dlqs["batches"].parked; len(p) != 1 || !strings.Contains(p[0].Attributes[consumer.AttrError], "its fetch finished") {
+		t.Errorf("batches DLQ parked %+v, want the fetched run's batch with why", p)
 	}
 }
