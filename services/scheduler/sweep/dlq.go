@@ -140,7 +140,7 @@ func (s *Sweeper) judge(ctx context.Context, d DLQ, m consumer.Message) (v verdi
 	switch {
 	case d.Inputs && run.Status == runs.Succeeded && (!input.Force || input.ForceID == run.ForceID):
 		return remove, run, key, "the input SUCCEEDED"
-	case !d.Inputs && redrive.Superseded(run, attempt, m.ID):
+	case !d.Inputs && redrive.Superseded(run, attempt, consumer.OriginalID(m)):
 		if run.Status == runs.Succeeded {
 			return remove, run, key, fmt.Sprintf("the input SUCCEEDED as attempt %d", run.Attempt)
 		}

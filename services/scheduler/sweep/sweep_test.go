@@ -62,7 +62,7 @@ func (q *fakeDLQ) Release(context.Context, consumer.Message) error { return nil 
 func (q *fakeDLQ) Park(_ context.Context, m consumer.Message, cause error) error {
 	p := m
 	p.ID = m.ID + "-parked"
-	p.Attributes = map[string]string{consumer.AttrError: cause.Error()}
+	p.Attributes = map[string]string{consumer.AttrError: cause.Error(), consumer.AttrMessageID: consumer.OriginalID(m)}
 	q.parked = append(q.parked, p)
 	q.msgs = append(q.msgs, p)
 	return nil
@@ -359,5 +359,29 @@ func TestSweepLeavesQueuedWorkAndParksItsDeadMessages(t *testing.T) {
 	}
 	if p := w.dlqs["batches"].parked; len(p) != 1 || !strings.Contains(p[0].Attributes[consumer.AttrError], "its fetch finished") {
 		t.Errorf("batches DLQ parked %+v, want the fetched run's batch with why", p)
+	}
+}
+
+// A message the fetcher parked on purpose (its own restart holds the
+// lease) is kept while that restart runs: Park gave the copy a new id, but
+// it names the original, which the run's fetch_msg is.
+func TestSweepKeepsAParkedCopyOfTheRunsOwnFetchMessage(t *testing.T) {
+	w := newWorld(t, 3)
+	ctx := context.Background()
+	first := w.claim(t, "2026-11-01", "m-1") // fetch message f-m-1
+	if err := w.store.Yield(ctx, first.Ref(), "f-m-1"); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := w.store.Start(ctx, first.Ref(), "f-m-1") // its restart, attempt 2
+	if err != nil || restarted.Attempt != 2 {
+		t.Fatalf("restart = %+v, %v", restarted, err)
+	}
+	w.dlqs["fetch"].msgs = []consumer.Message{{ID: "parked-copy", Body: fetchBody(t, first),
+		Attributes: map[string]string{consumer.AttrError: "lease held by its restart", consumer.AttrMessageID: "f-m-1"}}}
+	if rep := w.sweep(t); rep.Deleted != 0 {
+		t.Fatalf("sweep deleted the parked copy of the run's own fetch message: %+v", rep)
+	}
+	if got := w.dlqs["fetch"].left(); !slices.Equal(got, []string{"parked-copy"}) {
+		t.Fatalf("fetch DLQ holds %v", got)
 	}
 }
