@@ -26,7 +26,7 @@ const (
 	// parked copy gets a new id, and the run names the original (its
 	// fetch_msg). See OriginalID.
 	AttrMessageID = "sluice-message-id"
-	maxErrorAttr   = 1024
+	maxErrorAttr  = 1024
 )
 
 // SQSAPI is the part of the SQS client the consumer uses.
