@@ -61,9 +61,11 @@ type Config struct {
 	// InputsURL is the inputs queue a taken-up run's input is sent to.
 	InputsURL string
 	// Grace is how long past its expiry a lease is left before the run is
-	// taken up (default 30s): room for the clocks of the workers.
+	// taken up: room for the clocks of the workers. 0 is none; it has no
+	// default here (SLUICE_SWEEP_GRACE's is DefaultGrace).
 	Grace time.Duration
-	// MaxTakeUps is the take-up budget of a run (default 3).
+	// MaxTakeUps is the take-up budget of a run, at least 1; it has no
+	// default here (SLUICE_MAX_TAKEUPS's is DefaultMaxTakeUps).
 	MaxTakeUps int
 	// Runs bounds the runs taken up per sweep (default 100); the rest wait
 	// for the next sweep.
@@ -75,7 +77,7 @@ type Config struct {
 	Hold time.Duration
 }
 
-// Defaults of Config.
+// Defaults of Config (Grace and MaxTakeUps: of their variables).
 const (
 	DefaultGrace       = 30 * time.Second
 	DefaultMaxTakeUps  = 3
@@ -84,14 +86,9 @@ const (
 	DefaultHold        = time.Minute
 )
 
-// WithDefaults returns c with every unset field at its default.
+// WithDefaults returns c with every unset bound (Runs, DLQMessages,
+// Hold) at its default; Grace and MaxTakeUps are as given.
 func (c Config) WithDefaults() Config {
-	if c.Grace == 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.MaxTakeUps == 0 {
-		c.MaxTakeUps = DefaultMaxTakeUps
-	}
 	if c.Runs == 0 {
 		c.Runs = DefaultRuns
 	}
@@ -113,7 +110,7 @@ func (c Config) Validate() error {
 	if c.Grace < 0 {
 		errs = append(errs, fmt.Errorf("SLUICE_SWEEP_GRACE: %v must not be negative", c.Grace))
 	}
-	if c.MaxTakeUps < 0 {
+	if c.MaxTakeUps < 1 {
 		errs = append(errs, fmt.Errorf("SLUICE_MAX_TAKEUPS: %d must be at least 1", c.MaxTakeUps))
 	}
 	if c.Runs < 0 || c.DLQMessages < 0 || c.Hold < 0 {

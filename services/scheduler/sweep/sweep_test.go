@@ -300,7 +300,7 @@ func TestSweepGoesOnPastAFailedTakeUp(t *testing.T) {
 	w.clock.Add(2 * time.Minute)
 	w.claim(t, "2026-11-03", "m-4") // attempt 2: the DLQ message is not needed
 	w.clock.Add(2 * time.Minute)
-	sw, err := New(failingTakeUp{w.store, "orders/2026-11-01"}, w.out, []DLQ{{Queue: w.dlqs["fetch"], URL: "fetch-dlq"}}, Config{InputsURL: "inputs", Grace: 5 * time.Second})
+	sw, err := New(failingTakeUp{w.store, "orders/2026-11-01"}, w.out, []DLQ{{Queue: w.dlqs["fetch"], URL: "fetch-dlq"}}, Config{InputsURL: "inputs", Grace: 5 * time.Second, MaxTakeUps: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,5 +383,37 @@ func TestSweepKeepsAParkedCopyOfTheRunsOwnFetchMessage(t *testing.T) {
 	}
 	if got := w.dlqs["fetch"].left(); !slices.Equal(got, []string{"parked-copy"}) {
 		t.Fatalf("fetch DLQ holds %v", got)
+	}
+}
+
+// The configured values are the sweep's: a zero is not a default, and a
+// value that cannot work is refused.
+func TestNewTakesTheConfigAsGiven(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		cfg     Config
+		wantErr string
+		want    Config // of the fields checked
+	}{
+		{"no grace", Config{InputsURL: "q", Grace: 0, MaxTakeUps: 3}, "", Config{Grace: 0, MaxTakeUps: 3}},
+		{"a budget of one", Config{InputsURL: "q", Grace: time.Second, MaxTakeUps: 1}, "", Config{Grace: time.Second, MaxTakeUps: 1}},
+		{"no budget", Config{InputsURL: "q", Grace: time.Second, MaxTakeUps: 0}, "SLUICE_MAX_TAKEUPS: 0 must be at least 1", Config{}},
+		{"a negative grace", Config{InputsURL: "q", Grace: -time.Second, MaxTakeUps: 3}, "SLUICE_SWEEP_GRACE", Config{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sw, err := New(runstest.New(runs.Config{Lease: time.Minute}, nil), &sent{}, nil, tt.cfg)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("New = %v, want an error naming %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sw.cfg.Grace != tt.want.Grace || sw.cfg.MaxTakeUps != tt.want.MaxTakeUps {
+				t.Fatalf("grace %v, budget %d; want %v, %d", sw.cfg.Grace, sw.cfg.MaxTakeUps, tt.want.Grace, tt.want.MaxTakeUps)
+			}
+		})
 	}
 }
