@@ -3,22 +3,28 @@
 // dead-letter messages that no longer need a person. The scheduler runs
 // it on a ticker (SLUICE_SWEEP_EVERY) or on an EventBridge rule.
 //
-// Take-up: each open run whose lease expired more than the grace ago (read
-// from the runs table's sparse index of open runs, never a scan) gets its
-// input sent again — source, window, trigger, not forced — and dedupe
-// claims the next attempt as it does for any expired lease; the dead
-// attempt's messages are fenced from then on. A run taken up MaxTakeUps
-// times in a row without ending is marked FAILED (class crashed) instead,
-// so that a message that kills every process it reaches cannot cycle
-// forever. A crashed run is taken up again within lease + interval +
-// grace, with nobody acting.
+// Take-up: each run a worker held and stopped renewing — a fetch in
+// progress (RUNNING, not runs.Fetched) or a commit — whose lease expired
+// more than the grace ago (read from the runs table's sparse index of open
+// runs, never a scan) gets its input sent again — source, window, trigger,
+// not forced, marked TakeUp — and dedupe claims the next attempt over the
+// expired lease; the dead attempt's messages are fenced from then on.
+// Queued work is left, however long past its lease: a CLAIMED run (its
+// fetch message waits in the fetch queue) and a run whose fetch finished
+// (its batches wait); if their message dies, the reconcile parks it with
+// why. A run taken up MaxTakeUps times in a row without ending is marked
+// FAILED (class crashed) instead, once the last take-up's claim came and
+// died too, so that a message that kills every process it reaches cannot
+// cycle forever. A run whose worker died is taken up within lease +
+// interval + grace, with nobody acting.
 //
 // Reconcile: the DLQs of the inputs, fetch and batches queues are read
 // (a bounded number of messages per sweep, each once), and each message is
 // judged by its run with the rules of package redrive: deleted when the
 // input no longer needs it (SUCCEEDED, or a newer attempt claimed it);
 // parked again with the run's reason when it reached the DLQ by SQS's own
-// count, with none, and its run has since FAILED; left otherwise — for a
+// count, with none, and its run has since FAILED, or is queued work whose
+// lease expired (the message was its only way on); left otherwise — for a
 // later sweep while its run is open, for a person when it says why.
 // A message that names no run is left in place and logged.
 package sweep
