@@ -145,7 +145,7 @@ func New(store Runs, out Sender, dlqs []DLQ, cfg Config) (*Sweeper, error) {
 
 // Report is what one sweep did.
 type Report struct {
-	Expired    int // open runs found past their lease and the grace
+	Expired    int // runs found past their lease and the grace that the sweep takes up (a fetch in progress, a commit)
 	TakenUp    int // of them, inputs sent again
 	GivenUp    int // marked FAILED over the budget
 	Stuck      int // COMMITTING over the budget, left for a person
@@ -172,7 +172,8 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	return rep, errors.Join(errs...)
 }
 
-// takeUp takes up every open run whose lease expired before now − grace.
+// takeUp takes up every fetch in progress or commit whose lease expired
+// before now − grace.
 func (s *Sweeper) takeUp(ctx context.Context, rep *Report) error {
 	log := logging.From(ctx)
 	expired, err := s.runs.Expired(ctx, s.now().Add(-s.cfg.Grace), s.cfg.Runs)
