@@ -24,8 +24,9 @@ const (
 )
 
 // held returns the inputs a victim may hold at a signal: for a fetcher,
-// those with a fetch message in flight whose run it owns and has not
-// finished fetching (CLAIMED or RUNNING, no totals yet); for a writer,
+// those with a fetch message in flight whose fetch has not finished (not
+// Fetched, no totals) and that are RUNNING by it, or CLAIMED (their
+// delivery may be the victim's: a claim's owner is dedupe); for a writer,
 // those with a batch or done message in flight whose run is RUNNING or
 // COMMITTING. inflight is the victim's queue's messages in flight just
 // before the signal (both processes of a role share the queue, so a
@@ -41,7 +42,7 @@ func held(r role, owner string, inflight []localrun.MessageRef, now map[string]r
 		}
 		switch r {
 		case fetcherRole:
-			ok = (run.Status == runs.Claimed || run.Status == runs.Running) && run.Owner == owner && run.BatchesExpected == nil
+			ok = (run.Status == runs.Claimed || (run.Status == runs.Running && run.Owner == owner)) && !run.Fetched && run.BatchesExpected == nil
 		case writerRole:
 			ok = run.Status == runs.Running || run.Status == runs.Committing
 		}
@@ -54,9 +55,10 @@ func held(r role, owner string, inflight []localrun.MessageRef, now map[string]r
 }
 
 // advanced reports whether the run moved on from base in a way the role's
-// work moves it: settled, or for a fetcher a new attempt, status, owner,
-// hop, checkpoint or totals, or a lease renewed without a batch counted (a
-// heartbeat; a counted batch renews the lease too); for a writer a batch
+// work moves it: settled, or for a fetcher evidence that a fetch went on —
+// a new attempt, status, owner, hop, checkpoint, or the fetch finished
+// (Fetched, the totals) — never a lease renewed nor a batch counted, which
+// a writer does with batches sent before the signal; for a writer a batch
 // counted, the totals, or a new status or attempt.
 func advanced(r role, base, now runs.Run) bool {
 	if now.Status == runs.Succeeded || now.Status == runs.Failed {
@@ -69,8 +71,7 @@ func advanced(r role, base, now runs.Run) bool {
 		return len(now.Written) != len(base.Written)
 	}
 	return now.Owner != base.Owner || now.Taken != base.Taken || now.Hops != base.Hops || now.Checkpoint != base.Checkpoint ||
-		now.StartedAt != base.StartedAt || now.FetchMessage != base.FetchMessage ||
-		(now.LeaseUntil != base.LeaseUntil && len(now.Written) == len(base.Written))
+		now.StartedAt != base.StartedAt || now.FetchMessage != base.FetchMessage || now.Fetched != base.Fetched
 }
 
 func sameTotals(a, b runs.Run) bool {

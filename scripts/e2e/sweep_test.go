@@ -265,7 +265,13 @@ func TestSchedulerOnLambdaSweeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := past.Claim(context.Background(), runs.ClaimRequest{Source: "orders", Window: "2026-11-15", Trigger: "schedule", MessageID: "m-1"}); err != nil {
+	claimed, err := past.Claim(context.Background(), runs.ClaimRequest{Source: "orders", Window: "2026-11-15", Trigger: "schedule", MessageID: "m-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its fetch had started: a CLAIMED run's fetch message is queued, and
+	// the sweep leaves it.
+	if _, err := past.Start(context.Background(), claimed.Ref(), "f-1"); err != nil {
 		t.Fatal(err)
 	}
 	fn := e.startFunction("scheduler", 10*time.Second, "SLUICE_SWEEP_GRACE=1s")
@@ -278,8 +284,8 @@ func TestSchedulerOnLambdaSweeps(t *testing.T) {
 		t.Fatalf("inputs queue: %d messages, want the taken-up run's input", len(msgs))
 	}
 	in, err := contracts.DecodeInput([]byte(aws.ToString(msgs[0].Body)))
-	if err != nil || in.Key() != "orders/2026-11-15" || in.Trigger != "schedule" || in.Force {
-		t.Fatalf("input %s (%v), want orders/2026-11-15, trigger schedule, not forced", aws.ToString(msgs[0].Body), err)
+	if err != nil || in.Key() != "orders/2026-11-15" || in.Trigger != "schedule" || in.Force || !in.TakeUp {
+		t.Fatalf("input %s (%v), want orders/2026-11-15, trigger schedule, not forced, a take-up", aws.ToString(msgs[0].Body), err)
 	}
 	if r, err := e.runs.Get(context.Background(), "orders/2026-11-15"); err != nil || r.TakeUps != 1 {
 		t.Fatalf("run %+v, %v: want one take-up counted", r, err)

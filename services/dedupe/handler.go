@@ -104,7 +104,7 @@ func (h *handler) partition(in contracts.Input) (sink.Partition, error) {
 // above floor. A forced input without a force id is its own rerun
 // request. Its errors already name the input.
 func claim(ctx context.Context, c claimer, in contracts.Input, messageID string, floor int) (runs.Run, error) {
-	req := runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID, Floor: floor}
+	req := runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, Force: in.Force, MessageID: messageID, Floor: floor, TakeUp: in.TakeUp}
 	if in.Force {
 		req.ForceID = in.ForceID
 		if req.ForceID == "" {

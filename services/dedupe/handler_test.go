@@ -197,6 +197,21 @@ func TestHandle(t *testing.T) {
 			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", Force: true, MessageID: "m-1", ForceID: "m-1"},
 		},
 		{
+			name: "a take-up's input over a run the budget FAILED is dropped, the run left FAILED",
+			body: []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"schedule","takeup":true}`),
+			setup: func(t *testing.T, c *claims) {
+				r, err := c.Store.Claim(context.Background(), runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m-0"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Store.Fail(context.Background(), r.Ref(), runs.ClassCrashed, "the worker died 4 times"); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:      ok,
+			wantClaim: &runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m-1", TakeUp: true},
+		},
+		{
 			name:      "the window that ended last is claimed",
 			body:      []byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-23","trigger":"manual"}`),
 			want:      ok,

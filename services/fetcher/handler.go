@@ -42,6 +42,7 @@ type runStore interface {
 	Restart(ctx context.Context, r contracts.Run, fetchMsg, why string) (runs.Run, error)
 	heartbeater
 	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
+	Fetched(ctx context.Context, r contracts.Run, fetchMsg string) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
@@ -241,6 +242,11 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	}
 	if handOff {
 		return run, true, h.handOver(ctx, f, src, run, hop, b)
+	}
+	// The run says its fetch finished before the Done goes: from then on
+	// the sweep leaves it to its queued batches (a fenced try sends none).
+	if err := h.runs.Fetched(ctx, run, msgID); err != nil {
+		return run, true, fmt.Errorf("fetch %s: %w", f.Key(), err)
 	}
 	done := contracts.NewDone(run, b.packer.Batches(), b.records, b.bytes)
 	if err := h.out.SendJSON(ctx, h.batchesURL, done); err != nil {

@@ -457,6 +457,11 @@ func TestHandlePacksEveryRecordOnce(t *testing.T) {
 			if len(fx.runs.fails) > 0 || len(fx.runs.heartbeats) > 0 {
 				t.Fatalf("fails %v, heartbeats %v: want none", fx.runs.fails, fx.runs.heartbeats)
 			}
+			// The run says its fetch finished, for the sweep to leave it
+			// to its queued batches.
+			if r, err := fx.runs.Store.Get(context.Background(), theRun.Key()); err != nil || !r.Fetched || r.Status != runs.Running {
+				t.Fatalf("run after the Done: %+v, %v; want RUNNING, fetched", r, err)
+			}
 		})
 	}
 }

@@ -17,6 +17,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -42,6 +44,16 @@ type config struct {
 	SweepEvery    time.Duration `env:"SLUICE_SWEEP_EVERY" envDefault:"1m"`
 	SweepGrace    time.Duration `env:"SLUICE_SWEEP_GRACE" envDefault:"30s"`
 	MaxTakeUps    int           `env:"SLUICE_MAX_TAKEUPS" envDefault:"3"`
+}
+
+// Validate reports every problem with c at once; the sweep's own values
+// (grace, budget) are checked by sweep.New.
+func (c *config) Validate() error {
+	errs := []error{c.Config.Validate()}
+	if c.SweepEvery < 0 {
+		errs = append(errs, fmt.Errorf("SLUICE_SWEEP_EVERY: %v must not be negative (0: never)", c.SweepEvery))
+	}
+	return errors.Join(errs...)
 }
 
 func main() { service.Main("scheduler", run) }

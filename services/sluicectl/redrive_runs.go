@@ -62,7 +62,8 @@ func (p *parked) needless(i int, t time.Time) bool {
 	case p.claimed, p.run.Status == runs.Succeeded:
 		return true
 	case held(p.run, t):
-		return p.attempts[i] > 0 && p.attempts[i] < p.run.Attempt
+		// Not the message (or its parked copy) whose own restart the run is.
+		return p.attempts[i] > 0 && p.attempts[i] < p.run.Attempt && p.run.FetchMessage != consumer.OriginalID(p.msgs[i])
 	}
 	return false
 }

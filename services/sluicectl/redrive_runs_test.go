@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -261,10 +262,17 @@ func TestNeedless(t *testing.T) {
 		{"FAILED, not claimed", parked{run: runs.Run{Status: runs.Failed, Attempt: 2}}, 2, false},
 		{"no run, not claimed", parked{}, 1, false},
 		{"FAILED, claimed anew", parked{run: runs.Run{Status: runs.Failed, Attempt: 2}, claimed: true}, 2, true},
+		// The fetcher parked its message while the message's own restart
+		// holds the lease: the copy has a new id, but names the original.
+		{"live lease of the restart of the message itself, parked copy", parked{run: runs.Run{Status: runs.Running, Attempt: 3, FetchMessage: "f-1", LeaseUntil: live},
+			msgs: []consumer.Message{{ID: "copy", Attributes: map[string]string{consumer.AttrMessageID: "f-1"}}}}, 2, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.p.attempts = []int{tt.attempt}
+			if tt.p.msgs == nil {
+				tt.p.msgs = []consumer.Message{{ID: "m-1"}}
+			}
 			if got := tt.p.needless(0, now); got != tt.want {
 				t.Fatalf("needless = %v, want %v", got, tt.want)
 			}

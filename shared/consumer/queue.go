@@ -22,7 +22,11 @@ const (
 	AttrErrorClass = "sluice-error-class"
 	AttrFailedAt   = "sluice-failed-at"
 	AttrReceives   = "sluice-receive-count"
-	maxErrorAttr   = 1024
+	// AttrMessageID is the id of the message as first delivered: a
+	// parked copy gets a new id, and the run names the original (its
+	// fetch_msg). See OriginalID.
+	AttrMessageID = "sluice-message-id"
+	maxErrorAttr  = 1024
 )
 
 // SQSAPI is the part of the SQS client the consumer uses.
@@ -62,6 +66,7 @@ func (q *Queue) Park(ctx context.Context, m Message, cause error) error {
 		AttrErrorClass: stringAttr(parkClass(cause)),
 		AttrFailedAt:   stringAttr(time.Now().UTC().Format(time.RFC3339)),
 		AttrReceives:   {DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(m.ReceiveCount))},
+		AttrMessageID:  stringAttr(OriginalID(m)),
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), awsconf.CallTimeout)
 	defer cancel()
@@ -74,6 +79,15 @@ func (q *Queue) Park(ctx context.Context, m Message, cause error) error {
 		return fmt.Errorf("park message %s: %w", m.ID, err)
 	}
 	return nil
+}
+
+// OriginalID is the id m had when first delivered: its own, or for a
+// parked copy the one Park recorded (AttrMessageID).
+func OriginalID(m Message) string {
+	if id := m.Attributes[AttrMessageID]; id != "" {
+		return id
+	}
+	return m.ID
 }
 
 // Receive waits up to wait (a long poll; at most 20s) for up to n

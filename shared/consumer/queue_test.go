@@ -37,3 +37,45 @@ func TestReceiveThatNeverAnswersEnds(t *testing.T) {
 		}
 	})
 }
+
+// sendingSQS records the messages sent.
+type sendingSQS struct {
+	SQSAPI
+	sent []*sqs.SendMessageInput
+}
+
+func (s *sendingSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	s.sent = append(s.sent, in)
+	return &sqs.SendMessageOutput{}, nil
+}
+
+// A parked copy has a new message id; it carries the original's, which a
+// copy parked again keeps.
+func TestParkKeepsTheOriginalMessageID(t *testing.T) {
+	api := &sendingSQS{}
+	q := &Queue{API: api, URL: "q", DLQURL: "dlq"}
+	for _, tt := range []struct {
+		name string
+		m    Message
+		want string
+	}{
+		{"a message", Message{ID: "m-1", Body: []byte("{}")}, "m-1"},
+		{"a parked copy parked again", Message{ID: "m-2", Body: []byte("{}"), Attributes: map[string]string{AttrMessageID: "m-1"}}, "m-1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := q.Park(context.Background(), tt.m, errors.New("why")); err != nil {
+				t.Fatal(err)
+			}
+			got := api.sent[len(api.sent)-1].MessageAttributes[AttrMessageID]
+			if got.StringValue == nil || *got.StringValue != tt.want {
+				t.Fatalf("parked with %s = %v, want %s", AttrMessageID, got.StringValue, tt.want)
+			}
+			if OriginalID(Message{ID: "new", Attributes: map[string]string{AttrMessageID: *got.StringValue}}) != tt.want {
+				t.Fatal("OriginalID of the parked copy is not the original's id")
+			}
+		})
+	}
+	if OriginalID(Message{ID: "m-3"}) != "m-3" {
+		t.Fatal("OriginalID of a message never parked is not its own id")
+	}
+}

@@ -176,7 +176,7 @@ func TestFetchHop(t *testing.T) {
 func TestFields(t *testing.T) {
 	want := map[string][2][]string{
 		KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
-		KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id"}},
+		KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id", "takeup"}},
 		KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, {"hop"}},
 		KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
 		KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},

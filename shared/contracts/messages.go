@@ -28,6 +28,10 @@ type Input struct {
 	// rerun a SUCCEEDED input once. Without it, each message is its own
 	// request.
 	ForceID string `json:"force_id,omitempty"`
+	// TakeUp marks an input the scheduler's sweep sent to take up a run
+	// whose worker died: dedupe claims it only over that run's expired
+	// lease (runs.ClaimRequest.TakeUp), never over a free or FAILED run.
+	TakeUp bool `json:"takeup,omitempty"`
 }
 
 // Key identifies the input across services: "<source>/<window>".

@@ -79,7 +79,8 @@ func decodeRun(body []byte) (contracts.Run, error) {
 // input SUCCEEDED, or an attempt newer than the message's has claimed it
 // and is open (working, or dead and due to be taken up) — a newer attempt
 // that this very message restarted (a redelivered fetch restarts its run
-// as the next attempt: r.FetchMessage is id) does not count. It is the
+// as the next attempt: r.FetchMessage is id) does not count; id is the
+// message's original id (consumer.OriginalID), which a parked copy keeps. It is the
 // only ground on which a parked message may be deleted. A FAILED run needs
 // its messages, whichever attempt they name: they are what a person
 // redrives.

@@ -34,6 +34,12 @@ type ClaimRequest struct {
 	// as well as above the run's own counter, so that a lost, replaced or
 	// restored run item never reuses an attempt number. 0: none.
 	Floor int
+	// TakeUp says the input was sent by the sweep to take up a dead
+	// worker's run (contracts.Input.TakeUp): it claims only a fetch in
+	// progress or a commit whose lease expired — never a free, FAILED,
+	// CLAIMED or fetched run, so that a late copy of it neither reopens
+	// a run the take-up budget FAILED nor fences queued work.
+	TakeUp bool
 }
 
 // Claim takes the input for a new attempt, or returns an error wrapping
@@ -43,7 +49,13 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 	key := contracts.InputKey(req.Source, req.Window)
 	now := s.now().UTC()
 	cond := "attribute_not_exists(pk) OR (#st IN (:claimed, :running, :committing) AND lease_until < :now) OR #st = :failed"
+	if req.TakeUp {
+		cond = "((#st = :running AND attribute_not_exists(fetched)) OR #st = :committing) AND lease_until < :now"
+	}
 	setForce := ""
+	if req.Force && req.TakeUp {
+		return Run{}, fault.Permanentf("claim %s: a take-up is never forced", key)
+	}
 	if req.Force {
 		if req.ForceID == "" {
 			return Run{}, fault.Permanentf("claim %s: a forced claim needs a force id", key)
@@ -68,6 +80,9 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		":window":     str(req.Window),
 		":owner":      str(s.cfg.Owner),
 		":open":       str(openValue),
+	}
+	if req.TakeUp {
+		delete(values, ":failed")
 	}
 	if req.Force {
 		values[":succeeded"] = str(string(Succeeded))
@@ -104,7 +119,7 @@ func (s *Store) claim(ctx context.Context, req ClaimRequest, key string, now tim
 		UpdateExpression: aws.String("SET #st = :claimed, attempt = " + attemptExpr + ", run_id = :rid, " +
 			"claim_msg = :msg, lease_until = :lease, claimed_at = :at, #trig = :trig, #source = :source, #window = :window, " +
 			"#owner = :owner, #records = :zero, #bytes = :zero, objects = :zero, rev = if_not_exists(rev, :zero) + :one, " + OpenAttribute + " = :open" + setForce + " " +
-			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error, expires_at, fetch_msg, checkpoint, hops, taken, yielded"),
+			"REMOVE started_at, finished_at, batches_expected, written, error_class, last_error, expires_at, fetch_msg, checkpoint, hops, taken, yielded, fetched"),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            map[string]string{"#st": "status", "#trig": "trigger", "#source": "source", "#window": "window", "#records": "records", "#bytes": "bytes", "#owner": "owner"},
 		ExpressionAttributeValues:           values,

@@ -30,6 +30,8 @@
 //	Restart                  (fetcher: the fetch begins again from the
 //	                          first page as the next attempt, when a
 //	                          continuation cannot trust its checkpoint)
+//	Fetched                  (fetcher, before its Done: the fetch finished;
+//	                          the sweep leaves the run to its batches)
 //	Heartbeat, BatchWritten, SetTotals renew the lease
 //	BeginCommit→ COMMITTING  (writer; exactly one party, when every batch
 //	                          0…n-1 is written and n is known)
@@ -37,15 +39,17 @@
 //	Fail / Release → FAILED  (the input is free at once; neither touches a
 //	                          COMMITTING run, which may be published)
 //	FailCommit → FAILED      (a commit its committer saw is not published)
-//	TakeUp                   (the scheduler's sweep, on a run whose lease
-//	                          expired: counts a take-up, for the sweep to
-//	                          re-send the input; past the budget → FAILED,
-//	                          class crashed)
+//	TakeUp                   (the scheduler's sweep, on a fetch in progress
+//	                          or a commit whose lease expired: counts a
+//	                          take-up, for the sweep to re-send the input
+//	                          as a take-up claim; past the budget, once the
+//	                          last take-up's claim came → FAILED, class
+//	                          crashed)
 //
 // An open run (CLAIMED, RUNNING, COMMITTING) carries lease_open, which
 // the claim sets and every end removes: the sparse index OpenIndex over it,
 // sorted by lease_until, is how Expired finds runs whose worker died
-// without a scan.
+// without a scan (the query filters out CLAIMED and fetched runs).
 //
 // A claim numbers its attempt above ClaimRequest.Floor too — the highest
 // attempt the bucket already holds — so that a lost, replaced or restored

@@ -120,7 +120,7 @@ func (s *Store) nextAttempt(ctx context.Context, r contracts.Run, fetchMsg strin
 		vals[k] = v
 	}
 	run, applied, err := s.tryUpdate(ctx, opRestart, r,
-		"SET attempt = attempt + :one, lease_until = :lease, #owner = :owner, started_at = :at, rev = if_not_exists(rev, :zero) + :one REMOVE written, batches_expected, checkpoint, hops, taken, yielded",
+		"SET attempt = attempt + :one, lease_until = :lease, #owner = :owner, started_at = :at, rev = if_not_exists(rev, :zero) + :one REMOVE written, batches_expected, checkpoint, hops, taken, yielded, fetched",
 		cond, vals, "owner")
 	if err != nil {
 		return Run{}, err
@@ -140,6 +140,19 @@ func (s *Store) nextAttempt(ctx context.Context, r contracts.Run, fetchMsg strin
 // lost its message to a newer hop or a restart changes nothing.
 func (s *Store) Yield(ctx context.Context, r contracts.Run, fetchMsg string) error {
 	_, err := s.update(ctx, "yield", r, "SET yielded = :true", "attempt = :attempt AND #st = :running AND fetch_msg = :mid",
+		map[string]types.AttributeValue{
+			":running": str(string(Running)), ":true": &types.AttributeValueMemberBOOL{Value: true}, ":mid": str(fetchMsg),
+		})
+	return err
+}
+
+// Fetched records that the attempt's fetch finished: the invocation of
+// fetch message fetchMsg is sending the Done. The sweep leaves such a run
+// alone (its batches are queued for the writer, whose counts renew the
+// lease; a batch that dies reaches the DLQ). A restart of the fetch
+// forgets it. Only the invocation of fetchMsg can record it.
+func (s *Store) Fetched(ctx context.Context, r contracts.Run, fetchMsg string) error {
+	_, err := s.update(ctx, "fetched", r, "SET fetched = :true", "attempt = :attempt AND #st = :running AND fetch_msg = :mid",
 		map[string]types.AttributeValue{
 			":running": str(string(Running)), ":true": &types.AttributeValueMemberBOOL{Value: true}, ":mid": str(fetchMsg),
 		})

@@ -59,6 +59,9 @@ type Run struct {
 	// Yielded says the attempt's fetch try ended without finishing (see
 	// Yield): its message's redelivery may restart it at once.
 	Yielded bool `dynamodbav:"yielded,omitempty"`
+	// Fetched says the attempt's fetch finished: its fetcher sent the
+	// Done (see Fetched), and what is left is queued for the writer.
+	Fetched bool `dynamodbav:"fetched,omitempty"`
 	// Schema is the fingerprint of the schema of the parquet files the
 	// commit published (empty for jsonl), and SchemaChange, when the
 	// source's files had another schema before, what it changed from (see
@@ -70,6 +73,9 @@ type Run struct {
 	// seconds) when it last did; both go when the run ends.
 	TakeUps   int   `dynamodbav:"takeups,omitempty"`
 	TakenUpAt int64 `dynamodbav:"taken_up_at,omitempty"`
+	// TakeUpAttempt is the attempt the last take-up took up: a claim
+	// since (a newer attempt) means that take-up had its chance.
+	TakeUpAttempt int `dynamodbav:"takeup_attempt,omitempty"`
 	// Rev counts the run's transitions; history items are only ever
 	// replaced by a later revision.
 	Rev int64 `dynamodbav:"rev"`

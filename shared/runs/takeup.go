@@ -25,7 +25,7 @@ const (
 
 // ended lists what a run's end removes besides its lease: its place in
 // the open index and its take-up count.
-const ended = OpenAttribute + ", takeups, taken_up_at"
+const ended = OpenAttribute + ", takeups, taken_up_at, takeup_attempt"
 
 // ClassCrashed is the error class of a run the sweep gave up on: its
 // worker died on it (a crash, an OOM kill, a timeout) every time it was
@@ -78,27 +78,33 @@ type TakeUpRequest struct {
 	Max int
 }
 
-// Expired returns up to limit open runs (CLAIMED, RUNNING, COMMITTING)
-// whose lease expired before t, soonest expired first, from the sparse
-// index OpenIndex — never a scan. The index is eventually consistent:
-// a run may be listed that has since moved on, which TakeUp's condition
-// sees.
+// Expired returns up to limit runs the sweep may take up — a fetch in
+// progress (RUNNING, not Fetched) or a commit (COMMITTING) — whose lease
+// expired before t and that were not taken up less than a lease ago,
+// soonest expired first, from the sparse index OpenIndex, never a scan.
+// Open runs it does not take up (CLAIMED: their fetch message is queued;
+// fetched: their batches are) are read past, filtered out, as are the
+// ones taken up recently, within ExpiredReads pages of ExpiredPage index
+// entries: they cannot starve the runs behind them unless there are more
+// than that many. The index is eventually consistent: a run may be listed
+// that has since moved on, which TakeUp's condition sees.
 func (s *Store) Expired(ctx context.Context, before time.Time, limit int) ([]Run, error) {
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.cfg.Table),
 		IndexName:                aws.String(OpenIndex),
 		KeyConditionExpression:   aws.String("#open = :open AND lease_until < :before"),
-		ExpressionAttributeNames: map[string]string{"#open": OpenAttribute},
+		FilterExpression:         aws.String("(#st = :committing OR (#st = :running AND attribute_not_exists(fetched))) AND (attribute_not_exists(taken_up_at) OR taken_up_at < :again)"),
+		ExpressionAttributeNames: map[string]string{"#open": OpenAttribute, "#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":open": str(openValue), ":before": num(before.Unix()),
+			":running": str(string(Running)), ":committing": str(string(Committing)),
+			":again": num(s.now().Add(-s.cfg.Lease).Unix()),
 		},
-	}
-	if limit > 0 {
-		in.Limit = aws.Int32(int32(limit))
+		Limit: aws.Int32(ExpiredPage),
 	}
 	pages := dynamodb.NewQueryPaginator(s.db, in)
 	var out []Run
-	for pages.HasMorePages() && (limit <= 0 || len(out) < limit) {
+	for read := 0; read < ExpiredReads && pages.HasMorePages() && (limit <= 0 || len(out) < limit); read++ {
 		got, err := collect(ctx, "expired runs", onePage(), func(ctx context.Context) ([]map[string]types.AttributeValue, error) {
 			page, err := pages.NextPage(ctx)
 			if err != nil {
@@ -117,34 +123,51 @@ func (s *Store) Expired(ctx context.Context, before time.Time, limit int) ([]Run
 	return out, nil
 }
 
+// Expired's bound: it reads at most ExpiredReads pages of ExpiredPage
+// entries of the open index per call.
+const (
+	ExpiredPage  = 100
+	ExpiredReads = 10
+)
+
 // onePage is a collect condition that reads one page.
 func onePage() func() bool {
 	done := false
 	return func() bool { more := !done; done = true; return more }
 }
 
-// TakeUp takes up an open run whose lease expired before
-// req.ExpiredBefore, for the sweep: it counts the take-up on the run
-// (TakeUps, TakenUpAt) and returns TakenUp, for the caller to send the
-// run's input again — or, when the run has been taken up req.Max times
-// in a row without ending, marks it FAILED (ClassCrashed, with the
-// reason) and returns GivenUp. A run taken up less than a lease ago is not
-// taken up again: its re-sent input may still be on its way to dedupe,
-// whose claim renews the lease. The counter survives claims and goes when
-// the run ends, so it counts crashes in a row. Every change is
-// conditioned on the run as read: attempt, an open status and the expired
-// lease; a run that moved on is NotTakenUp.
+// TakeUp takes up a run Expired listed, for the sweep: a fetch in
+// progress (RUNNING, not Fetched) or a commit whose lease expired before
+// req.ExpiredBefore. It records the take-up on the run (TakeUps,
+// TakenUpAt, TakeUpAttempt) and returns TakenUp, for the caller to send
+// the run's input again (contracts.Input.TakeUp) — or, when the run has
+// been taken up req.Max times in a row without ending, marks it FAILED
+// (ClassCrashed, with the reason) and returns GivenUp.
+//
+// A take-up is counted once per attempt: when its input has not been
+// claimed a lease later (lost, or still queued) it is sent again, not
+// counted again; and the give-up comes only once the last take-up had
+// its chance — its claim came (a newer attempt than the one taken up) and
+// that attempt's worker died too. A run taken up less than a lease ago is
+// not taken up again: its re-sent input may still be on its way to
+// dedupe. The count survives claims and goes when the run ends, so it
+// counts crashes in a row. Every change is conditioned on the run as
+// read: attempt, status and the expired lease; a run that moved on, and a
+// CLAIMED or fetched run, is NotTakenUp.
 func (s *Store) TakeUp(ctx context.Context, req TakeUpRequest) (TakeUpOutcome, error) {
 	r, now := req.Run, s.now().UTC()
 	if req.Max < 1 {
 		return NotTakenUp, fmt.Errorf("take up %s: budget %d, want at least 1", r.Input, req.Max)
 	}
+	if !TakesUp(r) {
+		return NotTakenUp, nil
+	}
 	values := map[string]types.AttributeValue{
-		":claimed": str(string(Claimed)), ":running": str(string(Running)), ":committing": str(string(Committing)),
+		":running": str(string(Running)), ":committing": str(string(Committing)),
 		":before": num(req.ExpiredBefore.Unix()), ":max": num(int64(req.Max)),
 	}
 	expired := "attempt = :attempt AND lease_until < :before AND "
-	if r.TakeUps >= req.Max {
+	if r.TakeUps >= req.Max && r.TakeUpAttempt < r.Attempt {
 		if r.Status == Committing {
 			return StuckCommitting, nil
 		}
@@ -155,7 +178,7 @@ func (s *Store) TakeUp(ctx context.Context, req TakeUpRequest) (TakeUpOutcome, e
 		run, applied, err := s.tryUpdate(ctx, "give up", r.Ref(),
 			"SET #st = :failed, finished_at = :at, error_class = :class, last_error = :msg, rev = if_not_exists(rev, :zero) + :one "+
 				"REMOVE lease_until, checkpoint, "+ended,
-			expired+"#st IN (:claimed, :running) AND takeups >= :max", values)
+			expired+"#st = :running AND attribute_not_exists(fetched) AND takeups >= :max AND (attribute_not_exists(takeup_attempt) OR takeup_attempt < :attempt)", values)
 		if err != nil || !applied {
 			return NotTakenUp, err
 		}
@@ -163,15 +186,35 @@ func (s *Store) TakeUp(ctx context.Context, req TakeUpRequest) (TakeUpOutcome, e
 		return GivenUp, nil
 	}
 	values[":now"], values[":again"] = num(now.Unix()), num(now.Add(-s.cfg.Lease).Unix())
+	open := expired + "(#st = :committing OR (#st = :running AND attribute_not_exists(fetched))) AND (attribute_not_exists(taken_up_at) OR taken_up_at < :again) AND "
+	if r.TakeUps > 0 && r.TakeUpAttempt == r.Attempt {
+		// The last take-up of this attempt was not claimed: sent again.
+		delete(values, ":max")
+		_, applied, err := s.tryUpdate(ctx, "take up again", r.Ref(), "SET taken_up_at = :now",
+			open+"takeup_attempt = :attempt", values)
+		if err != nil || !applied {
+			return NotTakenUp, err
+		}
+		return TakenUp, nil
+	}
 	values[":one"], values[":zero"] = num(1), num(0)
 	_, applied, err := s.tryUpdate(ctx, "take up", r.Ref(),
-		"SET takeups = if_not_exists(takeups, :zero) + :one, taken_up_at = :now",
-		expired+"#st IN (:claimed, :running, :committing) AND (attribute_not_exists(takeups) OR takeups < :max) "+
-			"AND (attribute_not_exists(taken_up_at) OR taken_up_at < :again)", values)
+		"SET takeups = if_not_exists(takeups, :zero) + :one, taken_up_at = :now, takeup_attempt = :attempt",
+		open+"(attribute_not_exists(takeups) OR takeups < :max) AND (attribute_not_exists(takeup_attempt) OR takeup_attempt < :attempt)", values)
 	if err != nil || !applied {
 		return NotTakenUp, err
 	}
 	return TakenUp, nil
+}
+
+// TakesUp reports whether the sweep takes up run r once its lease
+// expired: a fetch in progress or a commit, whose worker held it and
+// stopped renewing. A CLAIMED run is not (its work has not started: its
+// fetch message is queued, or in the fetch DLQ), nor a RUNNING run whose
+// fetch finished (its batches are queued, or in the batches DLQ): neither
+// has a worker to have died, and a take-up would fence queued work.
+func TakesUp(r Run) bool {
+	return r.Status == Committing || (r.Status == Running && !r.Fetched)
 }
 
 // CrashedReason is the last_error of a run given up after n take-ups.
@@ -182,7 +225,9 @@ func CrashedReason(n int) string {
 
 // TakeUpInput is the Input that takes run r up again: its source, window
 // and trigger, not forced (a forced run that crashed is taken up by a plain
-// claim of its expired lease).
+// claim of its expired lease), marked TakeUp (see ClaimRequest.TakeUp).
 func TakeUpInput(r Run) contracts.Input {
-	return contracts.NewInput(r.Source, r.Window, r.Trigger, false)
+	in := contracts.NewInput(r.Source, r.Window, r.Trigger, false)
+	in.TakeUp = true
+	return in
 }

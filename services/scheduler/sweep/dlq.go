@@ -140,7 +140,7 @@ func (s *Sweeper) judge(ctx context.Context, d DLQ, m consumer.Message) (v verdi
 	switch {
 	case d.Inputs && run.Status == runs.Succeeded && (!input.Force || input.ForceID == run.ForceID):
 		return remove, run, key, "the input SUCCEEDED"
-	case !d.Inputs && redrive.Superseded(run, attempt, m.ID):
+	case !d.Inputs && redrive.Superseded(run, attempt, consumer.OriginalID(m)):
 		if run.Status == runs.Succeeded {
 			return remove, run, key, fmt.Sprintf("the input SUCCEEDED as attempt %d", run.Attempt)
 		}
@@ -152,5 +152,28 @@ func (s *Sweeper) judge(ctx context.Context, d DLQ, m consumer.Message) (v verdi
 	if run.Status == runs.Failed && attempt <= run.Attempt {
 		return park, run, key, fmt.Sprintf("run %s attempt %d FAILED (%s): %s", key, run.Attempt, run.ErrorClass, run.LastError)
 	}
+	if why := s.queuedWorkDied(d, run, attempt); why != "" {
+		return park, run, key, why
+	}
 	return leave, run, key, "the run is open"
+}
+
+// queuedWorkDied says why a bare DLQ message of attempt belongs to queued
+// work the sweep does not take up (runs.TakesUp) and that is dead: its run
+// is CLAIMED or its fetch finished, its lease expired past the grace, and
+// this message — its only way on — died on every delivery. "" otherwise.
+func (s *Sweeper) queuedWorkDied(d DLQ, run runs.Run, attempt int) string {
+	if !run.Status.Live() || runs.TakesUp(run) || run.LeaseUntil >= s.now().Add(-s.cfg.Grace).Unix() || (!d.Inputs && attempt != run.Attempt) {
+		return ""
+	}
+	at := fmt.Sprintf("run %s attempt %d (lease expired %s)", run.Input, run.Attempt, run.LeaseExpiry().Format(time.RFC3339))
+	switch {
+	case d.Inputs:
+		return "dedupe never handed this run to the fetcher: it died on every delivery of its input after the claim; " + at +
+			"; look at dedupe's logs, then redrive"
+	case run.Status == runs.Claimed:
+		return "the fetcher never started this run: it died on every delivery before its first page; " + at +
+			"; look at the fetcher's logs, then redrive"
+	}
+	return "its fetch finished, but this message died on every delivery to the writer; " + at + "; look at the writer's logs, then redrive"
 }

@@ -3,22 +3,28 @@
 // dead-letter messages that no longer need a person. The scheduler runs
 // it on a ticker (SLUICE_SWEEP_EVERY) or on an EventBridge rule.
 //
-// Take-up: each open run whose lease expired more than the grace ago (read
-// from the runs table's sparse index of open runs, never a scan) gets its
-// input sent again — source, window, trigger, not forced — and dedupe
-// claims the next attempt as it does for any expired lease; the dead
-// attempt's messages are fenced from then on. A run taken up MaxTakeUps
-// times in a row without ending is marked FAILED (class crashed) instead,
-// so that a message that kills every process it reaches cannot cycle
-// forever. A crashed run is taken up again within lease + interval +
-// grace, with nobody acting.
+// Take-up: each run a worker held and stopped renewing — a fetch in
+// progress (RUNNING, not runs.Fetched) or a commit — whose lease expired
+// more than the grace ago (read from the runs table's sparse index of open
+// runs, never a scan) gets its input sent again — source, window, trigger,
+// not forced, marked TakeUp — and dedupe claims the next attempt over the
+// expired lease; the dead attempt's messages are fenced from then on.
+// Queued work is left, however long past its lease: a CLAIMED run (its
+// fetch message waits in the fetch queue) and a run whose fetch finished
+// (its batches wait); if their message dies, the reconcile parks it with
+// why. A run taken up MaxTakeUps times in a row without ending is marked
+// FAILED (class crashed) instead, once the last take-up's claim came and
+// died too, so that a message that kills every process it reaches cannot
+// cycle forever. A run whose worker died is taken up within lease +
+// interval + grace, with nobody acting.
 //
 // Reconcile: the DLQs of the inputs, fetch and batches queues are read
 // (a bounded number of messages per sweep, each once), and each message is
 // judged by its run with the rules of package redrive: deleted when the
 // input no longer needs it (SUCCEEDED, or a newer attempt claimed it);
 // parked again with the run's reason when it reached the DLQ by SQS's own
-// count, with none, and its run has since FAILED; left otherwise — for a
+// count, with none, and its run has since FAILED, or is queued work whose
+// lease expired (the message was its only way on); left otherwise — for a
 // later sweep while its run is open, for a person when it says why.
 // A message that names no run is left in place and logged.
 package sweep
@@ -61,9 +67,11 @@ type Config struct {
 	// InputsURL is the inputs queue a taken-up run's input is sent to.
 	InputsURL string
 	// Grace is how long past its expiry a lease is left before the run is
-	// taken up (default 30s): room for the clocks of the workers.
+	// taken up: room for the clocks of the workers. 0 is none; it has no
+	// default here (SLUICE_SWEEP_GRACE's is DefaultGrace).
 	Grace time.Duration
-	// MaxTakeUps is the take-up budget of a run (default 3).
+	// MaxTakeUps is the take-up budget of a run, at least 1; it has no
+	// default here (SLUICE_MAX_TAKEUPS's is DefaultMaxTakeUps).
 	MaxTakeUps int
 	// Runs bounds the runs taken up per sweep (default 100); the rest wait
 	// for the next sweep.
@@ -75,7 +83,7 @@ type Config struct {
 	Hold time.Duration
 }
 
-// Defaults of Config.
+// Defaults of Config (Grace and MaxTakeUps: of their variables).
 const (
 	DefaultGrace       = 30 * time.Second
 	DefaultMaxTakeUps  = 3
@@ -84,14 +92,9 @@ const (
 	DefaultHold        = time.Minute
 )
 
-// WithDefaults returns c with every unset field at its default.
+// WithDefaults returns c with every unset bound (Runs, DLQMessages,
+// Hold) at its default; Grace and MaxTakeUps are as given.
 func (c Config) WithDefaults() Config {
-	if c.Grace == 0 {
-		c.Grace = DefaultGrace
-	}
-	if c.MaxTakeUps == 0 {
-		c.MaxTakeUps = DefaultMaxTakeUps
-	}
 	if c.Runs == 0 {
 		c.Runs = DefaultRuns
 	}
@@ -113,7 +116,7 @@ func (c Config) Validate() error {
 	if c.Grace < 0 {
 		errs = append(errs, fmt.Errorf("SLUICE_SWEEP_GRACE: %v must not be negative", c.Grace))
 	}
-	if c.MaxTakeUps < 0 {
+	if c.MaxTakeUps < 1 {
 		errs = append(errs, fmt.Errorf("SLUICE_MAX_TAKEUPS: %d must be at least 1", c.MaxTakeUps))
 	}
 	if c.Runs < 0 || c.DLQMessages < 0 || c.Hold < 0 {
@@ -142,7 +145,7 @@ func New(store Runs, out Sender, dlqs []DLQ, cfg Config) (*Sweeper, error) {
 
 // Report is what one sweep did.
 type Report struct {
-	Expired    int // open runs found past their lease and the grace
+	Expired    int // runs found past their lease and the grace that the sweep takes up (a fetch in progress, a commit)
 	TakenUp    int // of them, inputs sent again
 	GivenUp    int // marked FAILED over the budget
 	Stuck      int // COMMITTING over the budget, left for a person
@@ -169,7 +172,8 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	return rep, errors.Join(errs...)
 }
 
-// takeUp takes up every open run whose lease expired before now − grace.
+// takeUp takes up every fetch in progress or commit whose lease expired
+// before now − grace.
 func (s *Sweeper) takeUp(ctx context.Context, rep *Report) error {
 	log := logging.From(ctx)
 	expired, err := s.runs.Expired(ctx, s.now().Add(-s.cfg.Grace), s.cfg.Runs)

@@ -62,7 +62,7 @@ func (q *fakeDLQ) Release(context.Context, consumer.Message) error { return nil 
 func (q *fakeDLQ) Park(_ context.Context, m consumer.Message, cause error) error {
 	p := m
 	p.ID = m.ID + "-parked"
-	p.Attributes = map[string]string{consumer.AttrError: cause.Error()}
+	p.Attributes = map[string]string{consumer.AttrError: cause.Error(), consumer.AttrMessageID: consumer.OriginalID(m)}
 	q.parked = append(q.parked, p)
 	q.msgs = append(q.msgs, p)
 	return nil
@@ -126,11 +126,20 @@ func (w *world) claim(t *testing.T, window, msg string) runs.Run {
 	return r
 }
 
-// claimSent claims what the sweep sent, as dedupe would.
+// claimSent claims what the sweep sent, as dedupe would, and starts its
+// fetch, as the fetcher would.
 func (w *world) claimSent(t *testing.T) {
 	t.Helper()
 	for i, in := range w.out.inputs {
-		if _, err := w.store.Claim(context.Background(), runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, MessageID: "sent-" + string(rune('a'+i))}); err != nil {
+		if !in.TakeUp {
+			t.Fatalf("the sweep sent %+v, not marked as a take-up", in)
+		}
+		msg := "sent-" + string(rune('a'+i))
+		r, err := w.store.Claim(context.Background(), runs.ClaimRequest{Source: in.Source, Window: in.Window, Trigger: in.Trigger, MessageID: msg, TakeUp: in.TakeUp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.store.Start(context.Background(), r.Ref(), "f-"+msg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -291,7 +300,7 @@ func TestSweepGoesOnPastAFailedTakeUp(t *testing.T) {
 	w.clock.Add(2 * time.Minute)
 	w.claim(t, "2026-11-03", "m-4") // attempt 2: the DLQ message is not needed
 	w.clock.Add(2 * time.Minute)
-	sw, err := New(failingTakeUp{w.store, "orders/2026-11-01"}, w.out, []DLQ{{Queue: w.dlqs["fetch"], URL: "fetch-dlq"}}, Config{InputsURL: "inputs", Grace: 5 * time.Second})
+	sw, err := New(failingTakeUp{w.store, "orders/2026-11-01"}, w.out, []DLQ{{Queue: w.dlqs["fetch"], URL: "fetch-dlq"}}, Config{InputsURL: "inputs", Grace: 5 * time.Second, MaxTakeUps: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,5 +319,101 @@ func TestSweepGoesOnPastAFailedTakeUp(t *testing.T) {
 	}
 	if rep.Deleted != 1 {
 		t.Fatalf("report %+v: the DLQ was not reconciled after the failed take-up", rep)
+	}
+}
+
+// Queued work is not taken up: a CLAIMED run (its fetch message waits in a
+// backlog) nor a RUNNING run whose fetch finished (its batches wait), however
+// long past their lease. Once their message is in a DLQ, bare, it is
+// parked with a reason a person can act on.
+func TestSweepLeavesQueuedWorkAndParksItsDeadMessages(t *testing.T) {
+	w := newWorld(t, 2)
+	ctx := context.Background()
+	queued, err := w.store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "m-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetched := w.claim(t, "2026-11-02", "m-2")
+	if err := w.store.Fetched(ctx, fetched.Ref(), "f-m-2"); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		w.clock.Add(time.Minute + 6*time.Second)
+		if rep := w.sweep(t); rep.TakenUp != 0 || rep.GivenUp != 0 || len(w.out.inputs) != 0 {
+			t.Fatalf("sweep of queued work: %+v, sent %v", rep, w.out.inputs)
+		}
+	}
+	for _, r := range []runs.Run{queued, fetched} {
+		if cur, _ := w.store.Get(ctx, r.Input); cur.Attempt != r.Attempt || !cur.Status.Live() || cur.TakeUps != 0 {
+			t.Fatalf("queued run changed: %+v", cur)
+		}
+	}
+	batch, _ := json.Marshal(contracts.Batch{V: 1, Kind: contracts.KindBatch, Run: fetched.Ref(), Seq: 0})
+	w.dlqs["fetch"].msgs = []consumer.Message{{ID: "never-started", Body: fetchBody(t, queued)}}
+	w.dlqs["batches"].msgs = []consumer.Message{{ID: "batch-died", Body: batch}}
+	if rep := w.sweep(t); rep.Parked != 2 {
+		t.Fatalf("sweep with the dead messages of queued work: %+v", rep)
+	}
+	if p := w.dlqs["fetch"].parked; len(p) != 1 || !strings.Contains(p[0].Attributes[consumer.AttrError], "the fetcher never started this run") {
+		t.Errorf("fetch DLQ parked %+v, want the CLAIMED run's message with why", p)
+	}
+	if p := w.dlqs["batches"].parked; len(p) != 1 || !strings.Contains(p[0].Attributes[consumer.AttrError], "its fetch finished") {
+		t.Errorf("batches DLQ parked %+v, want the fetched run's batch with why", p)
+	}
+}
+
+// A message the fetcher parked on purpose (its own restart holds the
+// lease) is kept while that restart runs: Park gave the copy a new id, but
+// it names the original, which the run's fetch_msg is.
+func TestSweepKeepsAParkedCopyOfTheRunsOwnFetchMessage(t *testing.T) {
+	w := newWorld(t, 3)
+	ctx := context.Background()
+	first := w.claim(t, "2026-11-01", "m-1") // fetch message f-m-1
+	if err := w.store.Yield(ctx, first.Ref(), "f-m-1"); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := w.store.Start(ctx, first.Ref(), "f-m-1") // its restart, attempt 2
+	if err != nil || restarted.Attempt != 2 {
+		t.Fatalf("restart = %+v, %v", restarted, err)
+	}
+	w.dlqs["fetch"].msgs = []consumer.Message{{ID: "parked-copy", Body: fetchBody(t, first),
+		Attributes: map[string]string{consumer.AttrError: "lease held by its restart", consumer.AttrMessageID: "f-m-1"}}}
+	if rep := w.sweep(t); rep.Deleted != 0 {
+		t.Fatalf("sweep deleted the parked copy of the run's own fetch message: %+v", rep)
+	}
+	if got := w.dlqs["fetch"].left(); !slices.Equal(got, []string{"parked-copy"}) {
+		t.Fatalf("fetch DLQ holds %v", got)
+	}
+}
+
+// The configured values are the sweep's: a zero is not a default, and a
+// value that cannot work is refused.
+func TestNewTakesTheConfigAsGiven(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		cfg     Config
+		wantErr string
+		want    Config // of the fields checked
+	}{
+		{"no grace", Config{InputsURL: "q", Grace: 0, MaxTakeUps: 3}, "", Config{Grace: 0, MaxTakeUps: 3}},
+		{"a budget of one", Config{InputsURL: "q", Grace: time.Second, MaxTakeUps: 1}, "", Config{Grace: time.Second, MaxTakeUps: 1}},
+		{"no budget", Config{InputsURL: "q", Grace: time.Second, MaxTakeUps: 0}, "SLUICE_MAX_TAKEUPS: 0 must be at least 1", Config{}},
+		{"a negative grace", Config{InputsURL: "q", Grace: -time.Second, MaxTakeUps: 3}, "SLUICE_SWEEP_GRACE", Config{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sw, err := New(runstest.New(runs.Config{Lease: time.Minute}, nil), &sent{}, nil, tt.cfg)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("New = %v, want an error naming %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sw.cfg.Grace != tt.want.Grace || sw.cfg.MaxTakeUps != tt.want.MaxTakeUps {
+				t.Fatalf("grace %v, budget %d; want %v, %d", sw.cfg.Grace, sw.cfg.MaxTakeUps, tt.want.Grace, tt.want.MaxTakeUps)
+			}
+		})
 	}
 }

@@ -11,18 +11,29 @@ import (
 	"github.com/sluice-data/sluice/shared/runs"
 )
 
-// Expired returns the open runs whose lease expired before t, soonest
-// expired first; see (*runs.Store).Expired.
+// Expired returns the runs the sweep may take up whose lease expired
+// before t, soonest expired first, reading at most runs.ExpiredReads pages
+// of runs.ExpiredPage open runs; see (*runs.Store).Expired.
 func (s *Store) Expired(_ context.Context, before time.Time, limit int) ([]runs.Run, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []runs.Run
+	var open []runs.Run
 	for _, k := range slices.Sorted(maps.Keys(s.current)) {
 		if r := s.current[k]; r.Status.Live() && r.LeaseUntil < before.Unix() {
-			out = append(out, clone(r))
+			open = append(open, clone(r))
 		}
 	}
-	slices.SortStableFunc(out, func(a, b runs.Run) int { return int(a.LeaseUntil - b.LeaseUntil) })
+	slices.SortStableFunc(open, func(a, b runs.Run) int { return int(a.LeaseUntil - b.LeaseUntil) })
+	again := s.now().Add(-s.cfg.Lease).Unix()
+	var out []runs.Run
+	for i, r := range open {
+		if i%runs.ExpiredPage == 0 && (i/runs.ExpiredPage >= runs.ExpiredReads || (limit > 0 && len(out) >= limit)) {
+			break
+		}
+		if runs.TakesUp(r) && (r.TakenUpAt == 0 || r.TakenUpAt < again) {
+			out = append(out, r)
+		}
+	}
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
@@ -36,21 +47,24 @@ func (s *Store) TakeUp(_ context.Context, req runs.TakeUpRequest) (runs.TakeUpOu
 	if req.Max < 1 {
 		return runs.NotTakenUp, fmt.Errorf("take up %s: budget %d, want at least 1", r.Input, req.Max)
 	}
+	if !runs.TakesUp(r) {
+		return runs.NotTakenUp, nil
+	}
 	expired := func(c runs.Run) bool {
 		return c.Attempt == r.Attempt && c.LeaseUntil != 0 && c.LeaseUntil < req.ExpiredBefore.Unix()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.TakeUps >= req.Max {
+	if r.TakeUps >= req.Max && r.TakeUpAttempt < r.Attempt {
 		if r.Status == runs.Committing {
 			return runs.StuckCommitting, nil
 		}
 		run, ok := s.change(r.Ref(), func(c runs.Run) bool {
-			return expired(c) && (c.Status == runs.Claimed || c.Status == runs.Running) && c.TakeUps >= req.Max
+			return expired(c) && c.Status == runs.Running && !c.Fetched && c.TakeUps >= req.Max && c.TakeUpAttempt < c.Attempt
 		}, func(c *runs.Run) {
 			c.Status, c.FinishedAt, c.ErrorClass = runs.Failed, stamp(now), runs.ClassCrashed
 			c.LastError = logging.Truncate(runs.CrashedReason(c.TakeUps), 1000)
-			c.LeaseUntil, c.Checkpoint, c.TakeUps, c.TakenUpAt = 0, "", 0, 0
+			c.LeaseUntil, c.Checkpoint, c.TakeUps, c.TakenUpAt, c.TakeUpAttempt = 0, "", 0, 0, 0
 			c.Rev++
 		})
 		if !ok {
@@ -60,9 +74,19 @@ func (s *Store) TakeUp(_ context.Context, req runs.TakeUpRequest) (runs.TakeUpOu
 		return runs.GivenUp, nil
 	}
 	again := now.Add(-s.cfg.Lease).Unix()
-	_, ok := s.change(r.Ref(), func(c runs.Run) bool {
-		return expired(c) && c.Status.Live() && c.TakeUps < req.Max && (c.TakenUpAt == 0 || c.TakenUpAt < again)
-	}, func(c *runs.Run) { c.TakeUps, c.TakenUpAt = c.TakeUps+1, now.Unix() })
+	open := func(c runs.Run) bool {
+		return expired(c) && runs.TakesUp(c) && (c.TakenUpAt == 0 || c.TakenUpAt < again)
+	}
+	var ok bool
+	if r.TakeUps > 0 && r.TakeUpAttempt == r.Attempt {
+		// The last take-up of this attempt was not claimed: sent again.
+		_, ok = s.change(r.Ref(), func(c runs.Run) bool { return open(c) && c.TakeUpAttempt == c.Attempt },
+			func(c *runs.Run) { c.TakenUpAt = now.Unix() })
+	} else {
+		_, ok = s.change(r.Ref(), func(c runs.Run) bool {
+			return open(c) && c.TakeUps < req.Max && c.TakeUpAttempt < c.Attempt
+		}, func(c *runs.Run) { c.TakeUps, c.TakenUpAt, c.TakeUpAttempt = c.TakeUps+1, now.Unix(), c.Attempt })
+	}
 	if !ok {
 		return runs.NotTakenUp, nil
 	}

@@ -26,8 +26,14 @@ func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, exists := s.current[key]
+	if req.Force && req.TakeUp {
+		return runs.Run{}, fault.Permanentf("claim %s: a take-up is never forced", key)
+	}
 	free := !exists || (old.Status.Live() && old.LeaseUntil < now.Unix()) || old.Status == runs.Failed ||
 		(req.Force && old.Status == runs.Succeeded && old.ForceID != req.ForceID)
+	if req.TakeUp {
+		free = exists && runs.TakesUp(old) && old.LeaseUntil < now.Unix()
+	}
 	if !free {
 		if old.ClaimMessage == req.MessageID && req.MessageID != "" && old.Status == runs.Claimed {
 			s.logAttempt(old) // our own claim, from an earlier delivery of this message
@@ -39,7 +45,7 @@ func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error
 		Input: key, Source: req.Source, Window: req.Window, Status: runs.Claimed, Attempt: max(old.Attempt, req.Floor) + 1,
 		RunID: newRunID(), Trigger: req.Trigger, Owner: s.cfg.Owner, ClaimMessage: req.MessageID,
 		LeaseUntil: now.Add(s.cfg.Lease).Unix(), ForceID: old.ForceID, ClaimedAt: stamp(now), Rev: old.Rev + 1,
-		TakeUps: old.TakeUps, TakenUpAt: old.TakenUpAt,
+		TakeUps: old.TakeUps, TakenUpAt: old.TakenUpAt, TakeUpAttempt: old.TakeUpAttempt,
 	}
 	if req.Force {
 		run.ForceID = req.ForceID
@@ -120,7 +126,7 @@ func (s *Store) nextAttempt(cur runs.Run, now time.Time, class, why string) runs
 	run := cur
 	run.Attempt++
 	run.LeaseUntil, run.Owner, run.StartedAt = now.Add(s.cfg.Lease).Unix(), s.cfg.Owner, stamp(now)
-	run.Written, run.BatchesExpected, run.Checkpoint, run.Hops, run.Taken, run.Yielded = nil, nil, "", 0, 0, false
+	run.Written, run.BatchesExpected, run.Checkpoint, run.Hops, run.Taken, run.Yielded, run.Fetched = nil, nil, "", 0, 0, false, false
 	run.Rev++
 	s.current[run.Input] = run
 	s.logTakeover(run, now, class, why)
@@ -132,6 +138,13 @@ func (s *Store) Yield(_ context.Context, r contracts.Run, fetchMsg string) error
 	return s.update("yield", r, func(c runs.Run) bool {
 		return c.Attempt == r.Attempt && c.Status == runs.Running && c.FetchMessage == fetchMsg
 	}, func(c *runs.Run) { c.Yielded = true })
+}
+
+// Fetched records that the fetch finished; see (*runs.Store).Fetched.
+func (s *Store) Fetched(_ context.Context, r contracts.Run, fetchMsg string) error {
+	return s.update("fetched", r, func(c runs.Run) bool {
+		return c.Attempt == r.Attempt && c.Status == runs.Running && c.FetchMessage == fetchMsg
+	}, func(c *runs.Run) { c.Fetched = true })
 }
 
 // Heartbeat renews the lease; see (*runs.Store).Heartbeat.
@@ -234,7 +247,7 @@ func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) er
 	defer s.mu.Unlock()
 	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Committing }, func(c *runs.Run) {
 		c.Status, c.FinishedAt, c.Objects, c.LeaseUntil, c.Checkpoint = runs.Succeeded, stamp(now), objects, 0, ""
-		c.TakeUps, c.TakenUpAt = 0, 0
+		c.TakeUps, c.TakenUpAt, c.TakeUpAttempt = 0, 0, 0
 		c.Rev++
 	})
 	switch {
@@ -277,7 +290,7 @@ func (s *Store) fail(op string, r contracts.Run, class, msg string, from ...runs
 	defer s.mu.Unlock()
 	run, ok := s.change(r, func(c runs.Run) bool { return c.Attempt == r.Attempt && slices.Contains(from, c.Status) }, func(c *runs.Run) {
 		c.Status, c.FinishedAt, c.ErrorClass, c.LastError = runs.Failed, stamp(now), class, logging.Truncate(msg, 1000)
-		c.LeaseUntil, c.Checkpoint, c.TakeUps, c.TakenUpAt = 0, "", 0, 0
+		c.LeaseUntil, c.Checkpoint, c.TakeUps, c.TakenUpAt, c.TakeUpAttempt = 0, "", 0, 0, 0
 		c.Rev++
 	})
 	if !ok {

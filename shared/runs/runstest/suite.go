@@ -23,6 +23,7 @@ type Contract interface {
 	StartHop(ctx context.Context, r contracts.Run, fetchMsg string, hop int) (runs.Run, error)
 	Restart(ctx context.Context, r contracts.Run, fetchMsg, why string) (runs.Run, error)
 	Yield(ctx context.Context, r contracts.Run, fetchMsg string) error
+	Fetched(ctx context.Context, r contracts.Run, fetchMsg string) error
 	Heartbeat(ctx context.Context, r contracts.Run) (time.Time, error)
 	Checkpoint(ctx context.Context, r contracts.Run, hop int, state string) error
 	CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error
@@ -79,6 +80,9 @@ func TestStore(t *testing.T, open Open) {
 		{"ExpiredListsOnlyOpenRunsPastTheirLease", testExpiredListsOnlyOpenRunsPastTheirLease},
 		{"TakeUpCountsAndGivesUpAtTheBudget", testTakeUpCountsAndGivesUpAtTheBudget},
 		{"TakeUpLeavesACommitOverTheBudget", testTakeUpLeavesACommitOverTheBudget},
+		{"TakeUpLeavesQueuedWork", testTakeUpLeavesQueuedWork},
+		{"TakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance", testTakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance},
+		{"ExpiredPagesPastRunsItCannotTakeUp", testExpiredPagesPastRunsItCannotTakeUp},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
 	}

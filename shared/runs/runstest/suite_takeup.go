@@ -2,6 +2,8 @@ package runstest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -39,7 +41,9 @@ func testExpiredListsOnlyOpenRunsPastTheirLease(t *testing.T, open Open) {
 	if _, err := s.Start(ctx, running.Ref(), "f-3"); err != nil {
 		t.Fatal(err)
 	}
-	claim("2026-11-04", "m-4")
+	if _, err := s.Start(ctx, claim("2026-11-04", "m-4").Ref(), "f-4"); err != nil {
+		t.Fatal(err)
+	}
 	c.Add(30 * time.Second)
 	claim("2026-11-05", "m-5") // its lease runs 30s longer
 
@@ -111,6 +115,13 @@ func testTakeUpCountsAndGivesUpAtTheBudget(t *testing.T, open Open) {
 	if second.TakeUps != 1 || second.Attempt != 2 {
 		t.Fatalf("claim after a take-up: attempt %d, take-ups %d; want 2, 1", second.Attempt, second.TakeUps)
 	}
+	startIt := func(r runs.Run, msg string) {
+		t.Helper()
+		if _, err := s.Start(ctx, r.Ref(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startIt(second, "f-2")
 	c.Add(time.Minute + 10*time.Second) // the second attempt dies too
 	if got := takeUp(2); got != runs.TakenUp {
 		t.Fatalf("take-up of the second attempt: %v", got)
@@ -119,6 +130,7 @@ func testTakeUpCountsAndGivesUpAtTheBudget(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	startIt(third, "f-3")
 	c.Add(time.Minute + 10*time.Second) // and the third
 	if got := takeUp(2); got != runs.GivenUp {
 		t.Fatalf("take-up past the budget: %v", got)
@@ -142,6 +154,7 @@ func testTakeUpCountsAndGivesUpAtTheBudget(t *testing.T, open Open) {
 		t.Fatalf("claim after the give-up = %+v, %v", fourth, err)
 	}
 	// A run that ends resets the count.
+	startIt(fourth, "f-4")
 	c.Add(time.Minute + 10*time.Second)
 	if got := takeUp(5); got != runs.TakenUp {
 		t.Fatalf("take-up of the fourth attempt: %v", got)
@@ -181,6 +194,20 @@ func testTakeUpLeavesACommitOverTheBudget(t *testing.T, open Open) {
 	if got, err := s.TakeUp(ctx, runs.TakeUpRequest{Run: cur, ExpiredBefore: before, Max: 1}); err != nil || got != runs.TakenUp {
 		t.Fatalf("take-up of a COMMITTING run = %v, %v", got, err)
 	}
+	// The take-up's claim comes, and that attempt's commit dies too.
+	r, err = s.Claim(ctx, runs.ClaimRequest{Source: r.Source, Window: r.Window, Trigger: "manual", MessageID: "t-1", TakeUp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, r.Ref(), "f-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
+		t.Fatalf("begin commit = %v, %v", won, err)
+	}
 	cur, _ = s.Get(ctx, r.Input)
 	c.Add(2 * time.Minute)
 	if got, err := s.TakeUp(ctx, runs.TakeUpRequest{Run: cur, ExpiredBefore: c.Now().Add(-5 * time.Second), Max: 1}); err != nil || got != runs.StuckCommitting {
@@ -188,5 +215,185 @@ func testTakeUpLeavesACommitOverTheBudget(t *testing.T, open Open) {
 	}
 	if cur, _ = s.Get(ctx, r.Input); cur.Status != runs.Committing {
 		t.Fatalf("a COMMITTING run over the budget was changed: %+v", cur)
+	}
+}
+
+// expire moves the clock past every lease and the grace the take-up
+// tests use.
+func expire(c *Clock) { c.Add(time.Minute + 10*time.Second) }
+
+// takeUpOf reads key's run and takes it up with budget max.
+func takeUpOf(t *testing.T, s Contract, c *Clock, key string, max int) runs.TakeUpOutcome {
+	t.Helper()
+	r, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TakeUp(context.Background(), runs.TakeUpRequest{Run: r, ExpiredBefore: c.Now().Add(-5 * time.Second), Max: max})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// Only work a worker held and stopped renewing is taken up: a fetch in
+// progress (RUNNING, its fetch not finished) and a commit. A CLAIMED run's
+// fetch message is queued (or in a DLQ); a RUNNING run whose fetcher
+// finished has its batches queued.
+func testTakeUpLeavesQueuedWork(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	claim := func(window, msg string) runs.Run {
+		t.Helper()
+		r, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: window, Trigger: "schedule", MessageID: msg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	start := func(r runs.Run, msg string) runs.Run {
+		t.Helper()
+		r, err := s.Start(ctx, r.Ref(), msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	claim("2026-11-01", "m-1") // its fetch message waits in a backlog
+	fetched := start(claim("2026-11-02", "m-2"), "f-2")
+	if err := s.Fetched(ctx, fetched.Ref(), "f-2"); err != nil {
+		t.Fatal(err)
+	}
+	working := start(claim("2026-11-03", "m-3"), "f-3")
+	if err := s.Fetched(ctx, working.Ref(), "f-other"); !errors.Is(err, runs.ErrFenced) {
+		t.Fatalf("fetched by another fetch message: %v, want fenced", err)
+	}
+	if got, err := s.Get(ctx, fetched.Input); err != nil || !got.Fetched || got.Status != runs.Running {
+		t.Fatalf("run after Fetched = %+v, %v", got, err)
+	}
+	expire(c)
+	got, err := s.Expired(ctx, c.Now().Add(-5*time.Second), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{working.Input}; !slices.Equal(inputs(got), want) {
+		t.Fatalf("expired = %v, want %v (neither a CLAIMED run nor a finished fetch)", inputs(got), want)
+	}
+	for _, key := range []string{"orders/2026-11-01", fetched.Input} {
+		if got := takeUpOf(t, s, c, key, 3); got != runs.NotTakenUp {
+			t.Fatalf("take-up of %s: %v, want none", key, got)
+		}
+	}
+	if got := takeUpOf(t, s, c, working.Input, 3); got != runs.TakenUp {
+		t.Fatalf("take-up of a fetch whose worker stopped renewing: %v", got)
+	}
+	// A restart begins the fetch again: it is not finished.
+	if err := s.Yield(ctx, fetched.Ref(), "f-2"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Start(ctx, fetched.Ref(), "f-2")
+	if err != nil || again.Attempt != fetched.Attempt+1 || again.Fetched {
+		t.Fatalf("restart of a finished fetch = attempt %d fetched %v, %v; want attempt %d not fetched", again.Attempt, again.Fetched, err, fetched.Attempt+1)
+	}
+	// A take-up's claim is only of a fetch or a commit past its lease.
+	expire(c)
+	if _, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "schedule", MessageID: "t-1", TakeUp: true}); !errors.Is(err, runs.ErrClaimLost) {
+		t.Fatalf("take-up claim of a CLAIMED run: %v, want lost", err)
+	}
+	if err := s.Fetched(ctx, again.Ref(), "f-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-02", Trigger: "schedule", MessageID: "t-2", TakeUp: true}); !errors.Is(err, runs.ErrClaimLost) {
+		t.Fatalf("take-up claim of a finished fetch: %v, want lost", err)
+	}
+	if r, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-03", Trigger: "schedule", MessageID: "t-3", TakeUp: true}); err != nil || r.Attempt != working.Attempt+1 {
+		t.Fatalf("take-up claim of a fetch past its lease = %+v, %v", r, err)
+	}
+}
+
+// The budget's give-up comes only once the last take-up had its chance:
+// its claim came and that attempt's worker died too. A take-up whose
+// input was not claimed is sent again, not counted; and a take-up's input
+// never reopens a run the budget FAILED.
+func testTakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	const key = "orders/2026-11-01"
+	first, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	expire(c)
+	if got := takeUpOf(t, s, c, key, 1); got != runs.TakenUp {
+		t.Fatalf("first take-up: %v", got)
+	}
+	// Its input has not reached dedupe a lease later (lost, or queued).
+	expire(c)
+	if got := takeUpOf(t, s, c, key, 1); got != runs.TakenUp {
+		t.Fatalf("take-up whose input was not claimed yet: %v, want sent again", got)
+	}
+	if r, _ := s.Get(ctx, key); r.Status != runs.Running || r.TakeUps != 1 {
+		t.Fatalf("after a take-up sent again: %s, take-ups %d; want RUNNING, 1", r.Status, r.TakeUps)
+	}
+	takeUpClaim := runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "t-1", TakeUp: true}
+	second, err := s.Claim(ctx, takeUpClaim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, second.Ref(), "f-2"); err != nil {
+		t.Fatal(err)
+	}
+	expire(c) // the taken-up attempt dies too
+	if got := takeUpOf(t, s, c, key, 1); got != runs.GivenUp {
+		t.Fatalf("take-up past the budget after the last take-up's claim: %v", got)
+	}
+	// A copy of the take-up's input (a redelivery, a second send) comes.
+	takeUpClaim.MessageID = "t-2"
+	if _, err := s.Claim(ctx, takeUpClaim); !errors.Is(err, runs.ErrClaimLost) {
+		t.Fatalf("take-up claim of a run the budget FAILED: %v, want lost", err)
+	}
+	if r, _ := s.Get(ctx, key); r.Status != runs.Failed || r.ErrorClass != runs.ClassCrashed || r.Attempt != second.Attempt {
+		t.Fatalf("given-up run after a take-up's claim: %+v", r)
+	}
+}
+
+// Expired pages past the open runs the sweep does not take up (CLAIMED,
+// fetched, taken up less than a lease ago) to those it does, within a
+// bounded number of reads.
+func testExpiredPagesPastRunsItCannotTakeUp(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: fmt.Sprintf("2026-10-%02d", i+1), Trigger: "schedule", MessageID: fmt.Sprint("q-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Add(time.Second)
+	var working []runs.Run
+	for i := range 2 {
+		r, err := s.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: fmt.Sprintf("2026-11-%02d", i+1), Trigger: "schedule", MessageID: fmt.Sprint("m-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err = s.Start(ctx, r.Ref(), fmt.Sprint("f-", i)); err != nil {
+			t.Fatal(err)
+		}
+		working = append(working, r)
+		c.Add(time.Second)
+	}
+	expire(c)
+	before := c.Now().Add(-5 * time.Second)
+	got, err := s.Expired(ctx, before, 1)
+	if err != nil || !slices.Equal(inputs(got), []string{working[0].Input}) {
+		t.Fatalf("expired, at most 1 = %v, %v; want %s behind five CLAIMED runs", inputs(got), err, working[0].Input)
+	}
+	if got := takeUpOf(t, s, c, working[0].Input, 3); got != runs.TakenUp {
+		t.Fatalf("take-up: %v", got)
+	}
+	if got, err = s.Expired(ctx, before, 1); err != nil || !slices.Equal(inputs(got), []string{working[1].Input}) {
+		t.Fatalf("expired after a take-up = %v, %v; want %s (the run taken up is on its way)", inputs(got), err, working[1].Input)
 	}
 }
