@@ -144,11 +144,12 @@ func onePage() func() bool {
 // been taken up req.Max times in a row without ending, marks it FAILED
 // (ClassCrashed, with the reason) and returns GivenUp.
 //
-// A take-up is counted once per attempt: when its input has not been
-// claimed a lease later (lost, or still queued) it is sent again, not
-// counted again; and the give-up comes only once the last take-up had
-// its chance — its claim came (a newer attempt than the one taken up) and
-// that attempt's worker died too. A run taken up less than a lease ago is
+// Every send counts: a take-up whose input has not been claimed a lease
+// later (lost, still queued, or refused by dedupe — its source removed) is
+// sent again and counted again, so a take-up that is never claimed ends
+// too. The give-up comes only once the last take-up had its chance: its
+// claim came (a newer attempt than the one taken up) and that attempt's
+// worker died too, or a whole lease passed since it was sent. A run taken up less than a lease ago is
 // not taken up again: its re-sent input may still be on its way to
 // dedupe. The count survives claims and goes when the run ends, so it
 // counts crashes in a row. Every change is conditioned on the run as
@@ -167,31 +168,34 @@ func (s *Store) TakeUp(ctx context.Context, req TakeUpRequest) (TakeUpOutcome, e
 		":before": num(req.ExpiredBefore.Unix()), ":max": num(int64(req.Max)),
 	}
 	expired := "attempt = :attempt AND lease_until < :before AND "
-	if r.TakeUps >= req.Max && r.TakeUpAttempt < r.Attempt {
+	again := now.Add(-s.cfg.Lease).Unix()
+	if r.TakeUps >= req.Max && (r.TakeUpAttempt < r.Attempt || r.TakenUpAt < again) {
 		if r.Status == Committing {
 			return StuckCommitting, nil
 		}
 		delete(values, ":committing")
 		values[":failed"], values[":one"], values[":zero"] = str(string(Failed)), num(1), num(0)
 		values[":at"], values[":class"] = str(now.Format(time.RFC3339Nano)), str(ClassCrashed)
-		values[":msg"] = str(logging.Truncate(CrashedReason(r.TakeUps), 1000))
+		values[":msg"], values[":again"] = str(logging.Truncate(CrashedReason(r.TakeUps), 1000)), num(again)
 		run, applied, err := s.tryUpdate(ctx, "give up", r.Ref(),
 			"SET #st = :failed, finished_at = :at, error_class = :class, last_error = :msg, rev = if_not_exists(rev, :zero) + :one "+
 				"REMOVE lease_until, checkpoint, "+ended,
-			expired+"#st = :running AND attribute_not_exists(fetched) AND takeups >= :max AND (attribute_not_exists(takeup_attempt) OR takeup_attempt < :attempt)", values)
+			expired+"#st = :running AND attribute_not_exists(fetched) AND takeups >= :max AND "+
+				"(attribute_not_exists(takeup_attempt) OR takeup_attempt < :attempt OR taken_up_at < :again)", values)
 		if err != nil || !applied {
 			return NotTakenUp, err
 		}
 		s.bestEffort(ctx, s.logAttempt(ctx, run, now))
 		return GivenUp, nil
 	}
-	values[":now"], values[":again"] = num(now.Unix()), num(now.Add(-s.cfg.Lease).Unix())
+	values[":now"], values[":again"] = num(now.Unix()), num(again)
 	open := expired + "(#st = :committing OR (#st = :running AND attribute_not_exists(fetched))) AND (attribute_not_exists(taken_up_at) OR taken_up_at < :again) AND "
 	if r.TakeUps > 0 && r.TakeUpAttempt == r.Attempt {
-		// The last take-up of this attempt was not claimed: sent again.
-		delete(values, ":max")
-		_, applied, err := s.tryUpdate(ctx, "take up again", r.Ref(), "SET taken_up_at = :now",
-			open+"takeup_attempt = :attempt", values)
+		// The last take-up of this attempt was not claimed: sent again,
+		// and counted.
+		values[":one"] = num(1)
+		_, applied, err := s.tryUpdate(ctx, "take up again", r.Ref(), "SET taken_up_at = :now, takeups = takeups + :one",
+			open+"takeup_attempt = :attempt AND takeups < :max", values)
 		if err != nil || !applied {
 			return NotTakenUp, err
 		}
@@ -219,8 +223,9 @@ func TakesUp(r Run) bool {
 
 // CrashedReason is the last_error of a run given up after n take-ups.
 func CrashedReason(n int) string {
-	return fmt.Sprintf("the worker died %d times on this run: crash, OOM or timeout (its lease expired each time; "+
-		"taken up again %d times in a row without ending); look at the logs of its attempts, then trigger it again", n+1, n)
+	return fmt.Sprintf("the worker died on this run, and it was taken up again %d times in a row without ending: "+
+		"its worker died each time (crash, OOM or timeout: its lease expired), or a take-up was never claimed "+
+		"(dedupe refused it — look at the inputs DLQ — or was down); look at the logs of its attempts, then trigger it again", n)
 }
 
 // TakeUpInput is the Input that takes run r up again: its source, window

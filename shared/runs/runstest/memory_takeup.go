@@ -55,12 +55,13 @@ func (s *Store) TakeUp(_ context.Context, req runs.TakeUpRequest) (runs.TakeUpOu
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.TakeUps >= req.Max && r.TakeUpAttempt < r.Attempt {
+	again := now.Add(-s.cfg.Lease).Unix()
+	if r.TakeUps >= req.Max && (r.TakeUpAttempt < r.Attempt || r.TakenUpAt < again) {
 		if r.Status == runs.Committing {
 			return runs.StuckCommitting, nil
 		}
 		run, ok := s.change(r.Ref(), func(c runs.Run) bool {
-			return expired(c) && c.Status == runs.Running && !c.Fetched && c.TakeUps >= req.Max && c.TakeUpAttempt < c.Attempt
+			return expired(c) && c.Status == runs.Running && !c.Fetched && c.TakeUps >= req.Max && (c.TakeUpAttempt < c.Attempt || c.TakenUpAt < again)
 		}, func(c *runs.Run) {
 			c.Status, c.FinishedAt, c.ErrorClass = runs.Failed, stamp(now), runs.ClassCrashed
 			c.LastError = logging.Truncate(runs.CrashedReason(c.TakeUps), 1000)
@@ -73,15 +74,15 @@ func (s *Store) TakeUp(_ context.Context, req runs.TakeUpRequest) (runs.TakeUpOu
 		s.logAttempt(run)
 		return runs.GivenUp, nil
 	}
-	again := now.Add(-s.cfg.Lease).Unix()
 	open := func(c runs.Run) bool {
 		return expired(c) && runs.TakesUp(c) && (c.TakenUpAt == 0 || c.TakenUpAt < again)
 	}
 	var ok bool
 	if r.TakeUps > 0 && r.TakeUpAttempt == r.Attempt {
-		// The last take-up of this attempt was not claimed: sent again.
-		_, ok = s.change(r.Ref(), func(c runs.Run) bool { return open(c) && c.TakeUpAttempt == c.Attempt },
-			func(c *runs.Run) { c.TakenUpAt = now.Unix() })
+		// The last take-up of this attempt was not claimed: sent again,
+		// and counted.
+		_, ok = s.change(r.Ref(), func(c runs.Run) bool { return open(c) && c.TakeUpAttempt == c.Attempt && c.TakeUps < req.Max },
+			func(c *runs.Run) { c.TakeUps, c.TakenUpAt = c.TakeUps+1, now.Unix() })
 	} else {
 		_, ok = s.change(r.Ref(), func(c runs.Run) bool {
 			return open(c) && c.TakeUps < req.Max && c.TakeUpAttempt < c.Attempt

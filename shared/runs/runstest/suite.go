@@ -82,6 +82,7 @@ func TestStore(t *testing.T, open Open) {
 		{"TakeUpLeavesACommitOverTheBudget", testTakeUpLeavesACommitOverTheBudget},
 		{"TakeUpLeavesQueuedWork", testTakeUpLeavesQueuedWork},
 		{"TakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance", testTakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance},
+		{"ATakeUpNeverClaimedEndsAtTheBudget", testATakeUpNeverClaimedEndsAtTheBudget},
 		{"ExpiredPagesPastRunsItCannotTakeUp", testExpiredPagesPastRunsItCannotTakeUp},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })

@@ -139,7 +139,7 @@ func testTakeUpCountsAndGivesUpAtTheBudget(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != runs.Failed || r.Attempt != third.Attempt || r.ErrorClass != runs.ClassCrashed || !strings.Contains(r.LastError, "the worker died 3 times") {
+	if r.Status != runs.Failed || r.Attempt != third.Attempt || r.ErrorClass != runs.ClassCrashed || !strings.Contains(r.LastError, "taken up again 2 times in a row") {
 		t.Fatalf("given up: %+v", r)
 	}
 	if r.TakeUps != 0 || r.LeaseUntil != 0 {
@@ -312,9 +312,11 @@ func testTakeUpLeavesQueuedWork(t *testing.T, open Open) {
 }
 
 // The budget's give-up comes only once the last take-up had its chance:
-// its claim came and that attempt's worker died too. A take-up whose
-// input was not claimed is sent again, not counted; and a take-up's input
-// never reopens a run the budget FAILED.
+// its claim came and that attempt's worker died too, or a lease passed
+// since it was sent. A take-up whose input was not claimed is sent again
+// and counted, so one that is never claimed (dedupe refuses it: its source
+// was removed) ends too; and a take-up's input never reopens a run the
+// budget FAILED.
 func testTakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance(t *testing.T, open Open) {
 	s, c := newStore(t, open)
 	ctx := context.Background()
@@ -327,27 +329,33 @@ func testTakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance(t *testing.T, open Open
 		t.Fatal(err)
 	}
 	expire(c)
-	if got := takeUpOf(t, s, c, key, 1); got != runs.TakenUp {
+	if got := takeUpOf(t, s, c, key, 2); got != runs.TakenUp {
 		t.Fatalf("first take-up: %v", got)
+	}
+	if got := takeUpOf(t, s, c, key, 2); got != runs.NotTakenUp {
+		t.Fatalf("take-up again at once, before its input could reach dedupe: %v, want not taken up", got)
 	}
 	// Its input has not reached dedupe a lease later (lost, or queued).
 	expire(c)
-	if got := takeUpOf(t, s, c, key, 1); got != runs.TakenUp {
+	if got := takeUpOf(t, s, c, key, 2); got != runs.TakenUp {
 		t.Fatalf("take-up whose input was not claimed yet: %v, want sent again", got)
 	}
-	if r, _ := s.Get(ctx, key); r.Status != runs.Running || r.TakeUps != 1 {
-		t.Fatalf("after a take-up sent again: %s, take-ups %d; want RUNNING, 1", r.Status, r.TakeUps)
+	if r, _ := s.Get(ctx, key); r.Status != runs.Running || r.TakeUps != 2 {
+		t.Fatalf("after a take-up sent again: %s, take-ups %d; want RUNNING, 2 (every send counts)", r.Status, r.TakeUps)
 	}
 	takeUpClaim := runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "t-1", TakeUp: true}
 	second, err := s.Claim(ctx, takeUpClaim)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := takeUpOf(t, s, c, key, 2); got != runs.NotTakenUp {
+		t.Fatalf("take-up of the claimed take-up: %v, want not taken up (CLAIMED)", got)
+	}
 	if _, err := s.Start(ctx, second.Ref(), "f-2"); err != nil {
 		t.Fatal(err)
 	}
 	expire(c) // the taken-up attempt dies too
-	if got := takeUpOf(t, s, c, key, 1); got != runs.GivenUp {
+	if got := takeUpOf(t, s, c, key, 2); got != runs.GivenUp {
 		t.Fatalf("take-up past the budget after the last take-up's claim: %v", got)
 	}
 	// A copy of the take-up's input (a redelivery, a second send) comes.
@@ -357,6 +365,35 @@ func testTakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance(t *testing.T, open Open
 	}
 	if r, _ := s.Get(ctx, key); r.Status != runs.Failed || r.ErrorClass != runs.ClassCrashed || r.Attempt != second.Attempt {
 		t.Fatalf("given-up run after a take-up's claim: %+v", r)
+	}
+}
+
+// A take-up that is never claimed — dedupe refuses it, say because a
+// deploy removed the source — is sent again a lease later, counted each
+// time, and the run is FAILED once the budget is spent and a lease passed
+// since the last send: never re-sent forever.
+func testATakeUpNeverClaimedEndsAtTheBudget(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	const key = "orders/2026-11-01"
+	first, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, first.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	var got []runs.TakeUpOutcome
+	for range 6 {
+		expire(c)
+		got = append(got, takeUpOf(t, s, c, key, 3))
+	}
+	want := []runs.TakeUpOutcome{runs.TakenUp, runs.TakenUp, runs.TakenUp, runs.GivenUp, runs.NotTakenUp, runs.NotTakenUp}
+	if !slices.Equal(got, want) {
+		t.Fatalf("take-ups of a run whose take-ups are never claimed: %v, want %v", got, want)
+	}
+	if r, _ := s.Get(ctx, key); r.Status != runs.Failed || r.ErrorClass != runs.ClassCrashed || r.Attempt != first.Attempt {
+		t.Fatalf("run = %+v, want FAILED (crashed) as attempt %d", r, first.Attempt)
 	}
 }
 
