@@ -1,8 +1,11 @@
 # The scheduler's sweep: every minute an EventBridge rule invokes the
 # scheduler function with the sweep event (the target's input, detail-type
 # "Sluice Sweep"), which takes up runs whose worker died and reconciles the
-# DLQs (services/scheduler/sweep). Failed invocations are retried by
-# EventBridge; the next rate tick sweeps again anyway.
+# DLQs (services/scheduler/sweep). EventBridge does not retry a delivery
+# (maximum_retry_attempts = 0); a failed invocation may be retried by
+# Lambda's own asynchronous retries, which can overlap the next tick —
+# harmless, every take-up is conditional — and the next tick sweeps again
+# anyway.
 
 resource "aws_cloudwatch_event_rule" "sweep" {
   name                = "${var.name_prefix}-sweep"
