@@ -216,7 +216,7 @@ func TestSweepFailsAPoisonRunAfterItsTakeUpBudget(t *testing.T) {
 	k.halt()
 	// Its first attempt and each of the two take-ups died (a try the
 	// queue's redelivery restarted counts with the attempt it restarted).
-	if r.ErrorClass != runs.ClassCrashed || !strings.Contains(r.LastError, "the worker died 3 times") {
+	if r.ErrorClass != runs.ClassCrashed || !strings.Contains(r.LastError, "taken up again 2 times in a row") {
 		t.Fatalf("run FAILED with %s: %s; want class %s and the reason, after 2 take-ups (SLUICE_MAX_TAKEUPS)", r.ErrorClass, r.LastError, runs.ClassCrashed)
 	}
 	const takenUp = `"msg":"run's lease expired with nobody on it; taken up again: input sent"`
