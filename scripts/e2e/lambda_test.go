@@ -293,35 +293,7 @@ func TestFetcherOnLambdaOverrunningItsTimeoutIsRetried(t *testing.T) {
 	e := start(t, setup{api: slowOrders, stack: devstack.Options{VisibilityTimeout: visibility},
 		env: []string{"SLUICE_MAX_MESSAGE_BYTES=32768", "SLUICE_LEASE=6s", "SLUICE_HEARTBEAT=2s", "SLUICE_HANDOFF_MARGIN=1s"}, noStart: true})
 	res := e.stack.Resources
-	for _, name := range []string{"dedupe", "writer"} {
-		if _, err := e.pipe.Start(name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fn := e.startFunction("fetcher", timeout)
-	e.send(res.Inputs.URL, e.input("orders", "2026-11-14"))
-
-	stalled := make(chan error, 1)
-	go func() {
-		deadline := time.Now().Add(e.timing.within(5 * time.Second))
-		for time.Now().Before(deadline) {
-			// RUNNING: the bootstrap has started the fetch, which takes
-			// about 2s from here.
-			if r, err := e.runs.Get(context.Background(), "orders/2026-11-14"); err == nil && r.Status == runs.Running {
-				stalled <- fn.Stall()
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		stalled <- context.DeadlineExceeded
-	}()
-	first, ok := e.deliver(fn, res.Fetch.URL, 1, 20*time.Second)
-	if !ok {
-		t.Fatal("no fetch message")
-	}
-	if err := <-stalled; err != nil {
-		t.Fatalf("stall the bootstrap: %v", err)
-	}
+	fn, first := e.stallFetcherFunction(timeout, "2026-11-14")
 	if !first.inv.TimedOut || string(first.inv.Body) != "Task timed out after 5.00 seconds" {
 		t.Fatalf("first invocation: status %d %q, want the emulator's timeout", first.inv.Status, first.inv.Body)
 	}
@@ -424,33 +396,7 @@ func TestFetcherOnLambdaCrashedIsTakenUpWithinALease(t *testing.T) {
 	e := start(t, setup{api: slowOrders, stack: devstack.Options{VisibilityTimeout: queueVisibility},
 		env: []string{"SLUICE_MAX_MESSAGE_BYTES=32768", "SLUICE_LEASE=6s", "SLUICE_HEARTBEAT=2s", "SLUICE_HANDOFF_MARGIN=1s", "SLUICE_VISIBILITY=2s"}, noStart: true})
 	res := e.stack.Resources
-	for _, name := range []string{"dedupe", "writer"} {
-		if _, err := e.pipe.Start(name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fn := e.startFunction("fetcher", timeout)
-	e.send(res.Inputs.URL, e.input("orders", "2026-11-15"))
-
-	stalled := make(chan error, 1)
-	go func() {
-		deadline := time.Now().Add(e.timing.within(5 * time.Second))
-		for time.Now().Before(deadline) {
-			if r, err := e.runs.Get(context.Background(), "orders/2026-11-15"); err == nil && r.Status == runs.Running {
-				stalled <- fn.Stall()
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		stalled <- context.DeadlineExceeded
-	}()
-	first, ok := e.deliver(fn, res.Fetch.URL, 1, 20*time.Second)
-	if !ok {
-		t.Fatal("no fetch message")
-	}
-	if err := <-stalled; err != nil {
-		t.Fatalf("stall the bootstrap: %v", err)
-	}
+	fn, first := e.stallFetcherFunction(timeout, "2026-11-15")
 	if !first.inv.TimedOut {
 		t.Fatalf("first invocation: status %d %q, want the emulator's timeout", first.inv.Status, first.inv.Body)
 	}
@@ -481,4 +427,41 @@ func TestFetcherOnLambdaCrashedIsTakenUpWithinALease(t *testing.T) {
 	e.checkPartition(r)
 	t.Logf("crash to SUCCEEDED: at most %v (lease 6s, SLUICE_VISIBILITY 2s, the queue's visibility timeout %v)",
 		time.Since(crashed).Round(100*time.Millisecond), queueVisibility)
+}
+
+// stallFetcherFunction starts dedupe, the writer and the fetcher as a
+// function with timeout, sends the input of orders for window, stops
+// (SIGSTOP) the function's bootstrap once the run is RUNNING — the fetch
+// has begun and takes about 2s from there — and returns the function and
+// the delivery of the fetch message it stalled on.
+func (e *env) stallFetcherFunction(timeout time.Duration, window string) (*localrun.Function, delivery) {
+	e.t.Helper()
+	for _, name := range []string{"dedupe", "writer"} {
+		if _, err := e.pipe.Start(name); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	fn := e.startFunction("fetcher", timeout)
+	e.send(e.stack.Resources.Inputs.URL, e.input("orders", window))
+
+	stalled := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(e.timing.within(5 * time.Second))
+		for time.Now().Before(deadline) {
+			if r, err := e.runs.Get(context.Background(), "orders/"+window); err == nil && r.Status == runs.Running {
+				stalled <- fn.Stall()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stalled <- context.DeadlineExceeded
+	}()
+	first, ok := e.deliver(fn, e.stack.Resources.Fetch.URL, 1, 20*time.Second)
+	if !ok {
+		e.t.Fatal("no fetch message")
+	}
+	if err := <-stalled; err != nil {
+		e.t.Fatalf("stall the bootstrap: %v", err)
+	}
+	return fn, first
 }
