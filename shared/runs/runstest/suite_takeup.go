@@ -172,14 +172,12 @@ func testTakeUpCountsAndGivesUpAtTheBudget(t *testing.T, open Open) {
 	}
 }
 
-func testTakeUpLeavesACommitOverTheBudget(t *testing.T, open Open) {
-	s, c := newStore(t, open)
+// toCommitting starts claimed run r's fetch as fetch message msg and brings
+// it, with no batches, to COMMITTING.
+func toCommitting(t *testing.T, s Contract, r runs.Run, msg string) {
+	t.Helper()
 	ctx := context.Background()
-	r, err := s.Claim(ctx, req("m-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
+	if _, err := s.Start(ctx, r.Ref(), msg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
@@ -188,6 +186,16 @@ func testTakeUpLeavesACommitOverTheBudget(t *testing.T, open Open) {
 	if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
 		t.Fatalf("begin commit = %v, %v", won, err)
 	}
+}
+
+func testTakeUpLeavesACommitOverTheBudget(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	r, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	toCommitting(t, s, r, "f-1")
 	c.Add(time.Minute + 10*time.Second)
 	cur, _ := s.Get(ctx, r.Input)
 	before := c.Now().Add(-5 * time.Second)
@@ -199,15 +207,7 @@ func testTakeUpLeavesACommitOverTheBudget(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Start(ctx, r.Ref(), "f-2"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, won, err := s.BeginCommit(ctx, r.Ref()); err != nil || !won {
-		t.Fatalf("begin commit = %v, %v", won, err)
-	}
+	toCommitting(t, s, r, "f-2")
 	cur, _ = s.Get(ctx, r.Input)
 	c.Add(2 * time.Minute)
 	if got, err := s.TakeUp(ctx, runs.TakeUpRequest{Run: cur, ExpiredBefore: c.Now().Add(-5 * time.Second), Max: 1}); err != nil || got != runs.StuckCommitting {
