@@ -69,6 +69,11 @@ type Pipeline struct {
 	// Env is added to every service's environment after the defaults, so
 	// it can override them (e.g. SLUICE_LEASE=5s).
 	Env []string
+	// Setpgid starts each service in a process group of its own (led by
+	// the service, its id the service's pid), so that a Ctrl-C at the
+	// terminal reaches only the caller, which stops the services itself,
+	// and whatever a service started can be signalled with it.
+	Setpgid bool
 
 	mu    sync.Mutex
 	procs []*Proc
@@ -124,6 +129,9 @@ func (p *Pipeline) Start(name string, extra ...string) (*Proc, error) {
 	cmd := exec.Command(filepath.Join(p.Bin, name))
 	cmd.Env = append(p.ServiceEnv(name), extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if p.Setpgid {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -173,6 +181,10 @@ func (p *Pipeline) StopAll() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Pid is the service's process id (with Pipeline.Setpgid, also its
+// process group's).
+func (proc *Proc) Pid() int { return proc.cmd.Process.Pid }
 
 // Signal sends sig to the service.
 func (proc *Proc) Signal(sig syscall.Signal) error { return proc.cmd.Process.Signal(sig) }

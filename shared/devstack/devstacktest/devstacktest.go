@@ -16,8 +16,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -78,7 +76,7 @@ func Start(t testing.TB, opts devstack.Options) *Stack {
 		// t.Context is already cancelled when cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if err := s.remove(ctx); err != nil {
+		if err := devstack.Remove(ctx, cfg, names); err != nil {
 			t.Logf("devstack: cleanup of %s incomplete: %v", names.Prefix, err)
 		}
 	})
@@ -94,64 +92,6 @@ func Start(t testing.TB, opts devstack.Options) *Stack {
 // SLUICE_MAX_RECEIVE. Append it to os.Environ().
 func (s *Stack) Env(key string) []string {
 	return append(devstack.Env(s.Endpoints), s.Resources.ServiceEnv(key)...)
-}
-
-// remove deletes, best effort, everything named by s.Names: the queues and
-// DLQs, the table, the bucket's objects and the bucket.
-func (s *Stack) remove(ctx context.Context) error {
-	var errs []error
-	for _, key := range devstack.QueueKeys() {
-		for _, name := range []string{s.Names.Queue(key), s.Names.DLQ(key)} {
-			url, err := s.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
-			if err != nil {
-				continue // never created
-			}
-			if _, err := s.SQS.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: url.QueueUrl}); err != nil {
-				errs = append(errs, fmt.Errorf("delete queue %s: %w", name, err))
-			}
-		}
-	}
-	if _, err := s.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.Names.Table())}); err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("delete table %s: %w", s.Names.Table(), err))
-	}
-	if err := s.emptyAndDeleteBucket(ctx, s.Names.Bucket()); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-func (s *Stack) emptyAndDeleteBucket(ctx context.Context, bucket string) error {
-	pages := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			if isNotFound(err) {
-				return nil
-			}
-			return fmt.Errorf("list bucket %s: %w", bucket, err)
-		}
-		for _, obj := range page.Contents {
-			if _, err := s.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: obj.Key}); err != nil {
-				return fmt.Errorf("delete s3://%s/%s: %w", bucket, aws.ToString(obj.Key), err)
-			}
-		}
-	}
-	if _, err := s.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete bucket %s: %w", bucket, err)
-	}
-	return nil
-}
-
-func isNotFound(err error) bool {
-	var coded interface{ ErrorCode() string }
-	if !errors.As(err, &coded) {
-		return false
-	}
-	switch coded.ErrorCode() {
-	case "ResourceNotFoundException", "NoSuchBucket", "NotFound":
-		return true
-	}
-	return false
 }
 
 func randomHex(n int) string {
