@@ -27,6 +27,12 @@ status: ## show whether the local emulators answer
 demo: ## run the whole pipeline end to end on the local stack and check the output (DEMO_FLAGS="-format parquet -records-per-day N …")
 	go run ./scripts/demo $(DEMO_FLAGS)
 
+.PHONY: dev
+dev: ## run the four services against your pipeline on the local stack, print the exports, show the runs until Ctrl-C; PIPELINE=path (DEV_FLAGS="-schedule-every 1h …")
+	@test -n "$(PIPELINE)" || { echo "set PIPELINE=path/to/pipeline.yaml"; exit 2; }
+	@go build -o .local/bin/sluice-dev ./scripts/dev
+	@.local/bin/sluice-dev -pipeline "$(PIPELINE)" $(DEV_FLAGS)
+
 .PHONY: test
 test: ## run all unit and integration tests (emulators started if needed, stopped after)
 	scripts/test.sh $(GOTEST_FLAGS)
