@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"backfill": cmdBackfill,
 		"redrive":  cmdRedrive,
 		"schema":   cmdSchema,
+		"status":   cmdStatus,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
