@@ -69,7 +69,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "sluicectl:", err)
 		}
 		stop()
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
 }
 
