@@ -75,12 +75,13 @@ func buildAll(ctx context.Context, root string) error {
 // `make dev` with a user's pipeline file: its API is a test server of its
 // own whose source wants a bearer token, an env: secret given only to
 // make's environment (the user's shell). The test waits for the export
-// lines, triggers a run with sluicectl using nothing but them, waits
-// until the run SUCCEEDED, its partition holds exactly the API's records
-// and the status view shows it, then stops make dev, and checks that the
-// dev command exited 0, that it and the services (from the pid file) and
-// everything in make's process group are gone, and that -remove deleted
-// the resource set.
+// lines and starts a run of the window the printed example names, with
+// sluicectl using nothing but the exports or with the schedule ticker
+// (-schedule-every); waits until the run SUCCEEDED, its partition holds
+// exactly the API's records and the status view shows it; then stops make
+// dev, and checks that the dev command exited 0, that it and the services
+// (from the pid file) and everything in make's process group are gone,
+// and that -remove deleted the resource set.
 //
 // Two ways to stop it: Ctrl-C at a terminal, SIGINT to make's whole
 // process group, after which GNU make, once its job has ended, dies of the
@@ -91,10 +92,11 @@ func TestMakeDevRunsAUsersPipelineAndStopsCleanly(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
+		schedule bool // the run comes from the schedule ticker, not sluicectl trigger
 		stop     func(makePid, devPid int) error
 		wantMake func(err error) bool
 	}{
-		{"Ctrl-C at the terminal", func(makePid, _ int) error { return syscall.Kill(-makePid, syscall.SIGINT) }, func(err error) bool {
+		{"sluicectl trigger, Ctrl-C at the terminal", false, func(makePid, _ int) error { return syscall.Kill(-makePid, syscall.SIGINT) }, func(err error) bool {
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) {
 				return false
@@ -102,19 +104,19 @@ func TestMakeDevRunsAUsersPipelineAndStopsCleanly(t *testing.T) {
 			ws, ok := exit.Sys().(syscall.WaitStatus)
 			return ok && ws.Signaled() && ws.Signal() == syscall.SIGINT
 		}},
-		{"SIGINT to the dev command", func(_, devPid int) error { return syscall.Kill(devPid, syscall.SIGINT) }, func(err error) bool { return err == nil }},
+		{"schedule ticker, SIGINT to the dev command", true, func(_, devPid int) error { return syscall.Kill(devPid, syscall.SIGINT) }, func(err error) bool { return err == nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			testMakeDev(t, tt.stop, tt.wantMake)
+			testMakeDev(t, tt.schedule, tt.stop, tt.wantMake)
 		})
 	}
 }
 
-func testMakeDev(t *testing.T, stop func(makePid, devPid int) error, wantMake func(error) bool) {
+func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) error, wantMake func(error) bool) {
 	root, awsCfg := stack(t)
-	const source, window = "orders", "2026-11-01"
+	const source = "orders"
 	api := demoapi.New(demoapi.Options{RecordsPerDay: 700, PageSize: 100,
 		Sources: map[string]demoapi.SourceOptions{source: {Style: demoapi.PageNumber, Auth: demoapi.AuthBearer}}})
 	srv := httptest.NewServer(api)
@@ -125,8 +127,11 @@ func testMakeDev(t *testing.T, stop func(makePid, devPid int) error, wantMake fu
 	}
 	prefix := testPrefix(t, awsCfg)
 
-	dev := startMakeDev(t, root, []string{"PIPELINE=" + file, "DEV_FLAGS=-prefix " + prefix + " -refresh 500ms -remove"},
-		demoapi.EnvBearerToken+"="+demoapi.BearerToken)
+	flags := "-prefix " + prefix + " -refresh 500ms -remove"
+	if schedule {
+		flags += " -schedule-every 1h"
+	}
+	dev := startMakeDev(t, root, []string{"PIPELINE=" + file, "DEV_FLAGS=" + flags}, demoapi.EnvBearerToken+"="+demoapi.BearerToken)
 	dev.waitFor(t, "==> watching the runs", startWait)
 	env := dev.exports(t)
 	for _, k := range []string{"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
@@ -138,9 +143,11 @@ func testMakeDev(t *testing.T, stop func(makePid, devPid int) error, wantMake fu
 	if env["SLUICE_PIPELINE_FILE"] != file {
 		t.Errorf("SLUICE_PIPELINE_FILE=%q, want %q", env["SLUICE_PIPELINE_FILE"], file)
 	}
-	if !strings.Contains(dev.output(), "sluicectl trigger --source "+source+" --window ") {
-		t.Errorf("no example trigger command in the output:\n%s", dev.output())
+	example := regexp.MustCompile(`(?m)^   sluicectl trigger --source ` + source + ` --window (\S+)$`).FindStringSubmatch(dev.output())
+	if example == nil {
+		t.Fatalf("no example trigger command in the output:\n%s", dev.output())
 	}
+	window := example[1]
 	pids := readPids(t, filepath.Join(root, ".local", "dev", prefix, "pids"))
 	for _, s := range localrun.Services {
 		if pid, ok := pids[s.Name]; !ok || !alive(pid) {
@@ -148,18 +155,23 @@ func testMakeDev(t *testing.T, stop func(makePid, devPid int) error, wantMake fu
 		}
 	}
 
-	// A run, triggered with the exports alone (as from another shell).
-	path, err := lookPath("sluicectl", env["PATH"])
-	if err != nil || filepath.Dir(path) != filepath.Join(root, ".local", "bin") {
-		t.Fatalf("sluicectl on the exported PATH: %q, %v; want the one in .local/bin", path, err)
-	}
-	ctl := exec.CommandContext(t.Context(), path, "trigger", "--source", source, "--window", window)
-	ctl.Env = []string{}
-	for k, v := range env {
-		ctl.Env = append(ctl.Env, k+"="+v)
-	}
-	if out, err := ctl.CombinedOutput(); err != nil {
-		t.Fatalf("sluicectl trigger with the exports: %v\n%s", err, out)
+	// A run, triggered with the exports alone (as from another shell), or
+	// by the ticker: the latest window due, as EventBridge would ask.
+	wantTrigger := "schedule"
+	if !schedule {
+		wantTrigger = "manual"
+		path, err := lookPath("sluicectl", env["PATH"])
+		if err != nil || filepath.Dir(path) != filepath.Join(root, ".local", "bin") {
+			t.Fatalf("sluicectl on the exported PATH: %q, %v; want the one in .local/bin", path, err)
+		}
+		ctl := exec.CommandContext(t.Context(), path, "trigger", "--source", source, "--window", window)
+		ctl.Env = []string{}
+		for k, v := range env {
+			ctl.Env = append(ctl.Env, k+"="+v)
+		}
+		if out, err := ctl.CombinedOutput(); err != nil {
+			t.Fatalf("sluicectl trigger with the exports: %v\n%s", err, out)
+		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), runWait)
 	defer cancel()
@@ -176,7 +188,11 @@ func testMakeDev(t *testing.T, stop func(makePid, devPid int) error, wantMake fu
 	if _, err := localrun.Verify(ctx, s3c, sink.New(s3c, env["SLUICE_BUCKET"], ""), done[0], api.RecordsFor(source, window)); err != nil {
 		t.Fatalf("partition: %v", err)
 	}
-	viewLine := regexp.MustCompile(`(?m)^` + source + "/" + window + `\s+SUCCEEDED\s+1\s+700\s`)
+	if done[0].Trigger != wantTrigger {
+		t.Errorf("run triggered by %q, want %q", done[0].Trigger, wantTrigger)
+	}
+	// The status grid: the source's latest succeeded window, and fresh.
+	viewLine := regexp.MustCompile(`(?m)^` + source + `\s+day\s.*\s` + regexp.QuoteMeta(window) + `\s+\S+\s+\S+\s+ok\b`)
 	dev.waitForRE(t, viewLine, 30*time.Second) // the view refreshes every 500ms
 
 	if err := stop(dev.cmd.Process.Pid, pids["dev"]); err != nil {
@@ -207,6 +223,7 @@ func testMakeDev(t *testing.T, stop func(makePid, devPid int) error, wantMake fu
 	if _, err := sqs.NewFromConfig(awsCfg).GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: aws.String(prefix + "-triggers")}); err == nil {
 		t.Errorf("queue %s-triggers still exists after -remove", prefix)
 	}
+	t.Logf("make dev printed:\n%s", dev.output())
 	if !strings.Contains(dev.output(), "==> stopped; nothing left running") {
 		t.Errorf("output does not say the services stopped:\n%s", dev.output())
 	}

@@ -16,7 +16,8 @@
 //  5. prints the export lines for sluicectl and the AWS CLI (also written
 //     to .local/dev/<prefix>/env, to source in another shell) and commands
 //     that start a run;
-//  6. shows the runs (sluicectl runs), refreshed every -refresh, until
+//  6. shows the status grid (sluicectl status: every source × its latest
+//     windows, the runs in progress, the failed windows), refreshed every -refresh, until
 //     SIGINT (Ctrl-C), SIGTERM or SIGHUP;
 //  7. stops the services: SIGTERM, and SIGKILL for one still running 15s
 //     later; a second Ctrl-C kills them at once. A service that exits on
@@ -58,7 +59,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.StringVar(&o.pipeline, "pipeline", "", "the pipeline config the services run (required; make dev: PIPELINE=path)")
 	fs.StringVar(&o.prefix, "prefix", "dev-"+time.Now().UTC().Format("20060102-150405"), "resource prefix: queues <prefix>-<queue>[-dlq], table <prefix>-runs, bucket <prefix>-data; an existing set is reused")
-	fs.DurationVar(&o.refresh, "refresh", 3*time.Second, "how often the runs are shown again")
+	fs.DurationVar(&o.refresh, "refresh", 3*time.Second, "how often the status view (sluicectl status) is drawn again")
 	fs.DurationVar(&o.scheduleEvery, "schedule-every", 0, "send the scheduler a schedule trigger (every source, its windows due) at start and then this often, as EventBridge does on AWS (0: never)")
 	fs.BoolVar(&o.remove, "remove", false, "delete the resource set (queues, table, bucket and its objects) at exit")
 	fs.BoolVar(&o.keepStack, "keep-stack", false, "leave the emulators running at exit even if this session started them")
@@ -100,9 +101,13 @@ func main() {
 		close(force)
 	}()
 	if err := run(ctx, o, force); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %w", err)
+		}
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)
 	}
+	step("stopped; nothing left running")
 }
 
 // readyTimeout bounds the wait for every service to poll its queue (a
@@ -185,7 +190,6 @@ func run(ctx context.Context, o options, force <-chan struct{}) (err error) {
 			return
 		}
 		_ = os.Remove(pidFile) // nothing it names runs any more
-		step("stopped; nothing left running")
 	}()
 	if err := writePids(pidFile, p.Procs()); err != nil {
 		return err
@@ -214,7 +218,7 @@ func run(ctx context.Context, o options, force <-chan struct{}) (err error) {
 		go scheduleEvery(ctx, sqsSender(sqs.NewFromConfig(awsCfg), res.Triggers.URL), o.scheduleEvery, time.Now,
 			func(err error) { fmt.Fprintln(os.Stderr, "dev:", err) })
 	}
-	step(fmt.Sprintf("watching the runs every %v; Ctrl-C stops the services", o.refresh))
+	step(fmt.Sprintf("watching the runs (sluicectl %s) every %v; Ctrl-C stops the services", strings.Join(viewCommand, " "), o.refresh))
 	return watch(ctx, p, o.refresh, newScreen(os.Stdout))
 }
 

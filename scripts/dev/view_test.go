@@ -7,24 +7,25 @@ import (
 	"time"
 )
 
-// Off a terminal a view is printed only when it changed, under a header;
-// on one each view replaces the last in place.
+// Off a terminal a view is printed, under a header, only when it changed
+// but for its first line (status's time); on one each view replaces the
+// last in place.
 func TestScreenShowsChangedViews(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 1, 21, 0, 5, 0, time.UTC)
-	views := []string{"A\n", "A\n", "B\nB\n", "B\nB\n", "A\n"}
+	views := []string{"at 1\nA\n", "at 2\nA\n", "at 3\nB\nB\n", "at 3\nB\nB\n", "at 4\nA\n"}
 	tests := []struct {
 		name     string
 		terminal bool
 		want     string
 	}{
-		{"pipe", false, strings.Join([]string{header(at), "A\n", header(at), "B\nB\n", header(at), "A\n"}, "")},
+		{"pipe", false, strings.Join([]string{header(at), views[0], header(at), views[2], header(at), views[4]}, "")},
 		{"terminal", true, strings.Join([]string{
-			header(at), "A\n",
-			"\x1b[2A\x1b[J", header(at), "A\n",
-			"\x1b[2A\x1b[J", header(at), "B\nB\n",
-			"\x1b[3A\x1b[J", header(at), "B\nB\n",
-			"\x1b[3A\x1b[J", header(at), "A\n",
+			header(at), views[0],
+			"\x1b[3A\x1b[J", header(at), views[1],
+			"\x1b[3A\x1b[J", header(at), views[2],
+			"\x1b[4A\x1b[J", header(at), views[3],
+			"\x1b[4A\x1b[J", header(at), views[4],
 		}, "")},
 	}
 	for _, tt := range tests {
@@ -43,5 +44,5 @@ func TestScreenShowsChangedViews(t *testing.T) {
 }
 
 func header(at time.Time) string {
-	return "--- sluicectl runs at " + at.Format(time.TimeOnly) + " (Ctrl-C stops the services) ---\n"
+	return "--- sluicectl status at " + at.Format(time.TimeOnly) + " (Ctrl-C stops the services) ---\n"
 }
