@@ -74,7 +74,8 @@ func buildAll(ctx context.Context, root string) error {
 
 // `make dev` with a user's pipeline file: its API is a test server of its
 // own whose source wants a bearer token, an env: secret given only to
-// make's environment (the user's shell). The test waits for the export
+// make's environment (the user's shell), beside an AWS profile and session
+// token of a real account, which must not reach the services. The test waits for the export
 // lines and starts a run of the window the printed example names, with
 // sluicectl using nothing but the exports or with the schedule ticker
 // (-schedule-every); waits until the run SUCCEEDED, its partition holds
@@ -131,7 +132,10 @@ func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) err
 	if schedule {
 		flags += " -schedule-every 1h"
 	}
-	dev := startMakeDev(t, root, []string{"PIPELINE=" + file, "DEV_FLAGS=" + flags}, demoapi.EnvBearerToken+"="+demoapi.BearerToken)
+	// The shell also holds the settings of someone's real AWS account,
+	// which must not reach the services (an unknown profile stops the SDK).
+	dev := startMakeDev(t, root, []string{"PIPELINE=" + file, "DEV_FLAGS=" + flags}, demoapi.EnvBearerToken+"="+demoapi.BearerToken,
+		"AWS_PROFILE=no-such-profile", "AWS_SESSION_TOKEN=a-real-accounts-token")
 	dev.waitFor(t, "==> watching the runs", startWait)
 	env := dev.exports(t)
 	for _, k := range []string{"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
@@ -139,6 +143,9 @@ func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) err
 		if env[k] == "" {
 			t.Errorf("no export line for %s; output:\n%s", k, dev.output())
 		}
+	}
+	if !strings.Contains(dev.output(), "\nunset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN") {
+		t.Errorf("the export lines do not unset a real account's profile and token:\n%s", dev.output())
 	}
 	if env["SLUICE_PIPELINE_FILE"] != file {
 		t.Errorf("SLUICE_PIPELINE_FILE=%q, want %q", env["SLUICE_PIPELINE_FILE"], file)

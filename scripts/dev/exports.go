@@ -25,8 +25,28 @@ func exports(endpoints devstack.Endpoints, res devstack.Resources, pipelineFile,
 	})
 }
 
-// writeExports writes env as shell export lines, each value quoted.
+// ambientAWS are the settings of a real AWS account a developer's shell
+// may hold that would override or break the local credentials: a profile
+// (an unknown one stops the SDK at start-up), a session token sent beside
+// the local keys, a role to assume. The services start without them, and
+// the export lines unset them.
+var ambientAWS = []string{
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+	"AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE",
+}
+
+// withoutAmbientAWS removes ambientAWS from this process's environment,
+// which the services inherit.
+func withoutAmbientAWS() {
+	for _, k := range ambientAWS {
+		_ = os.Unsetenv(k) // fails only for an invalid name
+	}
+}
+
+// writeExports writes a line unsetting ambientAWS, then env as shell
+// export lines, each value quoted.
 func writeExports(w io.Writer, env []string) {
+	fmt.Fprintf(w, "unset %s\n", strings.Join(ambientAWS, " "))
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(w, "export %s=%s\n", k, shellQuote(v))

@@ -179,6 +179,7 @@ func run(ctx context.Context, o options, force <-chan struct{}) (err error) {
 	if err := localrun.Build(ctx, root, bin); err != nil {
 		return err
 	}
+	withoutAmbientAWS()
 	p := &localrun.Pipeline{Bin: bin, LogDir: logDir, Endpoints: endpoints, Resources: res, PipelineFile: pipelineFile, Setpgid: true}
 	if err := p.StartAll(); err != nil {
 		return err
