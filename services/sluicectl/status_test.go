@@ -160,3 +160,22 @@ func TestStatusWatch(t *testing.T) {
 		t.Errorf("the redraws do not show orders/2026-11-23 going from R to S:\n%s", out.String())
 	}
 }
+
+func TestStatusRefuses(t *testing.T) {
+	setup(t)
+	usePipeline(t, mustRead(t, "testdata/status/pipeline.yaml"))
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "--source", "nope"}, `unknown source "nope"`},
+		{[]string{"status", "--last", "0"}, "--last 0: want 1 to 1000"},
+		{[]string{"status", "--watch", "2s", "--json"}, "does not go with --json or --html"},
+		{[]string{"status", "--now", "yesterday"}, "--now"},
+	} {
+		err := run(context.Background(), tt.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want one saying %q", tt.args, err, tt.want)
+		}
+	}
+}

@@ -112,8 +112,8 @@ func Text(w io.Writer, g Grid, colour bool) error {
 		if c.ErrorClass != "" {
 			e = c.ErrorClass + ": " + e
 		}
-		if len(e) > maxErrorText {
-			e = e[:maxErrorText] + "…"
+		if r := []rune(e); len(r) > maxErrorText {
+			e = string(r[:maxErrorText]) + "…"
 		}
 		return fmt.Sprintf("attempt %d  %s", c.Attempt, e)
 	})
