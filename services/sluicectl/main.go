@@ -1,10 +1,12 @@
 // Command sluicectl is Sluice's operator tool.
 //
 //	sluicectl trigger  --source S --window W [--force]   inject one input, as `aws sqs send-message` would
-//	sluicectl schedule [--sources a,b] [--from D --to D] [--force]   ask the scheduler for inputs
+//	sluicectl schedule [--sources a,b] [--from D --to D] [--force] [--wait]   ask the scheduler for inputs
+//	sluicectl status   [--last N] [--source S] [--json | --html FILE] [--watch D]   the grid of sources ×
+//	                   their latest windows, each source's freshness, runs in progress, failed windows
 //	sluicectl runs     [--json] [<input>]                 list the run records, or one input's attempts
 //	sluicectl release  [--force] [--reason R] <input>     end a stuck run (refused while its lease is live)
-//	sluicectl backfill --source S --from D --to D [--force] [--dry-run]   ask the scheduler for one input per window
+//	sluicectl backfill --source S --from D --to D [--force] [--dry-run] [--wait]   ask the scheduler for one input per window
 //	sluicectl redrive  --queue inputs|fetch|batches|triggers [--max N] [--wait D]   empty a DLQ: move
 //	                   triggers and inputs back; re-trigger the runs of fetch and batches messages as
 //	                   new inputs, deleting a message only once its input is claimed anew or SUCCEEDED
@@ -19,6 +21,9 @@
 // as its consumer will, and refuse before sending what it would refuse:
 // an unknown source, a window that is not due yet (it has not ended, plus
 // the source's partition.lag), one before the source's partition.start.
+// With --wait, schedule and backfill follow the runs of the windows they
+// asked for until each has SUCCEEDED or FAILED, and exit 1 if one FAILED;
+// every other error exits 2.
 package main
 
 import (
@@ -44,11 +49,17 @@ commands:
             that has not ended (plus the source's partition.lag) is refused
   schedule  send a trigger to the scheduler: every source, or --sources, for the latest
             complete window, or every window in --from/--to
+  status    the grid of every source (or --source) × its last --last windows (default 14):
+            S succeeded, R running, F failed, - missing (due, no run), . not yet due; each
+            source's freshness (age of its latest SUCCEEDED window against partition.lag +
+            one window + --grace), the runs in progress and the failed windows with their
+            error; --json, --html FILE (one self-contained page), --watch 2s to redraw
   runs      list run records (input, status, attempt, records, objects, duration);
             with an input (source/window), its every attempt: owner, times, batches, error
   backfill  ask the scheduler for one input per window of a source in --from/--to (end
             exclusive), the windows of the source's partition (day or hour); --dry-run
-            prints them
+            prints them; --wait (also for schedule) shows windows done/total, records and
+            rate until each has ended, prints their runs, and exits 1 if one FAILED
   release   end a stuck run so its input can be claimed again (refused while the lease
             is live unless --force)
   redrive   empty a queue's DLQ: triggers and inputs move back to their queue; for fetch

@@ -78,6 +78,9 @@ func cmdStatus(ctx context.Context, aws awsClients, args []string, out io.Writer
 		}
 		g, err := readGrid(ctx, store, sources, now, *last, *grace)
 		if err != nil {
+			if *watch > 0 && ctx.Err() != nil {
+				return nil // interrupted mid-read: the watch is over
+			}
 			return err
 		}
 		switch {

@@ -131,3 +131,51 @@ func mustRead(t *testing.T, file string) string {
 	}
 	return string(b)
 }
+
+// --watch redraws until interrupted (here: its context ends), each grid
+// read anew; in a pipe, one after the other, with no screen clearing.
+func TestStatusWatch(t *testing.T) {
+	st := setup(t)
+	usePipeline(t, mustRead(t, "testdata/status/pipeline.yaml"))
+	seedStatus(t, st)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	go func() { // a run ends while status watches
+		time.Sleep(700 * time.Millisecond)
+		r := runs.Run{Source: "orders", Window: "2026-11-23", Status: runs.Succeeded, Attempt: 1, Records: 5}
+		runstest.Put(t, st.DynamoDB, st.Resources.Table, r)
+	}()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"status", "--now", statusNow, "--source", "orders", "--watch", "200ms"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	grids := strings.Count(out.String(), "sluice status at ")
+	if grids < 3 {
+		t.Fatalf("%d grids drawn in 1.5s at --watch 200ms, want at least 3:\n%s", grids, out.String())
+	}
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Error("screen cleared or coloured in a pipe")
+	}
+	if !strings.Contains(out.String(), "SSSSSSSFSSSSR.") || !strings.Contains(out.String(), "SSSSSSSFSSSSS.") {
+		t.Errorf("the redraws do not show orders/2026-11-23 going from R to S:\n%s", out.String())
+	}
+}
+
+func TestStatusRefuses(t *testing.T) {
+	setup(t)
+	usePipeline(t, mustRead(t, "testdata/status/pipeline.yaml"))
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"status", "--source", "nope"}, `unknown source "nope"`},
+		{[]string{"status", "--last", "0"}, "--last 0: want 1 to 1000"},
+		{[]string{"status", "--watch", "2s", "--json"}, "does not go with --json or --html"},
+		{[]string{"status", "--now", "yesterday"}, "--now"},
+	} {
+		err := run(context.Background(), tt.args, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want one saying %q", tt.args, err, tt.want)
+		}
+	}
+}

@@ -112,12 +112,14 @@ func (w *waiter) wait(ctx context.Context, f waitFlags, out io.Writer) error {
 		defer cancel()
 	}
 	bar := newProgress(progressOut, len(w.keys))
+	var seen map[string]runs.Run // the runs the latest poll read
 	for {
 		got, err := w.store.GetMany(ctx, w.keys)
 		if err != nil && ctx.Err() == nil {
 			return err
 		}
 		if err == nil {
+			seen = got
 			t := w.count(got)
 			bar.draw(t)
 			if t.done == len(w.keys) {
@@ -128,6 +130,15 @@ func (w *waiter) wait(ctx context.Context, f waitFlags, out io.Writer) error {
 		select {
 		case <-ctx.Done():
 			bar.finish()
+			var list []runs.Run // what there is so far
+			for _, k := range w.keys {
+				if r, ok := seen[k]; ok {
+					list = append(list, r)
+				}
+			}
+			if err := PrintRuns(out, list); err != nil {
+				return err
+			}
 			return fmt.Errorf("stopped waiting (%w): %s", ctx.Err(), bar.last)
 		case <-time.After(*f.poll):
 		}

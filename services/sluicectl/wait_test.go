@@ -100,7 +100,9 @@ func TestWait(t *testing.T) {
 		},
 		{
 			name: "gives up at --wait-timeout", args: []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-02", "--wait", "--poll", "100ms", "--wait-timeout", "700ms"},
+			steps:   []step{{200 * time.Millisecond, []runs.Run{running(days[0], 1)}}},
 			wantErr: context.DeadlineExceeded, wantExit: 2, minFinish: 700 * time.Millisecond,
+			wantOut: []string{"orders/2026-11-01  RUNNING  1"}, // the runs so far
 		},
 	}
 	for _, tt := range tests {

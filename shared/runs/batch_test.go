@@ -5,69 +5,62 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
 )
 
-// GetMany reads more keys than one BatchGetItem takes, and leaves out
-// inputs without a run; LatestSucceeded finds the newest SUCCEEDED input
-// of those asked, past a batch of others.
-func TestGetManyAndLatestSucceeded(t *testing.T) {
-	st := devstacktest.Start(t, devstackOptions)
-	s, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	var inputs []string // newest first
-	for i := 250; i > 0; i-- {
-		w := fmt.Sprintf("w%03d", i)
-		inputs = append(inputs, "orders/"+w)
-		switch {
-		case i == 40 || i == 10:
-			runstest.Put(t, st.DynamoDB, st.Resources.Table, runs.Run{Source: "orders", Window: w, Status: runs.Succeeded, Attempt: 1, Records: int64(i)})
-		case i > 120:
-			runstest.Put(t, st.DynamoDB, st.Resources.Table, runs.Run{Source: "orders", Window: w, Status: runs.Failed, Attempt: 2})
-		case i%2 == 0:
-			runstest.Put(t, st.DynamoDB, st.Resources.Table, runs.Run{Source: "orders", Window: w, Status: runs.Running, Attempt: 1})
-		}
-	}
-	got, err := s.GetMany(ctx, inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 130 failed (121…250), 2 succeeded, the even ones of 1…120 but 40, 10.
-	if want := 130 + 2 + 58; len(got) != want {
-		t.Fatalf("GetMany returned %d runs, want %d", len(got), want)
-	}
-	if r := got["orders/w200"]; r.Status != runs.Failed || r.Attempt != 2 {
-		t.Fatalf("orders/w200 = %+v", r)
-	}
-	if _, ok := got["orders/w119"]; ok {
-		t.Fatal("orders/w119 has no run but was returned")
-	}
+// throttledDB answers each BatchGetItem for its first half of keys only,
+// leaving the rest unprocessed, as DynamoDB does under throttling or past
+// 16 MB.
+type throttledDB struct {
+	runs.DynamoDB
+	calls int
+}
 
-	tests := []struct {
-		name   string
-		inputs []string
-		want   string // "" for none
-	}{
-		{"past 130 failed windows, over two batches", inputs, "orders/w040"},
-		{"the newest of two", inputs[210:], "orders/w040"},
-		{"after the newest", inputs[211:], "orders/w010"},
-		{"none succeeded", inputs[:100], ""},
-		{"nothing asked", nil, ""},
+func (d *throttledDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	d.calls++
+	for table, ka := range in.RequestItems {
+		if len(ka.Keys) < 2 {
+			break
+		}
+		half := len(ka.Keys) / 2
+		first := ka
+		first.Keys = ka.Keys[:half]
+		out, err := d.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{table: first}}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		rest := ka
+		rest.Keys = ka.Keys[half:]
+		out.UnprocessedKeys = map[string]types.KeysAndAttributes{table: rest}
+		return out, nil
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, ok, err := s.LatestSucceeded(ctx, tt.inputs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok != (tt.want != "") || r.Input != tt.want {
-				t.Fatalf("LatestSucceeded = %s, %v; want %q", r.Input, ok, tt.want)
-			}
-		})
+	return d.DynamoDB.BatchGetItem(ctx, in, opts...)
+}
+
+// GetMany asks again for the keys DynamoDB left unprocessed.
+func TestGetManyReadsUnprocessedKeys(t *testing.T) {
+	st := devstacktest.Start(t, devstackOptions)
+	db := &throttledDB{DynamoDB: st.DynamoDB}
+	s, err := runs.New(db, runs.Config{Table: st.Resources.Table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for i := range 8 {
+		w := fmt.Sprintf("2026-11-%02d", i+1)
+		runstest.Put(t, st.DynamoDB, st.Resources.Table, runs.Run{Source: "orders", Window: w, Status: runs.Succeeded, Attempt: 1})
+		inputs = append(inputs, "orders/"+w)
+	}
+	got, err := s.GetMany(context.Background(), inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 8 || db.calls < 4 {
+		t.Fatalf("%d runs in %d calls, want all 8, the unprocessed keys asked for again (8 → 4 → 2 → 1 → 1)", len(got), db.calls)
 	}
 }

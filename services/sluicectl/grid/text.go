@@ -105,15 +105,15 @@ func Text(w io.Writer, g Grid, colour bool) error {
 	}
 	fmt.Fprintln(w)
 	section(w, g, "in progress", Source.InProgress, func(c Cell) string {
-		return fmt.Sprintf("attempt %d  %s  %s  (%s)", c.Attempt, c.Status, c.Progress, time.Duration(c.DurationMS)*time.Millisecond)
+		return fmt.Sprintf("attempt %d  %s  %s  (%s)", c.Attempt, c.Status, c.Progress, (time.Duration(c.DurationMS) * time.Millisecond).Round(time.Second))
 	})
 	section(w, g, "failed", Source.Failures, func(c Cell) string {
 		e := c.Error
 		if c.ErrorClass != "" {
 			e = c.ErrorClass + ": " + e
 		}
-		if len(e) > maxErrorText {
-			e = e[:maxErrorText] + "…"
+		if r := []rune(e); len(r) > maxErrorText {
+			e = string(r[:maxErrorText]) + "…"
 		}
 		return fmt.Sprintf("attempt %d  %s", c.Attempt, e)
 	})

@@ -88,6 +88,32 @@ func (s *Store) List(context.Context) ([]runs.Run, error) {
 	return out, nil
 }
 
+// GetMany returns the current runs of inputs that have one, by input.
+func (s *Store) GetMany(_ context.Context, inputs []string) (map[string]runs.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]runs.Run, len(inputs))
+	for _, in := range inputs {
+		if r, ok := s.current[in]; ok {
+			out[in] = clone(r)
+		}
+	}
+	return out, nil
+}
+
+// LatestSucceeded returns the run of the first of inputs whose run
+// SUCCEEDED.
+func (s *Store) LatestSucceeded(_ context.Context, inputs []string) (runs.Run, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range inputs {
+		if r, ok := s.current[in]; ok && r.Status == runs.Succeeded {
+			return clone(r), true, nil
+		}
+	}
+	return runs.Run{}, false, nil
+}
+
 // running is the condition of the writer's updates.
 func running(r contracts.Run) func(runs.Run) bool {
 	return func(c runs.Run) bool { return c.Attempt == r.Attempt && c.Status == runs.Running }

@@ -15,7 +15,9 @@ import (
 // Put writes each run as the current run item of its input in table, as
 // the store would have left it: for tests that need runs in given states
 // (every status, a failed window, old windows) without driving each one
-// through its lifecycle. Input defaults to Source/Window.
+// through its lifecycle. Input defaults to Source/Window. It reports a
+// failure with t.Error, so that a test may call it from any goroutine (a
+// stand-in for the pipeline moving runs on).
 func Put(t testing.TB, db runs.DynamoDB, table string, rs ...runs.Run) {
 	t.Helper()
 	for _, r := range rs {
@@ -24,11 +26,13 @@ func Put(t testing.TB, db runs.DynamoDB, table string, rs ...runs.Run) {
 		}
 		item, err := attributevalue.MarshalMap(r)
 		if err != nil {
-			t.Fatal(err)
+			t.Errorf("encode run %s: %v", r.Input, err)
+			return
 		}
 		item["sk"] = &types.AttributeValueMemberS{Value: "RUN"}
 		if _, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
-			t.Fatalf("put run %s: %v", r.Input, err)
+			t.Errorf("put run %s: %v", r.Input, err)
+			return
 		}
 	}
 }

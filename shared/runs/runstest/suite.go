@@ -39,6 +39,8 @@ type Contract interface {
 	Get(ctx context.Context, input string) (runs.Run, error)
 	History(ctx context.Context, input string) ([]runs.Run, error)
 	List(ctx context.Context) ([]runs.Run, error)
+	GetMany(ctx context.Context, inputs []string) (map[string]runs.Run, error)
+	LatestSucceeded(ctx context.Context, inputs []string) (runs.Run, bool, error)
 	Expired(ctx context.Context, before time.Time, limit int) ([]runs.Run, error)
 	TakeUp(ctx context.Context, req runs.TakeUpRequest) (runs.TakeUpOutcome, error)
 	HeartbeatEvery() time.Duration
@@ -84,6 +86,7 @@ func TestStore(t *testing.T, open Open) {
 		{"TakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance", testTakeUpGivesUpOnlyAfterTheLastTakeUpHadItsChance},
 		{"ATakeUpNeverClaimedEndsAtTheBudget", testATakeUpNeverClaimedEndsAtTheBudget},
 		{"ExpiredPagesPastRunsItCannotTakeUp", testExpiredPagesPastRunsItCannotTakeUp},
+		{"ReadsByKey", testReadsByKey},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open) })
 	}
