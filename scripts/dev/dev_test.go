@@ -136,7 +136,9 @@ func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) err
 	// which must not reach the services (an unknown profile stops the SDK).
 	dev := startMakeDev(t, root, []string{"PIPELINE=" + file, "DEV_FLAGS=" + flags}, demoapi.EnvBearerToken+"="+demoapi.BearerToken,
 		"AWS_PROFILE=no-such-profile", "AWS_SESSION_TOKEN=a-real-accounts-token")
+	started := time.Now()
 	dev.waitFor(t, "==> watching the runs", startWait)
+	ready := time.Since(started)
 	env := dev.exports(t)
 	for _, k := range []string{"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
 		"AWS_ACCESS_KEY_ID", "SLUICE_INPUTS_QUEUE_URL", "SLUICE_TRIGGERS_QUEUE_URL", "SLUICE_RUNS_TABLE", "SLUICE_BUCKET", "SLUICE_PIPELINE_FILE"} {
@@ -202,10 +204,14 @@ func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) err
 	viewLine := regexp.MustCompile(`(?m)^` + source + `\s+day\s.*\s` + regexp.QuoteMeta(window) + `\s+\S+\s+\S+\s+ok\b`)
 	dev.waitForRE(t, viewLine, 30*time.Second) // the view refreshes every 500ms
 
+	ran := time.Since(started) - ready
+	stopped := time.Now()
 	if err := stop(dev.cmd.Process.Pid, pids["dev"]); err != nil {
 		t.Fatal(err)
 	}
-	if err := dev.wait(stopWait); !wantMake(err) {
+	err = dev.wait(stopWait)
+	t.Logf("make dev: ready (services polling, exports printed) %v after the start, the run done and shown %v later, exited %v after the stop", ready.Round(time.Millisecond), ran.Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
+	if !wantMake(err) {
 		t.Fatalf("make dev after the stop: %v\nstdout:\n%s\nstderr:\n%s", err, dev.output(), dev.stderr.String())
 	}
 	if strings.Contains(dev.stderr.String(), "Error") {
