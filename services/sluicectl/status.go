@@ -30,7 +30,7 @@ func cmdStatus(ctx context.Context, aws awsClients, args []string, out io.Writer
 	htmlFile := fs.String("html", "", "write the grid as one self-contained HTML page to `FILE` instead")
 	grace := fs.Duration("grace", 0, "slack on top of partition.lag + one window before a source is stale (default: one window)")
 	at := fs.String("now", "", "show the grid as at this RFC 3339 time (default: now)")
-	watch := fs.Duration("watch", 0, "redraw every `DURATION` until interrupted (terminal output only)")
+	watch := fs.Duration("watch", 0, "redraw every `DURATION` until interrupted (the screen is cleared only on a terminal; not with --json or --html)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sluicectl status [--last N] [--source S] [--json | --html FILE] [--watch D]\n\n"+
 			"Sources × their latest windows: S succeeded, R running, F failed, - missing (due, no run), . not yet due;\n"+
