@@ -127,6 +127,10 @@ func (c *Client) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline
 		var f fetched
 		var err error
 		switch ok, missed := q.holds(st); {
+		case ok && ctx.Err() != nil:
+			// A page read ahead may be at hand, but the serial walk would
+			// not send its request any more: stop where it would.
+			return fault.Retryable(fmt.Errorf("source %s page %d: %w", src.Name, st.Pages, ctx.Err()))
 		case ok:
 			f, err = q.take()
 		default:
