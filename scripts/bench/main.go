@@ -7,9 +7,10 @@
 //   - P1 throughput: one large input (1M records, 1,000 pages) from trigger
 //     to pointer published, against `curl | gzip -1` of the same pages
 //     and against curl alone;
-//   - P1b latency: 200 pages with 50 ms added per request, against a
-//     serial curl walk of the same pages; and the peak request rate
-//     against the source's rate_limit;
+//   - P1b latency: 200 pages with 50 ms added per request, walked with
+//     pagination.concurrency 8 (-p1b-concurrency), against a serial curl
+//     walk of the same pages; and the peak request rate against the
+//     source's rate_limit (-only P1b measures this figure alone);
 //   - P2 memory: peak RSS (getrusage of the exited process) of fetcher
 //     and writer over an input of 100k records and over the 1M one;
 //   - P3 claims: claims/s through the run store's Claim against raw
