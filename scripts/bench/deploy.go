@@ -63,6 +63,7 @@ type deployment struct {
 	bulkURL, slowURL string
 	slowHits         *hits
 	rateLimit, burst int
+	slowConcurrency  int // the slow source's pagination.concurrency; 0: the default
 	servers          []*http.Server
 }
 
@@ -104,12 +105,12 @@ func (h *hits) peak(from, to time.Time, d time.Duration) int {
 
 // deploy provisions fresh resources, serves the demo APIs, writes the
 // pipeline config and builds the binaries.
-func deploy(ctx context.Context, sz sizes) (_ *deployment, err error) {
+func deploy(ctx context.Context, sz sizes, slowConcurrency int) (_ *deployment, err error) {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{root: root, rateLimit: 100, burst: 5}
+	d := &deployment{root: root, rateLimit: 100, burst: 5, slowConcurrency: slowConcurrency}
 	if d.endpoints, err = devstack.Ensure(ctx); err != nil {
 		return nil, err
 	}
@@ -156,6 +157,9 @@ func deploy(ctx context.Context, sz sizes) (_ *deployment, err error) {
 	}
 	slow := strings.TrimPrefix(d.slowAPI.PipelineYAML(d.slowURL, nil), "version: 1\nsources:\n")
 	slow += fmt.Sprintf("    rate_limit: {requests_per_second: %d, burst: %d}\n", d.rateLimit, d.burst)
+	if slowConcurrency != 0 {
+		slow = strings.Replace(slow, "    pagination:\n", fmt.Sprintf("    pagination:\n      concurrency: %d\n", slowConcurrency), 1)
+	}
 	d.pipeline = filepath.Join(work, "pipeline.yaml")
 	if err := os.WriteFile(d.pipeline, []byte(d.bulkAPI.PipelineYAML(d.bulkURL, nil)+slow), 0o644); err != nil {
 		return nil, err

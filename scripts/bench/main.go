@@ -7,9 +7,10 @@
 //   - P1 throughput: one large input (1M records, 1,000 pages) from trigger
 //     to pointer published, against `curl | gzip -1` of the same pages
 //     and against curl alone;
-//   - P1b latency: 200 pages with 50 ms added per request, against a
-//     serial curl walk of the same pages; and the peak request rate
-//     against the source's rate_limit;
+//   - P1b latency: 200 pages with 50 ms added per request, walked with
+//     pagination.concurrency 8 (-p1b-concurrency), against a serial curl
+//     walk of the same pages; and the peak request rate against the
+//     source's rate_limit (-only P1b measures this figure alone);
 //   - P2 memory: peak RSS (getrusage of the exited process) of fetcher
 //     and writer over an input of 100k records and over the 1M one;
 //   - P3 claims: claims/s through the run store's Claim against raw
@@ -51,6 +52,11 @@ var (
 	quick = sizes{big: 100_000, small: 10_000, slowPages: 40, claims: 400, inputs: 10}
 )
 
+// p1bConcurrency is the slow source's pagination.concurrency: enough
+// requests in flight for rate_limit (100/s) to be what bounds the walk of
+// 50 ms pages, rather than the default's 4 (at most 80/s).
+const p1bConcurrency = 8
+
 // claimWorkers is the concurrency of P3: a dedupe poller's default
 // SLUICE_WORKERS.
 const claimWorkers = 5
@@ -60,16 +66,28 @@ func main() {
 	out := flag.String("out", "", "directory for <date>.md (default scripts/bench/results; \"-\" writes no file)")
 	note := flag.String("note", "", "a line to add under the table (e.g. what else loaded the machine)")
 	limit := flag.Duration("timeout", 10*time.Minute, "give up when the whole run takes longer")
+	var opt options
+	flag.StringVar(&opt.only, "only", "", "run one figure only: P1b (its rows are printed; no file is written unless -out is given)")
+	flag.IntVar(&opt.slowConcurrency, "p1b-concurrency", p1bConcurrency, "P1b: the slow source's pagination.concurrency (0: the config's default; 1: the serial walk)")
 	flag.Parse()
 	sz := full
 	if *q {
 		sz = quick
 	}
+	switch opt.only {
+	case "", "P1b":
+	default:
+		fmt.Fprintf(os.Stderr, "bench: -only %q: want P1b\n", opt.only)
+		os.Exit(2)
+	}
+	if opt.only != "" && *out == "" {
+		*out = "-"
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
-	report, err := run(ctx, sz, *note)
+	report, err := runWith(ctx, sz, *note, opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench FAILED:", err)
 		stop()
@@ -104,11 +122,21 @@ func step(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "==> %s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, a...)...)
 }
 
+// options are the flags that choose what a run measures.
+type options struct {
+	only            string // "": everything; "P1b": the latency-bound input alone
+	slowConcurrency int    // P1b's pagination.concurrency; 0: the config's default
+}
+
 // run measures everything and renders the report.
 func run(ctx context.Context, sz sizes, note string) (report, error) {
+	return runWith(ctx, sz, note, options{slowConcurrency: p1bConcurrency})
+}
+
+func runWith(ctx context.Context, sz sizes, note string, opt options) (report, error) {
 	rep := report{started: time.Now()}
 	step("provisioning, serving the demo APIs, building the services")
-	d, err := deploy(ctx, sz)
+	d, err := deploy(ctx, sz, opt.slowConcurrency)
 	if err != nil {
 		return rep, err
 	}
@@ -119,6 +147,9 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 		return rep, err
 	}
 	timeout := 2*time.Minute + time.Duration(sz.big/5000)*time.Second
+	if opt.only == "P1b" {
+		return latencyOnly(ctx, d, sz, timeout, note, rep)
+	}
 
 	step("P2/P5: %s records, fresh services", count(sz.small))
 	small, err := runInput(ctx, d, "small", srcMid, timeout)
@@ -142,30 +173,7 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 	}
 
 	step("P1b: %d pages at 50 ms each; P4: %d one-page inputs", sz.slowPages, sz.inputs)
-	p, err := d.start("latency")
-	if err != nil {
-		return rep, err
-	}
-	slowAt, err := d.trigger(ctx, srcSlow, day)
-	var slowDone time.Time
-	var latencies []time.Duration
-	if err == nil {
-		_, err = d.wait(ctx, timeout, srcSlow+"/"+day)
-	}
-	if err == nil {
-		slowDone, err = succeededAt(p, srcSlow+"/"+day)
-	}
-	if err == nil {
-		latencies, err = pointerLatencies(ctx, d, sz.inputs, 30*time.Second)
-	}
-	if serr := d.stop(p); err == nil {
-		err = serr
-	}
-	if err != nil {
-		return rep, err
-	}
-	slowPeak := d.slowHits.peak(slowAt, slowDone, time.Second)
-	serial, err := curlWalk(ctx, fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.slowURL, srcSlow, day, slowPageSize, sz.slowPages), false)
+	lat, err := measureLatency(ctx, d, sz, timeout, true)
 	if err != nil {
 		return rep, err
 	}
@@ -176,7 +184,7 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 		return rep, err
 	}
 
-	rep.rows = rows(sz, memory, small, big, gz, plain, serial, slowDone.Sub(slowAt), slowPeak, d.rateLimit, d.burst, claims, puts, latencies)
+	rep.rows = rows(sz, memory, small, big, gz, plain, lat, d.rateLimit, d.burst, claims, puts)
 	var b strings.Builder
 	mode := "full"
 	if sz != full {
@@ -186,6 +194,68 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 	fmt.Fprintf(&b, "Machine: %s. Run: %s, %s. Local stack: DynamoDB Local, fauxqs, versitygw; the services as local pollers (`SLUICE_WORKERS` 5).\n\n", machine(), mode, time.Since(rep.started).Round(time.Second))
 	b.WriteString(markdown(rep.rows))
 	b.WriteString(footnotes(memory, big))
+	if note != "" {
+		fmt.Fprintf(&b, "\nNote: %s\n", note)
+	}
+	rep.text = b.String()
+	return rep, nil
+}
+
+// latency is what P1b (and P4) measured.
+type latency struct {
+	slow      time.Duration // trigger → pointer published of the slow input
+	peak      int           // its peak requests in any 1 s
+	serial    walk          // curl's serial walk of the same pages
+	pointers  []time.Duration
+	slowPages int
+	// concurrency is the slow source's pagination.concurrency as set by
+	// -p1b-concurrency; 0: the config's default.
+	concurrency int
+}
+
+// measureLatency runs the slow input on fresh services, then P4's
+// one-page inputs if asked, then curl's serial walk of the slow pages.
+func measureLatency(ctx context.Context, d *deployment, sz sizes, timeout time.Duration, withP4 bool) (latency, error) {
+	lat := latency{slowPages: sz.slowPages, concurrency: d.slowConcurrency}
+	p, err := d.start("latency")
+	if err != nil {
+		return lat, err
+	}
+	slowAt, err := d.trigger(ctx, srcSlow, day)
+	var slowDone time.Time
+	if err == nil {
+		_, err = d.wait(ctx, timeout, srcSlow+"/"+day)
+	}
+	if err == nil {
+		slowDone, err = succeededAt(p, srcSlow+"/"+day)
+	}
+	if err == nil && withP4 {
+		lat.pointers, err = pointerLatencies(ctx, d, sz.inputs, 30*time.Second)
+	}
+	if serr := d.stop(p); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return lat, err
+	}
+	lat.slow = slowDone.Sub(slowAt)
+	lat.peak = d.slowHits.peak(slowAt, slowDone, time.Second)
+	lat.serial, err = curlWalk(ctx, fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.slowURL, srcSlow, day, slowPageSize, sz.slowPages), false)
+	return lat, err
+}
+
+// latencyOnly is a run of -only P1b.
+func latencyOnly(ctx context.Context, d *deployment, sz sizes, timeout time.Duration, note string, rep report) (report, error) {
+	step("P1b: %d pages at 50 ms each", sz.slowPages)
+	lat, err := measureLatency(ctx, d, sz, timeout, false)
+	if err != nil {
+		return rep, err
+	}
+	rep.rows = latencyRows(lat, d.rateLimit, d.burst)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# make bench-pipeline BENCH_FLAGS='-only P1b', %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Machine: %s. Run: P1b only, %s.\n\n", machine(), time.Since(rep.started).Round(time.Second))
+	b.WriteString(markdown(rep.rows))
 	if note != "" {
 		fmt.Fprintf(&b, "\nNote: %s\n", note)
 	}

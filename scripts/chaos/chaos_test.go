@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/scripts/localrun"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 )
 
@@ -189,5 +191,33 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-records", "2000"}); err == nil {
 		t.Fatal("records a multiple of the page size: want an error")
+	}
+}
+
+// The rig's page_number and offset sources walk with the round's
+// concurrency; the others serially, as their pages are not known in
+// advance.
+func TestRoundConfigConcurrency(t *testing.T) {
+	cfg := Long()
+	api := demoapi.New(demoapi.Options{RecordsPerDay: cfg.Records, PageSize: cfg.PageSize, Sources: cfg.sources()})
+	y := cfg.concurrencyYAML(api.PipelineYAML("http://127.0.0.1:1", nil))
+	p, err := pipeline.Parse("chaos.yaml", []byte(y))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	concurrent := 0
+	for _, s := range p.Sources {
+		want := 0
+		switch s.Pagination.Type {
+		case pipeline.PageNumber, pipeline.Offset:
+			want = cfg.Concurrency
+			concurrent++
+		}
+		if s.Pagination.Concurrency != want {
+			t.Errorf("%s (%s): concurrency %d, want %d", s.Name, s.Pagination.Type, s.Pagination.Concurrency, want)
+		}
+	}
+	if concurrent < 2 {
+		t.Errorf("%d sources walk concurrently, want the page_number and the offset ones", concurrent)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-data/sluice/scripts/demoapi"
+	"github.com/sluice-data/sluice/shared/pipeline"
 )
 
 // Config is one chaos round.
@@ -30,6 +32,10 @@ type Config struct {
 	MaxReceive                   int
 	// SweepEvery is the scheduler's SLUICE_SWEEP_EVERY.
 	SweepEvery time.Duration
+	// Concurrency is the pagination.concurrency of the sources whose pages
+	// are known in advance (page_number and offset, both with a total):
+	// their walks have that many requests in flight while signals strike.
+	Concurrency int
 }
 
 // Long is `make chaos`: 6 sources × 4 days for up to three minutes.
@@ -39,7 +45,7 @@ func Long() Config {
 		Duration: 3 * time.Minute, Every: 3 * time.Second, Settle: 2 * time.Minute,
 		Fetchers: 2, Writers: 2, FetchWorkers: 2,
 		Lease: 6 * time.Second, Heartbeat: 2 * time.Second, Visibility: 4 * time.Second, MaxReceive: 5,
-		SweepEvery: 2 * time.Second,
+		SweepEvery: 2 * time.Second, Concurrency: 3,
 	}
 }
 
@@ -68,6 +74,7 @@ func (c Config) Validate() error {
 	check(c.Kills >= 0, "kills %d: want 0 (no limit) or more", c.Kills)
 	check(c.Fetchers >= 1 && c.Writers >= 1 && c.FetchWorkers >= 1, "want at least one fetcher, one writer and one worker per fetcher")
 	check(c.PageDelay >= 0, "page delay %v: want 0 or more", c.PageDelay)
+	check(c.Concurrency >= 1 && c.Concurrency <= pipeline.MaxConcurrency, "concurrency %d: want 1 to %d", c.Concurrency, pipeline.MaxConcurrency)
 	check(c.Heartbeat > 0 && c.Heartbeat < c.Lease/2, "heartbeat %v: want under half the lease %v", c.Heartbeat, c.Lease)
 	check(c.Visibility >= time.Second && c.Visibility%time.Second == 0, "visibility %v: want whole seconds", c.Visibility)
 	check(c.MaxReceive >= 2, "max receive %d: want at least 2", c.MaxReceive)
@@ -120,6 +127,16 @@ func (c Config) quotaPeriod() time.Duration {
 
 func sourceName(i int, style demoapi.Style) string {
 	return "s" + strconv.Itoa(i) + "-" + string(style)
+}
+
+// concurrencyYAML sets pagination.concurrency in the config of every
+// page_number and offset source of y, as demoapi writes them.
+func (c Config) concurrencyYAML(y string) string {
+	for _, t := range []string{"page_number", "offset"} {
+		line := "      type: " + t + "\n"
+		y = strings.ReplaceAll(y, line, line+"      concurrency: "+strconv.Itoa(c.Concurrency)+"\n")
+	}
+	return y
 }
 
 // retryYAML is every source's retry section: a Retry-After over a second

@@ -102,6 +102,7 @@ func bind(c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.Settle, "settle", c.Settle, "after the chaos, how long the inputs may take to settle")
 	fs.IntVar(&c.Fetchers, "fetchers", c.Fetchers, "fetcher processes")
 	fs.IntVar(&c.Writers, "writers", c.Writers, "writer processes")
+	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "pagination.concurrency of the page_number and offset sources (1: serial walks)")
 	return fs
 }
 

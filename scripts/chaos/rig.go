@@ -55,6 +55,7 @@ func round(ctx context.Context, cfg Config, st stack, bin, work string, report i
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	yaml := strings.ReplaceAll(api.PipelineYAML("http://"+ln.Addr().String(), nil), "    partition:\n", retryYAML+"    partition:\n")
+	yaml = cfg.concurrencyYAML(yaml)
 	pipelineFile := filepath.Join(work, "pipeline.yaml")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return fig, err

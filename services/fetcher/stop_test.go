@@ -95,49 +95,58 @@ func quotaFixture(t *testing.T, pages, quota int, period time.Duration) (*fixtur
 // API that allows 5 requests per period. Each quota stop must keep the
 // window's progress: the fetch resumes at the page it stopped on, after
 // the API's Retry-After, and completes as the one attempt it began as —
-// with no page fetched twice (only the refused requests on top), and
-// every record of the window once, in order. Before the fix each stop
-// yielded the attempt, the redelivery restarted it from page 1 as a new
-// attempt, and the run never finished.
+// every record of the window once, in order. Walked serially, no page is
+// fetched twice: only the one refused request per stop comes on top.
+// Walked concurrently (pagination.concurrency 4), the requests in flight
+// when the quota runs out are refused too (or, read ahead of the refused
+// one, dropped and fetched again): at most concurrency per stop. Before
+// the fix each stop yielded the attempt, the redelivery restarted it from
+// page 1 as a new attempt, and the run never finished.
 func TestQuotaStopsKeepTheWindowsProgress(t *testing.T) {
 	const pages, quota = 8, 5
-	fx, api := quotaFixture(t, pages, quota, 2*time.Second)
-	done, n, err := drive(t, fx, golden(t, "fetch.json"), 20)
-	if done == nil {
-		r, _ := fx.runs.Get(t.Context(), theRun.Key())
-		t.Fatalf("no Done after %d deliveries (last error %v): %d API requests, run at attempt %d %s", n, err, api.Requests("orders"), r.Attempt, r.Status)
-	}
-	want := api.RecordsFor("orders", "2026-11-01")
-	if done.Attempt != theRun.Attempt || done.Records != int64(len(want)) {
-		t.Fatalf("Done = %+v, want attempt %d with the window's %d records", done, theRun.Attempt, len(want))
-	}
-	var got [][]byte
-	for i, b := range sentBatches(t, fx.out.batches) {
-		if b.Attempt != done.Attempt || b.Seq != i {
-			t.Fatalf("batch %d is seq %d of attempt %d", i, b.Seq, b.Attempt)
-		}
-		lines, err := pack.Lines(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, lines...)
-	}
-	if !slices.EqualFunc(got, want, bytes.Equal) {
-		t.Fatalf("published %d records, want the window's %d in order", len(got), len(want))
-	}
-	// Every page once, plus one refused request per stop (8 pages, 5 per
-	// period: one stop).
-	stops := 0
-	for i, m := range fx.out.json {
-		if f, ok := m.(contracts.Fetch); ok && f.Hop > 0 {
-			stops++
-			if fx.out.delays[i] < time.Second {
-				t.Fatalf("continuation %d sent with a delay of %v, want the API's Retry-After (about 2s)", f.Hop, fx.out.delays[i])
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", concurrency), func(t *testing.T) {
+			fx, api := quotaFixture(t, pages, quota, 2*time.Second)
+			fx.h.pipeline.Sources[0].Pagination.Concurrency = concurrency
+			done, n, err := drive(t, fx, golden(t, "fetch.json"), 20)
+			if done == nil {
+				r, _ := fx.runs.Get(t.Context(), theRun.Key())
+				t.Fatalf("no Done after %d deliveries (last error %v): %d API requests, run at attempt %d %s", n, err, api.Requests("orders"), r.Attempt, r.Status)
 			}
-		}
-	}
-	if reqs := api.Requests("orders"); stops != 1 || reqs != pages+stops {
-		t.Fatalf("%d API requests over %d stops, want the %d pages once and one refused request per stop (1 stop)", reqs, stops, pages)
+			want := api.RecordsFor("orders", "2026-11-01")
+			if done.Attempt != theRun.Attempt || done.Records != int64(len(want)) {
+				t.Fatalf("Done = %+v, want attempt %d with the window's %d records", done, theRun.Attempt, len(want))
+			}
+			var got [][]byte
+			for i, b := range sentBatches(t, fx.out.batches) {
+				if b.Attempt != done.Attempt || b.Seq != i {
+					t.Fatalf("batch %d is seq %d of attempt %d", i, b.Seq, b.Attempt)
+				}
+				lines, err := pack.Lines(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, lines...)
+			}
+			if !slices.EqualFunc(got, want, bytes.Equal) {
+				t.Fatalf("published %d records, want the window's %d in order", len(got), len(want))
+			}
+			// Every page once, plus the refused requests of each stop (8
+			// pages, 5 per period: one stop).
+			stops := 0
+			for i, m := range fx.out.json {
+				if f, ok := m.(contracts.Fetch); ok && f.Hop > 0 {
+					stops++
+					if fx.out.delays[i] < time.Second {
+						t.Fatalf("continuation %d sent with a delay of %v, want the API's Retry-After (about 2s)", f.Hop, fx.out.delays[i])
+					}
+				}
+			}
+			reqs := api.Requests("orders")
+			if stops != 1 || reqs < pages+stops || reqs > pages+stops*concurrency {
+				t.Fatalf("%d API requests over %d stops, want the %d pages once and 1 to %d refused (or dropped) requests per stop (1 stop)", reqs, stops, pages, concurrency)
+			}
+		})
 	}
 }
 

@@ -16,6 +16,8 @@ const (
 	DefaultOffsetParam = "offset"
 	DefaultLimitParam  = "limit"
 	DefaultMaxPages    = 100000
+	DefaultConcurrency = 4
+	MaxConcurrency     = 32
 	DefaultAPIKeyIn    = "header"
 	DefaultBurst       = 1
 
@@ -145,6 +147,16 @@ type Pagination struct {
 	// more is failing permanently (most likely a cursor that never ends).
 	// Default 100000.
 	MaxPages int `yaml:"max_pages"`
+
+	// Concurrency is how many pages of one window may be requested at
+	// once (page_number and offset with total_pages_path or total_path:
+	// pages whose requests are known in advance). The first page tells how
+	// many there are; the pages after it are fetched up to Concurrency at a
+	// time and handed over strictly in order, so that the walk returns the
+	// very pages and States of the serial walk. 1 walks serially; rate_limit
+	// always wins. Default 4 (DefaultConcurrency) with a total, 1 without;
+	// at most 32. 0, in a source built in code, walks serially.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // Records says where the records are in a page body.

@@ -42,6 +42,13 @@ func (d *decoder) applyDefaults(c *Config) {
 				g.SizeParam = DefaultLimitParam
 			}
 		}
+		if (g.Type == PageNumber || g.Type == Offset) && !d.has(p+".pagination.concurrency") {
+			// Without a total the pages are not known in advance: serial.
+			g.Concurrency = 1
+			if g.TotalPagesPath != "" || g.TotalPath != "" {
+				g.Concurrency = DefaultConcurrency
+			}
+		}
 		if !d.has(p + ".pagination.max_pages") {
 			g.MaxPages = DefaultMaxPages
 		}

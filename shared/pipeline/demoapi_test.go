@@ -21,17 +21,17 @@ func TestDemoPipelineYAML(t *testing.T) {
 	}{
 		{"all demo sources", nil, map[string]pipeline.Pagination{
 			"orders": {Type: pipeline.PageNumber, PageParam: "page", StartPage: 1, SizeParam: "per_page", PageSize: 100,
-				TotalPagesPath: "total_pages", MaxPages: pipeline.DefaultMaxPages},
+				TotalPagesPath: "total_pages", MaxPages: pipeline.DefaultMaxPages, Concurrency: pipeline.DefaultConcurrency},
 			"customers": {Type: pipeline.Cursor, CursorParam: "cursor", CursorPath: "next_cursor", SizeParam: "limit", PageSize: 100,
 				MaxPages: pipeline.DefaultMaxPages},
 			"events": {Type: pipeline.PageNumber, PageParam: "page", StartPage: 1, SizeParam: "per_page", PageSize: 100,
-				MaxPages: pipeline.DefaultMaxPages},
+				MaxPages: pipeline.DefaultMaxPages, Concurrency: 1},
 		}},
 		{"a subset and an unknown source", []string{"customers", "ghost"}, map[string]pipeline.Pagination{
 			"customers": {Type: pipeline.Cursor, CursorParam: "cursor", CursorPath: "next_cursor", SizeParam: "limit", PageSize: 100,
 				MaxPages: pipeline.DefaultMaxPages},
 			"ghost": {Type: pipeline.PageNumber, PageParam: "page", StartPage: 1, SizeParam: "per_page", PageSize: 100,
-				TotalPagesPath: "total_pages", MaxPages: pipeline.DefaultMaxPages},
+				TotalPagesPath: "total_pages", MaxPages: pipeline.DefaultMaxPages, Concurrency: pipeline.DefaultConcurrency},
 		}},
 	}
 	for _, tt := range tests {

@@ -53,7 +53,7 @@ sources:
 `))
 	fmt.Println(err)
 	// Output:
-	// pipeline.yaml: sources[0].pagination.total_pages: unknown field (known: type, page_param, start_page, total_pages_path, offset_param, total_path, size_param, page_size, cursor_param, cursor_path, next_url_path, max_pages)
+	// pipeline.yaml: sources[0].pagination.total_pages: unknown field (known: type, page_param, start_page, total_pages_path, offset_param, total_path, size_param, page_size, cursor_param, cursor_path, next_url_path, max_pages, concurrency)
 	// pipeline.yaml: sources[1].name: duplicate name "orders" (first at sources[0])
 	// pipeline.yaml: sources[1].pagination.type: unknown type "pages" (want page_number, offset, cursor, next_url, link_header, none)
 	// pipeline.yaml: sources[1].partition.every: unknown period "week" (want day, hour)

@@ -17,10 +17,11 @@ import (
 //
 // Left out, because they change only how fast or how patiently a walk
 // goes, or when a window is due, never what it returns: the name, the
-// request timeout, max_pages (a walk past it fails, it is not cut), the
-// partition's lag, lookback and start (which windows are due, not what a
-// walk of one returns), rate_limit, retry, and output (applied at commit to
-// parts that are always staged the same way). Any other field,
+// request timeout, max_pages (a walk past it fails, it is not cut),
+// pagination.concurrency (a concurrent walk hands over the very pages of
+// the serial one), the partition's lag, lookback and start (which windows
+// are due, not what a walk of one returns), rate_limit, retry, and output
+// (applied at commit to parts that are always staged the same way). Any other field,
 // including one added later, is part of the fingerprint: a change it
 // misses could mix two configs in one attempt, while one it catches in
 // vain costs only a restart.
@@ -33,6 +34,7 @@ func (s *Source) Fingerprint() string {
 	walk.Name = ""
 	walk.Request.Timeout = 0
 	walk.Pagination.MaxPages = 0
+	walk.Pagination.Concurrency = 0
 	walk.Partition.Lag, walk.Partition.Lookback, walk.Partition.Start = 0, 0, time.Time{}
 	walk.RateLimit = RateLimit{}
 	walk.Retry = Retry{}

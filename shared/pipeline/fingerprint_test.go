@@ -18,7 +18,7 @@ func TestFingerprintCoversWhatAWalkReturns(t *testing.T) {
 	base.Auth = Auth{Type: OAuth2ClientCredentials, TokenURL: "https://auth.example.com/token",
 		ClientID: "env:ID", ClientSecret: "env:SECRET", Scopes: []string{"read"}}
 	excluded := map[string]bool{
-		"Name": true, "Request.Timeout": true, "Pagination.MaxPages": true,
+		"Name": true, "Request.Timeout": true, "Pagination.MaxPages": true, "Pagination.Concurrency": true,
 		"Partition.Lag": true, "Partition.Lookback": true, "Partition.Start": true,
 		"RateLimit.RequestsPerSecond": true, "RateLimit.Burst": true,
 		"Retry.MaxAttempts": true, "Retry.BaseDelay": true, "Retry.MaxDelay": true,

@@ -37,7 +37,7 @@ func TestLoadValid(t *testing.T) {
 				},
 				Pagination: Pagination{
 					Type: PageNumber, PageParam: "page", StartPage: 1, SizeParam: "per_page", PageSize: 100,
-					TotalPagesPath: "total_pages", MaxPages: 500,
+					TotalPagesPath: "total_pages", MaxPages: 500, Concurrency: DefaultConcurrency,
 				},
 				Records:   Records{Path: "data"},
 				Partition: Partition{Every: Day, Lookback: 1},
@@ -75,7 +75,7 @@ func TestLoadValid(t *testing.T) {
 			{
 				Name:       "zero_based",
 				Request:    Request{Method: "GET", BaseURL: "http://127.0.0.1:48003", Path: "/v1/events/{date}", Timeout: DefaultTimeout},
-				Pagination: Pagination{Type: PageNumber, PageParam: "page", StartPage: 0, MaxPages: DefaultMaxPages},
+				Pagination: Pagination{Type: PageNumber, PageParam: "page", StartPage: 0, MaxPages: DefaultMaxPages, Concurrency: 1},
 				Partition:  Partition{Every: Day, Lookback: 1},
 				Retry:      defaultRetry,
 				Output:     defaultOutput,
@@ -176,13 +176,21 @@ func TestParseDefaults(t *testing.T) {
 		want       Pagination
 	}{
 		{"page_number defaults", "{type: page_number}",
-			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, MaxPages: DefaultMaxPages}},
+			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, MaxPages: DefaultMaxPages, Concurrency: 1}},
 		{"start_page zero kept", "{type: page_number, start_page: 0, page_param: p}",
-			Pagination{Type: PageNumber, PageParam: "p", StartPage: 0, MaxPages: DefaultMaxPages}},
+			Pagination{Type: PageNumber, PageParam: "p", StartPage: 0, MaxPages: DefaultMaxPages, Concurrency: 1}},
+		{"page_number with a page count is concurrent", "{type: page_number, total_pages_path: pages}",
+			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, TotalPagesPath: "pages", MaxPages: DefaultMaxPages, Concurrency: DefaultConcurrency}},
+		{"offset with a total is concurrent", "{type: offset, page_size: 10, total_path: total}",
+			Pagination{Type: Offset, OffsetParam: "offset", SizeParam: "limit", PageSize: 10, TotalPath: "total", MaxPages: DefaultMaxPages, Concurrency: DefaultConcurrency}},
+		{"offset without a total is serial", "{type: offset, page_size: 10}",
+			Pagination{Type: Offset, OffsetParam: "offset", SizeParam: "limit", PageSize: 10, MaxPages: DefaultMaxPages, Concurrency: 1}},
+		{"concurrency given is kept", "{type: page_number, total_path: total, concurrency: 1}",
+			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, TotalPath: "total", MaxPages: DefaultMaxPages, Concurrency: 1}},
 		{"cursor gets no page defaults", "{type: cursor, cursor_param: c, cursor_path: n, max_pages: 7}",
 			Pagination{Type: Cursor, CursorParam: "c", CursorPath: "n", MaxPages: 7}},
 		{"null is as if left out", "{type: page_number, start_page: null, max_pages: ~}",
-			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, MaxPages: DefaultMaxPages}},
+			Pagination{Type: PageNumber, PageParam: "page", StartPage: 1, MaxPages: DefaultMaxPages, Concurrency: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +250,7 @@ func TestLoadSources(t *testing.T) {
 		t.Errorf("request = %+v", s.Request)
 	}
 	// {page} and {limit} are in the body: no page or size parameter.
-	if want := (Pagination{Type: PageNumber, StartPage: 1, PageSize: 50, TotalPath: "meta.total", MaxPages: DefaultMaxPages}); s.Pagination != want {
+	if want := (Pagination{Type: PageNumber, StartPage: 1, PageSize: 50, TotalPath: "meta.total", MaxPages: DefaultMaxPages, Concurrency: DefaultConcurrency}); s.Pagination != want {
 		t.Errorf("pages_post pagination = %+v, want %+v", s.Pagination, want)
 	}
 	if want := (Auth{Type: APIKey, In: "header", Name: "X-API-Key", Key: "env:EXAMPLE_KEY"}); !reflect.DeepEqual(s.Auth, want) {
@@ -256,7 +264,7 @@ func TestLoadSources(t *testing.T) {
 	}
 
 	s = get("offsets")
-	if want := (Pagination{Type: Offset, OffsetParam: "offset", SizeParam: "limit", PageSize: 200, TotalPath: "total", MaxPages: DefaultMaxPages}); s.Pagination != want {
+	if want := (Pagination{Type: Offset, OffsetParam: "offset", SizeParam: "limit", PageSize: 200, TotalPath: "total", MaxPages: DefaultMaxPages, Concurrency: DefaultConcurrency}); s.Pagination != want {
 		t.Errorf("offsets pagination = %+v, want %+v", s.Pagination, want)
 	}
 	if s.Auth.In != "query" || s.RateLimit != (RateLimit{RequestsPerSecond: 10, Burst: 5}) || s.Request.Method != "GET" {

@@ -7,8 +7,8 @@ import (
 
 // pagingFields lists, per pagination type, the pagination fields it uses.
 var pagingFields = map[PaginationType][]string{
-	PageNumber:   {"page_param", "start_page", "total_pages_path", "total_path", "size_param", "page_size", "max_pages"},
-	Offset:       {"offset_param", "total_path", "size_param", "page_size", "max_pages"},
+	PageNumber:   {"page_param", "start_page", "total_pages_path", "total_path", "size_param", "page_size", "max_pages", "concurrency"},
+	Offset:       {"offset_param", "total_path", "size_param", "page_size", "max_pages", "concurrency"},
 	Cursor:       {"cursor_param", "cursor_path", "size_param", "page_size", "max_pages"},
 	NextURL:      {"next_url_path", "size_param", "page_size", "max_pages"},
 	LinkHeader:   {"size_param", "page_size", "max_pages"},
@@ -16,7 +16,7 @@ var pagingFields = map[PaginationType][]string{
 }
 
 var allPagingFields = []string{"page_param", "start_page", "total_pages_path", "offset_param", "total_path",
-	"size_param", "page_size", "cursor_param", "cursor_path", "next_url_path", "max_pages"}
+	"size_param", "page_size", "cursor_param", "cursor_path", "next_url_path", "max_pages", "concurrency"}
 
 func paginationTypes() string {
 	names := make([]string, len(PaginationTypes))
@@ -92,6 +92,9 @@ func (d *decoder) validatePagination(sp string, s *Source) {
 		case g.SizeParam == "" && hasSize && !r.Uses("limit"):
 			d.invalid(p+".size_param", "required with page_size (or place {limit} in the request)")
 		}
+		if d.has(p+".concurrency") && slices.Contains(uses, "concurrency") {
+			d.validateConcurrency(p, g)
+		}
 		if d.has(p+".max_pages") && g.MaxPages < 1 {
 			d.invalid(p+".max_pages", "must be at least 1")
 		}
@@ -113,5 +116,16 @@ func (d *decoder) validatePagination(sp string, s *Source) {
 		if _, clash := r.Query[f.param]; clash {
 			d.invalid(join(sp+".request.query", f.param), "parameter is set by pagination.%s", f.field)
 		}
+	}
+}
+
+// validateConcurrency checks pagination.concurrency, which only pages
+// known in advance can use.
+func (d *decoder) validateConcurrency(p string, g *Pagination) {
+	switch {
+	case g.Concurrency < 1 || g.Concurrency > MaxConcurrency:
+		d.invalid(p+".concurrency", "%d: want 1 to %d", g.Concurrency, MaxConcurrency)
+	case g.Concurrency > 1 && g.TotalPagesPath == "" && g.TotalPath == "":
+		d.invalid(p+".concurrency", "needs total_pages_path or total_path: without a total, the pages after the first are not known in advance")
 	}
 }

@@ -83,8 +83,18 @@ func (c *Client) Fetch(ctx context.Context, src *pipeline.Source, w pipeline.Win
 }
 
 // FetchFrom is Fetch starting from a checkpoint: from is the Next of the
-// last page handled (nil starts from the first page). It requests exactly
-// the pages an uninterrupted walk would have requested after that page.
+// last page handled (nil starts from the first page). It hands over
+// exactly the pages an uninterrupted walk would have handed over after
+// that page.
+//
+// Pages known in advance (pagination.concurrency above 1; see the package
+// doc) are requested up to concurrency at a time and still handed over one
+// at a time, in order, each with the Next of the serial walk; every
+// request waits for rate_limit. When the walk stops — the last page, an
+// error, page returning one, ctx done — the requests still in flight are
+// cancelled and their pages dropped before FetchFrom returns, so the last
+// page handed over is the checkpoint. An error on a page is returned once
+// every page before it has been handed over, as the serial walk would.
 // A state that does not fit src (another pagination type, a next URL on
 // another host) is a permanent error.
 func (c *Client) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline.Window, from *State, page func(ctx context.Context, p Page) error) error {
@@ -107,13 +117,35 @@ func (c *Client) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline
 	if maxPages <= 0 {
 		maxPages = pipeline.DefaultMaxPages
 	}
+	conc := src.Pagination.Concurrency
+	var q *readAhead // the pages being fetched ahead of the walk, if any
+	defer func() { q.stop() }()
 	for {
 		if st.Pages >= maxPages {
 			return fault.Permanentf("source %s: more than max_pages (%d) pages", src.Name, maxPages)
 		}
-		f, err := c.fetchPage(ctx, src, pg, auth, st)
+		var f fetched
+		var err error
+		switch ok, missed := q.holds(st); {
+		case ok && ctx.Err() != nil:
+			// A page read ahead may be at hand, but the serial walk would
+			// not send its request any more: stop where it would.
+			return fault.Retryable(fmt.Errorf("source %s page %d: %w", src.Name, st.Pages, ctx.Err()))
+		case ok:
+			f, err = q.take()
+		default:
+			if missed { // the pages are not the size predicted: serial from here
+				conc = 1
+			}
+			q.stop()
+			q = nil
+			f, err = c.fetchPage(ctx, src, pg, auth, st, conc > 1)
+		}
 		if err != nil {
 			return err
+		}
+		if q == nil && f.next != nil && conc > 1 && f.ahead > 1 {
+			q = c.readAhead(ctx, src, pg, auth, *f.next, len(f.records), min(f.ahead, maxPages-f.next.Pages), conc)
 		}
 		p := Page{Number: st.Pages, Records: f.records, Bytes: f.bytes}
 		if f.next != nil {

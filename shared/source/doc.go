@@ -3,11 +3,19 @@
 // sent, never decoded and re-encoded — so that numbers, escapes and key order
 // reach storage unchanged.
 //
-// Client.Fetch walks the pages of one partition window in order, holding one
-// page body at a time, by page number, offset, cursor, next URL in the body,
-// Link header, or in a single request. Each page comes with the State that
-// resumes the walk right after it, so that a long fetch can checkpoint and go
-// on in another invocation with Client.FetchFrom.
+// Client.Fetch walks the pages of one partition window in order, by page
+// number, offset, cursor, next URL in the body, Link header, or in a single
+// request. Each page comes with the State that resumes the walk right after
+// it, so that a long fetch can checkpoint and go on in another invocation
+// with Client.FetchFrom.
+//
+// Pages known in advance — page_number with a page count or a total,
+// offset with a total — are requested up to pagination.concurrency at a
+// time, each from the State predicted for it, and handed over one at a
+// time, in order, only once the walk's real State is the predicted one:
+// the pages and States are the serial walk's, and at most concurrency
+// pages wait read ahead of the one being handled. A page shorter than
+// predicted makes the rest of the walk serial (ahead.go).
 //
 // Each page is retried in process for the failures of a moment (5xx, 408,
 // timeouts, broken connections, truncated or invalid JSON) with exponential

@@ -21,6 +21,7 @@ type fetched struct {
 	records [][]byte
 	bytes   int
 	next    *State
+	ahead   int // pages known to come after this one, when asked (see pager.ahead)
 }
 
 // fetchPage fetches the page at st, trying again within src's retry policy:
@@ -34,7 +35,9 @@ type fetched struct {
 //   - a 401 makes the source's Authorizer refresh its credentials, once per
 //     page, and is final if that brings nothing new;
 //   - anything else permanent ends the fetch at once.
-func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager, auth Authorizer, st State) (fetched, error) {
+//
+// With ahead, it also counts the pages known to come after this one.
+func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager, auth Authorizer, st State, ahead bool) (fetched, error) {
 	pol := c.policy(src)
 	n := st.Pages
 	var failures int
@@ -44,7 +47,7 @@ func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager,
 		if err := c.throttle(ctx, src); err != nil {
 			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: %w", src.Name, n, err))
 		}
-		f, err := c.try(ctx, src, pg, auth, st)
+		f, err := c.try(ctx, src, pg, auth, st, ahead)
 		if err == nil {
 			return f, nil
 		}
@@ -95,7 +98,7 @@ func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager,
 }
 
 // try makes one attempt at the page at st. Errors are classified.
-func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth Authorizer, st State) (fetched, error) {
+func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth Authorizer, st State, ahead bool) (fetched, error) {
 	out, err := pg.request(st)
 	if err != nil {
 		return fetched{}, err
@@ -125,7 +128,11 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 	if !found && !bytes.Equal(bytes.TrimSpace(body), []byte("{}")) && (st.Pages == 0 || next != nil) {
 		return fetched{}, fault.Permanentf("records path %q not found in response", src.Records.Path)
 	}
-	return fetched{records: recs, bytes: len(body), next: next}, nil
+	f := fetched{records: recs, bytes: len(body), next: next}
+	if ahead && next != nil {
+		f.ahead = pg.ahead(st, body, len(recs))
+	}
+	return f, nil
 }
 
 // send makes one request and returns the body and header of a 2xx

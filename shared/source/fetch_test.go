@@ -492,26 +492,47 @@ func TestFetchConnectionRefused(t *testing.T) {
 }
 
 func TestFetchCallbackError(t *testing.T) {
-	api := demoapi.New(demoapi.Options{})
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	cfg, err := pipeline.Parse("demo.yaml", []byte(api.PipelineYAML(srv.URL, []string{"orders"})))
-	if err != nil {
-		t.Fatal(err)
+	// orders has 3 pages; the callback refuses the second. The serial walk
+	// asks for no page after it; the concurrent one may have asked for the
+	// third already, and drops it.
+	tests := []struct {
+		name         string
+		concurrency  int
+		wantRequests int
+	}{
+		{"serial", 1, 2},
+		{"concurrent", 4, 3},
 	}
-	src, _ := cfg.Source("orders")
-	stop := errors.New("sink full")
-	err = testClient().Fetch(context.Background(), src, window(t), func(_ context.Context, p Page) error {
-		if p.Number == 1 {
-			return stop
-		}
-		return nil
-	})
-	if err != stop {
-		t.Errorf("Fetch = %v, want the callback's error as is", err)
-	}
-	if n := api.Requests("orders"); n != 2 {
-		t.Errorf("%d requests, want 2", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := demoapi.New(demoapi.Options{})
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			cfg, err := pipeline.Parse("demo.yaml", []byte(api.PipelineYAML(srv.URL, []string{"orders"})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, _ := cfg.Source("orders")
+			src.Pagination.Concurrency = tt.concurrency
+			stop := errors.New("sink full")
+			var seen []int
+			err = testClient().Fetch(context.Background(), src, window(t), func(_ context.Context, p Page) error {
+				seen = append(seen, p.Number)
+				if p.Number == 1 {
+					return stop
+				}
+				return nil
+			})
+			if err != stop {
+				t.Errorf("Fetch = %v, want the callback's error as is", err)
+			}
+			if !slices.Equal(seen, []int{0, 1}) {
+				t.Errorf("pages handed over %v, want [0 1]", seen)
+			}
+			if n := api.Requests("orders"); n > tt.wantRequests {
+				t.Errorf("%d requests, want at most %d", n, tt.wantRequests)
+			}
+		})
 	}
 }
 

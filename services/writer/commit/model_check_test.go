@@ -253,10 +253,11 @@ func (m *model) read(uri string) []byte {
 }
 
 // batchData is batch seq of attempt a fetched under config cfg: two
-// records naming all three, so that a mix of attempts, batches or configs
-// shows in the content.
+// records naming all three (the config by its walk: modelWalk), so that a
+// mix of attempts, batches or configs shows in the content.
 func batchData(t *testing.T, a, seq, cfg int) []byte {
 	t.Helper()
+	cfg = modelWalk(cfg)
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
 	fmt.Fprintf(zw, "{\"attempt\":%d,\"seq\":%d,\"cfg\":%d,\"i\":0}\n{\"attempt\":%d,\"seq\":%d,\"cfg\":%d,\"i\":1}\n", a, seq, cfg, a, seq, cfg)

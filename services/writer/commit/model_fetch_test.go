@@ -30,12 +30,24 @@ const (
 
 var modelStops = handover.StopPolicy{Max: modelMaxStops, Backoff: modelStopBackoff}
 
-// modelConfigs are two deployed configs of the source; their records are
-// told apart by batchData, so that a published attempt fetched under both
-// shows in its content.
-var modelConfigs = [2]*pipeline.Source{
-	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 100}},
-	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 50}},
+// modelConfigs are the deployed configs of the source. 0 and 1 walk other
+// pages (page_size); their records are told apart by batchData, so that a
+// published attempt fetched under both shows in its content. 2 is 0 walked
+// concurrently (pagination.concurrency 4): the very pages and States of
+// 0's serial walk (shared/source), so the same fingerprint — an attempt
+// begun under one goes on under the other, its batches 0's.
+var modelConfigs = [3]*pipeline.Source{
+	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 100, TotalPagesPath: "pages", Concurrency: 1}},
+	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 50, TotalPagesPath: "pages", Concurrency: 1}},
+	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 100, TotalPagesPath: "pages", Concurrency: 4}},
+}
+
+// modelWalk is the config whose records config cfg's walk sends.
+func modelWalk(cfg int) int {
+	if cfg == 2 {
+		return 0
+	}
+	return cfg
 }
 
 // modelCheckpoint is what a stop leaves in the run record: the config it
@@ -60,7 +72,7 @@ type continuation struct {
 // changeConfig is a deploy: the fetches that begin or continue from here
 // on read the other config.
 func (m *model) changeConfig(i int) {
-	m.cfg = 1 - m.cfg
+	m.cfg = (m.cfg + 1 + m.rng.IntN(2)) % len(modelConfigs)
 	m.configChanges++
 	m.logf("%d: the source's config changes to %d", i, m.cfg)
 }
@@ -192,6 +204,14 @@ func (m *model) deliver(i int) {
 		m.waitsOn++
 		m.logf("%d: w%d: attempt %d waits on %v", i, wi, a, wait)
 		return
+	}
+	if m.cfg != m.cfgOf[a] {
+		// Only pagination.concurrency changed since the attempt began:
+		// the walk goes on, its batches the same config's.
+		if modelWalk(m.cfg) != modelWalk(m.cfgOf[a]) {
+			m.fatalf("the continuation of hop %d of attempt %d goes on under config %d, begun under %d: another walk", c.hop, a, m.cfg, m.cfgOf[a])
+		}
+		m.concurrencyContinued++
 	}
 	*w = worker{run: &cur, fetchMsg: c.msg, batches: m.batchesOf[a], written: cp.Batches, hopFrom: cp.Batches, stops: cp.Stops, cfg: m.cfg, hop: c.hop}
 	m.continued++

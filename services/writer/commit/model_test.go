@@ -67,7 +67,10 @@ import (
 //     stops in a row without progress, nor fails before;
 //   - a deploy changes the source's config between hops: a continuation
 //     under another config restarts the fetch as a new attempt (the parts
-//     check above tells the configs' records apart);
+//     check above tells the configs' records apart); one that changes only
+//     pagination.concurrency (a concurrent walk hands over the serial
+//     walk's very pages and States) goes on, its batches the same
+//     config's;
 //   - a message's try fails on its last receive and the consumer's
 //     give-up policy runs: a message is deleted only when its run is
 //     superseded (SUCCEEDED as its attempt, or a newer attempt owns the
@@ -170,6 +173,9 @@ type model struct {
 	lateBatches   int // batches of a stopped hop written during its wait
 	deleted       int
 	parked        int
+	// concurrencyContinued counts continuations that went on under the
+	// attempt's config with another pagination.concurrency.
+	concurrencyContinued int
 }
 
 // stallingObjects is the real sink, except that some publishes stall: the
@@ -276,7 +282,7 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 // fetchTotals counts the fetch's and the delivery's events over the
 // seeds.
 type fetchTotals struct {
-	ConfigChanges, Stops, BudgetFails, Continued, WaitsOn, Restarts, Deleted, Parked int
+	ConfigChanges, Stops, BudgetFails, Continued, WaitsOn, Restarts, Deleted, Parked, ConcurrencyContinued int
 }
 
 func (f *fetchTotals) add(m *model) {
@@ -284,6 +290,7 @@ func (f *fetchTotals) add(m *model) {
 	f.Stops += m.stops
 	f.BudgetFails += m.budgetFails
 	f.Continued += m.continued
+	f.ConcurrencyContinued += m.concurrencyContinued
 	f.WaitsOn += m.waitsOn
 	f.Restarts += m.restarts
 	f.Deleted += m.deleted
@@ -292,7 +299,8 @@ func (f *fetchTotals) add(m *model) {
 
 // enough says whether every event happened at least once.
 func (f fetchTotals) enough() bool {
-	return f.ConfigChanges > 0 && f.Stops > 0 && f.BudgetFails > 0 && f.Continued > 0 && f.WaitsOn > 0 && f.Restarts > 0 && f.Deleted > 0 && f.Parked > 0
+	return f.ConfigChanges > 0 && f.Stops > 0 && f.BudgetFails > 0 && f.Continued > 0 && f.WaitsOn > 0 && f.Restarts > 0 && f.Deleted > 0 && f.Parked > 0 &&
+		f.ConcurrencyContinued > 0
 }
 
 func (m *model) logf(format string, args ...any) {
