@@ -149,7 +149,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		// scheduler's sweep takes up once it runs out.
 		consumer.OnGiveUp(ctx, leaveToLease)
 	} else {
-		consumer.OnGiveUp(ctx, service.FailRun(h.runs, run))
+		consumer.OnGiveUp(ctx, service.FailRun(h.runs, run, h.metrics))
 	}
 	if err != nil && !fault.IsPermanent(err) && !m.Last && started {
 		// The try is over and its message will come back: let the
