@@ -14,6 +14,7 @@
 //	runs        the DynamoDB run record: claim, lease, fencing, hand-over, history
 //	            (runs/runstest: its contract suite and an in-memory store for service tests)
 //	pipeline    the pipeline config: load, validate, windows, templates, lookups
+//	freshness   how fresh a source is: its latest SUCCEEDED window's age against its partition, stale or not
 //	source      paging through an HTTP API, raw records, rate limits, retries
 //	auth        per-source credentials added to every request
 //	secrets     resolving a config's secret references (env, Secrets Manager, SSM)

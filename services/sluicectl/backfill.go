@@ -18,7 +18,7 @@ import (
 // expansion (pipeline.Config.Expand), under the same bounds, so that a
 // range the scheduler would refuse (too many windows, a window not due
 // yet, one before the source's partition.start) is refused before anything
-// is sent, and so that --dry-run can print them.
+// is sent, and so that --dry-run can print them, and --wait wait for them.
 func cmdBackfill(ctx context.Context, aws awsClients, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	src := fs.String("source", "", "source name from the pipeline config (required)")
@@ -26,6 +26,7 @@ func cmdBackfill(ctx context.Context, aws awsClients, args []string, out io.Writ
 	to := fs.String("to", "", "end of the range, exclusive (YYYY-MM-DD or RFC 3339) (required)")
 	force := fs.Bool("force", false, "rerun windows that already SUCCEEDED")
 	dryRun := fs.Bool("dry-run", false, "print the windows, send nothing")
+	wf := addWaitFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,10 +61,19 @@ func cmdBackfill(ctx context.Context, aws awsClients, args []string, out io.Writ
 		fmt.Fprintf(out, "%d windows; nothing sent (--dry-run)\n", len(inputs))
 		return nil
 	}
+	var w *waiter
+	if *wf.wait {
+		if w, err = newWaiter(ctx, aws, inputs, *force); err != nil {
+			return err
+		}
+	}
 	if err := send(ctx, aws, "SLUICE_TRIGGERS_QUEUE_URL", t, func(b []byte) error { _, err := contracts.DecodeTrigger(b); return err }); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "backfill of %s: trigger sent to the scheduler for %d inputs (%s … %s)\n", *src, len(inputs),
 		inputs[0].Window, inputs[len(inputs)-1].Window)
+	if w != nil {
+		return w.wait(ctx, wf, out)
+	}
 	return nil
 }

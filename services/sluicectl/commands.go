@@ -123,6 +123,7 @@ func cmdSchedule(ctx context.Context, aws awsClients, args []string, out io.Writ
 	from := fs.String("from", "", "first day (YYYY-MM-DD) or time (RFC 3339) of the range")
 	to := fs.String("to", "", "end of the range, exclusive (YYYY-MM-DD or RFC 3339)")
 	force := fs.Bool("force", false, "rerun inputs that already SUCCEEDED")
+	wf := addWaitFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -153,10 +154,25 @@ func cmdSchedule(ctx context.Context, aws awsClients, args []string, out io.Writ
 		}
 		return nil
 	}
+	var w *waiter
+	if *wf.wait {
+		// The inputs the scheduler will expand the trigger into, at about
+		// its clock (a trigger without a range asks for the windows due then).
+		inputs, err := cfg.Expand(t.Sources, t.From, t.To, time.Now())
+		if err != nil {
+			return fmt.Errorf("nothing sent: %w", err)
+		}
+		if w, err = newWaiter(ctx, aws, inputs, *force); err != nil {
+			return err
+		}
+	}
 	if err := send(ctx, aws, "SLUICE_TRIGGERS_QUEUE_URL", t, check); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "trigger sent to the scheduler")
+	if w != nil {
+		return w.wait(ctx, wf, out)
+	}
 	return nil
 }
 

@@ -69,7 +69,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "sluicectl:", err)
 		}
 		stop()
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		"backfill": cmdBackfill,
 		"redrive":  cmdRedrive,
 		"schema":   cmdSchema,
+		"status":   cmdStatus,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

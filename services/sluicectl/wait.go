@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/pipeline"
+	"github.com/sluice-data/sluice/shared/runs"
+)
+
+// ErrWindowsFailed: a window that --wait waited for ended FAILED. sluicectl
+// exits 1 with it (2 for every other error).
+var ErrWindowsFailed = errors.New("windows FAILED")
+
+// progressOut is where --wait draws its progress (stderr; tests swap it).
+var progressOut io.Writer = os.Stderr
+
+// waitFlags are the flags of a command that can wait for the windows it
+// asked for.
+type waitFlags struct {
+	wait    *bool
+	timeout *time.Duration
+	poll    *time.Duration
+}
+
+func addWaitFlags(fs *flag.FlagSet) waitFlags {
+	return waitFlags{
+		wait:    fs.Bool("wait", false, "wait until every window asked for has SUCCEEDED or FAILED, showing progress on stderr, then print their runs; exit 1 if one FAILED"),
+		timeout: fs.Duration("wait-timeout", 0, "with --wait, give up after this long (default: wait until interrupted)"),
+		poll:    fs.Duration("poll", 2*time.Second, "with --wait, how often the runs are read"),
+	}
+}
+
+// waiter waits for the runs of a set of inputs to end.
+type waiter struct {
+	store  *runs.Store
+	keys   []string            // the inputs, in the order asked
+	before map[string]runs.Run // their runs before the trigger was sent
+	force  bool
+}
+
+// newWaiter reads the runs of inputs as they are before the trigger that
+// asks for them is sent: a run that ended before is not the one waited for
+// unless the trigger will not run it again.
+func newWaiter(ctx context.Context, aws awsClients, inputs []pipeline.Input, force bool) (*waiter, error) {
+	store, err := openStore(aws)
+	if err != nil {
+		return nil, err
+	}
+	w := &waiter{store: store, force: force}
+	for _, in := range inputs {
+		w.keys = append(w.keys, contracts.InputKey(in.Source, in.Window))
+	}
+	if w.before, err = store.GetMany(ctx, w.keys); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// done reports whether cur is the end of the run the trigger asked for: it
+// ended, and it is not a run that ended before the trigger and that the
+// trigger runs again (a FAILED one, or with --force a SUCCEEDED one: those
+// take a new attempt). A run live before the trigger is waited for as is:
+// dedupe drops the trigger while it holds its lease.
+func (w *waiter) done(cur runs.Run, ok bool) bool {
+	if !ok || (cur.Status != runs.Succeeded && cur.Status != runs.Failed) {
+		return false
+	}
+	prev, had := w.before[cur.Input]
+	return !had || prev.Status.Live() || cur.Attempt > prev.Attempt ||
+		(prev.Status == runs.Succeeded && !w.force)
+}
+
+// tally is what one poll found.
+type tally struct {
+	done, failed int
+	records      int64
+}
+
+func (w *waiter) count(got map[string]runs.Run) tally {
+	var t tally
+	for _, k := range w.keys {
+		r, ok := got[k]
+		prev, had := w.before[k]
+		if ok && (!had || r.Attempt > prev.Attempt || prev.Status.Live()) {
+			t.records += r.Records // this trigger's run, done or not
+		}
+		if w.done(r, ok) {
+			t.done++
+			if r.Status == runs.Failed {
+				t.failed++
+			}
+		}
+	}
+	return t
+}
+
+// wait polls until every input's run is done, drawing progress, then
+// prints their runs to out. It returns an error wrapping ErrWindowsFailed
+// when one FAILED.
+func (w *waiter) wait(ctx context.Context, f waitFlags, out io.Writer) error {
+	if *f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *f.timeout)
+		defer cancel()
+	}
+	bar := newProgress(progressOut, len(w.keys))
+	for {
+		got, err := w.store.GetMany(ctx, w.keys)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if err == nil {
+			t := w.count(got)
+			bar.draw(t)
+			if t.done == len(w.keys) {
+				bar.finish()
+				return w.report(got, out)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			bar.finish()
+			return fmt.Errorf("stopped waiting (%w): %s", ctx.Err(), bar.last)
+		case <-time.After(*f.poll):
+		}
+	}
+}
+
+// report prints the runs waited for and says which FAILED.
+func (w *waiter) report(got map[string]runs.Run, out io.Writer) error {
+	list := make([]runs.Run, 0, len(w.keys))
+	var failed []string
+	for _, k := range w.keys {
+		r := got[k]
+		list = append(list, r)
+		if r.Status == runs.Failed {
+			failed = append(failed, k)
+		}
+	}
+	if err := PrintRuns(out, list); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %d of %d: %s (sluicectl runs <input> shows why)", ErrWindowsFailed, len(failed), len(w.keys), strings.Join(failed, ", "))
+	}
+	fmt.Fprintf(out, "all %d windows SUCCEEDED\n", len(w.keys))
+	return nil
+}
+
+// progress draws windows done / total, records and rate: a bar redrawn in
+// place on a terminal, a line per change (and at least every 30s) else.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	total    int
+	start    time.Time
+	last     string // the latest line drawn
+	lastAt   time.Time
+	lastSeen tally
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, tty: isTerminal(w), total: total, start: time.Now()}
+}
+
+func (p *progress) draw(t tally) {
+	elapsed := time.Since(p.start)
+	rate := 0.0
+	if s := elapsed.Seconds(); s > 0 {
+		rate = float64(t.records) / s
+	}
+	line := fmt.Sprintf("%d/%d windows  %d records  %.0f records/s  %d failed  %s", t.done, p.total, t.records, rate, t.failed, elapsed.Round(time.Second))
+	p.last = line
+	if p.tty {
+		const width = 30
+		n := width * t.done / max(p.total, 1)
+		fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %s", strings.Repeat("█", n), strings.Repeat("░", width-n), line)
+		return
+	}
+	if t != p.lastSeen || p.lastAt.IsZero() || time.Since(p.lastAt) >= 30*time.Second {
+		fmt.Fprintln(p.w, line)
+		p.lastSeen, p.lastAt = t, time.Now()
+	}
+}
+
+// finish ends a bar drawn in place.
+func (p *progress) finish() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// exitCode is sluicectl's exit status for the error a command returned.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrWindowsFailed):
+		return 1
+	default:
+		return 2
+	}
+}

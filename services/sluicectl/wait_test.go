@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/runs/runstest"
+)
+
+// A run as a step of the test's stand-in for the pipeline writes it.
+type step struct {
+	after time.Duration // since the command started
+	runs  []runs.Run
+}
+
+func succeeded(w string, attempt int, records int64) runs.Run {
+	return runs.Run{Source: "orders", Window: w, Status: runs.Succeeded, Attempt: attempt, Records: records, ClaimedAt: "2026-12-01T10:00:00Z", FinishedAt: "2026-12-01T10:00:02Z"}
+}
+
+func failed(w string, attempt int) runs.Run {
+	return runs.Run{Source: "orders", Window: w, Status: runs.Failed, Attempt: attempt, ErrorClass: "http-status", LastError: "500"}
+}
+
+func running(w string, attempt int) runs.Run {
+	return runs.Run{Source: "orders", Window: w, Status: runs.Running, Attempt: attempt, LeaseUntil: time.Now().Add(time.Hour).Unix()}
+}
+
+// backfill --wait and schedule --wait follow the runs of the windows they
+// asked for as they move (written here, as dedupe, the fetcher and the
+// writer would), print their runs, and fail with ErrWindowsFailed (exit 1)
+// when one FAILED.
+func TestWait(t *testing.T) {
+	days := []string{"2026-11-01", "2026-11-02", "2026-11-03"}
+	backfill := []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04", "--wait", "--poll", "100ms", "--wait-timeout", "20s"}
+	tests := []struct {
+		name      string
+		args      []string
+		before    []runs.Run // in the table before the command
+		steps     []step
+		wantErr   error
+		wantOut   []string
+		wantExit  int
+		minFinish time.Duration // the command must not end before
+	}{
+		{
+			name: "all succeed", args: backfill,
+			steps: []step{
+				{300 * time.Millisecond, []runs.Run{running(days[0], 1), running(days[1], 1), running(days[2], 1)}},
+				{700 * time.Millisecond, []runs.Run{succeeded(days[0], 1, 100), succeeded(days[1], 1, 200)}},
+				{1100 * time.Millisecond, []runs.Run{succeeded(days[2], 1, 300)}},
+			},
+			wantOut:   []string{"orders/2026-11-03  SUCCEEDED  1", "all 3 windows SUCCEEDED"},
+			minFinish: 1100 * time.Millisecond,
+		},
+		{
+			name: "one fails", args: backfill,
+			steps: []step{
+				{300 * time.Millisecond, []runs.Run{succeeded(days[0], 1, 100), failed(days[1], 1), succeeded(days[2], 1, 5)}},
+			},
+			wantErr: ErrWindowsFailed, wantExit: 1,
+			wantOut:   []string{"orders/2026-11-02  FAILED     1"},
+			minFinish: 300 * time.Millisecond,
+		},
+		{
+			// A window FAILED before is run again by the trigger: its old
+			// run is not the end waited for; SUCCEEDED ones are not rerun.
+			name: "a window that FAILED before is waited for anew", args: backfill,
+			before: []runs.Run{failed(days[0], 1), succeeded(days[1], 1, 7), succeeded(days[2], 2, 9)},
+			steps: []step{
+				{600 * time.Millisecond, []runs.Run{running(days[0], 2)}},
+				{900 * time.Millisecond, []runs.Run{succeeded(days[0], 2, 50)}},
+			},
+			wantOut:   []string{"orders/2026-11-01  SUCCEEDED  2", "all 3 windows SUCCEEDED"},
+			minFinish: 900 * time.Millisecond,
+		},
+		{
+			name: "--force waits for a new attempt of a SUCCEEDED window", args: append(append([]string{}, backfill...), "--force"),
+			before: []runs.Run{succeeded(days[0], 1, 7), succeeded(days[1], 1, 7), succeeded(days[2], 1, 7)},
+			steps: []step{
+				{500 * time.Millisecond, []runs.Run{succeeded(days[0], 2, 8), succeeded(days[1], 2, 8), failed(days[2], 2)}},
+			},
+			wantErr: ErrWindowsFailed, wantExit: 1,
+			wantOut:   []string{"orders/2026-11-03  FAILED     2"},
+			minFinish: 500 * time.Millisecond,
+		},
+		{
+			name: "schedule --wait", args: []string{"schedule", "--sources", "orders", "--from", "2026-11-01", "--to", "2026-11-03", "--wait", "--poll", "100ms", "--wait-timeout", "20s"},
+			steps: []step{
+				{300 * time.Millisecond, []runs.Run{succeeded(days[0], 1, 1), succeeded(days[1], 1, 1)}},
+			},
+			wantOut:   []string{"trigger sent to the scheduler", "all 2 windows SUCCEEDED"},
+			minFinish: 300 * time.Millisecond,
+		},
+		{
+			name: "gives up at --wait-timeout", args: []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-02", "--wait", "--poll", "100ms", "--wait-timeout", "700ms"},
+			wantErr: context.DeadlineExceeded, wantExit: 2, minFinish: 700 * time.Millisecond,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := setup(t)
+			runstest.Put(t, st.DynamoDB, st.Resources.Table, tt.before...)
+			var progress bytes.Buffer
+			progressOut = &progress
+			t.Cleanup(func() { progressOut = os.Stderr })
+			start := time.Now()
+			stepsDone := make(chan struct{})
+			go func() {
+				defer close(stepsDone)
+				for _, s := range tt.steps {
+					time.Sleep(time.Until(start.Add(s.after)))
+					runstest.Put(t, st.DynamoDB, st.Resources.Table, s.runs...)
+				}
+			}()
+			var out bytes.Buffer
+			err := run(context.Background(), tt.args, &out)
+			took := time.Since(start)
+			<-stepsDone
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v\n%s", err, tt.wantErr, out.String())
+			}
+			if got := exitCode(err); got != tt.wantExit {
+				t.Errorf("exit code %d, want %d", got, tt.wantExit)
+			}
+			if took < tt.minFinish {
+				t.Errorf("ended after %v, before the last run it waits for was written (%v)", took, tt.minFinish)
+			}
+			for _, want := range tt.wantOut {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			// The progress, in a pipe: plain lines, the last one complete.
+			lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+			last := lines[len(lines)-1]
+			if tt.wantErr != context.DeadlineExceeded {
+				if !strings.Contains(last, " windows  ") || strings.Contains(progress.String(), "\r") {
+					t.Errorf("progress %q, want plain lines ending with every window done", progress.String())
+				}
+				if n := strings.Count(out.String(), "orders/"); !strings.HasPrefix(last, fmt.Sprintf("%d/%d windows", n, n)) {
+					t.Errorf("last progress line %q, want %d/%d windows", last, n, n)
+				}
+			}
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{fmt.Errorf("%w: 1 of 3", ErrWindowsFailed), 1},
+		{errors.New("SLUICE_RUNS_TABLE is not set"), 2},
+	}
+	for _, tt := range tests {
+		if got := exitCode(tt.err); got != tt.want {
+			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
