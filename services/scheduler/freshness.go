@@ -44,17 +44,14 @@ func (h *handler) reportFreshness(ctx context.Context) {
 	now := h.now()
 	for i := range h.pipeline.Sources {
 		src := &h.pipeline.Sources[i]
-		rep, ok, err := h.freshnessOf(ctx, src, now)
+		rep, found, err := h.freshnessOf(ctx, src, now)
 		if err != nil {
 			logging.From(ctx).Warn("freshness: cannot read the source's runs; no lag measured this sweep", zap.String("source", src.Name), zap.Error(err))
 			continue
 		}
-		if !ok {
-			continue // nothing due yet
-		}
 		lag := max(0, rep.Age-rep.Allowed)
 		latest := ""
-		if !rep.Latest.End.IsZero() {
+		if found {
 			latest = src.Partition.Key(rep.Latest)
 		}
 		logging.From(ctx).Info("freshness", zap.String("source", src.Name), zap.String("latest_succeeded", latest),
@@ -64,7 +61,10 @@ func (h *handler) reportFreshness(ctx context.Context) {
 }
 
 // freshnessOf checks src at now from its latest SUCCEEDED window among
-// its freshnessWindows latest due ones; false when none is due yet.
+// its freshnessWindows latest due ones, and says whether it found one. A
+// source with nothing due yet (before partition.start) has the zero
+// report, fresh: it still gets its line, or its alarm would see missing
+// data, which is breaching.
 func (h *handler) freshnessOf(ctx context.Context, src *pipeline.Source, now time.Time) (freshness.Report, bool, error) {
 	p := src.Partition
 	due := p.Due(now)
@@ -99,5 +99,5 @@ func (h *handler) freshnessOf(ctx context.Context, src *pipeline.Source, now tim
 		// None among the windows read: at least as old as the oldest.
 		latest = pipeline.Window{Start: from, End: from}
 	}
-	return freshness.Check(p, latest, now, 0), true, nil
+	return freshness.Check(p, latest, now, 0), found, nil
 }

@@ -74,6 +74,26 @@ func TestSweepReportsEverySourcesFreshness(t *testing.T) {
 	}
 }
 
+// A source with nothing due yet (its partition.start to come) is fresh,
+// and says so every sweep: its alarm treats a missing point as breaching.
+func TestFreshnessOfASourceNotDueYet(t *testing.T) {
+	now := day(2030, 6, 15).Add(7 * time.Hour)
+	h := newHandler(t, &fakeBatchSender{}, now)
+	h.pipeline.Sources[0].Partition.Start = day(2030, 7, 1) // customers
+	h.sweep = &fakeSweeper{}
+	lr := &latestRuns{window: map[string]string{}, err: map[string]error{}, asked: map[string][]string{}}
+	h.latest, h.metrics = lr, metrics.New("Sluice", "scheduler")
+
+	line := sweepLines(t, h)["customers"]
+	vals, _, err := metricstest.Values(line)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, line)
+	}
+	if lag, ok := vals[metrics.FreshnessLag.Name]; !ok || lag != 0 || lr.asked["customers"] != nil {
+		t.Fatalf("FreshnessLag %v (present %v), asked %v; want 0 without a read", lag, ok, lr.asked["customers"])
+	}
+}
+
 // A source whose runs cannot be read gets no line this sweep (the alarm
 // treats the missing point as breaching), and the others still do.
 func TestFreshnessOfAnUnreadableSourceIsLeftOut(t *testing.T) {
