@@ -61,3 +61,35 @@ func (e *env) waitMetric(t *testing.T, service, metric, value string, want float
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// waitFreshness waits for a scheduler "freshness" line of source that
+// names latest as its latest SUCCEEDED window and carries a FreshnessLag
+// above 0 (valid EMF); it fails after within, with the last such line.
+func (e *env) waitFreshness(t *testing.T, source, latest string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for {
+		for line := range strings.Lines(logsOf(e, "scheduler")) {
+			var l struct {
+				Msg, Source string
+				Latest      string `json:"latest_succeeded"`
+			}
+			if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "freshness" || l.Source != source {
+				continue
+			}
+			last = line
+			vals, _, err := metricstest.Values([]byte(line))
+			if err != nil {
+				t.Fatalf("freshness line breaks the EMF specification: %v\n%s", err, line)
+			}
+			if l.Latest == latest && vals["FreshnessLag"] > 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no freshness line of %s with latest %s and a lag above 0 after %s; last: %s", source, latest, within, last)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
