@@ -73,6 +73,11 @@ locals {
       metrics = [for q in keys(local.queue_consumers) : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.main[q].name, { label = q }]]
     },
     {
+      title   = "Age of the oldest DLQ message (s): how long it has waited for a person"
+      stat    = "Maximum"
+      metrics = [for q in keys(local.queue_consumers) : ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", aws_sqs_queue.dlq[q].name, { label = "${q} DLQ" }]]
+    },
+    {
       title   = "Messages in the DLQs (each needs a person)"
       stat    = "Maximum"
       metrics = [for q in keys(local.queue_consumers) : ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.dlq[q].name, { label = "${q} DLQ" }]]
