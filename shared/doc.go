@@ -4,6 +4,8 @@
 //	contracts   the versioned messages between the services, decoded strictly
 //	fault       permanent or retryable: each error classified once
 //	logging     zap JSON loggers and the per-message log scope
+//	metrics     CloudWatch metrics (EMF) as members of a service's own log lines
+//	            (metrics/metricstest: the EMF specification's rules, for tests)
 //	consumer    one transport-free handler behind Lambda SQS events and the local poller,
 //	            with the delivery policy (give up on the last receive, park) as middleware
 //	backoff     the one exponential backoff with jitter (message retries, receives, HTTP retries)

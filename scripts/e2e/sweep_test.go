@@ -193,6 +193,11 @@ func TestSweepTakesUpARunWhoseFetcherDiedOnEveryDelivery(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+
+	// Every sweep also measures each source's freshness from the runs
+	// table (BatchGetItem): orders' latest SUCCEEDED window is now
+	// 2026-11-13, weeks behind its schedule, so its lag is above 0.
+	e.waitFreshness(t, "orders", "2026-11-13", e.timing.within(2*sweepEvery))
 }
 
 // A fetcher killed on every try of an input, whatever attempt or message:

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/service"
@@ -46,6 +47,9 @@ type handler struct {
 	out      sender
 	fetchURL string
 	now      func() time.Time
+	// metrics puts a dropped duplicate and a FAILED run on their lines
+	// (nil: none).
+	metrics *metrics.Emitter
 }
 
 // Handle claims the input of one Input message and hands the claim to the
@@ -68,7 +72,8 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	}
 	run, err := claim(ctx, h.runs, in, m.ID, floor)
 	if errors.Is(err, runs.ErrClaimLost) {
-		logging.From(ctx).Info("claim lost; duplicate dropped", zap.String("reason", err.Error()))
+		logging.From(ctx).Info("claim lost; duplicate dropped", zap.String("reason", err.Error()),
+			h.metrics.Service(metrics.DuplicatesDropped.Int(1)))
 		return nil
 	}
 	if err != nil {
@@ -78,7 +83,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	// From here the input is held: giving up on the message (its Fetch
 	// never sent) must free it, or it stays claimed for a lease with no
 	// message anywhere.
-	consumer.OnGiveUp(ctx, service.FailRun(h.runs, run.Ref()))
+	consumer.OnGiveUp(ctx, service.FailRun(h.runs, run.Ref(), h.metrics))
 	if err := h.out.SendJSON(ctx, h.fetchURL, contracts.NewFetch(run.Ref(), in.Trigger)); err != nil {
 		// Retried: the redelivered message gets its own claim back.
 		return fmt.Errorf("hand %s to the fetcher: %w", in.Key(), err)

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
@@ -397,10 +398,11 @@ func TestHandleLogs(t *testing.T) {
 			},
 		},
 		{
-			name:       "lost claim says who holds the input",
-			claimErr:   &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Succeeded, Attempt: 2},
-			wantMsg:    "claim lost; duplicate dropped",
-			want:       map[string]any{logging.FieldInput: "orders/2026-11-01"},
+			name:     "lost claim says who holds the input",
+			claimErr: &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Succeeded, Attempt: 2},
+			wantMsg:  "claim lost; duplicate dropped",
+			// and, as metrics of the service, one duplicate dropped
+			want:       map[string]any{logging.FieldInput: "orders/2026-11-01", metrics.DuplicatesDropped.Name: float64(1), metrics.DimService: "dedupe"},
 			wantReason: "already SUCCEEDED by attempt 2",
 		},
 	}
@@ -408,7 +410,8 @@ func TestHandleLogs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zapcore.DebugLevel)
 			ctx, _ := logging.WithScope(context.Background(), zap.New(core))
-			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), floors: &floorsAt{}, out: &fakeSender{}, fetchURL: fetchURL, now: clock}
+			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), floors: &floorsAt{}, out: &fakeSender{}, fetchURL: fetchURL, now: clock,
+				metrics: metrics.New("Sluice", "dedupe")}
 
 			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: golden(t, "input.json"), ReceiveCount: 1}); err != nil {
 				t.Fatal(err)

@@ -51,6 +51,7 @@ func run(ctx context.Context) error {
 	h := &handler{
 		pipeline: app.Pipeline, runs: store, floors: sink.New(app.AWS.S3, cfg.Bucket, cfg.Prefix),
 		out: queue.NewPublisher(app.AWS.SQS), fetchURL: cfg.FetchURL, now: time.Now,
+		metrics: app.Metrics,
 	}
 	return app.Serve(ctx, cfg.InputsURL, h)
 }

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/source"
 )
@@ -30,6 +33,21 @@ type batcher struct {
 	// pagesBefore and stops are the checkpoint's Pages and Stops.
 	pagesBefore, stops int
 	failed             bool // the page callback failed: the walk did not stop on the source
+	// counts tallies this invocation's 429s, 5xx and retries (the walk's
+	// context carries it: source.WithCounts).
+	counts source.Counts
+}
+
+// runMetrics is the field that puts this invocation's walk on the line
+// that ends it (package metrics): its pages, the API's 429s and 5xx, the
+// retries, and extra.
+func (b *batcher) runMetrics(extra ...metrics.Metric) zap.Field {
+	return b.h.metrics.Source(b.run.Source, append([]metrics.Metric{
+		metrics.Pages.Int(int64(b.pages - b.pagesBefore)),
+		metrics.API429.Int(b.counts.TooManyRequests.Load()),
+		metrics.API5xx.Int(b.counts.ServerErrors.Load()),
+		metrics.Retries.Int(b.counts.Retries.Load()),
+	}, extra...)...)
 }
 
 func (b *batcher) page(ctx context.Context, p source.Page) (err error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
@@ -80,6 +81,9 @@ type handler struct {
 	// that came with no Retry-After (doubling per stop, up to MaxDelay).
 	maxStops    int
 	stopBackoff time.Duration
+	// metrics puts each invocation's walk on the line that ends it (nil:
+	// none).
+	metrics *metrics.Emitter
 }
 
 // handoff says when a fetch hands over to a new invocation: when less
@@ -145,7 +149,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		// scheduler's sweep takes up once it runs out.
 		consumer.OnGiveUp(ctx, leaveToLease)
 	} else {
-		consumer.OnGiveUp(ctx, service.FailRun(h.runs, run))
+		consumer.OnGiveUp(ctx, service.FailRun(h.runs, run, h.metrics))
 	}
 	if err != nil && !fault.IsPermanent(err) && !m.Last && started {
 		// The try is over and its message will come back: let the
@@ -212,7 +216,7 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 		b.records, b.bytes, b.pages = cp.Records, cp.Bytes, cp.Pages
 		logging.From(ctx).Info("continuing a fetch", zap.Int("hop", hop), zap.Int("batches_before", cp.Batches), zap.Int("pages_before", cp.Pages))
 	}
-	err = h.pages.FetchFrom(ctx, src, w, from, b.page)
+	err = h.pages.FetchFrom(source.WithCounts(ctx, &b.counts), src, w, from, b.page)
 	handOff := errors.Is(err, errHandOff)
 	var stop error // a retryable stop of the source's walk
 	sctx := ctx
@@ -254,6 +258,6 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	}
 	logging.From(ctx).Info("fetched",
 		zap.Int("batches", done.Batches), zap.Int64("records", done.Records), zap.Int64("bytes", done.Bytes),
-		zap.Int("pages", b.pages), zap.Int("hops", hop), zap.Duration("elapsed", time.Since(begin)))
+		zap.Int("pages", b.pages), zap.Int("hops", hop), zap.Duration("elapsed", time.Since(begin)), b.runMetrics())
 	return run, true, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/handover"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
@@ -56,7 +57,7 @@ func (h *handler) handOver(ctx context.Context, f contracts.Fetch, src *pipeline
 		return err
 	}
 	logging.From(ctx).Info("handed over to a new invocation", zap.Int("next_hop", hop+1), zap.Int("batches", b.packer.Batches()),
-		zap.Int64("records", b.records), zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(b.began)))
+		zap.Int64("records", b.records), zap.Int("pages", b.pages), zap.Duration("elapsed", time.Since(b.began)), b.runMetrics(metrics.HandOvers.Int(1)))
 	return nil
 }
 
@@ -91,7 +92,8 @@ func (h *handler) stop(ctx context.Context, f contracts.Fetch, src *pipeline.Sou
 		return err
 	}
 	logging.From(ctx).Warn("the source stopped the fetch; it goes on from the page it stopped on",
-		zap.NamedError("stop", cause), zap.Int("next_hop", hop+1), zap.Duration("wait", next.Wait), zap.Int("pages", b.pages), zap.Int("stops_without_progress", cp.Stops))
+		zap.NamedError("stop", cause), zap.Int("next_hop", hop+1), zap.Duration("wait", next.Wait), zap.Int("pages", b.pages), zap.Int("stops_without_progress", cp.Stops),
+		b.runMetrics(metrics.Stops.Int(1)))
 	return nil
 }
 

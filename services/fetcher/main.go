@@ -100,6 +100,7 @@ func run(ctx context.Context) error {
 		maxMessage: cfg.MaxMessageBytes,
 		heartbeat:  store.HeartbeatEvery(),
 		maxStops:   cfg.MaxStops, stopBackoff: cfg.StopBackoff,
+		metrics: app.Metrics,
 	}
 	return app.Serve(ctx, cfg.FetchURL, h)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 )
@@ -30,6 +31,10 @@ type handler struct {
 	inputsURL string
 	now       func() time.Time
 	sweep     sweeper
+	// latest reads the sources' latest SUCCEEDED windows for the
+	// freshness lines of each sweep (nil: none), which carry metrics.
+	latest  latestReader
+	metrics *metrics.Emitter
 }
 
 // Handle expands one Trigger message into inputs and publishes them.

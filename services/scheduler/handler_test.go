@@ -502,7 +502,7 @@ func TestLambdaHandler(t *testing.T) {
 			out := &fakeBatchSender{err: tt.sendErr}
 			h := newHandler(t, out, now)
 			settler := &fakeSettler{}
-			sqs := consumer.Lambda(log, h, settler, 2, 5, 0)
+			sqs := consumer.Lambda(log, h, settler, 2, 5, 0, nil)
 			sqsCalled := false
 			spy := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 				sqsCalled = true

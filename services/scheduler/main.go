@@ -75,11 +75,11 @@ func run(ctx context.Context) error {
 		return sweep.DLQ{Inputs: inputs, URL: url, Queue: &consumer.Queue{API: app.AWS.SQS, URL: url, DLQURL: url}}
 	}
 	sw, err := sweep.New(store, out, []sweep.DLQ{dlq(cfg.InputsDLQURL, true), dlq(cfg.FetchDLQURL, false), dlq(cfg.BatchesDLQURL, false)},
-		sweep.Config{InputsURL: cfg.InputsURL, Grace: cfg.SweepGrace, MaxTakeUps: cfg.MaxTakeUps})
+		sweep.Config{InputsURL: cfg.InputsURL, Grace: cfg.SweepGrace, MaxTakeUps: cfg.MaxTakeUps, Metrics: app.Metrics})
 	if err != nil {
 		return err
 	}
-	h := &handler{pipeline: app.Pipeline, out: out, inputsURL: cfg.InputsURL, now: time.Now, sweep: sw}
+	h := &handler{pipeline: app.Pipeline, out: out, inputsURL: cfg.InputsURL, now: time.Now, sweep: sw, latest: store, metrics: app.Metrics}
 	if cfg.TransportOf() != service.TransportLambda {
 		app.Log.Info("scheduled triggers come from EventBridge on AWS; locally, send them with `sluicectl schedule`", zap.String("queue", cfg.TriggersURL))
 		if cfg.SweepEvery > 0 {

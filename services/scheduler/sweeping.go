@@ -22,9 +22,11 @@ var _ sweeper = (*sweep.Sweeper)(nil)
 // sends (its target's input), which HandleEvent tells from a schedule.
 const sweepEvent = "Sluice Sweep"
 
-// runSweep runs one sweep and logs what it did; its error is returned for
-// the caller to log or return, once.
+// runSweep reports every source's freshness, then runs one sweep and logs
+// what it did; its error is returned for the caller to log or return,
+// once.
 func (h *handler) runSweep(ctx context.Context) (sweep.Report, error) {
+	h.reportFreshness(ctx)
 	rep, err := h.sweep.Sweep(ctx)
 	if err != nil {
 		return rep, fault.Retryable(err)

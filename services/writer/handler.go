@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -12,11 +13,13 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pack"
 	"github.com/sluice-data/sluice/shared/parquetfile"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
+	"github.com/sluice-data/sluice/shared/service"
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
@@ -64,6 +67,8 @@ type handler struct {
 	// sends its continuation (a Done message of the run, to this queue).
 	out        sender
 	batchesURL string
+	// metrics puts a run that SUCCEEDED or FAILED on its line (nil: none).
+	metrics *metrics.Emitter
 }
 
 // Handle stores one Batch, or records one Done, and commits the run when
@@ -132,6 +137,8 @@ func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *sink
 		err := h.runs.Fail(ctx, ref, class, cause.Error())
 		var fenced *runs.FencedError
 		switch {
+		case err == nil:
+			service.RunFailed(ctx, h.metrics, ref, class)
 		case errors.As(err, &fenced) && fenced.Status == runs.Committing && fenced.Attempt == ref.Attempt && committed == nil:
 			// Another message commits this attempt, and COMMITTING means
 			// every batch and the total are counted: this message's work
@@ -145,7 +152,11 @@ func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *sink
 			if err != nil {
 				return consumer.Unfinished, err
 			}
-			logging.From(ctx).Info("commit given up on: run "+end.String(), zap.String("give_up_class", class))
+			failed := zap.Skip()
+			if end == commit.EndedFailed {
+				failed = h.metrics.Source(ref.Source, metrics.RunsFailed.Int(1))
+			}
+			logging.From(ctx).Info("commit given up on: run "+end.String(), zap.String("give_up_class", class), failed)
 			if end == commit.EndedSucceeded {
 				return consumer.Superseded, nil
 			}
@@ -214,7 +225,7 @@ func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) er
 			zap.Int64("bytes", run.Bytes), zap.Bool("published", res.Published), zap.Int("replaced_attempt", res.Replaced),
 			zap.Int("old_objects_removed", res.Removed), zap.Int("files_written", res.Compacted), zap.Int("staged_parts_removed", res.Staged),
 			zap.Int64("staged_bytes", res.StagedBytes), zap.Int64("file_bytes", res.FileBytes), zap.Duration("compaction", res.CompactTime),
-			zap.String("schema", res.Schema))
+			zap.String("schema", res.Schema), h.succeeded(run, res.Records))
 	}
 	return nil
 }
@@ -225,4 +236,16 @@ func (h *handler) partition(r contracts.Run) (sink.Partition, error) {
 		return sink.Partition{}, err
 	}
 	return sink.Partition{Source: r.Source, Hive: src.Partition.HivePath(w)}, nil
+}
+
+// succeeded is the field that puts a run that SUCCEEDED on its line as
+// metrics of its source: the run, its records and bytes, its attempt
+// number, and the time from the attempt's claim to now.
+func (h *handler) succeeded(run runs.Run, records int64) zap.Field {
+	ms := []metrics.Metric{metrics.RunsSucceeded.Int(1), metrics.Records.Int(records), metrics.Bytes.Int(run.Bytes),
+		metrics.Attempts.Int(int64(run.Attempt))}
+	if claimed, err := time.Parse(time.RFC3339Nano, run.ClaimedAt); err == nil {
+		ms = append(ms, metrics.RunDuration.Duration(max(0, time.Since(claimed))))
+	}
+	return h.metrics.Source(run.Source, ms...)
 }

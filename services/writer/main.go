@@ -70,6 +70,7 @@ func run(ctx context.Context) error {
 		})),
 		out:        queue.NewPublisher(app.AWS.SQS),
 		batchesURL: cfg.BatchesURL,
+		metrics:    app.Metrics,
 	}
 	return app.Serve(ctx, cfg.BatchesURL, h)
 }

@@ -64,7 +64,7 @@ var byBody = HandlerFunc(func(ctx context.Context, m Message) error {
 func TestLambdaPartialBatch(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
 	settler := &fakeSettler{}
-	h := Lambda(zap.New(core), byBody, settler, 3, 5, 0)
+	h := Lambda(zap.New(core), byBody, settler, 3, 5, 0, nil)
 
 	ev := events.SQSEvent{}
 	for _, b := range []string{"ok", "bad", "flaky", "panic", "ok"} {
@@ -239,7 +239,7 @@ func TestLambdaAnswersBeforeTheDeadline(t *testing.T) {
 				})
 				settler := &fakeSettler{}
 				// One worker: "late" can only start once "slow" is over.
-				fn := Lambda(zap.NewNop(), h, settler, 1, 5, 0)
+				fn := Lambda(zap.NewNop(), h, settler, 1, 5, 0, nil)
 				ev := events.SQSEvent{Records: []events.SQSMessage{
 					{MessageId: "ok", Body: "ok"}, {MessageId: "slow", Body: "slow"}, {MessageId: "late", Body: "ok"},
 				}}

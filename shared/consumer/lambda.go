@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.uber.org/zap"
+
+	"github.com/sluice-data/sluice/shared/metrics"
 )
 
 // Settler is what the Lambda transport needs of the queue: parking
@@ -39,6 +41,10 @@ var _ Settler = (*Queue)(nil)
 // run is taken up again then (a fetch waits out the run's lease first).
 // The extensions stop when the invocation answers.
 //
+// Each invocation ends with one "batch handled" line, which carries the
+// service's message metrics (em; nil: none): its records, those parked,
+// and those reported failed, to be delivered again.
+//
 // Parked and done messages are deleted by Lambda when the invocation
 // returns; failed ones become visible again after their retry backoff
 // (Settler.Backoff), or else within visibility (the queue's visibility
@@ -62,7 +68,7 @@ var _ Settler = (*Queue)(nil)
 // handler does itself goes on — writes it makes while ignoring its
 // context, conditioned on its run (a stale run is fenced). Handlers are
 // idempotent for that reason among others.
-func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visibility time.Duration) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visibility time.Duration, em *metrics.Emitter) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	if workers < 1 {
 		workers = 1
 	}
@@ -81,11 +87,14 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visi
 
 		var (
 			mu       sync.Mutex
-			finished = make([]bool, len(ev.Records)) // done or parked: not to be redelivered
+			finished = make([]Outcome, len(ev.Records)) // done or parked: not to be redelivered; Retry until then
 			wg       sync.WaitGroup
 			sem      = make(chan struct{}, workers)
 			started  int
 		)
+		for i := range finished {
+			finished[i] = Retry
+		}
 		for i, rec := range ev.Records {
 			if !acquire(hctx, sem) {
 				break // too close to the deadline: the rest is left for redelivery
@@ -103,7 +112,7 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visi
 				stopHiding()
 				if outcome != Retry {
 					mu.Lock()
-					finished[i] = true
+					finished[i] = outcome
 					mu.Unlock()
 					return
 				}
@@ -129,11 +138,14 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visi
 		defer mu.Unlock()
 		late.answered.Store(true)
 		var resp events.SQSEventResponse
+		var t tally
 		for i, rec := range ev.Records {
-			if !finished[i] {
+			if finished[i] == Retry {
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 			}
+			t.add(finished[i])
 		}
+		t.log(log, em)
 		return resp, nil
 	}
 }

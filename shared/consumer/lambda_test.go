@@ -69,7 +69,7 @@ func TestLambdaMessageOfACrashedSandboxIsBackWithinTheVisibility(t *testing.T) {
 		<-crashed // a long fetch, until its sandbox dies
 		return nil
 	})
-	fn := consumer.Lambda(zap.NewNop(), h, queue, 1, 5, visibility)
+	fn := consumer.Lambda(zap.NewNop(), h, queue, 1, 5, visibility, nil)
 	answered := make(chan struct{})
 	go func() { defer close(answered); _, _ = fn(context.Background(), ev) }()
 	t.Cleanup(func() { <-answered })

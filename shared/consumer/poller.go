@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-data/sluice/shared/backoff"
+	"github.com/sluice-data/sluice/shared/metrics"
 )
 
 // Poller long-polls one SQS queue and runs a handler on each message with
@@ -19,12 +20,15 @@ type Poller struct {
 	cfg Config
 	log *zap.Logger
 	h   Handler
+	em  *metrics.Emitter
 }
 
-// NewPoller returns a Poller over q. The caller has validated cfg
+// NewPoller returns a Poller over q. Each receive's messages end with one
+// "batch handled" line once they are all settled, which carries the
+// service's message metrics (em; nil: none). The caller has validated cfg
 // (Config.Validate); a zero Workers, Visibility or HandleTimeout, which
 // would stop or crash the poller, takes the default all the same.
-func NewPoller(q *Queue, cfg Config, log *zap.Logger, h Handler) *Poller {
+func NewPoller(q *Queue, cfg Config, log *zap.Logger, h Handler, em *metrics.Emitter) *Poller {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
@@ -40,7 +44,7 @@ func NewPoller(q *Queue, cfg Config, log *zap.Logger, h Handler) *Poller {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = DefaultShutdownGrace
 	}
-	return &Poller{q: q, cfg: cfg, log: log, h: h}
+	return &Poller{q: q, cfg: cfg, log: log, h: h, em: em}
 }
 
 // Run polls until ctx is cancelled, then stops receiving, lets in-flight
@@ -86,11 +90,16 @@ func (p *Poller) Run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		batch := &tally{}
+		batch.left.Store(int64(len(msgs)))
 		for _, m := range msgs {
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				p.handle(handleCtx, m)
+				batch.add(p.handle(handleCtx, m))
+				if batch.left.Add(-1) == 0 {
+					batch.log(p.log, p.em)
+				}
 			}()
 		}
 	}
@@ -111,7 +120,7 @@ func (p *Poller) receive(ctx context.Context, n int) ([]Message, error) {
 	return p.q.Receive(ctx, n, p.cfg.PollWait, p.cfg.Visibility)
 }
 
-func (p *Poller) handle(ctx context.Context, m Message) {
+func (p *Poller) handle(ctx context.Context, m Message) Outcome {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.HandleTimeout)
 	defer cancel()
 	// Received with p.cfg.Visibility already: the first extension is due
@@ -130,6 +139,7 @@ func (p *Poller) handle(ctx context.Context, m Message) {
 	if err != nil {
 		p.log.Warn("could not settle message", zap.String("message_id", m.ID), zap.Stringer("outcome", outcome), zap.Error(err))
 	}
+	return outcome
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/metrics"
 )
 
 // The poller against real SQS (fauxqs), behind GiveUp as the services
@@ -77,7 +78,8 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 		t.Fatalf("MaxReceive of a queue without a redrive policy = %d, want %d and a logged reason; logged %v",
 			dq.MaxReceive, cfg.MaxReceive, logs.All())
 	}
-	p := consumer.NewPoller(queue, cfg, zap.NewNop(), consumer.GiveUp(h))
+	plog, lines := jsonLog()
+	p := consumer.NewPoller(queue, cfg, plog, consumer.GiveUp(h), metrics.New("Sluice", "dedupe"))
 	// Each wait: one poll, one lost receive (a visibility timeout) and one
 	// retry backoff at most, plus a margin for a loaded machine.
 	patience := cfg.PollWait + cfg.Visibility + cfg.RetryMax + pollerMargin
@@ -142,6 +144,11 @@ func TestPollerSettlesEveryOutcome(t *testing.T) {
 	if seen := c.snapshot(); seen["ok"] != 1 || seen["bad"] != 1 || seen["slow"] != 1 || seen["flaky"] != 2 {
 		t.Fatalf("handled %v; want ok, bad, slow once and flaky twice (maxReceiveCount-1)", seen)
 	}
+	// Each receive's batch line carries the service's message metrics:
+	// five deliveries, two parked (bad, flaky on its last), one retried.
+	if handled, parked, retried, _ := batchTotals(t, lines, "dedupe"); handled != 5 || parked != 2 || retried != 1 {
+		t.Fatalf("batch lines: handled %v, parked %v, retried %v; want 5, 2, 1", handled, parked, retried)
+	}
 	// Nothing is left on the main queue, visible or not: done and parked
 	// messages were deleted, the slow one too (it finished after the stop).
 	if visible, inflight := queueDepth(t, st.SQS, q.URL); visible+inflight != 0 {
@@ -170,7 +177,7 @@ func TestPollerExtendsVisibilityOfASlowMessage(t *testing.T) {
 	// Other workers are idle and polling all along: a message that
 	// became visible again would be received at once.
 	cfg := pollerConfig(q.DLQURL, visibility)
-	p := consumer.NewPoller(&consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL}, cfg, zap.NewNop(), h)
+	p := consumer.NewPoller(&consumer.Queue{API: st.SQS, URL: q.URL, DLQURL: q.DLQURL}, cfg, zap.NewNop(), h, nil)
 
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -221,7 +228,7 @@ func TestPollerLostReceiveHidesAMessageOnlyForItsVisibility(t *testing.T) {
 	// A poller told to stop while its long poll waits on an empty queue.
 	ctx, stop := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
-	go func() { ran <- consumer.NewPoller(queue, cfg, zap.NewNop(), h).Run(ctx) }()
+	go func() { ran <- consumer.NewPoller(queue, cfg, zap.NewNop(), h, nil).Run(ctx) }()
 	time.Sleep(time.Second) // its receive is waiting at the emulator
 	stop()
 	if err := <-ran; err != nil {
@@ -232,7 +239,7 @@ func TestPollerLostReceiveHidesAMessageOnlyForItsVisibility(t *testing.T) {
 	sent := time.Now()
 	ctx2, stop2 := context.WithCancel(context.Background())
 	defer stop2()
-	go func() { _ = consumer.NewPoller(queue, cfg, zap.NewNop(), h).Run(ctx2) }()
+	go func() { _ = consumer.NewPoller(queue, cfg, zap.NewNop(), h, nil).Run(ctx2) }()
 	select {
 	case m := <-got:
 		if m.ReceiveCount != 2 {

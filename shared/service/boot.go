@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/pipeline"
 )
 
@@ -21,7 +22,10 @@ type App struct {
 	Log      *zap.Logger
 	Pipeline *pipeline.Config
 	AWS      *awsconf.Clients
-	cfg      Config
+	// Metrics puts the service's metrics on its log lines, in the
+	// configured namespace (SLUICE_METRICS_NAMESPACE).
+	Metrics *metrics.Emitter
+	cfg     Config
 }
 
 // Boot reads cfg (a struct embedding Config, whose address is base) from
@@ -47,18 +51,18 @@ func Boot(ctx context.Context, name string, cfg Validator, base *Config) (*App, 
 	if err != nil {
 		return nil, err
 	}
-	return &App{Log: log, Pipeline: pipe, AWS: clients, cfg: *base}, nil
+	return &App{Log: log, Pipeline: pipe, AWS: clients, Metrics: metrics.New(base.MetricsNamespace, name), cfg: *base}, nil
 }
 
 // Serve serves h on the queue at queueURL until ctx is cancelled.
 func (a *App) Serve(ctx context.Context, queueURL string, h consumer.Handler) error {
-	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h, nil)
+	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h, nil, a.Metrics)
 }
 
 // ServeEvents is Serve for a Lambda function that is also invoked
 // directly: events other than SQS events go to other.
 func (a *App) ServeEvents(ctx context.Context, queueURL string, h consumer.Handler, other consumer.EventHandler) error {
-	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h, other)
+	return Serve(ctx, a.cfg, a.Log, a.AWS.SQS, queueURL, h, other, a.Metrics)
 }
 
 // Close logs the AWS requests the process sent, by operation, with the

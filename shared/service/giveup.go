@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"go.uber.org/zap"
+
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/runs"
 )
 
@@ -23,12 +27,15 @@ var _ RunFailer = (*runs.Store)(nil)
 // this message's to fail: when it SUCCEEDED or a newer attempt owns it,
 // the message is superseded (deleted on its last delivery); otherwise
 // (FAILED already, COMMITTING, or gone) it is left as it is and the
-// message kept.
-func FailRun(f RunFailer, run contracts.Run) consumer.GiveUpFunc {
+// message kept. A run it marks FAILED gets a "run FAILED" line with the
+// RunsFailed metric of its source (em; nil: none).
+func FailRun(f RunFailer, run contracts.Run, em *metrics.Emitter) consumer.GiveUpFunc {
 	return func(ctx context.Context, class string, cause error) (consumer.Fate, error) {
 		err := f.Fail(ctx, run, class, cause.Error())
 		var fenced *runs.FencedError
 		switch {
+		case err == nil:
+			RunFailed(ctx, em, run, class)
 		case errors.As(err, &fenced) && fenced.Superseded():
 			return consumer.Superseded, nil
 		case err != nil && !errors.Is(err, runs.ErrFenced):
@@ -36,4 +43,11 @@ func FailRun(f RunFailer, run contracts.Run) consumer.GiveUpFunc {
 		}
 		return consumer.Unfinished, nil
 	}
+}
+
+// RunFailed logs that run was marked FAILED with class, on a line that
+// carries the RunsFailed metric of its source (em; nil: none). The error
+// itself is on the message's outcome line.
+func RunFailed(ctx context.Context, em *metrics.Emitter, run contracts.Run, class string) {
+	logging.From(ctx).Info("run FAILED", zap.String("error_class", class), em.Source(run.Source, metrics.RunsFailed.Int(1)))
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sluice-data/sluice/shared/consumer"
+	"github.com/sluice-data/sluice/shared/metrics"
 )
 
 // Transports.
@@ -39,12 +40,15 @@ type Config struct {
 	// Transport is lambda or poll; empty, the one the process runs on
 	// (see TransportOf).
 	Transport string `env:"SLUICE_TRANSPORT"`
+	// MetricsNamespace is the CloudWatch namespace of the metrics the
+	// service's log lines carry (package metrics).
+	MetricsNamespace string `env:"SLUICE_METRICS_NAMESPACE" envDefault:"Sluice"`
 	consumer.Config
 }
 
 // DefaultConfig returns a Config with the consumer's defaults.
 func DefaultConfig() Config {
-	return Config{Config: consumer.DefaultConfig()}
+	return Config{MetricsNamespace: metrics.DefaultNamespace, Config: consumer.DefaultConfig()}
 }
 
 // TransportOf returns the transport c asks for: SLUICE_TRANSPORT, or when
@@ -113,6 +117,9 @@ func (c *Config) Validate() error {
 	if c.Transport != "" && c.Transport != TransportLambda && c.Transport != TransportPoll {
 		errs = append(errs, fmt.Errorf("SLUICE_TRANSPORT: %q, want %s or %s", c.Transport, TransportLambda, TransportPoll))
 	}
+	if n := len(c.MetricsNamespace); n == 0 || n > 255 || strings.HasPrefix(c.MetricsNamespace, "AWS/") {
+		errs = append(errs, fmt.Errorf("SLUICE_METRICS_NAMESPACE: %q, want 1..255 characters, not starting with AWS/", c.MetricsNamespace))
+	}
 	return errors.Join(append(errs, c.Config.Validate())...)
 }
 
@@ -139,15 +146,16 @@ func Main(name string, run func(ctx context.Context) error) {
 // Serve serves h on the queue at queueURL with the configured transport
 // until ctx is cancelled (poll) or forever (lambda), behind the GiveUp
 // middleware. On Lambda, events other than SQS events go to other (nil:
-// the function is only an SQS event source); the poller ignores it.
-func Serve(ctx context.Context, c Config, log *zap.Logger, api consumer.SQSAPI, queueURL string, h consumer.Handler, other consumer.EventHandler) error {
+// the function is only an SQS event source); the poller ignores it. Each
+// batch's line carries the service's message metrics (em; nil: none).
+func Serve(ctx context.Context, c Config, log *zap.Logger, api consumer.SQSAPI, queueURL string, h consumer.Handler, other consumer.EventHandler, em *metrics.Emitter) error {
 	q := consumer.NewQueue(ctx, log, api, queueURL, c.Config)
 	h = consumer.GiveUp(h)
 	switch c.TransportOf() {
 	case TransportLambda:
 		log.Info("serving SQS events on Lambda", zap.String("queue", queueURL), zap.Int("max_receive", q.MaxReceive),
 			zap.Bool("other_events", other != nil))
-		sqs := consumer.Lambda(log, h, q, c.Workers, q.MaxReceive, c.Visibility)
+		sqs := consumer.Lambda(log, h, q, c.Workers, q.MaxReceive, c.Visibility, em)
 		if other == nil {
 			lambda.StartWithOptions(sqs, lambda.WithContext(ctx))
 		} else {
@@ -156,7 +164,7 @@ func Serve(ctx context.Context, c Config, log *zap.Logger, api consumer.SQSAPI, 
 		return nil
 	default:
 		log.Info("polling", zap.String("queue", queueURL), zap.Int("workers", c.Workers), zap.Int("max_receive", q.MaxReceive))
-		err := consumer.NewPoller(q, c.Config, log, h).Run(ctx)
+		err := consumer.NewPoller(q, c.Config, log, h, em).Run(ctx)
 		log.Info("stopped")
 		return err
 	}

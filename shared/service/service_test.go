@@ -33,6 +33,8 @@ func TestValidate(t *testing.T) {
 		{"visibility too short", func(c *Config) { c.Visibility = time.Second }, []string{"SLUICE_VISIBILITY"}},
 		{"max receive zero", func(c *Config) { c.MaxReceive = 0 }, []string{"SLUICE_MAX_RECEIVE"}},
 		{"transport unset is valid", func(c *Config) { c.Transport = "" }, nil},
+		{"metrics namespace empty", func(c *Config) { c.MetricsNamespace = "" }, []string{"SLUICE_METRICS_NAMESPACE"}},
+		{"metrics namespace of AWS", func(c *Config) { c.MetricsNamespace = "AWS/Lambda" }, []string{"SLUICE_METRICS_NAMESPACE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

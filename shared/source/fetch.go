@@ -43,6 +43,7 @@ func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager,
 	var failures int
 	var waited time.Duration
 	refreshed := false
+	counts := countsOf(ctx)
 	for {
 		if err := c.throttle(ctx, src); err != nil {
 			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: %w", src.Name, n, err))
@@ -55,7 +56,9 @@ func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager,
 			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: %w (last attempt: %v)", src.Name, n, ctx.Err(), err))
 		}
 		var se *StatusError
-		errors.As(err, &se)
+		if errors.As(err, &se) {
+			counts.status(se.StatusCode)
+		}
 		var wait time.Duration
 		switch {
 		case se != nil && se.StatusCode == http.StatusUnauthorized && auth != nil:
@@ -70,6 +73,7 @@ func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager,
 				return fetched{}, fault.Permanent(fmt.Errorf("source %s page %d: credentials refused, and auth has no new ones: %w", src.Name, n, se))
 			}
 			refreshed = true
+			counts.retry()
 			continue
 		case fault.IsPermanent(err):
 			return fetched{}, fmt.Errorf("source %s page %d: %w", src.Name, n, err)
@@ -94,6 +98,7 @@ func (c *Client) fetchPage(ctx context.Context, src *pipeline.Source, pg *pager,
 		if werr := c.sleep(ctx, wait); werr != nil {
 			return fetched{}, fault.Retryable(fmt.Errorf("source %s page %d: %w (last attempt: %v)", src.Name, n, werr, err))
 		}
+		counts.retry()
 	}
 }
 

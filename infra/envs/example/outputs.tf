@@ -67,3 +67,8 @@ output "athena_workgroup_name" {
   description = "Athena workgroup for the tables."
   value       = module.sluice.athena_workgroup_name
 }
+
+output "dashboard_url" {
+  description = "Console URL of the pipeline's CloudWatch dashboard."
+  value       = module.sluice.dashboard_url
+}

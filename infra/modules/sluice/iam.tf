@@ -43,6 +43,14 @@ locals {
         conditions = []
       },
       {
+        # Each sweep's freshness of every source: its latest SUCCEEDED
+        # window among its latest due ones, read by key.
+        sid        = "ReadFreshness"
+        actions    = ["dynamodb:BatchGetItem"]
+        resources  = [aws_dynamodb_table.runs.arn]
+        conditions = []
+      },
+      {
         # Reconciling the DLQs of the queues that carry runs: delete what is
         # no longer needed, park again with its reason (SendMessage) what
         # came with none, make the rest visible again.

@@ -26,6 +26,8 @@ locals {
     SLUICE_LOG_LEVEL     = var.log_level
     SLUICE_TRANSPORT     = "lambda"
     SLUICE_MAX_RECEIVE   = tostring(var.max_receive_count)
+    # The namespace of the metrics on their log lines (the dashboard's).
+    SLUICE_METRICS_NAMESPACE = var.metrics_namespace
   }
 
   # The run store's settings, for the services that keep runs.

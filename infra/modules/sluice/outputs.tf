@@ -102,3 +102,18 @@ output "athena_results_bucket_name" {
   description = "Bucket of the workgroup's query results."
   value       = aws_s3_bucket.athena_results.bucket
 }
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (null when create_dashboard is false)."
+  value       = one(aws_cloudwatch_dashboard.pipeline[*].dashboard_name)
+}
+
+output "dashboard_url" {
+  description = "Console URL of the CloudWatch dashboard (null when create_dashboard is false)."
+  value       = var.create_dashboard ? "https://${data.aws_region.current.region}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.region}#dashboards/dashboard/${local.dashboard_name}" : null
+}
+
+output "freshness_alarm_names" {
+  description = "Name of each source's freshness alarm, by source."
+  value       = { for s, a in aws_cloudwatch_metric_alarm.freshness : s => a.alarm_name }
+}

@@ -703,3 +703,31 @@ variable "athena_bytes_scanned_cutoff_per_query" {
     error_message = "athena_bytes_scanned_cutoff_per_query must be null or at least 10485760 (10 MB, Athena's minimum)."
   }
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics the services' log lines carry (SLUICE_METRICS_NAMESPACE; the dashboard and freshness alarms read it)."
+  type        = string
+  default     = "Sluice"
+
+  validation {
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1 to 255 characters and not start with AWS/."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard \"<name_prefix>-pipeline\" (runs, records, failures and freshness by source, messages by service, queues and DLQs)."
+  type        = bool
+  default     = true
+}
+
+variable "freshness_alarm_evaluation_periods" {
+  description = "Consecutive 5-minute periods a source must be stale (or unmeasured) before its freshness alarm fires."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.freshness_alarm_evaluation_periods >= 1
+    error_message = "freshness_alarm_evaluation_periods must be at least 1."
+  }
+}

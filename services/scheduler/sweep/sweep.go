@@ -40,6 +40,7 @@ import (
 
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/queue"
 	"github.com/sluice-data/sluice/shared/runs"
 )
@@ -81,6 +82,8 @@ type Config struct {
 	// Hold is how long a DLQ message the sweep received stays hidden if
 	// the sweep dies before making it visible again (default 1m).
 	Hold time.Duration
+	// Metrics puts a run the sweep marks FAILED on its line (nil: none).
+	Metrics *metrics.Emitter
 }
 
 // Defaults of Config (Grace and MaxTakeUps: of their variables).
@@ -204,7 +207,8 @@ func (s *Sweeper) takeUp(ctx context.Context, rep *Report) error {
 			bodies, taken = append(bodies, body), append(taken, r)
 		case runs.GivenUp:
 			rep.GivenUp++
-			log.Warn("run FAILED: its worker died on every take-up", append(fields, zap.String("error_class", runs.ClassCrashed), zap.Int("max_takeups", s.cfg.MaxTakeUps))...)
+			log.Warn("run FAILED: its worker died on every take-up", append(fields, zap.String("error_class", runs.ClassCrashed), zap.Int("max_takeups", s.cfg.MaxTakeUps),
+				s.cfg.Metrics.Source(r.Source, metrics.RunsFailed.Int(1)))...)
 		case runs.StuckCommitting:
 			rep.Stuck++
 			log.Error("run COMMITTING past its take-up budget; its commit may be published, so it is not failed: it needs a person (sluicectl runs, the batches DLQ)", fields...)

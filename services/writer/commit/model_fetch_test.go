@@ -288,7 +288,7 @@ func (m *model) idleWorker() *worker {
 // deletes it, an error redelivers it or (permanent) parks it.
 func (m *model) deliverFetch(ref contracts.Run, cause error, last bool) error {
 	h := consumer.HandlerFunc(func(ctx context.Context, _ consumer.Message) error {
-		consumer.OnGiveUp(ctx, service.FailRun(m.store, ref))
+		consumer.OnGiveUp(ctx, service.FailRun(m.store, ref, nil))
 		return cause
 	})
 	return consumer.GiveUp(h).Handle(m.ctx, consumer.Message{ID: m.nextMsg(), ReceiveCount: 5, Last: last, Final: last})
