@@ -30,9 +30,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +46,22 @@ type sizes struct {
 	slowPages  int // P1b
 	claims     int // P3, of each kind
 	inputs     int // P4
+	// only, when set, names the figures to measure (-only): the others
+	// are skipped and left out of the table.
+	only map[string]bool
+}
+
+// measures reports whether the run measures any of the figures ids.
+func (sz sizes) measures(ids ...string) bool {
+	if sz.only == nil {
+		return true
+	}
+	for _, id := range ids {
+		if sz.only[id] {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -60,10 +78,18 @@ func main() {
 	out := flag.String("out", "", "directory for <date>.md (default scripts/bench/results; \"-\" writes no file)")
 	note := flag.String("note", "", "a line to add under the table (e.g. what else loaded the machine)")
 	limit := flag.Duration("timeout", 10*time.Minute, "give up when the whole run takes longer")
+	only := flag.String("only", "", "measure only these figures, comma-separated (P1,P1b,P2,P3,P4,P5); the table is printed, not written")
 	flag.Parse()
 	sz := full
 	if *q {
 		sz = quick
+	}
+	if *only != "" {
+		sz.only = map[string]bool{}
+		for _, id := range strings.Split(*only, ",") {
+			sz.only[strings.TrimSpace(id)] = true
+		}
+		*out = "-"
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -120,67 +146,84 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 	}
 	timeout := 2*time.Minute + time.Duration(sz.big/5000)*time.Second
 
-	step("P2/P5: %s records, fresh services", count(sz.small))
-	small, err := runInput(ctx, d, "small", srcMid, timeout)
-	if err != nil {
-		return rep, fmt.Errorf("%s input: %w", srcMid, err)
+	var small, big inputRun
+	var gz, plain walk
+	if sz.measures("P1", "P2", "P5") {
+		step("P2/P5: %s records, fresh services", count(sz.small))
+		small, err = runInput(ctx, d, "small", srcMid, timeout)
+		if err != nil {
+			return rep, fmt.Errorf("%s input: %w", srcMid, err)
+		}
+		step("P1/P2/P5: %s records, fresh services", count(sz.big))
+		big, err = runInput(ctx, d, "big", srcBulk, timeout)
+		if err != nil {
+			return rep, fmt.Errorf("%s input: %w", srcBulk, err)
+		}
 	}
-	step("P1/P2/P5: %s records, fresh services", count(sz.big))
-	big, err := runInput(ctx, d, "big", srcBulk, timeout)
-	if err != nil {
-		return rep, fmt.Errorf("%s input: %w", srcBulk, err)
-	}
-	step("P1 references: curl | gzip -1, and curl alone, over the same pages")
-	pages := fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.bulkURL, srcBulk, day, bulkPageSize, (sz.big+bulkPageSize-1)/bulkPageSize)
-	gz, err := curlWalk(ctx, pages, true)
-	if err != nil {
-		return rep, err
-	}
-	plain, err := curlWalk(ctx, pages, false)
-	if err != nil {
-		return rep, err
+	if sz.measures("P1") {
+		step("P1 references: curl | gzip -1, and curl alone, over the same pages")
+		pages := fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.bulkURL, srcBulk, day, bulkPageSize, (sz.big+bulkPageSize-1)/bulkPageSize)
+		gz, err = curlWalk(ctx, pages, true)
+		if err != nil {
+			return rep, err
+		}
+		plain, err = curlWalk(ctx, pages, false)
+		if err != nil {
+			return rep, err
+		}
 	}
 
-	step("P1b: %d pages at 50 ms each; P4: %d one-page inputs", sz.slowPages, sz.inputs)
-	p, err := d.start("latency")
-	if err != nil {
-		return rep, err
-	}
-	slowAt, err := d.trigger(ctx, srcSlow, day)
-	var slowDone time.Time
+	var serial walk
+	var slowAt, slowDone time.Time
+	var slowPeak int
 	var latencies []time.Duration
-	if err == nil {
-		_, err = d.wait(ctx, timeout, srcSlow+"/"+day)
-	}
-	if err == nil {
-		slowDone, err = succeededAt(p, srcSlow+"/"+day)
-	}
-	if err == nil {
-		latencies, err = pointerLatencies(ctx, d, sz.inputs, 30*time.Second)
-	}
-	if serr := d.stop(p); err == nil {
-		err = serr
-	}
-	if err != nil {
-		return rep, err
-	}
-	slowPeak := d.slowHits.peak(slowAt, slowDone, time.Second)
-	serial, err := curlWalk(ctx, fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.slowURL, srcSlow, day, slowPageSize, sz.slowPages), false)
-	if err != nil {
-		return rep, err
+	if sz.measures("P1b", "P4") {
+		step("P1b: %d pages at 50 ms each; P4: %d one-page inputs", sz.slowPages, sz.inputs)
+		p, err := d.start("latency")
+		if err != nil {
+			return rep, err
+		}
+		slowAt, err = d.trigger(ctx, srcSlow, day)
+		if err == nil {
+			_, err = d.wait(ctx, timeout, srcSlow+"/"+day)
+		}
+		if err == nil {
+			slowDone, err = succeededAt(p, srcSlow+"/"+day)
+		}
+		if err == nil {
+			latencies, err = pointerLatencies(ctx, d, sz.inputs, 30*time.Second)
+		}
+		if serr := d.stop(p); err == nil {
+			err = serr
+		}
+		if err != nil {
+			return rep, err
+		}
+		slowPeak = d.slowHits.peak(slowAt, slowDone, time.Second)
+		serial, err = curlWalk(ctx, fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.slowURL, srcSlow, day, slowPageSize, sz.slowPages), false)
+		if err != nil {
+			return rep, err
+		}
 	}
 
-	step("P3: %d claims and %d conditional PutItems, %d at a time", sz.claims, sz.claims, claimWorkers)
-	claims, puts, err := claimRates(ctx, d, sz.claims, claimWorkers)
-	if err != nil {
-		return rep, err
+	var claims, puts float64
+	if sz.measures("P3") {
+		step("P3: %d claims and %d conditional PutItems, %d at a time", sz.claims, sz.claims, claimWorkers)
+		claims, puts, err = claimRates(ctx, d, sz.claims, claimWorkers)
+		if err != nil {
+			return rep, err
+		}
 	}
 
 	rep.rows = rows(sz, memory, small, big, gz, plain, serial, slowDone.Sub(slowAt), slowPeak, d.rateLimit, d.burst, claims, puts, latencies)
+	rep.rows = slices.DeleteFunc(rep.rows, func(r row) bool { return !sz.measures(r.ID) })
 	var b strings.Builder
 	mode := "full"
-	if sz != full {
+	if sz.big != full.big {
 		mode = "quick"
+	}
+	if sz.only != nil {
+		mode += ", only " + strings.Join(slices.Sorted(maps.Keys(sz.only)), ",")
 	}
 	fmt.Fprintf(&b, "# make bench-pipeline, %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Machine: %s. Run: %s, %s. Local stack: DynamoDB Local, fauxqs, versitygw; the services as local pollers (`SLUICE_WORKERS` 5).\n\n", machine(), mode, time.Since(rep.started).Round(time.Second))
