@@ -182,8 +182,9 @@ func (s *Store) claim(ctx context.Context, req ClaimRequest, key string, now tim
 
 // create is the claim of an input that has no run item: one PutItem of
 // the new run item, conditioned on there being none. exists reports that
-// there is one, for the caller to claim it by update — unless it is this
-// message's own claim, which is returned.
+// there is one that may be free, for the caller to claim it by update;
+// one that is not free is this message's own claim, returned as the
+// update's failure would return it, or lost.
 func (s *Store) create(ctx context.Context, req ClaimRequest, key string, now time.Time, runID string) (run Run, exists bool, err error) {
 	run = Run{
 		Input: key, Source: req.Source, Window: req.Window, Status: Claimed, Attempt: 1,
@@ -212,16 +213,16 @@ func (s *Store) create(ctx context.Context, req ClaimRequest, key string, now ti
 		if derr != nil {
 			return Run{}, true, derr
 		}
-		if ownClaim(old, req) {
+		switch {
+		case claimable(old, req, now):
+			return Run{}, true, nil // for the update (whose condition decides)
+		case ownClaim(old, req):
 			return old, false, nil
 		}
-		if !claimable(old, req, now) {
-			// The update's condition would fail on this run as it stands:
-			// lost now, without the request. (A run that changed since can
-			// only have been claimed by someone else, or moved on.)
-			return Run{}, false, &ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
-		}
-		return Run{}, true, nil
+		// The update's condition would fail on this run as it stands:
+		// lost now, without the request. (A run that changed since can
+		// only have been claimed by someone else, or moved on.)
+		return Run{}, false, &ClaimLostError{Input: key, Status: old.Status, Attempt: old.Attempt, Until: old.LeaseExpiry()}
 	}
 	if err != nil {
 		return Run{}, false, fault.Retryable(fmt.Errorf("claim %s: %w", key, err))

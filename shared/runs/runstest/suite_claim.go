@@ -60,6 +60,9 @@ func testClaimRules(t *testing.T, open Open) {
 				t.Fatal(err)
 			}
 		}, req("m-1"), 0},
+		{"the same message after its lease expired claims a new attempt", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) {
+			c.Add(time.Minute + 2*time.Second)
+		}, req("m-1"), 2},
 		{"expired lease is free though the item was never deleted", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) {
 			c.Add(time.Minute + 2*time.Second)
 		}, req("m-2"), 2},
