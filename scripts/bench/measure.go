@@ -158,7 +158,7 @@ func curlWalk(ctx context.Context, url string, gz bool) (walk, error) {
 // index, as a claim's does), under the claim's own condition — so the
 // ratio is what the store adds over one bare conditional write of the
 // same item. Both first warm DynamoDB Local up (a JVM: its first requests
-// are slower) untimed, then run in four interleaved rounds, taking turns
+// are slower) untimed, then run in eight interleaved rounds, taking turns
 // to go first, so that drift in the machine's load hits both alike.
 func claimRates(ctx context.Context, d *deployment, n, workers int) (claims, puts float64, err error) {
 	db := dynamodb.NewFromConfig(d.awsCfg)
@@ -173,7 +173,7 @@ func claimRates(ctx context.Context, d *deployment, n, workers int) (claims, put
 			return err
 		},
 	}
-	const rounds = 4
+	const rounds = 8
 	var times [2]time.Duration
 	for round := range rounds + 1 { // round 0: the warm-up, n/10 of each
 		size := n / rounds

@@ -76,6 +76,13 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		cond += " OR (#st = :succeeded AND (attribute_not_exists(force_id) OR force_id <> :fid))"
 		setForce = ", force_id = :fid"
 	}
+	runID := newRunID()
+	if req.Floor == 0 && !req.TakeUp {
+		run, exists, err := s.create(ctx, req, key, now, runID)
+		if !exists {
+			return run, err
+		}
+	}
 	values := map[string]types.AttributeValue{
 		":claimed":    str(string(Claimed)),
 		":running":    str(string(Running)),
@@ -84,7 +91,7 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 		":now":        num(now.Unix()),
 		":zero":       num(0),
 		":one":        num(1),
-		":rid":        str(newRunID()),
+		":rid":        str(runID),
 		":msg":        str(req.MessageID),
 		":lease":      num(now.Add(s.cfg.Lease).Unix()),
 		":at":         str(now.Format(time.RFC3339Nano)),
@@ -100,12 +107,6 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 	if req.Force {
 		values[":succeeded"] = str(string(Succeeded))
 		values[":fid"] = str(req.ForceID)
-	}
-	if req.Floor == 0 && !req.TakeUp {
-		run, exists, err := s.create(ctx, req, key, now, values[":rid"].(*types.AttributeValueMemberS).Value)
-		if !exists {
-			return run, err
-		}
 	}
 	// The attempt is one above the run's counter and above the floor:
 	// counted on from the counter when that is at the floor or above, else
