@@ -31,9 +31,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +47,22 @@ type sizes struct {
 	slowPages  int // P1b
 	claims     int // P3, of each kind
 	inputs     int // P4
+	// only, when set, names the figures to measure (-only): the others
+	// are skipped and left out of the table.
+	only map[string]bool
+}
+
+// measures reports whether the run measures any of the figures ids.
+func (sz sizes) measures(ids ...string) bool {
+	if sz.only == nil {
+		return true
+	}
+	for _, id := range ids {
+		if sz.only[id] {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -66,21 +84,19 @@ func main() {
 	out := flag.String("out", "", "directory for <date>.md (default scripts/bench/results; \"-\" writes no file)")
 	note := flag.String("note", "", "a line to add under the table (e.g. what else loaded the machine)")
 	limit := flag.Duration("timeout", 10*time.Minute, "give up when the whole run takes longer")
+	only := flag.String("only", "", "measure only these figures, comma-separated (P1,P1b,P2,P3,P4,P5); the table is printed, not written")
 	var opt options
-	flag.StringVar(&opt.only, "only", "", "run one figure only: P1b (its rows are printed; no file is written unless -out is given)")
 	flag.IntVar(&opt.slowConcurrency, "p1b-concurrency", p1bConcurrency, "P1b: the slow source's pagination.concurrency (0: the config's default; 1: the serial walk)")
 	flag.Parse()
 	sz := full
 	if *q {
 		sz = quick
 	}
-	switch opt.only {
-	case "", "P1b":
-	default:
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want P1b\n", opt.only)
-		os.Exit(2)
-	}
-	if opt.only != "" && *out == "" {
+	if *only != "" {
+		sz.only = map[string]bool{}
+		for _, id := range strings.Split(*only, ",") {
+			sz.only[strings.TrimSpace(id)] = true
+		}
 		*out = "-"
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -124,8 +140,7 @@ func step(format string, a ...any) {
 
 // options are the flags that choose what a run measures.
 type options struct {
-	only            string // "": everything; "P1b": the latency-bound input alone
-	slowConcurrency int    // P1b's pagination.concurrency; 0: the config's default
+	slowConcurrency int // P1b's pagination.concurrency; 0: the config's default
 }
 
 // run measures everything and renders the report.
@@ -147,48 +162,61 @@ func runWith(ctx context.Context, sz sizes, note string, opt options) (report, e
 		return rep, err
 	}
 	timeout := 2*time.Minute + time.Duration(sz.big/5000)*time.Second
-	if opt.only == "P1b" {
-		return latencyOnly(ctx, d, sz, timeout, note, rep)
+
+	var small, big inputRun
+	var gz, plain walk
+	if sz.measures("P1", "P2", "P5") {
+		step("P2/P5: %s records, fresh services", count(sz.small))
+		small, err = runInput(ctx, d, "small", srcMid, timeout)
+		if err != nil {
+			return rep, fmt.Errorf("%s input: %w", srcMid, err)
+		}
+		step("P1/P2/P5: %s records, fresh services", count(sz.big))
+		big, err = runInput(ctx, d, "big", srcBulk, timeout)
+		if err != nil {
+			return rep, fmt.Errorf("%s input: %w", srcBulk, err)
+		}
+	}
+	if sz.measures("P1") {
+		step("P1 references: curl | gzip -1, and curl alone, over the same pages")
+		pages := fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.bulkURL, srcBulk, day, bulkPageSize, (sz.big+bulkPageSize-1)/bulkPageSize)
+		gz, err = curlWalk(ctx, pages, true)
+		if err != nil {
+			return rep, err
+		}
+		plain, err = curlWalk(ctx, pages, false)
+		if err != nil {
+			return rep, err
+		}
 	}
 
-	step("P2/P5: %s records, fresh services", count(sz.small))
-	small, err := runInput(ctx, d, "small", srcMid, timeout)
-	if err != nil {
-		return rep, fmt.Errorf("%s input: %w", srcMid, err)
-	}
-	step("P1/P2/P5: %s records, fresh services", count(sz.big))
-	big, err := runInput(ctx, d, "big", srcBulk, timeout)
-	if err != nil {
-		return rep, fmt.Errorf("%s input: %w", srcBulk, err)
-	}
-	step("P1 references: curl | gzip -1, and curl alone, over the same pages")
-	pages := fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.bulkURL, srcBulk, day, bulkPageSize, (sz.big+bulkPageSize-1)/bulkPageSize)
-	gz, err := curlWalk(ctx, pages, true)
-	if err != nil {
-		return rep, err
-	}
-	plain, err := curlWalk(ctx, pages, false)
-	if err != nil {
-		return rep, err
+	var lat latency
+	if sz.measures("P1b", "P4") {
+		step("P1b: %d pages at 50 ms each; P4: %d one-page inputs", sz.slowPages, sz.inputs)
+		lat, err = measureLatency(ctx, d, sz, timeout, sz.measures("P4"))
+		if err != nil {
+			return rep, err
+		}
 	}
 
-	step("P1b: %d pages at 50 ms each; P4: %d one-page inputs", sz.slowPages, sz.inputs)
-	lat, err := measureLatency(ctx, d, sz, timeout, true)
-	if err != nil {
-		return rep, err
-	}
-
-	step("P3: %d claims and %d conditional PutItems, %d at a time", sz.claims, sz.claims, claimWorkers)
-	claims, puts, err := claimRates(ctx, d, sz.claims, claimWorkers)
-	if err != nil {
-		return rep, err
+	var claims, puts float64
+	if sz.measures("P3") {
+		step("P3: %d claims and %d conditional PutItems, %d at a time", sz.claims, sz.claims, claimWorkers)
+		claims, puts, err = claimRates(ctx, d, sz.claims, claimWorkers)
+		if err != nil {
+			return rep, err
+		}
 	}
 
 	rep.rows = rows(sz, memory, small, big, gz, plain, lat, d.rateLimit, d.burst, claims, puts)
+	rep.rows = slices.DeleteFunc(rep.rows, func(r row) bool { return !sz.measures(r.ID) })
 	var b strings.Builder
 	mode := "full"
-	if sz != full {
+	if sz.big != full.big {
 		mode = "quick"
+	}
+	if sz.only != nil {
+		mode += ", only " + strings.Join(slices.Sorted(maps.Keys(sz.only)), ",")
 	}
 	fmt.Fprintf(&b, "# make bench-pipeline, %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Machine: %s. Run: %s, %s. Local stack: DynamoDB Local, fauxqs, versitygw; the services as local pollers (`SLUICE_WORKERS` 5).\n\n", machine(), mode, time.Since(rep.started).Round(time.Second))
@@ -242,23 +270,4 @@ func measureLatency(ctx context.Context, d *deployment, sz sizes, timeout time.D
 	lat.peak = d.slowHits.peak(slowAt, slowDone, time.Second)
 	lat.serial, err = curlWalk(ctx, fmt.Sprintf("%s/v1/%s?day=%s&per_page=%d&page=[1-%d]", d.slowURL, srcSlow, day, slowPageSize, sz.slowPages), false)
 	return lat, err
-}
-
-// latencyOnly is a run of -only P1b.
-func latencyOnly(ctx context.Context, d *deployment, sz sizes, timeout time.Duration, note string, rep report) (report, error) {
-	step("P1b: %d pages at 50 ms each", sz.slowPages)
-	lat, err := measureLatency(ctx, d, sz, timeout, false)
-	if err != nil {
-		return rep, err
-	}
-	rep.rows = latencyRows(lat, d.rateLimit, d.burst)
-	var b strings.Builder
-	fmt.Fprintf(&b, "# make bench-pipeline BENCH_FLAGS='-only P1b', %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "Machine: %s. Run: P1b only, %s.\n\n", machine(), time.Since(rep.started).Round(time.Second))
-	b.WriteString(markdown(rep.rows))
-	if note != "" {
-		fmt.Fprintf(&b, "\nNote: %s\n", note)
-	}
-	rep.text = b.String()
-	return rep, nil
 }

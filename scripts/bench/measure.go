@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -153,40 +152,74 @@ func curlWalk(ctx context.Context, url string, gz bool) (walk, error) {
 
 // claimRates measures claims/s through the run store's Claim — the
 // conditional write dedupe makes — against raw conditional PutItems of
-// new items on the same table, n of each at the same concurrency, in two
-// interleaved rounds so that drift in the machine's load hits both.
+// new items on the same table, n of each at the same concurrency. The
+// reference writes what a claim of a new input writes — an item of the
+// same attributes and sizes (its lease_open puts it in the open-runs
+// index, as a claim's does), under the claim's own condition — so the
+// ratio is what the store adds over one bare conditional write of the
+// same item. Both first warm DynamoDB Local up (a JVM: its first requests
+// are slower) untimed, then run in eight interleaved rounds, taking turns
+// to go first, so that drift in the machine's load hits both alike.
 func claimRates(ctx context.Context, d *deployment, n, workers int) (claims, puts float64, err error) {
 	db := dynamodb.NewFromConfig(d.awsCfg)
-	var claimTime, putTime time.Duration
-	var seq atomic.Int64
-	for round := range 2 {
-		t, err := parallel(ctx, n/2, workers, func(ctx context.Context, i int) error {
-			_, err := d.store.Claim(ctx, runs.ClaimRequest{Source: "claimbench", Window: fmt.Sprintf("r%d-%06d", round, i), Trigger: "manual", MessageID: strconv.Itoa(i)})
+	window := func(round, i int) string { return fmt.Sprintf("r%d-%06d", round, i) }
+	kinds := [2]func(ctx context.Context, round, i int) error{
+		func(ctx context.Context, round, i int) error {
+			_, err := d.store.Claim(ctx, runs.ClaimRequest{Source: "claimbench", Window: window(round, i), Trigger: "manual", MessageID: strconv.Itoa(i)})
 			return err
-		})
-		if err != nil {
-			return 0, 0, err
-		}
-		claimTime += t
-		t, err = parallel(ctx, n/2, workers, func(ctx context.Context, i int) error {
-			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: aws.String(d.res.Table),
-				Item: map[string]types.AttributeValue{
-					"pk":     &types.AttributeValueMemberS{Value: fmt.Sprintf("rawput/%d", seq.Add(1))},
-					"sk":     &types.AttributeValueMemberS{Value: "RUN"},
-					"status": &types.AttributeValueMemberS{Value: "CLAIMED"},
-				},
-				ConditionExpression: aws.String("attribute_not_exists(pk)"),
-			})
+		},
+		func(ctx context.Context, round, i int) error {
+			_, err := db.PutItem(ctx, rawClaim(d.res.Table, window(round, i), strconv.Itoa(i)))
 			return err
-		})
-		if err != nil {
-			return 0, 0, err
-		}
-		putTime += t
+		},
 	}
-	half := float64(n / 2 * 2)
-	return half / claimTime.Seconds(), half / putTime.Seconds(), nil
+	const rounds = 8
+	var times [2]time.Duration
+	for round := range rounds + 1 { // round 0: the warm-up, n/10 of each
+		size := n / rounds
+		if round == 0 {
+			size = max(n/10, 1)
+		}
+		for k := range 2 {
+			k = (k + round) % 2 // take turns to go first
+			t, err := parallel(ctx, size, workers, func(ctx context.Context, i int) error { return kinds[k](ctx, round, i) })
+			if err != nil {
+				return 0, 0, err
+			}
+			if round > 0 {
+				times[k] += t
+			}
+		}
+	}
+	done := float64(n / rounds * rounds)
+	return done / times[0].Seconds(), done / times[1].Seconds(), nil
+}
+
+// rawClaim is P3's reference: one conditional PutItem of the item a claim
+// of input rawput/<window> writes, under the condition a claim checks.
+func rawClaim(table, window, msg string) *dynamodb.PutItemInput {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v int64) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
+	now := time.Now().UTC()
+	return &dynamodb.PutItemInput{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			"pk": s("rawput/" + window), "sk": s("RUN"), "status": s(string(runs.Claimed)), "attempt": n(1),
+			"run_id": s(now.Format("20060102T150405Z") + "-0123456789abcdef"), "claim_msg": s(msg),
+			"lease_until": n(now.Add(15 * time.Minute).Unix()), "claimed_at": s(now.Format(time.RFC3339Nano)),
+			"trigger": s("manual"), "source": s("rawput"), "window": s(window), "owner": s("bench-host:12345"),
+			"records": n(0), "bytes": n(0), "objects": n(0), "rev": n(1), runs.OpenAttribute: s("OPEN"),
+		},
+		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#st IN (:claimed, :running, :committing) AND lease_until < :now) OR #st = :failed"),
+		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":claimed": s(string(runs.Claimed)), ":running": s(string(runs.Running)), ":committing": s(string(runs.Committing)),
+			":failed": s(string(runs.Failed)), ":now": n(now.Unix()),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
 }
 
 // parallel runs f for 0…n-1 on workers goroutines and returns how long
@@ -253,6 +286,9 @@ func pointerLatencies(ctx context.Context, d *deployment, n int, timeout time.Du
 
 // percentile is the nearest-rank p-th percentile of ds.
 func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
 	s := slices.Sorted(slices.Values(ds))
 	i := int(float64(len(s))*p/100+0.999999) - 1
 	return s[max(0, min(i, len(s)-1))]

@@ -46,7 +46,9 @@ func main() { service.Main("writer", run) }
 
 func run(ctx context.Context) error {
 	var cfg config
-	app, err := service.Boot(ctx, "writer", &cfg, &cfg.Config)
+	// Batch messages are up to 1 MiB: the poller receives them one at a
+	// time, so that decoding a receive holds one (SLUICE_RECEIVE_BATCH).
+	app, err := service.Boot(ctx, "writer", &cfg, &cfg.Config, func(c *service.Config) { c.ReceiveBatch = 1 })
 	if err != nil {
 		return err
 	}

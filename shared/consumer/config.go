@@ -36,6 +36,13 @@ type Config struct {
 	// PollWait is the poller's long-poll wait of each receive (at most
 	// 20s). Zero is taken as the default by the poller (see Poller).
 	PollWait time.Duration `env:"SLUICE_POLL_WAIT"`
+	// ReceiveBatch is the most messages one receive of the poller asks
+	// for (1..10; it asks for no more than it has free workers either).
+	// The SDK decodes a receive's whole response at once, at about seven
+	// times its payload: for a queue of 1 MiB messages (the writer's),
+	// receiving them one at a time keeps that transient at one message,
+	// for the same SQS bill (a request per 64 KiB of payload either way).
+	ReceiveBatch int `env:"SLUICE_RECEIVE_BATCH"`
 	// RetryBase and RetryMax bound the backoff before a failed message is
 	// received again (see RetryDelay).
 	RetryBase time.Duration `env:"SLUICE_RETRY_BASE"`
@@ -52,6 +59,7 @@ type Config struct {
 // Defaults of Config.
 const (
 	DefaultWorkers       = 5
+	DefaultReceiveBatch  = 10
 	DefaultMaxReceive    = 5
 	DefaultVisibility    = 30 * time.Second
 	DefaultPollWait      = 20 * time.Second
@@ -66,6 +74,7 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		Workers:       DefaultWorkers,
+		ReceiveBatch:  DefaultReceiveBatch,
 		MaxReceive:    DefaultMaxReceive,
 		Visibility:    DefaultVisibility,
 		PollWait:      DefaultPollWait,
@@ -82,6 +91,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Workers < 1 || c.Workers > 100 {
 		errs = append(errs, fmt.Errorf("SLUICE_WORKERS: %d, want 1..100", c.Workers))
+	}
+	if c.ReceiveBatch < 1 || c.ReceiveBatch > 10 {
+		errs = append(errs, fmt.Errorf("SLUICE_RECEIVE_BATCH: %d, want 1..10 (an SQS receive's limit)", c.ReceiveBatch))
 	}
 	if c.DLQURL == "" {
 		errs = append(errs, errors.New("SLUICE_DLQ_URL: required (permanent failures are parked there)"))

@@ -26,6 +26,8 @@ func TestConfigValidate(t *testing.T) {
 		}, []string{"SLUICE_WORKERS", "SLUICE_DLQ_URL", "SLUICE_MAX_RECEIVE"}},
 		{"too many workers", func(c *Config) { c.Workers = 101 }, []string{"SLUICE_WORKERS"}},
 		{"poll wait over SQS maximum", func(c *Config) { c.PollWait = 21 * time.Second }, []string{"SLUICE_POLL_WAIT"}},
+		{"receive batch over SQS maximum", func(c *Config) { c.ReceiveBatch = 11 }, []string{"SLUICE_RECEIVE_BATCH"}},
+		{"receive batch zero", func(c *Config) { c.ReceiveBatch = 0 }, []string{"SLUICE_RECEIVE_BATCH"}},
 		{"poll wait zero is valid", func(c *Config) { c.PollWait = 0 }, nil},
 		{"retry max below base", func(c *Config) { c.RetryMax = time.Second }, []string{"SLUICE_RETRY_BASE"}},
 		{"visibility too short", func(c *Config) { c.Visibility = time.Second }, []string{"SLUICE_VISIBILITY"}},
@@ -61,7 +63,7 @@ func TestConfigValidate(t *testing.T) {
 
 // The defaults are the README's configuration reference.
 func TestDefaultConfig(t *testing.T) {
-	want := Config{Workers: 5, MaxReceive: 5, Visibility: 30 * time.Second, PollWait: 20 * time.Second, RetryBase: 2 * time.Second,
+	want := Config{Workers: 5, ReceiveBatch: 10, MaxReceive: 5, Visibility: 30 * time.Second, PollWait: 20 * time.Second, RetryBase: 2 * time.Second,
 		RetryMax: 5 * time.Minute, ShutdownGrace: 30 * time.Second, HandleTimeout: 15 * time.Minute}
 	if got := DefaultConfig(); got != want {
 		t.Fatalf("DefaultConfig() = %+v, want %+v", got, want)

@@ -32,6 +32,9 @@ func NewPoller(q *Queue, cfg Config, log *zap.Logger, h Handler, em *metrics.Emi
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
+	if cfg.ReceiveBatch <= 0 || cfg.ReceiveBatch > 10 {
+		cfg.ReceiveBatch = DefaultReceiveBatch
+	}
 	if cfg.Visibility <= 0 {
 		cfg.Visibility = DefaultVisibility
 	}
@@ -66,7 +69,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			continue
 		}
 		free := 1
-		for free < min(p.cfg.Workers, 10) {
+		for free < min(p.cfg.Workers, p.cfg.ReceiveBatch) {
 			select {
 			case sem <- struct{}{}:
 				free++

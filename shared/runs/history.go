@@ -68,6 +68,15 @@ func (s *Store) logAttempt(ctx context.Context, run Run, now time.Time) error {
 	return nil
 }
 
+// logAbandoned writes prev — the run item of a live attempt as it stood
+// when a claim took the input over — as that attempt's history item,
+// ABANDONED with class and why, at rev (the revision of the take-over, so
+// that no late write of the attempt's own history replaces it).
+func (s *Store) logAbandoned(ctx context.Context, prev Run, rev int64, now time.Time, class, why string) error {
+	prev.Status, prev.FinishedAt, prev.ErrorClass, prev.LastError, prev.Rev = Abandoned, now.Format(time.RFC3339Nano), class, why, rev
+	return s.logAttempt(ctx, prev, now)
+}
+
 // abandon marks attempt n of input ABANDONED in the history, if it is
 // logged there as live.
 func (s *Store) abandon(ctx context.Context, input string, n int, now time.Time, class, why string) error {

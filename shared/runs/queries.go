@@ -1,8 +1,11 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -26,23 +29,59 @@ func (s *Store) Get(ctx context.Context, input string) (Run, error) {
 	return decodeRun(out.Item)
 }
 
-// History returns the attempts of input, oldest first.
+// History returns the attempts of input, oldest first. The run item
+// stands for its own attempt where it is newer than that attempt's
+// history item or there is none (a claim writes only the run item): so
+// the current attempt is always shown as it stands. One query reads both,
+// the run item sorting after the ATTEMPT# items of its partition.
 func (s *Store) History(ctx context.Context, input string) ([]Run, error) {
 	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:              aws.String(s.cfg.Table),
-		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(input), ":prefix": str(skAttempt),
-		},
-		ConsistentRead: aws.Bool(true),
+		TableName:                 aws.String(s.cfg.Table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(input)},
+		ConsistentRead:            aws.Bool(true),
 	})
-	return collect(ctx, "history of "+input, pages.HasMorePages, func(ctx context.Context) ([]map[string]types.AttributeValue, error) {
+	var current map[string]types.AttributeValue
+	list, err := collect(ctx, "history of "+input, pages.HasMorePages, func(ctx context.Context) ([]map[string]types.AttributeValue, error) {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return out.Items, nil
+		items := out.Items[:0:0]
+		for _, item := range out.Items {
+			switch sk, _ := item["sk"].(*types.AttributeValueMemberS); {
+			case sk != nil && sk.Value == skRun:
+				current = item
+			case sk != nil && strings.HasPrefix(sk.Value, skAttempt):
+				items = append(items, item)
+			}
+		}
+		return items, nil
 	})
+	if err != nil || current == nil {
+		return list, err
+	}
+	run, err := decodeRun(current)
+	if err != nil {
+		return nil, err
+	}
+	return withCurrent(list, run), nil
+}
+
+// withCurrent is the history list (oldest first) with run in place of its
+// attempt's entry when run is newer, or added when the attempt has none.
+func withCurrent(list []Run, run Run) []Run {
+	if run.Attempt < 1 {
+		return list
+	}
+	i, found := slices.BinarySearchFunc(list, run.Attempt, func(r Run, n int) int { return cmp.Compare(r.Attempt, n) })
+	switch {
+	case !found:
+		return slices.Insert(list, i, run)
+	case list[i].Rev < run.Rev:
+		list[i] = run
+	}
+	return list
 }
 
 // List returns every current run (a scan: for operators, not hot paths).

@@ -2,7 +2,10 @@ package runs_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,5 +139,105 @@ func req(msg string) runs.ClaimRequest {
 func TestOpenIndexIsTheOneDevstackProvisions(t *testing.T) {
 	if runs.OpenIndex != devstack.OpenIndex || runs.OpenAttribute != devstack.OpenAttribute || devstack.LeaseAttribute != "lease_until" {
 		t.Fatalf("runs: %s/%s, devstack: %s/%s/%s", runs.OpenIndex, runs.OpenAttribute, devstack.OpenIndex, devstack.OpenAttribute, devstack.LeaseAttribute)
+	}
+}
+
+// countingDB counts the write requests made through it.
+type countingDB struct {
+	runs.DynamoDB
+	writes atomic.Int64
+}
+
+func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.writes.Add(1)
+	return c.DynamoDB.UpdateItem(ctx, in, opts...)
+}
+
+func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.writes.Add(1)
+	return c.DynamoDB.PutItem(ctx, in, opts...)
+}
+
+// A claim is one conditional write request in the cases that make up
+// nearly every claim: a new input (a PutItem), its duplicates and
+// redeliveries while it is claimed (that PutItem's failure says why), a
+// rerun of an input whose bucket holds attempts (an UpdateItem, numbered
+// above the floor). Two requests: an existing run claimed with no floor
+// (the PutItem finds it, the UpdateItem claims it). A take-over of a live
+// attempt writes that attempt's history too. The history still shows
+// every attempt (the contract suite checks what it holds).
+func TestAClaimIsOneWrite(t *testing.T) {
+	ctx := context.Background()
+	withFloor := func(r runs.ClaimRequest, floor int) runs.ClaimRequest { r.Floor = floor; return r }
+	failed := func(t *testing.T, s *runs.Store, _ *runstest.Clock) {
+		r, err := s.Claim(ctx, req("m-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Fail(ctx, r.Ref(), "permanent", "HTTP 401"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed := func(t *testing.T, s *runs.Store, _ *runstest.Clock) {
+		if _, err := s.Claim(ctx, req("m-1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, s *runs.Store, c *runstest.Clock)
+		req    runs.ClaimRequest
+		lost   bool
+		writes int64
+	}{
+		{"new input", func(*testing.T, *runs.Store, *runstest.Clock) {}, req("m-1"), false, 1},
+		{"the claiming message again", claimed, req("m-1"), false, 1},
+		{"a duplicate trigger while claimed", claimed, req("m-2"), true, 1},
+		{"after a FAILED run whose bucket holds its attempt", failed, withFloor(req("m-2"), 1), false, 1},
+		{"after a FAILED run with nothing in the bucket", failed, req("m-2"), false, 2},
+		{"a take-over of an expired lease", func(t *testing.T, s *runs.Store, c *runstest.Clock) {
+			claimed(t, s, c)
+			c.Add(2 * time.Minute)
+		}, req("m-2"), false, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := devstacktest.Start(t, devstackOptions)
+			db := &countingDB{DynamoDB: st.DynamoDB}
+			c := runstest.NewClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+			s, err := runs.New(db, runs.Config{Table: st.Resources.Table, Lease: time.Minute}, runs.WithClock(c.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.setup(t, s, c)
+			before := db.writes.Load()
+			got, err := s.Claim(ctx, tt.req)
+			if n := db.writes.Load() - before; n != tt.writes {
+				t.Errorf("the claim made %d write requests, want %d", n, tt.writes)
+			}
+			if tt.lost {
+				if !errors.Is(err, runs.ErrClaimLost) {
+					t.Fatalf("claim = %+v, %v; want it lost", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur, err := s.Get(ctx, got.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", cur) {
+				t.Errorf("claim returned\n%+v\nthe run item is\n%+v", got, cur)
+			}
+			h, err := s.History(ctx, got.Input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := h[len(h)-1]; len(h) != got.Attempt || last.Attempt != got.Attempt || last.Status != runs.Claimed || last.RunID != got.RunID {
+				t.Errorf("history = %+v; want attempts 1…%d, the last CLAIMED", h, got.Attempt)
+			}
+		})
 	}
 }

@@ -29,10 +29,14 @@ type App struct {
 }
 
 // Boot reads cfg (a struct embedding Config, whose address is base) from
-// the environment over the defaults, validates it, and builds the logger,
-// the pipeline config and the AWS clients.
-func Boot(ctx context.Context, name string, cfg Validator, base *Config) (*App, error) {
+// the environment over the defaults — DefaultConfig as each of defaults
+// changes it, for a service whose own defaults differ — validates it, and
+// builds the logger, the pipeline config and the AWS clients.
+func Boot(ctx context.Context, name string, cfg Validator, base *Config, defaults ...func(*Config)) (*App, error) {
 	*base = DefaultConfig()
+	for _, d := range defaults {
+		d(base)
+	}
 	if err := Parse(cfg); err != nil {
 		return nil, err
 	}

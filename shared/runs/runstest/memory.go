@@ -72,7 +72,11 @@ func (s *Store) History(_ context.Context, input string) ([]runs.Run, error) {
 	defer s.mu.Unlock()
 	var out []runs.Run
 	for _, n := range slices.Sorted(maps.Keys(s.history[input])) {
-		out = append(out, clone(s.history[input][n]))
+		h := s.history[input][n]
+		if cur, ok := s.current[input]; ok && cur.Attempt == n && cur.Rev > h.Rev {
+			h = cur // the run stands for its attempt where it is newer, as in *runs.Store
+		}
+		out = append(out, clone(h))
 	}
 	return out, nil
 }

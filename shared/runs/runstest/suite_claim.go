@@ -60,6 +60,9 @@ func testClaimRules(t *testing.T, open Open) {
 				t.Fatal(err)
 			}
 		}, req("m-1"), 0},
+		{"the same message after its lease expired claims a new attempt", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) {
+			c.Add(time.Minute + 2*time.Second)
+		}, req("m-1"), 2},
 		{"expired lease is free though the item was never deleted", func(_ *testing.T, _ Contract, c *Clock, _ runs.Run) {
 			c.Add(time.Minute + 2*time.Second)
 		}, req("m-2"), 2},
@@ -129,6 +132,18 @@ func testClaimRules(t *testing.T, open Open) {
 			}
 			if tt.wantAttempt > 1 && (got.RunID == first.RunID || got.Written != nil || got.BatchesExpected != nil) {
 				t.Fatalf("new attempt must start clean: %+v", got)
+			}
+			if cur, err := s.Get(ctx, got.Input); err != nil || fmt.Sprintf("%+v", cur) != fmt.Sprintf("%+v", got) {
+				t.Fatalf("the claim returned\n%+v\nbut the run is\n%+v (%v)", got, cur, err)
+			}
+			h, err := s.History(ctx, got.Input)
+			if err != nil || len(h) != got.Attempt || h[len(h)-1].Status != runs.Claimed || h[len(h)-1].RunID != got.RunID {
+				t.Fatalf("history = %+v, %v; want attempts 1…%d, the last this claim", h, err, got.Attempt)
+			}
+			for _, prev := range h[:len(h)-1] {
+				if prev.Status.Live() {
+					t.Fatalf("attempt %d is still %s in the history after attempt %d claimed: %+v", prev.Attempt, prev.Status, got.Attempt, h)
+				}
 			}
 		})
 	}
