@@ -50,7 +50,7 @@ func TestPollerAsksForAtMostReceiveBatch(t *testing.T) {
 			api := &askingSQS{cancel: cancel}
 			cfg := DefaultConfig()
 			cfg.Workers, cfg.ReceiveBatch, cfg.PollWait = tt.workers, tt.receiveBatch, time.Second
-			if err := NewPoller(&Queue{API: api, URL: "http://sqs.test/q"}, cfg, zap.NewNop(), HandlerFunc(func(context.Context, Message) error { return nil })).Run(ctx); err != nil {
+			if err := NewPoller(&Queue{API: api, URL: "http://sqs.test/q"}, cfg, zap.NewNop(), HandlerFunc(func(context.Context, Message) error { return nil }), nil).Run(ctx); err != nil {
 				t.Fatal(err)
 			}
 			api.mu.Lock()
