@@ -20,7 +20,7 @@ var testSizes = sizes{big: 20_000, small: 2_000, slowPages: 10, claims: 100, inp
 // a positive figure (and a positive reference where there is a ratio).
 // The goals are not checked: they are reported, not asserted.
 func TestQuickRunProducesTheTable(t *testing.T) {
-	rep, err := run(t.Context(), testSizes, "a test run")
+	rep, err := run(t.Context(), testSizes, options{note: "a test run"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-data/sluice/scripts/localrun"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/profiling"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
 )
@@ -64,6 +65,7 @@ type deployment struct {
 	slowHits         *hits
 	rateLimit, burst int
 	servers          []*http.Server
+	pprofDir         string // profile the services of the large input here ("": not)
 }
 
 // hits records when requests arrived.
@@ -191,6 +193,9 @@ func (d *deployment) start(name string) (*localrun.Pipeline, error) {
 	p := &localrun.Pipeline{
 		Bin: d.bin, LogDir: filepath.Join(d.logs, name), Endpoints: d.endpoints,
 		Resources: d.res, PipelineFile: d.pipeline,
+	}
+	if d.pprofDir != "" && name == "big" {
+		p.Env = append(p.Env, profiling.EnvDir+"="+d.pprofDir)
 	}
 	return p, p.StartAll()
 }

@@ -60,7 +60,13 @@ func main() {
 	out := flag.String("out", "", "directory for <date>.md (default scripts/bench/results; \"-\" writes no file)")
 	note := flag.String("note", "", "a line to add under the table (e.g. what else loaded the machine)")
 	limit := flag.Duration("timeout", 10*time.Minute, "give up when the whole run takes longer")
+	only := flag.String("only", "", "measure only this: P1 (the large input, its curl references and its SQS billed row); default all")
+	pprofDir := flag.String("pprof", "", "write CPU and allocation profiles of the services during the large input to this directory (SLUICE_PPROF_DIR)")
 	flag.Parse()
+	if *only != "" && !strings.EqualFold(*only, "P1") {
+		fmt.Fprintln(os.Stderr, "bench: -only takes P1")
+		os.Exit(2)
+	}
 	sz := full
 	if *q {
 		sz = quick
@@ -69,7 +75,7 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *limit)
 	defer cancel()
-	report, err := run(ctx, sz, *note)
+	report, err := run(ctx, sz, options{note: *note, p1Only: *only != "", pprofDir: *pprofDir})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench FAILED:", err)
 		stop()
@@ -104,13 +110,26 @@ func step(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "==> %s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, a...)...)
 }
 
-// run measures everything and renders the report.
-func run(ctx context.Context, sz sizes, note string) (report, error) {
+// options are the flags of a run beyond its sizes.
+type options struct {
+	note     string // a line under the table
+	p1Only   bool   // measure P1 (and the SQS billed row of its input) only
+	pprofDir string // profile the services of the large input into this directory
+}
+
+// run measures everything (or P1 alone) and renders the report.
+func run(ctx context.Context, sz sizes, o options) (report, error) {
 	rep := report{started: time.Now()}
+	note := o.note
 	step("provisioning, serving the demo APIs, building the services")
 	d, err := deploy(ctx, sz)
 	if err != nil {
 		return rep, err
+	}
+	if o.pprofDir != "" {
+		if d.pprofDir, err = filepath.Abs(o.pprofDir); err != nil {
+			return rep, err
+		}
 	}
 	defer d.close()
 	rep.root = d.root
@@ -120,10 +139,12 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 	}
 	timeout := 2*time.Minute + time.Duration(sz.big/5000)*time.Second
 
-	step("P2/P5: %s records, fresh services", count(sz.small))
-	small, err := runInput(ctx, d, "small", srcMid, timeout)
-	if err != nil {
-		return rep, fmt.Errorf("%s input: %w", srcMid, err)
+	var small inputRun
+	if !o.p1Only {
+		step("P2/P5: %s records, fresh services", count(sz.small))
+		if small, err = runInput(ctx, d, "small", srcMid, timeout); err != nil {
+			return rep, fmt.Errorf("%s input: %w", srcMid, err)
+		}
 	}
 	step("P1/P2/P5: %s records, fresh services", count(sz.big))
 	big, err := runInput(ctx, d, "big", srcBulk, timeout)
@@ -139,6 +160,11 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 	plain, err := curlWalk(ctx, pages, false)
 	if err != nil {
 		return rep, err
+	}
+	if o.p1Only {
+		rep.rows = append(p1Rows(sz, big, gz, plain), sqsRow(big))
+		rep.text = render(rep, sz, d, big, note, "P1 only")
+		return rep, nil
 	}
 
 	step("P1b: %d pages at 50 ms each; P4: %d one-page inputs", sz.slowPages, sz.inputs)
@@ -177,18 +203,30 @@ func run(ctx context.Context, sz sizes, note string) (report, error) {
 	}
 
 	rep.rows = rows(sz, memory, small, big, gz, plain, serial, slowDone.Sub(slowAt), slowPeak, d.rateLimit, d.burst, claims, puts, latencies)
+	rep.text = render(rep, sz, d, big, note, "")
+	return rep, nil
+}
+
+// render is the report's Markdown: heading, table, footnotes.
+func render(rep report, sz sizes, d *deployment, big inputRun, note, part string) string {
 	var b strings.Builder
 	mode := "full"
 	if sz != full {
 		mode = "quick"
 	}
+	if part != "" {
+		mode += ", " + part
+	}
 	fmt.Fprintf(&b, "# make bench-pipeline, %s\n\n", rep.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Machine: %s. Run: %s, %s. Local stack: DynamoDB Local, fauxqs, versitygw; the services as local pollers (`SLUICE_WORKERS` 5).\n\n", machine(), mode, time.Since(rep.started).Round(time.Second))
 	b.WriteString(markdown(rep.rows))
+	memory, _ := lambdaMemory(filepath.Join(d.root, "infra", "modules", "sluice", "variables.tf"))
 	b.WriteString(footnotes(memory, big))
+	if d.pprofDir != "" {
+		fmt.Fprintf(&b, "- Profiled (CPU and allocations, SLUICE_PPROF_DIR=%s) during the large input: its figures carry the profiler's cost.\n", d.pprofDir)
+	}
 	if note != "" {
 		fmt.Fprintf(&b, "\nNote: %s\n", note)
 	}
-	rep.text = b.String()
-	return rep, nil
+	return b.String()
 }

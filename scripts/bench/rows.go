@@ -20,18 +20,8 @@ const (
 // rows turns the measurements into the table.
 func rows(sz sizes, memory map[string]int, small, big inputRun, gz, plain, serial walk, slow time.Duration, slowPeak, limit, burst int,
 	claims, puts float64, latencies []time.Duration) []row {
-	var out []row
-	secs := big.Elapsed.Seconds()
-	recs := float64(big.Records)
-	mbps := func(d time.Duration) float64 { return float64(plain.Bytes) / 1e6 / d.Seconds() } // the same pages for all
-	sluice := fmt.Sprintf("%.0f records/s, %.0f MB/s", recs/secs, mbps(big.Elapsed))
+	out := p1Rows(sz, big, gz, plain)
 	out = append(out,
-		row{ID: "P1", Figure: fmt.Sprintf("throughput, %s records (%d pages, %s of JSON), trigger → pointer published", count(int(big.Records)), (sz.big+bulkPageSize-1)/bulkPageSize, mib(plain.Bytes)),
-			Value: sluice, Reference: fmt.Sprintf("`curl | gzip -1` of the same pages: %.0f records/s, %.0f MB/s", recs/gz.Elapsed.Seconds(), mbps(gz.Elapsed)),
-			Ratio: ratio(gz.Elapsed.Seconds(), secs), Goal: "≥ 0.9×", Met: met(gz.Elapsed.Seconds()/secs >= 0.9)},
-		row{ID: "P1", Figure: "throughput against curl alone", Value: sluice,
-			Reference: fmt.Sprintf("`curl` of the same pages: %.0f records/s, %.0f MB/s", recs/plain.Elapsed.Seconds(), mbps(plain.Elapsed)),
-			Ratio:     ratio(plain.Elapsed.Seconds(), secs)},
 		row{ID: "P1b", Figure: fmt.Sprintf("latency-bound input: %d pages, 50 ms added per request, trigger → pointer published", sz.slowPages),
 			Value: slow.Round(time.Millisecond).String(), Reference: "serial `curl` walk of the same pages: " + serial.Elapsed.Round(time.Millisecond).String(),
 			Ratio: ratio(serial.Elapsed.Seconds(), slow.Seconds()) + " faster", Goal: "≥ 4× faster", Met: met(serial.Elapsed.Seconds()/slow.Seconds() >= 4)},
@@ -57,21 +47,14 @@ func rows(sz sizes, memory map[string]int, small, big inputRun, gz, plain, seria
 		row{ID: "P4", Figure: "the same, p95", Value: p95.Round(time.Millisecond).String()},
 	)
 
-	scale := 1e6 / float64(big.Records)
-	per := "per 1M records"
-	if big.Records != 1_000_000 {
-		per = fmt.Sprintf("per 1M records (scaled from %s)", count(int(big.Records)))
-	}
+	scale, per := perMillion(big)
 	t := tallyOf(big.Requests, big.Billed)
-	floor := 2 * ((big.FetcherSent + awsconf.SQSChunk - 1) / awsconf.SQSChunk)
 	out = append(out,
 		row{ID: "P5", Figure: "S3 PUT requests " + per, Value: fmt.Sprintf("%.0f (%.0f PutObject); GET class %.0f", float64(t.S3Put)*scale, float64(t.S3Objects)*scale, float64(t.S3Get)*scale),
 			Goal: "≤ 64", Met: met(float64(t.S3Put)*scale <= 64)},
 		row{ID: "P5", Figure: "DynamoDB requests " + per, Value: fmt.Sprintf("%.0f (%.0f writes, %.0f reads)", float64(t.DynamoWrites+t.DynamoReads)*scale, float64(t.DynamoWrites)*scale, float64(t.DynamoReads)*scale),
 			Goal: "≤ 1,000", Met: met(float64(t.DynamoWrites+t.DynamoReads)*scale <= 1000)},
-		row{ID: "P5", Figure: "SQS requests as billed " + per + " (empty receives apart)", Value: fmt.Sprintf("%.0f", float64(t.SQSBilled)*scale),
-			Reference: fmt.Sprintf("floor, one send + one receive per 64 KiB of the %s the fetcher sent: %.0f", mib(big.FetcherSent), float64(floor)*scale),
-			Ratio:     ratio(float64(t.SQSBilled), float64(floor)), Goal: "≤ 1.10×", Met: met(float64(t.SQSBilled) <= 1.1*float64(floor))},
+		sqsRow(big),
 	)
 	python := glueMinimum(prices.GluePythonDPU)
 	for _, in := range []struct {
@@ -89,6 +72,41 @@ func rows(sz sizes, memory map[string]int, small, big inputRun, gz, plain, seria
 		out = append(out, r)
 	}
 	return out
+}
+
+// p1Rows are P1's rows: the large input against curl | gzip -1 and curl.
+func p1Rows(sz sizes, big inputRun, gz, plain walk) []row {
+	secs := big.Elapsed.Seconds()
+	recs := float64(big.Records)
+	mbps := func(d time.Duration) float64 { return float64(plain.Bytes) / 1e6 / d.Seconds() } // the same pages for all
+	sluice := fmt.Sprintf("%.0f records/s, %.0f MB/s", recs/secs, mbps(big.Elapsed))
+	return []row{
+		{ID: "P1", Figure: fmt.Sprintf("throughput, %s records (%d pages, %s of JSON), trigger → pointer published", count(int(big.Records)), (sz.big+bulkPageSize-1)/bulkPageSize, mib(plain.Bytes)),
+			Value: sluice, Reference: fmt.Sprintf("`curl | gzip -1` of the same pages: %.0f records/s, %.0f MB/s", recs/gz.Elapsed.Seconds(), mbps(gz.Elapsed)),
+			Ratio: ratio(gz.Elapsed.Seconds(), secs), Goal: "≥ 0.9×", Met: met(gz.Elapsed.Seconds()/secs >= 0.9)},
+		{ID: "P1", Figure: "throughput against curl alone", Value: sluice,
+			Reference: fmt.Sprintf("`curl` of the same pages: %.0f records/s, %.0f MB/s", recs/plain.Elapsed.Seconds(), mbps(plain.Elapsed)),
+			Ratio:     ratio(plain.Elapsed.Seconds(), secs)},
+	}
+}
+
+// sqsRow is P5's SQS row for the large input: requests as billed against
+// their floor, one send and one receive per 64 KiB the fetcher sent.
+func sqsRow(big inputRun) row {
+	scale, per := perMillion(big)
+	t := tallyOf(big.Requests, big.Billed)
+	floor := 2 * ((big.FetcherSent + awsconf.SQSChunk - 1) / awsconf.SQSChunk)
+	return row{ID: "P5", Figure: "SQS requests as billed " + per + " (empty receives apart)", Value: fmt.Sprintf("%.0f", float64(t.SQSBilled)*scale),
+		Reference: fmt.Sprintf("floor, one send + one receive per 64 KiB of the %s the fetcher sent: %.0f", mib(big.FetcherSent), float64(floor)*scale),
+		Ratio:     ratio(float64(t.SQSBilled), float64(floor)), Goal: "≤ 1.10×", Met: met(float64(t.SQSBilled) <= 1.1*float64(floor))}
+}
+
+// perMillion scales the large input's counts to 1M records, and says so.
+func perMillion(big inputRun) (float64, string) {
+	if big.Records != 1_000_000 {
+		return 1e6 / float64(big.Records), fmt.Sprintf("per 1M records (scaled from %s)", count(int(big.Records)))
+	}
+	return 1, "per 1M records"
 }
 
 // footnotes say how the figures are made.
