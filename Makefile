@@ -44,7 +44,7 @@ bench: ## run the Go benchmarks (throughput and allocations of the hot paths)
 	go test -run '^$$' -bench . -benchmem $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 .PHONY: bench-pipeline
-bench-pipeline: ## measure the whole pipeline on the local stack against references run beside it; table to scripts/bench/results/<date>.md (BENCH_FLAGS=-quick)
+bench-pipeline: ## measure the whole pipeline on the local stack against references run beside it; table to scripts/bench/results/<date>.md (BENCH_FLAGS=-quick; '-only P1 -pprof DIR': P1 alone, services profiled)
 	go run ./scripts/bench $(BENCH_FLAGS)
 
 .PHONY: vet
