@@ -54,6 +54,8 @@ type batcher struct {
 	stopped chan struct{}    // closed on the pipeline's first error
 	once    sync.Once
 	err     error // the pipeline's first error, set before stopped is closed
+	// closeOnce closes queue.
+	closeOnce sync.Once
 }
 
 // batchBody is a flushed batch on its way to the sender.
@@ -73,9 +75,10 @@ func (b *batcher) start(ctx context.Context) {
 
 // wait waits until every page handed over is packed and every full batch
 // sent, and returns the pipeline's first error. The batch being packed is
-// left for flush.
+// left for flush. It may be called again (a deferred call, so that a walk
+// that panics leaves no goroutine behind).
 func (b *batcher) wait() error {
-	close(b.queue)
+	b.closeOnce.Do(func() { close(b.queue) })
 	<-b.packed
 	<-b.sent
 	if b.err != nil {

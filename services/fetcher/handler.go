@@ -213,6 +213,7 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 		logging.From(ctx).Info("continuing a fetch", zap.Int("hop", hop), zap.Int("batches_before", cp.Batches), zap.Int("pages_before", cp.Pages))
 	}
 	b.start(ctx)
+	defer func() { _ = b.wait() }() // a walk that panics leaves no goroutine behind; the call below reports the error
 	err = h.pages.FetchFrom(ctx, src, w, from, b.page)
 	if perr := b.wait(); perr != nil {
 		err = perr // what the walk fetched could not all be sent
