@@ -50,7 +50,7 @@ bench: ## run the Go benchmarks (throughput and allocations of the hot paths)
 	go test -run '^$$' -bench . -benchmem $(addprefix ./,$(addsuffix /...,$(MODULES)))
 
 .PHONY: bench-pipeline
-bench-pipeline: ## measure the whole pipeline on the local stack against references run beside it; table to scripts/bench/results/<date>.md (BENCH_FLAGS=-quick; BENCH_FLAGS='-only P1b' or '-only P2,P3' for some figures, printed only; -p1b-concurrency N)
+bench-pipeline: ## measure the whole pipeline on the local stack against references run beside it; table to scripts/bench/results/<date>.md (BENCH_FLAGS=-quick; '-only P1b' or '-only P2,P3': some figures, printed only; '-pprof DIR': the large input's services profiled; -p1b-concurrency N)
 	go run ./scripts/bench $(BENCH_FLAGS)
 
 .PHONY: vet

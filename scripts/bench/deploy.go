@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-data/sluice/scripts/localrun"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
+	"github.com/sluice-data/sluice/shared/profiling"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
 )
@@ -65,6 +66,7 @@ type deployment struct {
 	rateLimit, burst int
 	slowConcurrency  int // the slow source's pagination.concurrency; 0: the default
 	servers          []*http.Server
+	pprofDir         string // profile the services of the large input here ("": not)
 }
 
 // hits records when requests arrived.
@@ -195,6 +197,9 @@ func (d *deployment) start(name string) (*localrun.Pipeline, error) {
 	p := &localrun.Pipeline{
 		Bin: d.bin, LogDir: filepath.Join(d.logs, name), Endpoints: d.endpoints,
 		Resources: d.res, PipelineFile: d.pipeline,
+	}
+	if d.pprofDir != "" && name == "big" {
+		p.Env = append(p.Env, profiling.EnvDir+"="+d.pprofDir)
 	}
 	return p, p.StartAll()
 }

@@ -86,6 +86,7 @@ func main() {
 	limit := flag.Duration("timeout", 10*time.Minute, "give up when the whole run takes longer")
 	only := flag.String("only", "", "measure only these figures, comma-separated (P1,P1b,P2,P3,P4,P5); the table is printed, not written")
 	var opt options
+	flag.StringVar(&opt.pprofDir, "pprof", "", "write CPU and allocation profiles of the services during the large input to this directory (SLUICE_PPROF_DIR)")
 	flag.IntVar(&opt.slowConcurrency, "p1b-concurrency", p1bConcurrency, "P1b: the slow source's pagination.concurrency (0: the config's default; 1: the serial walk)")
 	flag.Parse()
 	sz := full
@@ -140,7 +141,8 @@ func step(format string, a ...any) {
 
 // options are the flags that choose what a run measures.
 type options struct {
-	slowConcurrency int // P1b's pagination.concurrency; 0: the config's default
+	slowConcurrency int    // P1b's pagination.concurrency; 0: the config's default
+	pprofDir        string // profile the services of the large input into this directory ("": not)
 }
 
 // run measures everything and renders the report.
@@ -157,6 +159,11 @@ func runWith(ctx context.Context, sz sizes, note string, opt options) (report, e
 	}
 	defer d.close()
 	rep.root = d.root
+	if opt.pprofDir != "" {
+		if d.pprofDir, err = filepath.Abs(opt.pprofDir); err != nil {
+			return rep, err
+		}
+	}
 	memory, err := lambdaMemory(filepath.Join(d.root, "infra", "modules", "sluice", "variables.tf"))
 	if err != nil {
 		return rep, err
@@ -222,6 +229,9 @@ func runWith(ctx context.Context, sz sizes, note string, opt options) (report, e
 	fmt.Fprintf(&b, "Machine: %s. Run: %s, %s. Local stack: DynamoDB Local, fauxqs, versitygw; the services as local pollers (`SLUICE_WORKERS` 5).\n\n", machine(), mode, time.Since(rep.started).Round(time.Second))
 	b.WriteString(markdown(rep.rows))
 	b.WriteString(footnotes(memory, big))
+	if d.pprofDir != "" {
+		fmt.Fprintf(&b, "- Profiled (CPU and allocations, SLUICE_PPROF_DIR=%s) during the large input: its figures carry the profiler's cost.\n", d.pprofDir)
+	}
 	if note != "" {
 		fmt.Fprintf(&b, "\nNote: %s\n", note)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,7 +18,22 @@ import (
 	"github.com/sluice-data/sluice/shared/source"
 )
 
+// The batcher's pipeline: the walk hands each page to a packing goroutine
+// and goes on to the next request while the page is compressed; a full
+// batch goes to a sending goroutine while the next one is packed. Both
+// queues are short, so that memory stays a few pages and batches, and a
+// walk that outruns the packer waits for it.
+const (
+	pageQueue = 2 // fetched pages waiting for the packer
+	sendQueue = 1 // full batches waiting for the sender, besides the one it sends
+)
+
 // batcher packs the records of one run into batch messages as pages arrive.
+// Between start and wait, page is the walk's callback; the totals (records,
+// bytes, pages, next) and the packer are the packing goroutine's and are
+// read only after wait, when every page handed over is packed and every
+// full batch sent: a checkpoint made then names only pages whose records
+// are in sent batches, or in the batch the final flush sends.
 type batcher struct {
 	h       *handler
 	run     contracts.Run
@@ -32,7 +48,17 @@ type batcher struct {
 	from    *source.State // where this invocation's walk began; nil: the first page
 	// pagesBefore and stops are the checkpoint's Pages and Stops.
 	pagesBefore, stops int
-	failed             bool // the page callback failed: the walk did not stop on the source
+	failed             bool // the page callback or the pipeline failed: the walk did not stop on the source
+
+	queue   chan source.Page // to the packer
+	full    chan batchBody   // to the sender
+	packed  chan struct{}    // closed when the packer is done
+	sent    chan struct{}    // closed when the sender is done
+	stopped chan struct{}    // closed on the pipeline's first error
+	once    sync.Once
+	err     error // the pipeline's first error, set before stopped is closed
+	// closeOnce closes queue.
+	closeOnce sync.Once
 	// counts tallies this invocation's 429s, 5xx and retries (the walk's
 	// context carries it: source.WithCounts).
 	counts source.Counts
@@ -50,8 +76,94 @@ func (b *batcher) runMetrics(extra ...metrics.Metric) zap.Field {
 	}, extra...)...)
 }
 
+// batchBody is a flushed batch on its way to the sender.
+type batchBody struct {
+	seq  int
+	body []byte
+}
+
+// start starts the packing and sending goroutines; wait ends them.
+func (b *batcher) start(ctx context.Context) {
+	b.queue = make(chan source.Page, pageQueue)
+	b.full = make(chan batchBody, sendQueue)
+	b.packed, b.sent, b.stopped = make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go b.packLoop(ctx)
+	go b.sendLoop(ctx)
+}
+
+// wait waits until every page handed over is packed and every full batch
+// sent, and returns the pipeline's first error. The batch being packed is
+// left for flush. It may be called again (a deferred call, so that a walk
+// that panics leaves no goroutine behind).
+func (b *batcher) wait() error {
+	b.closeOnce.Do(func() { close(b.queue) })
+	<-b.packed
+	<-b.sent
+	if b.err != nil {
+		b.failed = true
+	}
+	return b.err
+}
+
+// fail records the pipeline's first error and stops it.
+func (b *batcher) fail(err error) {
+	b.once.Do(func() {
+		b.err = err
+		close(b.stopped)
+	})
+}
+
+// page hands p to the packer, waiting while it is busy with the pages
+// before, and says when the walk hands over.
 func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 	defer func() { b.failed = err != nil && !errors.Is(err, errHandOff) }()
+	select {
+	case b.queue <- p:
+	case <-b.stopped:
+		return b.err
+	}
+	if p.Next != nil && b.h.handoff.due(ctx, b.began) {
+		b.resume = p.Next
+		return errHandOff
+	}
+	return nil
+}
+
+// packLoop packs the pages the walk hands over, in order; after an error
+// it only drains the queue.
+func (b *batcher) packLoop(ctx context.Context) {
+	defer close(b.packed)
+	defer close(b.full)
+	for p := range b.queue {
+		select {
+		case <-b.stopped:
+			continue
+		default:
+		}
+		if err := b.pack(ctx, p); err != nil {
+			b.fail(err)
+		}
+	}
+}
+
+// sendLoop sends the full batches; after an error it only drains them.
+func (b *batcher) sendLoop(ctx context.Context) {
+	defer close(b.sent)
+	for f := range b.full {
+		select {
+		case <-b.stopped:
+			continue
+		default:
+		}
+		if err := b.send(ctx, f); err != nil {
+			b.fail(err)
+		}
+	}
+}
+
+// pack adds the records of p to the batch, handing each full batch to the
+// sender, and counts the page once all its records are packed.
+func (b *batcher) pack(ctx context.Context, p source.Page) error {
 	for i, rec := range p.Records {
 		rec, err := oneLine(rec)
 		if err != nil {
@@ -61,8 +173,14 @@ func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 			return fault.Permanentf("page %d record %d is %d bytes; the largest record one message can carry is %d", p.Number, i, len(rec), b.packer.MaxRecord())
 		}
 		if !b.packer.Fits(rec) {
-			if err := b.flush(ctx); err != nil {
-				return err
+			body, err := b.packer.Flush()
+			if err != nil {
+				return fault.Permanent(err)
+			}
+			select {
+			case b.full <- batchBody{seq: b.packer.Batches() - 1, body: body}:
+			case <-b.stopped:
+				return b.err
 			}
 		}
 		if err := b.packer.Add(rec); err != nil {
@@ -73,17 +191,12 @@ func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 	b.bytes += int64(p.Bytes)
 	b.pages++
 	b.next = p.Next
-	if p.Next != nil && b.h.handoff.due(ctx, b.began) {
-		b.resume = p.Next
-		return errHandOff
-	}
 	return nil
 }
 
+// flush sends the batch being packed, if it holds any record. Call it
+// after wait.
 func (b *batcher) flush(ctx context.Context) error {
-	if err := b.lease.check(); err != nil {
-		return err
-	}
 	body, err := b.packer.Flush()
 	if err != nil {
 		return fault.Permanent(err)
@@ -91,8 +204,16 @@ func (b *batcher) flush(ctx context.Context) error {
 	if body == nil {
 		return nil
 	}
-	if err := b.h.out.Send(ctx, b.h.batchesURL, body); err != nil {
-		return fmt.Errorf("send batch %d: %w", b.packer.Batches()-1, err)
+	return b.send(ctx, batchBody{seq: b.packer.Batches() - 1, body: body})
+}
+
+// send sends one batch, unless the lease has run out.
+func (b *batcher) send(ctx context.Context, f batchBody) error {
+	if err := b.lease.check(); err != nil {
+		return err
+	}
+	if err := b.h.out.Send(ctx, b.h.batchesURL, f.body); err != nil {
+		return fmt.Errorf("send batch %d: %w", f.seq, err)
 	}
 	return nil
 }

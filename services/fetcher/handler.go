@@ -216,7 +216,12 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 		b.records, b.bytes, b.pages = cp.Records, cp.Bytes, cp.Pages
 		logging.From(ctx).Info("continuing a fetch", zap.Int("hop", hop), zap.Int("batches_before", cp.Batches), zap.Int("pages_before", cp.Pages))
 	}
+	b.start(ctx)
+	defer func() { _ = b.wait() }() // a walk that panics leaves no goroutine behind; the call below reports the error
 	err = h.pages.FetchFrom(source.WithCounts(ctx, &b.counts), src, w, from, b.page)
+	if perr := b.wait(); perr != nil {
+		err = perr // what the walk fetched could not all be sent
+	}
 	handOff := errors.Is(err, errHandOff)
 	var stop error // a retryable stop of the source's walk
 	sctx := ctx

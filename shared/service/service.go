@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/metrics"
+	"github.com/sluice-data/sluice/shared/profiling"
 )
 
 // Transports.
@@ -128,10 +129,20 @@ func (c *Config) Validate() error {
 // where run only ever returns an error it met while starting (the Lambda
 // transport serves until the process ends), the error is also reported to
 // the Runtime API as the function's init error (see reportInitError).
+//
+// With SLUICE_PPROF_DIR set, the process is profiled from start to exit
+// (see package profiling): off by default, for the benchmark.
 func Main(name string, run func(ctx context.Context) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx); err != nil {
+	stopProfile, err := profiling.Start(os.Getenv(profiling.EnvDir), name)
+	if err == nil {
+		err = run(ctx)
+		if perr := stopProfile(); err == nil {
+			err = perr
+		}
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		if api := os.Getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
 			if rerr := reportInitError(context.WithoutCancel(ctx), api, fmt.Errorf("%s: %w", name, err)); rerr != nil {

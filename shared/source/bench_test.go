@@ -98,3 +98,26 @@ func BenchmarkBaselineBareGets(b *testing.B) {
 	}
 	b.SetBytes(size)
 }
+
+// BenchmarkRecords is the extraction of one page's records alone: a
+// demo API page of 1,000 records (about 350 KB).
+func BenchmarkRecords(b *testing.B) {
+	srv, _, _ := benchAPI(b)
+	resp, err := srv.Client().Get(fmt.Sprintf("%s/v1/orders?day=2026-11-01&page=1&per_page=%d", srv.URL, benchPageSize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		recs, found, err := records(body, "data")
+		if err != nil || !found || len(recs) != benchPageSize {
+			b.Fatalf("%d records, found %v, %v", len(recs), found, err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -231,12 +232,17 @@ func requestError(ctx context.Context, op string, timeout time.Duration, err err
 // the raw bytes the API sent, and whether the path matched: null is an
 // empty page, nothing at all is found false. They share one buffer per page,
 // each capped so that appending to one cannot overwrite the next.
+//
+// The body is read through a string that shares its memory (gjson's
+// GetBytes would copy the whole array first): no result outlives this
+// call, and the records are copied out once, into their buffer.
 func records(body []byte, path string) (recs [][]byte, found bool, err error) {
+	view := unsafe.String(unsafe.SliceData(body), len(body))
 	var arr gjson.Result
 	if path == "" || path == "@this" {
-		arr = gjson.ParseBytes(body)
+		arr = gjson.Parse(view)
 	} else {
-		arr = gjson.GetBytes(body, path)
+		arr = gjson.Get(view, path)
 	}
 	switch {
 	case !arr.Exists():
@@ -247,6 +253,7 @@ func records(body []byte, path string) (recs [][]byte, found bool, err error) {
 		return nil, false, fault.Permanentf("records path %q is %s, not an array", path, kind(arr))
 	}
 	buf := make([]byte, 0, len(arr.Raw))
+	recs = make([][]byte, 0, 64)
 	arr.ForEach(func(_, v gjson.Result) bool {
 		start := len(buf)
 		buf = append(buf, v.Raw...)
