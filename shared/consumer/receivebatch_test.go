@@ -55,6 +55,9 @@ func TestPollerAsksForAtMostReceiveBatch(t *testing.T) {
 			}
 			api.mu.Lock()
 			defer api.mu.Unlock()
+			if len(api.asked) != 3 {
+				t.Fatalf("the poller made %d receives before it was stopped, want 3", len(api.asked))
+			}
 			for _, n := range api.asked {
 				if n != tt.want {
 					t.Fatalf("receives asked for %v messages, want %d each", api.asked, tt.want)

@@ -78,6 +78,9 @@ func (s *Store) Claim(ctx context.Context, req ClaimRequest) (Run, error) {
 	}
 	runID := newRunID()
 	if req.Floor == 0 && !req.TakeUp {
+		// An item that exists but does not decode (err with exists) is left
+		// to the update below, whose condition decides and whose result is
+		// decoded again.
 		run, exists, err := s.create(ctx, req, key, now, runID)
 		if !exists {
 			return run, err

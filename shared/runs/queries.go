@@ -69,7 +69,9 @@ func (s *Store) History(ctx context.Context, input string) ([]Run, error) {
 }
 
 // withCurrent is the history list (oldest first) with run in place of its
-// attempt's entry when run is newer, or added when the attempt has none.
+// attempt's entry when run is no older (transitions such as BatchWritten
+// record progress on the run item without a new revision), or added when
+// the attempt has none.
 func withCurrent(list []Run, run Run) []Run {
 	if run.Attempt < 1 {
 		return list
@@ -78,7 +80,7 @@ func withCurrent(list []Run, run Run) []Run {
 	switch {
 	case !found:
 		return slices.Insert(list, i, run)
-	case list[i].Rev < run.Rev:
+	case list[i].Rev <= run.Rev:
 		list[i] = run
 	}
 	return list

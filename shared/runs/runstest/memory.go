@@ -73,8 +73,8 @@ func (s *Store) History(_ context.Context, input string) ([]runs.Run, error) {
 	var out []runs.Run
 	for _, n := range slices.Sorted(maps.Keys(s.history[input])) {
 		h := s.history[input][n]
-		if cur, ok := s.current[input]; ok && cur.Attempt == n && cur.Rev > h.Rev {
-			h = cur // the run stands for its attempt where it is newer, as in *runs.Store
+		if cur, ok := s.current[input]; ok && cur.Attempt == n && cur.Rev >= h.Rev {
+			h = cur // the run stands for its attempt where it is no older, as in *runs.Store
 		}
 		out = append(out, clone(h))
 	}
@@ -156,10 +156,11 @@ func fenced(op string, r contracts.Run, cur runs.Run) error {
 
 // logTakeover and logAttempt keep the history as *runs.Store does; s.mu
 // is held.
-func (s *Store) logTakeover(run runs.Run, now time.Time, class, why string) {
-	if prev, ok := s.history[run.Input][run.Attempt-1]; ok && prev.Status.Live() {
+// replaced is the attempt run took over from (0: none).
+func (s *Store) logTakeover(run runs.Run, replaced int, now time.Time, class, why string) {
+	if prev, ok := s.history[run.Input][replaced]; ok && replaced > 0 && prev.Status.Live() {
 		prev.Status, prev.FinishedAt, prev.ErrorClass, prev.LastError = runs.Abandoned, stamp(now), class, why
-		s.history[run.Input][run.Attempt-1] = prev
+		s.history[run.Input][replaced] = prev
 	}
 	s.logAttempt(run)
 }

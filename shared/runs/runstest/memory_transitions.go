@@ -46,12 +46,13 @@ func (s *Store) Claim(_ context.Context, req runs.ClaimRequest) (runs.Run, error
 		RunID: newRunID(), Trigger: req.Trigger, Owner: s.cfg.Owner, ClaimMessage: req.MessageID,
 		LeaseUntil: now.Add(s.cfg.Lease).Unix(), ForceID: old.ForceID, ClaimedAt: stamp(now), Rev: old.Rev + 1,
 		TakeUps: old.TakeUps, TakenUpAt: old.TakenUpAt, TakeUpAttempt: old.TakeUpAttempt,
+		Schema: old.Schema, SchemaChange: old.SchemaChange, // kept across attempts, as the real claim does
 	}
 	if req.Force {
 		run.ForceID = req.ForceID
 	}
 	s.current[key] = run
-	s.logTakeover(run, now, "lease-expired", "lease expired; taken over by a new claim")
+	s.logTakeover(run, old.Attempt, now, "lease-expired", "lease expired; taken over by a new claim")
 	return run, nil
 }
 
@@ -129,7 +130,7 @@ func (s *Store) nextAttempt(cur runs.Run, now time.Time, class, why string) runs
 	run.Written, run.BatchesExpected, run.Checkpoint, run.Hops, run.Taken, run.Yielded, run.Fetched = nil, nil, "", 0, 0, false, false
 	run.Rev++
 	s.current[run.Input] = run
-	s.logTakeover(run, now, class, why)
+	s.logTakeover(run, cur.Attempt, now, class, why)
 	return clone(run)
 }
 

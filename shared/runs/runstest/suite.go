@@ -69,6 +69,8 @@ func TestStore(t *testing.T, open Open) {
 		{"StartIsExclusiveAndARestartFencesTheEarlierTry", testStartIsExclusiveAndARestartFencesTheEarlierTry},
 		{"ForcedClaimNeedsAnID", testForcedClaimNeedsAnID},
 		{"HistoryKeepsEveryAttemptAndOnlyIt", testHistoryKeepsEveryAttemptAndOnlyIt},
+		{"HistoryAbandonsTheAttemptATakeOverToTheFloorReplaced", testHistoryAbandonsTheAttemptATakeOverToTheFloorReplaced},
+		{"HistoryShowsARunningAttemptAsItStands", testHistoryShowsARunningAttemptAsItStands},
 		{"Release", testRelease},
 		{"FailLeavesACommitToTheCommitter", testFailLeavesACommitToTheCommitter},
 		{"CommittingRunIsResumedNotRedecided", testCommittingRunIsResumedNotRedecided},

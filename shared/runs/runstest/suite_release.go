@@ -178,3 +178,61 @@ func testFailLeavesACommitToTheCommitter(t *testing.T, open Open) {
 		t.Fatalf("claim after fail commit = %+v, %v", next, err)
 	}
 }
+
+// A take-over that jumps to the floor logs the attempt it replaced, not
+// the number below the new one.
+func testHistoryAbandonsTheAttemptATakeOverToTheFloorReplaced(t *testing.T, open Open) {
+	s, c := newStore(t, open)
+	ctx := context.Background()
+	first, err := s.Claim(ctx, req("m-1"))
+	if err != nil || first.Attempt != 1 {
+		t.Fatalf("claim = %+v, %v", first, err)
+	}
+	c.Add(2 * time.Minute) // its lease expires
+	r := req("m-2")
+	r.Floor = 5
+	second, err := s.Claim(ctx, r)
+	if err != nil || second.Attempt != 6 {
+		t.Fatalf("claim over the floor = %+v, %v; want attempt 6", second, err)
+	}
+	history, err := s.History(ctx, "orders/2026-11-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range history {
+		got = append(got, fmt.Sprintf("%d %s", h.Attempt, h.Status))
+	}
+	if want := "[1 ABANDONED 6 CLAIMED]"; fmt.Sprint(got) != want {
+		t.Fatalf("history = %v, want %s", got, want)
+	}
+}
+
+// History shows a running attempt as the run item holds it, with the
+// progress that transitions without a new revision record (batches
+// written, totals).
+func testHistoryShowsARunningAttemptAsItStands(t *testing.T, open Open) {
+	s, _ := newStore(t, open)
+	ctx := context.Background()
+	run, err := s.Claim(ctx, req("m-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run, err = s.Start(ctx, run.Ref(), "f-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BatchWritten(ctx, run.Ref(), 0); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Get(ctx, run.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := s.History(ctx, run.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(history) != 1 || fmt.Sprint(history[0].Written) != fmt.Sprint(cur.Written) || len(cur.Written) != 1 {
+		t.Fatalf("history = %+v; want the run item's attempt as it stands, written %v", history, cur.Written)
+	}
+}
