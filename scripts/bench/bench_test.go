@@ -96,6 +96,26 @@ func TestTally(t *testing.T) {
 	}
 }
 
+func TestS3PutByAPI(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		requests map[string]int64
+		want     string
+	}{
+		{"none", map[string]int64{"S3.GetObject": 3}, "none"},
+		{"put class only, largest first", map[string]int64{
+			"S3.PutObject": 77, "S3.ListObjectsV2": 3, "S3.UploadPart": 9, "S3.CreateMultipartUpload": 3,
+			"S3.HeadObject": 5, "S3.DeleteObjects": 2, "DynamoDB.PutItem": 100,
+		}, "PutObject 77, UploadPart 9, CreateMultipartUpload 3, ListObjectsV2 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s3PutByAPI(tc.requests); got != tc.want {
+				t.Fatalf("s3PutByAPI = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPeakAndPercentile(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	h := &hits{}
