@@ -30,11 +30,11 @@ type objectsAt struct {
 	removeErr  error
 }
 
-func (o *objectsAt) Parts(_ context.Context, p sink.Partition, attempt int) ([]sink.Part, error) {
+func (o *objectsAt) Staged(_ context.Context, p sink.Partition, attempt int) ([]sink.Part, []sink.File, error) {
 	if o.partsErr != nil {
-		return nil, o.partsErr
+		return nil, nil, o.partsErr
 	}
-	return []sink.Part{{Key: o.layout.PartKey(p, attempt, 0), Seq: 0}, {Key: o.layout.PartKey(p, attempt, 1), Seq: 1}}, nil
+	return []sink.Part{{Key: o.layout.PartKey(p, attempt, 0), Seq: 0}, {Key: o.layout.PartKey(p, attempt, 1), Seq: 1}}, nil, nil
 }
 
 func (o *objectsAt) WriteManifest(_ context.Context, _ sink.Partition, m sink.Manifest) (sink.Manifest, error) {
@@ -62,7 +62,9 @@ func (o *objectsAt) Open(context.Context, string) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader("")), nil
 }
 
-func (o *objectsAt) Files(context.Context, sink.Partition, int) ([]sink.File, error) { return nil, nil }
+func (o *objectsAt) Concat(_ context.Context, key, _ string, _ map[string]string, _ []sink.Part) (sink.Uploaded, error) {
+	return sink.Uploaded{Key: key}, nil
+}
 
 func (o *objectsAt) Upload(_ context.Context, key, _ string, _ map[string]string, write func(io.Writer) error) (sink.Uploaded, error) {
 	return sink.Uploaded{Key: key}, write(io.Discard)

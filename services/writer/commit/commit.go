@@ -68,7 +68,7 @@ type RunStore interface {
 // ObjectStore holds the attempts' objects; *sink.Sink is one.
 type ObjectStore interface {
 	compact.Store
-	Parts(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, error)
+	Staged(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, []sink.File, error)
 	ReadManifest(ctx context.Context, p sink.Partition, attempt int) (sink.Manifest, error)
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Manifest, error)
 	RemoveStaged(ctx context.Context, p sink.Partition, attempt int, published []string) (int, error)
@@ -269,7 +269,7 @@ func (c *Committer) recordSchema(ctx context.Context, ref contracts.Run, m sink.
 // returns is complete when the result is Done.
 func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition, n int) (sink.Manifest, compact.Result, error) {
 	ref := cur.Ref()
-	parts, err := c.objects.Parts(ctx, p, ref.Attempt)
+	parts, files, err := c.objects.Staged(ctx, p, ref.Attempt)
 	if err != nil {
 		return sink.Manifest{}, compact.Result{}, err
 	}
@@ -278,7 +278,7 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 	}
 	out := c.outputs(ref.Source)
 	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{
-		Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out,
+		Partition: p, Attempt: ref.Attempt, Parts: parts, Files: files, Output: out,
 		Renew: func(ctx context.Context) error { _, err := c.runs.RenewCommit(ctx, ref); return err },
 	})
 	if err != nil {
