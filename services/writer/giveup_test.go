@@ -78,18 +78,14 @@ func (o *objectsAt) ReadManifest(context.Context, sink.Partition, int) (sink.Man
 	return sink.Manifest{}, sink.ErrNoManifest
 }
 
-func (o *objectsAt) RemoveStaged(context.Context, sink.Partition, int, []string) (int, error) {
-	return 0, nil
-}
-
 func (o *objectsAt) LatestSchema(context.Context, string) (sink.SourceSchema, error) {
 	return sink.SourceSchema{}, sink.ErrNoSchema
 }
 
 func (o *objectsAt) SetLatestSchema(context.Context, string, sink.SourceSchema) error { return nil }
 
-func (o *objectsAt) RemoveAttemptsBelow(context.Context, sink.Partition, int, ...int) (int, error) {
-	return 0, o.removeErr
+func (o *objectsAt) CleanUp(context.Context, sink.Partition, int, int, bool, []string) (int, int, error) {
+	return 0, 0, o.removeErr
 }
 
 func (o *objectsAt) Current(context.Context, sink.Partition) (sink.Pointer, error) {

@@ -59,6 +59,47 @@ func (s *Sink) RemoveStaged(ctx context.Context, p Partition, attempt int, publi
 	return s.delete(ctx, prefix, staged)
 }
 
+// CleanUp is what a commit does once attempt is published, in one listing
+// of the partition: it deletes the objects of the attempts below attempt
+// except replaced (RemoveAttemptsBelow) and, if own, attempt's staged
+// parts and its files published does not list, aborting the multipart
+// uploads left under it (RemoveStaged). It returns how many objects of
+// lower attempts and of attempt's own it deleted. Higher attempts are
+// never touched.
+func (s *Sink) CleanUp(ctx context.Context, p Partition, attempt, replaced int, own bool, published []string) (removed, staged int, err error) {
+	var stale, leftovers []types.ObjectIdentifier
+	prefix := s.DataPrefix(p)
+	err = s.list(ctx, prefix, func(o types.Object) {
+		key := aws.ToString(o.Key)
+		dir, _, _ := strings.Cut(strings.TrimPrefix(key, prefix), "/")
+		n, err := strconv.Atoi(strings.TrimPrefix(dir, "attempt="))
+		switch {
+		case !strings.HasPrefix(dir, "attempt=") || err != nil:
+		case n < attempt && n != replaced:
+			stale = append(stale, types.ObjectIdentifier{Key: o.Key})
+		case n == attempt && own:
+			_, _, file := FileRange(key)
+			if _, part := PartSeq(key); part || (file && !slices.Contains(published, key)) {
+				leftovers = append(leftovers, types.ObjectIdentifier{Key: o.Key})
+			}
+		}
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if removed, err = s.delete(ctx, prefix, stale); err != nil {
+		return removed, 0, err
+	}
+	if !own {
+		return removed, 0, nil
+	}
+	if err := s.abortUploads(ctx, s.AttemptPrefix(p, attempt)); err != nil {
+		return removed, 0, err
+	}
+	staged, err = s.delete(ctx, prefix, leftovers)
+	return removed, staged, err
+}
+
 // abortUploads aborts every multipart upload under prefix.
 func (s *Sink) abortUploads(ctx context.Context, prefix string) error {
 	var key, id *string

@@ -23,7 +23,8 @@
 //     attempt (the run item lost its counter) ends the commit as a
 //     permanent error: a run is SUCCEEDED only when the partition shows
 //     its attempt.
-//  6. Remove the objects of lower attempts, except the one just replaced
+//  6. Remove (one listing of the partition: sink.CleanUp) the objects of
+//     lower attempts, except the one just replaced
 //     (queries that started before the swap may still be reading it),
 //     and the attempt's own staged parts and unpublished files; higher
 //     attempts are never touched.
@@ -71,11 +72,10 @@ type ObjectStore interface {
 	Staged(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, []sink.File, error)
 	ReadManifest(ctx context.Context, p sink.Partition, attempt int) (sink.Manifest, error)
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Manifest, error)
-	RemoveStaged(ctx context.Context, p sink.Partition, attempt int, published []string) (int, error)
+	CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own bool, published []string) (removed, staged int, err error)
 	LatestSchema(ctx context.Context, source string) (sink.SourceSchema, error)
 	SetLatestSchema(ctx context.Context, source string, ss sink.SourceSchema) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
-	RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error)
 	Current(ctx context.Context, p sink.Partition) (sink.Pointer, error)
 }
 
@@ -226,13 +226,9 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	}
 	// Published now or by an earlier try of this commit: clean up below
 	// it, keeping what it replaced for the readers still on it.
-	if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
+	// A v1 attempt published its parts: only v2 removes its own.
+	if res.Removed, res.Staged, err = c.objects.CleanUp(ctx, p, ref.Attempt, pub.Replaced, m.V >= sink.ManifestV2, keys); err != nil {
 		return res, err
-	}
-	if m.V >= sink.ManifestV2 { // a v1 attempt published its parts
-		if res.Staged, err = c.objects.RemoveStaged(ctx, p, ref.Attempt, keys); err != nil {
-			return res, err
-		}
 	}
 	if m.SchemaFingerprint != "" && cur.Schema == "" {
 		if res.SchemaChange, err = c.recordSchema(ctx, ref, m); err != nil {
