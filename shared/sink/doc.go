@@ -23,7 +23,7 @@
 // only by a higher attempt — a compare-and-swap on its ETag (If-Match) —
 // so a late commit can never roll a partition back. Once published, the
 // attempt's staged parts, and its files the manifest does not list, are
-// removed (RemoveStaged).
+// removed (CleanUp).
 //
 // Readers read the pointer: Athena through a SymlinkTextInputFormat table
 // over current/, anything else by reading symlink.txt (or the _SUCCESS
