@@ -81,7 +81,7 @@ func TestLambdaMemoryFromTerraform(t *testing.T) {
 
 func TestTally(t *testing.T) {
 	got := tallyOf(map[string]int64{
-		"S3.PutObject": 10, "S3.ListObjectsV2": 2, "S3.HeadObject": 3, "S3.GetObject": 1, "S3.DeleteObject": 4,
+		"S3.PutObject": 10, "S3.ListObjectsV2": 1, "S3.ListMultipartUploads": 1, "S3.HeadObject": 3, "S3.GetObject": 1, "S3.DeleteObject": 4,
 		"DynamoDB.UpdateItem": 5, "DynamoDB.PutItem": 1, "DynamoDB.TransactWriteItems": 2, "DynamoDB.GetItem": 7,
 		"SQS.ReceiveMessage": 99, // billed figures come from the billed counts
 	}, map[string]int64{"SQS.SendMessage": 20, "SQS.ReceiveMessage": 21, "SQS.ReceiveMessage.empty": 6})
@@ -93,6 +93,26 @@ func TestTally(t *testing.T) {
 	wantCost := 2*prices.LambdaGBSecond + 5*prices.LambdaRequest + 41*prices.SQSRequest + 12*prices.S3Put + 4*prices.S3Get + 10*prices.DynamoWRU + 7*prices.DynamoRRU
 	if d := c.Total() - wantCost; d > 1e-15 || d < -1e-15 {
 		t.Fatalf("cost %v = %g, want %g", c, c.Total(), wantCost)
+	}
+}
+
+func TestS3PutByAPI(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		requests map[string]int64
+		want     string
+	}{
+		{"none", map[string]int64{"S3.GetObject": 3}, "none"},
+		{"put class only, largest first", map[string]int64{
+			"S3.PutObject": 77, "S3.ListObjectsV2": 3, "S3.UploadPart": 9, "S3.CreateMultipartUpload": 3,
+			"S3.HeadObject": 5, "S3.DeleteObjects": 2, "DynamoDB.PutItem": 100,
+		}, "PutObject 77, UploadPart 9, CreateMultipartUpload 3, ListObjectsV2 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s3PutByAPI(tc.requests); got != tc.want {
+				t.Fatalf("s3PutByAPI = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -48,7 +48,8 @@ func glueMinimum(dpu float64) float64 { return dpu * prices.GlueDPUHour / 60 }
 // S3 and DynamoDB operations by price class.
 var (
 	s3PutClass = map[string]bool{"PutObject": true, "CopyObject": true, "CreateMultipartUpload": true,
-		"UploadPart": true, "CompleteMultipartUpload": true, "ListObjectsV2": true, "ListObjects": true}
+		"UploadPart": true, "CompleteMultipartUpload": true, "ListObjectsV2": true, "ListObjects": true,
+		"ListMultipartUploads": true, "ListParts": true} // S3 bills every LIST at the PUT price
 	s3Free          = map[string]bool{"DeleteObject": true, "DeleteObjects": true}
 	dynamoWriteOps  = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem": true, "BatchWriteItem": true}
 	dynamoTransacts = map[string]bool{"TransactWriteItems": true}

@@ -97,9 +97,39 @@ func footnotes(memory map[string]int, big inputRun) string {
 		"- P1, P1b: from the moment the input is sent to the inputs queue to the writer's `run SUCCEEDED` line, logged right after the pointer is published; P4 polls the pointer as a reader would (every 10 ms).",
 		"- P2: each input gets freshly started services; peak RSS is the kernel's high-water mark of the exited process (getrusage).",
 		"- P5: requests counted by the services themselves (`shared/awsconf`), retries included; SQS as billed counts one request per started 64 KiB of message payload (bodies and attributes) per call. S3 PUT counts PUT, COPY, POST and LIST.",
+		"- P5's S3 PUT class of the large input, by API: " + s3PutByAPI(big.Requests) + ".",
 		fmt.Sprintf("- SQS empty receives (long polls that timed out) are left out of the billed figure: %d during the large input, a cost of keeping the queues polled (on Lambda, the event source mappings' pollers), not of the records.", tallyOf(big.Requests, big.Billed).SQSEmpty),
 		"- Cost model: us-east-1 list prices without free tiers (`scripts/bench/cost.go`, with their sources). Lambda arm64 at the Terraform memory defaults (" + strings.Join(mem, ", ") + ", read from `infra/modules/sluice/variables.tf`): the fetcher and the writer billed for the input's whole time (an upper bound), dedupe and the scheduler for their CPU time; one invocation per non-empty receive. DynamoDB: one request unit per request (items ≤ 1 KB). Left out: storage, empty receives, CloudWatch Logs.",
 	}, "\n") + "\n"
+}
+
+// s3PutByAPI lists the S3 PUT-class requests counted, by operation and
+// largest first ("PutObject 77, UploadPart 9").
+func s3PutByAPI(requests map[string]int64) string {
+	type op struct {
+		name string
+		n    int64
+	}
+	var ops []op
+	for k, n := range requests {
+		if svc, name, _ := strings.Cut(k, "."); svc == "S3" && s3PutClass[name] {
+			ops = append(ops, op{name, n})
+		}
+	}
+	slices.SortFunc(ops, func(a, b op) int {
+		if a.n != b.n {
+			return int(b.n - a.n)
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	parts := make([]string, len(ops))
+	for i, o := range ops {
+		parts[i] = fmt.Sprintf("%s %d", o.name, o.n)
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // latencyRows are P1b's rows.

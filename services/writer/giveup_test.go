@@ -30,11 +30,11 @@ type objectsAt struct {
 	removeErr  error
 }
 
-func (o *objectsAt) Parts(_ context.Context, p sink.Partition, attempt int) ([]sink.Part, error) {
+func (o *objectsAt) Staged(_ context.Context, p sink.Partition, attempt int) ([]sink.Part, []sink.File, error) {
 	if o.partsErr != nil {
-		return nil, o.partsErr
+		return nil, nil, o.partsErr
 	}
-	return []sink.Part{{Key: o.layout.PartKey(p, attempt, 0), Seq: 0}, {Key: o.layout.PartKey(p, attempt, 1), Seq: 1}}, nil
+	return []sink.Part{{Key: o.layout.PartKey(p, attempt, 0), Seq: 0}, {Key: o.layout.PartKey(p, attempt, 1), Seq: 1}}, nil, nil
 }
 
 func (o *objectsAt) WriteManifest(_ context.Context, _ sink.Partition, m sink.Manifest) (sink.Manifest, error) {
@@ -62,7 +62,9 @@ func (o *objectsAt) Open(context.Context, string) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader("")), nil
 }
 
-func (o *objectsAt) Files(context.Context, sink.Partition, int) ([]sink.File, error) { return nil, nil }
+func (o *objectsAt) Concat(_ context.Context, key, _ string, _ map[string]string, _ []sink.Part) (sink.Uploaded, error) {
+	return sink.Uploaded{Key: key}, nil
+}
 
 func (o *objectsAt) Upload(_ context.Context, key, _ string, _ map[string]string, write func(io.Writer) error) (sink.Uploaded, error) {
 	return sink.Uploaded{Key: key}, write(io.Discard)
@@ -76,18 +78,14 @@ func (o *objectsAt) ReadManifest(context.Context, sink.Partition, int) (sink.Man
 	return sink.Manifest{}, sink.ErrNoManifest
 }
 
-func (o *objectsAt) RemoveStaged(context.Context, sink.Partition, int, []string) (int, error) {
-	return 0, nil
-}
-
 func (o *objectsAt) LatestSchema(context.Context, string) (sink.SourceSchema, error) {
 	return sink.SourceSchema{}, sink.ErrNoSchema
 }
 
 func (o *objectsAt) SetLatestSchema(context.Context, string, sink.SourceSchema) error { return nil }
 
-func (o *objectsAt) RemoveAttemptsBelow(context.Context, sink.Partition, int, ...int) (int, error) {
-	return 0, o.removeErr
+func (o *objectsAt) CleanUp(context.Context, sink.Partition, int, int, bool, []string) (int, int, error) {
+	return 0, 0, o.removeErr
 }
 
 func (o *objectsAt) Current(context.Context, sink.Partition) (sink.Pointer, error) {

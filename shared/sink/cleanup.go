@@ -35,28 +35,46 @@ func (s *Sink) RemoveAttemptsBelow(ctx context.Context, p Partition, below int, 
 	return s.delete(ctx, prefix, stale)
 }
 
-// RemoveStaged deletes an attempt's staged parts and its files that
-// published does not list (files of another output or cut, written by an
-// earlier try of the commit), once its files are published, and aborts
-// the multipart uploads left under it (a committer killed mid-upload); it
-// returns how many objects it deleted.
-func (s *Sink) RemoveStaged(ctx context.Context, p Partition, attempt int, published []string) (int, error) {
-	prefix := s.AttemptPrefix(p, attempt)
-	var staged []types.ObjectIdentifier
-	err := s.list(ctx, prefix, func(o types.Object) {
+// CleanUp is what a commit does once attempt is published, in one listing
+// of the partition: it deletes the objects of the attempts below attempt
+// except replaced (as RemoveAttemptsBelow) and, if own, attempt's staged
+// parts and its files published does not list (files of another output
+// or cut, written by an earlier try of the commit), aborting the
+// multipart uploads left under it (a committer killed mid-upload). It returns how many objects of
+// lower attempts and of attempt's own it deleted. Higher attempts are
+// never touched.
+func (s *Sink) CleanUp(ctx context.Context, p Partition, attempt, replaced int, own bool, published []string) (removed, staged int, err error) {
+	var stale, leftovers []types.ObjectIdentifier
+	prefix := s.DataPrefix(p)
+	err = s.list(ctx, prefix, func(o types.Object) {
 		key := aws.ToString(o.Key)
-		_, _, file := FileRange(key)
-		if _, part := PartSeq(key); part || (file && !slices.Contains(published, key)) {
-			staged = append(staged, types.ObjectIdentifier{Key: o.Key})
+		dir, _, _ := strings.Cut(strings.TrimPrefix(key, prefix), "/")
+		n, err := strconv.Atoi(strings.TrimPrefix(dir, "attempt="))
+		switch {
+		case !strings.HasPrefix(dir, "attempt=") || err != nil:
+		case n < attempt && n != replaced:
+			stale = append(stale, types.ObjectIdentifier{Key: o.Key})
+		case n == attempt && own:
+			_, _, file := FileRange(key)
+			if _, part := PartSeq(key); part || (file && !slices.Contains(published, key)) {
+				leftovers = append(leftovers, types.ObjectIdentifier{Key: o.Key})
+			}
 		}
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if err := s.abortUploads(ctx, prefix); err != nil {
-		return 0, err
+	if removed, err = s.delete(ctx, prefix, stale); err != nil {
+		return removed, 0, err
 	}
-	return s.delete(ctx, prefix, staged)
+	if !own {
+		return removed, 0, nil
+	}
+	if err := s.abortUploads(ctx, s.AttemptPrefix(p, attempt)); err != nil {
+		return removed, 0, err
+	}
+	staged, err = s.delete(ctx, prefix, leftovers)
+	return removed, staged, err
 }
 
 // abortUploads aborts every multipart upload under prefix.

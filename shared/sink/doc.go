@@ -5,7 +5,7 @@
 //
 //	data/source=<s>/<hive>/attempt=<n>/part-<seq:06d>.jsonl.gz     one staged object per batch, never overwritten
 //	data/source=<s>/<hive>/attempt=<n>/data-<first>-<last>.<ext>   a published file: parts first…last compacted
-//	                                                               (.jsonl.gz or .<schema>.parquet), one multipart upload
+//	                                                               (.jsonl.gz: one PUT; .<schema>.parquet: one multipart upload)
 //	data/source=<s>/<hive>/attempt=<n>/_SUCCESS                    the attempt's manifest (JSON), written last
 //	current/source=<s>/<hive>/symlink.txt                           the partition: the s3:// URIs of the
 //	                                                                published attempt's files, one per line
@@ -13,8 +13,9 @@
 //	                                                                last published with (informative)
 //
 // where <hive> is dt=<yyyy-mm-dd>[/hr=<hh>]. Every write of a run goes to
-// keys of its own attempt, with If-None-Match (a file's multipart upload
-// is completed conditionally, and only when whole: Upload), so two
+// keys of its own attempt, with If-None-Match (a jsonl file is one PUT of
+// its parts, Concat; a parquet file's multipart upload is completed
+// conditionally, and only when whole, Upload), so two
 // attempts can never overwrite or mix with each other and no file is ever
 // seen partial. An attempt becomes the partition's output in one PUT of
 // the pointer object (symlink.txt), which is atomic: a reader sees the old
@@ -22,7 +23,7 @@
 // only by a higher attempt — a compare-and-swap on its ETag (If-Match) —
 // so a late commit can never roll a partition back. Once published, the
 // attempt's staged parts, and its files the manifest does not list, are
-// removed (RemoveStaged).
+// removed (CleanUp).
 //
 // Readers read the pointer: Athena through a SymlinkTextInputFormat table
 // over current/, anything else by reading symlink.txt (or the _SUCCESS
@@ -35,7 +36,8 @@
 //
 // Files: layout.go names the objects (pure functions of a key prefix);
 // part.go, manifest.go and pointer.go write and read the staged parts,
-// the manifests and the pointer; upload.go streams a published file in a
+// the manifests and the pointer; concat.go stores a jsonl file as its
+// parts streamed in one PutObject, upload.go a parquet file in a
 // multipart upload; cleanup.go removes superseded attempts and staged
 // parts; attempts.go finds the highest attempt a partition holds (the
 // floor a claim numbers above, so that a lost run item never reuses an

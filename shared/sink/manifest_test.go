@@ -13,7 +13,7 @@ import (
 )
 
 // Against versitygw: the first manifest of an attempt is kept, and a
-// second WriteManifest returns it, not its own; RemoveStaged then deletes
+// second WriteManifest returns it, not its own; CleanUp then deletes
 // the staged parts and the files it does not list, and keeps the rest.
 func TestTheFirstManifestIsKeptAndReturned(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
@@ -43,7 +43,7 @@ func TestTheFirstManifestIsKeptAndReturned(t *testing.T) {
 	if err != nil || got.Format != "jsonl" || !slices.Equal(got.Keys(), first.Keys()) {
 		t.Fatalf("second write = %+v, %v; want the first manifest back", got, err)
 	}
-	n, err := s.RemoveStaged(ctx, p, 1, got.Keys())
+	_, n, err := s.CleanUp(ctx, p, 1, 0, true, got.Keys())
 	if err != nil || n != 2 {
 		t.Fatalf("remove staged = %d, %v; want the part and the unlisted file", n, err)
 	}

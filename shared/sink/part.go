@@ -68,25 +68,31 @@ type Part struct {
 
 // Parts lists the parts of an attempt, by batch number.
 func (s *Sink) Parts(ctx context.Context, p Partition, attempt int) ([]Part, error) {
-	var parts []Part
-	err := s.list(ctx, s.AttemptPrefix(p, attempt), func(o types.Object) {
-		if seq, ok := PartSeq(aws.ToString(o.Key)); ok {
-			parts = append(parts, Part{Key: aws.ToString(o.Key), Seq: seq, Bytes: aws.ToInt64(o.Size)})
-		}
-	})
-	slices.SortFunc(parts, func(a, b Part) int { return a.Seq - b.Seq })
+	parts, _, err := s.Staged(ctx, p, attempt)
 	return parts, err
 }
 
 // Files lists the published files of an attempt written so far, in part
 // order.
 func (s *Sink) Files(ctx context.Context, p Partition, attempt int) ([]File, error) {
+	_, files, err := s.Staged(ctx, p, attempt)
+	return files, err
+}
+
+// Staged lists, in one listing of the attempt, its parts by batch number
+// and the files written from them so far, in part order.
+func (s *Sink) Staged(ctx context.Context, p Partition, attempt int) ([]Part, []File, error) {
+	var parts []Part
 	var files []File
 	err := s.list(ctx, s.AttemptPrefix(p, attempt), func(o types.Object) {
-		if first, last, ok := FileRange(aws.ToString(o.Key)); ok {
-			files = append(files, File{Key: aws.ToString(o.Key), First: first, Last: last, Bytes: aws.ToInt64(o.Size)})
+		key := aws.ToString(o.Key)
+		if seq, ok := PartSeq(key); ok {
+			parts = append(parts, Part{Key: key, Seq: seq, Bytes: aws.ToInt64(o.Size)})
+		} else if first, last, ok := FileRange(key); ok {
+			files = append(files, File{Key: key, First: first, Last: last, Bytes: aws.ToInt64(o.Size)})
 		}
 	})
+	slices.SortFunc(parts, func(a, b Part) int { return a.Seq - b.Seq })
 	slices.SortFunc(files, func(a, b File) int { return a.First - b.First })
-	return files, err
+	return parts, files, err
 }

@@ -23,7 +23,8 @@
 //     attempt (the run item lost its counter) ends the commit as a
 //     permanent error: a run is SUCCEEDED only when the partition shows
 //     its attempt.
-//  6. Remove the objects of lower attempts, except the one just replaced
+//  6. Remove (one listing of the partition: sink.CleanUp) the objects of
+//     lower attempts, except the one just replaced
 //     (queries that started before the swap may still be reading it),
 //     and the attempt's own staged parts and unpublished files; higher
 //     attempts are never touched.
@@ -68,14 +69,13 @@ type RunStore interface {
 // ObjectStore holds the attempts' objects; *sink.Sink is one.
 type ObjectStore interface {
 	compact.Store
-	Parts(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, error)
+	Staged(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, []sink.File, error)
 	ReadManifest(ctx context.Context, p sink.Partition, attempt int) (sink.Manifest, error)
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Manifest, error)
-	RemoveStaged(ctx context.Context, p sink.Partition, attempt int, published []string) (int, error)
+	CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own bool, published []string) (removed, staged int, err error)
 	LatestSchema(ctx context.Context, source string) (sink.SourceSchema, error)
 	SetLatestSchema(ctx context.Context, source string, ss sink.SourceSchema) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
-	RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error)
 	Current(ctx context.Context, p sink.Partition) (sink.Pointer, error)
 }
 
@@ -226,13 +226,9 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	}
 	// Published now or by an earlier try of this commit: clean up below
 	// it, keeping what it replaced for the readers still on it.
-	if res.Removed, err = c.objects.RemoveAttemptsBelow(ctx, p, ref.Attempt, pub.Replaced); err != nil {
+	// A v1 attempt published its parts: only v2 removes its own.
+	if res.Removed, res.Staged, err = c.objects.CleanUp(ctx, p, ref.Attempt, pub.Replaced, m.V >= sink.ManifestV2, keys); err != nil {
 		return res, err
-	}
-	if m.V >= sink.ManifestV2 { // a v1 attempt published its parts
-		if res.Staged, err = c.objects.RemoveStaged(ctx, p, ref.Attempt, keys); err != nil {
-			return res, err
-		}
 	}
 	if m.SchemaFingerprint != "" && cur.Schema == "" {
 		if res.SchemaChange, err = c.recordSchema(ctx, ref, m); err != nil {
@@ -269,7 +265,7 @@ func (c *Committer) recordSchema(ctx context.Context, ref contracts.Run, m sink.
 // returns is complete when the result is Done.
 func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition, n int) (sink.Manifest, compact.Result, error) {
 	ref := cur.Ref()
-	parts, err := c.objects.Parts(ctx, p, ref.Attempt)
+	parts, files, err := c.objects.Staged(ctx, p, ref.Attempt)
 	if err != nil {
 		return sink.Manifest{}, compact.Result{}, err
 	}
@@ -278,7 +274,7 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 	}
 	out := c.outputs(ref.Source)
 	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{
-		Partition: p, Attempt: ref.Attempt, Parts: parts, Output: out,
+		Partition: p, Attempt: ref.Attempt, Parts: parts, Files: files, Output: out,
 		Renew: func(ctx context.Context) error { _, err := c.runs.RenewCommit(ctx, ref); return err },
 	})
 	if err != nil {

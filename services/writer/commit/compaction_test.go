@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,9 +128,9 @@ func (w *compactionWorld) uploads(part sink.Partition, attempt int) int {
 	return len(out.Uploads)
 }
 
-// killedAt is the real sink, except that its upload number kill (from 1)
-// dies the way a killed process does: an upload begun with a part sent,
-// never completed nor aborted.
+// killedAt is the real sink, except that its file number kill (from 1)
+// dies the way a killed process does: its PutObject cut off halfway
+// through the body, the connection dropped, never retried.
 type killedAt struct {
 	*sink.Sink
 	api   *s3.Client
@@ -138,33 +140,44 @@ type killedAt struct {
 
 var errKilled = errors.New("writer killed mid-compaction")
 
-func (k *killedAt) Upload(ctx context.Context, key, contentType string, meta map[string]string, write func(io.Writer) error) (sink.Uploaded, error) {
+func (k *killedAt) Concat(ctx context.Context, key, contentType string, meta map[string]string, parts []sink.Part) (sink.Uploaded, error) {
 	k.calls++
 	if k.calls != k.kill {
-		return k.Sink.Upload(ctx, key, contentType, meta, write)
+		return k.Sink.Concat(ctx, key, contentType, meta, parts)
 	}
-	up, err := k.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(k.Bucket()), Key: aws.String(key)})
-	if err != nil {
-		return sink.Uploaded{}, err
-	}
-	var half bytes.Buffer
-	if err := write(&half); err != nil {
-		return sink.Uploaded{}, err
-	}
-	body := half.Bytes()[:half.Len()/2]
-	if _, err := k.api.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(k.Bucket()), Key: aws.String(key), UploadId: up.UploadId,
-		PartNumber: aws.Int32(1), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
-		return sink.Uploaded{}, err
+	cut := s3.New(k.api.Options(), func(o *s3.Options) {
+		o.HTTPClient = halfBodies{o.HTTPClient}
+		o.RetryMaxAttempts = 1
+	})
+	if _, err := sink.New(cut, k.Bucket(), "raw/").Concat(ctx, key, contentType, meta, parts); err == nil {
+		return sink.Uploaded{}, fmt.Errorf("the PUT cut off halfway succeeded")
 	}
 	return sink.Uploaded{}, errKilled
 }
 
+// halfBodies sends every request with its body cut off halfway.
+type halfBodies struct{ next s3.HTTPClient }
+
+func (h halfBodies) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.ContentLength > 1 {
+		req.Body = io.NopCloser(io.MultiReader(io.LimitReader(req.Body, req.ContentLength/2), failing{}))
+	}
+	return h.next.Do(req)
+}
+
+type failing struct{}
+
+func (failing) Read([]byte) (int, error) { return 0, errKilled }
+
 // Against DynamoDB Local and versitygw: a writer killed in the middle of
-// its second file leaves nothing a reader sees (no pointer, no second
-// file; the first file is complete but unpublished), and the redelivered
-// commit keeps the first file, finishes the others, and publishes the
-// same files, byte for byte, as a commit that was never interrupted;
-// then the staged parts and the killed upload are gone.
+// its second file's PUT leaves nothing a reader sees (no pointer, no
+// second file — a cut-off PUT stores nothing, and leaves no upload to
+// abort; the first file is complete but unpublished), and the
+// redelivered commit keeps the first file, finishes the others, and
+// publishes the same files, byte for byte, as a commit that was never
+// interrupted; then the staged parts are gone. (A parquet file's
+// multipart upload killed mid-way is scripts/e2e's
+// TestWriterKilledMidCompactionLeavesNothingVisible.)
 func TestCompactionKilledMidFileRedeliveryFinishesTheSameFiles(t *testing.T) {
 	w := newCompactionWorld(t)
 	const n = 6
@@ -184,8 +197,8 @@ func TestCompactionKilledMidFileRedeliveryFinishesTheSameFiles(t *testing.T) {
 	if err != nil || len(files) != 1 || files[0].First != 0 || files[0].Last != 1 {
 		t.Fatalf("files after the kill = %+v, %v; want the first only", files, err)
 	}
-	if got := w.uploads(killedPart, killedRun.Attempt); got != 1 {
-		t.Fatalf("%d uploads in progress after the kill, want the killed one", got)
+	if got := w.uploads(killedPart, killedRun.Attempt); got != 0 {
+		t.Fatalf("%d uploads in progress after the kill, want none (one PUT a file)", got)
 	}
 	if r, err := w.store.Get(w.ctx, killedRun.Input); err != nil || r.Status != runs.Committing {
 		t.Fatalf("run after the kill = %s, %v; want COMMITTING", r.Status, err)
@@ -214,7 +227,7 @@ func TestCompactionKilledMidFileRedeliveryFinishesTheSameFiles(t *testing.T) {
 		t.Errorf("staged parts after publish: %v, %v", parts, err)
 	}
 	if got := w.uploads(killedPart, killedRun.Attempt); got != 0 {
-		t.Errorf("%d uploads in progress after publish, want the killed one aborted", got)
+		t.Errorf("%d uploads in progress after publish, want none", got)
 	}
 	if r, err := w.store.Get(w.ctx, killedRun.Input); err != nil || r.Status != runs.Succeeded || r.Objects != n/2 {
 		t.Errorf("run = %+v, %v; want SUCCEEDED with %d objects", r, err, n/2)
@@ -236,6 +249,14 @@ func (c clockedUploads) Upload(ctx context.Context, key, contentType string, met
 	}
 	c.clock.Add(10 * time.Minute)
 	return c.Sink.Upload(ctx, key, contentType, meta, write)
+}
+
+func (c clockedUploads) Concat(ctx context.Context, key, contentType string, meta map[string]string, parts []sink.Part) (sink.Uploaded, error) {
+	if c.starting != nil {
+		c.starting()
+	}
+	c.clock.Add(10 * time.Minute)
+	return c.Sink.Concat(ctx, key, contentType, meta, parts)
 }
 
 // Against DynamoDB Local and versitygw: a compaction that would outlast
@@ -370,4 +391,66 @@ func TestEveryInvocationWritesAFileBeforeItHandsOn(t *testing.T) {
 		}
 	}
 	w.published(part, run.Attempt, n)
+}
+
+// countedS3 is the emulator's S3 client, counting the requests of each
+// operation the sink makes.
+type countedS3 struct {
+	sink.S3API
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countedS3) count(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[op]++
+}
+
+func (c *countedS3) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	c.count("PutObject")
+	return c.S3API.PutObject(ctx, in, opts...)
+}
+
+func (c *countedS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	c.count("ListObjectsV2")
+	return c.S3API.ListObjectsV2(ctx, in, opts...)
+}
+
+func (c *countedS3) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	c.count("CreateMultipartUpload")
+	return c.S3API.CreateMultipartUpload(ctx, in, opts...)
+}
+
+func (c *countedS3) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	c.count("UploadPart")
+	return c.S3API.UploadPart(ctx, in, opts...)
+}
+
+func (c *countedS3) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	c.count("CompleteMultipartUpload")
+	return c.S3API.CompleteMultipartUpload(ctx, in, opts...)
+}
+
+// Against DynamoDB Local and versitygw: a jsonl commit's PUT-class
+// requests are one PutObject per file (no multipart upload), the
+// manifest and the pointer, and two listings: the attempt's parts and
+// files, then the partition for its clean-up (other attempts and the
+// attempt's own leftovers at once).
+func TestAJSONLCommitIsOnePutPerFile(t *testing.T) {
+	w := newCompactionWorld(t)
+	const n = 6
+	run, part := w.complete("2026-11-07", n)
+	out := w.twoPartFiles(part, run.Attempt)
+	api := &countedS3{S3API: w.st.S3, n: map[string]int{}}
+	s := sink.New(api, w.st.Resources.Bucket, "raw/")
+	res, err := commit.New(w.store, s, commit.WithOutputs(func(string) pipeline.Output { return out })).Commit(w.ctx, run, part)
+	if err != nil || !res.Published || res.Objects != n/2 {
+		t.Fatalf("commit = %+v, %v; want %d files published", res, err, n/2)
+	}
+	w.published(part, run.Attempt, n)
+	want := map[string]int{"PutObject": n/2 + 2, "ListObjectsV2": 2}
+	if fmt.Sprint(api.n) != fmt.Sprint(want) {
+		t.Fatalf("PUT-class requests of the commit = %v, want %v", api.n, want)
+	}
 }

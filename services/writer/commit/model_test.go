@@ -192,11 +192,11 @@ var (
 	errCleanup = fault.Retryable(errors.New("clean-up throttled"))
 )
 
-func (o stallingObjects) RemoveAttemptsBelow(ctx context.Context, p sink.Partition, below int, keep ...int) (int, error) {
+func (o stallingObjects) CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own bool, published []string) (int, int, error) {
 	if o.m.rng.IntN(4) == 0 {
-		return 0, errCleanup
+		return 0, 0, errCleanup
 	}
-	return o.Sink.RemoveAttemptsBelow(ctx, p, below, keep...)
+	return o.Sink.CleanUp(ctx, p, attempt, replaced, own, published)
 }
 
 func (o stallingObjects) Publish(ctx context.Context, p sink.Partition, man sink.Manifest) (sink.Publication, error) {

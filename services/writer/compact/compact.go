@@ -9,8 +9,10 @@
 // continuation — plans the same files, and a file's key names its parts
 // (data-<first>-<last>.jsonl.gz; data-<first>-<last>.<schema>.parquet,
 // the schema's fingerprint in 16 hex digits): a compaction that stopped
-// resumes after the last file that exists in its output. Each file is one multipart upload, completed
-// only when whole (sink.Upload): a file exists complete or not at all.
+// resumes after the last file that exists in its output. A jsonl file is
+// one conditional PutObject streaming its parts (sink.Concat), a parquet
+// file one multipart upload completed only when whole (sink.Upload): a
+// file exists complete or not at all.
 //
 // A compaction that would not finish before its context's deadline (the
 // invocation's) stops between two files and says so (Result.Done false):
@@ -19,7 +21,7 @@
 //
 // jsonl files are the parts' bytes concatenated: gzip members concatenate
 // into one valid gzip stream, so nothing is decompressed or recompressed,
-// and memory stays at one upload chunk. parquet files are written from
+// and memory stays at a read buffer. parquet files are written from
 // the parts' records, decoded a line at a time, with the declared schema
 // or one inferred from every record of the attempt first (a pass of its
 // own); memory is one row group (parquetfile.DefaultRowGroupBytes) plus
@@ -40,8 +42,8 @@ import (
 // Store reads staged parts and writes files; *sink.Sink is one.
 type Store interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
-	Files(ctx context.Context, p sink.Partition, attempt int) ([]sink.File, error)
 	Upload(ctx context.Context, key, contentType string, meta map[string]string, write func(io.Writer) error) (sink.Uploaded, error)
+	Concat(ctx context.Context, key, contentType string, meta map[string]string, parts []sink.Part) (sink.Uploaded, error)
 	FileKey(p sink.Partition, attempt, first, last int, ext string) string
 }
 
@@ -76,8 +78,11 @@ func New(store Store, reserve time.Duration, now func() time.Time) *Compactor {
 type Request struct {
 	Partition sink.Partition
 	Attempt   int
-	// Parts are the attempt's staged parts 0…n-1, checked complete.
+	// Parts are the attempt's staged parts 0…n-1, checked complete, and
+	// Files the attempt's files listed with them (sink.Staged): those of
+	// an earlier try are kept.
 	Parts  []sink.Part
+	Files  []sink.File
 	Output pipeline.Output
 	// Renew, if set, is called before each file but the call's first: the
 	// committer renews its lease there, so that an invocation that
@@ -115,10 +120,7 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	if err != nil {
 		return Result{}, err
 	}
-	files, err := c.existing(ctx, req, f.ext())
-	if err != nil {
-		return Result{}, err
-	}
+	files := c.existing(req, f.ext())
 	res = *settled
 	res.Files = files
 	for _, p := range req.Parts {
@@ -162,27 +164,23 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 	return res, nil
 }
 
-// existing lists the files already written in req's output — its key
+// existing picks the files already written in req's output — its key
 // ending ext names the format and the parquet schema — that follow each
 // other from part 0. Others (of another output, across a deploy that
 // changed output.format or the declared columns; beside the chain, two
 // committers that cut differently across a change of file_size) are left
 // out: nothing publishes them, and the commit removes them after its
 // publish.
-func (c *Compactor) existing(ctx context.Context, req Request, ext string) ([]sink.File, error) {
-	listed, err := c.store.Files(ctx, req.Partition, req.Attempt)
-	if err != nil {
-		return nil, err
-	}
+func (c *Compactor) existing(req Request, ext string) []sink.File {
 	var chain []sink.File
 	next := 0
-	for _, f := range listed { // by First
+	for _, f := range req.Files { // by First
 		if f.First == next && f.Last < len(req.Parts) && f.Key == c.store.FileKey(req.Partition, req.Attempt, f.First, f.Last, ext) {
 			chain = append(chain, f)
 			next = f.Last + 1
 		}
 	}
-	return chain, nil
+	return chain
 }
 
 // cut returns the parts of the next file: from the first, until their
@@ -201,13 +199,7 @@ func cut(parts []sink.Part, size int64) []sink.Part {
 func (c *Compactor) write(ctx context.Context, req Request, f format, group []sink.Part) (sink.File, error) {
 	first, last := group[0].Seq, group[len(group)-1].Seq
 	key := c.store.FileKey(req.Partition, req.Attempt, first, last, f.ext())
-	var records int64
-	up, err := c.store.Upload(ctx, key, f.contentType(), map[string]string{"first-seq": fmt.Sprint(first), "last-seq": fmt.Sprint(last)},
-		func(w io.Writer) error {
-			n, err := f.write(ctx, w, c.store, group)
-			records = n
-			return err
-		})
+	up, records, err := f.store(ctx, c.store, key, map[string]string{"first-seq": fmt.Sprint(first), "last-seq": fmt.Sprint(last)}, group)
 	if err != nil {
 		return sink.File{}, fmt.Errorf("compact parts %d-%d: %w", first, last, err)
 	}

@@ -2,7 +2,6 @@ package compact
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/sluice-data/sluice/shared/fault"
@@ -17,9 +16,10 @@ type format interface {
 	// schema, so that only files of the same output are reused.
 	ext() string
 	contentType() string
-	// write writes the parts' records to w as one file and returns how
-	// many records it wrote (0: not counted).
-	write(ctx context.Context, w io.Writer, parts opener, group []sink.Part) (int64, error)
+	// store stores group's parts as one file at key, complete or not at
+	// all and never over an existing one, and returns how many records
+	// it wrote (0: not counted).
+	store(ctx context.Context, st Store, key string, meta map[string]string, group []sink.Part) (sink.Uploaded, int64, error)
 }
 
 // opener opens a staged part.
@@ -50,33 +50,14 @@ func formatOf(ctx context.Context, parts opener, req Request) (format, *Result, 
 }
 
 // jsonl concatenates the parts' gzip members: one gzip stream, no
-// recompression.
+// recompression, stored in one PutObject whose body streams the parts
+// (sink.Concat).
 type jsonl struct{}
 
 func (jsonl) ext() string         { return ".jsonl.gz" }
 func (jsonl) contentType() string { return "application/x-ndjson" }
 
-func (jsonl) write(ctx context.Context, w io.Writer, parts opener, group []sink.Part) (int64, error) {
-	for _, p := range group {
-		if err := copyPart(ctx, w, parts, p); err != nil {
-			return 0, err
-		}
-	}
-	return 0, nil
-}
-
-func copyPart(ctx context.Context, w io.Writer, parts opener, p sink.Part) error {
-	rc, err := parts.Open(ctx, p.Key)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	n, err := io.Copy(w, rc)
-	if err != nil {
-		return fault.Retryable(fmt.Errorf("copy part %d: %w", p.Seq, err))
-	}
-	if n != p.Bytes {
-		return fault.Retryablef("copy part %d: read %d bytes, the listing says %d", p.Seq, n, p.Bytes)
-	}
-	return nil
+func (j jsonl) store(ctx context.Context, st Store, key string, meta map[string]string, group []sink.Part) (sink.Uploaded, int64, error) {
+	up, err := st.Concat(ctx, key, j.contentType(), meta, group)
+	return up, 0, err
 }

@@ -33,6 +33,18 @@ type parquetFile struct {
 func (f *parquetFile) ext() string       { return "." + f.tag + ".parquet" }
 func (*parquetFile) contentType() string { return "application/vnd.apache.parquet" }
 
+// store writes the file in a multipart upload (sink.Upload): its size is
+// known only once written.
+func (f *parquetFile) store(ctx context.Context, st Store, key string, meta map[string]string, group []sink.Part) (sink.Uploaded, int64, error) {
+	var records int64
+	up, err := st.Upload(ctx, key, f.contentType(), meta, func(w io.Writer) error {
+		n, err := f.write(ctx, w, st, group)
+		records = n
+		return err
+	})
+	return up, records, err
+}
+
 func (f *parquetFile) write(ctx context.Context, w io.Writer, parts opener, group []sink.Part) (int64, error) {
 	pw, err := parquetfile.NewWriter(w, f.schema, f.opts)
 	if err != nil {
