@@ -63,9 +63,12 @@ func DecodeFetch(body []byte) (Fetch, error) {
 
 // DecodeBatch decodes and validates a Batch.
 func DecodeBatch(body []byte) (Batch, error) {
-	var b Batch
-	if err := decode(body, KindBatch, &b); err != nil {
-		return b, err
+	b, ok := scanBatch(body)
+	if !ok {
+		b = Batch{}
+		if err := decode(body, KindBatch, &b); err != nil {
+			return b, err
+		}
 	}
 	errs := checkRun(b.Run)
 	if b.Seq < 0 {
