@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sluice-data/sluice/shared/fault"
 )
 
 // general decodes body the way DecodeBatch did before the scan.
@@ -93,4 +95,36 @@ func FuzzScanBatch(f *testing.F) {
 			t.Fatalf("scan read %+v of %q; the general way %+v, %v", got, body, want, err)
 		}
 	})
+}
+
+func TestDecodeBatchOrDone(t *testing.T) {
+	done := `{"v":1,"kind":"done","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"batches":2,"records":3,"bytes":9}`
+	tests := []struct {
+		name, body, kind, err string
+	}{
+		{"batch, scanned", okBatch, KindBatch, ""},
+		{"batch, the general way", strings.Replace(okBatch, `"AAAA"`, `"AA\/A"`, 1), KindBatch, ""},
+		{"batch, invalid", strings.Replace(okBatch, `"count":1`, `"count":0`, 1), KindBatch, "count 0"},
+		{"done", done, KindDone, ""},
+		{"done, invalid", strings.Replace(done, `"batches":2`, `"batches":-2`, 1), KindDone, "must not be negative"},
+		{"another kind", `{"v":1,"kind":"fetch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"trigger":"manual"}`, "", `not "fetch"`},
+		{"not JSON", `{"v":1,`, "", "not valid JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kind, b, d, err := DecodeBatchOrDone([]byte(tt.body))
+			if tt.err != "" {
+				if err == nil || !fault.IsPermanent(err) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want permanent %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || kind != tt.kind {
+				t.Fatalf("kind %q, %v; want %q", kind, err, tt.kind)
+			}
+			if (kind == KindBatch && (b.RunID != "r" || len(b.Data) != 3)) || (kind == KindDone && d.Batches != 2) {
+				t.Fatalf("decoded %+v / %+v", b, d)
+			}
+		})
+	}
 }
