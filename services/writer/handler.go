@@ -74,7 +74,7 @@ type handler struct {
 // Handle stores one Batch, or records one Done, and commits the run when
 // that completes it.
 func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
-	kind, err := contracts.Kind(m.Body)
+	kind, b, d, err := contracts.DecodeBatchOrDone(m.Body)
 	if err != nil {
 		return err
 	}
@@ -84,21 +84,11 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	)
 	switch kind {
 	case contracts.KindBatch:
-		b, err := contracts.DecodeBatch(m.Body)
-		if err != nil {
-			return err
-		}
 		ref, step = b.Run, func(p sink.Partition) (runs.Run, error) { return h.write(ctx, p, b) }
-	case contracts.KindDone:
-		d, err := contracts.DecodeDone(m.Body)
-		if err != nil {
-			return err
-		}
+	default: // contracts.KindDone
 		ref, step = d.Run, func(sink.Partition) (runs.Run, error) {
 			return h.runs.SetTotals(ctx, d.Run, d.Batches, d.Records, d.Bytes)
 		}
-	default:
-		return fault.Permanentf("writer reads batch and done messages, not %q", kind)
 	}
 	logging.Annotate(ctx, zap.String(logging.FieldInput, ref.Key()), zap.String(logging.FieldRunID, ref.RunID), zap.Int(logging.FieldAttempt, ref.Attempt))
 

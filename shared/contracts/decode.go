@@ -63,10 +63,39 @@ func DecodeFetch(body []byte) (Fetch, error) {
 
 // DecodeBatch decodes and validates a Batch.
 func DecodeBatch(body []byte) (Batch, error) {
-	var b Batch
-	if err := decode(body, KindBatch, &b); err != nil {
-		return b, err
+	b, ok := scanBatch(body)
+	if !ok {
+		b = Batch{}
+		if err := decode(body, KindBatch, &b); err != nil {
+			return b, err
+		}
 	}
+	return b, checkBatch(b)
+}
+
+// DecodeBatchOrDone decodes and validates the message a batches queue
+// carries: a Batch or a Done, said by kind. A batch as the fetcher sends it
+// is read in one pass, without Kind's reading of it first.
+func DecodeBatchOrDone(body []byte) (kind string, b Batch, d Done, err error) {
+	if b, ok := scanBatch(body); ok {
+		return KindBatch, b, d, checkBatch(b)
+	}
+	kind, err = Kind(body)
+	if err != nil {
+		return "", b, d, err
+	}
+	switch kind {
+	case KindBatch:
+		b, err = DecodeBatch(body)
+	case KindDone:
+		d, err = DecodeDone(body)
+	default:
+		err = fault.Permanentf("a batches queue carries batch and done messages, not %s", quote(kind))
+	}
+	return kind, b, d, err
+}
+
+func checkBatch(b Batch) error {
 	errs := checkRun(b.Run)
 	if b.Seq < 0 {
 		errs = append(errs, fmt.Errorf("seq: %d is negative", b.Seq))
@@ -80,7 +109,7 @@ func DecodeBatch(body []byte) (Batch, error) {
 	if b.Count <= 0 || b.RawBytes < int64(2*b.Count) {
 		errs = append(errs, fmt.Errorf("count %d / raw_bytes %d: want count > 0 and at least 2 bytes per record", b.Count, b.RawBytes))
 	}
-	return b, invalid(KindBatch, errs)
+	return invalid(KindBatch, errs)
 }
 
 // DecodeDone decodes and validates a Done.

@@ -113,14 +113,7 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 	if err != nil {
 		return fetched{}, err
 	}
-	// A body cut short or garbled in transit is likely whole next time.
-	if !utf8.Valid(body) {
-		return fetched{}, fault.Retryablef("body is not valid UTF-8 (%d bytes)", len(body))
-	}
-	if !gjson.ValidBytes(body) {
-		return fetched{}, fault.Retryablef("body is not valid JSON (%d bytes)", len(body))
-	}
-	recs, found, err := records(body, src.Records.Path)
+	recs, found, err := readRecords(body, src.Records.Path)
 	if err != nil {
 		return fetched{}, err
 	}
@@ -226,6 +219,27 @@ func requestError(ctx context.Context, op string, timeout time.Duration, err err
 		return fmt.Errorf("%s: timed out after %s: %w", op, timeout, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// readRecords checks that body is whole, valid JSON and returns the
+// records at path, in one pass where scanRecords can.
+func readRecords(body []byte, path string) (recs [][]byte, found bool, err error) {
+	if recs, found, ok := scanRecords(body, path); ok {
+		return recs, found, nil
+	}
+	return readRecordsGeneral(body, path)
+}
+
+// readRecordsGeneral is readRecords for any body and path.
+func readRecordsGeneral(body []byte, path string) ([][]byte, bool, error) {
+	// A body cut short or garbled in transit is likely whole next time.
+	if !utf8.Valid(body) {
+		return nil, false, fault.Retryablef("body is not valid UTF-8 (%d bytes)", len(body))
+	}
+	if !gjson.ValidBytes(body) {
+		return nil, false, fault.Retryablef("body is not valid JSON (%d bytes)", len(body))
+	}
+	return records(body, path)
 }
 
 // records returns the elements of the records array at path in body, each
