@@ -127,6 +127,9 @@ func cmdSchedule(ctx context.Context, aws awsClients, args []string, out io.Writ
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := wf.validate(); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
 	t := contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerManual, Force: *force}
 	if *sources != "" {
 		t.Sources = strings.Split(*sources, ",")

@@ -25,6 +25,7 @@ var progressOut io.Writer = os.Stderr
 // waitFlags are the flags of a command that can wait for the windows it
 // asked for.
 type waitFlags struct {
+	fs      *flag.FlagSet
 	wait    *bool
 	timeout *time.Duration
 	poll    *time.Duration
@@ -32,10 +33,32 @@ type waitFlags struct {
 
 func addWaitFlags(fs *flag.FlagSet) waitFlags {
 	return waitFlags{
+		fs:      fs,
 		wait:    fs.Bool("wait", false, "wait until every window asked for has SUCCEEDED or FAILED, showing progress on stderr, then print their runs; exit 1 if one FAILED"),
 		timeout: fs.Duration("wait-timeout", 0, "with --wait, give up after this long (default: wait until interrupted)"),
-		poll:    fs.Duration("poll", 2*time.Second, "with --wait, how often the runs are read"),
+		poll:    fs.Duration("poll", 2*time.Second, "with --wait, how often the runs are read (> 0)"),
 	}
+}
+
+// validate checks the wait flags once parsed, before anything is sent: a
+// poll of 0 would spin, a negative timeout would read as "forever", and
+// either given without --wait would be silently ignored.
+func (f waitFlags) validate() error {
+	var errs []error
+	if *f.poll <= 0 {
+		errs = append(errs, fmt.Errorf("--poll %v: want a duration > 0", *f.poll))
+	}
+	if *f.timeout < 0 {
+		errs = append(errs, fmt.Errorf("--wait-timeout %v: want a duration >= 0 (0: until interrupted)", *f.timeout))
+	}
+	if !*f.wait {
+		f.fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "poll" || fl.Name == "wait-timeout" {
+				errs = append(errs, fmt.Errorf("--%s is for --wait, which is not given", fl.Name))
+			}
+		})
+	}
+	return errors.Join(errs...)
 }
 
 // waiter waits for the runs of a set of inputs to end.

@@ -169,3 +169,36 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// --poll and --wait-timeout are checked before anything is sent: a zero
+// or negative poll would spin, a negative timeout would mean "forever",
+// and either without --wait would be silently ignored.
+func TestWaitFlagsValidated(t *testing.T) {
+	setup(t)
+	backfill := []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-02"}
+	tests := []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"zero poll", []string{"--wait", "--poll", "0"}, "--poll"},
+		{"negative poll", []string{"--wait", "--poll", "-1s"}, "--poll"},
+		{"negative timeout", []string{"--wait", "--wait-timeout", "-5s"}, "--wait-timeout"},
+		{"poll without --wait", []string{"--poll", "1s"}, "--wait"},
+		{"timeout without --wait", []string{"--wait-timeout", "1m"}, "--wait"},
+	}
+	for _, tt := range tests {
+		for _, cmd := range [][]string{backfill, {"schedule", "--sources", "orders", "--from", "2026-11-01", "--to", "2026-11-02"}} {
+			t.Run(cmd[0]+" "+tt.name, func(t *testing.T) {
+				var out bytes.Buffer
+				err := run(context.Background(), append(append([]string{}, cmd...), tt.flags...), &out)
+				if err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != 2 {
+					t.Fatalf("err = %v (exit %d), want one naming %s, exit 2", err, exitCode(err), tt.want)
+				}
+				if strings.Contains(out.String(), "sent") {
+					t.Errorf("a trigger was sent: %s", out.String())
+				}
+			})
+		}
+	}
+}
