@@ -30,6 +30,9 @@ func cmdBackfill(ctx context.Context, aws awsClients, args []string, out io.Writ
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := wf.validate(); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
 	if *src == "" || *from == "" || *to == "" {
 		return errors.New("backfill: --source, --from and --to are required")
 	}

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sluice-data/sluice/services/sluicectl/grid"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
@@ -126,6 +127,9 @@ func cmdSchedule(ctx context.Context, aws awsClients, args []string, out io.Writ
 	wf := addWaitFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := wf.validate(); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
 	}
 	t := contracts.Trigger{V: contracts.Version, Kind: contracts.KindTrigger, Trigger: contracts.TriggerManual, Force: *force}
 	if *sources != "" {
@@ -240,7 +244,7 @@ func PrintRuns(out io.Writer, list []runs.Run) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INPUT\tSTATUS\tATTEMPT\tRECORDS\tOBJECTS\tDURATION\tTRIGGER\tERROR")
 	for _, r := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Input, r.Status, r.Attempt, r.Records, r.Objects, duration(r), r.Trigger, r.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Input, r.Status, r.Attempt, r.Records, r.Objects, duration(r), r.Trigger, grid.Printable(r.LastError))
 	}
 	return tw.Flush()
 }
@@ -262,7 +266,7 @@ func PrintAttempts(out io.Writer, list []runs.Run) error {
 		if r.SchemaChange != "" {
 			schema += " (changed from " + r.SchemaChange + ")"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Attempt, r.Status, r.Trigger, r.Owner, orDash(r.ClaimedAt), orDash(r.FinishedAt), batches, r.Records, schema, errText)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Attempt, r.Status, r.Trigger, r.Owner, orDash(r.ClaimedAt), orDash(r.FinishedAt), batches, r.Records, schema, grid.Printable(errText))
 	}
 	return tw.Flush()
 }
@@ -313,7 +317,7 @@ func cmdRelease(ctx context.Context, aws awsClients, args []string, out io.Write
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "released %s: attempt %d is %s (%s); the next trigger claims it as attempt %d\n", r.Input, r.Attempt, r.Status, r.LastError, r.Attempt+1)
+	fmt.Fprintf(out, "released %s: attempt %d is %s (%s); the next trigger claims it as attempt %d\n", r.Input, r.Attempt, r.Status, grid.Printable(r.LastError), r.Attempt+1)
 	return nil
 }
 

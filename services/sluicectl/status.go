@@ -72,11 +72,7 @@ func cmdStatus(ctx context.Context, aws awsClients, args []string, out io.Writer
 	}
 	colour := isTerminal(out) && os.Getenv("NO_COLOR") == ""
 	for {
-		now := fixed
-		if now.IsZero() {
-			now = time.Now().UTC()
-		}
-		g, err := readGrid(ctx, store, sources, now, *last, *grace)
+		g, err := readGrid(ctx, store, sources, fixed, *last, *grace)
 		if err != nil {
 			if *watch > 0 && ctx.Err() != nil {
 				return nil // interrupted mid-read: the watch is over
@@ -120,8 +116,13 @@ func cmdStatus(ctx context.Context, aws awsClients, args []string, out io.Writer
 
 // readGrid reads the runs of the last n windows of each source, and of
 // the latest SUCCEEDED window of each that has none among them, and
-// builds the grid.
-func readGrid(ctx context.Context, store *runs.Store, sources []pipeline.Source, now time.Time, n int, grace time.Duration) (grid.Grid, error) {
+// builds the grid at at, or when at is zero at the time the read ended:
+// a now taken before the read would be older than a run claimed during it.
+func readGrid(ctx context.Context, store *runs.Store, sources []pipeline.Source, at time.Time, n int, grace time.Duration) (grid.Grid, error) {
+	now := at
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
 	var keys []string
 	for _, src := range sources {
 		for _, w := range grid.Windows(src.Partition, now, n) {
@@ -152,6 +153,11 @@ func readGrid(ctx context.Context, store *runs.Store, sources []pipeline.Source,
 			}
 		}
 		in = append(in, grid.Input{Source: src, Runs: byWindow, Latest: latest})
+	}
+	if at.IsZero() {
+		// A window that began during the read has no run read, and shows
+		// not yet due, as it is: a window is due only after it ends.
+		now = time.Now().UTC()
 	}
 	return grid.Build(now, n, grace, in), nil
 }

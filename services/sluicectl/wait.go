@@ -22,9 +22,21 @@ var ErrWindowsFailed = errors.New("windows FAILED")
 // progressOut is where --wait draws its progress (stderr; tests swap it).
 var progressOut io.Writer = os.Stderr
 
+// failedSettle is how long --wait holds the FAILED end of a run that was
+// live when the trigger was sent before it counts it as the end: the run
+// may have ended before dedupe handled the trigger, which then claims a
+// new attempt (the one waited for). Dedupe handles a trigger within
+// seconds; tests shorten it.
+var failedSettle = 10 * time.Second
+
+// noRunHint is how long --wait waits for a window's first run before it
+// says what may be wrong (tests shorten it).
+var noRunHint = time.Minute
+
 // waitFlags are the flags of a command that can wait for the windows it
 // asked for.
 type waitFlags struct {
+	fs      *flag.FlagSet
 	wait    *bool
 	timeout *time.Duration
 	poll    *time.Duration
@@ -32,10 +44,32 @@ type waitFlags struct {
 
 func addWaitFlags(fs *flag.FlagSet) waitFlags {
 	return waitFlags{
+		fs:      fs,
 		wait:    fs.Bool("wait", false, "wait until every window asked for has SUCCEEDED or FAILED, showing progress on stderr, then print their runs; exit 1 if one FAILED"),
 		timeout: fs.Duration("wait-timeout", 0, "with --wait, give up after this long (default: wait until interrupted)"),
-		poll:    fs.Duration("poll", 2*time.Second, "with --wait, how often the runs are read"),
+		poll:    fs.Duration("poll", 2*time.Second, "with --wait, how often the runs are read (> 0)"),
 	}
+}
+
+// validate checks the wait flags once parsed, before anything is sent: a
+// poll of 0 would spin, a negative timeout would read as "forever", and
+// either given without --wait would be silently ignored.
+func (f waitFlags) validate() error {
+	var errs []error
+	if *f.poll <= 0 {
+		errs = append(errs, fmt.Errorf("--poll %v: want a duration > 0", *f.poll))
+	}
+	if *f.timeout < 0 {
+		errs = append(errs, fmt.Errorf("--wait-timeout %v: want a duration >= 0 (0: until interrupted)", *f.timeout))
+	}
+	if !*f.wait {
+		f.fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "poll" || fl.Name == "wait-timeout" {
+				errs = append(errs, fmt.Errorf("--%s is for --wait, which is not given", fl.Name))
+			}
+		})
+	}
+	return errors.Join(errs...)
 }
 
 // waiter waits for the runs of a set of inputs to end.
@@ -44,6 +78,9 @@ type waiter struct {
 	keys   []string            // the inputs, in the order asked
 	before map[string]runs.Run // their runs before the trigger was sent
 	force  bool
+	// failedAt holds when a run live before the trigger was first seen
+	// FAILED (see done).
+	failedAt map[string]time.Time
 }
 
 // newWaiter reads the runs of inputs as they are before the trigger that
@@ -67,32 +104,55 @@ func newWaiter(ctx context.Context, aws awsClients, inputs []pipeline.Input, for
 // done reports whether cur is the end of the run the trigger asked for: it
 // ended, and it is not a run that ended before the trigger and that the
 // trigger runs again (a FAILED one, or with --force a SUCCEEDED one: those
-// take a new attempt). A run live before the trigger is waited for as is:
-// dedupe drops the trigger while it holds its lease.
-func (w *waiter) done(cur runs.Run, ok bool) bool {
+// take a new attempt). A run live before the trigger is waited for as is —
+// dedupe drops the trigger while the run holds its lease — but should it
+// end FAILED, the trigger may reach dedupe after and claim a new attempt:
+// that FAILED end counts only once it has stood for failedSettle.
+func (w *waiter) done(cur runs.Run, ok bool, now time.Time) bool {
 	if !ok || (cur.Status != runs.Succeeded && cur.Status != runs.Failed) {
 		return false
 	}
 	prev, had := w.before[cur.Input]
-	return !had || prev.Status.Live() || cur.Attempt > prev.Attempt ||
-		(prev.Status == runs.Succeeded && !w.force)
+	switch {
+	case !had || cur.Attempt > prev.Attempt:
+		return true
+	case prev.Status.Live():
+		if cur.Status == runs.Succeeded {
+			return true
+		}
+		if w.failedAt == nil {
+			w.failedAt = map[string]time.Time{}
+		}
+		at, seen := w.failedAt[cur.Input]
+		if !seen {
+			w.failedAt[cur.Input], at = now, now
+		}
+		return now.Sub(at) >= failedSettle
+	default:
+		return prev.Status == runs.Succeeded && !w.force
+	}
 }
 
 // tally is what one poll found.
 type tally struct {
 	done, failed int
 	records      int64
+	noRun        []string // inputs with no run yet
 }
 
 func (w *waiter) count(got map[string]runs.Run) tally {
 	var t tally
+	now := time.Now()
 	for _, k := range w.keys {
 		r, ok := got[k]
+		if !ok {
+			t.noRun = append(t.noRun, k)
+		}
 		prev, had := w.before[k]
 		if ok && (!had || r.Attempt > prev.Attempt || prev.Status.Live()) {
 			t.records += r.Records // this trigger's run, done or not
 		}
-		if w.done(r, ok) {
+		if w.done(r, ok, now) {
 			t.done++
 			if r.Status == runs.Failed {
 				t.failed++
@@ -112,6 +172,7 @@ func (w *waiter) wait(ctx context.Context, f waitFlags, out io.Writer) error {
 		defer cancel()
 	}
 	bar := newProgress(progressOut, len(w.keys))
+	hinted := false
 	var seen map[string]runs.Run // the runs the latest poll read
 	for {
 		got, err := w.store.GetMany(ctx, w.keys)
@@ -122,6 +183,12 @@ func (w *waiter) wait(ctx context.Context, f waitFlags, out io.Writer) error {
 			seen = got
 			t := w.count(got)
 			bar.draw(t)
+			if !hinted && len(t.noRun) > 0 && time.Since(bar.start) >= noRunHint {
+				hinted = true
+				bar.note(fmt.Sprintf("still no run for %d of %d windows (first: %s): dedupe has not claimed them. "+
+					"If their trigger was parked in a dead-letter queue, none will come (sluicectl redrive); --wait-timeout bounds the wait",
+					len(t.noRun), len(w.keys), t.noRun[0]))
+			}
 			if t.done == len(w.keys) {
 				bar.finish()
 				return w.report(got, out)
@@ -175,7 +242,7 @@ type progress struct {
 	start    time.Time
 	last     string // the latest line drawn
 	lastAt   time.Time
-	lastSeen tally
+	lastSeen [3]int64 // done, failed, records of the latest line printed
 }
 
 func newProgress(w io.Writer, total int) *progress {
@@ -196,10 +263,19 @@ func (p *progress) draw(t tally) {
 		fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %s", strings.Repeat("█", n), strings.Repeat("░", width-n), line)
 		return
 	}
-	if t != p.lastSeen || p.lastAt.IsZero() || time.Since(p.lastAt) >= 30*time.Second {
+	seen := [3]int64{int64(t.done), int64(t.failed), t.records}
+	if seen != p.lastSeen || p.lastAt.IsZero() || time.Since(p.lastAt) >= 30*time.Second {
 		fmt.Fprintln(p.w, line)
-		p.lastSeen, p.lastAt = t, time.Now()
+		p.lastSeen, p.lastAt = seen, time.Now()
 	}
+}
+
+// note writes a line of its own under the bar.
+func (p *progress) note(s string) {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+	fmt.Fprintln(p.w, s)
 }
 
 // finish ends a bar drawn in place.

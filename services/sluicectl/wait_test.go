@@ -40,14 +40,15 @@ func TestWait(t *testing.T) {
 	days := []string{"2026-11-01", "2026-11-02", "2026-11-03"}
 	backfill := []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-04", "--wait", "--poll", "100ms", "--wait-timeout", "20s"}
 	tests := []struct {
-		name      string
-		args      []string
-		before    []runs.Run // in the table before the command
-		steps     []step
-		wantErr   error
-		wantOut   []string
-		wantExit  int
-		minFinish time.Duration // the command must not end before
+		name         string
+		args         []string
+		before       []runs.Run // in the table before the command
+		steps        []step
+		wantErr      error
+		wantOut      []string
+		wantExit     int
+		minFinish    time.Duration // the command must not end before
+		wantProgress string
 	}{
 		{
 			name: "all succeed", args: backfill,
@@ -91,6 +92,32 @@ func TestWait(t *testing.T) {
 			minFinish: 500 * time.Millisecond,
 		},
 		{
+			// A run live when the trigger is sent may end FAILED before
+			// dedupe handles the trigger, which then claims a new attempt:
+			// that attempt is the end waited for, not the FAILED one.
+			name: "a live run that FAILED and is run again by the trigger", args: backfill,
+			before: []runs.Run{running(days[0], 1), succeeded(days[1], 1, 7), succeeded(days[2], 1, 9)},
+			steps: []step{
+				{300 * time.Millisecond, []runs.Run{failed(days[0], 1)}},
+				{400 * time.Millisecond, []runs.Run{running(days[0], 2)}},
+				{800 * time.Millisecond, []runs.Run{succeeded(days[0], 2, 50)}},
+			},
+			wantOut:   []string{"orders/2026-11-01  SUCCEEDED  2", "all 3 windows SUCCEEDED"},
+			minFinish: 800 * time.Millisecond,
+		},
+		{
+			// ... and when no new attempt follows (dedupe dropped the
+			// trigger while the run was live), its FAILED end is the end.
+			name: "a live run that FAILED and is not run again", args: backfill,
+			before: []runs.Run{running(days[0], 1), succeeded(days[1], 1, 7), succeeded(days[2], 1, 9)},
+			steps: []step{
+				{300 * time.Millisecond, []runs.Run{failed(days[0], 1)}},
+			},
+			wantErr: ErrWindowsFailed, wantExit: 1,
+			wantOut:   []string{"orders/2026-11-01  FAILED     1"},
+			minFinish: 300*time.Millisecond + 500*time.Millisecond, // + failedSettle, as the test sets it
+		},
+		{
 			name: "schedule --wait", args: []string{"schedule", "--sources", "orders", "--from", "2026-11-01", "--to", "2026-11-03", "--wait", "--poll", "100ms", "--wait-timeout", "20s"},
 			steps: []step{
 				{300 * time.Millisecond, []runs.Run{succeeded(days[0], 1, 1), succeeded(days[1], 1, 1)}},
@@ -99,10 +126,11 @@ func TestWait(t *testing.T) {
 			minFinish: 300 * time.Millisecond,
 		},
 		{
-			name: "gives up at --wait-timeout", args: []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-02", "--wait", "--poll", "100ms", "--wait-timeout", "700ms"},
+			name: "gives up at --wait-timeout", args: []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-03", "--wait", "--poll", "100ms", "--wait-timeout", "700ms"},
 			steps:   []step{{200 * time.Millisecond, []runs.Run{running(days[0], 1)}}},
 			wantErr: context.DeadlineExceeded, wantExit: 2, minFinish: 700 * time.Millisecond,
-			wantOut: []string{"orders/2026-11-01  RUNNING  1"}, // the runs so far
+			wantOut:      []string{"orders/2026-11-01  RUNNING  1"}, // the runs so far
+			wantProgress: "still no run for 1 of 2 windows (first: orders/2026-11-02)",
 		},
 	}
 	for _, tt := range tests {
@@ -111,7 +139,11 @@ func TestWait(t *testing.T) {
 			runstest.Put(t, st.DynamoDB, st.Resources.Table, tt.before...)
 			var progress bytes.Buffer
 			progressOut = &progress
-			t.Cleanup(func() { progressOut = os.Stderr })
+			settle := failedSettle
+			failedSettle = 500 * time.Millisecond
+			hint := noRunHint
+			noRunHint = 300 * time.Millisecond
+			t.Cleanup(func() { progressOut, failedSettle, noRunHint = os.Stderr, settle, hint })
 			start := time.Now()
 			stepsDone := make(chan struct{})
 			go func() {
@@ -138,6 +170,9 @@ func TestWait(t *testing.T) {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
 				}
+			}
+			if !strings.Contains(progress.String(), tt.wantProgress) {
+				t.Errorf("progress lacks %q:\n%s", tt.wantProgress, progress.String())
 			}
 			// The progress, in a pipe: plain lines, the last one complete.
 			lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
@@ -166,6 +201,39 @@ func TestExitCode(t *testing.T) {
 	for _, tt := range tests {
 		if got := exitCode(tt.err); got != tt.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// --poll and --wait-timeout are checked before anything is sent: a zero
+// or negative poll would spin, a negative timeout would mean "forever",
+// and either without --wait would be silently ignored.
+func TestWaitFlagsValidated(t *testing.T) {
+	setup(t)
+	backfill := []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-02"}
+	tests := []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"zero poll", []string{"--wait", "--poll", "0"}, "--poll"},
+		{"negative poll", []string{"--wait", "--poll", "-1s"}, "--poll"},
+		{"negative timeout", []string{"--wait", "--wait-timeout", "-5s"}, "--wait-timeout"},
+		{"poll without --wait", []string{"--poll", "1s"}, "--wait"},
+		{"timeout without --wait", []string{"--wait-timeout", "1m"}, "--wait"},
+	}
+	for _, tt := range tests {
+		for _, cmd := range [][]string{backfill, {"schedule", "--sources", "orders", "--from", "2026-11-01", "--to", "2026-11-02"}} {
+			t.Run(cmd[0]+" "+tt.name, func(t *testing.T) {
+				var out bytes.Buffer
+				err := run(context.Background(), append(append([]string{}, cmd...), tt.flags...), &out)
+				if err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != 2 {
+					t.Fatalf("err = %v (exit %d), want one naming %s, exit 2", err, exitCode(err), tt.want)
+				}
+				if strings.Contains(out.String(), "sent") {
+					t.Errorf("a trigger was sent: %s", out.String())
+				}
+			})
 		}
 	}
 }

@@ -2,12 +2,14 @@ package runs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluice-data/sluice/shared/awsconf"
 	"github.com/sluice-data/sluice/shared/backoff"
@@ -20,9 +22,12 @@ const batchGetLimit = 100
 // GetMany returns the current runs of inputs that have one, by input: the
 // inputs a caller already knows — the windows of a source over a range,
 // which the pipeline config enumerates — read by key in batches of 100,
-// not by a scan. An input with no run is absent from the map.
+// not by a scan. An input with no run is absent from the map. An input
+// asked more than once is read once (DynamoDB refuses a batch whose keys
+// repeat).
 func (s *Store) GetMany(ctx context.Context, inputs []string) (map[string]Run, error) {
 	out := make(map[string]Run, len(inputs))
+	inputs = unique(inputs)
 	for len(inputs) > 0 {
 		n := min(len(inputs), batchGetLimit)
 		keys := make([]map[string]types.AttributeValue, 0, n)
@@ -47,7 +52,12 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 		}})
 		cancel()
 		if err != nil {
-			return fault.Retryable(fmt.Errorf("get %d runs: %w", len(keys), err))
+			err = fmt.Errorf("get %d runs: %w", len(keys), err)
+			var api smithy.APIError
+			if errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
+				return fault.Permanent(err) // the request itself is wrong: asking again gets the same answer
+			}
+			return fault.Retryable(err)
 		}
 		for _, item := range res.Responses[s.cfg.Table] {
 			r, err := decodeRun(item)
@@ -88,4 +98,17 @@ func (s *Store) LatestSucceeded(ctx context.Context, inputs []string) (Run, bool
 		inputs = inputs[n:]
 	}
 	return Run{}, false, nil
+}
+
+// unique returns inputs without repeats, in their first order.
+func unique(inputs []string) []string {
+	seen := make(map[string]struct{}, len(inputs))
+	out := make([]string, 0, len(inputs))
+	for _, in := range inputs {
+		if _, ok := seen[in]; !ok {
+			seen[in] = struct{}{}
+			out = append(out, in)
+		}
+	}
+	return out
 }

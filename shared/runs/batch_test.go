@@ -7,8 +7,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
 )
@@ -62,5 +64,25 @@ func TestGetManyReadsUnprocessedKeys(t *testing.T) {
 	}
 	if len(got) != 8 || db.calls < 4 {
 		t.Fatalf("%d runs in %d calls, want all 8, the unprocessed keys asked for again (8 → 4 → 2 → 1 → 1)", len(got), db.calls)
+	}
+}
+
+// refusingDB answers every BatchGetItem as DynamoDB answers a malformed one.
+type refusingDB struct{ runs.DynamoDB }
+
+func (refusingDB) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "ValidationException", Message: "Provided list of item keys contains duplicates"}
+}
+
+// A request DynamoDB refuses as invalid fails the same way when asked
+// again: GetMany classifies it permanent, not retryable.
+func TestGetManyValidationIsPermanent(t *testing.T) {
+	s, err := runs.New(refusingDB{}, runs.Config{Table: "runs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetMany(context.Background(), []string{"orders/2026-11-01"})
+	if err == nil || !fault.IsPermanent(err) {
+		t.Fatalf("GetMany error %v (class %v), want a permanent one", err, fault.ClassOf(err))
 	}
 }

@@ -126,7 +126,7 @@ func buildSource(now time.Time, n int, grace time.Duration, in Input) Source {
 		}
 	}
 	rep := freshness.Check(p, latest, now, grace)
-	row.Freshness.AgeSeconds = int64(rep.Age / time.Second)
+	row.Freshness.AgeSeconds = max(int64(rep.Age/time.Second), 0) // a window stamped by a clock ahead of ours is not from the future
 	row.Freshness.AllowedSeconds = int64(rep.Allowed / time.Second)
 	row.Freshness.Stale = rep.Stale
 	row.Freshness.Due = len(rep.Due)
@@ -205,7 +205,9 @@ func durationMS(now time.Time, r runs.Run) int64 {
 	} else if !r.Status.Live() {
 		return 0
 	}
-	return end.Sub(start).Milliseconds()
+	// Clamped: a run claimed after now was taken, or by a host whose clock
+	// runs ahead, has not run for less than nothing.
+	return max(end.Sub(start).Milliseconds(), 0)
 }
 
 // Failures returns the source's failed cells, oldest first.

@@ -88,3 +88,34 @@ func TestAge(t *testing.T) {
 		}
 	}
 }
+
+// A run claimed or finished after now — read after now was taken, or
+// stamped by a host whose clock runs ahead — shows no negative duration
+// or age: they are clamped to 0.
+func TestBuildNoNegativeDurations(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	src := &pipeline.Source{Name: "s", Partition: pipeline.Partition{Every: pipeline.Hour}}
+	ahead := now.Add(2 * time.Second).Format(time.RFC3339Nano)
+	later := now.Add(5 * time.Second).Format(time.RFC3339Nano)
+	tests := []struct {
+		name string
+		run  runs.Run
+	}{
+		{"live, claimed after now", runs.Run{Window: "2026-11-24T09", Status: runs.Running, Attempt: 1, ClaimedAt: ahead}},
+		{"finished before it was claimed", runs.Run{Window: "2026-11-24T09", Status: runs.Failed, Attempt: 1, ClaimedAt: later, FinishedAt: ahead}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			latest := runs.Run{Window: "2026-11-24T11", Status: runs.Succeeded} // a window ending after now
+			g := grid.Build(now, 2, 0, []grid.Input{{Source: src, Runs: map[string]runs.Run{tt.run.Window: tt.run}, Latest: &latest}})
+			for _, c := range g.Sources[0].Cells {
+				if c.DurationMS < 0 {
+					t.Errorf("cell %s: duration_ms %d, want >= 0", c.Window, c.DurationMS)
+				}
+			}
+			if a := g.Sources[0].Freshness.AgeSeconds; a < 0 {
+				t.Errorf("age_seconds %d, want >= 0", a)
+			}
+		})
+	}
+}

@@ -112,6 +112,7 @@ func Text(w io.Writer, g Grid, colour bool) error {
 		if c.ErrorClass != "" {
 			e = c.ErrorClass + ": " + e
 		}
+		e = Printable(e)
 		if r := []rune(e); len(r) > maxErrorText {
 			e = string(r[:maxErrorText]) + "…"
 		}

@@ -49,6 +49,19 @@ func testReadsByKey(t *testing.T, open Open) {
 	if _, ok := got["orders/w150"]; ok {
 		t.Error("orders/w150 has no run but was returned")
 	}
+	// The same input asked twice (schedule --sources orders,orders) is read
+	// once: DynamoDB refuses a batch whose keys repeat.
+	dup := []string{"orders/w149", "orders/w150", "orders/w149", "orders/w148", "orders/w148"}
+	got, err = s.GetMany(ctx, dup)
+	if err != nil {
+		t.Fatalf("GetMany with repeated inputs: %v", err)
+	}
+	if len(got) != 2 || got["orders/w149"].Input != "orders/w149" || got["orders/w148"].Input != "orders/w148" {
+		t.Errorf("GetMany with repeated inputs returned %v, want w149 and w148", got)
+	}
+	if _, ok, err := s.LatestSucceeded(ctx, []string{"orders/w020", "orders/w020"}); err != nil || !ok {
+		t.Errorf("LatestSucceeded with a repeated input: %v, %v; want w020", ok, err)
+	}
 	for _, tt := range []struct {
 		name   string
 		inputs []string
