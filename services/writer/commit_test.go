@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/services/writer/commit"
@@ -21,6 +24,9 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
+	"github.com/sluice-data/sluice/shared/metrics/metricstest"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -175,7 +181,9 @@ func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *test
 	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, out: out, batchesURL: "batches-url",
 		commits: commit.New(store, objects, commit.WithReserve(time.Hour), commit.WithOutputs(func(string) pipeline.Output {
 			return pipeline.Output{Format: pipeline.JSONL, FileSize: 1} // a file per part: the first invocation writes one of three
-		}))}
+		})), metrics: metrics.New("Sluice", "writer")}
+	var logs bytes.Buffer
+	ctx, _ = logging.WithScope(ctx, zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.InfoLevel)))
 	claimed, err := store.Claim(ctx, runs.ClaimRequest{Source: "orders", Window: "2026-11-01", Trigger: "manual", MessageID: "in-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -226,5 +234,19 @@ func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *test
 	}
 	if len(out.bodies) != 1 {
 		t.Fatalf("%d messages sent, want no second continuation", len(out.bodies))
+	}
+	// The invocation that publishes — not the one that won BeginCommit —
+	// puts the run's success on its line, once.
+	succeeded := 0
+	for sc := bufio.NewScanner(&logs); sc.Scan(); {
+		if vals, _, err := metricstest.Values(sc.Bytes()); err == nil && vals["RunsSucceeded"] > 0 {
+			succeeded += int(vals["RunsSucceeded"])
+			if vals["Records"] != 3*n || vals["Bytes"] != 900 {
+				t.Errorf("success line's Records %v Bytes %v, want %d 900", vals["Records"], vals["Bytes"], 3*n)
+			}
+		}
+	}
+	if succeeded != 1 {
+		t.Fatalf("RunsSucceeded %d across the two invocations, want 1:\n%s", succeeded, logs.String())
 	}
 }

@@ -70,6 +70,9 @@ func (e *Emitter) field(dim, value string, ms []Metric) zap.Field {
 			kept = append(kept, m)
 		}
 	}
+	if len(kept) == 0 {
+		return zap.Skip() // a directive with no metrics is not one
+	}
 	return zap.Inline(line{
 		ts:        e.now().UnixMilli(),
 		namespace: e.namespace,

@@ -138,3 +138,14 @@ func TestCatalog(t *testing.T) {
 		t.Errorf("%d units, CloudWatch has 27", len(metrics.Units))
 	}
 }
+
+// A line whose every value is non-finite carries no `_aws` directive at
+// all (not one with an empty Metrics list).
+func TestAllNonFiniteValuesAddNothing(t *testing.T) {
+	var buf bytes.Buffer
+	em := metrics.New("Sluice", "scheduler")
+	jsonLogger(&buf).Info("freshness", em.Source("orders", metrics.FreshnessLag.Of(posInf())))
+	if strings.Contains(buf.String(), "_aws") {
+		t.Fatalf("line has a directive: %s", buf.String())
+	}
+}

@@ -45,12 +45,14 @@ data "aws_iam_policy_document" "operator" {
   }
 
   statement {
-    # runs (GetItem, Query, Scan), trigger and redrive of fetch/batches
+    # runs (GetItem, Query, Scan), status and --wait (BatchGetItem:
+    # GetMany, LatestSucceeded), trigger and redrive of fetch/batches
     # (GetItem), release (GetItem, then
     # the conditional UpdateItem and history PutItem of a failed run).
     sid = "ReadAndReleaseRuns"
     actions = [
       "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
       "dynamodb:Query",
       "dynamodb:Scan",
       "dynamodb:UpdateItem",

@@ -61,7 +61,7 @@ import (
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	RenewCommit(ctx context.Context, r contracts.Run) (runs.Run, error)
-	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	FinishCommit(ctx context.Context, r contracts.Run, objects int) (bool, error)
 	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 }
@@ -131,6 +131,10 @@ type Result struct {
 	// Won is true for the one caller that decided the commit (step 1);
 	// others that found it decided helped finish it.
 	Won bool
+	// Finished is true for the one call that moved the run to SUCCEEDED
+	// (step 7): whichever invocation that is — the one that won step 1, a
+	// continuation, a retry — it reports the run's success, once.
+	Finished bool
 	// Published is true when this call moved the partition's pointer.
 	Published bool
 	// Replaced is the attempt the partition showed before (0: none).
@@ -235,7 +239,8 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 			return res, err
 		}
 	}
-	return res, c.runs.FinishCommit(ctx, ref, len(keys))
+	res.Finished, err = c.runs.FinishCommit(ctx, ref, len(keys))
+	return res, err
 }
 
 // recordSchema records on the run the schema its files are published with
@@ -342,7 +347,7 @@ func (c *Committer) GiveUp(ctx context.Context, ref contracts.Run, p sink.Partit
 	case err != nil:
 		return 0, fmt.Errorf("give up on the commit of %s attempt %d: %w", ref.Key(), ref.Attempt, err)
 	case ptr.Attempt == ref.Attempt:
-		if err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs)); err != nil {
+		if _, err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs)); err != nil {
 			return 0, fmt.Errorf("give up on the commit of %s attempt %d, which is published: %w", ref.Key(), ref.Attempt, err)
 		}
 		return EndedSucceeded, nil
