@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/metrics"
@@ -134,6 +135,7 @@ func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 func (b *batcher) packLoop(ctx context.Context) {
 	defer close(b.packed)
 	defer close(b.full)
+	defer b.recoverPanic()
 	for p := range b.queue {
 		select {
 		case <-b.stopped:
@@ -149,6 +151,7 @@ func (b *batcher) packLoop(ctx context.Context) {
 // sendLoop sends the full batches; after an error it only drains them.
 func (b *batcher) sendLoop(ctx context.Context) {
 	defer close(b.sent)
+	defer b.recoverPanic()
 	for f := range b.full {
 		select {
 		case <-b.stopped:
@@ -158,6 +161,17 @@ func (b *batcher) sendLoop(ctx context.Context) {
 		if err := b.send(ctx, f); err != nil {
 			b.fail(err)
 		}
+	}
+}
+
+// recoverPanic makes a panic of the packing or sending goroutine the
+// pipeline's error, as the consumer's guard does for the handler's own
+// goroutine (which cannot recover another's): the message fails, the
+// process and its other messages go on. The packer's pending hand-overs
+// see stopped and return.
+func (b *batcher) recoverPanic() {
+	if r := recover(); r != nil {
+		b.fail(fault.Permanent(fmt.Errorf("%w: %v", consumer.ErrPanic, r)))
 	}
 }
 

@@ -2,8 +2,10 @@ package source
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
+	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/pipeline"
 )
 
@@ -125,6 +127,14 @@ func (q *readAhead) launch() {
 	q.wg.Add(1)
 	go func() {
 		defer q.wg.Done()
+		// A panic here (a parser bug on an API's body, an authorizer's)
+		// is the page's permanent error: no recover of the walk's own
+		// goroutine reaches this one.
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- result{err: fault.Permanent(fmt.Errorf("source %s: reading a page ahead panicked: %v", q.src.Name, r))}
+			}
+		}()
 		f, err := q.c.fetchPage(q.ctx, q.src, q.pg, q.auth, st, false)
 		ch <- result{f, err}
 	}()
