@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,20 +61,27 @@ func (s *Sink) Concat(ctx context.Context, key, contentType string, meta map[str
 			return Uploaded{}, fault.Retryable(fmt.Errorf("put s3://%s/%s: %w (and then: exists %v, %v)", s.bucket, key, err, ok, herr))
 		}
 		return Uploaded{Key: key, Bytes: size, Existed: true}, nil
-	case body.err != nil: // the parts could not be read: say so, not the PUT's wrapping of it
-		return Uploaded{}, body.err
+	case body.readErr() != nil: // the parts could not be read: say so, not the PUT's wrapping of it
+		return Uploaded{}, body.readErr()
 	}
 	return Uploaded{}, fault.Retryable(fmt.Errorf("put s3://%s/%s: %w", s.bucket, key, err))
 }
 
 // concatReader reads parts as one stream, opening each part as the read
 // reaches it; it seeks by reopening the part at the offset.
+//
+// Its methods hold mu: net/http may go on reading a request body in its
+// own goroutine after the call returned (an early answer, a timeout) while
+// Concat closes it, or an SDK retry rewinds it. After Close a Read ends
+// the stream with errClosed.
 type concatReader struct {
-	ctx   context.Context
-	s     *Sink
-	parts []Part
-	size  int64
-	pos   int64
+	mu     sync.Mutex
+	closed bool
+	ctx    context.Context
+	s      *Sink
+	parts  []Part
+	size   int64
+	pos    int64
 	// cur is the open part, idx; nil when none is open (at the start,
 	// after a part ends, after a seek).
 	cur  io.ReadCloser
@@ -84,7 +92,15 @@ type concatReader struct {
 
 var _ io.ReadSeekCloser = (*concatReader)(nil)
 
+// errClosed is a read of a body Concat is done with.
+var errClosed = errors.New("concat: body closed")
+
 func (r *concatReader) Read(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, errClosed
+	}
 	if r.pos >= r.size {
 		return 0, io.EOF
 	}
@@ -116,6 +132,13 @@ func (r *concatReader) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// readErr is the last error reading the parts.
+func (r *concatReader) readErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
 // open opens the part that holds offset pos, from there.
 func (r *concatReader) open() error {
 	var start int64
@@ -138,6 +161,8 @@ func (r *concatReader) open() error {
 }
 
 func (r *concatReader) Seek(offset int64, whence int) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	pos := offset
 	switch whence {
 	case io.SeekCurrent:
@@ -162,8 +187,11 @@ func (r *concatReader) closeCur() {
 	}
 }
 
-// Close closes the part open, if any.
+// Close closes the part open, if any; later reads fail.
 func (r *concatReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
 	r.closeCur()
 	return nil
 }
