@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/services/writer/commit"
@@ -21,6 +24,9 @@ import (
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
+	"github.com/sluice-data/sluice/shared/metrics/metricstest"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -158,10 +164,14 @@ func (s *sent) SendJSON(_ context.Context, url string, v any) error {
 // outlast the invocation (here: after its first file of three, less time
 // is left than the reserve) sends the run's Done message to the batches queue and acknowledges its
 // own; nothing is published, the run stays COMMITTING; the Done message,
-// delivered to a new invocation, finishes the commit.
+// delivered to a new invocation, finishes the commit — and that
+// invocation, not the one that won the commit, writes the run's one
+// RunsSucceeded line.
 func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *testing.T) {
 	st := devstacktest.Start(t, devstack.Options{})
-	ctx := context.Background()
+	var logs bytes.Buffer
+	ctx, _ := logging.WithScope(context.Background(),
+		zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.InfoLevel)))
 	store, err := runs.New(st.DynamoDB, runs.Config{Table: st.Resources.Table})
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +183,7 @@ func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *test
 	}
 	out := &sent{}
 	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, out: out, batchesURL: "batches-url",
+		metrics: metrics.New("Sluice", "writer"),
 		commits: commit.New(store, objects, commit.WithReserve(time.Hour), commit.WithOutputs(func(string) pipeline.Output {
 			return pipeline.Output{Format: pipeline.JSONL, FileSize: 1} // a file per part: the first invocation writes one of three
 		}))}
@@ -227,4 +238,26 @@ func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *test
 	if len(out.bodies) != 1 {
 		t.Fatalf("%d messages sent, want no second continuation", len(out.bodies))
 	}
+	if n := succeededLines(t, logs.Bytes()); n != 1 {
+		t.Fatalf("%d lines with RunsSucceeded across the two invocations, want 1:\n%s", n, logs.String())
+	}
+}
+
+// succeededLines counts the log lines that carry a RunsSucceeded metric.
+func succeededLines(t *testing.T, logs []byte) int {
+	t.Helper()
+	n := 0
+	for sc := bufio.NewScanner(bytes.NewReader(logs)); sc.Scan(); {
+		if !bytes.Contains(sc.Bytes(), []byte(`"_aws"`)) {
+			continue
+		}
+		vals, _, err := metricstest.Values(sc.Bytes())
+		if err != nil {
+			t.Fatalf("%v\n%s", err, sc.Bytes())
+		}
+		if _, ok := vals[metrics.RunsSucceeded.Name]; ok {
+			n++
+		}
+	}
+	return n
 }

@@ -104,9 +104,9 @@ type finishFails struct {
 	err error
 }
 
-func (f *finishFails) FinishCommit(ctx context.Context, r contracts.Run, objects int) error {
+func (f *finishFails) FinishCommit(ctx context.Context, r contracts.Run, objects int) (bool, error) {
 	if f.err != nil {
-		return f.err
+		return false, f.err
 	}
 	return f.Store.FinishCommit(ctx, r, objects)
 }

@@ -220,7 +220,7 @@ func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) er
 		logging.From(ctx).Info("commit continues in a new invocation", zap.Int("files_written", res.Compacted), zap.Duration("compaction", res.CompactTime))
 		return nil
 	}
-	if res.Won {
+	if res.Finished {
 		logging.From(ctx).Info("run SUCCEEDED", zap.Int("objects", res.Objects), zap.Int64("records", res.Records),
 			zap.Int64("bytes", run.Bytes), zap.Bool("published", res.Published), zap.Int("replaced_attempt", res.Replaced),
 			zap.Int("old_objects_removed", res.Removed), zap.Int("files_written", res.Compacted), zap.Int("staged_parts_removed", res.Staged),

@@ -82,7 +82,7 @@ func (f *fakeCommitter) Commit(_ context.Context, run runs.Run, p sink.Partition
 	f.mu.Lock()
 	f.committed = append(f.committed, run.Ref())
 	f.mu.Unlock()
-	return commit.Result{Won: f.won, Published: f.won, Objects: 2}, f.err
+	return commit.Result{Won: f.won, Published: f.won, Finished: f.won, Objects: 2}, f.err
 }
 
 func (f *fakeCommitter) GiveUp(_ context.Context, ref contracts.Run, p sink.Partition, class, _ string) (commit.Ending, error) {

@@ -125,8 +125,10 @@ func (s *Store) SetSchema(ctx context.Context, r contracts.Run, fingerprint, cha
 
 // FinishCommit marks a COMMITTING run SUCCEEDED once its output is
 // published. Finishing a run this attempt already finished is not an
-// error.
-func (s *Store) FinishCommit(ctx context.Context, r contracts.Run, objects int) error {
+// error; finished is true only for the call that moved it to SUCCEEDED,
+// so that exactly one caller reports the run's success whichever
+// invocation completes its commit.
+func (s *Store) FinishCommit(ctx context.Context, r contracts.Run, objects int) (finished bool, err error) {
 	now := s.now().UTC()
 	run, applied, err := s.tryUpdate(ctx, "finish commit", r,
 		"SET #st = :succeeded, finished_at = :at, objects = :objects, rev = if_not_exists(rev, :zero) + :one REMOVE lease_until, checkpoint, "+ended,
@@ -137,12 +139,12 @@ func (s *Store) FinishCommit(ctx context.Context, r contracts.Run, objects int) 
 		})
 	switch {
 	case err != nil:
-		return err
+		return false, err
 	case !applied && run.Attempt == r.Attempt && run.Status == Succeeded:
-		return nil // finished already, by an earlier try of this commit
+		return false, nil // finished already, by an earlier try of this commit
 	case !applied:
-		return fenced("finish commit", r, run)
+		return false, fenced("finish commit", r, run)
 	}
 	s.bestEffort(ctx, s.logAttempt(ctx, run, now))
-	return nil
+	return true, nil
 }

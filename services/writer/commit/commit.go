@@ -60,7 +60,7 @@ import (
 type RunStore interface {
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	RenewCommit(ctx context.Context, r contracts.Run) (runs.Run, error)
-	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	FinishCommit(ctx context.Context, r contracts.Run, objects int) (bool, error)
 	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error
 }
@@ -133,6 +133,11 @@ type Result struct {
 	Won bool
 	// Published is true when this call moved the partition's pointer.
 	Published bool
+	// Finished is true for the one call that moved the run to SUCCEEDED
+	// (FinishCommit applied): the call that reports the run's success,
+	// whichever invocation — the winner, a continuation of its compaction,
+	// a retry after a crash — completes the commit.
+	Finished bool
 	// Replaced is the attempt the partition showed before (0: none).
 	Replaced int
 	// Removed counts the objects of other attempts deleted.
@@ -239,7 +244,8 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 			return res, err
 		}
 	}
-	return res, c.runs.FinishCommit(ctx, ref, len(keys))
+	res.Finished, err = c.runs.FinishCommit(ctx, ref, len(keys))
+	return res, err
 }
 
 // recordSchema records on the run the schema its files are published with
@@ -346,7 +352,7 @@ func (c *Committer) GiveUp(ctx context.Context, ref contracts.Run, p sink.Partit
 	case err != nil:
 		return 0, fmt.Errorf("give up on the commit of %s attempt %d: %w", ref.Key(), ref.Attempt, err)
 	case ptr.Attempt == ref.Attempt:
-		if err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs)); err != nil {
+		if _, err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs)); err != nil {
 			return 0, fmt.Errorf("give up on the commit of %s attempt %d, which is published: %w", ref.Key(), ref.Attempt, err)
 		}
 		return EndedSucceeded, nil

@@ -80,7 +80,7 @@ func TestStaleCommitterLeavesTheNewerAttemptAlone(t *testing.T) {
 	if parts, err := sk.Parts(ctx, part, second.Attempt); err != nil || len(parts) != 2 {
 		t.Fatalf("the newer attempt's parts after the late clean-up: %v, %v", parts, err)
 	}
-	if err := store.FinishCommit(ctx, first.Ref(), 2); !errors.Is(err, runs.ErrFenced) {
+	if _, err := store.FinishCommit(ctx, first.Ref(), 2); !errors.Is(err, runs.ErrFenced) {
 		t.Fatalf("the late committer finished its run: %v", err)
 	}
 

@@ -242,7 +242,7 @@ func committing(r contracts.Run) func(runs.Run) bool {
 }
 
 // FinishCommit marks the run SUCCEEDED; see (*runs.Store).FinishCommit.
-func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) error {
+func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) (bool, error) {
 	now := s.now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,12 +253,12 @@ func (s *Store) FinishCommit(_ context.Context, r contracts.Run, objects int) er
 	})
 	switch {
 	case !ok && run.Attempt == r.Attempt && run.Status == runs.Succeeded:
-		return nil
+		return false, nil
 	case !ok:
-		return fenced("finish commit", r, run)
+		return false, fenced("finish commit", r, run)
 	}
 	s.logAttempt(run)
-	return nil
+	return true, nil
 }
 
 // SetSchema records the schema of a COMMITTING run's files; see

@@ -31,7 +31,7 @@ type Contract interface {
 	SetTotals(ctx context.Context, r contracts.Run, batches int, records, bytes int64) (runs.Run, error)
 	BeginCommit(ctx context.Context, r contracts.Run) (runs.Run, bool, error)
 	RenewCommit(ctx context.Context, r contracts.Run) (runs.Run, error)
-	FinishCommit(ctx context.Context, r contracts.Run, objects int) error
+	FinishCommit(ctx context.Context, r contracts.Run, objects int) (bool, error)
 	SetSchema(ctx context.Context, r contracts.Run, fingerprint, change string) error
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 	FailCommit(ctx context.Context, r contracts.Run, class, msg string) error

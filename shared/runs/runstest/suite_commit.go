@@ -31,8 +31,8 @@ func commit(t *testing.T, s Contract, ref contracts.Run, objects int) {
 	if _, won, err := s.BeginCommit(ctx, ref); err != nil || !won {
 		t.Fatalf("begin commit = %v, %v", won, err)
 	}
-	if err := s.FinishCommit(ctx, ref, objects); err != nil {
-		t.Fatalf("finish commit: %v", err)
+	if finished, err := s.FinishCommit(ctx, ref, objects); err != nil || !finished {
+		t.Fatalf("finish commit = %v, %v", finished, err)
 	}
 }
 
@@ -58,7 +58,7 @@ func testStaleAttemptIsFenced(t *testing.T, open Open) {
 		"checkpoint": func() error { return s.Checkpoint(ctx, old.Ref(), 0, "{}") },
 		"commit":     func() error { _, _, err := s.BeginCommit(ctx, old.Ref()); return err },
 		"renew":      func() error { _, err := s.RenewCommit(ctx, old.Ref()); return err },
-		"finish":     func() error { return s.FinishCommit(ctx, old.Ref(), 1) },
+		"finish":     func() error { _, err := s.FinishCommit(ctx, old.Ref(), 1); return err },
 		"fail":       func() error { return s.Fail(ctx, old.Ref(), "x", "y") },
 	} {
 		if err := call(); !errors.Is(err, runs.ErrFenced) {
@@ -114,9 +114,9 @@ func testCommitOnlyWhenCompleteAndExactlyOnce(t *testing.T, open Open) {
 	if wins.Load() != 1 {
 		t.Fatalf("%d commits won, want 1", wins.Load())
 	}
-	for range 2 { // finishing twice is harmless
-		if err := s.FinishCommit(ctx, ref, 3); err != nil {
-			t.Fatal(err)
+	for i := range 2 { // finishing twice is harmless; only the first finishes
+		if finished, err := s.FinishCommit(ctx, ref, 3); err != nil || finished != (i == 0) {
+			t.Fatalf("finish commit #%d = %v, %v, want %v", i+1, finished, err, i == 0)
 		}
 	}
 	final, err := s.Get(ctx, "orders/2026-11-01")
@@ -161,7 +161,7 @@ func testCommittingRunIsResumedNotRedecided(t *testing.T, open Open) {
 	if next, err := s.Claim(ctx, req("m-2")); err != nil || next.Attempt != 2 {
 		t.Fatalf("claim of an expired commit = %+v, %v", next, err)
 	}
-	if err := s.FinishCommit(ctx, r.Ref(), 0); !errors.Is(err, runs.ErrFenced) {
+	if _, err := s.FinishCommit(ctx, r.Ref(), 0); !errors.Is(err, runs.ErrFenced) {
 		t.Fatalf("finishing a taken-over commit: %v, want fenced", err)
 	}
 }
@@ -191,7 +191,7 @@ func testSchemaIsRecordedOnTheCommitAndItsHistory(t *testing.T, open Open) {
 	if err := s.SetSchema(ctx, r.Ref(), "fp-2", "fp-1 (2026-11-01 attempt 1)"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishCommit(ctx, r.Ref(), 1); err != nil {
+	if _, err := s.FinishCommit(ctx, r.Ref(), 1); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Get(ctx, r.Input)
