@@ -411,7 +411,7 @@ func TestTriggerSaysWhatDedupeWillDo(t *testing.T) {
 	if _, _, err := store.BeginCommit(ctx, r.Ref()); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.FinishCommit(ctx, r.Ref(), 0); err != nil {
+	if _, err := store.FinishCommit(ctx, r.Ref(), 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {

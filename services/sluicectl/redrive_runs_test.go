@@ -123,7 +123,7 @@ func TestRedriveDeletesOnlyWhatIsTakenUp(t *testing.T) {
 	if _, _, err := store.BeginCommit(ctx, succeeded.Ref()); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.FinishCommit(ctx, succeeded.Ref(), 0); err != nil {
+	if _, err := store.FinishCommit(ctx, succeeded.Ref(), 0); err != nil {
 		t.Fatal(err)
 	}
 	stale := claim(past, "2026-11-05") // attempt 1, lease long gone…

@@ -209,7 +209,7 @@ func TestSweepReconcilesTheDLQs(t *testing.T) {
 	if _, _, err := w.store.BeginCommit(ctx, done.Ref()); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.store.FinishCommit(ctx, done.Ref(), 0); err != nil {
+	if _, err := w.store.FinishCommit(ctx, done.Ref(), 0); err != nil {
 		t.Fatal(err)
 	}
 	// A run that FAILED: its bare message is parked with the reason, one with a reason stays.
