@@ -237,7 +237,7 @@ func TestHandle(t *testing.T) {
 				if _, _, err := c.Store.BeginCommit(ctx, r.Ref()); err != nil {
 					t.Fatal(err)
 				}
-				if err := c.Store.FinishCommit(ctx, r.Ref(), 0); err != nil {
+				if _, err := c.Store.FinishCommit(ctx, r.Ref(), 0); err != nil {
 					t.Fatal(err)
 				}
 			},
