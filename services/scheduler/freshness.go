@@ -32,7 +32,8 @@ const freshnessWindows = 100
 // reportFreshness writes one "freshness" line per source, with the
 // FreshnessLag metric of the source: how far its latest SUCCEEDED window
 // is behind what its schedule allows (freshness.Check: partition.lag, one
-// window and a window's grace), 0 when it is fresh. The scheduler's sweep
+// window, the schedule's period SLUICE_SCHEDULE_INTERVAL and an hour's
+// grace), 0 when it is fresh. The scheduler's sweep
 // calls it every minute, so a source that runs no more — whose services
 // emit nothing — still has its lag measured, and the freshness alarm
 // fires on it. A source whose runs cannot be read is logged and left out
@@ -76,9 +77,8 @@ func (h *handler) freshnessOf(ctx context.Context, src *pipeline.Source, now tim
 	if p.Every == pipeline.Day {
 		from = end.AddDate(0, 0, -freshnessWindows)
 	}
-	whole := false // the windows read reach the source's start
 	if !p.Start.IsZero() && !from.After(p.Start) {
-		from, whole = p.Start, true
+		from = p.Start
 	}
 	ws := p.Windows(from, end)
 	keys := make([]string, 0, len(ws))
@@ -89,15 +89,14 @@ func (h *handler) freshnessOf(ctx context.Context, src *pipeline.Source, now tim
 	if err != nil {
 		return freshness.Report{}, false, fmt.Errorf("latest SUCCEEDED window of %s: %w", src.Name, err)
 	}
+	// None among the windows read: the zero window, as `sluicectl status`
+	// passes for a source with none — measured from partition.start, or
+	// never published without one (freshness.Check: one rule for both).
 	var latest pipeline.Window
-	switch {
-	case found:
+	if found {
 		if latest, err = p.ParseKey(r.Window); err != nil {
 			return freshness.Report{}, false, fmt.Errorf("latest SUCCEEDED window of %s: %w", src.Name, err)
 		}
-	case !whole:
-		// None among the windows read: at least as old as the oldest.
-		latest = pipeline.Window{Start: from, End: from}
 	}
-	return freshness.Check(p, latest, now, 0), found, nil
+	return freshness.Check(p, latest, now, h.scheduleEvery, 0), found, nil
 }

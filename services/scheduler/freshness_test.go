@@ -53,9 +53,9 @@ func TestSweepReportsEverySourcesFreshness(t *testing.T) {
 
 	lines := sweepLines(t, h)
 	for src, want := range map[string]float64{
-		"customers": 0,                        // 7h old: fresh
-		"events":    (4*24 + 7 - 48) * 3600,   // ended 06-11: 103h old, 55h past 48h
-		"orders":    (100*24 + 7 - 48) * 3600, // at least 100 windows old
+		"customers": 0,                      // 7h old: fresh
+		"events":    (4*24 + 7 - 49) * 3600, // ended 06-11: 103h old, 54h past 24h window + 24h schedule + 1h grace
+		"orders":    0,                      // none among the 100 read, no partition.start: never published (as status says), not stale
 	} {
 		line := lines[src]
 		if line == nil {

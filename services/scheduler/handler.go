@@ -35,6 +35,9 @@ type handler struct {
 	// freshness lines of each sweep (nil: none), which carry metrics.
 	latest  latestReader
 	metrics *metrics.Emitter
+	// scheduleEvery is the schedule's longest gap between fires, for
+	// freshness.Check (0: freshness.DefaultEvery).
+	scheduleEvery time.Duration
 }
 
 // Handle expands one Trigger message into inputs and publishes them.

@@ -44,6 +44,10 @@ type config struct {
 	SweepEvery    time.Duration `env:"SLUICE_SWEEP_EVERY" envDefault:"1m"`
 	SweepGrace    time.Duration `env:"SLUICE_SWEEP_GRACE" envDefault:"30s"`
 	MaxTakeUps    int           `env:"SLUICE_MAX_TAKEUPS" envDefault:"3"`
+	// ScheduleInterval is the longest gap between the scheduled trigger's
+	// fires (Terraform's schedule_interval), which freshness allows on top
+	// of partition.lag and a window.
+	ScheduleInterval time.Duration `env:"SLUICE_SCHEDULE_INTERVAL" envDefault:"24h"`
 }
 
 // Validate reports every problem with c at once; the sweep's own values
@@ -79,7 +83,8 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := &handler{pipeline: app.Pipeline, out: out, inputsURL: cfg.InputsURL, now: time.Now, sweep: sw, latest: store, metrics: app.Metrics}
+	h := &handler{pipeline: app.Pipeline, out: out, inputsURL: cfg.InputsURL, now: time.Now, sweep: sw, latest: store, metrics: app.Metrics,
+		scheduleEvery: cfg.ScheduleInterval}
 	if cfg.TransportOf() != service.TransportLambda {
 		app.Log.Info("scheduled triggers come from EventBridge on AWS; locally, send them with `sluicectl schedule`", zap.String("queue", cfg.TriggersURL))
 		if cfg.SweepEvery > 0 {

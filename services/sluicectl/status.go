@@ -28,7 +28,8 @@ func cmdStatus(ctx context.Context, aws awsClients, args []string, out io.Writer
 	source := fs.String("source", "", "show one source (default: every source)")
 	asJSON := fs.Bool("json", false, "print the grid as JSON (schema: README, sluicectl status)")
 	htmlFile := fs.String("html", "", "write the grid as one self-contained HTML page to `FILE` instead")
-	grace := fs.Duration("grace", 0, "slack on top of partition.lag + one window before a source is stale (default: one window)")
+	grace := fs.Duration("grace", 0, "slack on top of partition.lag + one window + the schedule's period before a source is stale (default: 1h)")
+	every := fs.Duration("schedule-interval", envDuration("SLUICE_SCHEDULE_INTERVAL"), "the longest gap between the scheduled trigger's fires, as Terraform's schedule_interval (default: $SLUICE_SCHEDULE_INTERVAL, else 24h)")
 	at := fs.String("now", "", "show the grid as at this RFC 3339 time (default: now)")
 	watch := fs.Duration("watch", 0, "redraw every `DURATION` until interrupted (the screen is cleared only on a terminal; not with --json or --html)")
 	fs.Usage = func() {
@@ -72,7 +73,7 @@ func cmdStatus(ctx context.Context, aws awsClients, args []string, out io.Writer
 	}
 	colour := isTerminal(out) && os.Getenv("NO_COLOR") == ""
 	for {
-		g, err := readGrid(ctx, store, sources, fixed, *last, *grace)
+		g, err := readGrid(ctx, store, sources, fixed, *last, *every, *grace)
 		if err != nil {
 			if *watch > 0 && ctx.Err() != nil {
 				return nil // interrupted mid-read: the watch is over
@@ -118,7 +119,7 @@ func cmdStatus(ctx context.Context, aws awsClients, args []string, out io.Writer
 // the latest SUCCEEDED window of each that has none among them, and
 // builds the grid at at, or when at is zero at the time the read ended:
 // a now taken before the read would be older than a run claimed during it.
-func readGrid(ctx context.Context, store *runs.Store, sources []pipeline.Source, at time.Time, n int, grace time.Duration) (grid.Grid, error) {
+func readGrid(ctx context.Context, store *runs.Store, sources []pipeline.Source, at time.Time, n int, every, grace time.Duration) (grid.Grid, error) {
 	now := at
 	if now.IsZero() {
 		now = time.Now().UTC()
@@ -159,7 +160,7 @@ func readGrid(ctx context.Context, store *runs.Store, sources []pipeline.Source,
 		// not yet due, as it is: a window is due only after it ends.
 		now = time.Now().UTC()
 	}
-	return grid.Build(now, n, grace, in), nil
+	return grid.Build(now, n, every, grace, in), nil
 }
 
 // olderSucceeded finds the latest SUCCEEDED run of src among the windows
@@ -193,4 +194,11 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// envDuration is the duration in the environment variable name, or 0 when
+// it is unset or not a duration.
+func envDuration(name string) time.Duration {
+	d, _ := time.ParseDuration(os.Getenv(name))
+	return d
 }

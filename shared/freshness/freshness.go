@@ -1,9 +1,10 @@
 // Package freshness says how fresh a source's published data is: the age
 // of its latest SUCCEEDED window against what its partition (window size
-// and partition.lag) and the schedule's slack allow, and which windows are
-// due but not published. It is a pure function of the config, the latest
-// SUCCEEDED window and the caller's clock, shared by `sluicectl status`
-// and the freshness metric, so that both call a source stale alike.
+// and partition.lag), the scheduled trigger's period and a grace allow,
+// and which windows are due but not published. It is a pure function of
+// the config, the latest SUCCEEDED window and the caller's clock, called
+// by both `sluicectl status` and the scheduler's sweep (the FreshnessLag
+// metric), so that both call a source stale alike.
 package freshness
 
 import (
@@ -22,13 +23,22 @@ type Report struct {
 	// it has none.
 	Latest pipeline.Window
 	// Age is how old the newest published data is: now − Latest.End. With
-	// no SUCCEEDED window it is measured from the start of the source's
-	// first window (partition.start, or without one the oldest window a
-	// scheduled trigger asks for), as if everything before it were there.
+	// no SUCCEEDED window it is measured from partition.start, as if
+	// everything before it were there; never negative (a start in the
+	// future is age 0).
 	Age time.Duration
+	// NeverPublished is true for a source with no SUCCEEDED window and no
+	// partition.start: there is no fixed point to measure its age from (a
+	// point that moves with the clock, such as the oldest window a trigger
+	// asks for, would make it always or never stale), so its Age is 0 and
+	// it is not Stale. Give a source a partition.start to have a source
+	// that never publishes reported stale.
+	NeverPublished bool
 	// Allowed is the greatest Age that is not stale: partition.lag, plus
 	// one window (the latest due window ends between lag and lag + one
-	// window ago), plus the grace given to Check.
+	// window ago), plus the scheduled trigger's period (the next trigger
+	// asks for the windows that became due since the last one), plus the
+	// grace given to Check (how late a trigger may run and its run take).
 	Allowed time.Duration
 	// Stale reports Age > Allowed.
 	Stale bool
@@ -40,27 +50,44 @@ type Report struct {
 
 // Check reports the freshness at now of a source partitioned by p whose
 // latest SUCCEEDED window is latest (the zero Window when it has none).
-// grace is the slack allowed on top of the latest due window's own age:
-// how late the schedule may run and its run take; zero or less means
-// DefaultGrace(p).
-func Check(p pipeline.Partition, latest pipeline.Window, now time.Time, grace time.Duration) Report {
+// every is the longest gap between the scheduled trigger's fires (zero or
+// less: DefaultEvery, the default schedule's day); grace is the slack on
+// top: how late a trigger may run and its run take (zero or less:
+// DefaultGrace).
+func Check(p pipeline.Partition, latest pipeline.Window, now time.Time, every, grace time.Duration) Report {
+	if every <= 0 {
+		every = DefaultEvery
+	}
 	if grace <= 0 {
-		grace = DefaultGrace(p)
+		grace = DefaultGrace
 	}
-	r := Report{Latest: latest, Allowed: p.Lag + period(p) + grace}
+	r := Report{Latest: latest}
+	if period(p) == 0 {
+		return r // no valid partition
+	}
+	r.Allowed = p.Lag + period(p) + every + grace
 	due := p.Due(now)
-	if len(due) == 0 && p.Start.IsZero() {
-		return r // no valid partition, or nothing due yet
-	}
 	from := latest.End
 	if latest.End.IsZero() {
 		from = p.Start
 		if from.IsZero() {
-			from = due[0].Start
+			r.NeverPublished = true
+			from = now // no fixed point: age 0
 		}
 	}
-	r.Age = now.Sub(from)
+	r.Age = max(0, now.Sub(from))
 	r.Stale = r.Age > r.Allowed
+	if r.NeverPublished {
+		r.Age = 0
+		if len(due) > MaxDue {
+			due = due[len(due)-MaxDue:]
+		}
+		r.Due = due
+		return r
+	}
+	if !p.Start.IsZero() && from.Before(p.Start) {
+		from = p.Start // not before partition.start, even if it moved after the latest
+	}
 	if len(due) == 0 {
 		return r
 	}
@@ -72,9 +99,13 @@ func Check(p pipeline.Partition, latest pipeline.Window, now time.Time, grace ti
 	return r
 }
 
-// DefaultGrace is the grace Check allows when given none: one window, so
-// that a source is stale once a whole scheduled run of it is missing.
-func DefaultGrace(p pipeline.Partition) time.Duration { return period(p) }
+// DefaultEvery is the schedule period Check assumes when given none: a
+// day, the gap of the default schedule_expression cron(15 0 * * ? *).
+const DefaultEvery = 24 * time.Hour
+
+// DefaultGrace is the grace Check allows when given none: an hour, for a
+// trigger that runs late and the runs it starts.
+const DefaultGrace = time.Hour
 
 // period is the length of p's windows (zero for an invalid partition).
 func period(p pipeline.Partition) time.Duration {

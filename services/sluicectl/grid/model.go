@@ -106,16 +106,17 @@ func Windows(p pipeline.Partition, now time.Time, n int) []pipeline.Window {
 }
 
 // Build returns the grid at now of the last n windows of each source,
-// judging freshness with grace (see freshness.Check).
-func Build(now time.Time, n int, grace time.Duration, in []Input) Grid {
+// judging freshness with the schedule's period every and grace (see
+// freshness.Check).
+func Build(now time.Time, n int, every, grace time.Duration, in []Input) Grid {
 	g := Grid{Version: SchemaVersion, Now: now.UTC(), Last: n, Sources: make([]Source, 0, len(in))}
 	for _, s := range in {
-		g.Sources = append(g.Sources, buildSource(now, n, grace, s))
+		g.Sources = append(g.Sources, buildSource(now, n, every, grace, s))
 	}
 	return g
 }
 
-func buildSource(now time.Time, n int, grace time.Duration, in Input) Source {
+func buildSource(now time.Time, n int, every, grace time.Duration, in Input) Source {
 	p := in.Source.Partition
 	row := Source{Name: in.Source.Name, Every: string(p.Every), Lag: p.Lag.String()}
 	var latest pipeline.Window
@@ -125,7 +126,7 @@ func buildSource(now time.Time, n int, grace time.Duration, in Input) Source {
 			row.Freshness.LatestSucceeded = in.Latest.Window
 		}
 	}
-	rep := freshness.Check(p, latest, now, grace)
+	rep := freshness.Check(p, latest, now, every, grace)
 	row.Freshness.AgeSeconds = max(int64(rep.Age/time.Second), 0) // a window stamped by a clock ahead of ours is not from the future
 	row.Freshness.AllowedSeconds = int64(rep.Allowed / time.Second)
 	row.Freshness.Stale = rep.Stale

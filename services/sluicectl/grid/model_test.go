@@ -46,7 +46,7 @@ func TestBuildCellStates(t *testing.T) {
 		"2026-11-24T07": {Window: "2026-11-24T07", Status: runs.Committing, Attempt: 1},
 	}
 	latest := rs["2026-11-24T04"]
-	g := grid.Build(now, 8, 0, []grid.Input{{Source: src, Runs: rs, Latest: &latest}})
+	g := grid.Build(now, 8, time.Hour, 0, []grid.Input{{Source: src, Runs: rs, Latest: &latest}})
 	want := []struct {
 		state    grid.State
 		progress string
@@ -75,8 +75,9 @@ func TestBuildCellStates(t *testing.T) {
 	if f := g.Sources[0].Failures(); len(f) != 1 || f[0].Window != "2026-11-24T05" || f[0].ErrorClass != "auth" {
 		t.Errorf("failures %+v", f)
 	}
-	// Latest 04 ended 05:00: 5h old, allowed 30m + 1h + 1h; 05…08 due.
-	if fr := g.Sources[0].Freshness; !fr.Stale || fr.AgeSeconds != 5*3600 || fr.AllowedSeconds != 9000 || fr.Due != 4 {
+	// Latest 04 ended 05:00: 5h old, allowed 30m lag + 1h window + 1h
+	// schedule + 1h grace; 05…08 due.
+	if fr := g.Sources[0].Freshness; !fr.Stale || fr.AgeSeconds != 5*3600 || fr.AllowedSeconds != 12600 || fr.Due != 4 {
 		t.Errorf("freshness %+v", fr)
 	}
 }
@@ -107,7 +108,7 @@ func TestBuildNoNegativeDurations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			latest := runs.Run{Window: "2026-11-24T11", Status: runs.Succeeded} // a window ending after now
-			g := grid.Build(now, 2, 0, []grid.Input{{Source: src, Runs: map[string]runs.Run{tt.run.Window: tt.run}, Latest: &latest}})
+			g := grid.Build(now, 2, 0, 0, []grid.Input{{Source: src, Runs: map[string]runs.Run{tt.run.Window: tt.run}, Latest: &latest}})
 			for _, c := range g.Sources[0].Cells {
 				if c.DurationMS < 0 {
 					t.Errorf("cell %s: duration_ms %d, want >= 0", c.Window, c.DurationMS)

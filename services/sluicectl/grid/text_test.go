@@ -20,7 +20,7 @@ func TestTextEscapesErrors(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	src := &pipeline.Source{Name: "s", Partition: pipeline.Partition{Every: pipeline.Hour}}
 	r := runs.Run{Window: "2026-11-24T08", Status: runs.Failed, Attempt: 1, ErrorClass: "http\x1b[31m", LastError: hostile}
-	g := grid.Build(now, 3, 0, []grid.Input{{Source: src, Runs: map[string]runs.Run{r.Window: r}}})
+	g := grid.Build(now, 3, 0, 0, []grid.Input{{Source: src, Runs: map[string]runs.Run{r.Window: r}}})
 	var b bytes.Buffer
 	if err := grid.Text(&b, g, false); err != nil {
 		t.Fatal(err)
