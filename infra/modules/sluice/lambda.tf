@@ -15,6 +15,8 @@ locals {
     SLUICE_MAX_RECEIVE        = tostring(var.max_receive_count)
     # sluicectl schema reads the published files under it ("" = the root).
     SLUICE_S3_PREFIX = var.data_key_prefix
+    # sluicectl status judges freshness as the scheduler's sweep does.
+    SLUICE_SCHEDULE_INTERVAL = var.schedule_interval
   }
 
   # Configuration every function reads (README, "Service configuration
@@ -55,6 +57,7 @@ locals {
       SLUICE_BATCHES_DLQ_URL    = aws_sqs_queue.dlq["batches"].url
       SLUICE_SWEEP_GRACE        = var.sweep_grace
       SLUICE_MAX_TAKEUPS        = tostring(var.max_takeups)
+      SLUICE_SCHEDULE_INTERVAL  = var.schedule_interval
     })
     # The claim numbers its attempt above what the bucket holds, under the
     # writer's prefix.

@@ -479,6 +479,17 @@ variable "schedule_expression" {
   }
 }
 
+variable "schedule_interval" {
+  description = "The longest gap between two fires of schedule_expression, as a Go duration (24h for the default daily cron). Freshness allows a source lag + one window + this + 1h before its alarm fires, so set it with the expression: cron expressions are not parsed here."
+  type        = string
+  default     = "24h"
+
+  validation {
+    condition     = can(regex("^([0-9]+h)?([0-9]+m)?$", var.schedule_interval)) && var.schedule_interval != ""
+    error_message = "schedule_interval must be a Go duration in hours and/or minutes, such as 24h, 1h or 1h30m."
+  }
+}
+
 variable "schedule_timezone" {
   description = "IANA time zone the schedule expression is evaluated in."
   type        = string
