@@ -136,3 +136,32 @@ func sourcesOf(m map[string][]byte) []string {
 	}
 	return out
 }
+
+// hangingRuns never answers until its context ends, as throttled reads
+// retried with backoff would not.
+type hangingRuns struct{}
+
+func (hangingRuns) LatestSucceeded(ctx context.Context, _ []string) (runs.Run, bool, error) {
+	<-ctx.Done()
+	return runs.Run{}, false, ctx.Err()
+}
+
+// Measuring freshness never keeps the sweep from taking runs up: the sweep
+// runs first, and the reads get a budget of their own, so a sweep whose
+// reads hang still ends, within its invocation.
+func TestHangingFreshnessReadsNeitherStopNorHoldTheSweep(t *testing.T) {
+	now := day(2030, 6, 15).Add(7 * time.Hour)
+	h := newHandler(t, &fakeBatchSender{}, now)
+	sw := &fakeSweeper{}
+	h.sweep = sw
+	h.latest, h.metrics = hangingRuns{}, metrics.New("Sluice", "scheduler")
+	h.freshnessBudget = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := h.runSweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sw.calls != 1 || ctx.Err() != nil {
+		t.Fatalf("sweeps %d, invocation's context %v; want one sweep within the invocation", sw.calls, ctx.Err())
+	}
+}

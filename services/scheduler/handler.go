@@ -38,6 +38,9 @@ type handler struct {
 	// scheduleEvery is the schedule's longest gap between fires, for
 	// freshness.Check (0: freshness.DefaultEvery).
 	scheduleEvery time.Duration
+	// freshnessBudget bounds the freshness reads of one sweep, which run
+	// after the sweep itself (0: defaultFreshnessBudget).
+	freshnessBudget time.Duration
 }
 
 // Handle expands one Trigger message into inputs and publishes them.

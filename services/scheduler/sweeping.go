@@ -22,12 +22,23 @@ var _ sweeper = (*sweep.Sweeper)(nil)
 // sends (its target's input), which HandleEvent tells from a schedule.
 const sweepEvent = "Sluice Sweep"
 
-// runSweep reports every source's freshness, then runs one sweep and logs
-// what it did; its error is returned for the caller to log or return,
-// once.
+// defaultFreshnessBudget bounds one sweep's freshness reads: well inside
+// the scheduler's minute, after the sweep's own work.
+const defaultFreshnessBudget = 15 * time.Second
+
+// runSweep runs one sweep and logs what it did, then reports every
+// source's freshness within its own budget (measuring must never starve
+// the take-ups and DLQ reconcile, nor outlive the invocation); the
+// sweep's error is returned for the caller to log or return, once.
 func (h *handler) runSweep(ctx context.Context) (sweep.Report, error) {
-	h.reportFreshness(ctx)
 	rep, err := h.sweep.Sweep(ctx)
+	budget := h.freshnessBudget
+	if budget <= 0 {
+		budget = defaultFreshnessBudget
+	}
+	fctx, cancel := context.WithTimeout(ctx, budget)
+	h.reportFreshness(fctx)
+	cancel()
 	if err != nil {
 		return rep, fault.Retryable(err)
 	}
