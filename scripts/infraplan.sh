@@ -256,6 +256,31 @@ for v in "${variants[@]}"; do
 	echo "infraplan: terraform plan ($v): ok, no warnings: $summary ($((SECONDS - t))s)"
 done
 
+# Settings the module must refuse at plan time, each with the message
+# that says why (a precondition), not a deploy that alarms at once.
+refusals=(
+	'log_level = "warn"|freshness alarms read FreshnessLag'
+	'sweep_schedule_expression = "rate(15 minutes)"|need a sweep at least every 5 minutes'
+)
+for r in "${refusals[@]}"; do
+	t=$SECONDS
+	arg="${r%%|*}" want="${r#*|}"
+	printf 'module "sluice" {\n  %s\n}\n' "$arg" >"$dir/infraplan_variant_override.tf"
+	: >"$work/refusal.tfvars"
+	if tf plan -refresh=false -lock=false -input=false -var-file="$work/refusal.tfvars" \
+		-var="artifacts_dir=$ROOT/infra/build" >"$work/refusal.log" 2>&1; then
+		echo "infraplan: terraform plan with $arg succeeded; it must be refused" >&2
+		exit 1
+	fi
+	if ! tr -s ' \n' ' ' <"$work/refusal.log" | grep -qF "$want"; then
+		cat "$work/refusal.log" >&2
+		echo "infraplan: terraform plan with $arg failed without saying \"$want\"" >&2
+		exit 1
+	fi
+	echo "infraplan: terraform plan with $arg: refused, saying why ($((SECONDS - t))s)"
+done
+rm -f "$dir/infraplan_variant_override.tf"
+
 calls="$(grep -c 'GetCallerIdentity' "$work/fakests.log" || true)"
 if grep -v 'GetCallerIdentity' "$work/fakests.log" | grep -q .; then
 	cat "$work/fakests.log" >&2
