@@ -134,6 +134,17 @@ func run(ctx context.Context, o options, force <-chan struct{}) (err error) {
 
 	step("local AWS emulators")
 	alreadyUp := devstack.LocalEndpoints().Check(ctx) == nil
+	// Registered before the start, so that a start interrupted or failed
+	// half-way (stack.sh up starts each emulator to outlive it) still
+	// stops what it started.
+	if !alreadyUp && !o.keepStack && os.Getenv("SLUICE_DEVSTACK") != "external" {
+		defer func() {
+			step("stopping the emulators this session started")
+			if derr := exec.Command(filepath.Join(root, "scripts", "stack.sh"), "down").Run(); derr != nil {
+				err = errors.Join(err, fmt.Errorf("scripts/stack.sh down: %w", derr))
+			}
+		}()
+	}
 	endpoints, err := devstack.Ensure(ctx)
 	if err != nil {
 		return err
@@ -145,12 +156,6 @@ func run(ctx context.Context, o options, force <-chan struct{}) (err error) {
 		fmt.Println("   started (scripts/stack.sh up); left running at exit (-keep-stack)")
 	default:
 		fmt.Println("   started (scripts/stack.sh up); stopped at exit")
-		defer func() {
-			step("stopping the emulators this session started")
-			if derr := exec.Command(filepath.Join(root, "scripts", "stack.sh"), "down").Run(); derr != nil {
-				err = errors.Join(err, fmt.Errorf("scripts/stack.sh down: %w", derr))
-			}
-		}()
 	}
 	awsCfg, err := devstack.AWSConfig(ctx, endpoints)
 	if err != nil {
