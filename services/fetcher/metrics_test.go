@@ -51,6 +51,12 @@ func TestInvocationLinesCarryTheWalksMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Serial, so that the API's request count is the walk's pages and
+	// retries: a concurrent walk's pages read ahead of hop 0's hand-over
+	// are requested and dropped (flaky otherwise).
+	for i := range p.Sources {
+		p.Sources[i].Pagination.Concurrency = 1
+	}
 	client := source.New(srv.Client())
 	client.Sleep = func(context.Context, time.Duration) error { return nil }
 	fx := newFixture(t, nil)
