@@ -18,7 +18,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
@@ -58,10 +57,7 @@ func TestBatchesOutOfOrderTwiceWithTheTotalLastCommitOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	objects := sink.New(st.S3, st.Resources.Bucket, "")
-	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := demoPipeline(t)
 	commits := &countingCommitter{Committer: commit.New(store, objects)}
 	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, commits: commits}
 
@@ -173,10 +169,7 @@ func TestACommitThatNeedsAnotherInvocationContinuesThroughItsDoneMessage(t *test
 		t.Fatal(err)
 	}
 	objects := sink.New(st.S3, st.Resources.Bucket, "")
-	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := demoPipeline(t)
 	out := &sent{}
 	h := &handler{pipeline: p, runs: store, sink: objects, layout: objects.Layout, out: out, batchesURL: "batches-url",
 		commits: commit.New(store, objects, commit.WithReserve(time.Hour), commit.WithOutputs(func(string) pipeline.Output {

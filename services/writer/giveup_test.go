@@ -8,12 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
-	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -138,10 +136,7 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := demoPipeline(t)
 			now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 			st := runstest.New(runs.Config{Lease: time.Minute}, func() time.Time { return now })
 			run := restartedRun(t, st, &now)
@@ -151,7 +146,7 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 			rs := &finishFails{Store: st, err: tt.finishErr}
 			h := &handler{pipeline: p, runs: rs, sink: &fakeSink{objects: map[string][]byte{}}, layout: objects.layout, commits: commit.New(rs, &objects)}
 
-			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true, Final: true})
+			err := consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true, Final: true})
 			switch {
 			case tt.wantDeleted && err != nil:
 				t.Fatalf("Handle = %v, want nil: the run is finished, the message no longer needed", err)
@@ -177,10 +172,7 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 // message's work is done (superseded) and the commit is the committer's
 // to finish.
 func TestGiveUpOfAMessageThatDoesNotCommitLeavesTheCommitAlone(t *testing.T) {
-	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := demoPipeline(t)
 	now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 	st := runstest.New(runs.Config{Lease: time.Minute}, func() time.Time { return now })
 	run := restartedRun(t, st, &now)
@@ -193,7 +185,7 @@ func TestGiveUpOfAMessageThatDoesNotCommitLeavesTheCommitAlone(t *testing.T) {
 		layout: objects.layout, commits: commit.New(st, &objects)}
 
 	dup := batchBodies(t, run, 1)[0] // batch 0 again: the fetcher's send retried
-	err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-dup", Body: dup, ReceiveCount: 4, Last: true})
+	err := consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-dup", Body: dup, ReceiveCount: 4, Last: true})
 	if err != nil {
 		t.Fatalf("Handle = %v, want nil: the batch is counted, the message superseded", err)
 	}

@@ -90,6 +90,17 @@ func (f *fakeCommitter) GiveUp(_ context.Context, ref contracts.Run, p sink.Part
 	return commit.EndedFailed, nil
 }
 
+// demoPipeline is the demo API's pipeline, the config the writer's tests
+// run with.
+func demoPipeline(t *testing.T) *pipeline.Config {
+	t.Helper()
+	p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // restartedRun brings orders/2026-11-01 to attempt 2, RUNNING, in st: its
 // fetch restarted once after the first try's lease ran out, so attempt 1
 // is stale.
@@ -421,10 +432,7 @@ func TestHandle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := demoPipeline(t)
 			now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 			st := runstest.New(runs.Config{Lease: time.Minute}, func() time.Time { return now })
 			run := restartedRun(t, st, &now)
@@ -443,7 +451,7 @@ func TestHandle(t *testing.T) {
 			}
 			body := tt.body(run)
 			// Through the delivery policy that gives up on the run, as served.
-			err = consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: body, ReceiveCount: receive, Last: receive >= 5})
+			err := consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: body, ReceiveCount: receive, Last: receive >= 5})
 			switch tt.want {
 			case "nil":
 				if err != nil {

@@ -12,12 +12,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/sluice-data/sluice/scripts/demoapi"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/logging"
 	"github.com/sluice-data/sluice/shared/metrics"
 	"github.com/sluice-data/sluice/shared/metrics/metricstest"
-	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -40,10 +38,7 @@ func TestRunEndLinesCarryMetrics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := pipeline.Parse("demo.yaml", []byte(demoapi.PipelineYAML("http://api.test", nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := demoPipeline(t)
 			now := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
 			st := runstest.New(runs.Config{Lease: time.Minute}, func() time.Time { return now })
 			run := restartedRun(t, st, &now)
