@@ -132,15 +132,7 @@ func testCommittingRunIsResumedNotRedecided(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, won, err := s.BeginCommit(ctx, r.Ref()); !won || err != nil {
-		t.Fatalf("begin = %v, %v", won, err)
-	}
+	toCommitting(t, s, r, "f-1")
 	// The committer crashed; the batch message comes back and finds the run
 	// COMMITTING by its attempt: BatchWritten changes nothing and says so,
 	// and so does SetTotals.
@@ -219,15 +211,7 @@ func testAContinuedCommitRenewsItsLease(t *testing.T, open Open) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Start(ctx, r.Ref(), "f-1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SetTotals(ctx, r.Ref(), 0, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, won, err := s.BeginCommit(ctx, r.Ref()); !won || err != nil {
-		t.Fatalf("begin = %v, %v", won, err)
-	}
+	toCommitting(t, s, r, "f-1")
 	for i := range 3 { // three continuations, 40s apart: 2 minutes past the first lease
 		c.Add(40 * time.Second)
 		cur, won, err := s.BeginCommit(ctx, r.Ref())
