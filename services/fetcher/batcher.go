@@ -135,7 +135,7 @@ func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 func (b *batcher) packLoop(ctx context.Context) {
 	defer close(b.packed)
 	defer close(b.full)
-	defer b.recoverPanic()
+	defer b.recoverPanic(ctx)
 	for p := range b.queue {
 		select {
 		case <-b.stopped:
@@ -151,7 +151,7 @@ func (b *batcher) packLoop(ctx context.Context) {
 // sendLoop sends the full batches; after an error it only drains them.
 func (b *batcher) sendLoop(ctx context.Context) {
 	defer close(b.sent)
-	defer b.recoverPanic()
+	defer b.recoverPanic(ctx)
 	for f := range b.full {
 		select {
 		case <-b.stopped:
@@ -165,13 +165,13 @@ func (b *batcher) sendLoop(ctx context.Context) {
 }
 
 // recoverPanic makes a panic of the packing or sending goroutine the
-// pipeline's error, as the consumer's guard does for the handler's own
+// pipeline's error, logged with its stack, as the consumer's guard does for the handler's own
 // goroutine (which cannot recover another's): the message fails, the
 // process and its other messages go on. The packer's pending hand-overs
 // see stopped and return.
-func (b *batcher) recoverPanic() {
+func (b *batcher) recoverPanic(ctx context.Context) {
 	if r := recover(); r != nil {
-		b.fail(fault.Permanent(fmt.Errorf("%w: %v", consumer.ErrPanic, r)))
+		b.fail(consumer.Panicked(ctx, r))
 	}
 }
 

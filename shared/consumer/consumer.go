@@ -150,10 +150,19 @@ var ErrPanic = errors.New("handler panicked")
 func safeHandle(ctx context.Context, h Handler, m Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			logging.From(ctx).Error("handler panic", zap.String("panic", logging.Truncate(fmt.Sprint(r), maxLoggedError)),
-				zap.ByteString("stack", debug.Stack()))
-			err = fault.Permanent(fmt.Errorf("%w: %v", ErrPanic, r))
+			err = Panicked(ctx, r)
 		}
 	}()
 	return h.Handle(ctx, m)
+}
+
+// Panicked is the message's error for a recovered panic r, the panic
+// logged with its stack on ctx's logger (the error carries none): a
+// handler's own, or one of a goroutine the handler started, which the
+// consumer's recover cannot reach. Call it from the deferred function
+// that recovered.
+func Panicked(ctx context.Context, r any) error {
+	logging.From(ctx).Error("handler panic", zap.String("panic", logging.Truncate(fmt.Sprint(r), maxLoggedError)),
+		zap.ByteString("stack", debug.Stack()))
+	return fault.Permanent(fmt.Errorf("%w: %v", ErrPanic, r))
 }
