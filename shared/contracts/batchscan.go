@@ -21,7 +21,7 @@ import (
 // each alone, so that their types and ranges are checked as before.
 func scanBatch(body []byte) (Batch, bool) {
 	var b Batch
-	const all = 1<<11 - 1 // one bit per key, in the order of batchKeys
+	const required = 1<<requiredBatchKeys - 1 // one bit per key, in the order of batchKeys
 	var seen uint
 	i := skipSpace(body, 0)
 	if i == len(body) || body[i] != '{' {
@@ -89,11 +89,15 @@ func scanBatch(body []byte) (Batch, bool) {
 		}
 		i = skipSpace(body, i+1)
 	}
-	return b, seen == all && skipSpace(body, i+1) == len(body)
+	return b, seen&required == required && skipSpace(body, i+1) == len(body)
 }
 
-// batchKeys are the Batch's keys, every one required (TestScanBatchKeys).
-var batchKeys = [...]string{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}
+// batchKeys are the Batch's keys: the required ones, then the optional
+// (TestScanBatchKeys).
+var batchKeys = [...]string{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data", "crc32c"}
+
+// requiredBatchKeys is how many of batchKeys, from the first, are required.
+const requiredBatchKeys = 11
 
 func batchKey(k []byte) int {
 	for n, s := range batchKeys {
@@ -128,6 +132,13 @@ func (b *Batch) set(bit int, raw []byte) bool {
 		return json.Unmarshal(raw, &b.RawBytes) == nil
 	case "encoding":
 		return json.Unmarshal(raw, &b.Encoding) == nil
+	case "crc32c":
+		var sum uint32
+		if json.Unmarshal(raw, &sum) != nil {
+			return false
+		}
+		b.CRC32C = &sum
+		return true
 	case "data":
 		// Base64 only: an escape, a quote or a control character (which
 		// JSON forbids raw, and which the decoder would skip as \r or \n)

@@ -29,6 +29,13 @@ func TestScanBatch(t *testing.T) {
 	}{
 		{"as the fetcher sends it", okBatch, true},
 		{"spaces between tokens", " {\n \"v\" : 1 ,\"kind\":\"batch\",\"source\":\"a\",\"window\":\"2026-11-01\",\"run_id\":\"r\",\"attempt\":1,\"seq\":0,\"count\":1,\"raw_bytes\":4,\"encoding\":\"gzip-jsonl\",\"data\":\"AAAA\"\t}\r\n", true},
+		{"with its data's CRC-32C", strings.Replace(okBatch, `"encoding"`, `"crc32c":4294967295,"encoding"`, 1), true},
+		{"CRC-32C 0", strings.Replace(okBatch, `"encoding"`, `"crc32c":0,"encoding"`, 1), true},
+		{"CRC-32C null", strings.Replace(okBatch, `"encoding"`, `"crc32c":null,"encoding"`, 1), false},
+		{"CRC-32C above 32 bits", strings.Replace(okBatch, `"encoding"`, `"crc32c":4294967296,"encoding"`, 1), false},
+		{"CRC-32C negative", strings.Replace(okBatch, `"encoding"`, `"crc32c":-1,"encoding"`, 1), false},
+		{"CRC-32C a string", strings.Replace(okBatch, `"encoding"`, `"crc32c":"1","encoding"`, 1), false},
+		{"CRC-32C twice", strings.Replace(okBatch, `"encoding"`, `"crc32c":1,"crc32c":1,"encoding"`, 1), false},
 		{"keys in another order", `{"data":"AAAA","kind":"batch","v":1,"source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl"}`, true},
 		{"escapes in a small string", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r\"\u003c\\","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, true},
 		{"escaped slash in data", strings.Replace(okBatch, `"AAAA"`, `"AA\/A"`, 1), false},
@@ -71,10 +78,11 @@ func TestScanBatch(t *testing.T) {
 	}
 }
 
-// TestScanBatchKeys: the scan knows the Batch's keys, all required.
+// TestScanBatchKeys: the scan knows the Batch's keys, and which are
+// required.
 func TestScanBatchKeys(t *testing.T) {
 	f := fields[KindBatch]
-	if len(f[1]) != 0 || !slices.Equal(f[0], batchKeys[:]) {
+	if !slices.Equal(f[0], batchKeys[:requiredBatchKeys]) || !slices.Equal(f[1], batchKeys[requiredBatchKeys:]) {
 		t.Fatalf("Batch keys %v (optional %v), the scan's %v", f[0], f[1], batchKeys)
 	}
 }

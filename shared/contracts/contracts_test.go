@@ -178,7 +178,7 @@ func TestFields(t *testing.T) {
 		KindTrigger: {{"v", "kind", "trigger"}, {"sources", "from", "to", "at", "force"}},
 		KindInput:   {{"v", "kind", "source", "window", "trigger"}, {"force", "force_id", "takeup"}},
 		KindFetch:   {{"v", "kind", "source", "window", "run_id", "attempt", "trigger"}, {"hop"}},
-		KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, nil},
+		KindBatch:   {{"v", "kind", "source", "window", "run_id", "attempt", "seq", "count", "raw_bytes", "encoding", "data"}, {"crc32c"}},
 		KindDone:    {{"v", "kind", "source", "window", "run_id", "attempt", "batches", "records", "bytes"}, nil},
 	}
 	if !reflect.DeepEqual(fields, want) {
@@ -206,5 +206,26 @@ func TestBatchGolden(t *testing.T) {
 	}
 	if !bytes.Equal(again, want) {
 		t.Fatalf("re-encoded batch differs from testdata/batch.json:\n got %s\nwant %s", again, want)
+	}
+}
+
+// testdata/batch-without-crc.json is the same batch as fetchers sent it
+// before Batch.CRC32C: it still decodes, without the checksum (the
+// writer then checks its payload by decompressing it).
+func TestBatchGoldenWithoutCRC(t *testing.T) {
+	b, err := DecodeBatch(golden(t, "batch-without-crc.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, err := DecodeBatch(golden(t, "batch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.CRC32C != nil || with.CRC32C == nil {
+		t.Fatalf("crc32c decoded as %v (without) and %v (with)", b.CRC32C, with.CRC32C)
+	}
+	with.CRC32C = nil
+	if !reflect.DeepEqual(b, with) {
+		t.Fatalf("decoded %+v, want %+v", b, with)
 	}
 }

@@ -1,6 +1,10 @@
 package contracts
 
-import "time"
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"time"
+)
 
 // Trigger asks the scheduler to expand the pipeline into inputs. With From
 // and To set it covers every window that overlaps [From, To); without them it
@@ -83,11 +87,16 @@ type Batch struct {
 	V    int    `json:"v"`
 	Kind string `json:"kind"`
 	Run
-	Seq      int    `json:"seq"`
-	Count    int    `json:"count"`
-	RawBytes int64  `json:"raw_bytes"`
-	Encoding string `json:"encoding"`
-	Data     []byte `json:"data"` // base64 in the JSON body
+	Seq      int   `json:"seq"`
+	Count    int   `json:"count"`
+	RawBytes int64 `json:"raw_bytes"`
+	// CRC32C is the CRC-32C (Castagnoli) of Count and RawBytes and the
+	// compressed payload (BatchChecksum), which the writer checks without
+	// inflating the payload (pack.Verify). Optional: a batch without it, as
+	// fetchers sent them before it, is checked by decompressing its payload.
+	CRC32C   *uint32 `json:"crc32c,omitempty"`
+	Encoding string  `json:"encoding"`
+	Data     []byte  `json:"data"` // base64 in the JSON body
 }
 
 // Done tells the writer how many batches the run produced, so that whoever
@@ -121,10 +130,25 @@ func NewContinuation(run Run, trigger string, hop int) Fetch {
 }
 
 // NewBatch returns batch seq of run, holding count records of rawBytes
-// bytes as the gzip JSON Lines data.
+// bytes as the gzip JSON Lines data, and its checksum.
 func NewBatch(run Run, seq, count int, rawBytes int64, data []byte) Batch {
-	return Batch{V: Version, Kind: KindBatch, Run: run, Seq: seq, Count: count, RawBytes: rawBytes, Encoding: EncodingGzipJSONL, Data: data}
+	sum := BatchChecksum(count, rawBytes, data)
+	return Batch{V: Version, Kind: KindBatch, Run: run, Seq: seq, Count: count, RawBytes: rawBytes, CRC32C: &sum, Encoding: EncodingGzipJSONL, Data: data}
 }
+
+// BatchChecksum is Batch.CRC32C: the CRC-32C of count and rawBytes, each
+// as 8 bytes big-endian, followed by data (the compressed payload as
+// sent). Castagnoli's polynomial is computed in hardware on amd64 (SSE 4.2)
+// and arm64: about 20 µs for a 1 MiB message, where decompressing the
+// payload took about 8 ms.
+func BatchChecksum(count int, rawBytes int64, data []byte) uint32 {
+	var head [16]byte
+	binary.BigEndian.PutUint64(head[:8], uint64(count))
+	binary.BigEndian.PutUint64(head[8:], uint64(rawBytes))
+	return crc32.Update(crc32.Checksum(head[:], castagnoli), castagnoli, data)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // NewDone returns the Done message for run.
 func NewDone(run Run, batches int, records, bytes int64) Done {

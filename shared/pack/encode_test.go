@@ -25,12 +25,11 @@ func TestEncodeIsJSONMarshal(t *testing.T) {
 		{"escaped run", goldenRun, []byte("payload")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := contracts.NewBatch(tc.run, 3, 10, 999, nil)
-			got, err := encode(b, tc.data)
+			b := contracts.NewBatch(tc.run, 3, 10, 999, tc.data)
+			got, err := encode(b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.Data = tc.data
 			want, err := json.Marshal(b)
 			if err != nil {
 				t.Fatal(err)

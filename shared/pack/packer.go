@@ -128,11 +128,13 @@ func (p *Packer) ContinueAt(seq int) { p.seq = seq }
 // noData is how encoding/json ends a Batch without Data.
 var noData = []byte(`"data":null}`)
 
-// encode returns the body encoding/json makes of b with data as its Data,
-// byte for byte, in one allocation: the header through encoding/json (it
-// escapes the run's strings), the payload base64-encoded straight into
-// place rather than through json.Marshal's growing buffer.
-func encode(b contracts.Batch, data []byte) ([]byte, error) {
+// encode returns the body encoding/json makes of b, byte for byte, in one
+// allocation: the header through encoding/json (it escapes the run's
+// strings), the payload base64-encoded straight into place rather than
+// through json.Marshal's growing buffer.
+func encode(b contracts.Batch) ([]byte, error) {
+	data := b.Data
+	b.Data = nil
 	head, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
@@ -161,7 +163,7 @@ func (p *Packer) Flush() ([]byte, error) {
 	if p.buf.Len() > p.budget { // cannot happen while callers respect Fits
 		return nil, fmt.Errorf("batch %d compressed to %d bytes, over its budget of %d", p.seq, p.buf.Len(), p.budget)
 	}
-	out, err := encode(contracts.NewBatch(p.run, p.seq, p.count, p.raw, nil), p.buf.Bytes())
+	out, err := encode(contracts.NewBatch(p.run, p.seq, p.count, p.raw, p.buf.Bytes()))
 	if err != nil {
 		return nil, fmt.Errorf("encode batch %d: %w", p.seq, err)
 	}
