@@ -76,11 +76,9 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	httpClient := &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: cfg.Workers,
-		ForceAttemptHTTP2:   true,
-	}}
+	// Up to SLUICE_WORKERS walks at once, each with up to its source's
+	// pagination.concurrency requests in flight: the pool keeps them all.
+	httpClient := &http.Client{Transport: source.NewTransport(cfg.Workers, app.Pipeline)}
 	// Every secret the sources' auth needs is read now: a missing one stops
 	// the fetcher at start-up, naming the config file and field.
 	authorizers, err := auth.ForSources(ctx, app.Pipeline, secrets.New(app.AWS.Config), httpClient)
