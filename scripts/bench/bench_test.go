@@ -43,7 +43,7 @@ func TestQuickRunProducesTheTable(t *testing.T) {
 			t.Errorf("the report lacks row %s %q:\n%s", r.ID, r.Figure, rep.text)
 		}
 	}
-	for _, s := range []string{"Machine: ", "cores", "Note: a test run"} {
+	for _, s := range []string{"Machine: ", "cores", "Note: a test run", "P1's large input, from its send: claimed at +", "CPU of each service over its life: dedupe "} {
 		if !strings.Contains(rep.text, s) {
 			t.Errorf("the report lacks %q:\n%s", s, rep.text)
 		}

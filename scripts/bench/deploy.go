@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -244,24 +242,6 @@ func (d *deployment) wait(ctx context.Context, timeout time.Duration, input stri
 // succeededAt returns when the writer logged the input's run SUCCEEDED,
 // right after it published the pointer.
 func succeededAt(p *localrun.Pipeline, input string) (time.Time, error) {
-	f, err := os.Open(filepath.Join(p.LogDir, "writer.log"))
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line struct {
-			Msg, Input string
-			TS         time.Time `json:"ts"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "run SUCCEEDED" && line.Input == input {
-			return line.TS, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return time.Time{}, err
-	}
-	return time.Time{}, errors.New("no `run SUCCEEDED` line for " + input + " in the writer's log")
+	l, err := findLine(filepath.Join(p.LogDir, "writer.log"), "run SUCCEEDED", input)
+	return l.TS, err
 }

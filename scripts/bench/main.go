@@ -229,6 +229,9 @@ func runWith(ctx context.Context, sz sizes, note string, opt options) (report, e
 	fmt.Fprintf(&b, "Machine: %s. Run: %s, %s. Local stack: DynamoDB Local, fauxqs, versitygw; the services as local pollers (`SLUICE_WORKERS` 5).\n\n", machine(), mode, time.Since(rep.started).Round(time.Second))
 	b.WriteString(markdown(rep.rows))
 	b.WriteString(footnotes(memory, big))
+	if sz.measures("P1") {
+		b.WriteString(timelineNote(big) + "\n")
+	}
 	if d.pprofDir != "" {
 		fmt.Fprintf(&b, "- Profiled (CPU and allocations, SLUICE_PPROF_DIR=%s) during the large input: its figures carry the profiler's cost.\n", d.pprofDir)
 	}

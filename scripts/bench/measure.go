@@ -33,6 +33,8 @@ type inputRun struct {
 	// FetcherSent is the SQS payload the fetcher sent: the encoded
 	// batches (and its small Done and continuation messages).
 	FetcherSent int64
+	// Timeline is where its time went, from the services' logs.
+	Timeline timeline
 }
 
 // runInput starts the four services, triggers source/day, waits for its
@@ -63,6 +65,9 @@ func runInput(ctx context.Context, d *deployment, name, source string, timeout t
 		return out, err
 	}
 	out.Elapsed = done.Sub(at)
+	if out.Timeline, err = timelineOf(p.LogDir, input, at); err != nil {
+		return out, err
+	}
 	out.Usage = map[string]localrun.Usage{}
 	for _, proc := range procs {
 		u, ok := proc.Usage()
