@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -218,6 +219,18 @@ func TestHandle(t *testing.T) {
 		}
 		return c
 	}
+	// As a fetcher built before the batch's crc32c sent it: checked by
+	// decompressing its payload.
+	withoutCRC := func(body func(contracts.Run) []byte) func(contracts.Run) []byte {
+		return func(run contracts.Run) []byte {
+			b := body(run)
+			c := regexp.MustCompile(`"crc32c":[0-9]+,`).ReplaceAll(b, nil)
+			if bytes.Equal(c, b) {
+				t.Fatal("the batch carries no crc32c")
+			}
+			return c
+		}
+	}
 	done := func(n int) func(contracts.Run) []byte {
 		return func(run contracts.Run) []byte { return doneBody(run, n) }
 	}
@@ -251,6 +264,15 @@ func TestHandle(t *testing.T) {
 		{
 			name:       "batch is written under its attempt's keys and counted",
 			body:       batch(0),
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#2 0"},
+			wantStatus: runs.Running,
+			wantSink:   []string{"write " + part0 + " 3"},
+			wantBytes:  part0,
+		},
+		{
+			name:       "batch without its crc32c is written and counted",
+			body:       withoutCRC(batch(0)),
 			want:       "nil",
 			wantRuns:   []string{"batch written <id>#2 0"},
 			wantStatus: runs.Running,
@@ -323,6 +345,14 @@ func TestHandle(t *testing.T) {
 		{
 			name:       "corrupt batch is permanent and not written",
 			body:       corrupt,
+			want:       "permanent",
+			cause:      pack.ErrCorruptBatch,
+			wantRuns:   []string{"fail <id>#2 permanent"},
+			wantStatus: runs.Failed,
+		},
+		{
+			name:       "corrupt batch without its crc32c is permanent and not written",
+			body:       withoutCRC(corrupt),
 			want:       "permanent",
 			cause:      pack.ErrCorruptBatch,
 			wantRuns:   []string{"fail <id>#2 permanent"},
