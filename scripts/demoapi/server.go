@@ -181,6 +181,10 @@ type Served struct {
 	Injected int
 	// OverQuota is the requests refused with 429 by the source's Quota.
 	OverQuota int
+	// QuotaPeriods is the periods of the source's Quota begun so far: one
+	// at the first request, one more at each first request after a period
+	// ended.
+	QuotaPeriods int
 }
 
 // Served returns how the server answered source's data requests so far.
