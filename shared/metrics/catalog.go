@@ -23,13 +23,18 @@ type Def struct {
 
 // The metrics of a source's runs (dimension Source).
 var (
-	// RunsSucceeded: 1 per run that SUCCEEDED (writer, "run SUCCEEDED").
+	// RunsSucceeded: 1 per run that SUCCEEDED, written by the call that
+	// moved it there (writer, "run SUCCEEDED"; a give-up that finished a
+	// published commit, "commit given up on: run SUCCEEDED").
 	RunsSucceeded = Def{"RunsSucceeded", UnitCount, DimSource}
-	// RunsFailed: 1 per run marked FAILED (the service that gave up on it,
-	// "run FAILED"; the sweep, "run FAILED: its worker died on every
-	// take-up").
+	// RunsFailed: 1 per run marked FAILED, written by the call that marked
+	// it (the service that gave up on it, "run FAILED"; the writer's
+	// commit below the published attempt, "run FAILED"; a give-up of an
+	// unpublished commit, "commit given up on: run FAILED"; the sweep,
+	// "run FAILED: its worker died on every take-up").
 	RunsFailed = Def{"RunsFailed", UnitCount, DimSource}
-	// Records: the records of a run that SUCCEEDED (writer).
+	// Records: the records of a run that SUCCEEDED (writer, on the
+	// RunsSucceeded line, as are Bytes, Attempts and RunDuration).
 	Records = Def{"Records", UnitCount, DimSource}
 	// Bytes: the bytes of API response bodies of a run that SUCCEEDED
 	// (writer).

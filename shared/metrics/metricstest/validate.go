@@ -198,3 +198,24 @@ func Values(line []byte) (map[string]float64, map[string]string, error) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// Totals sums each metric over the EMF lines of logs, JSON log lines one
+// per line; lines without an `_aws` member are not metrics and are
+// skipped. An invalid EMF line is an error.
+func Totals(logs []byte) (map[string]float64, error) {
+	sums := map[string]float64{}
+	for i, line := range bytes.Split(logs, []byte("\n")) {
+		var root map[string]json.RawMessage
+		if json.Unmarshal(line, &root) != nil || root["_aws"] == nil {
+			continue
+		}
+		vals, _, err := Values(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		for name, v := range vals {
+			sums[name] += v
+		}
+	}
+	return sums, nil
+}

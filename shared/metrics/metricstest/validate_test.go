@@ -55,3 +55,17 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestTotals(t *testing.T) {
+	const line = `{"_aws":{"Timestamp":1796158800000,"CloudWatchMetrics":[{"Namespace":"Sluice","Dimensions":[["Source"]],"Metrics":[{"Name":"Records","Unit":"Count"}]}]},"Source":"orders","Records":%d}`
+	logs := strings.Join([]string{
+		strings.Replace(line, "%d", "3", 1), `{"msg":"no metrics"}`, "not json", strings.Replace(line, "%d", "4", 1), "",
+	}, "\n")
+	got, err := Totals([]byte(logs))
+	if err != nil || len(got) != 1 || got["Records"] != 7 {
+		t.Fatalf("Totals = %v, %v; want Records 7", got, err)
+	}
+	if _, err := Totals([]byte(strings.Replace(line, `"Records":%d`, `"Records":"x"`, 1))); err == nil {
+		t.Fatal("Totals of an invalid EMF line: no error")
+	}
+}
