@@ -77,14 +77,21 @@ var (
 	MessagesParked = Def{"MessagesParked", UnitCount, DimService}
 	// MessagesRetried: of those, messages left for redelivery.
 	MessagesRetried = Def{"MessagesRetried", UnitCount, DimService}
-	// DuplicatesDropped: 1 per input dropped as a duplicate (dedupe,
-	// "claim lost; duplicate dropped").
+	// DuplicatesDropped: 1 per input dropped because an attempt holds it:
+	// asked for again while it runs (dedupe, "claim lost; duplicate
+	// dropped" with a reason "held by …").
 	DuplicatesDropped = Def{"DuplicatesDropped", UnitCount, DimService}
+	// AlreadySucceeded: 1 per input dropped because its window already
+	// SUCCEEDED and it is not forced: lookback's re-asks of finished
+	// windows on every scheduled trigger, and a copy of an input that
+	// came after its run finished (dedupe, the same line with a reason
+	// "already SUCCEEDED …").
+	AlreadySucceeded = Def{"AlreadySucceeded", UnitCount, DimService}
 )
 
 // Catalog is every metric Sluice emits.
 var Catalog = []Def{
 	RunsSucceeded, RunsFailed, Records, Bytes, Attempts, RunDuration,
 	Pages, API429, API5xx, Retries, HandOvers, Stops, FreshnessLag,
-	MessagesHandled, MessagesParked, MessagesRetried, DuplicatesDropped,
+	MessagesHandled, MessagesParked, MessagesRetried, DuplicatesDropped, AlreadySucceeded,
 }
