@@ -245,14 +245,14 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 			m.check(true)
 			t.Logf("%d publishes (%d stalled) during the chaos; the partition reached attempt %d before the final run; "+
 				"%d run items lost, %d releases (%d refused during a commit), commits given up on: %d FAILED, %d SUCCEEDED",
-				m.publishes, len(m.stalled), published, m.losses, m.releases, m.refused, m.giveUps[commit.EndedFailed], m.giveUps[commit.EndedSucceeded])
+				m.publishes, len(m.stalled), published, m.losses, m.releases, m.refused, m.giveUps[commit.EndedFailed], m.giveUps[commit.EndedSucceeded]+m.giveUps[commit.EndedSucceededBefore])
 			totalPublishes += m.publishes
 			totalResumed += m.resumed
 			totalLosses += m.losses
 			totalRefused += m.refused
 			totalReleases += m.releases
-			totalGiveUps += m.giveUps[commit.EndedFailed] + m.giveUps[commit.EndedSucceeded]
-			totalFinished += m.giveUps[commit.EndedSucceeded]
+			totalGiveUps += m.giveUps[commit.EndedFailed] + m.giveUps[commit.EndedSucceeded] + m.giveUps[commit.EndedSucceededBefore]
+			totalFinished += m.giveUps[commit.EndedSucceeded] + m.giveUps[commit.EndedSucceededBefore]
 			t.Logf("%d config changes, %d stops (%d past the budget), continuations: %d went on, %d waited on, %d restarted under a new config; "+
 				"%d messages given up on: %d deleted, %d parked", m.configChanges, m.stops, m.budgetFails, m.continued, m.waitsOn, m.restarts,
 				m.deleted+m.parked, m.deleted, m.parked)
