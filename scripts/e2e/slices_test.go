@@ -17,7 +17,7 @@ import (
 )
 
 // A time-filtered cursor source cut into 6 slices a day, through the real
-// binaries, handed over every 200ms: the slices are walked concurrently,
+// binaries, handed over every 100ms: the slices are walked concurrently,
 // each checkpointed on its own, and the window lands as one partition of
 // one attempt holding every record of the day once (in the order the
 // slices' pages arrived, so compared as a set), which DuckDB reads back
@@ -29,7 +29,7 @@ func TestSlicedSourceLandsAsOnePartition(t *testing.T) {
 		api: demoapi.Options{RecordsPerDay: 1200, PageSize: 40, Sources: map[string]demoapi.SourceOptions{
 			"orders": {Style: demoapi.Cursor, Slices: 6, Delay: 60 * time.Millisecond},
 		}},
-		env: []string{"SLUICE_HANDOFF_AFTER=200ms", "SLUICE_MAX_MESSAGE_BYTES=32768"},
+		env: []string{"SLUICE_HANDOFF_AFTER=100ms", "SLUICE_MAX_MESSAGE_BYTES=32768"},
 	})
 	ctx := context.Background()
 	if _, err := e.pipe.Ctl(ctx, "trigger", "--source", "orders", "--window", day); err != nil {
@@ -56,9 +56,13 @@ func TestSlicedSourceLandsAsOnePartition(t *testing.T) {
 		t.Fatalf("the run says %d records, %v batches; S3 has %d, %d", r.Records, r.BatchesExpected, len(part.Records), part.Batches)
 	}
 	logs, _ := e.pipe.Logs("fetcher")
-	if n := strings.Count(logs, "handed over to a new invocation"); n < 2 {
+	// Each slice's pages take at least 5 × 60 ms one after another: over
+	// 300 ms of walk, handed over every 100 ms.
+	n := strings.Count(logs, "handed over to a new invocation")
+	if n < 2 {
 		t.Errorf("%d hand-overs logged, want several", n)
 	}
+	t.Logf("%d records in %d batches over %d hand-overs", len(part.Records), part.Batches, n)
 	files, err := duckread.Download(ctx, e.stack.S3, e.sink, sink.Partition{Source: "orders", Hive: "dt=" + day}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
