@@ -36,7 +36,8 @@ type Partition struct {
 	// Slices cuts each window into this many equal, consecutive time
 	// slices, walked concurrently, each with its own pagination and
 	// checkpoint, and written as the window's one partition (see Slices).
-	// 0 or 1: the window is walked whole. The request's {start} and {end}
+	// 0 or 1: the window is walked whole (Parse makes 1 0, so that both
+	// have one fingerprint). The request's {start} and {end}
 	// are each slice's bounds, so it must use both. Left out of the JSON
 	// when 0, so the fingerprint of a source without slices is the one it
 	// had before slices existed.

@@ -20,7 +20,8 @@ func TestPartitionSlicesAreChecked(t *testing.T) {
 		{"hour in 12", timed, "hour", 12, ""},
 		{"one slice is the whole window", `{day: "{date}"}`, "day", 1, ""},
 		{"32 slices of a day: 2700 s each", timed, "day", 32, ""},
-		{"zero", timed, "day", 0, "sources[0].partition.slices: 0: want 1 to 32"},
+		{"zero is the whole window too", `{day: "{date}"}`, "day", 0, ""},
+		{"negative", timed, "day", -1, "sources[0].partition.slices: -1: want 1 to 32"},
 		{"too many", timed, "day", 33, "sources[0].partition.slices: 33: want 1 to 32"},
 		{"not a divisor of a day", timed, "day", 7, "sources[0].partition.slices: 7 does not cut a day (86400 s) into slices of whole seconds"},
 		{"not a divisor of an hour", timed, "hour", 7, "sources[0].partition.slices: 7 does not cut a hour (3600 s)"},
@@ -39,8 +40,12 @@ func TestPartitionSlicesAreChecked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := c.Sources[0].Partition.Slices; got != tt.slices {
-				t.Fatalf("slices = %d, want %d", got, tt.slices)
+			want := tt.slices
+			if want == 1 {
+				want = 0 // as parsed: the window whole, as when left out (one fingerprint)
+			}
+			if got := c.Sources[0].Partition.Slices; got != want {
+				t.Fatalf("slices = %d, want %d", got, want)
 			}
 		})
 	}
@@ -119,5 +124,18 @@ func TestSlicesFingerprint(t *testing.T) {
 	src.Partition.Slices = 0
 	if src.Fingerprint() != before {
 		t.Fatal("slices 0 changed the fingerprint")
+	}
+	// slices: 1 written out parses as left out: one fingerprint.
+	const y = "version: 1\nsources:\n  - name: a\n    request: {base_url: \"http://x.test\", path: /v1}\n    pagination: {type: none}\n    partition: {every: day%s}\n"
+	var fps []string
+	for _, extra := range []string{"", ", slices: 1"} {
+		c, err := Parse("p.yaml", []byte(fmt.Sprintf(y, extra)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fps = append(fps, c.Sources[0].Fingerprint())
+	}
+	if fps[0] != fps[1] {
+		t.Fatal("slices: 1 written out changed the fingerprint")
 	}
 }

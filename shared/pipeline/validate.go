@@ -241,10 +241,10 @@ func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m
 func (d *decoder) validateSlices(p string, s *Source) {
 	n := s.Partition.Slices
 	switch {
-	case n < 1 || n > MaxSlices:
+	case n < 0 || n > MaxSlices:
 		d.invalid(p+".partition.slices", "%d: want 1 to %d", n, MaxSlices)
 		return
-	case n == 1 || !s.Partition.valid():
+	case n <= 1 || !s.Partition.valid():
 		return
 	}
 	if secs := int64(s.Partition.length() / time.Second); secs%int64(n) != 0 {
