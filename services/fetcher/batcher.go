@@ -50,6 +50,9 @@ type batcher struct {
 	// slices, for a source with partition.slices, is where each slice's
 	// walk stands after the last of its pages packed (nil: not sliced).
 	slices []source.Slice
+	// slicesLeft is how many slices the walk has not handed over the last
+	// page of yet (the walk's: read and written in page only).
+	slicesLeft int
 	// pagesBefore and stops are the checkpoint's Pages and Stops.
 	pagesBefore, stops int
 	failed             bool // the page callback or the pipeline failed: the walk did not stop on the source
@@ -120,7 +123,7 @@ func (b *batcher) fail(err error) {
 // page hands p to the packer, waiting while it is busy with the pages
 // before, and says when the walk hands over. A sliced walk calls it one
 // page at a time too (source.Client.FetchSlices), and may hand over after
-// the last page of one slice: the others go on in the next invocation.
+// the last page of one slice while others have pages left.
 func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 	defer func() { b.failed = err != nil && !errors.Is(err, errHandOff) }()
 	select {
@@ -128,7 +131,14 @@ func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 	case <-b.stopped:
 		return b.err
 	}
-	if (p.Next != nil || b.slices != nil) && b.h.handoff.due(ctx, b.began) {
+	more := p.Next != nil
+	if b.slices != nil {
+		if p.Next == nil {
+			b.slicesLeft--
+		}
+		more = b.slicesLeft > 0
+	}
+	if more && b.h.handoff.due(ctx, b.began) {
 		b.resume = p.Next
 		return errHandOff
 	}

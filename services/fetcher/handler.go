@@ -224,6 +224,11 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 		if cp != nil && cp.Slices != nil {
 			b.slices = append([]source.Slice(nil), cp.Slices...)
 		}
+		for _, s := range b.slices {
+			if !s.Done {
+				b.slicesLeft++
+			}
+		}
 	}
 	if cp != nil {
 		b.from = from

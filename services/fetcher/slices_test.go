@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,6 +115,8 @@ func TestSlicedWalkThroughTheFetcher(t *testing.T) {
 				so.Delay = time.Millisecond
 				fx, api := slicedFixture(t, so, tt.slices, nil)
 				fx.h.handoff = handoff{After: tt.handoff}
+				cps := &checkpointLog{runStore: fx.h.runs}
+				fx.h.runs = cps
 				done, hops, err := drive(t, fx, golden(t, "fetch.json"), 1000)
 				if done == nil {
 					t.Fatalf("no Done after %d deliveries: %v", hops, err)
@@ -124,6 +128,23 @@ func TestSlicedWalkThroughTheFetcher(t *testing.T) {
 					t.Errorf("%d hops, want 1", hops)
 				case tt.handoff == time.Nanosecond && hops < pages/2:
 					t.Errorf("%d hops for about %d pages: not handed over after every page", hops, pages)
+				}
+				// Every hand-over leaves a slice to walk: none follows
+				// the last page of the last slice.
+				for i, state := range cps.states() {
+					var cp checkpoint
+					if err := json.Unmarshal([]byte(state), &cp); err != nil {
+						t.Fatal(err)
+					}
+					left := 0
+					for _, s := range cp.Slices {
+						if !s.Done {
+							left++
+						}
+					}
+					if len(cp.Slices) != tt.slices || left == 0 {
+						t.Fatalf("checkpoint %d has %d slices, %d not done: %s", i, len(cp.Slices), left, state)
+					}
 				}
 			})
 		}
@@ -201,4 +222,24 @@ func TestSlicedCheckpointJSON(t *testing.T) {
 	if string(b) != old {
 		t.Fatalf("a checkpoint without slices is %s, want %s", b, old)
 	}
+}
+
+// checkpointLog keeps the checkpoints the handler writes.
+type checkpointLog struct {
+	runStore
+	mu  sync.Mutex
+	cps []string
+}
+
+func (c *checkpointLog) CheckpointFor(ctx context.Context, r contracts.Run, hop int, state string, wait time.Duration) error {
+	c.mu.Lock()
+	c.cps = append(c.cps, state)
+	c.mu.Unlock()
+	return c.runStore.CheckpointFor(ctx, r, hop, state, wait)
+}
+
+func (c *checkpointLog) states() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.cps)
 }
