@@ -17,16 +17,17 @@ func NewTransport(workers int, cfg *pipeline.Config) *http.Transport {
 	}
 }
 
-// IdleConnsPerHost is workers × the highest pagination.concurrency of
-// cfg's sources: a concurrent walk has up to concurrency requests in
-// flight, and a pool that cannot keep a connection when its request ends
-// closes it, so that the next page dials again (a TCP and, over HTTPS, a
-// TLS handshake) — about every page of a walk whose pool was smaller than
-// its requests in flight.
+// IdleConnsPerHost is workers × the most requests one fetch of cfg's
+// sources has in flight: its pagination.concurrency, times its
+// partition.slices for a sliced source (FetchSlices walks the slices at
+// once, each reading ahead). A pool that cannot keep a connection when
+// its request ends closes it, so that the next page dials again (a TCP
+// and, over HTTPS, a TLS handshake) — about every page of a walk whose
+// pool was smaller than its requests in flight.
 func IdleConnsPerHost(workers int, cfg *pipeline.Config) int {
 	most := 1
 	for _, src := range cfg.Sources {
-		most = max(most, src.Pagination.Concurrency)
+		most = max(most, max(src.Pagination.Concurrency, 1)*max(src.Partition.Slices, 1))
 	}
 	return max(workers, 1) * most
 }

@@ -78,3 +78,31 @@ func TestTransportKeepsConcurrentWalksConnections(t *testing.T) {
 		})
 	}
 }
+
+// The pool is sized by the source with the most requests in flight in one
+// fetch, for each of the workers.
+func TestIdleConnsPerHost(t *testing.T) {
+	src := func(concurrency, slices int) pipeline.Source {
+		return pipeline.Source{Pagination: pipeline.Pagination{Concurrency: concurrency}, Partition: pipeline.Partition{Slices: slices}}
+	}
+	tests := []struct {
+		name    string
+		workers int
+		sources []pipeline.Source
+		want    int
+	}{
+		{"serial walks", 5, []pipeline.Source{src(1, 0), src(1, 0)}, 5},
+		{"the highest concurrency", 5, []pipeline.Source{src(1, 0), src(8, 0), src(4, 0)}, 40},
+		{"a sliced source walks its slices at once", 5, []pipeline.Source{src(4, 0), src(2, 6)}, 60},
+		{"sliced, serial", 2, []pipeline.Source{src(1, 4)}, 8},
+		{"no sources", 3, nil, 3},
+		{"zero workers", 0, []pipeline.Source{src(4, 0)}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IdleConnsPerHost(tt.workers, &pipeline.Config{Sources: tt.sources}); got != tt.want {
+				t.Fatalf("IdleConnsPerHost = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
