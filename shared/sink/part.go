@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -31,7 +32,8 @@ type Written struct {
 var ErrConflict = errors.New("object exists with different content")
 
 // WritePart stores gz — a gzip stream of JSON Lines holding records
-// records, as packed by the fetcher and checked by the caller — as the
+// records, as packed by the fetcher and checked by the caller; for a
+// block (BlockKey), its batches' streams concatenated in order — as the
 // object at key, byte for byte, unless the object exists (If-None-Match:
 // a batch's key is written once). An existing object with the same bytes
 // is a redelivery and not an error; with other bytes it is ErrConflict.
@@ -59,14 +61,22 @@ func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int
 	return w, nil
 }
 
-// Part is one stored batch of an attempt.
+// Part is one staged object of an attempt: a single batch (part-<seq>),
+// or a block of consecutive batches Seq…Last (part-<first>-<last>, their
+// gzip members concatenated in order).
 type Part struct {
 	Key   string `json:"key"`
 	Seq   int    `json:"seq"`
 	Bytes int64  `json:"bytes"`
+	// Last is the last batch of a block; 0 (or Seq) for a single part.
+	Last int `json:"last_seq,omitempty"`
 }
 
-// Parts lists the parts of an attempt, by batch number.
+// LastSeq is the last batch the part holds: Seq for a single part.
+func (p Part) LastSeq() int { return max(p.Seq, p.Last) }
+
+// Parts lists the staged objects of an attempt, single parts and blocks,
+// by first batch (then last): see Tile for the ones a commit takes.
 func (s *Sink) Parts(ctx context.Context, p Partition, attempt int) ([]Part, error) {
 	parts, _, err := s.Staged(ctx, p, attempt)
 	return parts, err
@@ -79,20 +89,25 @@ func (s *Sink) Files(ctx context.Context, p Partition, attempt int) ([]File, err
 	return files, err
 }
 
-// Staged lists, in one listing of the attempt, its parts by batch number
-// and the files written from them so far, in part order.
+// Staged lists, in one listing of the attempt, its staged objects (single
+// parts and blocks, by first batch, then last) and the files written from
+// them so far, in part order.
 func (s *Sink) Staged(ctx context.Context, p Partition, attempt int) ([]Part, []File, error) {
 	var parts []Part
 	var files []File
 	err := s.list(ctx, s.AttemptPrefix(p, attempt), func(o types.Object) {
 		key := aws.ToString(o.Key)
-		if seq, ok := PartSeq(key); ok {
-			parts = append(parts, Part{Key: key, Seq: seq, Bytes: aws.ToInt64(o.Size)})
+		if first, last, ok := PartRange(key); ok {
+			part := Part{Key: key, Seq: first, Bytes: aws.ToInt64(o.Size)}
+			if last > first {
+				part.Last = last
+			}
+			parts = append(parts, part)
 		} else if first, last, ok := FileRange(key); ok {
 			files = append(files, File{Key: key, First: first, Last: last, Bytes: aws.ToInt64(o.Size)})
 		}
 	})
-	slices.SortFunc(parts, func(a, b Part) int { return a.Seq - b.Seq })
+	slices.SortFunc(parts, func(a, b Part) int { return cmp.Or(a.Seq-b.Seq, a.LastSeq()-b.LastSeq()) })
 	slices.SortFunc(files, func(a, b File) int { return a.First - b.First })
 	return parts, files, err
 }
