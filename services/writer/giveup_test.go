@@ -82,7 +82,7 @@ func (o *objectsAt) LatestSchema(context.Context, string) (sink.SourceSchema, er
 
 func (o *objectsAt) SetLatestSchema(context.Context, string, sink.SourceSchema) error { return nil }
 
-func (o *objectsAt) CleanUp(context.Context, sink.Partition, int, int, bool, []string) (int, int, error) {
+func (o *objectsAt) CleanUp(context.Context, sink.Partition, int, int, sink.Own, []string) (int, int, error) {
 	return 0, 0, o.removeErr
 }
 

@@ -192,7 +192,7 @@ var (
 	errCleanup = fault.Retryable(errors.New("clean-up throttled"))
 )
 
-func (o stallingObjects) CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own bool, published []string) (int, int, error) {
+func (o stallingObjects) CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own sink.Own, published []string) (int, int, error) {
 	if o.m.rng.IntN(4) == 0 {
 		return 0, 0, errCleanup
 	}
