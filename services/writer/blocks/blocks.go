@@ -1,0 +1,170 @@
+// Package blocks stages a run's batches in aligned blocks: the batches
+// kG…kG+G-1 of one attempt, when the writer handles them at once, are
+// stored as one object (sink.BlockKey, part-<first>-<last>: their gzip
+// members concatenated in order) instead of G single parts — one S3 PUT
+// instead of G.
+//
+// A batch is handed to the Stager by the handler of its own message, which
+// waits up to a short time for the rest of its block to be handed in by
+// the handlers of theirs (the poller and the Lambda transport handle
+// several messages at once: SLUICE_WORKERS). The last to arrive stores the
+// block; every member then counts its own batch, as a single part's
+// handler does, and its message's outcome is its own. A batch whose block
+// does not gather in time (its batch-mates not received together, a
+// message that failed to decode or verify and so never joined, the run's
+// last incomplete block) is stored as a single part, as before.
+//
+// Exactly once holds whatever is stored: a block's bytes are the same on
+// every delivery (the batches' bytes, in order), it is staged with a
+// single part's rules (If-None-Match; the same bytes again are a
+// redelivery, other bytes a conflict), and it exists only whole, so the
+// commit takes for each block its block object if there is one, else its
+// single parts (sink.Tile). A block PUT that fails fails each member's
+// message, each redelivered and retried on its own.
+//
+// The Stager's state is its process's memory only: gathering never spans
+// processes, and a process that dies mid-gathering leaves its messages to
+// be redelivered.
+package blocks
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// Store stages objects; *sink.Sink is one.
+type Store interface {
+	WritePart(ctx context.Context, key string, gz []byte, records int) (sink.Written, error)
+}
+
+var _ Store = (*sink.Sink)(nil)
+
+// Stager stages batches in blocks of its size, and single parts
+// otherwise. Its methods are safe for concurrent use: that is their
+// point.
+type Stager struct {
+	store  Store
+	layout sink.Layout
+	size   int
+	wait   time.Duration
+
+	mu      sync.Mutex
+	pending map[string]*gathering // by run id and block key
+}
+
+// New returns a Stager that stores in store, under layout's keys, blocks
+// of size batches, each batch waiting at most wait for its block to
+// gather. A size of 1 (or less) stages every batch as a single part, at
+// once.
+func New(store Store, layout sink.Layout, size int, wait time.Duration) *Stager {
+	return &Stager{store: store, layout: layout, size: size, wait: wait, pending: map[string]*gathering{}}
+}
+
+// gathering is one block's batches handed in so far.
+type gathering struct {
+	key     string
+	members []*contracts.Batch // by seq from the block's first; nil: not here
+	here    int
+	full    bool          // all here: the block is being stored, by its last member
+	done    chan struct{} // closed once it is stored (or failed to be)
+	existed bool
+	err     error
+}
+
+// Stage stores batch b of partition p — checked by the caller — in its
+// block, or as a single part, and returns where. An error is the
+// store's: for a block, every member's message gets it.
+func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
+	if s.size <= 1 {
+		return s.single(ctx, p, b)
+	}
+	first := b.Seq - b.Seq%s.size
+	key := s.layout.BlockKey(p, b.Attempt, first, first+s.size-1)
+	id := b.RunID + " " + key
+	s.mu.Lock()
+	g := s.pending[id]
+	if g == nil {
+		g = &gathering{key: key, members: make([]*contracts.Batch, s.size), done: make(chan struct{})}
+		s.pending[id] = g
+	}
+	slot := b.Seq - first
+	if g.members[slot] != nil {
+		// Another delivery of the batch is gathering already (the
+		// fetcher's send retried): this one goes on its own.
+		s.mu.Unlock()
+		return s.single(ctx, p, b)
+	}
+	g.members[slot] = &b
+	g.here++
+	if g.here == s.size {
+		g.full = true
+		delete(s.pending, id)
+		s.mu.Unlock()
+		g.existed, g.err = s.block(ctx, g)
+		close(g.done)
+		return g.written(b)
+	}
+	s.mu.Unlock()
+
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case <-g.done:
+		return g.written(b)
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	if g.full {
+		// The block gathered as the wait ended: its last member is
+		// storing it, within its own deadline.
+		s.mu.Unlock()
+		<-g.done
+		return g.written(b)
+	}
+	g.members[slot] = nil
+	g.here--
+	if g.here == 0 {
+		delete(s.pending, id)
+	}
+	s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return sink.Written{}, fmt.Errorf("batch %d: waiting for its block: %w", b.Seq, err)
+	}
+	return s.single(ctx, p, b)
+}
+
+func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
+	return s.store.WritePart(ctx, s.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+}
+
+// block stores g's members as its block; true if it was there already.
+func (s *Stager) block(ctx context.Context, g *gathering) (bool, error) {
+	size, records := 0, 0
+	for _, m := range g.members {
+		size += len(m.Data)
+		records += m.Count
+	}
+	body := make([]byte, 0, size)
+	for _, m := range g.members {
+		body = append(body, m.Data...)
+	}
+	w, err := s.store.WritePart(ctx, g.key, body, records)
+	if err != nil {
+		return false, fmt.Errorf("block %s: %w", g.key, err)
+	}
+	return w.Existed, nil
+}
+
+// written is what b's handler reports of its batch once g is stored.
+func (g *gathering) written(b contracts.Batch) (sink.Written, error) {
+	if g.err != nil {
+		return sink.Written{}, g.err
+	}
+	return sink.Written{Key: g.key, Records: b.Count, Bytes: len(b.Data), Existed: g.existed}, nil
+}
