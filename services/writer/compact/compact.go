@@ -85,8 +85,8 @@ type Request struct {
 	// (sink.Staged): those of an earlier try are kept.
 	Batches int
 	Parts   []sink.Part
-	Files  []sink.File
-	Output pipeline.Output
+	Files   []sink.File
+	Output  pipeline.Output
 	// Renew, if set, is called before each file but the call's first: the
 	// committer renews its lease there, so that an invocation that
 	// outlasts the lease keeps the input. Its error stops the compaction.
