@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sluice-data/sluice/services/writer/blocks"
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
@@ -24,7 +25,16 @@ import (
 )
 
 func (c *config) Validate() error {
-	return errors.Join(c.Config.Validate(), c.Runs.Validate())
+	var errs []error
+	if c.BlockBatches < 1 || c.BlockBatches > 10 {
+		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES: %d, want 1..10", c.BlockBatches))
+	} else if c.BlockBatches > c.Workers {
+		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES %d is above SLUICE_WORKERS %d: a block gathers from the messages handled at once", c.BlockBatches, c.Workers))
+	}
+	if c.BlockWait < 0 || c.BlockWait > 10*time.Second {
+		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_WAIT: %v, want 0..10s", c.BlockWait))
+	}
+	return errors.Join(c.Config.Validate(), c.Runs.Validate(), errors.Join(errs...))
 }
 
 // runStore tracks the run; *runs.Store is one.
@@ -50,7 +60,14 @@ type sender interface {
 	SendJSON(ctx context.Context, url string, v any) error
 }
 
+// stager stages a checked batch, alone or in its block; *blocks.Stager is
+// one.
+type stager interface {
+	Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error)
+}
+
 var (
+	_ stager      = (*blocks.Stager)(nil)
 	_ runStore    = (*runs.Store)(nil)
 	_ objectStore = (*sink.Sink)(nil)
 	_ committer   = (*commit.Committer)(nil)
@@ -62,7 +79,10 @@ type handler struct {
 	runs     runStore
 	sink     objectStore
 	layout   sink.Layout // the keys sink's objects go to
-	commits  committer
+	// blocks, if set, stages batches in aligned blocks (package blocks);
+	// nil: each batch as a single part in sink.
+	blocks  stager
+	commits committer
 	// out and batchesURL: where a commit that needs another invocation
 	// sends its continuation (a Done message of the run, to this queue).
 	out        sender
@@ -162,7 +182,7 @@ func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *sink
 }
 
 // write is the domain step for a batch: check it, store it under its
-// attempt's keys, then count it — the count is conditioned on the attempt
+// attempt's keys (as a single part, or in its block), then count it — the count is conditioned on the attempt
 // being current, so a stale attempt's object is never counted (it stays in
 // its own attempt's keys, which nothing reads, until a later commit
 // removes it).
@@ -170,13 +190,20 @@ func (h *handler) write(ctx context.Context, p sink.Partition, b contracts.Batch
 	if err := pack.Verify(b); err != nil {
 		return runs.Run{}, fault.Permanent(err)
 	}
-	w, err := h.sink.WritePart(ctx, h.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+	w, err := h.stage(ctx, p, b)
 	if err != nil {
 		return runs.Run{}, fmt.Errorf("batch %d: %w", b.Seq, err)
 	}
 	logging.From(ctx).Debug("batch written", zap.Int("seq", b.Seq), zap.String("key", w.Key), zap.Int("records", w.Records),
 		zap.Int("bytes", w.Bytes), zap.Bool("existed", w.Existed))
 	return h.runs.BatchWritten(ctx, b.Run, b.Seq)
+}
+
+func (h *handler) stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
+	if h.blocks == nil {
+		return h.sink.WritePart(ctx, h.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+	}
+	return h.blocks.Stage(ctx, p, b)
 }
 
 // commit commits run. A commit whose compaction needs another invocation
