@@ -26,8 +26,11 @@ import (
 
 func (c *config) Validate() error {
 	var errs []error
-	if c.BlockBatches < 1 || c.BlockBatches > 10 {
-		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES: %d, want 1..10", c.BlockBatches))
+	if c.BlockBatches < 1 || c.BlockBatches > 8 || c.BlockBatches&(c.BlockBatches-1) != 0 {
+		// Powers of two: aligned blocks of two sizes (writers of two
+		// deploys at once) nest or are apart, so an attempt's staged
+		// objects always tile its batches (sink.Tile).
+		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES: %d, want 1, 2, 4 or 8", c.BlockBatches))
 	} else if c.BlockBatches > c.Workers {
 		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES %d is above SLUICE_WORKERS %d: a block gathers from the messages handled at once", c.BlockBatches, c.Workers))
 	}

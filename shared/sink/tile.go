@@ -10,7 +10,10 @@ import "fmt"
 // (every batch counted was staged in one or the other). Among picks of as
 // few objects it prefers the longer object first, so that every committer
 // picks alike. An object reaching past n-1 is an error (S3 holds a batch
-// the run does not count), as is a batch no object holds.
+// the run does not count), as is a batch no object holds. Blocks of
+// sizes that are powers of two, aligned, nest or are apart: whatever
+// blocks of whichever sizes exist, the largest ones and the single parts
+// outside them tile the batches.
 func Tile(parts []Part, from, n int) ([]Part, error) {
 	if n < from {
 		return nil, fmt.Errorf("tile batches %d-%d: an empty range", from, n-1)
