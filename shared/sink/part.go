@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 
@@ -32,19 +33,31 @@ type Written struct {
 var ErrConflict = errors.New("object exists with different content")
 
 // WritePart stores gz — a gzip stream of JSON Lines holding records
-// records, as packed by the fetcher and checked by the caller; for a
-// block (BlockKey), its batches' streams concatenated in order — as the
+// records, as packed by the fetcher and checked by the caller — as the
 // object at key, byte for byte, unless the object exists (If-None-Match:
 // a batch's key is written once). An existing object with the same bytes
 // is a redelivery and not an error; with other bytes it is ErrConflict.
 func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int) (Written, error) {
-	w := Written{Key: key, Records: records, Bytes: len(gz)}
+	return s.WriteBlock(ctx, key, [][]byte{gz}, records)
+}
+
+// WriteBlock stores gzs — the gzip streams of a block's batches, in order
+// (BlockKey), records records in all — as the object at key, as
+// WritePart stores one batch: their concatenation, streamed from gzs
+// without a copy.
+func (s *Sink) WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (Written, error) {
+	body := chunks(gzs)
+	w := Written{Key: key, Records: records, Bytes: int(body.size())}
 	// The SHA-256 goes in the object's metadata: an ETag is an MD5 of the
 	// bytes only without SSE-KMS, so it cannot tell a redelivery from a
 	// conflict.
-	sum := sha256.Sum256(gz)
-	digest := hex.EncodeToString(sum[:])
-	err := s.putOnce(ctx, key, gz, "application/x-ndjson", map[string]string{metaRecords: strconv.Itoa(records), metaSHA256: digest})
+	h := sha256.New()
+	for _, gz := range gzs {
+		h.Write(gz)
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	err := s.putOnceFrom(ctx, key, io.NewSectionReader(body, 0, body.size()), body.size(), "application/x-ndjson",
+		map[string]string{metaRecords: strconv.Itoa(records), metaSHA256: digest})
 	if !errors.Is(err, errExists) {
 		return w, err
 	}
@@ -54,11 +67,40 @@ func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int
 	if err != nil {
 		return w, fault.Retryable(fmt.Errorf("head s3://%s/%s: %w", s.bucket, key, err))
 	}
-	if aws.ToInt64(head.ContentLength) != int64(len(gz)) || head.Metadata[metaSHA256] != digest {
+	if aws.ToInt64(head.ContentLength) != body.size() || head.Metadata[metaSHA256] != digest {
 		return w, fault.Permanent(fmt.Errorf("s3://%s/%s: %w", s.bucket, key, ErrConflict))
 	}
 	w.Existed = true
 	return w, nil
+}
+
+// chunks reads byte slices as one, at any offset.
+type chunks [][]byte
+
+var _ io.ReaderAt = chunks(nil)
+
+func (c chunks) size() int64 {
+	var n int64
+	for _, b := range c {
+		n += int64(len(b))
+	}
+	return n
+}
+
+func (c chunks) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for _, b := range c {
+		if off >= int64(len(b)) {
+			off -= int64(len(b))
+			continue
+		}
+		n += copy(p[n:], b[off:])
+		off = 0
+		if n == len(p) {
+			return n, nil
+		}
+	}
+	return n, io.EOF
 }
 
 // Part is one staged object of an attempt: a single batch (part-<seq>),

@@ -73,14 +73,20 @@ func TestBlocksAreStagedAsParts(t *testing.T) {
 	members := [][]byte{gz(t, "{\"a\":0}\n"), gz(t, "{\"a\":1}\n"), gz(t, "{\"a\":2}\n"), gz(t, "{\"a\":3}\n")}
 	block := bytes.Join(members, nil)
 	key := s.BlockKey(p, 1, 4, 7)
-	if w, err := s.WritePart(ctx, key, block, 4); err != nil || w.Existed || w.Bytes != len(block) {
+	if w, err := s.WriteBlock(ctx, key, members, 4); err != nil || w.Existed || w.Bytes != len(block) || w.Records != 4 {
 		t.Fatalf("first write = %+v, %v", w, err)
 	}
-	if w, err := s.WritePart(ctx, key, block, 4); err != nil || !w.Existed {
+	if w, err := s.WriteBlock(ctx, key, members, 4); err != nil || !w.Existed {
 		t.Fatalf("same bytes again = %+v, %v; want a harmless redelivery", w, err)
 	}
-	if _, err := s.WritePart(ctx, key, bytes.Join(members[:3], nil), 3); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
+	if w, err := s.WritePart(ctx, key, block, 4); err != nil || !w.Existed {
+		t.Fatalf("the same bytes in one slice = %+v, %v; want a harmless redelivery", w, err)
+	}
+	if _, err := s.WriteBlock(ctx, key, members[:3], 3); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
 		t.Fatalf("other bytes = %v, want a permanent ErrConflict", err)
+	}
+	if _, err := s.WriteBlock(ctx, key, [][]byte{members[1], members[0], members[2], members[3]}, 4); !errors.Is(err, sink.ErrConflict) {
+		t.Fatalf("the same batches in another order = %v, want a permanent ErrConflict", err)
 	}
 	if _, err := s.WritePart(ctx, s.PartKey(p, 1, 5), members[1], 1); err != nil {
 		t.Fatal(err)

@@ -40,6 +40,7 @@ import (
 // Store stages objects; *sink.Sink is one.
 type Store interface {
 	WritePart(ctx context.Context, key string, gz []byte, records int) (sink.Written, error)
+	WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (sink.Written, error)
 }
 
 var _ Store = (*sink.Sink)(nil)
@@ -145,16 +146,13 @@ func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch
 
 // block stores g's members as its block; true if it was there already.
 func (s *Stager) block(ctx context.Context, g *gathering) (bool, error) {
-	size, records := 0, 0
-	for _, m := range g.members {
-		size += len(m.Data)
+	gzs := make([][]byte, len(g.members))
+	records := 0
+	for i, m := range g.members {
+		gzs[i] = m.Data
 		records += m.Count
 	}
-	body := make([]byte, 0, size)
-	for _, m := range g.members {
-		body = append(body, m.Data...)
-	}
-	w, err := s.store.WritePart(ctx, g.key, body, records)
+	w, err := s.store.WriteBlock(ctx, g.key, gzs, records)
 	if err != nil {
 		return false, fmt.Errorf("block %s: %w", g.key, err)
 	}

@@ -45,6 +45,10 @@ func (s *store) WritePart(_ context.Context, key string, gz []byte, records int)
 	return sink.Written{Key: key, Records: records, Bytes: len(gz)}, nil
 }
 
+func (s *store) WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (sink.Written, error) {
+	return s.WritePart(ctx, key, bytes.Join(gzs, nil), records)
+}
+
 var (
 	layout = sink.NewLayout("")
 	part   = sink.Partition{Source: "orders", Hive: "dt=2026-11-01"}
