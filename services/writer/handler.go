@@ -31,13 +31,23 @@ func (c *config) Validate() error {
 		// deploys at once) nest or are apart, so an attempt's staged
 		// objects always tile its batches (sink.Tile).
 		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES: %d, want 1, 2, 4 or 8", c.BlockBatches))
-	} else if c.BlockBatches > c.Workers {
-		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES %d is above SLUICE_WORKERS %d: a block gathers from the messages handled at once", c.BlockBatches, c.Workers))
 	}
 	if c.BlockWait < 0 || c.BlockWait > 10*time.Second {
 		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_WAIT: %v, want 0..10s", c.BlockWait))
 	}
 	return errors.Join(c.Config.Validate(), c.Runs.Validate(), errors.Join(errs...))
+}
+
+// blockSize is the size of the blocks the writer gathers: blocks
+// (SLUICE_BLOCK_BATCHES), but no more than the messages it handles at
+// once (workers), in a power of two — a block of more batches than
+// handlers can never gather, and each batch would wait for it in vain.
+func blockSize(blocks, workers int) int {
+	size := 1
+	for size*2 <= min(blocks, workers) {
+		size *= 2
+	}
+	return size
 }
 
 // runStore tracks the run; *runs.Store is one.

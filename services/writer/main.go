@@ -43,8 +43,9 @@ type config struct {
 	// invocation's deadline; otherwise it continues in a new invocation.
 	CompactReserve time.Duration `env:"SLUICE_COMPACT_RESERVE" envDefault:"30s"`
 	// BlockBatches: the batches kG…kG+G-1 of an attempt handled at once
-	// are staged as one object (1: every batch as a single part); each
-	// batch waits at most BlockWait for its block to gather.
+	// are staged as one object (1: every batch as a single part; at most
+	// SLUICE_WORKERS: blockSize); each batch waits at most BlockWait for
+	// its block to gather.
 	BlockBatches int           `env:"SLUICE_BLOCK_BATCHES" envDefault:"4"`
 	BlockWait    time.Duration `env:"SLUICE_BLOCK_WAIT" envDefault:"1s"`
 	Runs         service.RunsEnv
@@ -72,7 +73,7 @@ func run(ctx context.Context) error {
 		runs:     store,
 		sink:     objects,
 		layout:   objects.Layout,
-		blocks:   blocks.New(objects, objects.Layout, cfg.BlockBatches, cfg.BlockWait),
+		blocks:   blocks.New(objects, objects.Layout, blockSize(cfg.BlockBatches, cfg.Workers), cfg.BlockWait),
 		commits: commit.New(store, objects, commit.WithReserve(cfg.CompactReserve), commit.WithOutputs(func(source string) pipeline.Output {
 			if src, ok := app.Pipeline.Source(source); ok {
 				return src.Output
