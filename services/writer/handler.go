@@ -73,10 +73,12 @@ type sender interface {
 	SendJSON(ctx context.Context, url string, v any) error
 }
 
-// stager stages a checked batch, alone or in its block; *blocks.Stager is
-// one.
+// stager stages a checked batch, alone or in its block, and is told a
+// run's count of batches, so that no batch waits for a block past it;
+// *blocks.Stager is one.
 type stager interface {
 	Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error)
+	Total(run contracts.Run, batches int)
 }
 
 var (
@@ -119,6 +121,9 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	case contracts.KindBatch:
 		ref, step = b.Run, func(p sink.Partition) (runs.Run, error) { return h.write(ctx, p, b) }
 	default: // contracts.KindDone
+		if h.blocks != nil {
+			h.blocks.Total(d.Run, d.Batches)
+		}
 		ref, step = d.Run, func(sink.Partition) (runs.Run, error) {
 			return h.runs.SetTotals(ctx, d.Run, d.Batches, d.Records, d.Bytes)
 		}
@@ -209,7 +214,11 @@ func (h *handler) write(ctx context.Context, p sink.Partition, b contracts.Batch
 	}
 	logging.From(ctx).Debug("batch written", zap.Int("seq", b.Seq), zap.String("key", w.Key), zap.Int("records", w.Records),
 		zap.Int("bytes", w.Bytes), zap.Bool("existed", w.Existed))
-	return h.runs.BatchWritten(ctx, b.Run, b.Seq)
+	run, err := h.runs.BatchWritten(ctx, b.Run, b.Seq)
+	if err == nil && run.BatchesExpected != nil && h.blocks != nil {
+		h.blocks.Total(b.Run, *run.BatchesExpected) // the run's Done came first, perhaps to another writer
+	}
+	return run, err
 }
 
 func (h *handler) stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {

@@ -56,23 +56,58 @@ type Stager struct {
 
 	mu      sync.Mutex
 	pending map[string]*gathering // by run id and block key
+	totals  map[string]int        // batches of a run's attempt, by run id and attempt (Total)
 }
+
+// maxTotals bounds the runs whose totals a Stager remembers: past it, it
+// forgets them all (a batch then waits for a block that cannot gather, as
+// it would have before its run's Done came).
+const maxTotals = 4096
 
 // New returns a Stager that stores in store, under layout's keys, blocks
 // of size batches, each batch waiting at most wait for its block to
 // gather. A size of 1 (or less) stages every batch as a single part, at
 // once.
 func New(store Store, layout sink.Layout, size int, wait time.Duration) *Stager {
-	return &Stager{store: store, layout: layout, size: size, wait: wait, pending: map[string]*gathering{}}
+	return &Stager{store: store, layout: layout, size: size, wait: wait, pending: map[string]*gathering{}, totals: map[string]int{}}
 }
+
+// Total tells the Stager how many batches run's attempt has (its Done
+// message, or the run's count): a block reaching past the last cannot
+// gather, so its batches are staged as single parts at once — those
+// waiting now, and those that come later — instead of after the wait (a
+// run's last, incomplete block; a one-batch input's only batch).
+func (s *Stager) Total(run contracts.Run, batches int) {
+	if s.size <= 1 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.totals) >= maxTotals {
+		clear(s.totals)
+	}
+	s.totals[attemptID(run)] = batches
+	for _, g := range s.pending {
+		if g.run == attemptID(run) && g.last >= batches && !g.short {
+			g.short = true
+			close(g.cut)
+		}
+	}
+}
+
+func attemptID(r contracts.Run) string { return fmt.Sprintf("%s#%d", r.RunID, r.Attempt) }
 
 // gathering is one block's batches handed in so far.
 type gathering struct {
+	run     string // attemptID
+	last    int    // the block's last batch
 	key     string
 	members []*contracts.Batch // by seq from the block's first; nil: not here
 	here    int
 	full    bool          // all here: the block is being stored, by its last member
 	done    chan struct{} // closed once it is stored (or failed to be)
+	short   bool          // the run ends before the block's last batch: it cannot gather
+	cut     chan struct{} // closed when short is set
 	existed bool
 	err     error
 }
@@ -85,12 +120,18 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		return s.single(ctx, p, b)
 	}
 	first := b.Seq - b.Seq%s.size
-	key := s.layout.BlockKey(p, b.Attempt, first, first+s.size-1)
+	last := first + s.size - 1
+	key := s.layout.BlockKey(p, b.Attempt, first, last)
 	id := b.RunID + " " + key
 	s.mu.Lock()
+	if n, ok := s.totals[attemptID(b.Run)]; ok && last >= n {
+		s.mu.Unlock()
+		return s.single(ctx, p, b)
+	}
 	g := s.pending[id]
 	if g == nil {
-		g = &gathering{key: key, members: make([]*contracts.Batch, s.size), done: make(chan struct{})}
+		g = &gathering{run: attemptID(b.Run), last: last, key: key, members: make([]*contracts.Batch, s.size),
+			done: make(chan struct{}), cut: make(chan struct{})}
 		s.pending[id] = g
 	}
 	slot := b.Seq - first
@@ -118,6 +159,7 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	case <-g.done:
 		return g.written(b)
 	case <-t.C:
+	case <-g.cut:
 	case <-ctx.Done():
 	}
 	s.mu.Lock()

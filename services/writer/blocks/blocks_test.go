@@ -170,3 +170,39 @@ func TestStageAgainIsARedelivery(t *testing.T) {
 		}
 	}
 }
+
+// Told the run's count of batches (its Done), a batch whose block
+// reaches past the last is staged as a single part at once: the ones
+// waiting now, and the ones that come later — not after the wait.
+func TestStageDoesNotWaitPastTheRunsEnd(t *testing.T) {
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 4, time.Minute)
+	run := batch(0).Run
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	start := time.Now()
+	for i, seq := range []int{4, 5} { // the run's last batches: block 4-7 cannot gather
+		wg.Add(1)
+		go func() { defer wg.Done(); _, errs[i] = s.Stage(context.Background(), part, batch(seq)) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	other := run
+	other.Attempt++
+	s.Total(other, 6) // another attempt's count changes nothing here
+	s.Total(run, 6)
+	wg.Wait()
+	if _, err := s.Stage(context.Background(), part, batch(4)); err != nil { // a redelivery, after
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second || errs[0] != nil || errs[1] != nil {
+		t.Fatalf("staged in %v (%v); want single parts at once", took, errs)
+	}
+	var got []string
+	for k := range st.objects {
+		got = append(got, base(k))
+	}
+	slices.Sort(got)
+	if want := []string{"part-000004.jsonl.gz", "part-000005.jsonl.gz"}; !slices.Equal(got, want) {
+		t.Fatalf("stored %v, want %v", got, want)
+	}
+}
