@@ -38,7 +38,7 @@ test: ## run all unit and integration tests (emulators started if needed, stoppe
 	scripts/test.sh $(GOTEST_FLAGS)
 
 .PHONY: chaos
-chaos: ## chaos round: 6 sources × 4 days through the real binaries, fetchers and writers killed and paused at random, API faults and a quota; one line of figures (CHAOS_FLAGS="-seed N …")
+chaos: ## chaos round: 6 sources × 4 days (one walked in time slices) through the real binaries, fetchers and writers killed and paused at random, API faults and a quota; one line of figures (CHAOS_FLAGS="-seed N …")
 	go run ./scripts/chaos $(CHAOS_FLAGS)
 
 .PHONY: test-soak

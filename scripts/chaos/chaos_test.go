@@ -221,3 +221,32 @@ func TestRoundConfigConcurrency(t *testing.T) {
 		t.Errorf("%d sources walk concurrently, want the page_number and the offset ones", concurrent)
 	}
 }
+
+// The rig's cursor source is time-filtered and walked in the round's
+// slices; the others whole. Its windows' pages are its slices'.
+func TestRoundConfigSlices(t *testing.T) {
+	cfg := Long()
+	api := demoapi.New(demoapi.Options{RecordsPerDay: cfg.Records, PageSize: cfg.PageSize, Sources: cfg.sources()})
+	y := cfg.concurrencyYAML(api.PipelineYAML("http://127.0.0.1:1", nil))
+	p, err := pipeline.Parse("chaos.yaml", []byte(y))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	sliced := 0
+	for _, s := range p.Sources {
+		want := 0
+		if s.Pagination.Type == pipeline.Cursor {
+			want = cfg.Slices
+			sliced++
+			if got := cfg.windowPages(api, s.Name, firstDay); got <= cfg.pages() || got > cfg.pages()+cfg.Slices {
+				t.Errorf("%s: %d pages a window, want the window's %d and up to one short page more per slice", s.Name, got, cfg.pages())
+			}
+		}
+		if s.Partition.Slices != want {
+			t.Errorf("%s (%s): slices %d, want %d", s.Name, s.Pagination.Type, s.Partition.Slices, want)
+		}
+	}
+	if sliced != 1 || !cfg.anyOrder(sourceName(1, demoapi.Cursor)) {
+		t.Errorf("%d sources walk in slices, want the cursor one", sliced)
+	}
+}

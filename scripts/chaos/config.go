@@ -36,6 +36,11 @@ type Config struct {
 	// are known in advance (page_number and offset, both with a total):
 	// their walks have that many requests in flight while signals strike.
 	Concurrency int
+	// Slices is the partition.slices of the cursor source (the second):
+	// a time-filtered API whose windows are walked in that many time
+	// slices at once, each checkpointed on its own, while signals strike.
+	// 1: walked whole.
+	Slices int
 }
 
 // Long is `make chaos`: 6 sources × 4 days for up to three minutes.
@@ -45,7 +50,7 @@ func Long() Config {
 		Duration: 3 * time.Minute, Every: 3 * time.Second, Settle: 2 * time.Minute,
 		Fetchers: 2, Writers: 2, FetchWorkers: 2,
 		Lease: 6 * time.Second, Heartbeat: 2 * time.Second, Visibility: 4 * time.Second, MaxReceive: 5,
-		SweepEvery: 2 * time.Second, Concurrency: 3,
+		SweepEvery: 2 * time.Second, Concurrency: 3, Slices: 4,
 	}
 }
 
@@ -75,6 +80,7 @@ func (c Config) Validate() error {
 	check(c.Fetchers >= 1 && c.Writers >= 1 && c.FetchWorkers >= 1, "want at least one fetcher, one writer and one worker per fetcher")
 	check(c.PageDelay >= 0, "page delay %v: want 0 or more", c.PageDelay)
 	check(c.Concurrency >= 1 && c.Concurrency <= pipeline.MaxConcurrency, "concurrency %d: want 1 to %d", c.Concurrency, pipeline.MaxConcurrency)
+	check(c.Slices >= 1 && c.Slices <= pipeline.MaxSlices && 86400%c.Slices == 0, "slices %d: want a divisor of a day's seconds, 1 to %d", c.Slices, pipeline.MaxSlices)
 	check(c.Heartbeat > 0 && c.Heartbeat < c.Lease/2, "heartbeat %v: want under half the lease %v", c.Heartbeat, c.Lease)
 	check(c.Visibility >= time.Second && c.Visibility%time.Second == 0, "visibility %v: want whole seconds", c.Visibility)
 	check(c.MaxReceive >= 2, "max receive %d: want at least 2", c.MaxReceive)
@@ -83,6 +89,27 @@ func (c Config) Validate() error {
 
 // pages is the pages of one window: every walk ends on its short last page.
 func (c Config) pages() int { return (c.Records + c.PageSize - 1) / c.PageSize }
+
+// windowPages is the pages a clean walk of source's window day fetches:
+// the window's, or the sum of its slices' (each ends on its own short
+// page; an empty slice is one empty page).
+func (c Config) windowPages(api *demoapi.Server, source, day string) int {
+	so := c.sources()[source]
+	if so.Slices <= 1 {
+		return c.pages()
+	}
+	start, _ := time.Parse(time.DateOnly, day)
+	w := pipeline.Window{Start: start, End: start.AddDate(0, 0, 1)}
+	n := 0
+	for _, s := range (pipeline.Partition{Every: pipeline.Day, Slices: so.Slices}).SlicesOf(w) {
+		n += max(1, (len(api.RecordsBetween(source, s.Start, s.End))+c.PageSize-1)/c.PageSize)
+	}
+	return n
+}
+
+// anyOrder reports whether source's records land in no set order (it is
+// walked in slices; localrun.VerifyAnyOrder).
+func (c Config) anyOrder(source string) bool { return c.sources()[source].Slices > 1 }
 
 // firstDay is the first window of every source.
 const firstDay = "2026-11-01"
@@ -105,13 +132,17 @@ var styles = []demoapi.Style{demoapi.PageNumber, demoapi.Cursor, demoapi.Offset,
 // sources returns the demo API's sources: s<i>-<style>, each response
 // slowed by PageDelay. The first one has a quota of half a window's pages
 // per quotaPeriod, so every walk of its windows stops at least once and
-// goes on in a delayed continuation.
+// goes on in a delayed continuation. The second (cursor) is time-filtered
+// and walked in Slices slices a window.
 func (c Config) sources() map[string]demoapi.SourceOptions {
 	out := map[string]demoapi.SourceOptions{}
 	for i := range c.Sources {
 		so := demoapi.SourceOptions{Style: styles[i%len(styles)], Delay: c.PageDelay}
 		if i == 0 {
 			so.Quota = &demoapi.Quota{Requests: max(1, c.pages()/2), Period: c.quotaPeriod()}
+		}
+		if i == 1 {
+			so.Slices = c.Slices
 		}
 		out[sourceName(i, so.Style)] = so
 	}

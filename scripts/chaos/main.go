@@ -103,6 +103,7 @@ func bind(c *Config) *flag.FlagSet {
 	fs.IntVar(&c.Fetchers, "fetchers", c.Fetchers, "fetcher processes")
 	fs.IntVar(&c.Writers, "writers", c.Writers, "writer processes")
 	fs.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "pagination.concurrency of the page_number and offset sources (1: serial walks)")
+	fs.IntVar(&c.Slices, "slices", c.Slices, "partition.slices of the cursor source, time-filtered (1: walked whole)")
 	return fs
 }
 

@@ -124,7 +124,10 @@ func round(ctx context.Context, cfg Config, st stack, bin, work string, report i
 		}
 	}
 	fig.Inputs = len(inputs)
-	fig.PagesInWindows = len(inputs) * cfg.pages()
+	for _, in := range inputs {
+		source, day, _ := strings.Cut(in, "/")
+		fig.PagesInWindows += cfg.windowPages(api, source, day)
+	}
 
 	start := time.Now()
 	last, _ := time.Parse(time.DateOnly, days[len(days)-1])
@@ -158,7 +161,7 @@ func round(ctx context.Context, cfg Config, st stack, bin, work string, report i
 			return fig, err
 		}
 	}
-	fig.Exact = exact(ctx, s3.NewFromConfig(st.Config), sink.New(s3.NewFromConfig(st.Config), st.Resources.Bucket, ""), api, inputs, now, report)
+	fig.Exact = exact(ctx, s3.NewFromConfig(st.Config), sink.New(s3.NewFromConfig(st.Config), st.Resources.Bucket, ""), api, cfg.anyOrder, inputs, now, report)
 
 	sqsc := sqs.NewFromConfig(st.Config)
 	// The scheduler's sweep deletes the DLQ messages of runs that no longer

@@ -21,7 +21,8 @@ func PipelineYAML(baseURL string, sources []string) string {
 // requests get the 404 of an unknown source.
 //
 // Each source is configured as its options ask: its pagination style, GET
-// with the day in the query or POST with {"since": {start:unix}} and the
+// with the day in the query (since and until for a source with Slices) or
+// POST with {"since": {start:unix}} and the
 // paging values in a JSON body, and an auth section whose secrets are env:
 // references to the variables of Env.
 func (s *Server) PipelineYAML(baseURL string, sources []string) string {
@@ -54,9 +55,14 @@ func (s *Server) sourceYAML(b *strings.Builder, baseURL, name string, so SourceO
 	} else {
 		fmt.Fprintf(b, "      path: /v1/%s\n", name)
 	}
-	if post {
+	switch {
+	case post && so.Slices > 1:
+		fmt.Fprintf(b, "      body: '%s'\n", strings.Replace(postBody(so.Style), `"since": {start:unix}`, `"since": {start:unix}, "until": {end:unix}`, 1))
+	case post:
 		fmt.Fprintf(b, "      body: '%s'\n", postBody(so.Style))
-	} else {
+	case so.Slices > 1:
+		b.WriteString("      query: {since: \"{start:unix}\", until: \"{end:unix}\"}\n")
+	default:
 		b.WriteString("      query: {day: \"{date}\"}\n")
 	}
 	b.WriteString("      headers: {Accept: application/json}\n")
@@ -105,6 +111,9 @@ func (s *Server) sourceYAML(b *strings.Builder, baseURL, name string, so SourceO
 		b.WriteString("    records:\n      path: data\n")
 	}
 	b.WriteString("    partition:\n      every: day\n")
+	if so.Slices > 1 {
+		fmt.Fprintf(b, "      slices: %d\n", so.Slices)
+	}
 	authYAML(b, baseURL, so.Auth)
 }
 

@@ -25,6 +25,12 @@
 //	none:        GET /v1/{source}?day=2026-11-01
 //	             [...]   every record of the day
 //
+// A request may also filter the day by time, as time-filtered APIs do:
+// since=<unix seconds>&until=<unix seconds>, within one day, serves only
+// the records whose created_at lies in [since, until), paged as the style
+// pages a day (RecordsBetween is what it serves; SourceOptions.Slices
+// writes such a source's config, cut into time slices).
+//
 // A source may want POST instead, with its parameters in a JSON object body
 // (SourceOptions.Method), and credentials (SourceOptions.Auth): an api key in
 // a header or the query, a bearer token, basic auth, or OAuth2 client

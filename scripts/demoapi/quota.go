@@ -26,6 +26,7 @@ func (s *Server) overQuota(source string, q *Quota, now time.Time) time.Duration
 	if u == nil || now.Sub(u.since) >= q.Period {
 		u = &quotaUse{since: now}
 		s.quotas[source] = u
+		s.count(source, func(c *Served) { c.QuotaPeriods++ })
 	}
 	if u.used >= q.Requests {
 		return u.since.Add(q.Period).Sub(now)

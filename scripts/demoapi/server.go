@@ -72,6 +72,11 @@ type SourceOptions struct {
 	// Delay is added to every response for the source, to stand for a slow
 	// API (and to give tests time to crash a worker mid-fetch).
 	Delay time.Duration
+	// Slices, above 1, configures the source (PipelineYAML) as a
+	// time-filtered API cut into that many slices a day: its requests send
+	// since={start:unix}&until={end:unix} (see timefilter.go) and its
+	// partition has slices: Slices. The server filters any source so.
+	Slices int
 	// Quota, if set, limits the source's data requests per period, as
 	// hourly API quotas do.
 	Quota *Quota
@@ -181,6 +186,10 @@ type Served struct {
 	Injected int
 	// OverQuota is the requests refused with 429 by the source's Quota.
 	OverQuota int
+	// QuotaPeriods is the periods of the source's Quota begun so far: one
+	// at the first request, one more at each first request after a period
+	// ended.
+	QuotaPeriods int
 }
 
 // Served returns how the server answered source's data requests so far.
@@ -221,7 +230,53 @@ type request struct {
 	so     SourceOptions
 	params url.Values // query, overlaid with a POST's JSON body
 	day    string
+	span   *span    // the time filter; nil: the whole day
+	ids    []int    // the indexes of the day's records the span keeps
 	fail   *Failure // a body failure to apply to the response
+}
+
+// count is how many records the request pages through.
+func (r *request) count() int {
+	if r.span == nil {
+		return r.so.RecordsPerDay
+	}
+	return len(r.ids)
+}
+
+// appendRecords appends the JSON array of the records [from, to) of those
+// the request pages through.
+func (r *request) appendRecords(b []byte, from, to int) []byte {
+	if r.span == nil {
+		return appendRecords(b, r.name, r.day, from, to)
+	}
+	b = append(b, '[')
+	for i := from; i < to; i++ {
+		if i > from {
+			b = append(b, ',')
+		}
+		b = append(b, record(r.name, r.day, r.ids[i])...)
+	}
+	return append(b, ']')
+}
+
+// scope names what the request pages through in its cursors: the day, or
+// the day and its time filter.
+func (r *request) scope() string {
+	if r.span == nil {
+		return r.day
+	}
+	return r.span.scope
+}
+
+// bounds sets the day, or the time filter, of a link's query q.
+func (r *request) bounds(q url.Values) url.Values {
+	if r.span == nil {
+		q.Set("day", r.day)
+		return q
+	}
+	q.Set("since", r.params.Get("since"))
+	q.Set("until", r.params.Get("until"))
+	return q
 }
 
 // begin resolves the source of a data request in one of the given styles,
@@ -282,11 +337,11 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, styles ...Style) 
 		writeError(w, http.StatusBadRequest, err.Error())
 		return nil, false
 	}
-	day, ok := dayParam(w, params)
+	day, sp, ok := timeFilter(w, params)
 	if !ok {
 		return nil, false
 	}
-	req := &request{name: name, so: so, params: params, day: day}
+	req := &request{name: name, so: so, params: params, day: day, span: sp, ids: sp.indexes(name, day, so.RecordsPerDay)}
 	if failing && f.Body != "" {
 		req.fail = &f.Failure
 	}

@@ -292,6 +292,9 @@ func TestQuota(t *testing.T) {
 	if n := s.Requests("orders"); n != 6 {
 		t.Fatalf("Requests = %d, want 6 (refused ones included)", n)
 	}
+	if n := s.Served("orders").QuotaPeriods; n != 2 {
+		t.Fatalf("QuotaPeriods = %d, want 2 (the first request's, the one after it ended)", n)
+	}
 }
 
 // Served tells apart the pages a client got, the injected failures and the
@@ -322,7 +325,7 @@ func TestServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if got, want := s.Served("orders"), (Served{Pages: 3, Injected: 1, OverQuota: 2}); got != want {
+	if got, want := s.Served("orders"), (Served{Pages: 3, Injected: 1, OverQuota: 2, QuotaPeriods: 1}); got != want {
 		t.Fatalf("orders: Served = %+v, want %+v", got, want)
 	}
 	if got, want := s.Served("events"), (Served{Pages: 1, Injected: 2}); got != want {

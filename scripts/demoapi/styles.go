@@ -25,8 +25,8 @@ func (s *Server) serveData(w http.ResponseWriter, r *http.Request) {
 	case LinkHeader:
 		s.serveLinkHeader(w, r, req)
 	case NoPagination:
-		n := req.so.RecordsPerDay
-		s.respond(w, req, appendRecords(make([]byte, 0, 2+n*400), req.name, req.day, 0, n))
+		n := req.count()
+		s.respond(w, req, req.appendRecords(make([]byte, 0, 2+n*400), 0, n))
 	}
 }
 
@@ -41,13 +41,13 @@ func (s *Server) servePageNumber(w http.ResponseWriter, req *request) {
 	if !ok {
 		return
 	}
-	n := req.so.RecordsPerDay
+	n := req.count()
 	total := (n + size - 1) / size
 	from := min((page-1)*size, n)
 	to := min(from+size, n)
 	body := make([]byte, 0, 64+(to-from)*400)
 	body = append(body, `{"data":`...)
-	body = appendRecords(body, req.name, req.day, from, to)
+	body = req.appendRecords(body, from, to)
 	body = fmt.Appendf(body, `,"page":%d,"per_page":%d`, page, size)
 	if !req.so.OmitTotal {
 		body = fmt.Appendf(body, `,"total_pages":%d`, total)
@@ -59,7 +59,7 @@ func (s *Server) servePageNumber(w http.ResponseWriter, req *request) {
 // serveOffset: ?offset=0&limit=100 →
 // {"results":[...],"offset":0,"limit":100,"total":250}
 func (s *Server) serveOffset(w http.ResponseWriter, req *request) {
-	n := req.so.RecordsPerDay
+	n := req.count()
 	offset, ok := intParam(w, req.params, "offset", 0, 0, 1<<30)
 	if !ok {
 		return
@@ -72,7 +72,7 @@ func (s *Server) serveOffset(w http.ResponseWriter, req *request) {
 	to := min(from+size, n)
 	body := make([]byte, 0, 64+(to-from)*400)
 	body = append(body, `{"results":`...)
-	body = appendRecords(body, req.name, req.day, from, to)
+	body = req.appendRecords(body, from, to)
 	body = fmt.Appendf(body, `,"offset":%d,"limit":%d`, offset, size)
 	if !req.so.OmitTotal {
 		body = fmt.Appendf(body, `,"total":%d`, n)
@@ -96,13 +96,13 @@ func (s *Server) serveCursor(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n := req.so.RecordsPerDay
+	n := req.count()
 	to := min(from+size, n)
 	body := make([]byte, 0, 64+(to-from)*400)
 	body = append(body, `{"items":`...)
-	body = appendRecords(body, req.name, req.day, from, to)
+	body = req.appendRecords(body, from, to)
 	if to < n {
-		body = fmt.Appendf(body, `,"next_cursor":%q`, encodeCursor(req.name, req.day, to))
+		body = fmt.Appendf(body, `,"next_cursor":%q`, encodeCursor(req.name, req.scope(), to))
 	}
 	body = append(body, '}')
 	s.respond(w, req, body)
@@ -120,14 +120,14 @@ func (s *Server) serveNextURL(w http.ResponseWriter, r *http.Request, req *reque
 	if !ok {
 		return
 	}
-	n := req.so.RecordsPerDay
+	n := req.count()
 	to := min(from+size, n)
 	body := make([]byte, 0, 128+(to-from)*400)
 	body = append(body, `{"data":`...)
-	body = appendRecords(body, req.name, req.day, from, to)
+	body = req.appendRecords(body, from, to)
 	body = append(body, `,"links":{"next":`...)
 	if to < n {
-		q := url.Values{"day": {req.day}, "limit": {strconv.Itoa(size)}, "page_token": {encodeCursor(req.name, req.day, to)}}
+		q := req.bounds(url.Values{"limit": {strconv.Itoa(size)}, "page_token": {encodeCursor(req.name, req.scope(), to)}})
 		next := req.so.link(r, q)
 		if req.so.RelativeNext {
 			next = "/v1/" + req.name + "?" + q.Encode()
@@ -155,12 +155,12 @@ func (s *Server) serveLinkHeader(w http.ResponseWriter, r *http.Request, req *re
 	if !ok {
 		return
 	}
-	n := req.so.RecordsPerDay
+	n := req.count()
 	last := max(1, (n+size-1)/size)
 	from := min((page-1)*size, n)
 	to := min(from+size, n)
 	at := func(p int) string {
-		return req.so.link(r, url.Values{"day": {req.day}, "page": {strconv.Itoa(p)}, "per_page": {strconv.Itoa(size)}})
+		return req.so.link(r, req.bounds(url.Values{"page": {strconv.Itoa(p)}, "per_page": {strconv.Itoa(size)}}))
 	}
 	first := fmt.Sprintf(`<%s>; rel="first"`, at(1))
 	if page > 1 {
@@ -173,7 +173,7 @@ func (s *Server) serveLinkHeader(w http.ResponseWriter, r *http.Request, req *re
 	}
 	rest = append(rest, fmt.Sprintf(`<%s>; rel=last`, at(last)))
 	w.Header().Add("Link", strings.Join(rest, ", "))
-	s.respond(w, req, appendRecords(make([]byte, 0, 2+(to-from)*400), req.name, req.day, from, to))
+	s.respond(w, req, req.appendRecords(make([]byte, 0, 2+(to-from)*400), from, to))
 }
 
 // link returns the absolute URL of the source's route with query q, on the
@@ -199,8 +199,8 @@ func (s *Server) cursorParam(w http.ResponseWriter, req *request, name string) (
 	if c == "" {
 		return 0, true
 	}
-	from, ok := decodeCursor(c, req.name, req.day)
-	if !ok || from > req.so.RecordsPerDay {
+	from, ok := decodeCursor(c, req.name, req.scope())
+	if !ok || from > req.count() {
 		writeError(w, http.StatusBadRequest, "invalid "+name)
 		return 0, false
 	}
@@ -222,17 +222,17 @@ func appendRecords(b []byte, source, day string, from, to int) []byte {
 
 // Cursors are opaque to clients; they carry the next offset and the source
 // and day they belong to, so that a cursor used elsewhere is rejected.
-func encodeCursor(source, day string, offset int) string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s|%s|%d", source, day, offset))
+func encodeCursor(source, scope string, offset int) string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s|%s|%d", source, scope, offset))
 }
 
-func decodeCursor(c, source, day string) (int, bool) {
+func decodeCursor(c, source, scope string) (int, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return 0, false
 	}
 	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 || parts[0] != source || parts[1] != day {
+	if len(parts) != 3 || parts[0] != source || parts[1] != scope {
 		return 0, false
 	}
 	off, err := strconv.Atoi(parts[2])

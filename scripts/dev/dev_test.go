@@ -240,6 +240,27 @@ func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) err
 	if !strings.Contains(dev.output(), "==> stopped; nothing left running") {
 		t.Errorf("output does not say the services stopped:\n%s", dev.output())
 	}
+	// The bearer token and the real account's session token are secrets:
+	// in nothing make dev printed, wrote beside its exports, or logged.
+	written := map[string]string{"stdout": dev.output(), "stderr": dev.stderr.String()}
+	for _, name := range []string{"env", "pids"} {
+		b, _ := os.ReadFile(filepath.Join(root, ".local", "dev", prefix, name)) // the pid file is gone after a clean stop
+		written[".local/dev/<prefix>/"+name] = string(b)
+	}
+	for _, s := range localrun.Services {
+		b, err := os.ReadFile(filepath.Join(root, ".local", "dev", prefix, s.Name+".log"))
+		if err != nil {
+			t.Errorf("%s's log: %v", s.Name, err)
+		}
+		written[s.Name+".log"] = string(b)
+	}
+	for where, text := range written {
+		for _, secret := range []string{demoapi.BearerToken, "a-real-accounts-token"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s holds the secret %q", where, secret)
+			}
+		}
+	}
 }
 
 // A pipeline file make dev cannot run fails fast, says why, and starts

@@ -26,6 +26,13 @@ func statusView(ctx context.Context, p *localrun.Pipeline) (string, error) {
 // place; anywhere else (a pipe, a file, a test) it prints a view, under a
 // line with the time, only when it differs from the last one in more than
 // its first line (sluicectl status's, which says when it was drawn).
+//
+// A redraw moves the cursor up by the rows the last view took. So that
+// those are its lines, a view is drawn with the terminal's autowrap off
+// (DECAWM, on again at the end of the same write): a line wider than the
+// terminal is cut at its right edge rather than wrapped onto a row the
+// next redraw would not reach. (A view taller than the terminal still
+// scrolls its first lines out of reach.)
 type screen struct {
 	w        io.Writer
 	terminal bool
@@ -49,9 +56,18 @@ func (s *screen) show(view string, at time.Time) {
 		s.last, s.lines = body, 1
 		return
 	}
+	var b strings.Builder
 	if s.lines > 0 {
-		fmt.Fprintf(s.w, "\x1b[%dA\x1b[J", s.lines) // up to the last view's first line, clear to the end
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", s.lines) // up to the last view's first line, clear to the end
 	}
-	fmt.Fprint(s.w, header+view)
+	b.WriteString(autowrapOff + header + view + autowrapOn)
+	fmt.Fprint(s.w, b.String())
 	s.lines = strings.Count(header+view, "\n")
 }
+
+// The DECAWM escapes: with autowrap off a line ends at the terminal's
+// right edge, one row whatever its length.
+const (
+	autowrapOff = "\x1b[?7l"
+	autowrapOn  = "\x1b[?7h"
+)

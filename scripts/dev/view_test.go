@@ -9,7 +9,7 @@ import (
 
 // Off a terminal a view is printed, under a header, only when it changed
 // but for its first line (status's time); on one each view replaces the
-// last in place.
+// last in place, however wide its lines.
 func TestScreenShowsChangedViews(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 1, 21, 0, 5, 0, time.UTC)
@@ -20,12 +20,16 @@ func TestScreenShowsChangedViews(t *testing.T) {
 		want     string
 	}{
 		{"pipe", false, strings.Join([]string{header(at), views[0], header(at), views[2], header(at), views[4]}, "")},
+		// Drawn with autowrap off (DECAWM, restored after each draw): a
+		// line wider than the terminal is cut at its edge instead of
+		// wrapping onto rows the next redraw would not move up over, so
+		// the rows to move up are the lines drawn.
 		{"terminal", true, strings.Join([]string{
-			header(at), views[0],
-			"\x1b[3A\x1b[J", header(at), views[1],
-			"\x1b[3A\x1b[J", header(at), views[2],
-			"\x1b[4A\x1b[J", header(at), views[3],
-			"\x1b[4A\x1b[J", header(at), views[4],
+			"\x1b[?7l", header(at), views[0], "\x1b[?7h",
+			"\x1b[3A\x1b[J\x1b[?7l", header(at), views[1], "\x1b[?7h",
+			"\x1b[3A\x1b[J\x1b[?7l", header(at), views[2], "\x1b[?7h",
+			"\x1b[4A\x1b[J\x1b[?7l", header(at), views[3], "\x1b[?7h",
+			"\x1b[4A\x1b[J\x1b[?7l", header(at), views[4], "\x1b[?7h",
 		}, "")},
 	}
 	for _, tt := range tests {

@@ -47,14 +47,39 @@ func (e *env) metricSums(t *testing.T, service string) map[string]map[string]flo
 // waitMetric waits until service's logs sum metric of dimension value
 // value to at least want (the line comes just after what the test waited
 // for), and returns the sum; it fails after within, naming the sums seen.
+// For a count that has a floor but no exact value (messages handled:
+// batches per run vary).
 func (e *env) waitMetric(t *testing.T, service, metric, value string, want float64, within time.Duration) float64 {
+	t.Helper()
+	return e.waitSum(t, service, []string{metric}, value, want, false, within)
+}
+
+// waitMetricExactly is waitMetric for a count the test knows exactly:
+// once the sum reaches want it must be want (a count written twice for
+// one event fails).
+func (e *env) waitMetricExactly(t *testing.T, service, metric, value string, want float64, within time.Duration) {
+	t.Helper()
+	e.waitSum(t, service, []string{metric}, value, want, true, within)
+}
+
+// waitSum waits until service's logs sum the metrics named, of dimension
+// value value, to at least want, and returns the sum; exact, the sum must
+// then be want. It fails after within, naming the sums seen.
+func (e *env) waitSum(t *testing.T, service string, names []string, value string, want float64, exact bool, within time.Duration) float64 {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		sums := e.metricSums(t, service)
-		if got := sums[metric][value]; got >= want || time.Now().After(deadline) {
-			if got < want {
-				t.Fatalf("%s's logs sum %s of %s to %v after %s, want at least %v; all: %v", service, metric, value, got, within, want, sums)
+		var got float64
+		for _, name := range names {
+			got += sums[name][value]
+		}
+		if got >= want || time.Now().After(deadline) {
+			switch {
+			case got < want:
+				t.Fatalf("%s's logs sum %v of %s to %v after %s, want at least %v; all: %v", service, names, value, got, within, want, sums)
+			case exact && got != want:
+				t.Fatalf("%s's logs sum %v of %s to %v, want exactly %v; all: %v", service, names, value, got, want, sums)
 			}
 			return got
 		}

@@ -14,12 +14,15 @@ import (
 // the real binaries: OAuth2 whose tokens are revoked every few uses (the
 // fetcher refreshes and goes on), an API key in the query string, HTTP
 // basic; Link-header, next-URL and offset pagination. Every fetch is
-// handed over to a new invocation every 200ms (continuation messages,
+// handed over to a new invocation every 100ms (continuation messages,
 // checkpoints in the run record), and every partition must still hold
-// exactly the API's records, with no secret in any log.
+// exactly the API's records, with no secret in any log. The two serial
+// walks (Link header, next URL) take at least 12 pages × 30ms each, so each
+// hands over at least twice; the offset walk reads 4 pages at a time and
+// may finish in one hop.
 func TestAuthenticatedSourcesWithContinuations(t *testing.T) {
 	t.Parallel()
-	env := []string{"SLUICE_HANDOFF_AFTER=200ms", "SLUICE_MAX_MESSAGE_BYTES=32768"}
+	env := []string{"SLUICE_HANDOFF_AFTER=100ms", "SLUICE_MAX_MESSAGE_BYTES=32768"}
 	for k, v := range demoapi.Env() {
 		env = append(env, k+"="+v)
 	}
@@ -45,8 +48,8 @@ func TestAuthenticatedSourcesWithContinuations(t *testing.T) {
 		t.Errorf("%d OAuth2 token requests; revoked tokens must be refreshed mid-walk", n)
 	}
 	logs, _ := e.pipe.Logs("fetcher")
-	if n := strings.Count(logs, "handed over to a new invocation"); n < 3 {
-		t.Errorf("%d hand-overs logged, want several", n)
+	if n := strings.Count(logs, "handed over to a new invocation"); n < 4 {
+		t.Errorf("%d hand-overs logged, want at least 4 (2 of each serial walk)", n)
 	}
 	for _, svc := range localrun.Services {
 		logs, _ := e.pipe.Logs(svc.Name)

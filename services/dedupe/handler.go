@@ -73,7 +73,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	run, err := claim(ctx, h.runs, in, m.ID, floor)
 	if errors.Is(err, runs.ErrClaimLost) {
 		logging.From(ctx).Info("claim lost; duplicate dropped", zap.String("reason", err.Error()),
-			h.metrics.Service(metrics.DuplicatesDropped.Int(1)))
+			h.metrics.Service(dropped(err).Int(1)))
 		return nil
 	}
 	if err != nil {
@@ -117,4 +117,16 @@ func claim(ctx context.Context, c claimer, in contracts.Input, messageID string,
 		}
 	}
 	return c.Claim(ctx, req)
+}
+
+// dropped is the metric of an input dropped with err, a lost claim:
+// AlreadySucceeded when its window SUCCEEDED (what lookback's re-asks of
+// finished windows find on every scheduled trigger), DuplicatesDropped
+// when an attempt holds it (the input asked for again while it runs).
+func dropped(err error) metrics.Def {
+	var lost *runs.ClaimLostError
+	if errors.As(err, &lost) && lost.Status == runs.Succeeded {
+		return metrics.AlreadySucceeded
+	}
+	return metrics.DuplicatesDropped
 }

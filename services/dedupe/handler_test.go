@@ -387,7 +387,8 @@ func TestHandleLogs(t *testing.T) {
 		claimErr   error
 		wantMsg    string
 		want       map[string]any
-		wantReason string // substring of the "reason" field, when set
+		wantAbsent []string // fields the line must not carry
+		wantReason string   // substring of the "reason" field, when set
 	}{
 		{
 			name:    "claimed carries the input and the run",
@@ -399,10 +400,21 @@ func TestHandleLogs(t *testing.T) {
 		},
 		{
 			name:     "lost claim says who holds the input",
-			claimErr: &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Succeeded, Attempt: 2},
+			claimErr: &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Running, Attempt: 2, Until: now.Add(time.Minute)},
 			wantMsg:  "claim lost; duplicate dropped",
 			// and, as metrics of the service, one duplicate dropped
-			want:       map[string]any{logging.FieldInput: "orders/2026-11-01", metrics.DuplicatesDropped.Name: float64(1), metrics.DimService: "dedupe"},
+			want:       map[string]any{logging.FieldInput: "orders/2026-11-01", "DuplicatesDropped": float64(1), metrics.DimService: "dedupe"},
+			wantAbsent: []string{"AlreadySucceeded"},
+			wantReason: "held by attempt 2 (RUNNING)",
+		},
+		{
+			// What lookback's re-asks of finished windows find on every
+			// scheduled trigger: not a duplicate.
+			name:       "an input already SUCCEEDED is counted apart",
+			claimErr:   &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Succeeded, Attempt: 2},
+			wantMsg:    "claim lost; duplicate dropped",
+			want:       map[string]any{logging.FieldInput: "orders/2026-11-01", "AlreadySucceeded": float64(1), metrics.DimService: "dedupe"},
+			wantAbsent: []string{"DuplicatesDropped"},
 			wantReason: "already SUCCEEDED by attempt 2",
 		},
 	}
@@ -424,6 +436,11 @@ func TestHandleLogs(t *testing.T) {
 			for k, want := range tt.want {
 				if got := fields[k]; got != want {
 					t.Errorf("field %s = %#v, want %#v", k, got, want)
+				}
+			}
+			for _, k := range tt.wantAbsent {
+				if got, ok := fields[k]; ok {
+					t.Errorf("field %s = %#v, want none", k, got)
 				}
 			}
 			if reason, _ := fields["reason"].(string); !strings.Contains(reason, tt.wantReason) {

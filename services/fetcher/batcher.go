@@ -47,6 +47,12 @@ type batcher struct {
 	resume  *source.State // where the next invocation goes on, after a hand-over
 	next    *source.State // the Next of the last page whose records were all packed
 	from    *source.State // where this invocation's walk began; nil: the first page
+	// slices, for a source with partition.slices, is where each slice's
+	// walk stands after the last of its pages packed (nil: not sliced).
+	slices []source.Slice
+	// slicesLeft is how many slices the walk has not handed over the last
+	// page of yet (the walk's: read and written in page only).
+	slicesLeft int
 	// pagesBefore and stops are the checkpoint's Pages and Stops.
 	pagesBefore, stops int
 	failed             bool // the page callback or the pipeline failed: the walk did not stop on the source
@@ -115,7 +121,9 @@ func (b *batcher) fail(err error) {
 }
 
 // page hands p to the packer, waiting while it is busy with the pages
-// before, and says when the walk hands over.
+// before, and says when the walk hands over. A sliced walk calls it one
+// page at a time too (source.Client.FetchSlices), and may hand over after
+// the last page of one slice while others have pages left.
 func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 	defer func() { b.failed = err != nil && !errors.Is(err, errHandOff) }()
 	select {
@@ -123,7 +131,14 @@ func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 	case <-b.stopped:
 		return b.err
 	}
-	if p.Next != nil && b.h.handoff.due(ctx, b.began) {
+	more := p.Next != nil
+	if b.slices != nil {
+		if p.Next == nil {
+			b.slicesLeft--
+		}
+		more = b.slicesLeft > 0
+	}
+	if more && b.h.handoff.due(ctx, b.began) {
 		b.resume = p.Next
 		return errHandOff
 	}
@@ -205,6 +220,9 @@ func (b *batcher) pack(ctx context.Context, p source.Page) error {
 	b.bytes += int64(p.Bytes)
 	b.pages++
 	b.next = p.Next
+	if b.slices != nil {
+		b.slices[p.Slice] = source.Slice{Next: p.Next, Done: p.Next == nil}
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -47,10 +48,13 @@ type runStore interface {
 	Fail(ctx context.Context, r contracts.Run, class, msg string) error
 }
 
-// pager walks a source's pages, from the first or from a checkpoint;
+// pager walks a source's pages, from the first or from a checkpoint:
+// the window whole (FetchFrom), or its time slices concurrently, their
+// pages handed over one at a time (FetchSlices, for partition.slices);
 // *source.Client is one.
 type pager interface {
 	FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline.Window, from *source.State, page func(context.Context, source.Page) error) error
+	FetchSlices(ctx context.Context, src *pipeline.Source, w pipeline.Window, from []source.Slice, page func(context.Context, source.Page) error) error
 }
 
 // sender publishes messages; *queue.Publisher is one.
@@ -118,6 +122,11 @@ type checkpoint struct {
 	// Start: the walk goes on from the first page (a stop came before the
 	// attempt had any); Page is then unused.
 	Start bool `json:"start,omitempty"`
+	// Slices, for a source with partition.slices, is where each time
+	// slice's walk goes on (or that it is done), after the last of its
+	// pages packed; Page and Start are then unused. Absent for a source
+	// without slices, whose checkpoints keep the shape they always had.
+	Slices []source.Slice `json:"slices,omitempty"`
 	// Stops counts the stops in a row that fetched no page (see stop).
 	Stops int `json:"stops,omitempty"`
 	// NotBefore (Unix ms) is when the API allows the walk to go on: a
@@ -209,6 +218,18 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	if cp != nil && !cp.Start {
 		from = &cp.Page
 	}
+	sliced := src.Partition.Sliced()
+	if sliced {
+		b.slices = make([]source.Slice, len(src.Partition.SlicesOf(w)))
+		if cp != nil && cp.Slices != nil {
+			b.slices = append([]source.Slice(nil), cp.Slices...)
+		}
+		for _, s := range b.slices {
+			if !s.Done {
+				b.slicesLeft++
+			}
+		}
+	}
 	if cp != nil {
 		b.from = from
 		b.stops, b.pagesBefore = cp.Stops, cp.Pages
@@ -218,7 +239,11 @@ func (h *handler) fetch(ctx context.Context, f contracts.Fetch, msgID string) (r
 	}
 	b.start(ctx)
 	defer func() { _ = b.wait() }() // a walk that panics leaves no goroutine behind; the call below reports the error
-	err = h.pages.FetchFrom(source.WithCounts(ctx, &b.counts), src, w, from, b.page)
+	if sliced {
+		err = h.pages.FetchSlices(source.WithCounts(ctx, &b.counts), src, w, slices.Clone(b.slices), b.page)
+	} else {
+		err = h.pages.FetchFrom(source.WithCounts(ctx, &b.counts), src, w, from, b.page)
+	}
 	if perr := b.wait(); perr != nil {
 		err = perr // what the walk fetched could not all be sent
 	}

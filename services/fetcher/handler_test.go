@@ -198,6 +198,11 @@ func (f *fakePager) FetchFrom(ctx context.Context, src *pipeline.Source, w pipel
 	return f.err
 }
 
+// FetchSlices is not served: the fake pages a window whole.
+func (f *fakePager) FetchSlices(context.Context, *pipeline.Source, pipeline.Window, []source.Slice, func(context.Context, source.Page) error) error {
+	return errors.New("fakePager walks no slices")
+}
+
 // pageBytes is the size of a response body holding recs.
 func pageBytes(recs [][]byte) int {
 	return len(`{"data":[]}`) + len(bytes.Join(recs, []byte(",")))

@@ -52,7 +52,14 @@ func (h *handler) resume(ctx context.Context, f contracts.Fetch, msgID string, s
 // checkpoint is conditioned on the attempt and the hop, so a fenced or
 // duplicated invocation cannot write one.
 func (h *handler) handOver(ctx context.Context, f contracts.Fetch, src *pipeline.Source, run contracts.Run, hop int, b *batcher) error {
-	cp := checkpoint{Fingerprint: src.Fingerprint(), Page: *b.resume, Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages}
+	cp := checkpoint{Fingerprint: src.Fingerprint(), Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages}
+	if b.slices != nil {
+		// Every page handed over is packed (wait): each slice goes on
+		// after the last of its own.
+		cp.Slices = b.slices
+	} else {
+		cp.Page = *b.resume
+	}
 	if err := h.continueAt(ctx, f, run, hop, cp, 0); err != nil {
 		return err
 	}
@@ -75,6 +82,8 @@ func (h *handler) stop(ctx context.Context, f contracts.Fetch, src *pipeline.Sou
 	cp := checkpoint{Fingerprint: src.Fingerprint(), Batches: b.packer.Batches(), Records: b.records, Bytes: b.bytes, Pages: b.pages}
 	progressed := b.pages > b.pagesBefore
 	switch {
+	case b.slices != nil:
+		cp.Slices = b.slices // each slice goes on after the last of its pages packed
 	case progressed && b.next != nil:
 		cp.Page = *b.next
 	case b.from != nil:

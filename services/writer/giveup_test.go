@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,10 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
 	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/logging"
+	"github.com/sluice-data/sluice/shared/metrics"
+	"github.com/sluice-data/sluice/shared/metrics/metricstest"
 	"github.com/sluice-data/sluice/shared/runs"
 	"github.com/sluice-data/sluice/shared/runs/runstest"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -94,13 +101,23 @@ func (o *objectsAt) Current(context.Context, sink.Partition) (sink.Pointer, erro
 }
 
 // finishFails is the in-memory run store whose FinishCommit fails
-// retryably (DynamoDB throttling) while err is set.
+// retryably (DynamoDB throttling) while err is set. With elsewhere set,
+// the first FinishCommit that fails first finishes the commit as another
+// committer of the attempt would (so the give-up finds it SUCCEEDED).
 type finishFails struct {
 	*runstest.Store
-	err error
+	err       error
+	elsewhere bool
 }
 
 func (f *finishFails) FinishCommit(ctx context.Context, r contracts.Run, objects int) (bool, error) {
+	if f.elsewhere {
+		f.elsewhere = false
+		if _, err := f.Store.FinishCommit(ctx, r, objects); err != nil {
+			return false, err
+		}
+		return false, f.err
+	}
 	if f.err != nil {
 		return false, f.err
 	}
@@ -111,7 +128,10 @@ func (f *finishFails) FinishCommit(ctx context.Context, r contracts.Run, objects
 // its publish the run is FAILED (the input is free), but once the
 // partition shows the attempt the run must never be FAILED — the give-up
 // finishes the commit, or leaves it COMMITTING when even that fails. And
-// a run is never SUCCEEDED unless the partition shows its attempt.
+// a run is never SUCCEEDED unless the partition shows its attempt. The
+// run's end is counted once, by the call that ended it: RunsSucceeded by
+// the give-up that finished the commit, RunsFailed by the commit or
+// give-up that marked it FAILED.
 func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 	throttled := fault.Retryable(errors.New("ProvisionedThroughputExceededException"))
 	s3Down := fault.Retryable(errors.New("S3 503 SlowDown"))
@@ -125,14 +145,23 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 		// longer needed and is deleted (Handle returns nil); otherwise it
 		// is parked with the commit's error.
 		wantDeleted bool
+		elsewhere   bool               // another committer finishes the commit first
+		wantMetrics map[string]float64 // RunsSucceeded and RunsFailed over the message's lines
 	}{
-		{"listing the parts fails: not published, FAILED", objectsAt{partsErr: s3Down}, nil, runs.Failed, 0, false},
-		{"the publish fails: not published, FAILED", objectsAt{publishErr: s3Down}, nil, runs.Failed, 0, false},
-		{"the clean-up after the publish fails: SUCCEEDED", objectsAt{removeErr: s3Down}, nil, runs.Succeeded, 2, true},
-		{"the final update is throttled: left COMMITTING", objectsAt{}, throttled, runs.Committing, 2, false},
+		{"listing the parts fails: not published, FAILED", objectsAt{partsErr: s3Down}, nil, runs.Failed, 0, false, false,
+			map[string]float64{"RunsFailed": 1}},
+		{"the publish fails: not published, FAILED", objectsAt{publishErr: s3Down}, nil, runs.Failed, 0, false, false,
+			map[string]float64{"RunsFailed": 1}},
+		{"the clean-up after the publish fails: SUCCEEDED", objectsAt{removeErr: s3Down}, nil, runs.Succeeded, 2, true, false,
+			map[string]float64{"RunsSucceeded": 1}},
+		{"the final update is throttled: left COMMITTING", objectsAt{}, throttled, runs.Committing, 2, false, false,
+			map[string]float64{}},
+		{"another committer finishes it: SUCCEEDED, counted by that one", objectsAt{}, throttled, runs.Succeeded, 2, true, true,
+			map[string]float64{}},
 		// The run item was lost (restored, replaced, deleted) and the
 		// attempts began again below what the partition shows.
-		{"the partition shows a higher attempt: FAILED, never SUCCEEDED", objectsAt{pointer: sink.Pointer{Attempt: 3}}, nil, runs.Failed, 3, false},
+		{"the partition shows a higher attempt: FAILED, never SUCCEEDED", objectsAt{pointer: sink.Pointer{Attempt: 3}}, nil, runs.Failed, 3, false, false,
+			map[string]float64{"RunsFailed": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,10 +172,14 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 			written(-1, 0, 1)(t, st, run)
 			objects := tt.objects
 			objects.layout = sink.NewLayout("")
-			rs := &finishFails{Store: st, err: tt.finishErr}
-			h := &handler{pipeline: p, runs: rs, sink: &fakeSink{objects: map[string][]byte{}}, layout: objects.layout, commits: commit.New(rs, &objects)}
+			rs := &finishFails{Store: st, err: tt.finishErr, elsewhere: tt.elsewhere}
+			h := &handler{pipeline: p, runs: rs, sink: &fakeSink{objects: map[string][]byte{}}, layout: objects.layout, commits: commit.New(rs, &objects),
+				metrics: metrics.New("Sluice", "writer")}
 
-			err := consumer.GiveUp(h).Handle(context.Background(), consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true, Final: true})
+			var logs bytes.Buffer
+			ctx, _ := logging.WithScope(context.Background(),
+				zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.InfoLevel)))
+			err := consumer.GiveUp(h).Handle(ctx, consumer.Message{ID: "m-1", Body: doneBody(run, 2), ReceiveCount: 5, Last: true, Final: true})
 			switch {
 			case tt.wantDeleted && err != nil:
 				t.Fatalf("Handle = %v, want nil: the run is finished, the message no longer needed", err)
@@ -160,6 +193,15 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 			}
 			if objects.pointer.Attempt != tt.wantPtr {
 				t.Fatalf("the partition shows attempt %d, want %d", objects.pointer.Attempt, tt.wantPtr)
+			}
+			totals, err := metricstest.Totals(logs.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"RunsSucceeded", "RunsFailed"} {
+				if totals[name] != tt.wantMetrics[name] {
+					t.Errorf("%s = %v over the message's lines, want %v:\n%s", name, totals[name], tt.wantMetrics[name], logs.String())
+				}
 			}
 		})
 	}

@@ -139,9 +139,16 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	run, err := step(p)
 	if err == nil && (run.Status == runs.Committing || run.Complete()) {
 		// This message commits: giving up on it is the commit's to decide.
-		return h.settle(ctx, ref, &p, h.commit(ctx, run, p))
+		return h.settle(ctx, ref, &commitOf{run: run, p: p}, h.commit(ctx, run, p))
 	}
 	return h.settle(ctx, ref, nil, err)
+}
+
+// commitOf is the commit a message's error came from: the run as the
+// message committed it, and its partition.
+type commitOf struct {
+	run runs.Run
+	p   sink.Partition
 }
 
 // settle decides what an error means for the run. A fenced run drops the
@@ -154,9 +161,9 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 // SUCCEEDED, or that a newer attempt owns, meanwhile supersedes the
 // message, which is deleted on its last delivery.
 //
-// committed is the partition when err is the error of this message's own
+// committed is the commit when err is the error of this message's own
 // commit, nil otherwise.
-func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *sink.Partition, err error) error {
+func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *commitOf, err error) error {
 	if errors.Is(err, runs.ErrFenced) {
 		logging.From(ctx).Warn("stale attempt: message dropped", zap.Error(err))
 		return nil
@@ -176,16 +183,19 @@ func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *sink
 		case errors.As(err, &fenced) && fenced.Status == runs.Committing && fenced.Attempt == ref.Attempt:
 			// This message's own commit failed: the commit's GiveUp
 			// decides from what the partition shows.
-			end, err := h.commits.GiveUp(ctx, ref, *committed, class, cause.Error())
+			end, err := h.commits.GiveUp(ctx, ref, committed.p, class, cause.Error())
 			if err != nil {
 				return consumer.Unfinished, err
 			}
-			failed := zap.Skip()
-			if end == commit.EndedFailed {
-				failed = h.metrics.Source(ref.Source, metrics.RunsFailed.Int(1))
+			ended := zap.Skip() // EndedSucceededBefore: its finisher counted it
+			switch end {
+			case commit.EndedFailed:
+				ended = h.metrics.Source(ref.Source, metrics.RunsFailed.Int(1))
+			case commit.EndedSucceeded:
+				ended = h.succeeded(committed.run, committed.run.Records)
 			}
-			logging.From(ctx).Info("commit given up on: run "+end.String(), zap.String("give_up_class", class), failed)
-			if end == commit.EndedSucceeded {
+			logging.From(ctx).Info("commit given up on: run "+end.String(), zap.String("give_up_class", class), ended)
+			if end != commit.EndedFailed {
 				return consumer.Superseded, nil
 			}
 			return consumer.Unfinished, nil
@@ -233,6 +243,9 @@ func (h *handler) stage(ctx context.Context, p sink.Partition, b contracts.Batch
 // COMMITTING and resumes the compaction after its last file.
 func (h *handler) commit(ctx context.Context, run runs.Run, p sink.Partition) error {
 	res, err := h.commits.Commit(ctx, run, p)
+	if res.FailedClass != "" {
+		service.RunFailed(ctx, h.metrics, run.Ref(), res.FailedClass)
+	}
 	if err != nil {
 		return fmt.Errorf("commit %s: %w", run.Input, err)
 	}

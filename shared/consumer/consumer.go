@@ -126,17 +126,28 @@ func Process(ctx context.Context, log *zap.Logger, h Handler, p Parker, m Messag
 	if class != fault.Stop {
 		after, _ := fault.Delay(err)
 		out.Warn("message failed; left for redelivery", elapsed,
-			zap.String("error_class", class.String()), errorField("error", err), zap.Duration("retry_after", after))
+			zap.String("error_class", class.String()), errorField("error", err), panicStack(err), zap.Duration("retry_after", after))
 		return Retry, after
 	}
 	if perr := p.Park(ctx, m, err); perr != nil {
 		out.Error("message failed permanently but could not be parked in the DLQ; left for redelivery", elapsed,
-			errorField("error", err), errorField("park_error", perr))
+			errorField("error", err), panicStack(err), errorField("park_error", perr))
 		return Retry, 0
 	}
 	out.Error("message failed permanently; parked in the DLQ", elapsed,
-		zap.String("error_class", parkClass(err)), errorField("error", err))
+		zap.String("error_class", parkClass(err)), errorField("error", err), panicStack(err))
 	return Parked, 0
+}
+
+// panicStack logs the stack of a panic err carries (fault.PanicError: one
+// recovered on a goroutine of the handler's, whose text has no stack);
+// nothing for any other error.
+func panicStack(err error) zap.Field {
+	var p *fault.PanicError
+	if !errors.As(err, &p) || len(p.Stack) == 0 {
+		return zap.Skip()
+	}
+	return zap.ByteString("stack", p.Stack)
 }
 
 // errorField logs err's text under key, cut to maxLoggedError bytes.

@@ -23,13 +23,18 @@ type Def struct {
 
 // The metrics of a source's runs (dimension Source).
 var (
-	// RunsSucceeded: 1 per run that SUCCEEDED (writer, "run SUCCEEDED").
+	// RunsSucceeded: 1 per run that SUCCEEDED, written by the call that
+	// moved it there (writer, "run SUCCEEDED"; a give-up that finished a
+	// published commit, "commit given up on: run SUCCEEDED").
 	RunsSucceeded = Def{"RunsSucceeded", UnitCount, DimSource}
-	// RunsFailed: 1 per run marked FAILED (the service that gave up on it,
-	// "run FAILED"; the sweep, "run FAILED: its worker died on every
-	// take-up").
+	// RunsFailed: 1 per run marked FAILED, written by the call that marked
+	// it (the service that gave up on it, "run FAILED"; the writer's
+	// commit below the published attempt, "run FAILED"; a give-up of an
+	// unpublished commit, "commit given up on: run FAILED"; the sweep,
+	// "run FAILED: its worker died on every take-up").
 	RunsFailed = Def{"RunsFailed", UnitCount, DimSource}
-	// Records: the records of a run that SUCCEEDED (writer).
+	// Records: the records of a run that SUCCEEDED (writer, on the
+	// RunsSucceeded line, as are Bytes, Attempts and RunDuration).
 	Records = Def{"Records", UnitCount, DimSource}
 	// Bytes: the bytes of API response bodies of a run that SUCCEEDED
 	// (writer).
@@ -72,14 +77,21 @@ var (
 	MessagesParked = Def{"MessagesParked", UnitCount, DimService}
 	// MessagesRetried: of those, messages left for redelivery.
 	MessagesRetried = Def{"MessagesRetried", UnitCount, DimService}
-	// DuplicatesDropped: 1 per input dropped as a duplicate (dedupe,
-	// "claim lost; duplicate dropped").
+	// DuplicatesDropped: 1 per input dropped because an attempt holds it:
+	// asked for again while it runs (dedupe, "claim lost; duplicate
+	// dropped" with a reason "held by …").
 	DuplicatesDropped = Def{"DuplicatesDropped", UnitCount, DimService}
+	// AlreadySucceeded: 1 per input dropped because its window already
+	// SUCCEEDED and it is not forced: lookback's re-asks of finished
+	// windows on every scheduled trigger, and a copy of an input that
+	// came after its run finished (dedupe, the same line with a reason
+	// "already SUCCEEDED …").
+	AlreadySucceeded = Def{"AlreadySucceeded", UnitCount, DimService}
 )
 
 // Catalog is every metric Sluice emits.
 var Catalog = []Def{
 	RunsSucceeded, RunsFailed, Records, Bytes, Attempts, RunDuration,
 	Pages, API429, API5xx, Retries, HandOvers, Stops, FreshnessLag,
-	MessagesHandled, MessagesParked, MessagesRetried, DuplicatesDropped,
+	MessagesHandled, MessagesParked, MessagesRetried, DuplicatesDropped, AlreadySucceeded,
 }

@@ -156,7 +156,10 @@ type Pagination struct {
 	// very pages and States of the serial walk. 1 walks serially; rate_limit
 	// always wins. Default 4 (DefaultConcurrency) with a total, 1 without;
 	// at most 32. 0, in a source built in code, walks serially.
-	Concurrency int `yaml:"concurrency"`
+	//
+	// omitempty: Fingerprint zeroes it, and so leaves it out of the hashed
+	// JSON, which then equals that of before the field existed.
+	Concurrency int `yaml:"concurrency" json:",omitempty"`
 }
 
 // Records says where the records are in a page body.

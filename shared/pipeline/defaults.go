@@ -14,6 +14,9 @@ func (d *decoder) applyDefaults(c *Config) {
 		if !d.has(p + ".partition.lookback") {
 			s.Partition.Lookback = 1
 		}
+		if s.Partition.Slices == 1 {
+			s.Partition.Slices = 0 // the window whole, as when left out: the same fingerprint
+		}
 		r := &s.Request
 		if !d.has(p + ".request.timeout") {
 			r.Timeout = DefaultTimeout

@@ -26,6 +26,13 @@ import (
 // misses could mix two configs in one attempt, while one it catches in
 // vain costs only a restart.
 //
+// A field added later and left out must also leave the hashed JSON
+// (`json:",omitempty"` on a field Fingerprint zeroes, as on
+// Pagination.Concurrency): as "Field":0 it would change every source's
+// fingerprint once, at the deploy that adds it, and restart every fetch
+// mid-hand-over or mid-stop. TestFingerprintIsPinned holds the
+// fingerprints of before pagination.concurrency.
+//
 // Fingerprint hashes the config as parsed (defaults filled in), so a
 // default written out or left out, and the order of map keys, do not
 // change it.

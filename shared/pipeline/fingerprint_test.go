@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -119,5 +120,61 @@ func changeLeaf(v reflect.Value) {
 		v.Set(reflect.Append(s, reflect.Zero(v.Type().Elem())))
 	default:
 		panic("changeLeaf: no change for a " + v.Kind().String())
+	}
+}
+
+// Fingerprints are pinned to their values from before
+// pagination.concurrency existed (commit 2cd6f8c^): a field left out of
+// the fingerprint must not show up in its hashed JSON, even as its zero
+// value, or every source's fingerprint changes at the deploy that adds it
+// and every fetch mid-hand-over or mid-stop restarts.
+func TestFingerprintIsPinned(t *testing.T) {
+	const sources = `version: 1
+sources:
+  - name: orders
+    request:
+      base_url: https://api.example.com
+      path: /v1/orders
+      query: {day: "{date}"}
+      headers: {Accept: application/json}
+    pagination: {type: page_number, size_param: per_page, page_size: 100, total_pages_path: total_pages%s}
+    records: {path: data}
+    partition: {every: day}
+  - name: ledger
+    request:
+      base_url: https://api.example.com
+      path: /v1/ledger
+    pagination: {type: offset, page_size: 200, total_path: meta.total}
+    records: {path: items}
+    partition: {every: hour}
+  - name: events
+    request:
+      base_url: https://api.example.com
+      path: /v1/events
+      query: {from: "{start}", to: "{end}"}
+    pagination: {type: cursor, cursor_param: cursor, cursor_path: meta.next}
+    records: {path: items}
+    partition: {every: hour}
+`
+	want := map[string]string{
+		"orders": "9a30ff027fb60bddfad1a1e72306026ec524568fae5cb02b5a8488d6a0d489b4",
+		"ledger": "4be512efd967305a9f212d5bc15df660e33f99803fb11c538f93c073eec21bf1",
+		"events": "4778aedeeb81b9f0655a537b504e5226ef5581bfaa276b1d85631929006accdb",
+	}
+	for _, tc := range []struct{ name, concurrency string }{
+		{"default concurrency", ""},
+		{"concurrency written out", ", concurrency: 8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("pipeline.yaml", []byte(fmt.Sprintf(sources, tc.concurrency)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range c.Sources {
+				if got := s.Fingerprint(); got != want[s.Name] {
+					t.Errorf("%s: fingerprint %s, want %s (its value before pagination.concurrency)", s.Name, got, want[s.Name])
+				}
+			}
+		})
 	}
 }

@@ -33,10 +33,48 @@ type Partition struct {
 	// (2026-01-01, or 2026-01-01T13 for hours); earlier windows are never
 	// fetched. The zero value sets no first window.
 	Start time.Time `yaml:"start"`
+	// Slices cuts each window into this many equal, consecutive time
+	// slices, walked concurrently, each with its own pagination and
+	// checkpoint, and written as the window's one partition (see Slices).
+	// 0 or 1: the window is walked whole (Parse makes 1 0, so that both
+	// have one fingerprint). The request's {start} and {end}
+	// are each slice's bounds, so it must use both. Left out of the JSON
+	// when 0, so the fingerprint of a source without slices is the one it
+	// had before slices existed.
+	Slices int `yaml:"slices" json:",omitempty"`
 }
 
 // MaxLookback bounds Partition.Lookback.
 const MaxLookback = 1000
+
+// MaxSlices bounds Partition.Slices.
+const MaxSlices = 32
+
+// Sliced reports whether the partition cuts its windows into slices.
+func (p Partition) Sliced() bool { return p.Slices > 1 }
+
+// SlicesOf returns the time slices of w, in order: Slices equal consecutive
+// sub-windows that cover it exactly; w itself when the partition is not
+// sliced. Parse ensures that the window's length divides evenly into whole
+// seconds.
+func (p Partition) SlicesOf(w Window) []Window {
+	n := max(p.Slices, 1)
+	span := w.End.Sub(w.Start) / time.Duration(n)
+	out := make([]Window, n)
+	for i := range n {
+		out[i] = Window{Start: w.Start.Add(time.Duration(i) * span), End: w.Start.Add(time.Duration(i+1) * span)}
+	}
+	out[n-1].End = w.End
+	return out
+}
+
+// length returns the length of the partition's windows.
+func (p Partition) length() time.Duration {
+	if p.Every == Hour {
+		return time.Hour
+	}
+	return 24 * time.Hour
+}
 
 // Due returns, oldest first, the windows a trigger at time at asks for:
 // the Lookback latest windows that ended at or before at − Lag, none of

@@ -44,6 +44,10 @@ var (
 // Vars holds the values the placeholders of a request stand for.
 type Vars struct {
 	Window Window
+	// Slice, when set, is the time slice of Window being walked
+	// (Partition.Slices): {start} and {end} are its bounds, while {date}
+	// stays the window's day.
+	Slice  Window
 	Page   int    // {page}
 	Offset int    // {offset}
 	Limit  int    // {limit}
@@ -128,9 +132,13 @@ func (v Vars) lookup(ph string) (val string, numeric, ok bool) {
 	name, format, hasFormat := strings.Cut(ph, ":")
 	switch name {
 	case "start", "end", "date":
-		t := v.Window.Start
+		bounds := v.Window
+		if name != "date" && !v.Slice.Start.IsZero() {
+			bounds = v.Slice
+		}
+		t := bounds.Start
 		if name == "end" {
-			t = v.Window.End
+			t = bounds.End
 		}
 		if !hasFormat {
 			format = "rfc3339"
@@ -258,6 +266,29 @@ func pagePlaceholders(g *Pagination) []string {
 		names = append(names, "limit")
 	}
 	return names
+}
+
+// UsesWindow reports whether a template of the request (path, query,
+// headers or body) places the window value name ("start", "end", "date"),
+// in any format.
+func (r *Request) UsesWindow(name string) bool {
+	uses := func(t string) bool {
+		return strings.Contains(t, "{"+name+"}") || strings.Contains(t, "{"+name+":")
+	}
+	if uses(r.Path) || uses(r.Body) {
+		return true
+	}
+	for _, v := range r.Query {
+		if uses(v) {
+			return true
+		}
+	}
+	for _, v := range r.Headers {
+		if uses(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // Uses reports whether a template of the request (path, query, headers or

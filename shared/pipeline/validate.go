@@ -85,6 +85,9 @@ func (d *decoder) validateSource(p string, s *Source) {
 	if d.has(p+".partition.lookback") && (s.Partition.Lookback < 1 || s.Partition.Lookback > MaxLookback) {
 		d.invalid(p+".partition.lookback", "%d: want 1 to %d windows", s.Partition.Lookback, MaxLookback)
 	}
+	if d.has(p + ".partition.slices") {
+		d.validateSlices(p, s)
+	}
 	if start := s.Partition.Start; d.has(p+".partition.start") && s.Partition.valid() {
 		if first := s.Partition.floor(start); !first.Equal(start) {
 			d.invalid(p+".partition.start", "%s is not the start of a %s window (that would be %s)",
@@ -230,3 +233,24 @@ func hasHeader(headers map[string]string, h string) (string, bool) {
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// validateSlices checks partition.slices: a count that cuts the window
+// into slices of whole seconds, and a request whose {start} and {end}
+// bound each slice — without them every slice would fetch the whole
+// window, and the partition would hold each record many times.
+func (d *decoder) validateSlices(p string, s *Source) {
+	n := s.Partition.Slices
+	switch {
+	case n < 0 || n > MaxSlices:
+		d.invalid(p+".partition.slices", "%d: want 1 to %d", n, MaxSlices)
+		return
+	case n <= 1 || !s.Partition.valid():
+		return
+	}
+	if secs := int64(s.Partition.length() / time.Second); secs%int64(n) != 0 {
+		d.invalid(p+".partition.slices", "%d does not cut a %s (%d s) into slices of whole seconds; pick a divisor such as 2, 3, 4, 6, 8, 12, 16 or 24", n, s.Partition.Every, secs)
+	}
+	if !s.Request.UsesWindow("start") || !s.Request.UsesWindow("end") {
+		d.invalid(p+".partition.slices", "%d slices need a request that filters by time with both {start} and {end} (each slice's bounds, in any format); {date} is the window's day", n)
+	}
+}

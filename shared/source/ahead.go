@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/sluice-data/sluice/shared/fault"
@@ -128,11 +129,13 @@ func (q *readAhead) launch() {
 	go func() {
 		defer q.wg.Done()
 		// A panic here (a parser bug on an API's body, an authorizer's)
-		// is the page's permanent error: no recover of the walk's own
-		// goroutine reaches this one.
+		// is the page's permanent error, with this goroutine's stack for
+		// the edge to log: no recover of the walk's own goroutine reaches
+		// this one.
 		defer func() {
 			if r := recover(); r != nil {
-				ch <- result{err: fault.Permanent(fmt.Errorf("source %s: reading a page ahead panicked: %v", q.src.Name, r))}
+				ch <- result{err: fault.Permanent(fmt.Errorf("source %s: reading a page ahead panicked: %w", q.src.Name,
+					&fault.PanicError{Value: r, Stack: debug.Stack()}))}
 			}
 		}()
 		f, err := q.c.fetchPage(q.ctx, q.src, q.pg, q.auth, st, false)

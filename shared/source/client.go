@@ -57,9 +57,13 @@ func New(h *http.Client) *Client {
 
 // Page is one page of records.
 type Page struct {
-	// Number is the 0-based position of the page in the window's walk
-	// (the first request is page 0, whatever the API numbers it). A walk
-	// resumed from a State goes on with the numbers of the walk it resumes.
+	// Slice is the index of the time slice whose walk the page is of
+	// (Client.FetchSlices); 0 when the window is walked whole.
+	Slice int
+	// Number is the 0-based position of the page in the walk of the
+	// window, or of its slice (the first request is page 0, whatever the
+	// API numbers it). A walk resumed from a State goes on with the
+	// numbers of the walk it resumes.
 	Number int
 	// Records are the elements of the page's records array, each the raw
 	// JSON value exactly as the API sent it. They are allocated per page:
@@ -98,9 +102,18 @@ func (c *Client) Fetch(ctx context.Context, src *pipeline.Source, w pipeline.Win
 // A state that does not fit src (another pagination type, a next URL on
 // another host) is a permanent error.
 func (c *Client) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline.Window, from *State, page func(ctx context.Context, p Page) error) error {
+	return c.walk(ctx, src, w, -1, from, page)
+}
+
+// walk is FetchFrom of the whole window (slice < 0) or of one of its
+// time slices.
+func (c *Client) walk(ctx context.Context, src *pipeline.Source, w pipeline.Window, slice int, from *State, page func(ctx context.Context, p Page) error) error {
 	pg, err := newPager(src, w)
 	if err != nil {
 		return fault.Permanent(fmt.Errorf("source %s: %w", src.Name, err))
+	}
+	if slice >= 0 {
+		pg.slice = src.Partition.SlicesOf(w)[slice]
 	}
 	auth, err := c.authorizer(src)
 	if err != nil {
@@ -147,7 +160,7 @@ func (c *Client) FetchFrom(ctx context.Context, src *pipeline.Source, w pipeline
 		if q == nil && f.next != nil && conc > 1 && f.ahead > 1 {
 			q = c.readAhead(ctx, src, pg, auth, *f.next, len(f.records), min(f.ahead, maxPages-f.next.Pages), conc)
 		}
-		p := Page{Number: st.Pages, Records: f.records, Bytes: f.bytes}
+		p := Page{Slice: max(slice, 0), Number: st.Pages, Records: f.records, Bytes: f.bytes}
 		if f.next != nil {
 			next := *f.next
 			p.Next = &next

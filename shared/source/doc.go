@@ -17,6 +17,12 @@
 // pages wait read ahead of the one being handled. A page shorter than
 // predicted makes the rest of the walk serial (ahead.go).
 //
+// A window cut into time slices (partition.slices) is walked with
+// Client.FetchSlices: every slice at once, each its own walk with its own
+// State — its requests' {start} and {end} are the slice's bounds — and the
+// pages of all of them handed over one at a time as they arrive, each
+// saying its slice; the first slice to stop stops them all (slices.go).
+//
 // Each page is retried in process for the failures of a moment (5xx, 408,
 // timeouts, broken connections, truncated or invalid JSON) with exponential
 // backoff and full jitter, within the source's retry policy; a 429 or 503

@@ -19,9 +19,10 @@ type pager struct {
 	src    *pipeline.Source
 	pg     pipeline.Pagination
 	w      pipeline.Window
-	origin *url.URL // request.base_url: every URL requested keeps its scheme and host
-	base   url.URL  // base_url without a trailing "/", to prepend to the path
-	strip  string   // query parameter stripped from next URLs: the api key's
+	slice  pipeline.Window // the time slice of w walked; zero: w whole
+	origin *url.URL        // request.base_url: every URL requested keeps its scheme and host
+	base   url.URL         // base_url without a trailing "/", to prepend to the path
+	strip  string          // query parameter stripped from next URLs: the api key's
 }
 
 // outgoing is one request to make.
@@ -77,7 +78,7 @@ func newPager(src *pipeline.Source, w pipeline.Window) (*pager, error) {
 // request builds the request for the page at st.
 func (p *pager) request(st State) (outgoing, error) {
 	r := &p.src.Request
-	v := pipeline.Vars{Window: p.w, Page: st.Page, Offset: st.Offset, Limit: p.pg.PageSize, Cursor: st.Cursor}
+	v := pipeline.Vars{Window: p.w, Slice: p.slice, Page: st.Page, Offset: st.Offset, Limit: p.pg.PageSize, Cursor: st.Cursor}
 	o := outgoing{method: r.Method, headers: http.Header{}}
 	if o.method == "" {
 		o.method = http.MethodGet

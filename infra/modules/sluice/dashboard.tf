@@ -51,11 +51,12 @@ locals {
       )
     },
     {
-      title = "Messages handled, by service; duplicates dropped"
+      title = "Messages handled, by service; inputs dropped"
       stat  = "Sum"
       metrics = concat(
         [for svc in local.metric_services : [var.metrics_namespace, "MessagesHandled", "Service", svc, { label = svc }]],
-        [[var.metrics_namespace, "DuplicatesDropped", "Service", "dedupe", { label = "duplicates dropped" }]],
+        [[var.metrics_namespace, "DuplicatesDropped", "Service", "dedupe", { label = "duplicates dropped (held)" }]],
+        [[var.metrics_namespace, "AlreadySucceeded", "Service", "dedupe", { label = "already succeeded (lookback)" }]],
       )
     },
   ]

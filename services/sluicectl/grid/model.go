@@ -27,8 +27,10 @@ const (
 var States = []State{Succeeded, Running, Failed, Missing, NotDue, BeforeStart}
 
 // SchemaVersion is the version of the JSON form; a change that is not an
-// added field would bump it.
-const SchemaVersion = 1
+// added field would bump it. 2: a cell's run is an object under "run"
+// (null without one) that carries every field, zero or not; in 1 the
+// run's fields were the cell's, and left out when zero.
+const SchemaVersion = 2
 
 // Grid is the status of every source shown, at a moment.
 type Grid struct {
@@ -51,7 +53,7 @@ type Source struct {
 type Freshness struct {
 	// LatestSucceeded is the key of the source's latest SUCCEEDED window
 	// ("" when none).
-	LatestSucceeded string `json:"latest_succeeded,omitempty"`
+	LatestSucceeded string `json:"latest_succeeded"`
 	AgeSeconds      int64  `json:"age_seconds"`
 	AllowedSeconds  int64  `json:"allowed_seconds"`
 	Stale           bool   `json:"stale"`
@@ -60,27 +62,34 @@ type Freshness struct {
 	Due int `json:"due"`
 }
 
-// Cell is one window of a source and its current run, if any.
+// Cell is one window of a source and its current run, if any. In JSON
+// the run is an object under "run", null when the window has none
+// (Status ""); in Go its fields are the cell's.
 type Cell struct {
-	Window string `json:"window"`
-	State  State  `json:"state"`
-	// The run's fields, when it has one.
-	Status     string `json:"status,omitempty"` // the run's status: CLAIMED, RUNNING, COMMITTING, SUCCEEDED, FAILED
-	Attempt    int    `json:"attempt,omitempty"`
-	Trigger    string `json:"trigger,omitempty"`
-	Records    int64  `json:"records,omitempty"`
-	Bytes      int64  `json:"bytes,omitempty"`
-	Objects    int    `json:"objects,omitempty"`
-	ClaimedAt  string `json:"claimed_at,omitempty"`
-	FinishedAt string `json:"finished_at,omitempty"`
+	Window string
+	State  State
+	Run
+}
+
+// Run is a cell's run, as shown. Every field is in the JSON form, zero or
+// not.
+type Run struct {
+	Status     string `json:"status"` // the run's status: CLAIMED, RUNNING, COMMITTING, SUCCEEDED, FAILED
+	Attempt    int    `json:"attempt"`
+	Trigger    string `json:"trigger"`
+	Records    int64  `json:"records"`
+	Bytes      int64  `json:"bytes"`
+	Objects    int    `json:"objects"`
+	ClaimedAt  string `json:"claimed_at"`
+	FinishedAt string `json:"finished_at"` // "" while it runs
 	// DurationMS is claimed to finished, or to now for a live run.
-	DurationMS int64 `json:"duration_ms,omitempty"`
+	DurationMS int64 `json:"duration_ms"`
 	// Progress says where a live run is: claimed, fetching (with the
 	// batches written so far), writing n/m batches, committing; and
 	// "lease expired" when its worker stopped renewing it.
-	Progress   string `json:"progress,omitempty"`
-	ErrorClass string `json:"error_class,omitempty"`
-	Error      string `json:"error,omitempty"`
+	Progress   string `json:"progress"`
+	ErrorClass string `json:"error_class"`
+	Error      string `json:"error"`
 }
 
 // Input is what Build needs of one source.

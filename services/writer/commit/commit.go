@@ -169,6 +169,10 @@ type Result struct {
 	// them), and FirstMismatch is the first: for the caller to log.
 	Mismatches    int64
 	FirstMismatch error
+	// FailedClass is the error class this call marked the run FAILED
+	// with (ClassBelowPublished), beside its error; "" when it did not.
+	// The caller reports the run's failure, once.
+	FailedClass string
 }
 
 // Commit commits run — a complete RUNNING run, or a COMMITTING one of the
@@ -228,6 +232,7 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 		if err := c.runs.FailCommit(ctx, ref, ClassBelowPublished, msg); err != nil {
 			return res, err
 		}
+		res.FailedClass = ClassBelowPublished
 		return res, fault.Permanent(errors.New(msg))
 	}
 	// Published now or by an earlier try of this commit: clean up below
@@ -316,15 +321,20 @@ const (
 	// FAILED and the input free.
 	EndedFailed Ending = iota + 1
 	// EndedSucceeded: the partition shows the attempt (the commit got past
-	// its publish); the run is SUCCEEDED.
+	// its publish); GiveUp moved the run to SUCCEEDED, and its caller
+	// reports the run's success, once.
 	EndedSucceeded
+	// EndedSucceededBefore: the partition shows the attempt and the run
+	// was SUCCEEDED already (another committer of the attempt finished
+	// it, and reported it).
+	EndedSucceededBefore
 )
 
 func (e Ending) String() string {
 	switch e {
 	case EndedFailed:
 		return "FAILED"
-	case EndedSucceeded:
+	case EndedSucceeded, EndedSucceededBefore:
 		return "SUCCEEDED"
 	}
 	return "unended"
@@ -349,8 +359,12 @@ func (c *Committer) GiveUp(ctx context.Context, ref contracts.Run, p sink.Partit
 	case err != nil:
 		return 0, fmt.Errorf("give up on the commit of %s attempt %d: %w", ref.Key(), ref.Attempt, err)
 	case ptr.Attempt == ref.Attempt:
-		if _, err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs)); err != nil {
+		finished, err := c.runs.FinishCommit(ctx, ref, len(ptr.URIs))
+		switch {
+		case err != nil:
 			return 0, fmt.Errorf("give up on the commit of %s attempt %d, which is published: %w", ref.Key(), ref.Attempt, err)
+		case !finished:
+			return EndedSucceededBefore, nil
 		}
 		return EndedSucceeded, nil
 	}

@@ -35,11 +35,19 @@ var modelStops = handover.StopPolicy{Max: modelMaxStops, Backoff: modelStopBacko
 // published attempt fetched under both shows in its content. 2 is 0 walked
 // concurrently (pagination.concurrency 4): the very pages and States of
 // 0's serial walk (shared/source), so the same fingerprint — an attempt
-// begun under one goes on under the other, its batches 0's.
-var modelConfigs = [3]*pipeline.Source{
+// begun under one goes on under the other, its batches 0's. 3 is a
+// time-filtered cursor walk cut into 4 slices a window (partition.slices),
+// walked concurrently into one attempt's batches: a walk of its own, and
+// another fingerprint (its checkpoint carries every slice's State), so an
+// attempt begun under it restarts under any other config, and one begun
+// under another restarts under it.
+var modelConfigs = [4]*pipeline.Source{
 	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 100, TotalPagesPath: "pages", Concurrency: 1}},
 	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 50, TotalPagesPath: "pages", Concurrency: 1}},
 	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 100, TotalPagesPath: "pages", Concurrency: 4}},
+	{Name: "orders", Request: pipeline.Request{Query: map[string]string{"since": "{start:unix}", "until": "{end:unix}"}},
+		Pagination: pipeline.Pagination{Type: pipeline.Cursor, PageSize: 100, CursorParam: "cursor", CursorPath: "next", Concurrency: 1},
+		Partition:  pipeline.Partition{Every: pipeline.Day, Slices: 4}},
 }
 
 // modelWalk is the config whose records config cfg's walk sends.
@@ -215,6 +223,9 @@ func (m *model) deliver(i int) {
 	}
 	*w = worker{run: &cur, fetchMsg: c.msg, batches: m.batchesOf[a], written: cp.Batches, hopFrom: cp.Batches, stops: cp.Stops, cfg: m.cfg, hop: c.hop}
 	m.continued++
+	if modelConfigs[m.cfg].Partition.Sliced() {
+		m.slicedContinued++
+	}
 }
 
 // lateBatch is the last batch a stopped hop sent reaching the writer
@@ -227,8 +238,10 @@ func (m *model) lateBatch(i int) {
 		return
 	}
 	cfg := 0
-	if cp.Fingerprint == modelConfigs[1].Fingerprint() {
-		cfg = 1
+	for i, c := range modelConfigs {
+		if cp.Fingerprint == c.Fingerprint() {
+			cfg = modelWalk(i)
+		}
 	}
 	seq := cp.Batches - 1
 	if _, err := m.sink.WritePart(m.ctx, m.sink.PartKey(m.part, c.run.Attempt, seq), batchData(m.t, c.run.Attempt, seq, cfg), 2); err != nil {

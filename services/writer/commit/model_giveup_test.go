@@ -76,7 +76,7 @@ func (m *model) writerGiveUp(i, wi int, ref contracts.Run, committed *sink.Parti
 				m.fatalf("give up: %v", err)
 			}
 			m.giveUps[end]++
-			if end == commit.EndedSucceeded {
+			if end != commit.EndedFailed {
 				return consumer.Superseded, nil
 			}
 			return consumer.Unfinished, nil

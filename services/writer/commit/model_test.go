@@ -176,6 +176,9 @@ type model struct {
 	// concurrencyContinued counts continuations that went on under the
 	// attempt's config with another pagination.concurrency.
 	concurrencyContinued int
+	// slicedContinued counts continuations of an attempt walked in time
+	// slices (modelConfigs[3]) that went on from their checkpoint.
+	slicedContinued int
 }
 
 // stallingObjects is the real sink, except that some publishes stall: the
@@ -245,14 +248,14 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 			m.check(true)
 			t.Logf("%d publishes (%d stalled) during the chaos; the partition reached attempt %d before the final run; "+
 				"%d run items lost, %d releases (%d refused during a commit), commits given up on: %d FAILED, %d SUCCEEDED",
-				m.publishes, len(m.stalled), published, m.losses, m.releases, m.refused, m.giveUps[commit.EndedFailed], m.giveUps[commit.EndedSucceeded])
+				m.publishes, len(m.stalled), published, m.losses, m.releases, m.refused, m.giveUps[commit.EndedFailed], m.giveUps[commit.EndedSucceeded]+m.giveUps[commit.EndedSucceededBefore])
 			totalPublishes += m.publishes
 			totalResumed += m.resumed
 			totalLosses += m.losses
 			totalRefused += m.refused
 			totalReleases += m.releases
-			totalGiveUps += m.giveUps[commit.EndedFailed] + m.giveUps[commit.EndedSucceeded]
-			totalFinished += m.giveUps[commit.EndedSucceeded]
+			totalGiveUps += m.giveUps[commit.EndedFailed] + m.giveUps[commit.EndedSucceeded] + m.giveUps[commit.EndedSucceededBefore]
+			totalFinished += m.giveUps[commit.EndedSucceeded] + m.giveUps[commit.EndedSucceededBefore]
 			t.Logf("%d config changes, %d stops (%d past the budget), continuations: %d went on, %d waited on, %d restarted under a new config; "+
 				"%d messages given up on: %d deleted, %d parked", m.configChanges, m.stops, m.budgetFails, m.continued, m.waitsOn, m.restarts,
 				m.deleted+m.parked, m.deleted, m.parked)
@@ -282,7 +285,7 @@ func TestModelOfRunsAndCommits(t *testing.T) {
 // fetchTotals counts the fetch's and the delivery's events over the
 // seeds.
 type fetchTotals struct {
-	ConfigChanges, Stops, BudgetFails, Continued, WaitsOn, Restarts, Deleted, Parked, ConcurrencyContinued int
+	ConfigChanges, Stops, BudgetFails, Continued, WaitsOn, Restarts, Deleted, Parked, ConcurrencyContinued, SlicedContinued int
 }
 
 func (f *fetchTotals) add(m *model) {
@@ -291,6 +294,7 @@ func (f *fetchTotals) add(m *model) {
 	f.BudgetFails += m.budgetFails
 	f.Continued += m.continued
 	f.ConcurrencyContinued += m.concurrencyContinued
+	f.SlicedContinued += m.slicedContinued
 	f.WaitsOn += m.waitsOn
 	f.Restarts += m.restarts
 	f.Deleted += m.deleted
@@ -300,7 +304,7 @@ func (f *fetchTotals) add(m *model) {
 // enough says whether every event happened at least once.
 func (f fetchTotals) enough() bool {
 	return f.ConfigChanges > 0 && f.Stops > 0 && f.BudgetFails > 0 && f.Continued > 0 && f.WaitsOn > 0 && f.Restarts > 0 && f.Deleted > 0 && f.Parked > 0 &&
-		f.ConcurrencyContinued > 0
+		f.ConcurrencyContinued > 0 && f.SlicedContinued > 0
 }
 
 func (m *model) logf(format string, args ...any) {

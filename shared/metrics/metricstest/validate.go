@@ -30,7 +30,8 @@ const (
 // Namespace, Dimensions (arrays of at most 30 dimension names, each a
 // top-level member whose value is a string) and Metrics (at most 100, each
 // with a non-empty Name, an allowed Unit if any, and a top-level member of
-// that name whose value is a number or an array of at most 100 numbers).
+// that name whose value is a number or an array of at most 100 numbers,
+// each defined once), and no key twice in one object of the line.
 func Validate(line []byte) error {
 	var root map[string]json.RawMessage
 	if err := json.Unmarshal(line, &root); err != nil {
@@ -49,7 +50,7 @@ func Validate(line []byte) error {
 	if err := dec.Decode(&meta); err != nil {
 		return fmt.Errorf("_aws: %w", err)
 	}
-	var errs []error
+	errs := duplicateKeys(line)
 	switch ts, err := tsOf(meta.Timestamp); {
 	case err != nil:
 		errs = append(errs, err)
@@ -121,11 +122,16 @@ func directive(root map[string]json.RawMessage, i int, raw json.RawMessage) []er
 	if len(d.Metrics) > MaxMetrics {
 		errs = append(errs, fmt.Errorf("%s.Metrics: %d, at most %d", at, len(d.Metrics), MaxMetrics))
 	}
+	defined := map[string]bool{}
 	for _, m := range d.Metrics {
 		if m.Name == "" || len(m.Name) > MaxNameLen {
 			errs = append(errs, fmt.Errorf("%s: metric name %q: want 1..%d characters", at, m.Name, MaxNameLen))
 			continue
 		}
+		if defined[m.Name] {
+			errs = append(errs, fmt.Errorf("%s: metric %s defined twice", at, m.Name))
+		}
+		defined[m.Name] = true
 		if m.Unit != nil && !slices.Contains(metrics.Units, metrics.Unit(*m.Unit)) {
 			errs = append(errs, fmt.Errorf("%s: metric %s: unit %q is not one CloudWatch allows", at, m.Name, *m.Unit))
 		}
@@ -192,3 +198,24 @@ func Values(line []byte) (map[string]float64, map[string]string, error) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// Totals sums each metric over the EMF lines of logs, JSON log lines one
+// per line; lines without an `_aws` member are not metrics and are
+// skipped. An invalid EMF line is an error.
+func Totals(logs []byte) (map[string]float64, error) {
+	sums := map[string]float64{}
+	for i, line := range bytes.Split(logs, []byte("\n")) {
+		var root map[string]json.RawMessage
+		if json.Unmarshal(line, &root) != nil || root["_aws"] == nil {
+			continue
+		}
+		vals, _, err := Values(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		for name, v := range vals {
+			sums[name] += v
+		}
+	}
+	return sums, nil
+}

@@ -33,6 +33,13 @@ func TestValidate(t *testing.T) {
 		{"bad storage resolution", strings.Replace(ok, `"Unit":"Count"`, `"Unit":"Count","StorageResolution":5`, 1), "StorageResolution"},
 		{"metric without member", strings.Replace(ok, `,"Records":3`, "", 1), "no member"},
 		{"metric value a string", strings.Replace(ok, `"Records":3`, `"Records":"3"`, 1), "neither a number"},
+		{"metric member twice", strings.Replace(ok, `"Records":3`, `"Records":3,"Records":4`, 1), `duplicate key "Records"`},
+		{"dimension member twice", strings.Replace(ok, `"Source":"orders"`, `"Source":"orders","Source":"customers"`, 1), `duplicate key "Source"`},
+		{"_aws twice", ok[:len(ok)-1] + `,"_aws":{}}`, `duplicate key "_aws"`},
+		{"key twice inside _aws", strings.Replace(ok, `"Timestamp":1796158800000,`, `"Timestamp":1796158800000,"Timestamp":1796158800001,`, 1), `duplicate key "_aws.Timestamp"`},
+		{"key twice in a directive", strings.Replace(ok, `"Namespace":"Sluice",`, `"Namespace":"Sluice","Namespace":"Other",`, 1), `duplicate key "_aws.CloudWatchMetrics[0].Namespace"`},
+		{"metric defined twice", strings.Replace(ok, `[{"Name":"Records","Unit":"Count"}]`, `[{"Name":"Records","Unit":"Count"},{"Name":"Records","Unit":"Count"}]`, 1), "metric Records defined twice"},
+		{"same key in two objects", `{"_aws":{"Timestamp":1796158800000,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"M"}]}]},"M":1,"ctx":{"M":2}}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,5 +53,19 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("error %q lacks %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestTotals(t *testing.T) {
+	const line = `{"_aws":{"Timestamp":1796158800000,"CloudWatchMetrics":[{"Namespace":"Sluice","Dimensions":[["Source"]],"Metrics":[{"Name":"Records","Unit":"Count"}]}]},"Source":"orders","Records":%d}`
+	logs := strings.Join([]string{
+		strings.Replace(line, "%d", "3", 1), `{"msg":"no metrics"}`, "not json", strings.Replace(line, "%d", "4", 1), "",
+	}, "\n")
+	got, err := Totals([]byte(logs))
+	if err != nil || len(got) != 1 || got["Records"] != 7 {
+		t.Fatalf("Totals = %v, %v; want Records 7", got, err)
+	}
+	if _, err := Totals([]byte(strings.Replace(line, `"Records":%d`, `"Records":"x"`, 1))); err == nil {
+		t.Fatal("Totals of an invalid EMF line: no error")
 	}
 }
