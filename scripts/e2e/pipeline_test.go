@@ -84,7 +84,7 @@ func TestMultiSourceMultiDayLandsExactlyTheAPIRecords(t *testing.T) {
 	// loses. What bounds them is the messages dedupe handled: each handled
 	// message drops at most once, and the nine that won the claims drop
 	// none (a drop counted twice fails here).
-	e.waitSum(t, "dedupe", []string{"DuplicatesDropped", "AlreadySucceeded"}, "dedupe", 9, false, e.timing.within(10*time.Second))
+	e.waitSum(t, "dedupe", []string{"DuplicatesDropped", "AlreadySucceeded"}, "dedupe", 9, e.timing.within(10*time.Second))
 	e.pipelineIdle(e.timing.within(10 * time.Second))
 	for deadline := time.Now().Add(e.timing.within(5 * time.Second)); ; time.Sleep(200 * time.Millisecond) {
 		sums := e.metricSums(t, "dedupe")
