@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/sluice-data/sluice/shared/fault"
@@ -85,7 +86,7 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 				if stopped {
 					return errSliceStopped
 				}
-				if err := page(ctx, p); err != nil {
+				if err := handle(ctx, src, page, p); err != nil {
 					handed = true
 					keep(err)
 					return err
@@ -105,13 +106,28 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 }
 
 // walkSlice is the walk of slice i, whose panic (a parser bug on an API's
-// body, an authorizer's) is its permanent error: no recover of the
+// body, an authorizer's) is its permanent error, with this goroutine's
+// stack for the edge to log (fault.PanicError): no recover of the
 // caller's goroutine reaches this one.
 func (c *Client) walkSlice(ctx context.Context, src *pipeline.Source, w pipeline.Window, i int, from *State, page func(ctx context.Context, p Page) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fault.Permanent(fmt.Errorf("source %s: the walk of slice %d panicked: %v", src.Name, i, r))
+			err = fault.Permanent(fmt.Errorf("source %s: the walk of slice %d panicked: %w", src.Name, i,
+				&fault.PanicError{Value: r, Stack: debug.Stack()}))
 		}
 	}()
 	return c.walk(ctx, src, w, i, from, page)
+}
+
+// handle hands p to page, on a slice's goroutine, which no recover of
+// FetchSlices' caller reaches: a panic of page is its permanent error, as
+// a panic of the walk's own is walkSlice's, but named for the page.
+func handle(ctx context.Context, src *pipeline.Source, page func(ctx context.Context, p Page) error, p Page) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fault.Permanent(fmt.Errorf("source %s: handling page %d of slice %d panicked: %w", src.Name, p.Number, p.Slice,
+				&fault.PanicError{Value: r, Stack: debug.Stack()}))
+		}
+	}()
+	return page(ctx, p)
 }
