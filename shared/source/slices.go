@@ -47,8 +47,11 @@ var errSliceStopped = errors.New("another slice stopped the walk")
 // handed over after that error's; the requests in flight are dropped
 // before FetchSlices returns, so the pages handed over are the
 // checkpoint. A permanent error of any slice wins over a retryable one
-// (the fetch fails, as it would on the next try). It returns nil once
-// every slice has walked its last page.
+// (the fetch fails, as it would on the next try), and a stop that asks
+// for a wait (fault.RetryAfter: a quota's Retry-After) wins over a bare
+// retryable one (another slice's error, the callback's hand-over), so the
+// retry waits as the API asks. It returns nil once every slice has walked
+// its last page.
 func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeline.Window, from []Slice, page func(ctx context.Context, p Page) error) error {
 	n := len(src.Partition.SlicesOf(w))
 	if from == nil {
@@ -65,7 +68,7 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 		first   error
 	)
 	keep := func(err error) { // under mu
-		if first == nil || (!fault.IsPermanent(first) && fault.IsPermanent(err)) {
+		if first == nil || outranks(err, first) {
 			first = err
 		}
 		stopped = true
@@ -103,6 +106,21 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 	}
 	wg.Wait()
 	return first
+}
+
+// outranks says whether err, a slice's stop, is the window's rather than
+// first, the stop kept so far: a permanent error over a retryable one, and
+// among retryable ones the longest wait asked for (fault.Delay) over a
+// shorter one or none; first otherwise.
+func outranks(err, first error) bool {
+	if p, q := fault.IsPermanent(err), fault.IsPermanent(first); p != q {
+		return p
+	} else if p {
+		return false
+	}
+	d, _ := fault.Delay(err)
+	e, _ := fault.Delay(first)
+	return d > e
 }
 
 // walkSlice is the walk of slice i, whose panic (a parser bug on an API's
