@@ -23,7 +23,12 @@ import (
 // and goes on to the next request while the page is compressed; a full
 // batch goes to a sending goroutine while the next one is packed. Both
 // queues are short, so that memory stays a few pages and batches, and a
-// walk that outruns the packer waits for it.
+// walk that outruns the packer waits for it. A sliced walk holds more
+// before the queue: each of its N slices may hold one page waiting for its
+// turn here, plus up to pagination.concurrency read ahead (a style whose
+// pages are known in advance), so up to N × (1 + concurrency) pages besides
+// these queues — and a hand-over or a stop drops all but the one handed
+// over, to be fetched again by the next hop.
 const (
 	pageQueue = 2 // fetched pages waiting for the packer
 	sendQueue = 1 // full batches waiting for the sender, besides the one it sends
