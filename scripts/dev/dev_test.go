@@ -163,6 +163,9 @@ func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) err
 			t.Fatalf("service %s (pid %d) not running while make dev runs; pids %v; output:\n%s", s.Name, pid, pids, dev.output())
 		}
 	}
+	if _, ok := pids["dev"]; !ok || len(pids) != len(localrun.Services)+1 {
+		t.Fatalf("pid file names %v, want the services and dev, nothing else", pids)
+	}
 
 	// A run, triggered with the exports alone (as from another shell), or
 	// by the ticker: the latest window due, as EventBridge would ask.
@@ -242,11 +245,13 @@ func testMakeDev(t *testing.T, schedule bool, stop func(makePid, devPid int) err
 	}
 	// The bearer token and the real account's session token are secrets:
 	// in nothing make dev printed, wrote beside its exports, or logged.
-	written := map[string]string{"stdout": dev.output(), "stderr": dev.stderr.String()}
-	for _, name := range []string{"env", "pids"} {
-		b, _ := os.ReadFile(filepath.Join(root, ".local", "dev", prefix, name)) // the pid file is gone after a clean stop
-		written[".local/dev/<prefix>/"+name] = string(b)
+	// (The pid file, gone after the clean stop, held nothing else: while it
+	// ran, each of its lines was a known name and a number.)
+	envFile, err := os.ReadFile(filepath.Join(root, ".local", "dev", prefix, "env"))
+	if err != nil {
+		t.Fatalf("the exports file after the stop: %v", err)
 	}
+	written := map[string]string{"stdout": dev.output(), "stderr": dev.stderr.String(), ".local/dev/<prefix>/env": string(envFile)}
 	for _, s := range localrun.Services {
 		b, err := os.ReadFile(filepath.Join(root, ".local", "dev", prefix, s.Name+".log"))
 		if err != nil {

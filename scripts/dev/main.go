@@ -244,9 +244,10 @@ func watch(ctx context.Context, p *localrun.Pipeline, every time.Duration, scr *
 			return nil
 		}
 		if err != nil {
-			view = fmt.Sprintf("(no view: %v)\n", err) // shown, and tried again at the next tick
+			scr.fail(err, time.Now()) // tried again at the next tick
+		} else {
+			scr.show(view, time.Now())
 		}
-		scr.show(view, time.Now())
 		select {
 		case <-ctx.Done():
 			return nil

@@ -33,11 +33,16 @@ func statusView(ctx context.Context, p *localrun.Pipeline) (string, error) {
 // terminal is cut at its right edge rather than wrapped onto a row the
 // next redraw would not reach. (A view taller than the terminal still
 // scrolls its first lines out of reach.)
+//
+// An error in place of a view (problem) is printed with autowrap on, so
+// that it is read whole however long; as the rows it takes are then
+// unknown, it is never redrawn over: the next view is drawn below it.
 type screen struct {
 	w        io.Writer
 	terminal bool
 	last     string // off a terminal: the last view but its first line
 	lines    int    // lines of the last view drawn on a terminal; off one, 1 once a view was printed
+	problem  string // the error printed last, until a view is shown again
 }
 
 func newScreen(f *os.File) *screen {
@@ -47,6 +52,7 @@ func newScreen(f *os.File) *screen {
 
 // show draws view, taken at at.
 func (s *screen) show(view string, at time.Time) {
+	s.problem = ""
 	header := fmt.Sprintf("--- sluicectl %s at %s (Ctrl-C stops the services) ---\n", strings.Join(viewCommand, " "), at.Format(time.TimeOnly))
 	if !s.terminal {
 		_, body, _ := strings.Cut(view, "\n")
@@ -63,6 +69,20 @@ func (s *screen) show(view string, at time.Time) {
 	b.WriteString(autowrapOff + header + view + autowrapOn)
 	fmt.Fprint(s.w, b.String())
 	s.lines = strings.Count(header+view, "\n")
+}
+
+// fail shows err, met at at instead of a view, unless it is the error
+// shown last (with no view since): below the last view, autowrap on, and
+// left in place — the next view is drawn below it, and off a terminal is
+// printed whatever it holds.
+func (s *screen) fail(err error, at time.Time) {
+	msg := err.Error()
+	if msg == s.problem {
+		return
+	}
+	s.problem = msg
+	fmt.Fprintf(s.w, "(no view at %s: %s)\n", at.Format(time.TimeOnly), msg)
+	s.lines, s.last = 0, ""
 }
 
 // The DECAWM escapes: with autowrap off a line ends at the terminal's

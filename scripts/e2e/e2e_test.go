@@ -264,6 +264,17 @@ func (e *env) drain(url string, want int, timeout time.Duration) []sqstypes.Mess
 	return got
 }
 
+// pipelineIdle waits until every queue of the pipeline (triggers, inputs,
+// fetches, batches) is idle: every message sent so far is handled, and
+// the lines its handling logged are written.
+func (e *env) pipelineIdle(timeout time.Duration) {
+	e.t.Helper()
+	res := e.stack.Resources
+	for _, q := range []devstack.Queue{res.Triggers, res.Inputs, res.Fetch, res.Batches} {
+		e.queueIdle(q.URL, timeout)
+	}
+}
+
 // queueIdle waits until a queue has no visible and no in-flight messages.
 func (e *env) queueIdle(url string, timeout time.Duration) {
 	e.t.Helper()

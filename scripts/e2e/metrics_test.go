@@ -51,21 +51,32 @@ func (e *env) metricSums(t *testing.T, service string) map[string]map[string]flo
 // batches per run vary).
 func (e *env) waitMetric(t *testing.T, service, metric, value string, want float64, within time.Duration) float64 {
 	t.Helper()
-	return e.waitSum(t, service, []string{metric}, value, want, false, within)
+	return e.waitSum(t, service, []string{metric}, value, want, within)
 }
 
 // waitMetricExactly is waitMetric for a count the test knows exactly:
-// once the sum reaches want it must be want (a count written twice for
-// one event fails).
+// once the sum reaches want, and again once every queue of the pipeline
+// is idle (nothing left that could log the count a second time), it must
+// be want — a count written twice for one event fails, even when the
+// second line comes after the first reached want.
 func (e *env) waitMetricExactly(t *testing.T, service, metric, value string, want float64, within time.Duration) {
 	t.Helper()
-	e.waitSum(t, service, []string{metric}, value, want, true, within)
+	check := func(when string) {
+		t.Helper()
+		if got := e.metricSums(t, service)[metric][value]; got != want {
+			t.Fatalf("%s's logs sum %s of %s to %v %s, want exactly %v", service, metric, value, got, when, want)
+		}
+	}
+	e.waitSum(t, service, []string{metric}, value, want, within)
+	check("when it reached it")
+	e.pipelineIdle(within)
+	check("once the queues were idle")
 }
 
 // waitSum waits until service's logs sum the metrics named, of dimension
-// value value, to at least want, and returns the sum; exact, the sum must
-// then be want. It fails after within, naming the sums seen.
-func (e *env) waitSum(t *testing.T, service string, names []string, value string, want float64, exact bool, within time.Duration) float64 {
+// value value, to at least want, and returns the sum. It fails after
+// within, naming the sums seen.
+func (e *env) waitSum(t *testing.T, service string, names []string, value string, want float64, within time.Duration) float64 {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -74,14 +85,11 @@ func (e *env) waitSum(t *testing.T, service string, names []string, value string
 		for _, name := range names {
 			got += sums[name][value]
 		}
-		if got >= want || time.Now().After(deadline) {
-			switch {
-			case got < want:
-				t.Fatalf("%s's logs sum %v of %s to %v after %s, want at least %v; all: %v", service, names, value, got, within, want, sums)
-			case exact && got != want:
-				t.Fatalf("%s's logs sum %v of %s to %v, want exactly %v; all: %v", service, names, value, got, want, sums)
-			}
+		if got >= want {
 			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's logs sum %v of %s to %v after %s, want at least %v; all: %v", service, names, value, got, within, want, sums)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -73,7 +73,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	run, err := claim(ctx, h.runs, in, m.ID, floor)
 	if errors.Is(err, runs.ErrClaimLost) {
 		logging.From(ctx).Info("claim lost; duplicate dropped", zap.String("reason", err.Error()),
-			h.metrics.Service(dropped(err).Int(1)))
+			h.metrics.Service(dropped(in, err).Int(1)))
 		return nil
 	}
 	if err != nil {
@@ -119,13 +119,18 @@ func claim(ctx context.Context, c claimer, in contracts.Input, messageID string,
 	return c.Claim(ctx, req)
 }
 
-// dropped is the metric of an input dropped with err, a lost claim:
-// AlreadySucceeded when its window SUCCEEDED (what lookback's re-asks of
-// finished windows find on every scheduled trigger), DuplicatesDropped
-// when an attempt holds it (the input asked for again while it runs).
-func dropped(err error) metrics.Def {
+// dropped is the metric of in, dropped with err, a lost claim:
+// AlreadySucceeded when its window SUCCEEDED and in does not ask for a
+// rerun (not forced: what lookback's re-asks of finished windows find on
+// every scheduled trigger, a late copy, a sweep's take-up of a run that
+// finished); DuplicatesDropped for every other lost claim — an attempt
+// holds the input (asked for again while it runs), a copy of a forced
+// request that already reran it (the run SUCCEEDED under its force id),
+// or a sweep's take-up that the run no longer needs (taken up already,
+// FAILED, CLAIMED, or fetched).
+func dropped(in contracts.Input, err error) metrics.Def {
 	var lost *runs.ClaimLostError
-	if errors.As(err, &lost) && lost.Status == runs.Succeeded {
+	if errors.As(err, &lost) && lost.Status == runs.Succeeded && !in.Force {
 		return metrics.AlreadySucceeded
 	}
 	return metrics.DuplicatesDropped

@@ -384,6 +384,7 @@ func TestHandle(t *testing.T) {
 func TestHandleLogs(t *testing.T) {
 	tests := []struct {
 		name       string
+		body       string // the message (default testdata/input.json, forced)
 		claimErr   error
 		wantMsg    string
 		want       map[string]any
@@ -411,6 +412,7 @@ func TestHandleLogs(t *testing.T) {
 			// What lookback's re-asks of finished windows find on every
 			// scheduled trigger: not a duplicate.
 			name:       "an input already SUCCEEDED is counted apart",
+			body:       `{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"schedule"}`,
 			claimErr:   &runs.ClaimLostError{Input: "orders/2026-11-01", Status: runs.Succeeded, Attempt: 2},
 			wantMsg:    "claim lost; duplicate dropped",
 			want:       map[string]any{logging.FieldInput: "orders/2026-11-01", "AlreadySucceeded": float64(1), metrics.DimService: "dedupe"},
@@ -425,7 +427,11 @@ func TestHandleLogs(t *testing.T) {
 			h := &handler{pipeline: testPipeline(t), runs: newClaims(tt.claimErr), floors: &floorsAt{}, out: &fakeSender{}, fetchURL: fetchURL, now: clock,
 				metrics: metrics.New("Sluice", "dedupe")}
 
-			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: golden(t, "input.json"), ReceiveCount: 1}); err != nil {
+			body := golden(t, "input.json")
+			if tt.body != "" {
+				body = []byte(tt.body)
+			}
+			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: body, ReceiveCount: 1}); err != nil {
 				t.Fatal(err)
 			}
 			lines := logs.FilterMessage(tt.wantMsg).All()
@@ -449,6 +455,61 @@ func TestHandleLogs(t *testing.T) {
 			if tt.claimErr != nil {
 				if _, ok := fields[logging.FieldRunID]; ok {
 					t.Errorf("a lost claim logged run_id %v of a run it does not own", fields[logging.FieldRunID])
+				}
+			}
+		})
+	}
+}
+
+// A lost claim counts once, as the catalog says: AlreadySucceeded when
+// the window SUCCEEDED and the input does not ask for a rerun (not
+// forced), DuplicatesDropped for every other loss — an attempt holds the
+// input, a forced request's copy after that request reran it, a take-up
+// the run no longer needs. The run store decides the loss.
+func TestLostClaimMetric(t *testing.T) {
+	live, expired := now.Add(time.Minute).Unix(), now.Add(-time.Minute).Unix()
+	tests := []struct {
+		name  string
+		input string // the Input's fields after source, window, trigger
+		run   runs.Run
+		want  string
+	}{
+		{"plain, held by a running attempt", ``, runs.Run{Status: runs.Running, LeaseUntil: live}, "DuplicatesDropped"},
+		{"plain, already SUCCEEDED (lookback)", ``, runs.Run{Status: runs.Succeeded}, "AlreadySucceeded"},
+		{"forced, held by a running attempt", `,"force":true,"force_id":"f-1"`, runs.Run{Status: runs.Running, LeaseUntil: live}, "DuplicatesDropped"},
+		{"forced, its own request already reran it", `,"force":true,"force_id":"f-1"`, runs.Run{Status: runs.Succeeded, ForceID: "f-1"}, "DuplicatesDropped"},
+		{"take-up, the run SUCCEEDED meanwhile", `,"takeup":true`, runs.Run{Status: runs.Succeeded}, "AlreadySucceeded"},
+		{"take-up, the run FAILED (take-up budget)", `,"takeup":true`, runs.Run{Status: runs.Failed}, "DuplicatesDropped"},
+		{"take-up, the run CLAIMED (its Fetch queued)", `,"takeup":true`, runs.Run{Status: runs.Claimed, LeaseUntil: expired}, "DuplicatesDropped"},
+		{"take-up, the fetch is done (the writer's)", `,"takeup":true`, runs.Run{Status: runs.Running, LeaseUntil: expired, Fetched: true}, "DuplicatesDropped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClaims(nil)
+			run := tt.run
+			run.Input, run.Source, run.Window, run.Attempt, run.RunID, run.ClaimMessage = "orders/2026-11-01", "orders", "2026-11-01", 1, "r-1", "m-0"
+			c.Seed(run)
+			core, logs := observer.New(zapcore.DebugLevel)
+			ctx, _ := logging.WithScope(context.Background(), zap.New(core))
+			h := &handler{pipeline: testPipeline(t), runs: c, floors: &floorsAt{}, out: &fakeSender{}, fetchURL: fetchURL, now: clock,
+				metrics: metrics.New("Sluice", "dedupe")}
+
+			body := `{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"schedule"` + tt.input + `}`
+			if err := h.Handle(ctx, consumer.Message{ID: "m-1", Body: []byte(body), ReceiveCount: 1}); err != nil {
+				t.Fatal(err)
+			}
+			lines := logs.FilterMessage("claim lost; duplicate dropped").All()
+			if len(lines) != 1 {
+				t.Fatalf("%d lost-claim lines in %v, want 1", len(lines), logs.All())
+			}
+			fields := lines[0].ContextMap()
+			for _, name := range []string{"DuplicatesDropped", "AlreadySucceeded"} {
+				got, ok := fields[name]
+				switch {
+				case name == tt.want && got != float64(1):
+					t.Errorf("%s = %#v, want 1 (reason %v)", name, got, fields["reason"])
+				case name != tt.want && ok:
+					t.Errorf("%s = %#v, want none: the loss is %s (reason %v)", name, got, tt.want, fields["reason"])
 				}
 			}
 		})

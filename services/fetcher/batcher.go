@@ -23,7 +23,12 @@ import (
 // and goes on to the next request while the page is compressed; a full
 // batch goes to a sending goroutine while the next one is packed. Both
 // queues are short, so that memory stays a few pages and batches, and a
-// walk that outruns the packer waits for it.
+// walk that outruns the packer waits for it. A sliced walk holds more
+// before the queue: each of its N slices may hold one page waiting for its
+// turn here, plus up to pagination.concurrency read ahead (a style whose
+// pages are known in advance), so up to N × (1 + concurrency) pages besides
+// these queues — and a hand-over or a stop drops all but the one handed
+// over, to be fetched again by the next hop.
 const (
 	pageQueue = 2 // fetched pages waiting for the packer
 	sendQueue = 1 // full batches waiting for the sender, besides the one it sends
@@ -196,10 +201,10 @@ func (b *batcher) pack(ctx context.Context, p source.Page) error {
 	for i, rec := range p.Records {
 		rec, err := oneLine(rec)
 		if err != nil {
-			return fault.Permanentf("page %d record %d: %w", p.Number, i, err)
+			return fault.Permanentf("%s record %d: %w", b.where(p), i, err)
 		}
 		if len(rec) > b.packer.MaxRecord() {
-			return fault.Permanentf("page %d record %d is %d bytes; the largest record one message can carry is %d", p.Number, i, len(rec), b.packer.MaxRecord())
+			return fault.Permanentf("%s record %d is %d bytes; the largest record one message can carry is %d", b.where(p), i, len(rec), b.packer.MaxRecord())
 		}
 		if !b.packer.Fits(rec) {
 			body, err := b.packer.Flush()
@@ -224,6 +229,15 @@ func (b *batcher) pack(ctx context.Context, p source.Page) error {
 		b.slices[p.Slice] = source.Slice{Next: p.Next, Done: p.Next == nil}
 	}
 	return nil
+}
+
+// where names page p for an error: "page 3", or "slice 2 page 3" in a
+// sliced walk, whose page numbers count within a slice.
+func (b *batcher) where(p source.Page) string {
+	if b.slices != nil {
+		return fmt.Sprintf("slice %d page %d", p.Slice, p.Number)
+	}
+	return fmt.Sprintf("page %d", p.Number)
 }
 
 // flush sends the batch being packed, if it holds any record. Call it

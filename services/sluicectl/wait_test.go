@@ -126,9 +126,11 @@ func TestWait(t *testing.T) {
 			minFinish: 300 * time.Millisecond,
 		},
 		{
-			name: "gives up at --wait-timeout", args: []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-03", "--wait", "--poll", "100ms", "--wait-timeout", "700ms"},
+			name: "gives up at --wait-timeout", args: []string{"backfill", "--source", "orders", "--from", "2026-11-01", "--to", "2026-11-03", "--wait", "--poll", "100ms", "--wait-timeout", "2s"},
+			// 2s: room, on a loaded machine, for the trigger's send and the
+			// first polls before it, so the runs so far are seen.
 			steps:   []step{{200 * time.Millisecond, []runs.Run{running(days[0], 1)}}},
-			wantErr: context.DeadlineExceeded, wantExit: 2, minFinish: 700 * time.Millisecond,
+			wantErr: context.DeadlineExceeded, wantExit: 2, minFinish: 2 * time.Second,
 			wantOut:      []string{"orders/2026-11-01  RUNNING  1"}, // the runs so far
 			wantProgress: "still no run for 1 of 2 windows (first: orders/2026-11-02)",
 		},

@@ -89,7 +89,7 @@ func (o *objectsAt) LatestSchema(context.Context, string) (sink.SourceSchema, er
 
 func (o *objectsAt) SetLatestSchema(context.Context, string, sink.SourceSchema) error { return nil }
 
-func (o *objectsAt) CleanUp(context.Context, sink.Partition, int, int, bool, []string) (int, int, error) {
+func (o *objectsAt) CleanUp(context.Context, sink.Partition, int, int, sink.Own, []string) (int, int, error) {
 	return 0, 0, o.removeErr
 }
 
@@ -102,21 +102,25 @@ func (o *objectsAt) Current(context.Context, sink.Partition) (sink.Pointer, erro
 
 // finishFails is the in-memory run store whose FinishCommit fails
 // retryably (DynamoDB throttling) while err is set. With elsewhere set,
-// the first FinishCommit that fails first finishes the commit as another
-// committer of the attempt would (so the give-up finds it SUCCEEDED).
+// only the commit's own FinishCommit fails: the next one — the give-up's,
+// after Fail saw the run COMMITTING — finds the commit finished by another
+// committer of the attempt in between (the real race): it applies through
+// the store, as that committer's did, and then answers as the store does
+// to a run already SUCCEEDED, (false, nil).
 type finishFails struct {
 	*runstest.Store
 	err       error
 	elsewhere bool
+	calls     int
 }
 
 func (f *finishFails) FinishCommit(ctx context.Context, r contracts.Run, objects int) (bool, error) {
-	if f.elsewhere {
-		f.elsewhere = false
-		if _, err := f.Store.FinishCommit(ctx, r, objects); err != nil {
+	f.calls++
+	if f.elsewhere && f.calls > 1 {
+		if _, err := f.Store.FinishCommit(ctx, r, objects); err != nil { // the other committer's
 			return false, err
 		}
-		return false, f.err
+		return f.Store.FinishCommit(ctx, r, objects)
 	}
 	if f.err != nil {
 		return false, f.err
@@ -190,6 +194,9 @@ func TestGiveUpNeverFailsAPublishedRun(t *testing.T) {
 			if err != nil || cur.Attempt != run.Attempt || cur.Status != tt.wantStatus {
 				t.Fatalf("run after the last receive = %s attempt %d (%s), %v; want %s (the partition shows attempt %d)",
 					cur.Status, cur.Attempt, cur.LastError, err, tt.wantStatus, objects.pointer.Attempt)
+			}
+			if tt.elsewhere && rs.calls != 2 {
+				t.Fatalf("FinishCommit called %d times, want 2: the commit's, then the give-up's", rs.calls)
 			}
 			if objects.pointer.Attempt != tt.wantPtr {
 				t.Fatalf("the partition shows attempt %d, want %d", objects.pointer.Attempt, tt.wantPtr)

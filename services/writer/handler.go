@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sluice-data/sluice/services/writer/blocks"
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/consumer"
 	"github.com/sluice-data/sluice/shared/contracts"
@@ -24,7 +25,29 @@ import (
 )
 
 func (c *config) Validate() error {
-	return errors.Join(c.Config.Validate(), c.Runs.Validate())
+	var errs []error
+	if c.BlockBatches < 1 || c.BlockBatches > 8 || c.BlockBatches&(c.BlockBatches-1) != 0 {
+		// Powers of two: aligned blocks of two sizes (writers of two
+		// deploys at once) nest or are apart, so an attempt's staged
+		// objects always tile its batches (sink.Tile).
+		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_BATCHES: %d, want 1, 2, 4 or 8", c.BlockBatches))
+	}
+	if c.BlockWait < 0 || c.BlockWait > 10*time.Second {
+		errs = append(errs, fmt.Errorf("SLUICE_BLOCK_WAIT: %v, want 0..10s", c.BlockWait))
+	}
+	return errors.Join(c.Config.Validate(), c.Runs.Validate(), errors.Join(errs...))
+}
+
+// blockSize is the size of the blocks the writer gathers: blocks
+// (SLUICE_BLOCK_BATCHES), but no more than the messages it handles at
+// once (workers), in a power of two — a block of more batches than
+// handlers can never gather, and each batch would wait for it in vain.
+func blockSize(blocks, workers int) int {
+	size := 1
+	for size*2 <= min(blocks, workers) {
+		size *= 2
+	}
+	return size
 }
 
 // runStore tracks the run; *runs.Store is one.
@@ -50,7 +73,16 @@ type sender interface {
 	SendJSON(ctx context.Context, url string, v any) error
 }
 
+// stager stages a checked batch, alone or in its block, and is told a
+// run's count of batches, so that no batch waits for a block past it;
+// *blocks.Stager is one.
+type stager interface {
+	Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error)
+	Total(run contracts.Run, batches int)
+}
+
 var (
+	_ stager      = (*blocks.Stager)(nil)
 	_ runStore    = (*runs.Store)(nil)
 	_ objectStore = (*sink.Sink)(nil)
 	_ committer   = (*commit.Committer)(nil)
@@ -62,7 +94,10 @@ type handler struct {
 	runs     runStore
 	sink     objectStore
 	layout   sink.Layout // the keys sink's objects go to
-	commits  committer
+	// blocks, if set, stages batches in aligned blocks (package blocks);
+	// nil: each batch as a single part in sink.
+	blocks  stager
+	commits committer
 	// out and batchesURL: where a commit that needs another invocation
 	// sends its continuation (a Done message of the run, to this queue).
 	out        sender
@@ -86,6 +121,9 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	case contracts.KindBatch:
 		ref, step = b.Run, func(p sink.Partition) (runs.Run, error) { return h.write(ctx, p, b) }
 	default: // contracts.KindDone
+		if h.blocks != nil {
+			h.blocks.Total(d.Run, d.Batches)
+		}
 		ref, step = d.Run, func(sink.Partition) (runs.Run, error) {
 			return h.runs.SetTotals(ctx, d.Run, d.Batches, d.Records, d.Bytes)
 		}
@@ -172,7 +210,7 @@ func (h *handler) settle(ctx context.Context, ref contracts.Run, committed *comm
 }
 
 // write is the domain step for a batch: check it, store it under its
-// attempt's keys, then count it — the count is conditioned on the attempt
+// attempt's keys (as a single part, or in its block), then count it — the count is conditioned on the attempt
 // being current, so a stale attempt's object is never counted (it stays in
 // its own attempt's keys, which nothing reads, until a later commit
 // removes it).
@@ -180,13 +218,24 @@ func (h *handler) write(ctx context.Context, p sink.Partition, b contracts.Batch
 	if err := pack.Verify(b); err != nil {
 		return runs.Run{}, fault.Permanent(err)
 	}
-	w, err := h.sink.WritePart(ctx, h.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+	w, err := h.stage(ctx, p, b)
 	if err != nil {
 		return runs.Run{}, fmt.Errorf("batch %d: %w", b.Seq, err)
 	}
 	logging.From(ctx).Debug("batch written", zap.Int("seq", b.Seq), zap.String("key", w.Key), zap.Int("records", w.Records),
 		zap.Int("bytes", w.Bytes), zap.Bool("existed", w.Existed))
-	return h.runs.BatchWritten(ctx, b.Run, b.Seq)
+	run, err := h.runs.BatchWritten(ctx, b.Run, b.Seq)
+	if err == nil && run.BatchesExpected != nil && h.blocks != nil {
+		h.blocks.Total(b.Run, *run.BatchesExpected) // the run's Done came first, perhaps to another writer
+	}
+	return run, err
+}
+
+func (h *handler) stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
+	if h.blocks == nil {
+		return h.sink.WritePart(ctx, h.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+	}
+	return h.blocks.Stage(ctx, p, b)
 }
 
 // commit commits run. A commit whose compaction needs another invocation

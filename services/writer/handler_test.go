@@ -145,6 +145,10 @@ func (f *fakeSink) WritePart(_ context.Context, key string, gz []byte, records i
 	return sink.Written{Key: key, Records: records, Bytes: len(gz)}, nil
 }
 
+func (f *fakeSink) WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (sink.Written, error) {
+	return f.WritePart(ctx, key, bytes.Join(gzs, nil), records)
+}
+
 // batchBodies packs n batches of three records each for run, as the
 // fetcher does.
 func batchBodies(t *testing.T, run contracts.Run, n int) [][]byte {

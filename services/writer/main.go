@@ -2,8 +2,10 @@
 // batches queue, where two kinds of message arrive in any order:
 //
 //   - Batch: written once as one gzip JSON Lines object under its
-//     attempt's own keys (data/source=<s>/dt=<day>/attempt=<n>/part-<seq>.jsonl.gz),
-//     then its number is added to the run's set of written batches — a
+//     attempt's own keys (data/source=<s>/dt=<day>/attempt=<n>/part-<seq>.jsonl.gz)
+//     — or, when the SLUICE_BLOCK_BATCHES batches of its aligned block are
+//     handled at once, in one object with them (part-<first>-<last>.jsonl.gz,
+//     package blocks) — then its number is added to the run's set of written batches — a
 //     conditional write that fails for an attempt that is no longer
 //     current, whose message is then dropped.
 //   - Done: the run's total of batches, records and bytes.
@@ -22,6 +24,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sluice-data/sluice/services/writer/blocks"
 	"github.com/sluice-data/sluice/services/writer/commit"
 	"github.com/sluice-data/sluice/shared/pipeline"
 	"github.com/sluice-data/sluice/shared/queue"
@@ -39,7 +42,13 @@ type config struct {
 	// than this (or twice its longest file so far) is left before the
 	// invocation's deadline; otherwise it continues in a new invocation.
 	CompactReserve time.Duration `env:"SLUICE_COMPACT_RESERVE" envDefault:"30s"`
-	Runs           service.RunsEnv
+	// BlockBatches: the batches kG…kG+G-1 of an attempt handled at once
+	// are staged as one object (1: every batch as a single part; at most
+	// SLUICE_WORKERS: blockSize); each batch waits at most BlockWait for
+	// its block to gather.
+	BlockBatches int           `env:"SLUICE_BLOCK_BATCHES" envDefault:"4"`
+	BlockWait    time.Duration `env:"SLUICE_BLOCK_WAIT" envDefault:"1s"`
+	Runs         service.RunsEnv
 }
 
 func main() { service.Main("writer", run) }
@@ -64,6 +73,7 @@ func run(ctx context.Context) error {
 		runs:     store,
 		sink:     objects,
 		layout:   objects.Layout,
+		blocks:   blocks.New(objects, objects.Layout, blockSize(cfg.BlockBatches, cfg.Workers), cfg.BlockWait),
 		commits: commit.New(store, objects, commit.WithReserve(cfg.CompactReserve), commit.WithOutputs(func(source string) pipeline.Output {
 			if src, ok := app.Pipeline.Source(source); ok {
 				return src.Output

@@ -77,15 +77,19 @@ var (
 	MessagesParked = Def{"MessagesParked", UnitCount, DimService}
 	// MessagesRetried: of those, messages left for redelivery.
 	MessagesRetried = Def{"MessagesRetried", UnitCount, DimService}
-	// DuplicatesDropped: 1 per input dropped because an attempt holds it:
-	// asked for again while it runs (dedupe, "claim lost; duplicate
-	// dropped" with a reason "held by …").
+	// DuplicatesDropped: 1 per input dropped on a lost claim that is not
+	// AlreadySucceeded: an attempt holds the input (asked for again while
+	// it runs), a copy of a forced request that already reran it (the run
+	// SUCCEEDED under its force id), or a sweep's take-up the run no
+	// longer needs (taken up already, FAILED, CLAIMED or fetched) (dedupe,
+	// "claim lost; duplicate dropped", its reason "held by …" or
+	// "already SUCCEEDED …").
 	DuplicatesDropped = Def{"DuplicatesDropped", UnitCount, DimService}
 	// AlreadySucceeded: 1 per input dropped because its window already
 	// SUCCEEDED and it is not forced: lookback's re-asks of finished
-	// windows on every scheduled trigger, and a copy of an input that
-	// came after its run finished (dedupe, the same line with a reason
-	// "already SUCCEEDED …").
+	// windows on every scheduled trigger, a copy of an input that came
+	// after its run finished, a sweep's take-up of a run that finished
+	// (dedupe, the same line with a reason "already SUCCEEDED …").
 	AlreadySucceeded = Def{"AlreadySucceeded", UnitCount, DimService}
 )
 

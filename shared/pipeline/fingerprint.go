@@ -10,7 +10,8 @@ import (
 // Fingerprint is a stable hash of the parts of the source's config that
 // decide which records a walk of a window returns and how its pages are
 // cut: the request (method, URL, path, query, headers, body), the
-// pagination, the records path, the partition period, and the auth section
+// pagination, the records path, the partition period and slices (a sliced
+// walk's pages and checkpoint are its slices'), and the auth section
 // as written (its secret references, never their values: a rotated secret
 // keeps the fingerprint, a reference to another account's does not). Two
 // configs with the same fingerprint walk a window through the same pages.

@@ -242,7 +242,7 @@ func (d *decoder) validateSlices(p string, s *Source) {
 	n := s.Partition.Slices
 	switch {
 	case n < 0 || n > MaxSlices:
-		d.invalid(p+".partition.slices", "%d: want 1 to %d", n, MaxSlices)
+		d.invalid(p+".partition.slices", "%d: want 2 to %d, or 0 or 1 for none (the window whole)", n, MaxSlices)
 		return
 	case n <= 1 || !s.Partition.valid():
 		return

@@ -35,15 +35,34 @@ func (s *Sink) RemoveAttemptsBelow(ctx context.Context, p Partition, below int, 
 	return s.delete(ctx, prefix, stale)
 }
 
+// Own says what CleanUp does with the published attempt's own objects.
+type Own int
+
+const (
+	// OwnKept: nothing (a v1 attempt published its staged parts).
+	OwnKept Own = iota
+	// OwnStaged: delete its staged parts and blocks and the files the
+	// manifest does not list. For a jsonl attempt: its commit stores
+	// every file in one PutObject (output.file_size is at most 1 GiB, a
+	// PutObject's limit 5 GiB), so it leaves no multipart upload to abort
+	// (one of an earlier try under a parquet output is aborted by the
+	// bucket's lifecycle rule, after a day).
+	OwnStaged
+	// OwnStagedAndUploads: OwnStaged, and abort the multipart uploads left
+	// under the attempt (a parquet committer killed mid-upload): one
+	// ListMultipartUploads more.
+	OwnStagedAndUploads
+)
+
 // CleanUp is what a commit does once attempt is published, in one listing
 // of the partition: it deletes the objects of the attempts below attempt
-// except replaced (as RemoveAttemptsBelow) and, if own, attempt's staged
-// parts and its files published does not list (files of another output
-// or cut, written by an earlier try of the commit), aborting the
-// multipart uploads left under it (a committer killed mid-upload). It returns how many objects of
-// lower attempts and of attempt's own it deleted. Higher attempts are
+// except replaced (as RemoveAttemptsBelow) and, as own says, attempt's
+// staged parts and blocks and its files published does not list (files
+// of another output or cut, written by an earlier try of the commit), and
+// aborts the multipart uploads left under it. It returns how many objects
+// of lower attempts and of attempt's own it deleted. Higher attempts are
 // never touched.
-func (s *Sink) CleanUp(ctx context.Context, p Partition, attempt, replaced int, own bool, published []string) (removed, staged int, err error) {
+func (s *Sink) CleanUp(ctx context.Context, p Partition, attempt, replaced int, own Own, published []string) (removed, staged int, err error) {
 	var stale, leftovers []types.ObjectIdentifier
 	prefix := s.DataPrefix(p)
 	err = s.list(ctx, prefix, func(o types.Object) {
@@ -54,9 +73,9 @@ func (s *Sink) CleanUp(ctx context.Context, p Partition, attempt, replaced int, 
 		case !strings.HasPrefix(dir, "attempt=") || err != nil:
 		case n < attempt && n != replaced:
 			stale = append(stale, types.ObjectIdentifier{Key: o.Key})
-		case n == attempt && own:
+		case n == attempt && own != OwnKept:
 			_, _, file := FileRange(key)
-			if _, part := PartSeq(key); part || (file && !slices.Contains(published, key)) {
+			if _, _, part := PartRange(key); part || (file && !slices.Contains(published, key)) {
 				leftovers = append(leftovers, types.ObjectIdentifier{Key: o.Key})
 			}
 		}
@@ -67,11 +86,13 @@ func (s *Sink) CleanUp(ctx context.Context, p Partition, attempt, replaced int, 
 	if removed, err = s.delete(ctx, prefix, stale); err != nil {
 		return removed, 0, err
 	}
-	if !own {
+	if own == OwnKept {
 		return removed, 0, nil
 	}
-	if err := s.abortUploads(ctx, s.AttemptPrefix(p, attempt)); err != nil {
-		return removed, 0, err
+	if own == OwnStagedAndUploads {
+		if err := s.abortUploads(ctx, s.AttemptPrefix(p, attempt)); err != nil {
+			return removed, 0, err
+		}
 	}
 	staged, err = s.delete(ctx, prefix, leftovers)
 	return removed, staged, err

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/sluice-data/sluice/shared/devstack"
 	"github.com/sluice-data/sluice/shared/devstack/devstacktest"
 	"github.com/sluice-data/sluice/shared/sink"
@@ -12,19 +15,22 @@ import (
 
 // Against versitygw: CleanUp removes, in one pass, the attempts below the
 // published one except the one it replaced, and — when asked — the
-// published attempt's staged parts and the files its manifest does not
-// list; it never touches a higher attempt, the published files or the
-// manifest.
+// published attempt's staged parts and blocks and the files its manifest
+// does not list, and (only when asked: a parquet attempt's) its
+// multipart uploads left; it never touches a higher attempt, the
+// published files or the manifest.
 func TestCleanUpRemovesLowerAttemptsAndTheOwnLeftovers(t *testing.T) {
 	for _, tc := range []struct {
 		name              string
-		own               bool
+		own               sink.Own
 		wantRemoved       int
 		wantStaged        int
 		wantOwnPartsAfter int
+		wantUploadsAfter  int
 	}{
-		{"with the attempt's own leftovers", true, 2, 2 + 1, 0},
-		{"lower attempts only (a v1 attempt publishes its parts)", false, 2, 0, 2},
+		{"with the attempt's own leftovers and uploads (parquet)", sink.OwnStagedAndUploads, 2, 2 + 1 + 1, 0, 0},
+		{"with the attempt's own leftovers, not its uploads (jsonl)", sink.OwnStaged, 2, 2 + 1 + 1, 0, 1},
+		{"lower attempts only (a v1 attempt publishes its parts)", sink.OwnKept, 2, 0, 3, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := devstacktest.Start(t, devstack.Options{})
@@ -42,6 +48,13 @@ func TestCleanUpRemovesLowerAttemptsAndTheOwnLeftovers(t *testing.T) {
 			write(1, 1)
 			write(3, 1)
 			parts, _ := s.Parts(ctx, p, 3)
+			if _, err := s.WritePart(ctx, s.BlockKey(p, 3, 0, 1), []byte("xx"), 2); err != nil {
+				t.Fatal(err)
+			}
+			upload, err := st.S3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(st.Resources.Bucket), Key: aws.String(s.FileKey(p, 3, 0, 1, ".x.parquet"))})
+			if err != nil {
+				t.Fatal(err)
+			}
 			file := s.FileKey(p, 3, 0, 1, ".jsonl.gz")
 			other := s.FileKey(p, 3, 0, 0, ".jsonl.gz") // an earlier try's cut
 			for _, key := range []string{file, other} {
@@ -63,8 +76,15 @@ func TestCleanUpRemovesLowerAttemptsAndTheOwnLeftovers(t *testing.T) {
 			for _, f := range files {
 				keys = append(keys, f.Key)
 			}
-			if err != nil || !slices.Contains(keys, file) || tc.own == slices.Contains(keys, other) {
+			if err != nil || !slices.Contains(keys, file) || (tc.own != sink.OwnKept) == slices.Contains(keys, other) {
 				t.Errorf("attempt 3 keeps files %v (%v)", keys, err)
+			}
+			ups, err := st.S3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(st.Resources.Bucket), Prefix: aws.String(s.AttemptPrefix(p, 3))})
+			if err != nil || len(ups.Uploads) != tc.wantUploadsAfter {
+				t.Errorf("attempt 3 keeps %d multipart uploads (%v), want %d", len(ups.Uploads), err, tc.wantUploadsAfter)
+			}
+			if tc.wantUploadsAfter > 0 {
+				_, _ = st.S3.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(st.Resources.Bucket), Key: upload.Key, UploadId: upload.UploadId})
 			}
 		})
 	}

@@ -51,6 +51,13 @@ func (l Layout) PartKey(p Partition, attempt, seq int) string {
 	return l.AttemptPrefix(p, attempt) + fmt.Sprintf("%s%06d%s", partPrefix, seq, partSuffix)
 }
 
+// BlockKey is the key of the block of batches first…last of an attempt:
+// their gzip members concatenated, in order, stored as one object in
+// place of their single parts (Sink.WriteBlock).
+func (l Layout) BlockKey(p Partition, attempt, first, last int) string {
+	return l.AttemptPrefix(p, attempt) + fmt.Sprintf("%s%06d-%06d%s", partPrefix, first, last, partSuffix)
+}
+
 // FileKey is the key of a published file of an attempt: the compaction
 // of its parts first…last, with the extension ext (".jsonl.gz",
 // ".<schema>.parquet": it names the output, so a file is reused only by a
@@ -87,15 +94,33 @@ func (l Layout) PointerKey(p Partition) string {
 	return l.prefix + "current/source=" + p.Source + "/" + p.Hive + "/" + pointerName
 }
 
-// PartSeq returns the batch number of a part key.
+// PartSeq returns the batch number of a single part's key (not a
+// block's: PartRange reads both).
 func PartSeq(key string) (int, bool) {
+	first, last, ok := PartRange(key)
+	return first, ok && first == last
+}
+
+// PartRange returns the batches a staged object holds, first…last: one
+// for a single part (part-<seq>), several for a block
+// (part-<first>-<last>).
+func PartRange(key string) (first, last int, ok bool) {
 	base := path.Base(key)
 	if !strings.HasPrefix(base, partPrefix) || !strings.HasSuffix(base, partSuffix) {
-		return 0, false
+		return 0, 0, false
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(base, partPrefix), partSuffix))
-	if err != nil || n < 0 {
-		return 0, false
+	name := strings.TrimSuffix(strings.TrimPrefix(base, partPrefix), partSuffix)
+	a, b, block := strings.Cut(name, "-")
+	first, err := strconv.Atoi(a)
+	if err != nil || first < 0 || a == "" || a[0] == '+' || a[0] == '-' {
+		return 0, 0, false
 	}
-	return n, true
+	if !block {
+		return first, first, true
+	}
+	last, err = strconv.Atoi(b)
+	if err != nil || len(a) != 6 || len(b) != 6 || last <= first {
+		return 0, 0, false
+	}
+	return first, last, true
 }

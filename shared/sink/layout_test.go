@@ -47,3 +47,36 @@ func TestKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestBlockKeys(t *testing.T) {
+	l := sink.NewLayout("raw")
+	p := sink.Partition{Source: "orders", Hive: "dt=2026-11-01"}
+	key := l.BlockKey(p, 2, 4, 7)
+	if want := "raw/data/source=orders/dt=2026-11-01/attempt=2/part-000004-000007.jsonl.gz"; key != want {
+		t.Fatalf("BlockKey = %q, want %q", key, want)
+	}
+	tests := []struct {
+		key         string
+		first, last int
+		ok, single  bool
+	}{
+		{key: key, first: 4, last: 7, ok: true},
+		{key: l.PartKey(p, 2, 5), first: 5, last: 5, ok: true, single: true},
+		{key: "x/part-000004-000004.jsonl.gz"}, // a block of one is a single part's
+		{key: "x/part-000007-000004.jsonl.gz"},
+		{key: "x/part-4-7.jsonl.gz"},
+		{key: "x/part-000004-.jsonl.gz"},
+		{key: "x/part--000004.jsonl.gz"},
+		{key: "x/part-000004-000007-000009.jsonl.gz"},
+		{key: "x/data-000004-000007.jsonl.gz"},
+	}
+	for _, tt := range tests {
+		first, last, ok := sink.PartRange(tt.key)
+		if ok != tt.ok || ok && (first != tt.first || last != tt.last) {
+			t.Errorf("PartRange(%q) = %d, %d, %v; want %d, %d, %v", tt.key, first, last, ok, tt.first, tt.last, tt.ok)
+		}
+		if _, single := sink.PartSeq(tt.key); single != tt.single {
+			t.Errorf("PartSeq(%q) single = %v, want %v", tt.key, single, tt.single)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func TestTheFirstManifestIsKeptAndReturned(t *testing.T) {
 	if err != nil || got.Format != "jsonl" || !slices.Equal(got.Keys(), first.Keys()) {
 		t.Fatalf("second write = %+v, %v; want the first manifest back", got, err)
 	}
-	_, n, err := s.CleanUp(ctx, p, 1, 0, true, got.Keys())
+	_, n, err := s.CleanUp(ctx, p, 1, 0, sink.OwnStaged, got.Keys())
 	if err != nil || n != 2 {
 		t.Fatalf("remove staged = %d, %v; want the part and the unlisted file", n, err)
 	}

@@ -1,11 +1,13 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 
@@ -36,13 +38,26 @@ var ErrConflict = errors.New("object exists with different content")
 // a batch's key is written once). An existing object with the same bytes
 // is a redelivery and not an error; with other bytes it is ErrConflict.
 func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int) (Written, error) {
-	w := Written{Key: key, Records: records, Bytes: len(gz)}
+	return s.WriteBlock(ctx, key, [][]byte{gz}, records)
+}
+
+// WriteBlock stores gzs — the gzip streams of a block's batches, in order
+// (BlockKey), records records in all — as the object at key, as
+// WritePart stores one batch: their concatenation, streamed from gzs
+// without a copy.
+func (s *Sink) WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (Written, error) {
+	body := chunks(gzs)
+	w := Written{Key: key, Records: records, Bytes: int(body.size())}
 	// The SHA-256 goes in the object's metadata: an ETag is an MD5 of the
 	// bytes only without SSE-KMS, so it cannot tell a redelivery from a
 	// conflict.
-	sum := sha256.Sum256(gz)
-	digest := hex.EncodeToString(sum[:])
-	err := s.putOnce(ctx, key, gz, "application/x-ndjson", map[string]string{metaRecords: strconv.Itoa(records), metaSHA256: digest})
+	h := sha256.New()
+	for _, gz := range gzs {
+		h.Write(gz)
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	err := s.putOnceFrom(ctx, key, io.NewSectionReader(body, 0, body.size()), body.size(), "application/x-ndjson",
+		map[string]string{metaRecords: strconv.Itoa(records), metaSHA256: digest})
 	if !errors.Is(err, errExists) {
 		return w, err
 	}
@@ -52,21 +67,58 @@ func (s *Sink) WritePart(ctx context.Context, key string, gz []byte, records int
 	if err != nil {
 		return w, fault.Retryable(fmt.Errorf("head s3://%s/%s: %w", s.bucket, key, err))
 	}
-	if aws.ToInt64(head.ContentLength) != int64(len(gz)) || head.Metadata[metaSHA256] != digest {
+	if aws.ToInt64(head.ContentLength) != body.size() || head.Metadata[metaSHA256] != digest {
 		return w, fault.Permanent(fmt.Errorf("s3://%s/%s: %w", s.bucket, key, ErrConflict))
 	}
 	w.Existed = true
 	return w, nil
 }
 
-// Part is one stored batch of an attempt.
+// chunks reads byte slices as one, at any offset.
+type chunks [][]byte
+
+var _ io.ReaderAt = chunks(nil)
+
+func (c chunks) size() int64 {
+	var n int64
+	for _, b := range c {
+		n += int64(len(b))
+	}
+	return n
+}
+
+func (c chunks) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for _, b := range c {
+		if off >= int64(len(b)) {
+			off -= int64(len(b))
+			continue
+		}
+		n += copy(p[n:], b[off:])
+		off = 0
+		if n == len(p) {
+			return n, nil
+		}
+	}
+	return n, io.EOF
+}
+
+// Part is one staged object of an attempt: a single batch (part-<seq>),
+// or a block of consecutive batches Seq…Last (part-<first>-<last>, their
+// gzip members concatenated in order).
 type Part struct {
 	Key   string `json:"key"`
 	Seq   int    `json:"seq"`
 	Bytes int64  `json:"bytes"`
+	// Last is the last batch of a block; 0 (or Seq) for a single part.
+	Last int `json:"last_seq,omitempty"`
 }
 
-// Parts lists the parts of an attempt, by batch number.
+// LastSeq is the last batch the part holds: Seq for a single part.
+func (p Part) LastSeq() int { return max(p.Seq, p.Last) }
+
+// Parts lists the staged objects of an attempt, single parts and blocks,
+// by first batch (then last): see Tile for the ones a commit takes.
 func (s *Sink) Parts(ctx context.Context, p Partition, attempt int) ([]Part, error) {
 	parts, _, err := s.Staged(ctx, p, attempt)
 	return parts, err
@@ -79,20 +131,25 @@ func (s *Sink) Files(ctx context.Context, p Partition, attempt int) ([]File, err
 	return files, err
 }
 
-// Staged lists, in one listing of the attempt, its parts by batch number
-// and the files written from them so far, in part order.
+// Staged lists, in one listing of the attempt, its staged objects (single
+// parts and blocks, by first batch, then last) and the files written from
+// them so far, in part order.
 func (s *Sink) Staged(ctx context.Context, p Partition, attempt int) ([]Part, []File, error) {
 	var parts []Part
 	var files []File
 	err := s.list(ctx, s.AttemptPrefix(p, attempt), func(o types.Object) {
 		key := aws.ToString(o.Key)
-		if seq, ok := PartSeq(key); ok {
-			parts = append(parts, Part{Key: key, Seq: seq, Bytes: aws.ToInt64(o.Size)})
+		if first, last, ok := PartRange(key); ok {
+			part := Part{Key: key, Seq: first, Bytes: aws.ToInt64(o.Size)}
+			if last > first {
+				part.Last = last
+			}
+			parts = append(parts, part)
 		} else if first, last, ok := FileRange(key); ok {
 			files = append(files, File{Key: key, First: first, Last: last, Bytes: aws.ToInt64(o.Size)})
 		}
 	})
-	slices.SortFunc(parts, func(a, b Part) int { return a.Seq - b.Seq })
+	slices.SortFunc(parts, func(a, b Part) int { return cmp.Or(a.Seq-b.Seq, a.LastSeq()-b.LastSeq()) })
 	slices.SortFunc(files, func(a, b File) int { return a.First - b.First })
 	return parts, files, err
 }

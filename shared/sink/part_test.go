@@ -60,3 +60,52 @@ func TestPartsAreWrittenOnce(t *testing.T) {
 		t.Fatalf("object is not the first batch byte for byte (metadata %v)", obj.Metadata)
 	}
 }
+
+// Against versitygw: a block is staged with a single part's rules (once,
+// the same bytes again a redelivery, other bytes a conflict), is listed
+// beside the single parts as the batches it holds, and its bytes read as
+// one gzip stream of its batches' lines, in order.
+func TestBlocksAreStagedAsParts(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	ctx := context.Background()
+	s := sink.New(st.S3, st.Resources.Bucket, "raw")
+	p := sink.Partition{Source: "orders", Hive: "dt=2026-11-02"}
+	members := [][]byte{gz(t, "{\"a\":0}\n"), gz(t, "{\"a\":1}\n"), gz(t, "{\"a\":2}\n"), gz(t, "{\"a\":3}\n")}
+	block := bytes.Join(members, nil)
+	key := s.BlockKey(p, 1, 4, 7)
+	if w, err := s.WriteBlock(ctx, key, members, 4); err != nil || w.Existed || w.Bytes != len(block) || w.Records != 4 {
+		t.Fatalf("first write = %+v, %v", w, err)
+	}
+	if w, err := s.WriteBlock(ctx, key, members, 4); err != nil || !w.Existed {
+		t.Fatalf("same bytes again = %+v, %v; want a harmless redelivery", w, err)
+	}
+	if w, err := s.WritePart(ctx, key, block, 4); err != nil || !w.Existed {
+		t.Fatalf("the same bytes in one slice = %+v, %v; want a harmless redelivery", w, err)
+	}
+	if _, err := s.WriteBlock(ctx, key, members[:3], 3); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
+		t.Fatalf("other bytes = %v, want a permanent ErrConflict", err)
+	}
+	if _, err := s.WriteBlock(ctx, key, [][]byte{members[1], members[0], members[2], members[3]}, 4); !errors.Is(err, sink.ErrConflict) {
+		t.Fatalf("the same batches in another order = %v, want a permanent ErrConflict", err)
+	}
+	if _, err := s.WritePart(ctx, s.PartKey(p, 1, 5), members[1], 1); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := s.Parts(ctx, p, 1)
+	want := []sink.Part{{Key: key, Seq: 4, Last: 7, Bytes: int64(len(block))}, {Key: s.PartKey(p, 1, 5), Seq: 5, Bytes: int64(len(members[1]))}}
+	if err != nil || len(parts) != 2 || parts[0] != want[0] || parts[1] != want[1] {
+		t.Fatalf("parts = %+v, %v; want %+v", parts, err, want)
+	}
+	rc, err := s.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines, err := io.ReadAll(zr); err != nil || string(lines) != "{\"a\":0}\n{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n" {
+		t.Fatalf("the block reads %q, %v", lines, err)
+	}
+}

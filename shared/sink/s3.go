@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,13 +68,19 @@ var errExists = errors.New("object exists")
 // putOnce puts body at key with If-None-Match: *; errExists if the key is
 // taken.
 func (s *Sink) putOnce(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error {
+	return s.putOnceFrom(ctx, key, bytes.NewReader(body), int64(len(body)), contentType, meta)
+}
+
+// putOnceFrom is putOnce of the size bytes body reads (seekable, for the
+// SDK's retries and checksum pass).
+func (s *Sink) putOnceFrom(ctx context.Context, key string, body io.ReadSeeker, size int64, contentType string, meta map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, transferTimeout)
 	defer cancel()
 	_, err := s.api.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
-		Body:          bytes.NewReader(body),
-		ContentLength: aws.Int64(int64(len(body))),
+		Body:          body,
+		ContentLength: aws.Int64(size),
 		ContentType:   aws.String(contentType),
 		Metadata:      meta,
 		IfNoneMatch:   aws.String("*"),

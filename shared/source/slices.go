@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/sluice-data/sluice/shared/fault"
@@ -46,8 +47,11 @@ var errSliceStopped = errors.New("another slice stopped the walk")
 // handed over after that error's; the requests in flight are dropped
 // before FetchSlices returns, so the pages handed over are the
 // checkpoint. A permanent error of any slice wins over a retryable one
-// (the fetch fails, as it would on the next try). It returns nil once
-// every slice has walked its last page.
+// (the fetch fails, as it would on the next try), and a stop that asks
+// for a wait (fault.RetryAfter: a quota's Retry-After) wins over a bare
+// retryable one (another slice's error, the callback's hand-over), so the
+// retry waits as the API asks. It returns nil once every slice has walked
+// its last page.
 func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeline.Window, from []Slice, page func(ctx context.Context, p Page) error) error {
 	n := len(src.Partition.SlicesOf(w))
 	if from == nil {
@@ -64,7 +68,7 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 		first   error
 	)
 	keep := func(err error) { // under mu
-		if first == nil || (!fault.IsPermanent(first) && fault.IsPermanent(err)) {
+		if first == nil || outranks(err, first) {
 			first = err
 		}
 		stopped = true
@@ -85,7 +89,7 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 				if stopped {
 					return errSliceStopped
 				}
-				if err := page(ctx, p); err != nil {
+				if err := handle(ctx, src, page, p); err != nil {
 					handed = true
 					keep(err)
 					return err
@@ -104,14 +108,44 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 	return first
 }
 
+// outranks says whether err, a slice's stop, is the window's rather than
+// first, the stop kept so far: a permanent error over a retryable one, and
+// among retryable ones the longest wait asked for (fault.Delay) over a
+// shorter one or none; first otherwise.
+func outranks(err, first error) bool {
+	if p, q := fault.IsPermanent(err), fault.IsPermanent(first); p != q {
+		return p
+	} else if p {
+		return false
+	}
+	d, _ := fault.Delay(err)
+	e, _ := fault.Delay(first)
+	return d > e
+}
+
 // walkSlice is the walk of slice i, whose panic (a parser bug on an API's
-// body, an authorizer's) is its permanent error: no recover of the
+// body, an authorizer's) is its permanent error, with this goroutine's
+// stack for the edge to log (fault.PanicError): no recover of the
 // caller's goroutine reaches this one.
 func (c *Client) walkSlice(ctx context.Context, src *pipeline.Source, w pipeline.Window, i int, from *State, page func(ctx context.Context, p Page) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fault.Permanent(fmt.Errorf("source %s: the walk of slice %d panicked: %v", src.Name, i, r))
+			err = fault.Permanent(fmt.Errorf("source %s: the walk of slice %d panicked: %w", src.Name, i,
+				&fault.PanicError{Value: r, Stack: debug.Stack()}))
 		}
 	}()
 	return c.walk(ctx, src, w, i, from, page)
+}
+
+// handle hands p to page, on a slice's goroutine, which no recover of
+// FetchSlices' caller reaches: a panic of page is its permanent error, as
+// a panic of the walk's own is walkSlice's, but named for the page.
+func handle(ctx context.Context, src *pipeline.Source, page func(ctx context.Context, p Page) error, p Page) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fault.Permanent(fmt.Errorf("source %s: handling page %d of slice %d panicked: %w", src.Name, p.Number, p.Slice,
+				&fault.PanicError{Value: r, Stack: debug.Stack()}))
+		}
+	}()
+	return page(ctx, p)
 }

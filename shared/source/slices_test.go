@@ -254,3 +254,44 @@ func TestFetchSlicesRefusesAnotherShape(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// When two slices stop at once, the stop that asks for a wait
+// (fault.RetryAfter: a quota's hour) wins over a bare retryable stop (the
+// fetcher's hand-over), so the retry waits as the API asks: here slice 0's
+// callback stops the walk while slice 2's 429 has been answered, and the
+// error returned is the 429's.
+func TestFetchSlicesAWaitWinsOverABareStop(t *testing.T) {
+	const n = 4
+	so := demoapi.SourceOptions{Style: demoapi.Cursor, Slices: n}
+	api := demoapi.New(demoapi.Options{RecordsPerDay: 600, PageSize: 40, Sources: map[string]demoapi.SourceOptions{"src": so}})
+	third := fmt.Sprint(window(t).Start.Add(12 * time.Hour).Unix())
+	handed, quota := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("since") == third {
+			<-handed // slice 0's first page is in the callback
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+			close(quota)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	cfg, err := pipeline.Parse("demo.yaml", []byte(api.PipelineYAML(srv.URL, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := cfg.Source("src")
+	err = testClient().FetchSlices(context.Background(), src, window(t), nil, func(_ context.Context, p Page) error {
+		if p.Slice != 0 || p.Number != 0 {
+			return nil
+		}
+		close(handed)
+		<-quota
+		time.Sleep(100 * time.Millisecond) // slice 2's walk returns its stop and waits for the callback's turn
+		return fault.Retryable(errStop)
+	})
+	if d, ok := fault.Delay(err); !ok || d != time.Hour || fault.IsPermanent(err) {
+		t.Fatalf("err = %v (delay %v %v), want the 429's retryable stop asking for an hour", err, d, ok)
+	}
+}

@@ -6,6 +6,10 @@
 // model for a terminal (or a pipe), for programs, and as one self-contained
 // page.
 //
-// The JSON form (Grid and what it holds, with their json tags) is a stable
-// schema: fields are only ever added.
+// The JSON form is a versioned schema (SchemaVersion, the "version"
+// field): within a version fields are only ever added; any other change
+// (a field moved, renamed or removed) makes a new version — version 2
+// moved a cell's run fields under "run". It is what JSON writes: Grid and
+// what it holds by their json tags, except a Cell, whose form is
+// cellJSON's (Cell.MarshalJSON).
 package grid

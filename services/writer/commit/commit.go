@@ -8,7 +8,9 @@
 //     renews its lease there, and again before each further file it
 //     compacts (RenewCommit): a commit that keeps working keeps its input.
 //  2. Unless the attempt's manifest exists (an earlier try got past step
-//     4), check that S3 holds exactly the parts 0…n-1 of the attempt, and
+//     4), check that S3 holds the batches 0…n-1 of the attempt, each once
+//     in the parts picked (sink.Tile: for each block its block object if
+//     it exists, else its single parts), and
 //  3. compact them into the files that are published (package compact:
 //     near output.file_size, each complete or absent). A compaction that
 //     would outlast the invocation stops between two files: Commit
@@ -72,7 +74,7 @@ type ObjectStore interface {
 	Staged(ctx context.Context, p sink.Partition, attempt int) ([]sink.Part, []sink.File, error)
 	ReadManifest(ctx context.Context, p sink.Partition, attempt int) (sink.Manifest, error)
 	WriteManifest(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Manifest, error)
-	CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own bool, published []string) (removed, staged int, err error)
+	CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own sink.Own, published []string) (removed, staged int, err error)
 	LatestSchema(ctx context.Context, source string) (sink.SourceSchema, error)
 	SetLatestSchema(ctx context.Context, source string, ss sink.SourceSchema) error
 	Publish(ctx context.Context, p sink.Partition, m sink.Manifest) (sink.Publication, error)
@@ -235,8 +237,7 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	}
 	// Published now or by an earlier try of this commit: clean up below
 	// it, keeping what it replaced for the readers still on it.
-	// A v1 attempt published its parts: only v2 removes its own.
-	if res.Removed, res.Staged, err = c.objects.CleanUp(ctx, p, ref.Attempt, pub.Replaced, m.V >= sink.ManifestV2, keys); err != nil {
+	if res.Removed, res.Staged, err = c.objects.CleanUp(ctx, p, ref.Attempt, pub.Replaced, own(m), keys); err != nil {
 		return res, err
 	}
 	if m.SchemaFingerprint != "" && cur.Schema == "" {
@@ -246,6 +247,20 @@ func (c *Committer) Commit(ctx context.Context, run runs.Run, p sink.Partition) 
 	}
 	res.Finished, err = c.runs.FinishCommit(ctx, ref, len(keys))
 	return res, err
+}
+
+// own is what the clean-up does with the published attempt's own
+// objects: a v1 attempt published its parts, so only v2 removes its own;
+// only a commit that wrote parquet files (multipart uploads) may have left
+// an upload to abort.
+func own(m sink.Manifest) sink.Own {
+	switch {
+	case m.V < sink.ManifestV2:
+		return sink.OwnKept
+	case m.Format == string(pipeline.JSONL):
+		return sink.OwnStaged
+	}
+	return sink.OwnStagedAndUploads
 }
 
 // recordSchema records on the run the schema its files are published with
@@ -279,12 +294,12 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 	if err != nil {
 		return sink.Manifest{}, compact.Result{}, err
 	}
-	if err := exactly(parts, n); err != nil {
+	if _, err := sink.Tile(parts, 0, n); err != nil {
 		return sink.Manifest{}, compact.Result{}, fault.Permanent(fmt.Errorf("commit %s attempt %d: %w", ref.Key(), ref.Attempt, err))
 	}
 	out := c.outputs(ref.Source)
 	res, err := compact.New(c.objects, c.reserve, c.now).Compact(ctx, compact.Request{
-		Partition: p, Attempt: ref.Attempt, Parts: parts, Files: files, Output: out,
+		Partition: p, Attempt: ref.Attempt, Batches: n, Parts: parts, Files: files, Output: out,
 		Renew: func(ctx context.Context) error { _, err := c.runs.RenewCommit(ctx, ref); return err },
 	})
 	if err != nil {
@@ -296,19 +311,6 @@ func (c *Committer) compact(ctx context.Context, cur runs.Run, p sink.Partition,
 		Schema: res.Schema, SchemaFingerprint: res.Fingerprint,
 	}
 	return m, res, nil
-}
-
-// exactly checks that parts, sorted by batch number, are 0…n-1.
-func exactly(parts []sink.Part, n int) error {
-	if len(parts) != n {
-		return fmt.Errorf("S3 holds %d parts of the attempt, the run counts %d", len(parts), n)
-	}
-	for i, p := range parts {
-		if p.Seq != i {
-			return fmt.Errorf("part %d is missing from S3 (found part %d in its place)", i, p.Seq)
-		}
-	}
-	return nil
 }
 
 // Ending is how GiveUp ended a commit.

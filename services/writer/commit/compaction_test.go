@@ -417,6 +417,11 @@ func (c *countedS3) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input
 	return c.S3API.ListObjectsV2(ctx, in, opts...)
 }
 
+func (c *countedS3) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, opts ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	c.count("ListMultipartUploads")
+	return c.S3API.ListMultipartUploads(ctx, in, opts...)
+}
+
 func (c *countedS3) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
 	c.count("CreateMultipartUpload")
 	return c.S3API.CreateMultipartUpload(ctx, in, opts...)
@@ -436,7 +441,8 @@ func (c *countedS3) CompleteMultipartUpload(ctx context.Context, in *s3.Complete
 // requests are one PutObject per file (no multipart upload), the
 // manifest and the pointer, and two listings: the attempt's parts and
 // files, then the partition for its clean-up (other attempts and the
-// attempt's own leftovers at once).
+// attempt's own leftovers at once) — no ListMultipartUploads: a jsonl
+// commit starts no upload to abort.
 func TestAJSONLCommitIsOnePutPerFile(t *testing.T) {
 	w := newCompactionWorld(t)
 	const n = 6

@@ -36,11 +36,16 @@ var modelStops = handover.StopPolicy{Max: modelMaxStops, Backoff: modelStopBacko
 // concurrently (pagination.concurrency 4): the very pages and States of
 // 0's serial walk (shared/source), so the same fingerprint — an attempt
 // begun under one goes on under the other, its batches 0's. 3 is a
-// time-filtered cursor walk cut into 4 slices a window (partition.slices),
-// walked concurrently into one attempt's batches: a walk of its own, and
-// another fingerprint (its checkpoint carries every slice's State), so an
-// attempt begun under it restarts under any other config, and one begun
-// under another restarts under it.
+// time-filtered cursor walk cut into 4 slices a window (partition.slices).
+// The model does not walk slices: for it, 3 is only a fourth fingerprint
+// and its own batch content (batchData tells it apart), so what it covers
+// is that an attempt begun under it restarts under any other config, one
+// begun under another restarts under it, one begun and continued under it
+// goes on (slicedContinued, required above zero), and a published
+// attempt's content is one config's. The sliced walk itself — slices
+// concurrent, interleaved pages, each slice's State in the checkpoint —
+// is tested in shared/source (slices_test.go) and the fetcher
+// (slices_test.go), not here.
 var modelConfigs = [4]*pipeline.Source{
 	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 100, TotalPagesPath: "pages", Concurrency: 1}},
 	{Name: "orders", Pagination: pipeline.Pagination{Type: pipeline.PageNumber, PageSize: 50, TotalPagesPath: "pages", Concurrency: 1}},

@@ -195,7 +195,7 @@ var (
 	errCleanup = fault.Retryable(errors.New("clean-up throttled"))
 )
 
-func (o stallingObjects) CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own bool, published []string) (int, int, error) {
+func (o stallingObjects) CleanUp(ctx context.Context, p sink.Partition, attempt, replaced int, own sink.Own, published []string) (int, int, error) {
 	if o.m.rng.IntN(4) == 0 {
 		return 0, 0, errCleanup
 	}
@@ -417,6 +417,7 @@ func (m *model) step(i int) {
 	case op < 28:
 		_, err := m.store.Heartbeat(m.ctx, w.run.Ref())
 		m.logf("%d: w%d heartbeats %d: %v", i, wi, w.run.Attempt, err)
+	case op < 80 && w.written < w.batches && m.rng.IntN(3) == 0 && m.writeBlock(i, wi, w):
 	case op < 80 && w.written < w.batches:
 		seq := w.written
 		if m.rng.IntN(4) == 0 && seq > 0 {
@@ -439,6 +440,53 @@ func (m *model) step(i int) {
 		m.logf("%d: w%d totals %d for attempt %d: %v", i, wi, w.batches, w.run.Attempt, err)
 		m.maybeCommit(i, wi, r, err)
 	}
+}
+
+// writeBlock stages an aligned block of batches as the writer's Stager
+// does — a new one from the next batch, or again one whose batches are
+// written (a redelivery) — and counts its batches one by one, the worker
+// sometimes crashing between two counts (the rest are then staged again,
+// as single parts or in the block, and counted later). Blocks are mostly
+// of 2, sometimes of 4 (a deploy changed SLUICE_BLOCK_BATCHES, a power of
+// two so that blocks of two sizes nest or are apart): the commit takes
+// for each block its object or its single parts. It returns false when
+// no block fits.
+func (m *model) writeBlock(i, wi int, w *worker) bool {
+	size := 2
+	if m.rng.IntN(4) == 0 {
+		size = 4
+	}
+	first := w.written - w.written%size
+	again := first < w.written
+	if again && m.rng.IntN(2) == 0 && w.written >= size {
+		first = m.rng.IntN(w.written/size) * size // an earlier block redelivered
+	}
+	if first+size > w.batches {
+		return false
+	}
+	var body []byte
+	for seq := first; seq < first+size; seq++ {
+		body = append(body, batchData(m.t, w.run.Attempt, seq, w.cfg)...)
+	}
+	key := m.sink.BlockKey(m.part, w.run.Attempt, first, first+size-1)
+	if _, err := m.sink.WritePart(m.ctx, key, body, 2*size); err != nil {
+		m.fatalf("write block: %v", err)
+	}
+	m.logf("%d: w%d writes block %d-%d of attempt %d", i, wi, first, first+size-1, w.run.Attempt)
+	for seq := first; seq < first+size; seq++ {
+		if seq > first && m.rng.IntN(5) == 0 {
+			m.logf("%d: w%d crashes before counting batch %d of the block", i, wi, seq)
+			return true
+		}
+		w.written = max(w.written, seq+1)
+		r, err := m.store.BatchWritten(m.ctx, w.run.Ref(), seq)
+		m.logf("%d: w%d counts batch %d of attempt %d: %v", i, wi, seq, w.run.Attempt, err)
+		m.maybeCommit(i, wi, r, err)
+		if err != nil {
+			return true
+		}
+	}
+	return true
 }
 
 // stalledBelow is the index of a stalled publish of an attempt below the

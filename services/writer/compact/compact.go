@@ -2,7 +2,8 @@
 // object per batch, about 1 MiB each — into the files that are published:
 // few, near the source's output.file_size, in its output.format.
 //
-// Files are cut at part boundaries, in part order: a file takes parts
+// Files are cut at part boundaries (a block, part-<first>-<last>, is one
+// part of several batches), in part order: a file takes parts
 // from where the previous one ended until their staged bytes reach
 // file_size (records are never split). The cut depends only on the
 // parts' sizes, so every committer of the attempt — a redelivery, a
@@ -78,12 +79,14 @@ func New(store Store, reserve time.Duration, now func() time.Time) *Compactor {
 type Request struct {
 	Partition sink.Partition
 	Attempt   int
-	// Parts are the attempt's staged parts 0…n-1, checked complete, and
-	// Files the attempt's files listed with them (sink.Staged): those of
-	// an earlier try are kept.
-	Parts  []sink.Part
-	Files  []sink.File
-	Output pipeline.Output
+	// Batches is the attempt's count of batches, n. Parts are the
+	// attempt's staged objects (single parts and blocks), checked to hold
+	// 0…n-1 (sink.Tile), and Files the attempt's files listed with them
+	// (sink.Staged): those of an earlier try are kept.
+	Batches int
+	Parts   []sink.Part
+	Files   []sink.File
+	Output  pipeline.Output
 	// Renew, if set, is called before each file but the call's first: the
 	// committer renews its lease there, so that an invocation that
 	// outlasts the lease keeps the input. Its error stops the compaction.
@@ -116,14 +119,24 @@ type Result struct {
 
 // Compact writes the files of req's attempt that do not exist yet.
 func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err error) {
-	f, settled, err := formatOf(ctx, c.store, req)
+	// Each file takes, from where the last one ended, the fewest staged
+	// objects (sink.Tile): a block where it is whole, else its single
+	// parts. Every pick holds the same bytes, so only where files are cut
+	// can differ between two committers (a block written between their
+	// listings), as across a change of file_size: each keys its own
+	// files, and _SUCCESS decides which are published.
+	all, err := sink.Tile(req.Parts, 0, req.Batches)
+	if err != nil {
+		return Result{}, err
+	}
+	f, settled, err := formatOf(ctx, c.store, req, all)
 	if err != nil {
 		return Result{}, err
 	}
 	files := c.existing(req, f.ext())
 	res = *settled
 	res.Files = files
-	for _, p := range req.Parts {
+	for _, p := range all {
 		res.StagedBytes += p.Bytes
 	}
 	defer func() {
@@ -136,7 +149,7 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 		next = files[len(files)-1].Last + 1
 	}
 	var longest time.Duration
-	for next < len(req.Parts) {
+	for next < req.Batches {
 		// Every call writes one file before it may stop, however little
 		// time is left: each continuation progresses, so a compaction
 		// takes at most one invocation per file. One killed in that file
@@ -149,7 +162,11 @@ func (c *Compactor) Compact(ctx context.Context, req Request) (res Result, err e
 				return res, err
 			}
 		}
-		group := cut(req.Parts[next:], int64(req.Output.FileSize))
+		rest, err := sink.Tile(req.Parts, next, req.Batches)
+		if err != nil {
+			return res, err
+		}
+		group := cut(rest, int64(req.Output.FileSize))
 		start := c.now()
 		file, err := c.write(ctx, req, f, group)
 		if err != nil {
@@ -175,7 +192,7 @@ func (c *Compactor) existing(req Request, ext string) []sink.File {
 	var chain []sink.File
 	next := 0
 	for _, f := range req.Files { // by First
-		if f.First == next && f.Last < len(req.Parts) && f.Key == c.store.FileKey(req.Partition, req.Attempt, f.First, f.Last, ext) {
+		if f.First == next && f.Last < req.Batches && f.Key == c.store.FileKey(req.Partition, req.Attempt, f.First, f.Last, ext) {
 			chain = append(chain, f)
 			next = f.Last + 1
 		}
@@ -197,7 +214,7 @@ func cut(parts []sink.Part, size int64) []sink.Part {
 }
 
 func (c *Compactor) write(ctx context.Context, req Request, f format, group []sink.Part) (sink.File, error) {
-	first, last := group[0].Seq, group[len(group)-1].Seq
+	first, last := group[0].Seq, group[len(group)-1].LastSeq()
 	key := c.store.FileKey(req.Partition, req.Attempt, first, last, f.ext())
 	up, records, err := f.store(ctx, c.store, key, map[string]string{"first-seq": fmt.Sprint(first), "last-seq": fmt.Sprint(last)}, group)
 	if err != nil {

@@ -28,13 +28,14 @@ type opener interface {
 }
 
 // formatOf is the writer of req's output format. For parquet it settles
-// the schema first, and returns it as the manifest records it.
-func formatOf(ctx context.Context, parts opener, req Request) (format, *Result, error) {
+// the schema first, from the records of tiles (the attempt's parts, each
+// batch once), and returns it as the manifest records it.
+func formatOf(ctx context.Context, parts opener, req Request, tiles []sink.Part) (format, *Result, error) {
 	switch req.Output.Format {
 	case pipeline.JSONL, "":
 		return jsonl{}, &Result{}, nil
 	case pipeline.Parquet:
-		s, err := schemaOf(ctx, parts, req.Parts, req.Output)
+		s, err := schemaOf(ctx, parts, tiles, req.Output)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -1,0 +1,210 @@
+// Package blocks stages a run's batches in aligned blocks: the batches
+// kG…kG+G-1 of one attempt, when the writer handles them at once, are
+// stored as one object (sink.BlockKey, part-<first>-<last>: their gzip
+// members concatenated in order) instead of G single parts — one S3 PUT
+// instead of G.
+//
+// A batch is handed to the Stager by the handler of its own message, which
+// waits up to a short time for the rest of its block to be handed in by
+// the handlers of theirs (the poller and the Lambda transport handle
+// several messages at once: SLUICE_WORKERS). The last to arrive stores the
+// block; every member then counts its own batch, as a single part's
+// handler does, and its message's outcome is its own. A batch whose block
+// does not gather in time (its batch-mates not received together, a
+// message that failed to decode or verify and so never joined, the run's
+// last incomplete block) is stored as a single part, as before.
+//
+// Exactly once holds whatever is stored: a block's bytes are the same on
+// every delivery (the batches' bytes, in order), it is staged with a
+// single part's rules (If-None-Match; the same bytes again are a
+// redelivery, other bytes a conflict), and it exists only whole, so the
+// commit takes for each block its block object if there is one, else its
+// single parts (sink.Tile). A block PUT that fails fails each member's
+// message, each redelivered and retried on its own.
+//
+// The Stager's state is its process's memory only: gathering never spans
+// processes, and a process that dies mid-gathering leaves its messages to
+// be redelivered.
+package blocks
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// Store stages objects; *sink.Sink is one.
+type Store interface {
+	WritePart(ctx context.Context, key string, gz []byte, records int) (sink.Written, error)
+	WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (sink.Written, error)
+}
+
+var _ Store = (*sink.Sink)(nil)
+
+// Stager stages batches in blocks of its size, and single parts
+// otherwise. Its methods are safe for concurrent use: that is their
+// point.
+type Stager struct {
+	store  Store
+	layout sink.Layout
+	size   int
+	wait   time.Duration
+
+	mu      sync.Mutex
+	pending map[string]*gathering // by run id and block key
+	totals  map[string]int        // batches of a run's attempt, by run id and attempt (Total)
+}
+
+// maxTotals bounds the runs whose totals a Stager remembers: past it, it
+// forgets them all (a batch then waits for a block that cannot gather, as
+// it would have before its run's Done came).
+const maxTotals = 4096
+
+// New returns a Stager that stores in store, under layout's keys, blocks
+// of size batches, each batch waiting at most wait for its block to
+// gather. A size of 1 (or less) stages every batch as a single part, at
+// once.
+func New(store Store, layout sink.Layout, size int, wait time.Duration) *Stager {
+	return &Stager{store: store, layout: layout, size: size, wait: wait, pending: map[string]*gathering{}, totals: map[string]int{}}
+}
+
+// Total tells the Stager how many batches run's attempt has (its Done
+// message, or the run's count): a block reaching past the last cannot
+// gather, so its batches are staged as single parts at once — those
+// waiting now, and those that come later — instead of after the wait (a
+// run's last, incomplete block; a one-batch input's only batch).
+func (s *Stager) Total(run contracts.Run, batches int) {
+	if s.size <= 1 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.totals) >= maxTotals {
+		clear(s.totals)
+	}
+	s.totals[attemptID(run)] = batches
+	for _, g := range s.pending {
+		if g.run == attemptID(run) && g.last >= batches && !g.short {
+			g.short = true
+			close(g.cut)
+		}
+	}
+}
+
+func attemptID(r contracts.Run) string { return fmt.Sprintf("%s#%d", r.RunID, r.Attempt) }
+
+// gathering is one block's batches handed in so far.
+type gathering struct {
+	run     string // attemptID
+	last    int    // the block's last batch
+	key     string
+	members []*contracts.Batch // by seq from the block's first; nil: not here
+	here    int
+	full    bool          // all here: the block is being stored, by its last member
+	done    chan struct{} // closed once it is stored (or failed to be)
+	short   bool          // the run ends before the block's last batch: it cannot gather
+	cut     chan struct{} // closed when short is set
+	existed bool
+	err     error
+}
+
+// Stage stores batch b of partition p — checked by the caller — in its
+// block, or as a single part, and returns where. An error is the
+// store's: for a block, every member's message gets it.
+func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
+	if s.size <= 1 {
+		return s.single(ctx, p, b)
+	}
+	first := b.Seq - b.Seq%s.size
+	last := first + s.size - 1
+	key := s.layout.BlockKey(p, b.Attempt, first, last)
+	id := b.RunID + " " + key
+	s.mu.Lock()
+	if n, ok := s.totals[attemptID(b.Run)]; ok && last >= n {
+		s.mu.Unlock()
+		return s.single(ctx, p, b)
+	}
+	g := s.pending[id]
+	if g == nil {
+		g = &gathering{run: attemptID(b.Run), last: last, key: key, members: make([]*contracts.Batch, s.size),
+			done: make(chan struct{}), cut: make(chan struct{})}
+		s.pending[id] = g
+	}
+	slot := b.Seq - first
+	if g.members[slot] != nil {
+		// Another delivery of the batch is gathering already (the
+		// fetcher's send retried): this one goes on its own.
+		s.mu.Unlock()
+		return s.single(ctx, p, b)
+	}
+	g.members[slot] = &b
+	g.here++
+	if g.here == s.size {
+		g.full = true
+		delete(s.pending, id)
+		s.mu.Unlock()
+		g.existed, g.err = s.block(ctx, g)
+		close(g.done)
+		return g.written(b)
+	}
+	s.mu.Unlock()
+
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	select {
+	case <-g.done:
+		return g.written(b)
+	case <-t.C:
+	case <-g.cut:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	if g.full {
+		// The block gathered as the wait ended: its last member is
+		// storing it, within its own deadline.
+		s.mu.Unlock()
+		<-g.done
+		return g.written(b)
+	}
+	g.members[slot] = nil
+	g.here--
+	if g.here == 0 {
+		delete(s.pending, id)
+	}
+	s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return sink.Written{}, fmt.Errorf("batch %d: waiting for its block: %w", b.Seq, err)
+	}
+	return s.single(ctx, p, b)
+}
+
+func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
+	return s.store.WritePart(ctx, s.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+}
+
+// block stores g's members as its block; true if it was there already.
+func (s *Stager) block(ctx context.Context, g *gathering) (bool, error) {
+	gzs := make([][]byte, len(g.members))
+	records := 0
+	for i, m := range g.members {
+		gzs[i] = m.Data
+		records += m.Count
+	}
+	w, err := s.store.WriteBlock(ctx, g.key, gzs, records)
+	if err != nil {
+		return false, fmt.Errorf("block %s: %w", g.key, err)
+	}
+	return w.Existed, nil
+}
+
+// written is what b's handler reports of its batch once g is stored.
+func (g *gathering) written(b contracts.Batch) (sink.Written, error) {
+	if g.err != nil {
+		return sink.Written{}, g.err
+	}
+	return sink.Written{Key: g.key, Records: b.Count, Bytes: len(b.Data), Existed: g.existed}, nil
+}

@@ -1,0 +1,208 @@
+package blocks_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/services/writer/blocks"
+	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
+	"github.com/sluice-data/sluice/shared/sink"
+)
+
+// store is an in-memory Store that records its PUTs and fails those of
+// keys in fail.
+type store struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	puts    []string
+	fail    func(key string) error
+}
+
+func (s *store) WritePart(_ context.Context, key string, gz []byte, records int) (sink.Written, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.puts = append(s.puts, key)
+	if s.fail != nil {
+		if err := s.fail(key); err != nil {
+			return sink.Written{}, err
+		}
+	}
+	if old, ok := s.objects[key]; ok {
+		if !bytes.Equal(old, gz) {
+			return sink.Written{}, fault.Permanent(sink.ErrConflict)
+		}
+		return sink.Written{Key: key, Records: records, Bytes: len(gz), Existed: true}, nil
+	}
+	s.objects[key] = slices.Clone(gz)
+	return sink.Written{Key: key, Records: records, Bytes: len(gz)}, nil
+}
+
+func (s *store) WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (sink.Written, error) {
+	return s.WritePart(ctx, key, bytes.Join(gzs, nil), records)
+}
+
+var (
+	layout = sink.NewLayout("")
+	part   = sink.Partition{Source: "orders", Hive: "dt=2026-11-01"}
+)
+
+func batch(seq int) contracts.Batch {
+	return contracts.Batch{Run: contracts.Run{Source: "orders", Window: "2026-11-01", RunID: "r1", Attempt: 2}, Seq: seq, Count: 1,
+		Data: []byte(fmt.Sprintf("<%d>", seq))}
+}
+
+// base names a key by its file name.
+func base(key string) string { return key[strings.LastIndex(key, "/")+1:] }
+
+func TestStage(t *testing.T) {
+	down := fault.Retryable(errors.New("S3 503 SlowDown"))
+	tests := []struct {
+		name string
+		size int
+		seqs []int // handed in at once, each by its own handler
+		// fail fails the PUTs of keys with this name; cancel cancels the
+		// handlers' context after a moment.
+		fail   string
+		cancel bool
+		// wantObjects: the objects stored, by name, and what they hold;
+		// wantErrs: the seqs whose Stage failed.
+		wantObjects map[string]string
+		wantErrs    []int
+	}{
+		{name: "a whole block: one PUT, its batches in order", size: 4, seqs: []int{6, 4, 7, 5},
+			wantObjects: map[string]string{"part-000004-000007.jsonl.gz": "<4><5><6><7>"}},
+		{name: "two blocks and a straggler", size: 2, seqs: []int{3, 0, 2, 1, 4},
+			wantObjects: map[string]string{"part-000000-000001.jsonl.gz": "<0><1>", "part-000002-000003.jsonl.gz": "<2><3>",
+				"part-000004.jsonl.gz": "<4>"}},
+		{name: "a batch-mate that never came (it failed to decode): single parts", size: 4, seqs: []int{4, 5, 7},
+			wantObjects: map[string]string{"part-000004.jsonl.gz": "<4>", "part-000005.jsonl.gz": "<5>", "part-000007.jsonl.gz": "<7>"}},
+		{name: "the same batch twice: one in the block, the other on its own", size: 2, seqs: []int{0, 0, 1},
+			wantObjects: map[string]string{"part-000000-000001.jsonl.gz": "<0><1>", "part-000000.jsonl.gz": "<0>"}},
+		{name: "blocks off", size: 1, seqs: []int{0, 1},
+			wantObjects: map[string]string{"part-000000.jsonl.gz": "<0>", "part-000001.jsonl.gz": "<1>"}},
+		{name: "the block's PUT fails: every member fails, nothing on its own", size: 2, seqs: []int{0, 1}, fail: "part-000000-000001.jsonl.gz",
+			wantObjects: map[string]string{}, wantErrs: []int{0, 1}},
+		{name: "cancelled while gathering: nothing stored", size: 4, seqs: []int{0, 1}, cancel: true,
+			wantObjects: map[string]string{}, wantErrs: []int{0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &store{objects: map[string][]byte{}, fail: func(key string) error {
+				if base(key) == tt.fail {
+					return down
+				}
+				return nil
+			}}
+			wait := 300 * time.Millisecond
+			if tt.cancel {
+				wait = time.Minute
+			}
+			s := blocks.New(st, layout, tt.size, wait)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				time.AfterFunc(50*time.Millisecond, cancel)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, len(tt.seqs))
+			written := make([]sink.Written, len(tt.seqs))
+			for i, seq := range tt.seqs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					written[i], errs[i] = s.Stage(ctx, part, batch(seq))
+				}()
+			}
+			wg.Wait()
+			var failed []int
+			for i, err := range errs {
+				if err != nil {
+					failed = append(failed, tt.seqs[i])
+					continue
+				}
+				// Each reports where its own batch went: its block or its part.
+				if obj := string(st.objects[written[i].Key]); !strings.Contains(obj, fmt.Sprintf("<%d>", tt.seqs[i])) || written[i].Records != 1 {
+					t.Errorf("batch %d reported %+v, which holds %q", tt.seqs[i], written[i], obj)
+				}
+			}
+			slices.Sort(failed)
+			if !slices.Equal(failed, tt.wantErrs) {
+				t.Errorf("failed batches %v (%v), want %v", failed, errs, tt.wantErrs)
+			}
+			got := map[string]string{}
+			for k, v := range st.objects {
+				got[base(k)] = string(v)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantObjects) {
+				t.Errorf("stored %v (PUTs %v), want %v", got, st.puts, tt.wantObjects)
+			}
+		})
+	}
+}
+
+// A block stored again by a redelivery of its batches is the same bytes:
+// a redelivery, not a conflict; its batches staged as single parts later
+// are beside it, and the commit takes one or the other (sink.Tile).
+func TestStageAgainIsARedelivery(t *testing.T) {
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 2, time.Second)
+	for round := range 2 {
+		var wg sync.WaitGroup
+		res := make([]sink.Written, 2)
+		errs := make([]error, 2)
+		for i := range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); res[i], errs[i] = s.Stage(context.Background(), part, batch(i)) }()
+		}
+		wg.Wait()
+		for i := range 2 {
+			if errs[i] != nil || res[i].Existed != (round == 1) || base(res[i].Key) != "part-000000-000001.jsonl.gz" {
+				t.Fatalf("round %d batch %d: %+v, %v", round, i, res[i], errs[i])
+			}
+		}
+	}
+}
+
+// Told the run's count of batches (its Done), a batch whose block
+// reaches past the last is staged as a single part at once: the ones
+// waiting now, and the ones that come later — not after the wait.
+func TestStageDoesNotWaitPastTheRunsEnd(t *testing.T) {
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 4, time.Minute)
+	run := batch(0).Run
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	start := time.Now()
+	for i, seq := range []int{4, 5} { // the run's last batches: block 4-7 cannot gather
+		wg.Add(1)
+		go func() { defer wg.Done(); _, errs[i] = s.Stage(context.Background(), part, batch(seq)) }()
+	}
+	time.Sleep(50 * time.Millisecond)
+	other := run
+	other.Attempt++
+	s.Total(other, 6) // another attempt's count changes nothing here
+	s.Total(run, 6)
+	wg.Wait()
+	if _, err := s.Stage(context.Background(), part, batch(4)); err != nil { // a redelivery, after
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second || errs[0] != nil || errs[1] != nil {
+		t.Fatalf("staged in %v (%v); want single parts at once", took, errs)
+	}
+	var got []string
+	for k := range st.objects {
+		got = append(got, base(k))
+	}
+	slices.Sort(got)
+	if want := []string{"part-000004.jsonl.gz", "part-000005.jsonl.gz"}; !slices.Equal(got, want) {
+		t.Fatalf("stored %v, want %v", got, want)
+	}
+}
