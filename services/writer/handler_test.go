@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -223,16 +223,30 @@ func TestHandle(t *testing.T) {
 		}
 		return c
 	}
-	// As a fetcher built before the batch's crc32c sent it: checked by
-	// decompressing its payload.
-	withoutCRC := func(body func(contracts.Run) []byte) func(contracts.Run) []byte {
+	// As a fetcher built before the payload's checksum sent it: checked by
+	// decompressing its payload. With field, as the checksum's first
+	// version sent it: a crc32c in the body, which plays no part.
+	withoutCRC := func(body func(contracts.Run) []byte, field bool) func(contracts.Run) []byte {
 		return func(run contracts.Run) []byte {
-			b := body(run)
-			c := regexp.MustCompile(`"crc32c":[0-9]+,`).ReplaceAll(b, nil)
-			if bytes.Equal(c, b) {
-				t.Fatal("the batch carries no crc32c")
+			b, err := contracts.DecodeBatch(body(run))
+			if err != nil {
+				t.Fatal(err)
 			}
-			return c
+			d := b.Data
+			if len(d) < 20 || d[3] != 0x04 {
+				t.Fatal("the payload carries no checksum field")
+			}
+			b.Data = append(append([]byte{}, d[:3]...), append([]byte{0}, d[4:10]...)...)
+			b.Data = append(b.Data, d[20:]...)
+			if field {
+				sum := uint32(12345)
+				b.CRC32C = &sum
+			}
+			out, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
 		}
 	}
 	done := func(n int) func(contracts.Run) []byte {
@@ -275,8 +289,17 @@ func TestHandle(t *testing.T) {
 			wantBytes:  part0,
 		},
 		{
-			name:       "batch without its crc32c is written and counted",
-			body:       withoutCRC(batch(0)),
+			name:       "batch without its checksum is written and counted",
+			body:       withoutCRC(batch(0), false),
+			want:       "nil",
+			wantRuns:   []string{"batch written <id>#2 0"},
+			wantStatus: runs.Running,
+			wantSink:   []string{"write " + part0 + " 3"},
+			wantBytes:  part0,
+		},
+		{
+			name:       "batch with the crc32c body field is written and counted",
+			body:       withoutCRC(batch(0), true),
 			want:       "nil",
 			wantRuns:   []string{"batch written <id>#2 0"},
 			wantStatus: runs.Running,
@@ -355,8 +378,8 @@ func TestHandle(t *testing.T) {
 			wantStatus: runs.Failed,
 		},
 		{
-			name:       "corrupt batch without its crc32c is permanent and not written",
-			body:       withoutCRC(corrupt),
+			name:       "corrupt batch without its checksum is permanent and not written",
+			body:       withoutCRC(corrupt, false),
 			want:       "permanent",
 			cause:      pack.ErrCorruptBatch,
 			wantRuns:   []string{"fail <id>#2 permanent"},

@@ -209,23 +209,24 @@ func TestBatchGolden(t *testing.T) {
 	}
 }
 
-// testdata/batch-without-crc.json is the same batch as fetchers sent it
-// before Batch.CRC32C: it still decodes, without the checksum (the
-// writer then checks its payload by decompressing it).
-func TestBatchGoldenWithoutCRC(t *testing.T) {
-	b, err := DecodeBatch(golden(t, "batch-without-crc.json"))
+// testdata/batch-crc32c-field.json is the same batch with the crc32c body
+// field that fetchers sent for a while: it still decodes, the field read
+// (and checked) but otherwise unused, since the checksum moved into the
+// payload (package pack).
+func TestBatchGoldenCRC32CField(t *testing.T) {
+	b, err := DecodeBatch(golden(t, "batch-crc32c-field.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	with, err := DecodeBatch(golden(t, "batch.json"))
+	without, err := DecodeBatch(golden(t, "batch.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.CRC32C != nil || with.CRC32C == nil {
-		t.Fatalf("crc32c decoded as %v (without) and %v (with)", b.CRC32C, with.CRC32C)
+	if b.CRC32C == nil || without.CRC32C != nil {
+		t.Fatalf("crc32c decoded as %v (with the field) and %v (without)", b.CRC32C, without.CRC32C)
 	}
-	with.CRC32C = nil
-	if !reflect.DeepEqual(b, with) {
-		t.Fatalf("decoded %+v, want %+v", b, with)
+	b.CRC32C = nil
+	if !reflect.DeepEqual(b, without) {
+		t.Fatalf("decoded %+v, want %+v", b, without)
 	}
 }

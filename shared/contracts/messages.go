@@ -1,10 +1,6 @@
 package contracts
 
-import (
-	"encoding/binary"
-	"hash/crc32"
-	"time"
-)
+import "time"
 
 // Trigger asks the scheduler to expand the pipeline into inputs. With From
 // and To set it covers every window that overlaps [From, To); without them it
@@ -76,7 +72,9 @@ type Fetch struct {
 // Compressing in the fetcher puts 4–8 times more records in each 1 MiB
 // message, lets the writer store the bytes as they are (the object in S3 is
 // this gzip stream), and base64 keeps any byte an API sends — including
-// characters SQS refuses in a message body — out of SQS's way.
+// characters SQS refuses in a message body — out of SQS's way. The
+// member's header carries the batch's checksum in an extra field, which
+// gzip readers skip (package pack).
 const EncodingGzipJSONL = "gzip-jsonl"
 
 // Batch carries consecutive records of one run: Data is the
@@ -90,10 +88,11 @@ type Batch struct {
 	Seq      int   `json:"seq"`
 	Count    int   `json:"count"`
 	RawBytes int64 `json:"raw_bytes"`
-	// CRC32C is the CRC-32C (Castagnoli) of Count and RawBytes and the
-	// compressed payload (BatchChecksum), which the writer checks without
-	// inflating the payload (pack.Verify). Optional: a batch without it, as
-	// fetchers sent them before it, is checked by decompressing its payload.
+	// CRC32C is read, and its value checked, but not used: fetchers built
+	// between the batch checksum's first version and its move into the
+	// payload (package pack) sent it; the writer checks their payloads by
+	// decompressing them. No fetcher sends it any more: a writer built
+	// before it refuses a body with it (unknown field).
 	CRC32C   *uint32 `json:"crc32c,omitempty"`
 	Encoding string  `json:"encoding"`
 	Data     []byte  `json:"data"` // base64 in the JSON body
@@ -130,25 +129,10 @@ func NewContinuation(run Run, trigger string, hop int) Fetch {
 }
 
 // NewBatch returns batch seq of run, holding count records of rawBytes
-// bytes as the gzip JSON Lines data, and its checksum.
+// bytes as the gzip JSON Lines data.
 func NewBatch(run Run, seq, count int, rawBytes int64, data []byte) Batch {
-	sum := BatchChecksum(count, rawBytes, data)
-	return Batch{V: Version, Kind: KindBatch, Run: run, Seq: seq, Count: count, RawBytes: rawBytes, CRC32C: &sum, Encoding: EncodingGzipJSONL, Data: data}
+	return Batch{V: Version, Kind: KindBatch, Run: run, Seq: seq, Count: count, RawBytes: rawBytes, Encoding: EncodingGzipJSONL, Data: data}
 }
-
-// BatchChecksum is Batch.CRC32C: the CRC-32C of count and rawBytes, each
-// as 8 bytes big-endian, followed by data (the compressed payload as
-// sent). Castagnoli's polynomial is computed in hardware on amd64 (SSE 4.2)
-// and arm64: about 20 µs for a 1 MiB message, where decompressing the
-// payload took about 8 ms.
-func BatchChecksum(count int, rawBytes int64, data []byte) uint32 {
-	var head [16]byte
-	binary.BigEndian.PutUint64(head[:8], uint64(count))
-	binary.BigEndian.PutUint64(head[8:], uint64(rawBytes))
-	return crc32.Update(crc32.Checksum(head[:], castagnoli), castagnoli, data)
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // NewDone returns the Done message for run.
 func NewDone(run Run, batches int, records, bytes int64) Done {

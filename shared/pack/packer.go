@@ -25,8 +25,9 @@ const (
 	// before a sync flush, so that the compressed size so far is known to
 	// within that much: the next Close adds at most flushEvery bytes.
 	flushEvery = 32 << 10
-	// gzipOverhead covers the gzip header and trailer and a final block.
-	gzipOverhead = 64
+	// gzipOverhead covers the gzip header (with its checksum field, see
+	// sumExtra) and trailer and a final block.
+	gzipOverhead = 64 + len(sumExtra) + 2
 	// level is klauspost/compress's level 2, chosen by measurement
 	// (BenchmarkCompressorLevels; README "Performance"): on the demo API's
 	// records, synced every flushEvery, it compresses 2.4% smaller than
@@ -95,6 +96,7 @@ func (p *Packer) Add(rec []byte) error {
 		} else {
 			p.zw.Reset(&p.buf)
 		}
+		p.zw.Extra = sumExtra[:] // Reset clears the header; Flush fills in the checksum
 	}
 	if _, err := p.zw.Write(rec); err != nil {
 		return fmt.Errorf("compress record: %w", err)
@@ -163,6 +165,7 @@ func (p *Packer) Flush() ([]byte, error) {
 	if p.buf.Len() > p.budget { // cannot happen while callers respect Fits
 		return nil, fmt.Errorf("batch %d compressed to %d bytes, over its budget of %d", p.seq, p.buf.Len(), p.budget)
 	}
+	seal(p.count, p.raw, p.buf.Bytes())
 	out, err := encode(contracts.NewBatch(p.run, p.seq, p.count, p.raw, p.buf.Bytes()))
 	if err != nil {
 		return nil, fmt.Errorf("encode batch %d: %w", p.seq, err)

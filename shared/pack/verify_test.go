@@ -18,35 +18,33 @@ func TestVerifyRefusesCorruptBatches(t *testing.T) {
 	}
 	body, _ := p.Flush()
 	withCRC, err := contracts.DecodeBatch(body)
-	if err != nil || withCRC.CRC32C == nil || Verify(withCRC) != nil {
-		t.Fatalf("good batch: %v / %v / %v", err, withCRC.CRC32C, Verify(withCRC))
+	if err != nil || !hasChecksum(withCRC.Data) || Verify(withCRC) != nil {
+		t.Fatalf("good batch: %v / %v / %v", err, hasChecksum(withCRC.Data), Verify(withCRC))
 	}
-	// As a fetcher sent it before the checksum: checked by decompressing.
+	// As a fetcher packed it before the checksum: checked by decompressing.
 	withoutCRC := withCRC
-	withoutCRC.CRC32C = nil
+	withoutCRC.Data = withoutChecksum(t, withCRC.Data)
 	if err := Verify(withoutCRC); err != nil {
 		t.Fatalf("good batch without its CRC-32C: %v", err)
 	}
-	// recrc makes the checksum fit the mutated payload, so that only the
+	// recrc makes the checksum fit the mutated batch, so that only the
 	// other checks stand between it and the store.
-	recrc := func(b *contracts.Batch) {
-		b.CRC32C = contracts.NewBatch(b.Run, b.Seq, b.Count, b.RawBytes, b.Data).CRC32C
-	}
+	recrc := func(b *contracts.Batch) { seal(b.Count, b.RawBytes, b.Data) }
 	tests := []struct {
 		name    string
-		without bool // the batch as sent before the checksum
+		without bool // the batch as packed before the checksum
 		mutate  func(b *contracts.Batch)
 	}{
 		{"payload byte flipped", false, func(b *contracts.Batch) { b.Data[len(b.Data)/2] ^= 1 }},
-		{"checksum off", false, func(b *contracts.Batch) { *b.CRC32C++ }},
+		{"header byte flipped", false, func(b *contracts.Batch) { b.Data[5] ^= 1 }},
+		{"checksum off", false, func(b *contracts.Batch) { b.Data[sumAt]++ }},
 		{"truncated payload", false, func(b *contracts.Batch) { b.Data = b.Data[:len(b.Data)-9] }},
 		{"truncated payload, checksum refitted", false, func(b *contracts.Batch) { b.Data = b.Data[:len(b.Data)-1]; recrc(b) }},
 		{"count off", false, func(b *contracts.Batch) { b.Count++ }},
 		{"raw bytes off", false, func(b *contracts.Batch) { b.RawBytes++ }},
 		{"raw bytes off, checksum refitted", false, func(b *contracts.Batch) { b.RawBytes++; recrc(b) }},
 		{"raw bytes off by 2^32, checksum refitted", false, func(b *contracts.Batch) { b.RawBytes += 1 << 32; recrc(b) }},
-		{"not gzip, checksum refitted", false, func(b *contracts.Batch) { b.Data = []byte("plain text, long enough"); recrc(b) }},
-		{"too short for gzip, checksum refitted", false, func(b *contracts.Batch) { b.Data = b.Data[:17]; recrc(b) }},
+		{"checksum field's flag off", false, func(b *contracts.Batch) { b.Data[3] = 0 }},
 		{"count off", true, func(b *contracts.Batch) { b.Count = 3 }},
 		{"raw bytes off", true, func(b *contracts.Batch) { b.RawBytes++ }},
 		{"truncated payload", true, func(b *contracts.Batch) { b.Data = b.Data[:len(b.Data)-9] }},
@@ -62,9 +60,6 @@ func TestVerifyRefusesCorruptBatches(t *testing.T) {
 			b := withCRC
 			if tt.without {
 				b = withoutCRC
-			} else {
-				sum := *withCRC.CRC32C
-				b.CRC32C = &sum
 			}
 			b.Data = bytes.Clone(b.Data)
 			tt.mutate(&b)
@@ -75,25 +70,41 @@ func TestVerifyRefusesCorruptBatches(t *testing.T) {
 	}
 }
 
-// A batch as fetchers sent it before Batch.CRC32C still verifies (the
-// writer may receive one during a deploy), the full way.
+// A batch as fetchers sent it before the checksum still verifies (the
+// writer may receive one during a deploy), the full way; so does one with
+// the crc32c body field that the checksum's first version sent, whose
+// payload carries no checksum.
 func TestVerifyBatchWithoutCRC(t *testing.T) {
-	body, err := os.ReadFile("testdata/batch-without-crc.json")
-	if err != nil {
-		t.Fatal(err)
+	for _, file := range []string{"testdata/batch-without-crc.json", "testdata/batch-crc32c-field.json"} {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := contracts.DecodeBatch(body)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if hasChecksum(b.Data) {
+			t.Fatalf("%s: the payload carries a checksum", file)
+		}
+		if err := Verify(b); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		b.Count++
+		if err := Verify(b); !errors.Is(err, ErrCorruptBatch) {
+			t.Fatalf("%s: count off: Verify = %v, want ErrCorruptBatch", file, err)
+		}
 	}
-	b, err := contracts.DecodeBatch(body)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// withoutChecksum returns payload d as the packer wrote it before the
+// checksum: the same member without its extra field.
+func withoutChecksum(t *testing.T, d []byte) []byte {
+	t.Helper()
+	if !hasChecksum(d) {
+		t.Fatal("the payload carries no checksum")
 	}
-	if b.CRC32C != nil {
-		t.Fatal("testdata/batch-without-crc.json carries a CRC-32C")
-	}
-	if err := Verify(b); err != nil {
-		t.Fatal(err)
-	}
-	b.Count++
-	if err := Verify(b); !errors.Is(err, ErrCorruptBatch) {
-		t.Fatalf("count off: Verify = %v, want ErrCorruptBatch", err)
-	}
+	out := append([]byte(nil), d[:10]...)
+	out[3] = 0
+	return append(out, d[sumEnd:]...)
 }
