@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
@@ -45,6 +46,19 @@ func TestVerifyRefusesCorruptBatches(t *testing.T) {
 		{"raw bytes off, checksum refitted", false, func(b *contracts.Batch) { b.RawBytes++; recrc(b) }},
 		{"raw bytes off by 2^32, checksum refitted", false, func(b *contracts.Batch) { b.RawBytes += 1 << 32; recrc(b) }},
 		{"checksum field's flag off", false, func(b *contracts.Batch) { b.Data[3] = 0 }},
+		// Each of these passes the checksum and the trailer's ISIZE (the
+		// last 4 bytes are raw_bytes, little-endian): only the check it is
+		// named for refuses it.
+		{"not gzip (first magic byte), checksum refitted", false, func(b *contracts.Batch) { b.Data[0] = 'x'; recrc(b) }},
+		{"not gzip (second magic byte), checksum refitted", false, func(b *contracts.Batch) { b.Data[1] = 'x'; recrc(b) }},
+		{"not deflate, checksum refitted", false, func(b *contracts.Batch) { b.Data[2] = 9; recrc(b) }},
+		{"checksum field and ISIZE but no room for a trailer, checksum refitted", false, func(b *contracts.Batch) {
+			b.Data = binary.LittleEndian.AppendUint32(bytes.Clone(b.Data[:sumEnd]), uint32(b.RawBytes))
+			recrc(b)
+		}},
+		{"FNAME flag too (a reader would take the stream for a name), checksum refitted", false, func(b *contracts.Batch) { b.Data[3] |= 0x08; recrc(b) }},
+		{"XLEN off (a reader would skip a stream byte), checksum refitted", false, func(b *contracts.Batch) { b.Data[10]++; recrc(b) }},
+		{"3 bytes of the header", false, func(b *contracts.Batch) { b.Data = b.Data[:3] }},
 		{"count off", true, func(b *contracts.Batch) { b.Count = 3 }},
 		{"raw bytes off", true, func(b *contracts.Batch) { b.RawBytes++ }},
 		{"truncated payload", true, func(b *contracts.Batch) { b.Data = b.Data[:len(b.Data)-9] }},
