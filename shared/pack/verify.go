@@ -57,10 +57,14 @@ func Verify(b contracts.Batch) error {
 	return nil
 }
 
-// inflate checks that b's payload decompresses to exactly Count lines and
-// RawBytes bytes.
+// inflate checks that b's payload is one gzip member and decompresses to
+// exactly Count lines and RawBytes bytes.
 func inflate(b contracts.Batch) error {
-	zr, err := gzip.NewReader(bytes.NewReader(b.Data))
+	// A bytes.Reader is an io.ByteReader, which the decompressor reads
+	// without buffering ahead: what it has left after the member's trailer
+	// is what follows the member.
+	in := bytes.NewReader(b.Data)
+	zr, err := gzip.NewReader(in)
 	if err != nil {
 		return fmt.Errorf("batch %d: %w: %w", b.Seq, ErrCorruptBatch, err)
 	}
@@ -85,6 +89,9 @@ func inflate(b contracts.Batch) error {
 			}
 			return fmt.Errorf("batch %d: %w: %w", b.Seq, ErrCorruptBatch, err)
 		}
+	}
+	if in.Len() > 0 {
+		return fmt.Errorf("batch %d: %w: %d bytes follow the payload's gzip member", b.Seq, ErrCorruptBatch, in.Len())
 	}
 	if lines != b.Count || raw != b.RawBytes || last != '\n' {
 		return fmt.Errorf("batch %d: %w: payload holds %d lines / %d bytes, header says %d / %d", b.Seq, ErrCorruptBatch, lines, raw, b.Count, b.RawBytes)

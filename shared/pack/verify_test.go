@@ -64,6 +64,11 @@ func TestVerifyRefusesCorruptBatches(t *testing.T) {
 		{"truncated payload", true, func(b *contracts.Batch) { b.Data = b.Data[:len(b.Data)-9] }},
 		{"payload byte flipped", true, func(b *contracts.Batch) { b.Data[len(b.Data)/2] ^= 1 }},
 		{"not gzip", true, func(b *contracts.Batch) { b.Data = []byte("plain text") }},
+		// The first member matches the header; what follows it would be
+		// stored, and published mid-file, with it.
+		{"garbage after the member", true, func(b *contracts.Batch) { b.Data = append(b.Data, "garbage"...) }},
+		{"a second member after the first", true, func(b *contracts.Batch) { b.Data = append(b.Data, b.Data...) }},
+		{"one byte after the member", true, func(b *contracts.Batch) { b.Data = append(b.Data, 0) }},
 	}
 	for _, tt := range tests {
 		name := tt.name
