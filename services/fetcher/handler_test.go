@@ -332,8 +332,13 @@ func sentBatches(t *testing.T, bodies [][]byte) []contracts.Batch {
 		if err != nil {
 			t.Fatalf("batch %d does not decode: %v", i, err)
 		}
+		// Verify checks the checksum the packer computed; only
+		// decompressing shows that the payload holds what the header says.
 		if err := pack.Verify(b); err != nil {
 			t.Fatalf("batch %d: %v", i, err)
+		}
+		if err := pack.VerifyByInflating(b); err != nil {
+			t.Fatalf("batch %d, decompressed: %v", i, err)
 		}
 		if b.Seq != i || b.Run != theRun {
 			t.Fatalf("batch %d is seq %d of %+v, want seq %d of %+v", i, b.Seq, b.Run, i, theRun)

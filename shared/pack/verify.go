@@ -57,6 +57,12 @@ func Verify(b contracts.Batch) error {
 	return nil
 }
 
+// VerifyByInflating checks b the full way, whatever its payload carries:
+// it must be one gzip member that decompresses to exactly Count lines and
+// RawBytes bytes. It is for tests and tools that must not take the
+// packer's word (its checksum) for what it packed; the writer calls Verify.
+func VerifyByInflating(b contracts.Batch) error { return inflate(b) }
+
 // inflate checks that b's payload is one gzip member and decompresses to
 // exactly Count lines and RawBytes bytes.
 func inflate(b contracts.Batch) error {

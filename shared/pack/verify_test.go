@@ -127,3 +127,31 @@ func withoutChecksum(t *testing.T, d []byte) []byte {
 	out[3] = 0
 	return append(out, d[sumEnd:]...)
 }
+
+// VerifyByInflating does not take the checksum's word: a batch whose
+// count the packer got wrong, sealed over that count, passes Verify and
+// fails it.
+func TestVerifyByInflatingIgnoresTheChecksum(t *testing.T) {
+	p := New(goldenRun, 1<<20)
+	for _, r := range goldenRecords {
+		if err := p.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body, _ := p.Flush()
+	b, err := contracts.DecodeBatch(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyByInflating(b); err != nil {
+		t.Fatalf("good batch: %v", err)
+	}
+	b.Count++
+	seal(b.Count, b.RawBytes, b.Data)
+	if err := Verify(b); err != nil {
+		t.Fatalf("Verify of a batch sealed over its count = %v, want nil (it trusts the packer)", err)
+	}
+	if err := VerifyByInflating(b); !errors.Is(err, ErrCorruptBatch) {
+		t.Fatalf("VerifyByInflating = %v, want ErrCorruptBatch", err)
+	}
+}
