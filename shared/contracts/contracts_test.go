@@ -112,6 +112,9 @@ func TestDecodeBatchRejects(t *testing.T) {
 		{"no attempt", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, `missing field "attempt"`},
 		{"no run id", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","attempt":1,"seq":0,"count":1,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, `missing field "run_id"`},
 		{"zero count", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":0,"raw_bytes":4,"encoding":"gzip-jsonl","data":"AAAA"}`, "count 0"},
+		{"crc32c null", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":1,"raw_bytes":4,"crc32c":null,"encoding":"gzip-jsonl","data":"AAAA"}`, "crc32c: null"},
+		{"crc32c negative", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":1,"raw_bytes":4,"crc32c":-1,"encoding":"gzip-jsonl","data":"AAAA"}`, "uint32"},
+		{"crc32c above 32 bits", `{"v":1,"kind":"batch","source":"a","window":"2026-11-01","run_id":"r","attempt":1,"seq":0,"count":1,"raw_bytes":4,"crc32c":4294967296,"encoding":"gzip-jsonl","data":"AAAA"}`, "uint32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

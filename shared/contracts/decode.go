@@ -69,6 +69,11 @@ func DecodeBatch(body []byte) (Batch, error) {
 		if err := decode(body, KindBatch, &b); err != nil {
 			return b, err
 		}
+		// encoding/json reads a null as the pointer's nil, as if the
+		// field were absent; a fetcher sends a number or nothing.
+		if b.CRC32C == nil && gjson.GetBytes(body, "crc32c").Exists() {
+			return b, invalid(KindBatch, []error{errors.New("crc32c: null, want a number from 0 to 4294967295")})
+		}
 	}
 	return b, checkBatch(b)
 }
