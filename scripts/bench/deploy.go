@@ -243,5 +243,5 @@ func (d *deployment) wait(ctx context.Context, timeout time.Duration, input stri
 // right after it published the pointer.
 func succeededAt(p *localrun.Pipeline, input string) (time.Time, error) {
 	l, err := findLine(filepath.Join(p.LogDir, "writer.log"), "run SUCCEEDED", input)
-	return l.TS, err
+	return l.TS.Time, err
 }

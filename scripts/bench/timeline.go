@@ -26,11 +26,11 @@ type timeline struct {
 
 // logLine is what timelineOf reads of a service's log line.
 type logLine struct {
-	Msg        string    `json:"msg"`
-	Input      string    `json:"input"`
-	TS         time.Time `json:"ts"`
-	Elapsed    float64   `json:"elapsed"`    // seconds (zap's duration encoding)
-	Compaction float64   `json:"compaction"` // seconds
+	Msg        string  `json:"msg"`
+	Input      string  `json:"input"`
+	TS         logTime `json:"ts"`
+	Elapsed    float64 `json:"elapsed"`    // seconds (zap's duration encoding)
+	Compaction float64 `json:"compaction"` // seconds
 }
 
 // timelineOf reads input's timeline from the logs under dir, the input
@@ -50,9 +50,36 @@ func timelineOf(dir, input string, sent time.Time) (timeline, error) {
 		return tl, err
 	}
 	tl.Claimed, tl.Fetched, tl.Published = claimed.TS.Sub(sent), fetched.TS.Sub(sent), published.TS.Sub(sent)
-	tl.Walk = time.Duration(fetched.Elapsed * float64(time.Second))
-	tl.Compaction = time.Duration(published.Compaction * float64(time.Second))
+	// The `fetched` line's elapsed is its own invocation's: a walk handed
+	// over began where its first hop did, that hop's elapsed before the
+	// first hand-over line.
+	tl.Walk = seconds(fetched.Elapsed)
+	if first, err := findLine(filepath.Join(dir, "fetcher.log"), "handed over to a new invocation", input); err == nil {
+		tl.Walk = fetched.TS.Sub(first.TS.Add(-seconds(first.Elapsed)))
+	}
+	tl.Compaction = seconds(published.Compaction)
 	return tl, nil
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// logTime is a log line's ts as zap's ISO8601TimeEncoder writes it: in the
+// machine's local zone, its offset without a colon (+0100; Z in UTC),
+// which time.Time's RFC 3339 decoding refuses; RFC 3339 is read too.
+type logTime struct{ time.Time }
+
+func (t *logTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.000Z0700", time.RFC3339Nano} {
+		if v, err := time.Parse(layout, s); err == nil {
+			t.Time = v
+			return nil
+		}
+	}
+	return fmt.Errorf("ts %q: not an ISO 8601 time", s)
 }
 
 // findLine returns the first line of the log at path with message msg
@@ -78,8 +105,11 @@ func findLine(path, msg, input string) (logLine, error) {
 }
 
 // timelineNote is the footnote that says where the large input's time
-// went, and the CPU each service used.
+// went, and the CPU each service used; without the timeline, why.
 func timelineNote(big inputRun) string {
+	if big.TimelineErr != nil {
+		return fmt.Sprintf("- P1's large input: no timeline (%v).", big.TimelineErr)
+	}
 	tl := big.Timeline
 	var cpu []string
 	for _, svc := range slices.Sorted(maps.Keys(big.Usage)) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,5 +60,46 @@ func TestTimelineOf(t *testing.T) {
 				t.Fatalf("timeline = %+v, %v; want %+v", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// A walk handed over to later invocations took from the first hop's start
+// (its hand-over line's time less its elapsed) to the last hop's `fetched`
+// line, not the last hop's own elapsed; and zap's ISO 8601 times are read
+// in any zone (ISO8601TimeEncoder writes local time: +0100, no colon), in
+// findLine's every caller (succeededAt too).
+func TestTimelineOfHandOverAndZones(t *testing.T) {
+	const input = "bulk/2026-11-01"
+	logs := map[string]string{
+		"dedupe.log": `{"level":"info","ts":"2026-12-02T01:05:33.450+0100","msg":"claimed","input":"bulk/2026-11-01"}
+`,
+		"fetcher.log": `{"level":"info","ts":"2026-12-02T01:05:36.500+0100","msg":"handed over to a new invocation","input":"bulk/2026-11-01","elapsed":3}
+{"level":"info","ts":"2026-12-02T01:05:39.000+0100","msg":"handed over to a new invocation","input":"bulk/2026-11-01","elapsed":2.4}
+{"level":"info","ts":"2026-12-02T01:05:41.500+0100","msg":"fetched","input":"bulk/2026-11-01","elapsed":2.4,"hops":2}
+`,
+		"writer.log": `{"level":"info","ts":"2026-12-02T00:05:42.000Z","msg":"run SUCCEEDED","input":"bulk/2026-11-01","compaction":0.5}
+`,
+	}
+	dir := t.TempDir()
+	for name, text := range logs {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := time.Date(2026, 12, 2, 0, 5, 33, 400e6, time.UTC)
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	got, err := timelineOf(dir, input, sent)
+	want := timeline{Claimed: ms(50), Fetched: ms(8100), Published: ms(8600), Walk: ms(8000), Compaction: ms(500)}
+	if err != nil || got != want {
+		t.Fatalf("timeline = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// The footnote fails soft: without its timeline (a line missing) it says
+// why, and the bench run goes on.
+func TestTimelineNoteWithoutTimeline(t *testing.T) {
+	note := timelineNote(inputRun{TimelineErr: errors.New("no `fetched` line for bulk/2026-11-01")})
+	if !strings.Contains(note, "no timeline") || !strings.Contains(note, "no `fetched` line") {
+		t.Fatalf("note = %q", note)
 	}
 }
