@@ -111,6 +111,14 @@ type handler struct {
 func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	kind, b, d, err := contracts.DecodeBatchOrDone(m.Body)
 	if err != nil {
+		// A message of a run that this writer cannot read (a newer
+		// fetcher's field, a value out of range) will never be counted:
+		// its run is given up on with why (its own attempt only, fenced as
+		// every failure), not left RUNNING for it.
+		if ref, ok := contracts.RunOf(m.Body); ok {
+			logging.Annotate(ctx, zap.String(logging.FieldInput, ref.Key()), zap.String(logging.FieldRunID, ref.RunID), zap.Int(logging.FieldAttempt, ref.Attempt))
+			return h.settle(ctx, ref, nil, err)
+		}
 		return err
 	}
 	var (

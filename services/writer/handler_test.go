@@ -386,6 +386,33 @@ func TestHandle(t *testing.T) {
 			wantStatus: runs.Failed,
 		},
 		{
+			// A writer older than the fetcher (a field it does not know)
+			// cannot count the batch: the run is FAILED with why, not left
+			// RUNNING for a batch that will never be counted.
+			name: "a batch naming its run that this writer cannot read fails the run and is parked",
+			body: func(run contracts.Run) []byte {
+				return bytes.Replace(batch(0)(run), []byte(`{`), []byte(`{"newer":1,`), 1)
+			},
+			want:       "permanent",
+			wantRuns:   []string{"fail <id>#2 permanent"},
+			wantStatus: runs.Failed,
+		},
+		{
+			name: "a Done naming its run that this writer cannot read fails the run",
+			body: func(run contracts.Run) []byte {
+				return bytes.Replace(done(2)(run), []byte(`{`), []byte(`{"newer":1,`), 1)
+			},
+			want:       "permanent",
+			wantRuns:   []string{"fail <id>#2 permanent"},
+			wantStatus: runs.Failed,
+		},
+		{
+			name:       "a message naming no run is parked and touches no run",
+			body:       func(contracts.Run) []byte { return []byte(`{"v":1,"kind":"batch","seq":0}`) },
+			want:       "permanent",
+			wantStatus: runs.Running,
+		},
+		{
 			name:       "a batch that conflicts with the stored one is permanent",
 			body:       batch(0),
 			writeErr:   fault.Permanent(sink.ErrConflict),
@@ -483,7 +510,7 @@ func TestHandle(t *testing.T) {
 		},
 		{name: "garbage body is permanent", body: fixed([]byte("not json at all")), want: "permanent"},
 		{name: "another kind of message is permanent", body: fixed([]byte(`{"v":1,"kind":"input","source":"orders","window":"2026-11-01","trigger":"manual"}`)), want: "permanent"},
-		{name: "batch without data is permanent", body: fixed([]byte(`{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","run_id":"r-7","attempt":2,"seq":0,"count":1,"raw_bytes":3,"encoding":"gzip-jsonl","data":""}`)), want: "permanent"},
+		{name: "batch without data is permanent", body: fixed([]byte(`{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","run_id":"r-7","attempt":2,"seq":0,"count":1,"raw_bytes":3,"encoding":"gzip-jsonl","data":""}`)), want: "permanent", wantRuns: []string{"fail r-7#2 permanent"}},
 		{name: "batch of an unknown source is permanent", body: fixed(batchBodies(t, contracts.Run{Source: "ghost", Window: "2026-11-01", RunID: "r-1", Attempt: 1}, 1)[0]), want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
 		{name: "batch with an hour window for a daily source is permanent", body: fixed(batchBodies(t, contracts.Run{Source: "orders", Window: "2026-11-01T05", RunID: "r-1", Attempt: 1}, 1)[0]), want: "permanent", wantRuns: []string{"fail r-1#1 permanent"}},
 	}

@@ -233,3 +233,26 @@ func TestBatchGoldenCRC32CField(t *testing.T) {
 		t.Fatalf("decoded %+v, want %+v", b, without)
 	}
 }
+
+func TestRunOf(t *testing.T) {
+	run := Run{Source: "orders", Window: "2026-11-01", RunID: "r-1", Attempt: 2}
+	tests := []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"a batch with a field this version does not know", `{"v":1,"kind":"batch","newer":1,"source":"orders","window":"2026-11-01","run_id":"r-1","attempt":2,"seq":"x"}`, true},
+		{"no run id", `{"v":1,"kind":"batch","source":"orders","window":"2026-11-01","attempt":2}`, false},
+		{"attempt 0", `{"source":"orders","window":"2026-11-01","run_id":"r-1","attempt":0}`, false},
+		{"a window that is no window", `{"source":"orders","window":"yesterday","run_id":"r-1","attempt":2}`, false},
+		{"not JSON", `{"source":"orders",`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := RunOf([]byte(tt.body))
+			if ok != tt.ok || ok && got != run {
+				t.Fatalf("RunOf = %+v, %v; want %+v, %v", got, ok, run, tt.ok)
+			}
+		})
+	}
+}

@@ -275,3 +275,14 @@ func checkRun(r Run) []error {
 	}
 	return errs
 }
+
+// RunOf reads only the run a message names — its source, window, run_id
+// and attempt, whatever else it holds — for a message that cannot be
+// decoded (a field this version does not know, a value out of range), so
+// that its run can be told why. ok is false if body names no valid run.
+func RunOf(body []byte) (r Run, ok bool) {
+	if json.Unmarshal(body, &r) != nil || errors.Join(checkRun(r)...) != nil {
+		return Run{}, false
+	}
+	return r, true
+}
