@@ -12,7 +12,14 @@
 // handler does, and its message's outcome is its own. A batch whose block
 // does not gather in time (its batch-mates not received together, a
 // message that failed to decode or verify and so never joined, the run's
-// last incomplete block) is stored as a single part, as before.
+// last incomplete block) is stored as a single part, as before, and so
+// are its block's later batches, at once.
+//
+// A handler waits only while another is free to receive a batch-mate:
+// the poller receives a message only when one of its workers is free, so
+// when every handler waits (two runs' batches interleaved, one run's out
+// of order) none of the mates can come, and the block with the fewest
+// batches there is released to single parts at once (Stager.release).
 //
 // Exactly once holds whatever is stored: a block's bytes are the same on
 // every delivery (the batches' bytes, in order), it is staged with a
@@ -54,9 +61,27 @@ type Stager struct {
 	size   int
 	wait   time.Duration
 
+	// handlers is how many handlers can be in the Stager at once (the
+	// consumer's SLUICE_WORKERS); 0: not known.
+	handlers int
+
 	mu      sync.Mutex
 	pending map[string]*gathering // by run id and block key
 	totals  map[string]int        // batches of a run's attempt, by run id and attempt (Total)
+	// broken: blocks that can no longer gather, by run id and block key:
+	// a member was staged as a single part when its wait ended (timed
+	// out, or released). Their later members go on their own at once.
+	broken map[string]bool
+	stats  Stats
+}
+
+// Stats counts how a Stager's batches went.
+type Stats struct {
+	Blocks int // blocks stored (by their last member)
+	Waited int // batches that waited all of the wait for a block that did not gather
+	// Released: batches staged as single parts at once because every
+	// handler was waiting, so none was free to receive a batch-mate.
+	Released int
 }
 
 // maxTotals bounds the runs whose totals a Stager remembers: past it, it
@@ -68,8 +93,21 @@ const maxTotals = 4096
 // of size batches, each batch waiting at most wait for its block to
 // gather. A size of 1 (or less) stages every batch as a single part, at
 // once.
-func New(store Store, layout sink.Layout, size int, wait time.Duration) *Stager {
-	return &Stager{store: store, layout: layout, size: size, wait: wait, pending: map[string]*gathering{}, totals: map[string]int{}}
+//
+// handlers is how many handlers can be in the Stager at once (the
+// consumer's workers; 0: not known). When all of them wait, none is free
+// to receive a batch-mate, so no block can gather by waiting longer: the
+// block with the fewest batches here is released at once (see Stage).
+func New(store Store, layout sink.Layout, size int, wait time.Duration, handlers int) *Stager {
+	return &Stager{store: store, layout: layout, size: size, wait: wait, handlers: handlers, pending: map[string]*gathering{}, totals: map[string]int{},
+		broken: map[string]bool{}}
+}
+
+// Stats returns the Stager's counts so far.
+func (s *Stager) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
 }
 
 // Total tells the Stager how many batches run's attempt has (its Done
@@ -99,6 +137,7 @@ func attemptID(r contracts.Run) string { return fmt.Sprintf("%s#%d", r.RunID, r.
 
 // gathering is one block's batches handed in so far.
 type gathering struct {
+	id      string // run id and block key: its key in pending
 	run     string // attemptID
 	last    int    // the block's last batch
 	key     string
@@ -124,13 +163,13 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	key := s.layout.BlockKey(p, b.Attempt, first, last)
 	id := b.RunID + " " + key
 	s.mu.Lock()
-	if n, ok := s.totals[attemptID(b.Run)]; ok && last >= n {
+	if n, ok := s.totals[attemptID(b.Run)]; (ok && last >= n) || s.broken[id] {
 		s.mu.Unlock()
 		return s.single(ctx, p, b)
 	}
 	g := s.pending[id]
 	if g == nil {
-		g = &gathering{run: attemptID(b.Run), last: last, key: key, members: make([]*contracts.Batch, s.size),
+		g = &gathering{id: id, run: attemptID(b.Run), last: last, key: key, members: make([]*contracts.Batch, s.size),
 			done: make(chan struct{}), cut: make(chan struct{})}
 		s.pending[id] = g
 	}
@@ -148,17 +187,25 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		delete(s.pending, id)
 		s.mu.Unlock()
 		g.existed, g.err = s.block(ctx, g)
+		s.mu.Lock()
+		s.stats.Blocks++
+		s.mu.Unlock()
 		close(g.done)
 		return g.written(b)
+	}
+	if s.handlers > 0 && s.waiting() >= s.handlers {
+		s.release()
 	}
 	s.mu.Unlock()
 
 	t := time.NewTimer(s.wait)
 	defer t.Stop()
+	timedOut := false
 	select {
 	case <-g.done:
 		return g.written(b)
 	case <-t.C:
+		timedOut = true
 	case <-g.cut:
 	case <-ctx.Done():
 	}
@@ -175,11 +222,60 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	if g.here == 0 {
 		delete(s.pending, id)
 	}
+	if timedOut {
+		s.stats.Waited++
+	}
+	if ctx.Err() == nil {
+		s.breakBlock(id) // this member goes on its own
+	}
 	s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return sink.Written{}, fmt.Errorf("batch %d: waiting for its block: %w", b.Seq, err)
 	}
 	return s.single(ctx, p, b)
+}
+
+// waiting is how many handlers wait in the Stager for a block that can
+// still gather. The caller holds s.mu.
+func (s *Stager) waiting() int {
+	n := 0
+	for _, g := range s.pending {
+		if !g.short {
+			n += g.here
+		}
+	}
+	return n
+}
+
+// release lets the handlers of one gathering block go on their own at
+// once: every handler waits, so none is free to receive a batch-mate and
+// no block can gather by waiting longer. It releases the block with the
+// fewest batches here (the one furthest from gathering; of equal ones,
+// any), which frees the fewest handlers that let the others gather: at
+// least one, so the poller receives again, and a batch-mate received
+// completes its block or joins it. The caller holds s.mu.
+func (s *Stager) release() {
+	var least *gathering
+	for _, g := range s.pending {
+		if !g.short && (least == nil || g.here < least.here) {
+			least = g
+		}
+	}
+	if least == nil {
+		return
+	}
+	least.short = true
+	close(least.cut)
+	s.stats.Released += least.here
+	s.breakBlock(least.id)
+}
+
+// breakBlock marks a block that can no longer gather. The caller holds s.mu.
+func (s *Stager) breakBlock(id string) {
+	if len(s.broken) >= maxTotals {
+		clear(s.broken)
+	}
+	s.broken[id] = true
 }
 
 func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {

@@ -105,7 +105,7 @@ func TestStage(t *testing.T) {
 			if tt.cancel {
 				wait = time.Minute
 			}
-			s := blocks.New(st, layout, tt.size, wait)
+			s := blocks.New(st, layout, tt.size, wait, 0)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			if tt.cancel {
@@ -153,7 +153,7 @@ func TestStage(t *testing.T) {
 // are beside it, and the commit takes one or the other (sink.Tile).
 func TestStageAgainIsARedelivery(t *testing.T) {
 	st := &store{objects: map[string][]byte{}}
-	s := blocks.New(st, layout, 2, time.Second)
+	s := blocks.New(st, layout, 2, time.Second, 0)
 	for round := range 2 {
 		var wg sync.WaitGroup
 		res := make([]sink.Written, 2)
@@ -176,7 +176,7 @@ func TestStageAgainIsARedelivery(t *testing.T) {
 // waiting now, and the ones that come later — not after the wait.
 func TestStageDoesNotWaitPastTheRunsEnd(t *testing.T) {
 	st := &store{objects: map[string][]byte{}}
-	s := blocks.New(st, layout, 4, time.Minute)
+	s := blocks.New(st, layout, 4, time.Minute, 0)
 	run := batch(0).Run
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -204,5 +204,99 @@ func TestStageDoesNotWaitPastTheRunsEnd(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"part-000004.jsonl.gz", "part-000005.jsonl.gz"}; !slices.Equal(got, want) {
 		t.Fatalf("stored %v, want %v", got, want)
+	}
+}
+
+// pool hands queue's batches to the Stager as the poller does: a batch is
+// taken off the queue only when one of workers is free, then handled by
+// it; it returns once all are staged.
+func pool(t *testing.T, s *blocks.Stager, workers int, queue []contracts.Batch) {
+	t.Helper()
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, b := range queue {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if _, err := s.Stage(context.Background(), partOf(b), b); err != nil {
+				t.Errorf("batch %s %d: %v", b.RunID, b.Seq, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// partOf is b's partition: one per run.
+func partOf(b contracts.Batch) sink.Partition {
+	return sink.Partition{Source: part.Source, Hive: part.Hive + "/run=" + b.RunID}
+}
+
+// When every handler waits, none is free to receive a batch-mate: no
+// block can gather by waiting longer. Those batches must not sit out the
+// wait (the Stager's own count, not a timing), whatever the order of the
+// queue: two runs' batches interleaved, or one run's a little out of
+// order. Every batch is stored, in its block or on its own.
+func TestStageNeverWaitsWithNoHandlerFree(t *testing.T) {
+	interleaved := func(runs, n int) []contracts.Batch {
+		var q []contracts.Batch
+		for seq := range n {
+			for r := range runs {
+				b := batch(seq)
+				b.RunID = fmt.Sprint("r", r)
+				q = append(q, b)
+			}
+		}
+		return q
+	}
+	reordered := func(n int) []contracts.Batch {
+		var q []contracts.Batch
+		for first := 0; first < n; first += 8 {
+			for _, d := range []int{0, 1, 2, 4, 5, 3, 6, 7} {
+				q = append(q, batch(first+d))
+			}
+		}
+		return q
+	}
+	inOrder := func(n int) []contracts.Batch {
+		var q []contracts.Batch
+		for seq := range n {
+			q = append(q, batch(seq))
+		}
+		return q
+	}
+	tests := []struct {
+		name       string
+		queue      []contracts.Batch
+		wantBlocks int // at least
+	}{
+		{name: "two runs interleaved", queue: interleaved(2, 16), wantBlocks: 1},
+		{name: "three runs interleaved", queue: interleaved(3, 8), wantBlocks: 1},
+		{name: "one run slightly reordered", queue: reordered(16), wantBlocks: 2},
+		{name: "one run in order: every block gathers", queue: inOrder(16), wantBlocks: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &store{objects: map[string][]byte{}}
+			// A wait of a minute: a batch that sat it out would stall the
+			// test, and is counted in Waited.
+			s := blocks.New(st, layout, 4, time.Minute, 5)
+			pool(t, s, 5, tt.queue)
+			stats := s.Stats()
+			if stats.Waited != 0 {
+				t.Errorf("%d batches waited all of the wait (%+v)", stats.Waited, stats)
+			}
+			if stats.Blocks < tt.wantBlocks {
+				t.Errorf("%d blocks, want at least %d (%+v)", stats.Blocks, tt.wantBlocks, stats)
+			}
+			// Every batch is stored: in its block or its single part.
+			for _, b := range tt.queue {
+				first := b.Seq - b.Seq%4
+				blk := st.objects[layout.BlockKey(partOf(b), b.Attempt, first, first+3)]
+				if single := st.objects[layout.PartKey(partOf(b), b.Attempt, b.Seq)]; !bytes.Contains(blk, b.Data) && !bytes.Equal(single, b.Data) {
+					t.Errorf("run %s batch %d stored nowhere", b.RunID, b.Seq)
+				}
+			}
+		})
 	}
 }
