@@ -82,6 +82,7 @@ type Stats struct {
 	// Released: batches staged as single parts at once because every
 	// handler was waiting, so none was free to receive a batch-mate.
 	Released int
+	Waiting  int // handlers waiting now for a block that can still gather
 }
 
 // maxTotals bounds the runs whose totals a Stager remembers: past it, it
@@ -107,7 +108,9 @@ func New(store Store, layout sink.Layout, size int, wait time.Duration, handlers
 func (s *Stager) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	st.Waiting = s.waiting()
+	return st
 }
 
 // Total tells the Stager how many batches run's attempt has (its Done
@@ -186,11 +189,7 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		g.full = true
 		delete(s.pending, id)
 		s.mu.Unlock()
-		g.existed, g.err = s.block(ctx, g)
-		s.mu.Lock()
-		s.stats.Blocks++
-		s.mu.Unlock()
-		close(g.done)
+		s.storeBlock(ctx, g)
 		return g.written(b)
 	}
 	if s.handlers > 0 && s.waiting() >= s.handlers {
@@ -214,8 +213,12 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		// The block gathered as the wait ended: its last member is
 		// storing it, within its own deadline.
 		s.mu.Unlock()
-		<-g.done
-		return g.written(b)
+		select {
+		case <-g.done:
+			return g.written(b)
+		case <-ctx.Done():
+			return sink.Written{}, fmt.Errorf("batch %d: waiting for its block to be stored: %w", b.Seq, ctx.Err())
+		}
 	}
 	g.members[slot] = nil
 	g.here--
@@ -280,6 +283,20 @@ func (s *Stager) breakBlock(id string) {
 
 func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
 	return s.store.WritePart(ctx, s.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+}
+
+// storeBlock stores g, gathered, and then ends its members' waits, even
+// if storing it panics (the consumer recovers the panic as this
+// handler's fault): the members get an error, their messages retried.
+func (s *Stager) storeBlock(ctx context.Context, g *gathering) {
+	g.err = fmt.Errorf("block %s: storing it panicked", g.key)
+	defer close(g.done)
+	g.existed, g.err = s.block(ctx, g)
+	if g.err == nil {
+		s.mu.Lock()
+		s.stats.Blocks++
+		s.mu.Unlock()
+	}
 }
 
 // block stores g's members as its block; true if it was there already.

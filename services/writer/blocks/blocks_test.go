@@ -300,3 +300,39 @@ func TestStageNeverWaitsWithNoHandlerFree(t *testing.T) {
 		})
 	}
 }
+
+// panicStore panics in WriteBlock.
+type panicStore struct{ store }
+
+func (p *panicStore) WriteBlock(context.Context, string, [][]byte, int) (sink.Written, error) {
+	panic("boom")
+}
+
+// A member that panics storing its block (the consumer recovers it, a
+// fault) still ends its batch-mates' waits: each gets an error, its
+// message retried, instead of holding its worker for good.
+func TestStageMatesOfAPanickedStorerReturn(t *testing.T) {
+	s := blocks.New(&panicStore{store{objects: map[string][]byte{}}}, layout, 2, time.Minute, 0)
+	mate := make(chan error, 1)
+	go func() { _, err := s.Stage(context.Background(), part, batch(0)); mate <- err }()
+	for s.Stats().Waiting == 0 { // until batch 0 waits for its block
+		time.Sleep(time.Millisecond)
+	}
+	panicked := func() (p any) {
+		defer func() { p = recover() }()
+		_, _ = s.Stage(context.Background(), part, batch(1))
+		return nil
+	}()
+	if panicked == nil {
+		t.Fatal("batch 1 stored the block without the store's panic")
+	}
+	select {
+	case err := <-mate:
+		if err == nil {
+			t.Fatal("the mate of a panicked storer reported its batch stored")
+		}
+		t.Logf("mate: %v", err)
+	case <-time.After(30 * time.Second): // a bound on a hang, not a speed
+		t.Fatal("the mate of a panicked storer still waits")
+	}
+}
