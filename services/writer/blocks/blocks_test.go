@@ -45,6 +45,12 @@ func (s *store) WritePart(_ context.Context, key string, gz []byte, records int)
 	return sink.Written{Key: key, Records: records, Bytes: len(gz)}, nil
 }
 
+func (s *store) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.objects)
+}
+
 func (s *store) WriteBlock(ctx context.Context, key string, gzs [][]byte, records int) (sink.Written, error) {
 	return s.WritePart(ctx, key, bytes.Join(gzs, nil), records)
 }
@@ -185,10 +191,15 @@ func TestStageDoesNotWaitPastTheRunsEnd(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); _, errs[i] = s.Stage(context.Background(), part, batch(seq)) }()
 	}
-	time.Sleep(50 * time.Millisecond)
+	for s.Stats().Waiting < 2 { // until both wait for block 4-7
+		time.Sleep(time.Millisecond)
+	}
 	other := run
 	other.Attempt++
-	s.Total(other, 6) // another attempt's count changes nothing here
+	s.Total(other, 6) // another attempt's count: both still wait, nothing staged
+	if stats, stored := s.Stats(), st.count(); stats.Waiting != 2 || stored != 0 {
+		t.Fatalf("after another attempt's count: %+v, %d objects; want both waiting, nothing staged", stats, stored)
+	}
 	s.Total(run, 6)
 	wg.Wait()
 	if _, err := s.Stage(context.Background(), part, batch(4)); err != nil { // a redelivery, after
