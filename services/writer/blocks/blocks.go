@@ -27,7 +27,9 @@
 // redelivery, other bytes a conflict), and it exists only whole, so the
 // commit takes for each block its block object if there is one, else its
 // single parts (sink.Tile). A block PUT that fails fails each member's
-// message, each redelivered and retried on its own.
+// message, each redelivered and retried on its own — but a conflict with
+// the stored block fails only the members that differ
+// (sink.BlockConflictError): the others are in it.
 //
 // The Stager's state is its process's memory only: gathering never spans
 // processes, and a process that dies mid-gathering leaves its messages to
@@ -36,6 +38,7 @@ package blocks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"sync"
@@ -158,6 +161,10 @@ type gathering struct {
 	cut     chan struct{} // closed when short is set
 	existed bool
 	err     error
+	// differ, when err is a conflict naming its members
+	// (sink.BlockConflictError): the members that differ from the stored
+	// block, by seq from the block's first. The others are in it.
+	differ map[int]bool
 }
 
 // Stage stores batch b of partition p — checked by the caller — in its
@@ -308,6 +315,12 @@ func (s *Stager) storeBlock(ctx context.Context, g *gathering) {
 	g.err = fmt.Errorf("block %s: storing it panicked", g.key)
 	defer close(g.done)
 	g.existed, g.err = s.block(ctx, g)
+	if conflict := (*sink.BlockConflictError)(nil); errors.As(g.err, &conflict) {
+		g.differ = map[int]bool{}
+		for _, i := range conflict.Differ {
+			g.differ[i] = true
+		}
+	}
 	if g.err != nil {
 		return
 	}
@@ -341,6 +354,10 @@ func (s *Stager) block(ctx context.Context, g *gathering) (bool, error) {
 
 // written is what b's handler reports of its batch once g is stored.
 func (g *gathering) written(b contracts.Batch) (sink.Written, error) {
+	if g.differ != nil && !g.differ[b.Seq-(g.last+1-len(g.members))] {
+		// The stored block holds this batch as it is: a redelivery.
+		return sink.Written{Key: g.key, Records: b.Count, Bytes: len(b.Data), Existed: true}, nil
+	}
 	if g.err != nil {
 		return sink.Written{}, g.err
 	}

@@ -378,3 +378,31 @@ func TestStageRedeliveryAfterItsBlockIsStored(t *testing.T) {
 		t.Fatalf("other bytes: %+v, %v (%+v); want a single part at once", w, err, s.Stats())
 	}
 }
+
+// conflictStore's blocks conflict with a stored one in member 1.
+type conflictStore struct{ store }
+
+func (c *conflictStore) WriteBlock(_ context.Context, key string, _ [][]byte, _ int) (sink.Written, error) {
+	return sink.Written{}, fault.Permanent(&sink.BlockConflictError{Key: key, Differ: []int{1}})
+}
+
+// A block that conflicts with the stored one in one member fails that
+// member's batch only, as a single part's conflict would: one bad message
+// never fails its batch-mates, which are in the stored block.
+func TestStageBlockConflictFailsOnlyTheMemberThatDiffers(t *testing.T) {
+	s := blocks.New(&conflictStore{store{objects: map[string][]byte{}}}, layout, 2, time.Minute, 0)
+	var wg sync.WaitGroup
+	res := make([]sink.Written, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); res[i], errs[i] = s.Stage(context.Background(), part, batch(i)) }()
+	}
+	wg.Wait()
+	if errs[0] != nil || !res[0].Existed || base(res[0].Key) != "part-000000-000001.jsonl.gz" {
+		t.Errorf("batch 0 (as stored): %+v, %v; want in the stored block", res[0], errs[0])
+	}
+	if !errors.Is(errs[1], sink.ErrConflict) || !fault.IsPermanent(errs[1]) {
+		t.Errorf("batch 1 (differs): %v, want a permanent ErrConflict", errs[1])
+	}
+}
