@@ -169,7 +169,8 @@ type gathering struct {
 
 // Stage stores batch b of partition p — checked by the caller — in its
 // block, or as a single part, and returns where. An error is the
-// store's: for a block, every member's message gets it.
+// store's: for a block, every member's message gets it, but a conflict
+// with the stored block only the members that differ.
 func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
 	if s.size <= 1 {
 		return s.single(ctx, p, b)
