@@ -56,6 +56,27 @@ func TestWriterStagesAlignedBlocksAndLandsExactly(t *testing.T) {
 	}
 }
 
+// Two runs at once: their batches reach the writer interleaved, so the
+// messages in flight are never one block's batches only (the poller's
+// workers can all hold a batch whose mates are still queued: the Stager
+// releases them then, instead of all sitting out SLUICE_BLOCK_WAIT).
+// Both land exactly the API's records.
+func TestWriterBlocksOfTwoRunsInterleavedLandExactly(t *testing.T) {
+	t.Parallel()
+	e := start(t, setup{
+		api: demoapi.Options{RecordsPerDay: 3000, PageSize: 100},
+		env: []string{"SLUICE_MAX_MESSAGE_BYTES=65536", "SLUICE_BLOCK_BATCHES=4"},
+	})
+	e.send(e.stack.Resources.Inputs.URL, e.input("orders", "2026-11-01"), e.input("orders", "2026-11-02"))
+	for _, r := range e.waitRuns(e.timing.within(90*time.Second), "orders/2026-11-01", "orders/2026-11-02") {
+		if r.Status != runs.Succeeded {
+			t.Fatalf("run %s: %s", r.Input, r.Status)
+		}
+		e.checkPartition(r)
+		t.Logf("%s: %d batches staged in %d objects", r.Input, *r.BatchesExpected, stagedRemoved(t, e, r.Input))
+	}
+}
+
 // stagedRemoved reads the writer's "run SUCCEEDED" line of input: the
 // staged objects (single parts and blocks) its commit removed.
 func stagedRemoved(t *testing.T, e *env, input string) int {

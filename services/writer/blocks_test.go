@@ -53,7 +53,7 @@ func TestBatchMatesSettleOnTheirOwn(t *testing.T) {
 			fs := &fakeSink{objects: map[string][]byte{}, writeErr: tt.writeErr}
 			layout := sink.NewLayout("")
 			h := &handler{pipeline: demoPipeline(t), runs: st, sink: fs, layout: layout, commits: &fakeCommitter{trace: &trace{}},
-				blocks: blocks.New(fs, layout, 2, 300*time.Millisecond)}
+				blocks: blocks.New(fs, layout, 2, 300*time.Millisecond, 0)}
 			bodies := batchBodies(t, run, 2)
 			if tt.corruptSecond {
 				c := bytes.Replace(bodies[1], []byte(`"count":3,`), []byte(`"count":2,`), 1)

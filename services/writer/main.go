@@ -73,7 +73,7 @@ func run(ctx context.Context) error {
 		runs:     store,
 		sink:     objects,
 		layout:   objects.Layout,
-		blocks:   blocks.New(objects, objects.Layout, blockSize(cfg.BlockBatches, cfg.Workers), cfg.BlockWait),
+		blocks:   blocks.New(objects, objects.Layout, blockSize(cfg.BlockBatches, cfg.Workers), cfg.BlockWait, cfg.Workers),
 		commits: commit.New(store, objects, commit.WithReserve(cfg.CompactReserve), commit.WithOutputs(func(source string) pipeline.Output {
 			if src, ok := app.Pipeline.Source(source); ok {
 				return src.Output

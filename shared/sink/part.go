@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -56,8 +58,11 @@ func (s *Sink) WriteBlock(ctx context.Context, key string, gzs [][]byte, records
 		h.Write(gz)
 	}
 	digest := hex.EncodeToString(h.Sum(nil))
-	err := s.putOnceFrom(ctx, key, io.NewSectionReader(body, 0, body.size()), body.size(), "application/x-ndjson",
-		map[string]string{metaRecords: strconv.Itoa(records), metaSHA256: digest})
+	meta := map[string]string{metaRecords: strconv.Itoa(records), metaSHA256: digest}
+	if len(gzs) > 1 {
+		meta[metaMembers] = members(gzs)
+	}
+	err := s.putOnceFrom(ctx, key, io.NewSectionReader(body, 0, body.size()), body.size(), "application/x-ndjson", meta)
 	if !errors.Is(err, errExists) {
 		return w, err
 	}
@@ -68,10 +73,61 @@ func (s *Sink) WriteBlock(ctx context.Context, key string, gzs [][]byte, records
 		return w, fault.Retryable(fmt.Errorf("head s3://%s/%s: %w", s.bucket, key, err))
 	}
 	if aws.ToInt64(head.ContentLength) != body.size() || head.Metadata[metaSHA256] != digest {
+		if differ, ok := differing(head.Metadata[metaMembers], gzs); ok {
+			return w, fault.Permanent(&BlockConflictError{Key: "s3://" + s.bucket + "/" + key, Differ: differ})
+		}
 		return w, fault.Permanent(fmt.Errorf("s3://%s/%s: %w", s.bucket, key, ErrConflict))
 	}
 	w.Existed = true
 	return w, nil
+}
+
+// BlockConflictError is the ErrConflict of a block whose stored object
+// holds the same batches but for those in Differ (indexes of its
+// members): the others are in it as offered.
+type BlockConflictError struct {
+	Key    string
+	Differ []int
+}
+
+func (e *BlockConflictError) Error() string {
+	return fmt.Sprintf("%s: members %v: %v", e.Key, e.Differ, ErrConflict)
+}
+
+func (e *BlockConflictError) Unwrap() error { return ErrConflict }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// members is a block's metaMembers: each member's length and CRC-32C.
+// A checksum, not a digest: the block's SHA-256 decides a conflict, this
+// only tells which members it is in.
+func members(gzs [][]byte) string {
+	var b strings.Builder
+	for i, gz := range gzs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d:%08x", len(gz), crc32.Checksum(gz, castagnoli))
+	}
+	return b.String()
+}
+
+// differing returns the members of gzs that are not the stored block's
+// (its metaMembers, stored); false if it cannot tell (a block stored
+// without them, or of other members).
+func differing(stored string, gzs [][]byte) ([]int, bool) {
+	have := strings.Split(stored, ",")
+	if stored == "" || len(have) != len(gzs) {
+		return nil, false
+	}
+	mine := strings.Split(members(gzs), ",")
+	var differ []int
+	for i := range have {
+		if have[i] != mine[i] {
+			differ = append(differ, i)
+		}
+	}
+	return differ, len(differ) > 0
 }
 
 // chunks reads byte slices as one, at any offset.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -107,5 +108,27 @@ func TestBlocksAreStagedAsParts(t *testing.T) {
 	}
 	if lines, err := io.ReadAll(zr); err != nil || string(lines) != "{\"a\":0}\n{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n" {
 		t.Fatalf("the block reads %q, %v", lines, err)
+	}
+}
+
+// A block that conflicts with the one stored names the members that
+// differ (their lengths and checksums are in the stored block's
+// metadata), so that only those batches fail: the others are in it.
+func TestBlockConflictNamesTheMembersThatDiffer(t *testing.T) {
+	st := devstacktest.Start(t, devstack.Options{})
+	ctx := context.Background()
+	s := sink.New(st.S3, st.Resources.Bucket, "raw")
+	p := sink.Partition{Source: "orders", Hive: "dt=2026-11-03"}
+	members := [][]byte{gz(t, "{\"a\":0}\n"), gz(t, "{\"a\":1}\n"), gz(t, "{\"a\":2}\n"), gz(t, "{\"a\":3}\n")}
+	key := s.BlockKey(p, 1, 0, 3)
+	if _, err := s.WriteBlock(ctx, key, members, 4); err != nil {
+		t.Fatal(err)
+	}
+	other := slices.Clone(members)
+	other[2] = gz(t, "{\"a\":\"two\"}\n")
+	_, err := s.WriteBlock(ctx, key, other, 4)
+	var conflict *sink.BlockConflictError
+	if !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) || !errors.As(err, &conflict) || !slices.Equal(conflict.Differ, []int{2}) {
+		t.Fatalf("one member other = %v (%+v), want a permanent ErrConflict naming member 2", err, conflict)
 	}
 }

@@ -29,6 +29,7 @@ const (
 	metaReplaced = "sluice-replaced"
 	metaRecords  = "records"
 	metaSHA256   = "sha256"
+	metaMembers  = "members" // a block's members: length:crc32c of each, in order
 )
 
 // S3API is the part of the S3 client the sink uses.

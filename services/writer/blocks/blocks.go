@@ -12,7 +12,14 @@
 // handler does, and its message's outcome is its own. A batch whose block
 // does not gather in time (its batch-mates not received together, a
 // message that failed to decode or verify and so never joined, the run's
-// last incomplete block) is stored as a single part, as before.
+// last incomplete block) is stored as a single part, as before, and so
+// are its block's later batches, at once.
+//
+// A handler waits only while another is free to receive a batch-mate:
+// the poller receives a message only when one of its workers is free, so
+// when every handler waits (two runs' batches interleaved, one run's out
+// of order) none of the mates can come, and the block with the fewest
+// batches there is released to single parts at once (Stager.release).
 //
 // Exactly once holds whatever is stored: a block's bytes are the same on
 // every delivery (the batches' bytes, in order), it is staged with a
@@ -20,7 +27,9 @@
 // redelivery, other bytes a conflict), and it exists only whole, so the
 // commit takes for each block its block object if there is one, else its
 // single parts (sink.Tile). A block PUT that fails fails each member's
-// message, each redelivered and retried on its own.
+// message, each redelivered and retried on its own — but a conflict with
+// the stored block fails only the members that differ
+// (sink.BlockConflictError): the others are in it.
 //
 // The Stager's state is its process's memory only: gathering never spans
 // processes, and a process that dies mid-gathering leaves its messages to
@@ -29,7 +38,9 @@ package blocks
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -54,9 +65,33 @@ type Stager struct {
 	size   int
 	wait   time.Duration
 
+	// handlers is how many handlers can be in the Stager at once (the
+	// consumer's SLUICE_WORKERS); 0: not known.
+	handlers int
+
 	mu      sync.Mutex
 	pending map[string]*gathering // by run id and block key
 	totals  map[string]int        // batches of a run's attempt, by run id and attempt (Total)
+	// broken: blocks that can no longer gather, by run id and block key:
+	// a member was staged as a single part when its wait ended (timed
+	// out, or released). Their later members go on their own at once.
+	broken map[string]bool
+	// stored: blocks this Stager stored, by run id and block key, with a
+	// hash of each member's bytes, so that a batch redelivered after its
+	// block is stored is known there at once (Stage).
+	stored map[string][]uint64
+	seed   maphash.Seed
+	stats  Stats
+}
+
+// Stats counts how a Stager's batches went.
+type Stats struct {
+	Blocks int // blocks stored (by their last member)
+	Waited int // batches that waited all of the wait for a block that did not gather
+	// Released: batches staged as single parts at once because every
+	// handler was waiting, so none was free to receive a batch-mate.
+	Released int
+	Waiting  int // handlers waiting now for a block that can still gather
 }
 
 // maxTotals bounds the runs whose totals a Stager remembers: past it, it
@@ -68,8 +103,23 @@ const maxTotals = 4096
 // of size batches, each batch waiting at most wait for its block to
 // gather. A size of 1 (or less) stages every batch as a single part, at
 // once.
-func New(store Store, layout sink.Layout, size int, wait time.Duration) *Stager {
-	return &Stager{store: store, layout: layout, size: size, wait: wait, pending: map[string]*gathering{}, totals: map[string]int{}}
+//
+// handlers is how many handlers can be in the Stager at once (the
+// consumer's workers; 0: not known). When all of them wait, none is free
+// to receive a batch-mate, so no block can gather by waiting longer: the
+// block with the fewest batches here is released at once (see Stage).
+func New(store Store, layout sink.Layout, size int, wait time.Duration, handlers int) *Stager {
+	return &Stager{store: store, layout: layout, size: size, wait: wait, handlers: handlers, pending: map[string]*gathering{}, totals: map[string]int{},
+		broken: map[string]bool{}, stored: map[string][]uint64{}, seed: maphash.MakeSeed()}
+}
+
+// Stats returns the Stager's counts so far.
+func (s *Stager) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Waiting = s.waiting()
+	return st
 }
 
 // Total tells the Stager how many batches run's attempt has (its Done
@@ -99,6 +149,7 @@ func attemptID(r contracts.Run) string { return fmt.Sprintf("%s#%d", r.RunID, r.
 
 // gathering is one block's batches handed in so far.
 type gathering struct {
+	id      string // run id and block key: its key in pending
 	run     string // attemptID
 	last    int    // the block's last batch
 	key     string
@@ -110,11 +161,16 @@ type gathering struct {
 	cut     chan struct{} // closed when short is set
 	existed bool
 	err     error
+	// differ, when err is a conflict naming its members
+	// (sink.BlockConflictError): the members that differ from the stored
+	// block, by seq from the block's first. The others are in it.
+	differ map[int]bool
 }
 
 // Stage stores batch b of partition p — checked by the caller — in its
 // block, or as a single part, and returns where. An error is the
-// store's: for a block, every member's message gets it.
+// store's: for a block, every member's message gets it, but a conflict
+// with the stored block only the members that differ.
 func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
 	if s.size <= 1 {
 		return s.single(ctx, p, b)
@@ -124,13 +180,23 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	key := s.layout.BlockKey(p, b.Attempt, first, last)
 	id := b.RunID + " " + key
 	s.mu.Lock()
-	if n, ok := s.totals[attemptID(b.Run)]; ok && last >= n {
+	if sums, ok := s.stored[id]; ok {
+		// A redelivery after the block was stored: the same bytes are in
+		// it (a redelivery, as a single part's PUT of them would find);
+		// other bytes go on their own.
+		s.mu.Unlock()
+		if sums[b.Seq-first] == maphash.Bytes(s.seed, b.Data) {
+			return sink.Written{Key: key, Records: b.Count, Bytes: len(b.Data), Existed: true}, nil
+		}
+		return s.single(ctx, p, b)
+	}
+	if n, ok := s.totals[attemptID(b.Run)]; (ok && last >= n) || s.broken[id] {
 		s.mu.Unlock()
 		return s.single(ctx, p, b)
 	}
 	g := s.pending[id]
 	if g == nil {
-		g = &gathering{run: attemptID(b.Run), last: last, key: key, members: make([]*contracts.Batch, s.size),
+		g = &gathering{id: id, run: attemptID(b.Run), last: last, key: key, members: make([]*contracts.Batch, s.size),
 			done: make(chan struct{}), cut: make(chan struct{})}
 		s.pending[id] = g
 	}
@@ -147,18 +213,22 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		g.full = true
 		delete(s.pending, id)
 		s.mu.Unlock()
-		g.existed, g.err = s.block(ctx, g)
-		close(g.done)
+		s.storeBlock(ctx, g)
 		return g.written(b)
+	}
+	if s.handlers > 0 && s.waiting() >= s.handlers {
+		s.release()
 	}
 	s.mu.Unlock()
 
 	t := time.NewTimer(s.wait)
 	defer t.Stop()
+	timedOut := false
 	select {
 	case <-g.done:
 		return g.written(b)
 	case <-t.C:
+		timedOut = true
 	case <-g.cut:
 	case <-ctx.Done():
 	}
@@ -167,13 +237,23 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		// The block gathered as the wait ended: its last member is
 		// storing it, within its own deadline.
 		s.mu.Unlock()
-		<-g.done
-		return g.written(b)
+		select {
+		case <-g.done:
+			return g.written(b)
+		case <-ctx.Done():
+			return sink.Written{}, fmt.Errorf("batch %d: waiting for its block to be stored: %w", b.Seq, ctx.Err())
+		}
 	}
 	g.members[slot] = nil
 	g.here--
 	if g.here == 0 {
 		delete(s.pending, id)
+	}
+	if timedOut {
+		s.stats.Waited++
+	}
+	if ctx.Err() == nil {
+		s.breakBlock(id) // this member goes on its own
 	}
 	s.mu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -182,8 +262,80 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	return s.single(ctx, p, b)
 }
 
+// waiting is how many handlers wait in the Stager for a block that can
+// still gather. The caller holds s.mu.
+func (s *Stager) waiting() int {
+	n := 0
+	for _, g := range s.pending {
+		if !g.short {
+			n += g.here
+		}
+	}
+	return n
+}
+
+// release lets the handlers of one gathering block go on their own at
+// once: every handler waits, so none is free to receive a batch-mate and
+// no block can gather by waiting longer. It releases the block with the
+// fewest batches here (the one furthest from gathering; of equal ones,
+// any), which frees the fewest handlers that let the others gather: at
+// least one, so the poller receives again, and a batch-mate received
+// completes its block or joins it. The caller holds s.mu.
+func (s *Stager) release() {
+	var least *gathering
+	for _, g := range s.pending {
+		if !g.short && (least == nil || g.here < least.here) {
+			least = g
+		}
+	}
+	if least == nil {
+		return
+	}
+	least.short = true
+	close(least.cut)
+	s.stats.Released += least.here
+	s.breakBlock(least.id)
+}
+
+// breakBlock marks a block that can no longer gather. The caller holds s.mu.
+func (s *Stager) breakBlock(id string) {
+	if len(s.broken) >= maxTotals {
+		clear(s.broken)
+	}
+	s.broken[id] = true
+}
+
 func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {
 	return s.store.WritePart(ctx, s.layout.PartKey(p, b.Attempt, b.Seq), b.Data, b.Count)
+}
+
+// storeBlock stores g, gathered, and then ends its members' waits, even
+// if storing it panics (the consumer recovers the panic as this
+// handler's fault): the members get an error, their messages retried.
+func (s *Stager) storeBlock(ctx context.Context, g *gathering) {
+	g.err = fmt.Errorf("block %s: storing it panicked", g.key)
+	defer close(g.done)
+	g.existed, g.err = s.block(ctx, g)
+	if conflict := (*sink.BlockConflictError)(nil); errors.As(g.err, &conflict) {
+		g.differ = map[int]bool{}
+		for _, i := range conflict.Differ {
+			g.differ[i] = true
+		}
+	}
+	if g.err != nil {
+		return
+	}
+	sums := make([]uint64, len(g.members))
+	for i, m := range g.members {
+		sums[i] = maphash.Bytes(s.seed, m.Data)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Blocks++
+	if len(s.stored) >= maxTotals {
+		clear(s.stored)
+	}
+	s.stored[g.id] = sums
 }
 
 // block stores g's members as its block; true if it was there already.
@@ -203,6 +355,10 @@ func (s *Stager) block(ctx context.Context, g *gathering) (bool, error) {
 
 // written is what b's handler reports of its batch once g is stored.
 func (g *gathering) written(b contracts.Batch) (sink.Written, error) {
+	if g.differ != nil && !g.differ[b.Seq-(g.last+1-len(g.members))] {
+		// The stored block holds this batch as it is: a redelivery.
+		return sink.Written{Key: g.key, Records: b.Count, Bytes: len(b.Data), Existed: true}, nil
+	}
 	if g.err != nil {
 		return sink.Written{}, g.err
 	}
