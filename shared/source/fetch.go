@@ -109,10 +109,14 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 	if err != nil {
 		return fetched{}, err
 	}
-	body, header, err := c.send(ctx, src, auth, out)
+	buf, header, err := c.send(ctx, src, auth, out)
+	// The body is this attempt's alone: nothing returned points into it
+	// (bodies.go), so its buffer goes back to the pool when try returns.
+	defer putBody(buf)
 	if err != nil {
 		return fetched{}, err
 	}
+	body := *buf
 	recs, found, err := readRecords(body, src.Records.Path)
 	if err != nil {
 		return fetched{}, err
@@ -135,8 +139,10 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 }
 
 // send makes one request and returns the body and header of a 2xx
-// response.
-func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer, out outgoing) ([]byte, http.Header, error) {
+// response. The body is in a buffer of the pool, which the caller gives
+// back (putBody) once nothing reads it; on an error it may be a buffer
+// to give back too, or nil.
+func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer, out outgoing) (*[]byte, http.Header, error) {
 	timeout := src.Request.Timeout
 	if timeout <= 0 {
 		timeout = pipeline.DefaultTimeout
@@ -191,22 +197,22 @@ func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer
 	}
 
 	limit := c.maxBodyBytes()
-	buf := bytes.NewBuffer(make([]byte, 0, bodyCap(resp.ContentLength, limit)))
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
-		return nil, nil, fault.Retryable(requestError(ctx, "read body", timeout, err))
+	buf := getBody(bodyCap(resp.ContentLength, limit))
+	if err := readBody(io.LimitReader(resp.Body, limit+1), buf); err != nil {
+		return buf, nil, fault.Retryable(requestError(ctx, "read body", timeout, err))
 	}
-	if int64(buf.Len()) > limit {
-		return nil, nil, fault.Permanentf("body larger than %d bytes; ask for smaller pages (pagination.page_size)", limit)
+	if int64(len(*buf)) > limit {
+		return buf, nil, fault.Permanentf("body larger than %d bytes; ask for smaller pages (pagination.page_size)", limit)
 	}
-	return buf.Bytes(), resp.Header, nil
+	return buf, resp.Header, nil
 }
 
-// bodyCap is the buffer to allocate up front for a body of the given
-// Content-Length (-1 when unknown); one more byte lets ReadFrom see EOF
+// bodyCap is the buffer to ask for up front for a body of the given
+// Content-Length (-1 when unknown); one more byte lets readBody see EOF
 // without growing the buffer.
 func bodyCap(contentLength, limit int64) int {
 	if contentLength < 0 || contentLength > limit {
-		return 64 << 10
+		return minBody
 	}
 	return int(contentLength) + 1
 }
