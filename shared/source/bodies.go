@@ -3,11 +3,10 @@ package source
 import (
 	"io"
 	"slices"
-	"sync"
 )
 
-// Page bodies are read into buffers taken from a pool, and each buffer
-// goes back when the attempt that read it is over (try returns): nothing a
+// Page bodies are read into buffers taken from a free list, and each
+// buffer goes back when the attempt that read it is over (try returns): nothing a
 // page hands on points into its body. Its records are copied out, into one
 // buffer per page (scanRecords, records); its Next holds strings that
 // gjson.GetBytes copies (cursor_path, next_url_path) or numbers; the
@@ -18,43 +17,57 @@ import (
 // TestBodiesScribbledAfterUse overwrites every buffer as it goes back and
 // checks that the pages of every pagination style are unchanged.
 
-// maxPooledBody is the largest buffer kept for reuse: a rare huge page
-// (up to MaxBodyBytes) goes to the GC instead of pinning its memory.
-const maxPooledBody = 8 << 20
+// The buffers given back are kept on a short free list rather than in a
+// sync.Pool: the walk allocates fast enough (records, batches) that a GC
+// comes every few pages, and each GC empties a sync.Pool — a third of the
+// bodies were still allocated fresh with one. keptBodies covers the pages
+// a walk has in flight at once (one attempt each, pagination.concurrency of
+// them reading ahead), and the list holds at most keptBodies ×
+// maxKeptBody; a buffer beyond either goes to the GC, so that a rare huge
+// page (up to MaxBodyBytes) does not pin its memory.
+const (
+	keptBodies  = 8
+	maxKeptBody = 2 << 20
+)
 
 // minBody is the least a buffer grows by when a body's size is unknown.
 const minBody = 64 << 10
 
-var bodyPool sync.Pool // of *[]byte, length 0
+var freeBodies = make(chan *[]byte, keptBodies) // each of length 0
 
-// scribble, when set (tests), overwrites each buffer as it goes back to
-// the pool, so that anything still reading it reads garbage.
+// scribble, when set (tests), overwrites each buffer as it is given back,
+// so that anything still reading it reads garbage.
 var scribble func([]byte)
 
 // getBody returns an empty buffer of capacity at least size, from the
-// pool when it has one large enough.
+// free list when it has one large enough.
 func getBody(size int) *[]byte {
-	if b, _ := bodyPool.Get().(*[]byte); b != nil {
+	select {
+	case b := <-freeBodies:
 		if cap(*b) >= size {
 			return b
 		}
 		// Too small for this page: left to the GC, and a buffer as large
 		// as this page's goes back in its place.
+	default:
 	}
 	buf := make([]byte, 0, size)
 	return &buf
 }
 
-// putBody gives b back to the pool; nothing may read it after.
+// putBody gives b back; nothing may read it after.
 func putBody(b *[]byte) {
-	if b == nil || cap(*b) > maxPooledBody {
+	if b == nil || cap(*b) > maxKeptBody {
 		return
 	}
 	if scribble != nil {
 		scribble((*b)[:cap(*b)])
 	}
 	*b = (*b)[:0]
-	bodyPool.Put(b)
+	select {
+	case freeBodies <- b:
+	default: // the list is full: to the GC
+	}
 }
 
 // readBody appends what r holds, up to EOF, to *b, growing it only when it

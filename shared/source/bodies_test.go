@@ -127,9 +127,15 @@ func TestReadBody(t *testing.T) {
 	}
 }
 
-// TestBodyPool checks what the pool gives and keeps: a buffer at least as
-// large as asked for, empty; a huge one is not kept.
+// TestBodyPool checks what the free list gives and keeps: a buffer at
+// least as large as asked for, empty; a huge one is not kept, nor more
+// than keptBodies.
 func TestBodyPool(t *testing.T) {
+	drain := func() {
+		for len(freeBodies) > 0 {
+			<-freeBodies
+		}
+	}
 	tests := []struct {
 		name      string
 		put, want int
@@ -138,21 +144,31 @@ func TestBodyPool(t *testing.T) {
 		{"same size", 1000, 1000, true},
 		{"smaller", 1000, 10, true},
 		{"larger than kept", 1000, 2000, false},
-		{"huge not kept", maxPooledBody + 1, maxPooledBody, false},
+		{"huge not kept", maxKeptBody + 1, maxKeptBody, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			drain()
 			buf := make([]byte, 7, tt.put)
 			putBody(&buf)
-			// sync.Pool may drop what it was given (a GC between the
-			// calls), so only a reuse that should not happen is an error.
 			got := getBody(tt.want)
 			if cap(*got) < tt.want || len(*got) != 0 {
 				t.Fatalf("got len %d cap %d, want len 0 cap >= %d", len(*got), cap(*got), tt.want)
 			}
-			if reused := cap(*got) == tt.put; reused && !tt.reused {
-				t.Errorf("got back the buffer of %d put, want a new one", tt.put)
+			if reused := &(*got)[:1][0] == &buf[:1][0]; reused != tt.reused {
+				t.Errorf("reused the buffer put: %v, want %v", reused, tt.reused)
 			}
 		})
 	}
+	t.Run("at most keptBodies", func(t *testing.T) {
+		drain()
+		for range keptBodies + 3 {
+			b := make([]byte, 0, 10)
+			putBody(&b)
+		}
+		if n := len(freeBodies); n != keptBodies {
+			t.Errorf("%d buffers kept, want %d", n, keptBodies)
+		}
+		drain()
+	})
 }
