@@ -3,19 +3,30 @@ package source
 import (
 	"io"
 	"slices"
+	"sync/atomic"
 )
 
-// Page bodies are read into buffers taken from a free list, and each
-// buffer goes back when the attempt that read it is over (try returns): nothing a
-// page hands on points into its body. Its records are copied out, into one
-// buffer per page (scanRecords, records); its Next holds strings that
-// gjson.GetBytes copies (cursor_path, next_url_path) or numbers; the
-// read-ahead's count is a number; errors name a body's size, not its
-// bytes. So whatever the walk then does with the page — the packer's
-// goroutine packing it, a hand-over, a stop or an error dropping it — the
-// buffer is free already, and no buffer crosses a goroutine.
-// TestBodiesScribbledAfterUse overwrites every buffer as it goes back and
-// checks that the pages of every pagination style are unchanged.
+// Page bodies are read into buffers taken from a free list. Who owns a
+// buffer, and when it goes back:
+//
+//   - an attempt that fails (a status, a broken or oversized body, a body
+//     that is not JSON, a pager error) gives its buffer back before try
+//     returns: nothing of it is kept (errors name a body's size, never its
+//     bytes);
+//   - an attempt that succeeds hands its buffer to its Page, whose Records
+//     are slices of it (scanRecords; the general way, records, copies them
+//     out). Nothing else of the page points into it: its Next holds
+//     strings gjson.GetBytes copies (cursor_path, next_url_path) or
+//     numbers, and the read-ahead's count is a number;
+//   - the Page's consumer calls Release once it no longer reads the
+//     Records (the fetcher: after the packing goroutine has compressed
+//     them, services/fetcher/batcher.go). A Page never released — read
+//     ahead and dropped on a hand-over, a stop or an error, or handed to a
+//     callback that keeps its Records — is left to the GC, which is
+//     always safe: only a Release puts a buffer back for reuse.
+//
+// TestBodiesScribbledAfterUse overwrites every buffer as it goes back, so
+// a Record read after its page's Release reads garbage.
 
 // The buffers given back are kept on a short free list rather than in a
 // sync.Pool: the walk allocates fast enough (records, batches) that a GC
@@ -88,5 +99,28 @@ func readBody(r io.Reader, b *[]byte) error {
 		if err != nil {
 			return err
 		}
+	}
+}
+
+// bodyRef is a page's hold on its body's buffer, shared by the copies of
+// the Page, so that it is given back once at most.
+type bodyRef struct{ buf atomic.Pointer[[]byte] }
+
+func newBodyRef(b *[]byte) *bodyRef {
+	r := &bodyRef{}
+	r.buf.Store(b)
+	return r
+}
+
+// Release gives the page's body back for the pages after it to be read
+// into. Call it once the Records are no longer read: after it they may
+// hold another page's bytes. It may be called again, on any copy of the
+// Page, and from any goroutine; a Page not released is left to the GC.
+func (p Page) Release() {
+	if p.body == nil {
+		return
+	}
+	if b := p.body.buf.Swap(nil); b != nil {
+		putBody(b)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -87,6 +88,79 @@ func TestBodiesScribbledAfterUse(t *testing.T) {
 		slices.SortFunc(want, bytes.Compare)
 		assertRecords(t, got, want)
 	})
+}
+
+// TestBodiesReleasedByAnotherGoroutine walks with a consumer shaped like
+// the fetcher's: each page goes to another goroutine, which copies its
+// records out and then releases it, while the walk (reading ahead) reads
+// the next pages into the buffers released. Every record copied is the
+// API's; under -race, a buffer reused while its records were still read
+// is a reported race too.
+func TestBodiesReleasedByAnotherGoroutine(t *testing.T) {
+	scribbleBodies(t)
+	for _, conc := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency %d", conc), func(t *testing.T) {
+			d := startDemo(t, demoapi.Options{RecordsPerDay: 3000, PageSize: 50, Sources: map[string]demoapi.SourceOptions{"src": {Style: demoapi.PageNumber}}})
+			src := d.src("src")
+			src.Pagination.Concurrency = conc
+			pages := make(chan Page, 2)
+			var got [][]byte
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for p := range pages {
+					for _, r := range p.Records {
+						got = append(got, bytes.Clone(r))
+					}
+					p.Release()
+				}
+			}()
+			err := testClient().Fetch(context.Background(), src, window(t), func(_ context.Context, p Page) error {
+				pages <- p
+				return nil
+			})
+			close(pages)
+			<-done
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertRecords(t, got, d.api.RecordsFor("src", day))
+		})
+	}
+}
+
+// TestReleaseScribbles checks what the tests above rely on: the records
+// of a page read after its Release read the scribble, not the API's
+// bytes; and a page released twice gives its buffer back once.
+func TestReleaseScribbles(t *testing.T) {
+	scribbleBodies(t)
+	d := startDemo(t, styleOpts(demoapi.SourceOptions{Style: demoapi.PageNumber}))
+	var pages []Page
+	err := testClient().Fetch(context.Background(), d.src("src"), window(t), func(_ context.Context, p Page) error {
+		pages = append(pages, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(freeBodies) > 0 {
+		<-freeBodies
+	}
+	p := pages[0]
+	rec := p.Records[0]
+	if !bytes.Equal(rec, d.api.RecordsFor("src", day)[0]) {
+		t.Fatalf("record 0 before Release: %s", rec)
+	}
+	p.Release()
+	cp := p
+	cp.Release()
+	if want := bytes.Repeat([]byte("#"), len(rec)); !bytes.Equal(rec, want) {
+		t.Errorf("record 0 after Release: %s, want the scribble", rec)
+	}
+	if n := len(freeBodies); n != 1 {
+		t.Errorf("%d buffers given back by two Releases of one page, want 1", n)
+	}
+	Page{}.Release() // a Page without a body: nothing to give back
 }
 
 // TestReadBody checks that a body is read whole into the buffer it is

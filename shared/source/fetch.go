@@ -22,7 +22,8 @@ type fetched struct {
 	records [][]byte
 	bytes   int
 	next    *State
-	ahead   int // pages known to come after this one, when asked (see pager.ahead)
+	ahead   int      // pages known to come after this one, when asked (see pager.ahead)
+	body    *bodyRef // the buffer records point into, for Page.Release
 }
 
 // fetchPage fetches the page at st, trying again within src's retry policy:
@@ -110,9 +111,14 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 		return fetched{}, err
 	}
 	buf, header, err := c.send(ctx, src, auth, out)
-	// The body is this attempt's alone: nothing returned points into it
-	// (bodies.go), so its buffer goes back to the pool when try returns.
-	defer putBody(buf)
+	// The body's buffer goes back to the free list when this attempt
+	// fails; the page of one that succeeds owns it (Page.Release).
+	keep := false
+	defer func() {
+		if !keep {
+			putBody(buf)
+		}
+	}()
 	if err != nil {
 		return fetched{}, err
 	}
@@ -135,6 +141,8 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 	if ahead && next != nil {
 		f.ahead = pg.ahead(st, body, len(recs))
 	}
+	keep = true
+	f.body = newBodyRef(buf)
 	return f, nil
 }
 
