@@ -25,8 +25,9 @@ import (
 //     callback that keeps its Records — is left to the GC, which is
 //     always safe: only a Release puts a buffer back for reuse.
 //
-// TestBodiesScribbledAfterUse overwrites every buffer as it goes back, so
-// a Record read after its page's Release reads garbage.
+// The tests overwrite every buffer as it goes back (scribble), so that a
+// Record read after its page's Release reads garbage
+// (TestBodiesReleasedByAnotherGoroutine, TestBodiesScribbledAfterUse).
 
 // The buffers given back are kept on a short free list rather than in a
 // sync.Pool: the walk allocates fast enough (records, batches) that a GC

@@ -27,11 +27,11 @@ func scribbleBodies(t *testing.T) {
 	t.Cleanup(func() { scribble = nil })
 }
 
-// TestBodiesScribbledAfterUse checks that nothing a walk hands over reads
-// a body's buffer after the pool has it back: with every buffer
-// overwritten as it goes back (and reused by the pages after), the records
-// of every page — kept until the walk is over — and the Next of every page
-// — resumed from after it — are still the API's, for every pagination
+// TestBodiesScribbledAfterUse checks that no buffer goes back, to be
+// reused, while what a walk handed over still points into it: with every
+// buffer overwritten as it goes back, the records of every page — kept
+// unreleased until the walk is over — and the Next of every page —
+// resumed from after it — are still the API's, for every pagination
 // style, a read-ahead walk and a sliced one.
 func TestBodiesScribbledAfterUse(t *testing.T) {
 	scribbleBodies(t)

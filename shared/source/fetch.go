@@ -147,9 +147,9 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 }
 
 // send makes one request and returns the body and header of a 2xx
-// response. The body is in a buffer of the pool, which the caller gives
-// back (putBody) once nothing reads it; on an error it may be a buffer
-// to give back too, or nil.
+// response. The body is in a buffer of the free list (bodies.go), which
+// the caller gives back (putBody) once nothing reads it; on an error it
+// is nil or a buffer to give back too.
 func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer, out outgoing) (*[]byte, http.Header, error) {
 	timeout := src.Request.Timeout
 	if timeout <= 0 {
