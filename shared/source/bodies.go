@@ -63,7 +63,9 @@ func getBody(size int) *[]byte {
 		// as this page's goes back in its place.
 	default:
 	}
-	buf := make([]byte, 0, size)
+	// In whole steps of minBody, so that the buffer fits the pages after
+	// this one, whose bodies are a few bytes larger or smaller.
+	buf := make([]byte, 0, (size+minBody-1)/minBody*minBody)
 	return &buf
 }
 

@@ -234,6 +234,14 @@ func TestBodyPool(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a page a little larger fits the buffer of the one before", func(t *testing.T) {
+		drain()
+		first := getBody(350_001)
+		putBody(first)
+		if got := getBody(350_001 + 200); got != first {
+			t.Errorf("a new buffer for a body 200 bytes larger than the last (cap %d, the last's %d)", cap(*got), cap(*first))
+		}
+	})
 	t.Run("at most keptBodies", func(t *testing.T) {
 		drain()
 		for range keptBodies + 3 {
