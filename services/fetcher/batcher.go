@@ -151,7 +151,11 @@ func (b *batcher) page(ctx context.Context, p source.Page) (err error) {
 }
 
 // packLoop packs the pages the walk hands over, in order; after an error
-// it only drains the queue.
+// it only drains the queue. Each page is released once packed (or
+// dropped): its records point into its body (source.Page.Release), and
+// pack reads them only while it runs — Packer.Add compresses each record
+// into the batch, and nothing else keeps one — so the walk may read the
+// next pages into its buffer.
 func (b *batcher) packLoop(ctx context.Context) {
 	defer close(b.packed)
 	defer close(b.full)
@@ -159,10 +163,13 @@ func (b *batcher) packLoop(ctx context.Context) {
 	for p := range b.queue {
 		select {
 		case <-b.stopped:
+			p.Release()
 			continue
 		default:
 		}
-		if err := b.pack(ctx, p); err != nil {
+		err := b.pack(ctx, p)
+		p.Release()
+		if err != nil {
 			b.fail(err)
 		}
 	}

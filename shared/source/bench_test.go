@@ -55,6 +55,7 @@ func BenchmarkClientWalk(b *testing.B) {
 		err := c.Fetch(context.Background(), src, w, func(_ context.Context, p Page) error {
 			size += int64(p.Bytes)
 			records += len(p.Records)
+			p.Release() // as the fetcher's packer does
 			return nil
 		})
 		if err != nil || records != benchRecords {

@@ -66,8 +66,9 @@ type Page struct {
 	// numbers of the walk it resumes.
 	Number int
 	// Records are the elements of the page's records array, each the raw
-	// JSON value exactly as the API sent it. They are allocated per page:
-	// the callback may keep them.
+	// JSON value exactly as the API sent it. They may point into the
+	// page's body: the callback may keep them until it calls Release, and
+	// must not read them after.
 	Records [][]byte
 	// Bytes is the size of the response body.
 	Bytes int
@@ -75,6 +76,8 @@ type Page struct {
 	// Client.FetchFrom); nil when this page is the last. The callback may
 	// keep it.
 	Next *State
+
+	body *bodyRef // the buffer Records point into; nil: none (see Release)
 }
 
 // Fetch walks the pages of src for window w from the first and calls page
@@ -160,7 +163,7 @@ func (c *Client) walk(ctx context.Context, src *pipeline.Source, w pipeline.Wind
 		if q == nil && f.next != nil && conc > 1 && f.ahead > 1 {
 			q = c.readAhead(ctx, src, pg, auth, *f.next, len(f.records), min(f.ahead, maxPages-f.next.Pages), conc)
 		}
-		p := Page{Slice: max(slice, 0), Number: st.Pages, Records: f.records, Bytes: f.bytes}
+		p := Page{Slice: max(slice, 0), Number: st.Pages, Records: f.records, Bytes: f.bytes, body: f.body}
 		if f.next != nil {
 			next := *f.next
 			p.Next = &next

@@ -22,7 +22,8 @@ type fetched struct {
 	records [][]byte
 	bytes   int
 	next    *State
-	ahead   int // pages known to come after this one, when asked (see pager.ahead)
+	ahead   int      // pages known to come after this one, when asked (see pager.ahead)
+	body    *bodyRef // the buffer records point into, for Page.Release
 }
 
 // fetchPage fetches the page at st, trying again within src's retry policy:
@@ -109,10 +110,19 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 	if err != nil {
 		return fetched{}, err
 	}
-	body, header, err := c.send(ctx, src, auth, out)
+	buf, header, err := c.send(ctx, src, auth, out)
+	// The body's buffer goes back to the free list when this attempt
+	// fails; the page of one that succeeds owns it (Page.Release).
+	keep := false
+	defer func() {
+		if !keep {
+			putBody(buf)
+		}
+	}()
 	if err != nil {
 		return fetched{}, err
 	}
+	body := *buf
 	recs, found, err := readRecords(body, src.Records.Path)
 	if err != nil {
 		return fetched{}, err
@@ -131,12 +141,16 @@ func (c *Client) try(ctx context.Context, src *pipeline.Source, pg *pager, auth 
 	if ahead && next != nil {
 		f.ahead = pg.ahead(st, body, len(recs))
 	}
+	keep = true
+	f.body = newBodyRef(buf)
 	return f, nil
 }
 
 // send makes one request and returns the body and header of a 2xx
-// response.
-func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer, out outgoing) ([]byte, http.Header, error) {
+// response. The body is in a buffer of the free list (bodies.go), which
+// the caller gives back (putBody) once nothing reads it; on an error it
+// is nil or a buffer to give back too.
+func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer, out outgoing) (*[]byte, http.Header, error) {
 	timeout := src.Request.Timeout
 	if timeout <= 0 {
 		timeout = pipeline.DefaultTimeout
@@ -191,22 +205,22 @@ func (c *Client) send(ctx context.Context, src *pipeline.Source, auth Authorizer
 	}
 
 	limit := c.maxBodyBytes()
-	buf := bytes.NewBuffer(make([]byte, 0, bodyCap(resp.ContentLength, limit)))
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
-		return nil, nil, fault.Retryable(requestError(ctx, "read body", timeout, err))
+	buf := getBody(bodyCap(resp.ContentLength, limit))
+	if err := readBody(io.LimitReader(resp.Body, limit+1), buf); err != nil {
+		return buf, nil, fault.Retryable(requestError(ctx, "read body", timeout, err))
 	}
-	if int64(buf.Len()) > limit {
-		return nil, nil, fault.Permanentf("body larger than %d bytes; ask for smaller pages (pagination.page_size)", limit)
+	if int64(len(*buf)) > limit {
+		return buf, nil, fault.Permanentf("body larger than %d bytes; ask for smaller pages (pagination.page_size)", limit)
 	}
-	return buf.Bytes(), resp.Header, nil
+	return buf, resp.Header, nil
 }
 
-// bodyCap is the buffer to allocate up front for a body of the given
-// Content-Length (-1 when unknown); one more byte lets ReadFrom see EOF
+// bodyCap is the buffer to ask for up front for a body of the given
+// Content-Length (-1 when unknown); one more byte lets readBody see EOF
 // without growing the buffer.
 func bodyCap(contentLength, limit int64) int {
 	if contentLength < 0 || contentLength > limit {
-		return 64 << 10
+		return minBody
 	}
 	return int(contentLength) + 1
 }

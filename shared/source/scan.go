@@ -15,8 +15,10 @@ import (
 // scan never accepts a body the general way refuses, nor finds other
 // records (FuzzScanRecords).
 //
-// The general way reads each body four times over; this once, and copies
-// the records out as records does: into one buffer per page, each capped.
+// The general way reads each body four times over; this once. The records
+// are slices of body, each capped so that appending to one cannot
+// overwrite the next: they are read in place, until the page is released
+// (Page.Release).
 func scanRecords(body []byte, path string) (recs [][]byte, found, ok bool) {
 	s := bodyScan{body: body}
 	top := path == "" || path == "@this"
@@ -47,16 +49,9 @@ func scanRecords(body []byte, path string) (recs [][]byte, found, ok bool) {
 	if spans == nil {
 		return nil, found, true
 	}
-	size := 0
-	for _, sp := range spans {
-		size += sp[1] - sp[0]
-	}
-	buf := make([]byte, 0, size)
 	recs = make([][]byte, 0, len(spans))
 	for _, sp := range spans {
-		start := len(buf)
-		buf = append(buf, body[sp[0]:sp[1]]...)
-		recs = append(recs, buf[start:len(buf):len(buf)])
+		recs = append(recs, body[sp[0]:sp[1]:sp[1]])
 	}
 	return recs, true, true
 }
