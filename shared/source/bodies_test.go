@@ -30,9 +30,11 @@ func scribbleBodies(t *testing.T) {
 // TestBodiesScribbledAfterUse checks that no buffer goes back, to be
 // reused, while what a walk handed over still points into it: with every
 // buffer overwritten as it goes back, the records of every page — kept
-// unreleased until the walk is over — and the Next of every page —
-// resumed from after it — are still the API's, for every pagination
-// style, a read-ahead walk and a sliced one.
+// unreleased until the walk is over — are still the API's, and so is the
+// Next of every page, kept after its page was released (its records
+// copied out first, as the fetcher packs them) and resumed from once later
+// pages were read into the buffer: for every pagination style, a
+// read-ahead walk and a sliced one.
 func TestBodiesScribbledAfterUse(t *testing.T) {
 	scribbleBodies(t)
 	for _, tt := range styleCases {
@@ -45,13 +47,34 @@ func TestBodiesScribbledAfterUse(t *testing.T) {
 			}
 			want := d.api.RecordsFor("src", day)
 			assertRecords(t, allRecords(full), want)
-			for k, p := range full {
-				if p.Next == nil {
+			var (
+				copied [][][]byte
+				nexts  []*State
+			)
+			err = testClient().FetchFrom(context.Background(), src, window(t), nil, func(_ context.Context, p Page) error {
+				var recs [][]byte
+				for _, r := range p.Records {
+					recs = append(recs, bytes.Clone(r))
+				}
+				copied, nexts = append(copied, recs), append(nexts, p.Next)
+				p.Release()
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all [][]byte
+			for _, recs := range copied {
+				all = append(all, recs...)
+			}
+			assertRecords(t, all, want)
+			for k, next := range nexts {
+				if next == nil {
 					continue
 				}
-				rest, err := walk(context.Background(), testClient(), src, p.Next)
+				rest, err := walk(context.Background(), testClient(), src, next)
 				if err != nil {
-					t.Fatalf("resume after page %d from %+v: %v", k, *p.Next, err)
+					t.Fatalf("resume after page %d, released, from %+v: %v", k, *next, err)
 				}
 				assertRecords(t, allRecords(rest), allRecords(full[k+1:]))
 			}
