@@ -291,18 +291,22 @@ func (s *Stager) release() {
 	if least == nil {
 		return
 	}
-	least.short = true
-	close(least.cut)
 	s.stats.Released += least.here
 	s.breakBlock(least.id)
 }
 
-// breakBlock marks a block that can no longer gather. The caller holds s.mu.
+// breakBlock marks a block that can no longer gather, and ends the waits
+// of its members gathering now: each goes on its own at once, as its
+// later members will. The caller holds s.mu.
 func (s *Stager) breakBlock(id string) {
 	if len(s.broken) >= maxTotals {
 		clear(s.broken)
 	}
 	s.broken[id] = true
+	if g := s.pending[id]; g != nil && !g.short {
+		g.short = true
+		close(g.cut)
+	}
 }
 
 func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {

@@ -406,3 +406,29 @@ func TestStageBlockConflictFailsOnlyTheMemberThatDiffers(t *testing.T) {
 		t.Errorf("batch 1 (differs): %v, want a permanent ErrConflict", errs[1])
 	}
 }
+
+// A block broken by a member's timeout cannot gather: its other waiting
+// members go on their own at once, not after their own full wait.
+func TestStageBrokenBlockReleasesItsWaitingMates(t *testing.T) {
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 4, 400*time.Millisecond, 0)
+	done := make(chan int, 2)
+	go func() { _, _ = s.Stage(context.Background(), part, batch(0)); done <- 0 }()
+	time.Sleep(200 * time.Millisecond)
+	go func() { _, _ = s.Stage(context.Background(), part, batch(1)); done <- 1 }()
+	if first := <-done; first != 0 {
+		t.Fatalf("batch %d returned first; want batch 0, timed out", first)
+	}
+	for _, seq := range []int{2, 3} {
+		if w, err := s.Stage(context.Background(), part, batch(seq)); err != nil || base(w.Key) != fmt.Sprintf("part-%06d.jsonl.gz", seq) {
+			t.Fatalf("batch %d: %+v, %v; want a single part", seq, w, err)
+		}
+	}
+	if n := s.Stats().Waiting; n != 0 {
+		t.Errorf("block 0-3 is broken, yet %d handler(s) still wait for it (%+v)", n, s.Stats())
+	}
+	<-done
+	if w := s.Stats().Waited; w != 1 {
+		t.Errorf("Waited %d; want 1 (batch 0 only)", w)
+	}
+}
