@@ -37,6 +37,7 @@
 package blocks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
@@ -183,12 +185,14 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	if sums, ok := s.stored[id]; ok {
 		// A redelivery after the block was stored: the same bytes are in
 		// it (a redelivery, as a single part's PUT of them would find);
-		// other bytes go on their own.
+		// other bytes conflict with it, as with a single part — the
+		// commit takes the block, so a single part of them would never
+		// be published.
 		s.mu.Unlock()
 		if sums[b.Seq-first] == maphash.Bytes(s.seed, b.Data) {
 			return sink.Written{Key: key, Records: b.Count, Bytes: len(b.Data), Existed: true}, nil
 		}
-		return s.single(ctx, p, b)
+		return sink.Written{}, conflict(key, b.Seq-first)
 	}
 	if n, ok := s.totals[attemptID(b.Run)]; (ok && last >= n) || s.broken[id] {
 		s.mu.Unlock()
@@ -201,10 +205,14 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		s.pending[id] = g
 	}
 	slot := b.Seq - first
-	if g.members[slot] != nil {
+	if m := g.members[slot]; m != nil {
 		// Another delivery of the batch is gathering already (the
-		// fetcher's send retried): this one goes on its own.
+		// fetcher's send retried): this one, of the same bytes, goes on
+		// its own; of other bytes, it conflicts with the one gathering.
 		s.mu.Unlock()
+		if !bytes.Equal(m.Data, b.Data) {
+			return sink.Written{}, conflict(key, slot)
+		}
 		return s.single(ctx, p, b)
 	}
 	g.members[slot] = &b
@@ -260,6 +268,12 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		return sink.Written{}, fmt.Errorf("batch %d: waiting for its block: %w", b.Seq, err)
 	}
 	return s.single(ctx, p, b)
+}
+
+// conflict is the permanent error of other bytes for member i of the
+// block at key, staged or gathering already.
+func conflict(key string, i int) error {
+	return fault.Permanent(&sink.BlockConflictError{Key: key, Differ: []int{i}})
 }
 
 // waiting is how many handlers wait in the Stager for a block that can

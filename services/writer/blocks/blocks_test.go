@@ -371,11 +371,52 @@ func TestStageRedeliveryAfterItsBlockIsStored(t *testing.T) {
 	if stats := s.Stats(); stats.Waited != 0 || len(st.puts) != 1 {
 		t.Fatalf("redelivery: %+v, PUTs %v; want no wait and the block's PUT only", stats, st.puts)
 	}
-	// Other bytes under the same seq are not the block's: on their own.
+	// Other bytes under the same seq conflict with the block that holds
+	// the batch (the commit takes the block: a single part of them would
+	// never be published), as with a single part: permanent, at once.
 	other := batch(1)
 	other.Data = []byte("<other>")
-	if w, err := s.Stage(context.Background(), part, other); err != nil || base(w.Key) != "part-000001.jsonl.gz" || s.Stats().Waited != 0 {
-		t.Fatalf("other bytes: %+v, %v (%+v); want a single part at once", w, err, s.Stats())
+	if w, err := s.Stage(context.Background(), part, other); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) || s.Stats().Waited != 0 {
+		t.Fatalf("other bytes: %+v, %v (%+v); want a permanent conflict at once", w, err, s.Stats())
+	}
+	if len(st.puts) != 1 {
+		t.Fatalf("PUTs %v; want the block's only", st.puts)
+	}
+}
+
+// Other bytes for a batch whose block holds it conflict, whatever the
+// block size (size 1: the single part's own conflict), and so do other
+// bytes for a batch whose other delivery is gathering in its block.
+func TestStageOtherBytesForAStagedBatchConflict(t *testing.T) {
+	for _, size := range []int{1, 2} {
+		st := &store{objects: map[string][]byte{}}
+		s := blocks.New(st, layout, size, time.Minute, 0)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); _, _ = s.Stage(context.Background(), part, batch(i)) }()
+		}
+		wg.Wait()
+		other := batch(1)
+		other.Data = []byte("<other>")
+		if _, err := s.Stage(context.Background(), part, other); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
+			t.Errorf("size %d: other bytes for batch 1: %v; want a permanent conflict", size, err)
+		}
+	}
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 2, 300*time.Millisecond, 0)
+	first := make(chan error, 1)
+	go func() { _, err := s.Stage(context.Background(), part, batch(0)); first <- err }()
+	for s.Stats().Waiting == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	other := batch(0)
+	other.Data = []byte("<other>")
+	if _, err := s.Stage(context.Background(), part, other); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
+		t.Errorf("other bytes for batch 0 while it gathers: %v; want a permanent conflict", err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("batch 0: %v", err)
 	}
 }
 
