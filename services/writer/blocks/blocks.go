@@ -37,6 +37,7 @@
 package blocks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +46,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/shared/contracts"
+	"github.com/sluice-data/sluice/shared/fault"
 	"github.com/sluice-data/sluice/shared/sink"
 )
 
@@ -69,7 +71,14 @@ type Stager struct {
 	// consumer's SLUICE_WORKERS); 0: not known.
 	handlers int
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// inflight: handlers between Enter and its leave — waiting here, or
+	// busy with anything else (a commit, a Done, a single part's PUT) —
+	// arriving of them with a batch not staged yet.
+	inflight, arriving int
+	// intake: what the transport of the last handler to Enter can still
+	// hand in (nil: the poller, which receives whenever a worker is free).
+	intake  Intake
 	pending map[string]*gathering // by run id and block key
 	totals  map[string]int        // batches of a run's attempt, by run id and attempt (Total)
 	// broken: blocks that can no longer gather, by run id and block key:
@@ -82,6 +91,61 @@ type Stager struct {
 	stored map[string][]uint64
 	seed   maphash.Seed
 	stats  Stats
+}
+
+// Intake is what a transport can still hand to this process's handlers;
+// *consumer.Intake (consumer.IntakeOf) is one.
+type Intake interface {
+	// Unfinished is how many messages the transport holds that are not
+	// finished (being handled, the caller's own included, or still to
+	// start: a Lambda event's records); ok false: not bounded (the
+	// poller, which receives whenever a worker is free).
+	Unfinished() (n int, ok bool)
+}
+
+// Enter tells the Stager that a handler took a message, from a transport
+// whose Intake is in (nil: none), and returns the context to stage its
+// batch with and what to call when the handler is done with the message.
+// batch: the message is a batch, to be staged — until then its handler
+// may bring a batch-mate; otherwise (a Done, a message it cannot read),
+// and once its batch is staged (its count, a commit), the handler is busy
+// outside the Stager, not free to receive a batch-mate. And once every
+// message in's transport holds unfinished waits, no batch-mate can come
+// at all, so every block gathering is released at once (see check).
+func (s *Stager) Enter(ctx context.Context, in Intake, batch bool) (context.Context, func()) {
+	if s.size <= 1 {
+		return ctx, func() {}
+	}
+	e := &entry{arriving: batch}
+	s.mu.Lock()
+	s.inflight++
+	if batch {
+		s.arriving++
+	}
+	if in != nil {
+		s.intake = in
+	}
+	s.mu.Unlock()
+	return context.WithValue(ctx, entryKey{}, e), func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.inflight--
+		s.arrived(e)
+		s.check(1) // its message is not finished for the transport yet, but is for the Stager
+	}
+}
+
+// entry is a handler's message between Enter and its leave.
+type entry struct{ arriving bool } // a batch not staged yet
+
+type entryKey struct{}
+
+// arrived marks e's batch, if any, as no longer to come. The caller holds s.mu.
+func (s *Stager) arrived(e *entry) {
+	if e != nil && e.arriving {
+		e.arriving = false
+		s.arriving--
+	}
 }
 
 // Stats counts how a Stager's batches went.
@@ -180,15 +244,19 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	key := s.layout.BlockKey(p, b.Attempt, first, last)
 	id := b.RunID + " " + key
 	s.mu.Lock()
+	e, _ := ctx.Value(entryKey{}).(*entry)
+	s.arrived(e)
 	if sums, ok := s.stored[id]; ok {
 		// A redelivery after the block was stored: the same bytes are in
 		// it (a redelivery, as a single part's PUT of them would find);
-		// other bytes go on their own.
+		// other bytes conflict with it, as with a single part — the
+		// commit takes the block, so a single part of them would never
+		// be published.
 		s.mu.Unlock()
 		if sums[b.Seq-first] == maphash.Bytes(s.seed, b.Data) {
 			return sink.Written{Key: key, Records: b.Count, Bytes: len(b.Data), Existed: true}, nil
 		}
-		return s.single(ctx, p, b)
+		return sink.Written{}, conflict(key, b.Seq-first)
 	}
 	if n, ok := s.totals[attemptID(b.Run)]; (ok && last >= n) || s.broken[id] {
 		s.mu.Unlock()
@@ -201,10 +269,14 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		s.pending[id] = g
 	}
 	slot := b.Seq - first
-	if g.members[slot] != nil {
+	if m := g.members[slot]; m != nil {
 		// Another delivery of the batch is gathering already (the
-		// fetcher's send retried): this one goes on its own.
+		// fetcher's send retried): this one, of the same bytes, goes on
+		// its own; of other bytes, it conflicts with the one gathering.
 		s.mu.Unlock()
+		if !bytes.Equal(m.Data, b.Data) {
+			return sink.Written{}, conflict(key, slot)
+		}
 		return s.single(ctx, p, b)
 	}
 	g.members[slot] = &b
@@ -216,9 +288,7 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		s.storeBlock(ctx, g)
 		return g.written(b)
 	}
-	if s.handlers > 0 && s.waiting() >= s.handlers {
-		s.release()
-	}
+	s.check(0)
 	s.mu.Unlock()
 
 	t := time.NewTimer(s.wait)
@@ -262,6 +332,12 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	return s.single(ctx, p, b)
 }
 
+// conflict is the permanent error of other bytes for member i of the
+// block at key, staged or gathering already.
+func conflict(key string, i int) error {
+	return fault.Permanent(&sink.BlockConflictError{Key: key, Differ: []int{i}})
+}
+
 // waiting is how many handlers wait in the Stager for a block that can
 // still gather. The caller holds s.mu.
 func (s *Stager) waiting() int {
@@ -272,6 +348,39 @@ func (s *Stager) waiting() int {
 		}
 	}
 	return n
+}
+
+// check releases gathering blocks that can no longer gather by waiting:
+// all of them once every message the transport holds unfinished waits
+// (a Lambda event's: the mates not in it cannot come), less done of them
+// that the transport does not know are done yet; else one (release) when
+// no handler is free to receive a batch-mate — each waiting, or busy
+// outside the Stager (in flight, neither waiting nor bringing a batch).
+// The caller holds s.mu.
+func (s *Stager) check(done int) {
+	w := s.waiting()
+	if w == 0 {
+		return
+	}
+	if n, ok := s.unfinished(); ok && w >= n-done {
+		for _, g := range s.pending {
+			if !g.short {
+				s.stats.Released += g.here
+				s.breakBlock(g.id)
+			}
+		}
+		return
+	}
+	if s.handlers > 0 && max(w, s.inflight-s.arriving) >= s.handlers {
+		s.release()
+	}
+}
+
+func (s *Stager) unfinished() (int, bool) {
+	if s.intake == nil {
+		return 0, false
+	}
+	return s.intake.Unfinished()
 }
 
 // release lets the handlers of one gathering block go on their own at
@@ -291,18 +400,22 @@ func (s *Stager) release() {
 	if least == nil {
 		return
 	}
-	least.short = true
-	close(least.cut)
 	s.stats.Released += least.here
 	s.breakBlock(least.id)
 }
 
-// breakBlock marks a block that can no longer gather. The caller holds s.mu.
+// breakBlock marks a block that can no longer gather, and ends the waits
+// of its members gathering now: each goes on its own at once, as its
+// later members will. The caller holds s.mu.
 func (s *Stager) breakBlock(id string) {
 	if len(s.broken) >= maxTotals {
 		clear(s.broken)
 	}
 	s.broken[id] = true
+	if g := s.pending[id]; g != nil && !g.short {
+		g.short = true
+		close(g.cut)
+	}
 }
 
 func (s *Stager) single(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error) {

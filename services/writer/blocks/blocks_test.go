@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,11 +372,52 @@ func TestStageRedeliveryAfterItsBlockIsStored(t *testing.T) {
 	if stats := s.Stats(); stats.Waited != 0 || len(st.puts) != 1 {
 		t.Fatalf("redelivery: %+v, PUTs %v; want no wait and the block's PUT only", stats, st.puts)
 	}
-	// Other bytes under the same seq are not the block's: on their own.
+	// Other bytes under the same seq conflict with the block that holds
+	// the batch (the commit takes the block: a single part of them would
+	// never be published), as with a single part: permanent, at once.
 	other := batch(1)
 	other.Data = []byte("<other>")
-	if w, err := s.Stage(context.Background(), part, other); err != nil || base(w.Key) != "part-000001.jsonl.gz" || s.Stats().Waited != 0 {
-		t.Fatalf("other bytes: %+v, %v (%+v); want a single part at once", w, err, s.Stats())
+	if w, err := s.Stage(context.Background(), part, other); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) || s.Stats().Waited != 0 {
+		t.Fatalf("other bytes: %+v, %v (%+v); want a permanent conflict at once", w, err, s.Stats())
+	}
+	if len(st.puts) != 1 {
+		t.Fatalf("PUTs %v; want the block's only", st.puts)
+	}
+}
+
+// Other bytes for a batch whose block holds it conflict, whatever the
+// block size (size 1: the single part's own conflict), and so do other
+// bytes for a batch whose other delivery is gathering in its block.
+func TestStageOtherBytesForAStagedBatchConflict(t *testing.T) {
+	for _, size := range []int{1, 2} {
+		st := &store{objects: map[string][]byte{}}
+		s := blocks.New(st, layout, size, time.Minute, 0)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); _, _ = s.Stage(context.Background(), part, batch(i)) }()
+		}
+		wg.Wait()
+		other := batch(1)
+		other.Data = []byte("<other>")
+		if _, err := s.Stage(context.Background(), part, other); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
+			t.Errorf("size %d: other bytes for batch 1: %v; want a permanent conflict", size, err)
+		}
+	}
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 2, 300*time.Millisecond, 0)
+	first := make(chan error, 1)
+	go func() { _, err := s.Stage(context.Background(), part, batch(0)); first <- err }()
+	for s.Stats().Waiting == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	other := batch(0)
+	other.Data = []byte("<other>")
+	if _, err := s.Stage(context.Background(), part, other); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
+		t.Errorf("other bytes for batch 0 while it gathers: %v; want a permanent conflict", err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("batch 0: %v", err)
 	}
 }
 
@@ -404,5 +446,144 @@ func TestStageBlockConflictFailsOnlyTheMemberThatDiffers(t *testing.T) {
 	}
 	if !errors.Is(errs[1], sink.ErrConflict) || !fault.IsPermanent(errs[1]) {
 		t.Errorf("batch 1 (differs): %v, want a permanent ErrConflict", errs[1])
+	}
+}
+
+// A block broken by a member's timeout cannot gather: its other waiting
+// members go on their own at once, not after their own full wait.
+func TestStageBrokenBlockReleasesItsWaitingMates(t *testing.T) {
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 4, 400*time.Millisecond, 0)
+	done := make(chan int, 2)
+	go func() { _, _ = s.Stage(context.Background(), part, batch(0)); done <- 0 }()
+	time.Sleep(200 * time.Millisecond)
+	go func() { _, _ = s.Stage(context.Background(), part, batch(1)); done <- 1 }()
+	if first := <-done; first != 0 {
+		t.Fatalf("batch %d returned first; want batch 0, timed out", first)
+	}
+	for _, seq := range []int{2, 3} {
+		if w, err := s.Stage(context.Background(), part, batch(seq)); err != nil || base(w.Key) != fmt.Sprintf("part-%06d.jsonl.gz", seq) {
+			t.Fatalf("batch %d: %+v, %v; want a single part", seq, w, err)
+		}
+	}
+	if n := s.Stats().Waiting; n != 0 {
+		t.Errorf("block 0-3 is broken, yet %d handler(s) still wait for it (%+v)", n, s.Stats())
+	}
+	<-done
+	if w := s.Stats().Waited; w != 1 {
+		t.Errorf("Waited %d; want 1 (batch 0 only)", w)
+	}
+}
+
+// interleave is runs' batches 0..n-1 interleaved: r0 0, r1 0, r0 1, …
+func interleave(runs, n int) []contracts.Batch {
+	var q []contracts.Batch
+	for seq := range n {
+		for r := range runs {
+			b := batch(seq)
+			b.RunID = fmt.Sprint("r", r)
+			q = append(q, b)
+		}
+	}
+	return q
+}
+
+// event is a Lambda event's Intake: its records not finished.
+type event struct{ unfinished atomic.Int64 }
+
+func (e *event) Unfinished() (int, bool) { return int(e.unfinished.Load()), true }
+
+// invoke hands an event of records to the Stager as the Lambda transport
+// and the writer's handler do: up to workers at a time, each entering
+// before it stages and leaving after, and only then finished.
+func invoke(t *testing.T, s *blocks.Stager, workers int, records []contracts.Batch) {
+	t.Helper()
+	ev := &event{}
+	ev.unfinished.Store(int64(len(records)))
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, b := range records {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { ev.unfinished.Add(-1); <-sem; wg.Done() }()
+			ctx, leave := s.Enter(context.Background(), ev, true)
+			defer leave()
+			if _, err := s.Stage(ctx, partOf(b), b); err != nil {
+				t.Errorf("batch %s %d: %v", b.RunID, b.Seq, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// On Lambda no message outside the invocation's event reaches the
+// handlers: once every record not finished waits, no batch-mate can
+// come, however many workers are free — a small event's batches, an
+// event's last incomplete blocks. None waits the whole wait (the
+// Stager's count, not a timing); every batch is stored.
+func TestStageOnLambdaNeverWaitsForMatesOutsideTheEvent(t *testing.T) {
+	inOrder := func(n int) []contracts.Batch {
+		var q []contracts.Batch
+		for seq := range n {
+			q = append(q, batch(seq))
+		}
+		return q
+	}
+	for _, tt := range []struct {
+		name       string
+		records    []contracts.Batch
+		wantBlocks int
+	}{
+		{"two runs' first two batches each", interleave(2, 2), 0},
+		{"ten in order: blocks and a tail", inOrder(10), 1},
+		{"three in order", inOrder(3), 0},
+		{"two runs, eight each, interleaved", interleave(2, 8), 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &store{objects: map[string][]byte{}}
+			s := blocks.New(st, layout, 4, time.Minute, 5)
+			invoke(t, s, 5, tt.records)
+			stats := s.Stats()
+			if stats.Waited != 0 || stats.Waiting != 0 {
+				t.Errorf("%+v; want no batch waiting the whole wait", stats)
+			}
+			if stats.Blocks < tt.wantBlocks {
+				t.Errorf("%d blocks; want at least %d (%+v)", stats.Blocks, tt.wantBlocks, stats)
+			}
+			staged := stats.Blocks*4 + (st.count() - stats.Blocks)
+			if staged != len(tt.records) {
+				t.Errorf("%d batches stored, want %d", staged, len(tt.records))
+			}
+		})
+	}
+}
+
+// A worker busy outside the Stager (a commit, a Done, a slow single PUT)
+// is not free to receive a batch-mate: with it and every other handler
+// waiting, a block is released at once, as with all of them waiting.
+func TestStageCountsAWorkerBusyOutsideTheStager(t *testing.T) {
+	st := &store{objects: map[string][]byte{}}
+	s := blocks.New(st, layout, 4, time.Minute, 5)
+	_, committing := s.Enter(context.Background(), nil, false) // one of the 5 workers, busy with a commit throughout
+	defer committing()
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	q := interleave(2, 16)
+	for _, b := range q {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ctx, leave := s.Enter(context.Background(), nil, true)
+			defer leave()
+			if _, err := s.Stage(ctx, partOf(b), b); err != nil {
+				t.Errorf("batch %s %d: %v", b.RunID, b.Seq, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if stats := s.Stats(); stats.Waited != 0 || stats.Blocks == 0 {
+		t.Errorf("%+v; want no batch waiting the whole wait, and blocks", stats)
 	}
 }
