@@ -79,10 +79,6 @@ type sender interface {
 type stager interface {
 	Stage(ctx context.Context, p sink.Partition, b contracts.Batch) (sink.Written, error)
 	Total(run contracts.Run, batches int)
-	// Enter counts a message in hand, from its transport's intake, until
-	// leave: a handler busy with it (but for staging its batch) is not
-	// free to receive a batch-mate. Its batch is staged with ctx.
-	Enter(ctx context.Context, in blocks.Intake, batch bool) (context.Context, func())
 }
 
 var (
@@ -114,11 +110,6 @@ type handler struct {
 // that completes it.
 func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 	kind, b, d, err := contracts.DecodeBatchOrDone(m.Body)
-	if h.blocks != nil {
-		var leave func()
-		ctx, leave = h.blocks.Enter(ctx, consumer.IntakeOf(ctx), err == nil && kind == contracts.KindBatch)
-		defer leave()
-	}
 	if err != nil {
 		// A message of a run that this writer cannot read (a newer
 		// fetcher's field, a value out of range) will never be counted:

@@ -41,10 +41,6 @@ var _ Settler = (*Queue)(nil)
 // run is taken up again then (a fetch waits out the run's lease first).
 // The extensions stop when the invocation answers.
 //
-// Handlers' contexts carry the invocation's Intake (IntakeOf): how many of
-// its records are not finished, so that a handler waiting for another
-// message of the event knows when none can come.
-//
 // Each invocation ends with one "batch handled" line, which carries the
 // service's message metrics (em; nil: none): its records, those parked,
 // and those reported failed, to be delivered again.
@@ -88,9 +84,6 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visi
 			replyBy = t.C
 		}
 		defer cancel()
-		in := &Intake{}
-		in.unfinished.Store(int64(len(ev.Records)))
-		hctx = withIntake(hctx, in)
 
 		var (
 			mu       sync.Mutex
@@ -104,8 +97,7 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visi
 		}
 		for i, rec := range ev.Records {
 			if !acquire(hctx, sem) {
-				in.unfinished.Add(-int64(len(ev.Records) - i)) // none of the rest will start
-				break                                          // too close to the deadline: the rest is left for redelivery
+				break // too close to the deadline: the rest is left for redelivery
 			}
 			started++
 			wg.Add(1)
@@ -117,7 +109,6 @@ func Lambda(log *zap.Logger, h Handler, q Settler, workers, maxReceive int, visi
 					stopHiding = keepHidden(hctx, log, late, m, visibility, true)
 				}
 				outcome, after := Process(hctx, log, h, late, m)
-				in.unfinished.Add(-1)
 				stopHiding()
 				if outcome != Retry {
 					mu.Lock()

@@ -71,14 +71,7 @@ type Stager struct {
 	// consumer's SLUICE_WORKERS); 0: not known.
 	handlers int
 
-	mu sync.Mutex
-	// inflight: handlers between Enter and its leave — waiting here, or
-	// busy with anything else (a commit, a Done, a single part's PUT) —
-	// arriving of them with a batch not staged yet.
-	inflight, arriving int
-	// intake: what the transport of the last handler to Enter can still
-	// hand in (nil: the poller, which receives whenever a worker is free).
-	intake  Intake
+	mu      sync.Mutex
 	pending map[string]*gathering // by run id and block key
 	totals  map[string]int        // batches of a run's attempt, by run id and attempt (Total)
 	// broken: blocks that can no longer gather, by run id and block key:
@@ -91,61 +84,6 @@ type Stager struct {
 	stored map[string][]uint64
 	seed   maphash.Seed
 	stats  Stats
-}
-
-// Intake is what a transport can still hand to this process's handlers;
-// *consumer.Intake (consumer.IntakeOf) is one.
-type Intake interface {
-	// Unfinished is how many messages the transport holds that are not
-	// finished (being handled, the caller's own included, or still to
-	// start: a Lambda event's records); ok false: not bounded (the
-	// poller, which receives whenever a worker is free).
-	Unfinished() (n int, ok bool)
-}
-
-// Enter tells the Stager that a handler took a message, from a transport
-// whose Intake is in (nil: none), and returns the context to stage its
-// batch with and what to call when the handler is done with the message.
-// batch: the message is a batch, to be staged — until then its handler
-// may bring a batch-mate; otherwise (a Done, a message it cannot read),
-// and once its batch is staged (its count, a commit), the handler is busy
-// outside the Stager, not free to receive a batch-mate. And once every
-// message in's transport holds unfinished waits, no batch-mate can come
-// at all, so every block gathering is released at once (see check).
-func (s *Stager) Enter(ctx context.Context, in Intake, batch bool) (context.Context, func()) {
-	if s.size <= 1 {
-		return ctx, func() {}
-	}
-	e := &entry{arriving: batch}
-	s.mu.Lock()
-	s.inflight++
-	if batch {
-		s.arriving++
-	}
-	if in != nil {
-		s.intake = in
-	}
-	s.mu.Unlock()
-	return context.WithValue(ctx, entryKey{}, e), func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.inflight--
-		s.arrived(e)
-		s.check(1) // its message is not finished for the transport yet, but is for the Stager
-	}
-}
-
-// entry is a handler's message between Enter and its leave.
-type entry struct{ arriving bool } // a batch not staged yet
-
-type entryKey struct{}
-
-// arrived marks e's batch, if any, as no longer to come. The caller holds s.mu.
-func (s *Stager) arrived(e *entry) {
-	if e != nil && e.arriving {
-		e.arriving = false
-		s.arriving--
-	}
 }
 
 // Stats counts how a Stager's batches went.
@@ -244,8 +182,6 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 	key := s.layout.BlockKey(p, b.Attempt, first, last)
 	id := b.RunID + " " + key
 	s.mu.Lock()
-	e, _ := ctx.Value(entryKey{}).(*entry)
-	s.arrived(e)
 	if sums, ok := s.stored[id]; ok {
 		// A redelivery after the block was stored: the same bytes are in
 		// it (a redelivery, as a single part's PUT of them would find);
@@ -288,7 +224,9 @@ func (s *Stager) Stage(ctx context.Context, p sink.Partition, b contracts.Batch)
 		s.storeBlock(ctx, g)
 		return g.written(b)
 	}
-	s.check(0)
+	if s.handlers > 0 && s.waiting() >= s.handlers {
+		s.release()
+	}
 	s.mu.Unlock()
 
 	t := time.NewTimer(s.wait)
@@ -348,39 +286,6 @@ func (s *Stager) waiting() int {
 		}
 	}
 	return n
-}
-
-// check releases gathering blocks that can no longer gather by waiting:
-// all of them once every message the transport holds unfinished waits
-// (a Lambda event's: the mates not in it cannot come), less done of them
-// that the transport does not know are done yet; else one (release) when
-// no handler is free to receive a batch-mate — each waiting, or busy
-// outside the Stager (in flight, neither waiting nor bringing a batch).
-// The caller holds s.mu.
-func (s *Stager) check(done int) {
-	w := s.waiting()
-	if w == 0 {
-		return
-	}
-	if n, ok := s.unfinished(); ok && w >= n-done {
-		for _, g := range s.pending {
-			if !g.short {
-				s.stats.Released += g.here
-				s.breakBlock(g.id)
-			}
-		}
-		return
-	}
-	if s.handlers > 0 && max(w, s.inflight-s.arriving) >= s.handlers {
-		s.release()
-	}
-}
-
-func (s *Stager) unfinished() (int, bool) {
-	if s.intake == nil {
-		return 0, false
-	}
-	return s.intake.Unfinished()
 }
 
 // release lets the handlers of one gathering block go on their own at

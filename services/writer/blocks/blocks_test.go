@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -472,118 +471,5 @@ func TestStageBrokenBlockReleasesItsWaitingMates(t *testing.T) {
 	<-done
 	if w := s.Stats().Waited; w != 1 {
 		t.Errorf("Waited %d; want 1 (batch 0 only)", w)
-	}
-}
-
-// interleave is runs' batches 0..n-1 interleaved: r0 0, r1 0, r0 1, …
-func interleave(runs, n int) []contracts.Batch {
-	var q []contracts.Batch
-	for seq := range n {
-		for r := range runs {
-			b := batch(seq)
-			b.RunID = fmt.Sprint("r", r)
-			q = append(q, b)
-		}
-	}
-	return q
-}
-
-// event is a Lambda event's Intake: its records not finished.
-type event struct{ unfinished atomic.Int64 }
-
-func (e *event) Unfinished() (int, bool) { return int(e.unfinished.Load()), true }
-
-// invoke hands an event of records to the Stager as the Lambda transport
-// and the writer's handler do: up to workers at a time, each entering
-// before it stages and leaving after, and only then finished.
-func invoke(t *testing.T, s *blocks.Stager, workers int, records []contracts.Batch) {
-	t.Helper()
-	ev := &event{}
-	ev.unfinished.Store(int64(len(records)))
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for _, b := range records {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { ev.unfinished.Add(-1); <-sem; wg.Done() }()
-			ctx, leave := s.Enter(context.Background(), ev, true)
-			defer leave()
-			if _, err := s.Stage(ctx, partOf(b), b); err != nil {
-				t.Errorf("batch %s %d: %v", b.RunID, b.Seq, err)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// On Lambda no message outside the invocation's event reaches the
-// handlers: once every record not finished waits, no batch-mate can
-// come, however many workers are free — a small event's batches, an
-// event's last incomplete blocks. None waits the whole wait (the
-// Stager's count, not a timing); every batch is stored.
-func TestStageOnLambdaNeverWaitsForMatesOutsideTheEvent(t *testing.T) {
-	inOrder := func(n int) []contracts.Batch {
-		var q []contracts.Batch
-		for seq := range n {
-			q = append(q, batch(seq))
-		}
-		return q
-	}
-	for _, tt := range []struct {
-		name       string
-		records    []contracts.Batch
-		wantBlocks int
-	}{
-		{"two runs' first two batches each", interleave(2, 2), 0},
-		{"ten in order: blocks and a tail", inOrder(10), 1},
-		{"three in order", inOrder(3), 0},
-		{"two runs, eight each, interleaved", interleave(2, 8), 1},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			st := &store{objects: map[string][]byte{}}
-			s := blocks.New(st, layout, 4, time.Minute, 5)
-			invoke(t, s, 5, tt.records)
-			stats := s.Stats()
-			if stats.Waited != 0 || stats.Waiting != 0 {
-				t.Errorf("%+v; want no batch waiting the whole wait", stats)
-			}
-			if stats.Blocks < tt.wantBlocks {
-				t.Errorf("%d blocks; want at least %d (%+v)", stats.Blocks, tt.wantBlocks, stats)
-			}
-			staged := stats.Blocks*4 + (st.count() - stats.Blocks)
-			if staged != len(tt.records) {
-				t.Errorf("%d batches stored, want %d", staged, len(tt.records))
-			}
-		})
-	}
-}
-
-// A worker busy outside the Stager (a commit, a Done, a slow single PUT)
-// is not free to receive a batch-mate: with it and every other handler
-// waiting, a block is released at once, as with all of them waiting.
-func TestStageCountsAWorkerBusyOutsideTheStager(t *testing.T) {
-	st := &store{objects: map[string][]byte{}}
-	s := blocks.New(st, layout, 4, time.Minute, 5)
-	_, committing := s.Enter(context.Background(), nil, false) // one of the 5 workers, busy with a commit throughout
-	defer committing()
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
-	q := interleave(2, 16)
-	for _, b := range q {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ctx, leave := s.Enter(context.Background(), nil, true)
-			defer leave()
-			if _, err := s.Stage(ctx, partOf(b), b); err != nil {
-				t.Errorf("batch %s %d: %v", b.RunID, b.Seq, err)
-			}
-		}()
-	}
-	wg.Wait()
-	if stats := s.Stats(); stats.Waited != 0 || stats.Blocks == 0 {
-		t.Errorf("%+v; want no batch waiting the whole wait, and blocks", stats)
 	}
 }
