@@ -2,8 +2,6 @@ package source
 
 import (
 	"context"
-	"fmt"
-	"runtime/debug"
 	"sync"
 
 	"github.com/sluice-data/sluice/shared/fault"
@@ -134,8 +132,7 @@ func (q *readAhead) launch() {
 		// this one.
 		defer func() {
 			if r := recover(); r != nil {
-				ch <- result{err: fault.Permanent(fmt.Errorf("source %s: reading a page ahead panicked: %w", q.src.Name,
-					&fault.PanicError{Value: r, Stack: debug.Stack()}))}
+				ch <- result{err: fault.Recovered(r, "source %s: reading a page ahead", q.src.Name)}
 			}
 		}()
 		f, err := q.c.fetchPage(q.ctx, q.src, q.pg, q.auth, st, false)

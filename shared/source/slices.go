@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 
 	"github.com/sluice-data/sluice/shared/fault"
@@ -53,7 +52,8 @@ var errSliceStopped = errors.New("another slice stopped the walk")
 // retry waits as the API asks. It returns nil once every slice has walked
 // its last page.
 func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeline.Window, from []Slice, page func(ctx context.Context, p Page) error) error {
-	n := len(src.Partition.SlicesOf(w))
+	slices := src.Partition.SlicesOf(w)
+	n := len(slices)
 	if from == nil {
 		from = make([]Slice, n)
 	}
@@ -101,7 +101,7 @@ func (c *Client) FetchSlices(ctx context.Context, src *pipeline.Source, w pipeli
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			keep(fmt.Errorf("slice %d of %d (%s): %w", i, n, src.Partition.SlicesOf(w)[i], err))
+			keep(fmt.Errorf("slice %d of %d (%s): %w", i, n, slices[i], err))
 		}()
 	}
 	wg.Wait()
@@ -130,8 +130,7 @@ func outranks(err, first error) bool {
 func (c *Client) walkSlice(ctx context.Context, src *pipeline.Source, w pipeline.Window, i int, from *State, page func(ctx context.Context, p Page) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fault.Permanent(fmt.Errorf("source %s: the walk of slice %d panicked: %w", src.Name, i,
-				&fault.PanicError{Value: r, Stack: debug.Stack()}))
+			err = fault.Recovered(r, "source %s: the walk of slice %d", src.Name, i)
 		}
 	}()
 	return c.walk(ctx, src, w, i, from, page)
@@ -143,8 +142,7 @@ func (c *Client) walkSlice(ctx context.Context, src *pipeline.Source, w pipeline
 func handle(ctx context.Context, src *pipeline.Source, page func(ctx context.Context, p Page) error, p Page) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fault.Permanent(fmt.Errorf("source %s: handling page %d of slice %d panicked: %w", src.Name, p.Number, p.Slice,
-				&fault.PanicError{Value: r, Stack: debug.Stack()}))
+			err = fault.Recovered(r, "source %s: handling page %d of slice %d", src.Name, p.Number, p.Slice)
 		}
 	}()
 	return page(ctx, p)
