@@ -140,9 +140,8 @@ func (s *Stager) Total(run contracts.Run, batches int) {
 	}
 	s.totals[attemptID(run)] = batches
 	for _, g := range s.pending {
-		if g.run == attemptID(run) && g.last >= batches && !g.short {
-			g.short = true
-			close(g.cut)
+		if g.run == attemptID(run) && g.last >= batches {
+			g.cutShort()
 		}
 	}
 }
@@ -317,7 +316,15 @@ func (s *Stager) breakBlock(id string) {
 		clear(s.broken)
 	}
 	s.broken[id] = true
-	if g := s.pending[id]; g != nil && !g.short {
+	if g := s.pending[id]; g != nil {
+		g.cutShort()
+	}
+}
+
+// cutShort marks g as one that cannot gather and ends its members' waits,
+// once. The caller holds s.mu.
+func (g *gathering) cutShort() {
+	if !g.short {
 		g.short = true
 		close(g.cut)
 	}
