@@ -68,6 +68,23 @@ func batch(seq int) contracts.Batch {
 // base names a key by its file name.
 func base(key string) string { return key[strings.LastIndex(key, "/")+1:] }
 
+// stageAtOnce stages the batches of seqs, each from a handler of its own,
+// all at once, and returns what each was told.
+func stageAtOnce(ctx context.Context, s *blocks.Stager, seqs ...int) ([]sink.Written, []error) {
+	written := make([]sink.Written, len(seqs))
+	errs := make([]error, len(seqs))
+	var wg sync.WaitGroup
+	for i, seq := range seqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			written[i], errs[i] = s.Stage(ctx, part, batch(seq))
+		}()
+	}
+	wg.Wait()
+	return written, errs
+}
+
 func TestStage(t *testing.T) {
 	down := fault.Retryable(errors.New("S3 503 SlowDown"))
 	tests := []struct {
@@ -121,17 +138,7 @@ func TestStage(t *testing.T) {
 			if tt.cancel {
 				time.AfterFunc(50*time.Millisecond, cancel)
 			}
-			var wg sync.WaitGroup
-			errs := make([]error, len(tt.seqs))
-			written := make([]sink.Written, len(tt.seqs))
-			for i, seq := range tt.seqs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					written[i], errs[i] = s.Stage(ctx, part, batch(seq))
-				}()
-			}
-			wg.Wait()
+			written, errs := stageAtOnce(ctx, s, tt.seqs...)
 			var failed []int
 			for i, err := range errs {
 				if err != nil {
@@ -165,14 +172,7 @@ func TestStageAgainIsARedelivery(t *testing.T) {
 	st := &store{objects: map[string][]byte{}}
 	s := blocks.New(st, layout, 2, time.Second, 0)
 	for round := range 2 {
-		var wg sync.WaitGroup
-		res := make([]sink.Written, 2)
-		errs := make([]error, 2)
-		for i := range 2 {
-			wg.Add(1)
-			go func() { defer wg.Done(); res[i], errs[i] = s.Stage(context.Background(), part, batch(i)) }()
-		}
-		wg.Wait()
+		res, errs := stageAtOnce(context.Background(), s, 0, 1)
 		for i := range 2 {
 			if errs[i] != nil || res[i].Existed != (round == 1) || base(res[i].Key) != "part-000000-000001.jsonl.gz" {
 				t.Fatalf("round %d batch %d: %+v, %v", round, i, res[i], errs[i])
@@ -358,12 +358,7 @@ func TestStageMatesOfAPanickedStorerReturn(t *testing.T) {
 func TestStageRedeliveryAfterItsBlockIsStored(t *testing.T) {
 	st := &store{objects: map[string][]byte{}}
 	s := blocks.New(st, layout, 2, 300*time.Millisecond, 0)
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() { defer wg.Done(); _, _ = s.Stage(context.Background(), part, batch(i)) }()
-	}
-	wg.Wait()
+	stageAtOnce(context.Background(), s, 0, 1)
 	w, err := s.Stage(context.Background(), part, batch(1))
 	if err != nil || !w.Existed || base(w.Key) != "part-000000-000001.jsonl.gz" || w.Records != 1 {
 		t.Fatalf("redelivery: %+v, %v; want the block, existed", w, err)
@@ -391,12 +386,7 @@ func TestStageOtherBytesForAStagedBatchConflict(t *testing.T) {
 	for _, size := range []int{1, 2} {
 		st := &store{objects: map[string][]byte{}}
 		s := blocks.New(st, layout, size, time.Minute, 0)
-		var wg sync.WaitGroup
-		for i := range 2 {
-			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = s.Stage(context.Background(), part, batch(i)) }()
-		}
-		wg.Wait()
+		stageAtOnce(context.Background(), s, 0, 1)
 		other := batch(1)
 		other.Data = []byte("<other>")
 		if _, err := s.Stage(context.Background(), part, other); !errors.Is(err, sink.ErrConflict) || !fault.IsPermanent(err) {
@@ -432,14 +422,7 @@ func (c *conflictStore) WriteBlock(_ context.Context, key string, _ [][]byte, _ 
 // never fails its batch-mates, which are in the stored block.
 func TestStageBlockConflictFailsOnlyTheMemberThatDiffers(t *testing.T) {
 	s := blocks.New(&conflictStore{store{objects: map[string][]byte{}}}, layout, 2, time.Minute, 0)
-	var wg sync.WaitGroup
-	res := make([]sink.Written, 2)
-	errs := make([]error, 2)
-	for i := range 2 {
-		wg.Add(1)
-		go func() { defer wg.Done(); res[i], errs[i] = s.Stage(context.Background(), part, batch(i)) }()
-	}
-	wg.Wait()
+	res, errs := stageAtOnce(context.Background(), s, 0, 1)
 	if errs[0] != nil || !res[0].Existed || base(res[0].Key) != "part-000000-000001.jsonl.gz" {
 		t.Errorf("batch 0 (as stored): %+v, %v; want in the stored block", res[0], errs[0])
 	}
