@@ -194,17 +194,25 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-// The rig's page_number and offset sources walk with the round's
-// concurrency; the others serially, as their pages are not known in
-// advance.
-func TestRoundConfigConcurrency(t *testing.T) {
-	cfg := Long()
+// roundPipeline is the pipeline a round of cfg runs, as parsed, and the
+// demo API it is written for.
+func roundPipeline(t *testing.T, cfg Config) (*pipeline.Config, *demoapi.Server) {
+	t.Helper()
 	api := demoapi.New(demoapi.Options{RecordsPerDay: cfg.Records, PageSize: cfg.PageSize, Sources: cfg.sources()})
 	y := cfg.concurrencyYAML(api.PipelineYAML("http://127.0.0.1:1", nil))
 	p, err := pipeline.Parse("chaos.yaml", []byte(y))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, y)
 	}
+	return p, api
+}
+
+// The rig's page_number and offset sources walk with the round's
+// concurrency; the others serially, as their pages are not known in
+// advance.
+func TestRoundConfigConcurrency(t *testing.T) {
+	cfg := Long()
+	p, _ := roundPipeline(t, cfg)
 	concurrent := 0
 	for _, s := range p.Sources {
 		want := 0
@@ -226,12 +234,7 @@ func TestRoundConfigConcurrency(t *testing.T) {
 // slices; the others whole. Its windows' pages are its slices'.
 func TestRoundConfigSlices(t *testing.T) {
 	cfg := Long()
-	api := demoapi.New(demoapi.Options{RecordsPerDay: cfg.Records, PageSize: cfg.PageSize, Sources: cfg.sources()})
-	y := cfg.concurrencyYAML(api.PipelineYAML("http://127.0.0.1:1", nil))
-	p, err := pipeline.Parse("chaos.yaml", []byte(y))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, y)
-	}
+	p, api := roundPipeline(t, cfg)
 	sliced := 0
 	for _, s := range p.Sources {
 		want := 0

@@ -16,15 +16,7 @@ import (
 // objects named ("3": single part 3; "4-7": the block of 4…7).
 func (w *compactionWorld) stageAs(window string, n int, objects ...string) (runs.Run, sink.Partition) {
 	t := w.t
-	part := sink.Partition{Source: "orders", Hive: "dt=" + window}
-	claimed, err := w.store.Claim(w.ctx, runs.ClaimRequest{Source: "orders", Window: window, Trigger: "manual", MessageID: "m-" + window})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := w.store.Start(w.ctx, claimed.Ref(), "f-"+window)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, part := w.started(window)
 	for _, o := range objects {
 		var first, last int
 		key := ""

@@ -43,18 +43,24 @@ func newCompactionWorld(t *testing.T) *compactionWorld {
 	return &compactionWorld{t: t, ctx: context.Background(), st: st, store: store, sink: sink.New(st.S3, st.Resources.Bucket, "raw/")}
 }
 
-// complete drives a claim of window to n written, counted parts.
-func (w *compactionWorld) complete(window string, n int) (runs.Run, sink.Partition) {
-	t := w.t
-	part := sink.Partition{Source: "orders", Hive: "dt=" + window}
+// started claims window and starts its fetch: the run and its partition.
+func (w *compactionWorld) started(window string) (runs.Run, sink.Partition) {
+	w.t.Helper()
 	claimed, err := w.store.Claim(w.ctx, runs.ClaimRequest{Source: "orders", Window: window, Trigger: "manual", MessageID: "m-" + window})
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
 	r, err := w.store.Start(w.ctx, claimed.Ref(), "f-"+window)
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
+	return r, sink.Partition{Source: "orders", Hive: "dt=" + window}
+}
+
+// complete drives a claim of window to n written, counted parts.
+func (w *compactionWorld) complete(window string, n int) (runs.Run, sink.Partition) {
+	t := w.t
+	r, part := w.started(window)
 	for seq := range n {
 		if _, err := w.sink.WritePart(w.ctx, w.sink.PartKey(part, r.Attempt, seq), batchData(t, r.Attempt, seq, 0), 2); err != nil {
 			t.Fatal(err)

@@ -38,15 +38,7 @@ func typedData(t *testing.T, seq, per int, extra string) []byte {
 // record ending in extra.
 func (w *compactionWorld) completeTyped(window string, n, per int, extra ...string) (runs.Run, sink.Partition) {
 	t := w.t
-	part := sink.Partition{Source: "orders", Hive: "dt=" + window}
-	claimed, err := w.store.Claim(w.ctx, runs.ClaimRequest{Source: "orders", Window: window, Trigger: "manual", MessageID: "m-" + window})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := w.store.Start(w.ctx, claimed.Ref(), "f-"+window)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, part := w.started(window)
 	for seq := range n {
 		if _, err := w.sink.WritePart(w.ctx, w.sink.PartKey(part, r.Attempt, seq), typedData(t, seq, per, strings.Join(extra, "")), per); err != nil {
 			t.Fatal(err)
