@@ -116,7 +116,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		// its run is given up on with why (its own attempt only, fenced as
 		// every failure), not left RUNNING for it.
 		if ref, ok := contracts.RunOf(m.Body); ok {
-			logging.Annotate(ctx, zap.String(logging.FieldInput, ref.Key()), zap.String(logging.FieldRunID, ref.RunID), zap.Int(logging.FieldAttempt, ref.Attempt))
+			annotateRun(ctx, ref)
 			return h.settle(ctx, ref, nil, err)
 		}
 		return err
@@ -136,7 +136,7 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 			return h.runs.SetTotals(ctx, d.Run, d.Batches, d.Records, d.Bytes)
 		}
 	}
-	logging.Annotate(ctx, zap.String(logging.FieldInput, ref.Key()), zap.String(logging.FieldRunID, ref.RunID), zap.Int(logging.FieldAttempt, ref.Attempt))
+	annotateRun(ctx, ref)
 
 	p, err := h.partition(ref)
 	if err != nil {
@@ -150,6 +150,12 @@ func (h *handler) Handle(ctx context.Context, m consumer.Message) error {
 		return h.settle(ctx, ref, &commitOf{run: run, p: p}, h.commit(ctx, run, p))
 	}
 	return h.settle(ctx, ref, nil, err)
+}
+
+// annotateRun puts the run a message is of on every log line of its
+// handling.
+func annotateRun(ctx context.Context, ref contracts.Run) {
+	logging.Annotate(ctx, zap.String(logging.FieldInput, ref.Key()), zap.String(logging.FieldRunID, ref.RunID), zap.Int(logging.FieldAttempt, ref.Attempt))
 }
 
 // commitOf is the commit a message's error came from: the run as the
